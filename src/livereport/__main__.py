@@ -1,0 +1,5 @@
+"""``python -m livereport`` runs the command line."""
+
+from livereport.cli import main
+
+main()

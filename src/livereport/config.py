@@ -1,0 +1,75 @@
+"""Settings: each one declared once with its default and help, read from the environment.
+
+The CLI and the docs read the same declarations (``SETTINGS``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "LIVEREPORT_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data", ".livereport", "Directory of the embedded instance: events, metadata, keys."),
+    Setting("retention_days", 30, "Days of events kept; older partitions are dropped."),
+    Setting("max_body_bytes", 10 * 1024 * 1024, "Largest decoded request body accepted."),
+    Setting("max_events_per_request", 10_000, "Most events accepted in one request."),
+    Setting("flush_linger_ms", 20, "How long the writer waits to gather more events per insert."),
+    Setting("flush_max_events", 50_000, "Most events written to the engine in one insert."),
+    Setting("max_pending_events", 400_000, "Events waiting to be stored before ingest answers 503."),
+    Setting("retention_check_s", 3600, "Seconds between two checks for partitions to drop."),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    data: Path = Path(".livereport")
+    retention_days: int = 30
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_events_per_request: int = 10_000
+    flush_linger_ms: int = 20
+    flush_max_events: int = 50_000
+    max_pending_events: int = 400_000
+    retention_check_s: int = 3600
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+        """Defaults, then ``LIVEREPORT_*`` variables, then explicit overrides (CLI flags)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            raw = env.get(setting.env)
+            if raw is None:
+                continue
+            try:
+                values[setting.name] = type(setting.default)(raw)
+            except ValueError:
+                raise ValueError(
+                    f"{setting.env}={raw!r} is not valid: expected "
+                    f"{type(setting.default).__name__} ({setting.help})"
+                ) from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values["data"] = Path(values.get("data", SETTINGS[0].default))
+        return cls(**values)
+
+    @property
+    def events_dir(self) -> Path:
+        return self.data / "events"
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.data / "metadata.sqlite3"

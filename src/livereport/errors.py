@@ -1,0 +1,68 @@
+"""Every error livereport raises on purpose, with the HTTP status it maps to.
+
+    LivereportError                 base; .status, .message (what went wrong, what to do)
+    ├── BadRequest (400)            a request that cannot be read as a whole
+    │   └── InvalidEvent            one event broke the contract; .errors lists each field
+    ├── Unauthorized (401)          no credential, or one we do not know
+    ├── Forbidden (403)             a known credential without the needed scope
+    ├── NotFound (404)              unknown campaign, tab, widget … (never reveals other orgs)
+    ├── PayloadTooLarge (413)
+    ├── UnsupportedMediaType (415)
+    ├── Overloaded (503)            ingest buffer full; .retry_after seconds
+    └── StorageUnavailable (503)    the engine failed or cannot be reached
+"""
+
+from __future__ import annotations
+
+
+class LivereportError(Exception):
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(LivereportError):
+    status = 400
+
+
+class InvalidEvent(BadRequest):
+    """An event that breaks the contract; each entry reads "field: what is wrong"."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+class Unauthorized(LivereportError):
+    status = 401
+
+
+class Forbidden(LivereportError):
+    status = 403
+
+
+class NotFound(LivereportError):
+    status = 404
+
+
+class PayloadTooLarge(LivereportError):
+    status = 413
+
+
+class UnsupportedMediaType(LivereportError):
+    status = 415
+
+
+class Overloaded(LivereportError):
+    status = 503
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StorageUnavailable(LivereportError):
+    status = 503
+    retry_after = 5

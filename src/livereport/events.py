@@ -1,0 +1,367 @@
+"""The event contract v1 (SPEC §2): channels, types, the channel × type matrix, and validation.
+
+Ingest decodes every incoming event with :func:`decode_event`, which returns a normalised
+:class:`Event` or raises :class:`~livereport.errors.InvalidEvent` listing each bad field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Final
+
+import idna
+import msgspec
+
+from livereport.errors import InvalidEvent
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+    INAPP = "inapp"
+    WEB = "web"
+    DIRECTMAIL = "directmail"
+
+
+#: The pseudo-channel of campaign-level events and reports.
+CAMPAIGN: Final = "campaign"
+
+
+class EventType(StrEnum):
+    ENTERED = "entered"
+    TARGETED = "targeted"
+    EXCLUDED = "excluded"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    BOUNCE = "bounce"
+    ERROR = "error"
+    RETRY = "retry"
+    OPEN = "open"
+    CLICK = "click"
+    UNSUBSCRIBE = "unsubscribe"
+    SPAM_COMPLAINT = "spam_complaint"
+    ACTION = "action"
+    IMPRESSION = "impression"
+    INTERACTION = "interaction"
+
+
+class Bounce(StrEnum):
+    HARD = "hard"
+    SOFT = "soft"
+    IGNORED = "ignored"
+
+
+class Platform(StrEnum):
+    IOS = "ios"
+    ANDROID = "android"
+    WEB = "web"
+    OTHER = "other"
+
+
+class Interaction(StrEnum):
+    CLICK = "click"
+    DISMISS = "dismiss"
+    OTHER = "other"
+
+
+_E, _S, _P, _I, _W, _D = (
+    Channel.EMAIL,
+    Channel.SMS,
+    Channel.PUSH,
+    Channel.INAPP,
+    Channel.WEB,
+    Channel.DIRECTMAIL,
+)
+
+#: Which channels each event type may come from. ``entered`` is campaign-level.
+MATRIX: Final[Mapping[EventType, frozenset[Channel]]] = {
+    EventType.ENTERED: frozenset(),
+    EventType.TARGETED: frozenset({_E, _S, _P, _D}),
+    EventType.EXCLUDED: frozenset(Channel),
+    EventType.SENT: frozenset({_E, _S, _P, _D}),
+    EventType.DELIVERED: frozenset({_E, _S, _P}),
+    EventType.BOUNCE: frozenset({_E, _S, _P}),
+    EventType.ERROR: frozenset(Channel),
+    EventType.RETRY: frozenset({_E}),
+    EventType.OPEN: frozenset({_E, _P}),
+    EventType.CLICK: frozenset({_E, _S}),
+    EventType.UNSUBSCRIBE: frozenset({_E}),
+    EventType.SPAM_COMPLAINT: frozenset({_E}),
+    EventType.ACTION: frozenset({_P}),
+    EventType.IMPRESSION: frozenset({_I, _W}),
+    EventType.INTERACTION: frozenset({_I, _W}),
+}
+
+PLATFORM_ALIASES: Final[Mapping[str, Platform]] = {"apns": Platform.IOS, "fcm": Platform.ANDROID}
+FUTURE_TOLERANCE: Final = timedelta(minutes=5)
+UNDETERMINED: Final = "Undetermined"
+
+_NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+_STATUS = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
+_PHONE = re.compile(r"^\+?[0-9][0-9 ().\-]{2,30}$")
+_UA_MACHINE = re.compile(
+    r"GoogleImageProxy|YahooMailProxy|Barracuda|Proofpoint|Mimecast|bot\b|crawler|spider"
+    r"|preview|scanner|curl/|python-requests|HeadlessChrome",
+    re.IGNORECASE,
+)
+
+
+def _text(high: int, low: int = 0) -> Any:
+    return Annotated[str, msgspec.Meta(min_length=low, max_length=high)]
+
+
+class Smtp(msgspec.Struct, forbid_unknown_fields=False):
+    status: _text(16) | None = None
+    code: Annotated[int, msgspec.Meta(ge=200, le=599)] | None = None
+    diagnostic: _text(1000) | None = None
+
+
+class IncomingEvent(msgspec.Struct, forbid_unknown_fields=False):
+    """An event as a sender writes it; types and lengths are checked while decoding."""
+
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=_NO_CONTROL)]
+    time: str | int
+    campaign: _text(128, 1)
+    type: str
+    profile: _text(256, 1)
+    channel: str | None = None
+    execution: _text(64) | None = None
+    variant: _text(64) | None = None
+    reason: _text(256) | None = None
+    code: _text(64) | None = None
+    bounce: str | None = None
+    smtp: Smtp | None = None
+    recipient: _text(320) | None = None
+    recipient_domain: _text(253) | None = None
+    platform: str | None = None
+    interaction: str | None = None
+    element: _text(256) | None = None
+    url: _text(2048) | None = None
+    machine: bool | None = None
+    user_agent: _text(512) | None = None
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True):
+    """A validated, normalised event: what the store keeps. Empty string means "not given"."""
+
+    id: str
+    time_ms: int
+    campaign: str
+    channel: str
+    type: str
+    profile: str
+    execution: str = ""
+    variant: str = ""
+    reason: str = ""
+    code: str = ""
+    bounce: str = ""
+    smtp_status: str = ""
+    smtp_code: int = 0
+    smtp_diagnostic: str = ""
+    recipient_domain: str = ""
+    platform: str = ""
+    interaction: str = ""
+    element: str = ""
+    url: str = ""
+    machine: bool = False
+
+
+_decoder = msgspec.json.Decoder(IncomingEvent)
+_convert_error = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
+
+
+def decode_event(raw: bytes | Mapping[str, Any], *, now: datetime, retention: timedelta) -> Event:
+    """Decode and validate one event; raise InvalidEvent with one message per bad field."""
+    try:
+        if isinstance(raw, bytes | bytearray | memoryview):
+            incoming = _decoder.decode(raw)
+        else:
+            incoming = msgspec.convert(raw, IncomingEvent)
+    except msgspec.ValidationError as exc:
+        raise InvalidEvent([_explain(str(exc))]) from None
+    except msgspec.DecodeError as exc:
+        raise InvalidEvent([f"event: not valid JSON ({exc}); expected one JSON object"]) from None
+    return normalise(incoming, now=now, retention=retention)
+
+
+def _explain(message: str) -> str:
+    """Turn msgspec's "Expected `str`, got `int` - at `$.id`" into "id: expected …"."""
+    match = _convert_error.match(message)
+    assert match is not None  # the pattern matches any string
+    path = (match["path"] or "").lstrip(".") or "event"
+    what = match["what"]
+    what = what.replace("Expected `object`", "Expected a JSON object")
+    what = re.sub(r"`str` of length >= 1", "a non-empty string", what)
+    what = re.sub(r"`str` of length <= (\d+)", r"a string of at most \1 characters", what)
+    what = what.replace("Expected `str` matching regex", "Expected a string without control characters; regex")
+    what = what.replace("Object missing required field", "missing required field")
+    if what.startswith("missing required field"):
+        field = what.split("`")[1]
+        path = field if path == "event" else f"{path}.{field}"
+        return f"{path}: is required"
+    return f"{path}: {what[:1].lower()}{what[1:]}"
+
+
+def normalise(e: IncomingEvent, *, now: datetime, retention: timedelta) -> Event:
+    """Apply every rule of the contract that a type check cannot express."""
+    errors: list[str] = []
+    time_ms = _check_time(e.time, now, retention, errors)
+    type_, channel = _check_type_and_channel(e.type, e.channel, errors)
+    bounce = _check_choice("bounce", e.bounce, Bounce, errors)
+    platform = _check_platform(e.platform, errors)
+    interaction = _check_choice("interaction", e.interaction, Interaction, errors)
+    domain = _check_domain(e.recipient, e.recipient_domain, errors)
+    smtp = e.smtp or Smtp()
+    if smtp.status is not None and not _STATUS.match(smtp.status):
+        errors.append(
+            f"smtp.status: {smtp.status!r} is not an enhanced status code; expected X.Y.Z, "
+            "e.g. 5.1.1"
+        )
+    if errors:
+        raise InvalidEvent(errors)
+    reason = e.reason or ""
+    if type_ == EventType.BOUNCE:
+        reason, bounce = _qualify_bounce(reason, bounce, smtp)
+    elif type_ in (EventType.EXCLUDED, EventType.ERROR) and not reason:
+        reason = UNDETERMINED
+    machine = bool(e.machine) or bool(e.user_agent and _UA_MACHINE.search(e.user_agent))
+    return Event(
+        id=e.id,
+        time_ms=time_ms,
+        campaign=e.campaign,
+        channel=channel,
+        type=type_,
+        profile=e.profile,
+        execution=e.execution or "",
+        variant=e.variant or "",
+        reason=reason,
+        code=e.code or "",
+        bounce=bounce,
+        smtp_status=smtp.status or "",
+        smtp_code=smtp.code or 0,
+        smtp_diagnostic=smtp.diagnostic or "",
+        recipient_domain=domain,
+        platform=platform,
+        interaction=interaction,
+        element=e.element or "",
+        url=e.url or "",
+        machine=machine,
+    )
+
+
+def _check_time(value: str | int, now: datetime, retention: timedelta, errors: list[str]) -> int:
+    if isinstance(value, int):
+        if not -(2**53) < value < 2**53:
+            errors.append("time: epoch milliseconds out of range")
+            return 0
+        when = datetime.fromtimestamp(value / 1000, tz=UTC)
+        ms = value
+    else:
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            errors.append(
+                f"time: {value[:40]!r} is not a timestamp; expected RFC 3339 with an offset "
+                "(2026-11-26T10:15:30.123Z) or integer epoch milliseconds"
+            )
+            return 0
+        if when.tzinfo is None:
+            errors.append(
+                f"time: {value[:40]!r} has no UTC offset; expected e.g. 2026-11-26T10:15:30Z "
+                "or +01:00"
+            )
+            return 0
+        ms = round(when.timestamp() * 1000)
+    if when > now + FUTURE_TOLERANCE:
+        errors.append(
+            f"time: {when.isoformat()} is more than 5 minutes in the future; "
+            "expected the time the event happened"
+        )
+    elif when < now - retention:
+        errors.append(
+            f"time: {when.isoformat()} is older than the retention period "
+            f"({retention.days} days); expected a later time"
+        )
+    return ms
+
+
+def _check_type_and_channel(
+    type_: str, channel: str | None, errors: list[str]
+) -> tuple[str, str]:
+    try:
+        kind = EventType(type_)
+    except ValueError:
+        errors.append(f"type: {type_[:40]!r} is unknown; expected one of {_listing(EventType)}")
+        return type_, channel or ""
+    if kind == EventType.ENTERED:
+        return kind, CAMPAIGN
+    if channel is None:
+        errors.append(f"channel: is required for {kind}; expected one of {_listing(Channel)}")
+        return kind, ""
+    try:
+        chan = Channel(channel)
+    except ValueError:
+        errors.append(f"channel: {channel[:40]!r} is unknown; expected one of {_listing(Channel)}")
+        return kind, channel
+    if chan not in MATRIX[kind]:
+        valid = sorted(t for t, chans in MATRIX.items() if chan in chans)
+        errors.append(
+            f"type: {kind} is not a {chan} event; expected one of {', '.join(valid)} "
+            f"for channel {chan}"
+        )
+    return kind, chan
+
+
+def _check_choice(field: str, value: str | None, choices: type[StrEnum], errors: list[str]) -> str:
+    if value is None:
+        return ""
+    if value in choices._value2member_map_:
+        return value
+    errors.append(f"{field}: {value[:40]!r} is unknown; expected one of {_listing(choices)}")
+    return ""
+
+
+def _check_platform(value: str | None, errors: list[str]) -> str:
+    if value is not None and value.lower() in PLATFORM_ALIASES:
+        return PLATFORM_ALIASES[value.lower()]
+    return _check_choice("platform", value, Platform, errors)
+
+
+def _check_domain(recipient: str | None, domain: str | None, errors: list[str]) -> str:
+    """Keep only the recipient's email domain; the rest of the address is never stored."""
+    field = "recipient_domain"
+    if recipient is not None:
+        if "@" in recipient:
+            field, domain = "recipient", recipient.rpartition("@")[2]
+        elif _PHONE.match(recipient):
+            return ""
+        else:
+            errors.append("recipient: expected an email address or a phone number")
+            return ""
+    if not domain:
+        return ""
+    try:
+        return str(idna.decode(idna.encode(domain.strip().rstrip("."), uts46=True)))
+    except idna.IDNAError:
+        errors.append(f"{field}: the domain is not a valid domain name; expected e.g. example.com")
+        return ""
+
+
+def _qualify_bounce(reason: str, bounce: str, smtp: Smtp) -> tuple[str, str]:
+    """Fill a bounce's reason and category from its SMTP data (SPEC §5) when not given."""
+    from livereport.bounces import DEFAULT_CATEGORY, Reason, qualify
+
+    if smtp.status or smtp.code or smtp.diagnostic:
+        found = qualify(status=smtp.status, code=smtp.code, diagnostic=smtp.diagnostic)
+        return reason or found.reason, bounce or found.category
+    if not bounce and reason in Reason._value2member_map_:
+        bounce = DEFAULT_CATEGORY[Reason(reason)]
+    return reason or UNDETERMINED, bounce or Bounce.IGNORED
+
+
+def _listing(choices: type[StrEnum]) -> str:
+    return ", ".join(str(c.value) for c in choices)

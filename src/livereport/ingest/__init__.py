@@ -1,0 +1,1 @@
+"""Ingest: request bodies → validated events → de-duplicated, batched inserts."""

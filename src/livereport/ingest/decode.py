@@ -1,0 +1,169 @@
+"""From an HTTP body to validated events: decompress, split, decode, validate.
+
+Each step is small and pure; an event that fails a step is rejected with its index and the
+reasons, and never stops the events around it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import msgspec
+import zstandard
+
+from livereport.errors import BadRequest, InvalidEvent, PayloadTooLarge, UnsupportedMediaType
+from livereport.events import Event, decode_event
+
+JSON_TYPES = frozenset({"application/json"})
+NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
+
+
+@dataclass
+class Rejection:
+    index: int
+    id: str | None
+    errors: list[str]
+
+
+@dataclass
+class Batch:
+    """What one request carried: the valid events (with their index) and the rejections."""
+
+    events: list[tuple[int, Event]] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return len(self.events) + len(self.rejected)
+
+
+async def read_body(
+    chunks: AsyncIterator[bytes], encoding: str | None, max_bytes: int
+) -> bytes:
+    """Read and decompress a body, refusing it as soon as either size passes ``max_bytes``."""
+    inflate = _decompressor(encoding, max_bytes)
+    out = bytearray()
+    received = 0
+    async for chunk in chunks:
+        received += len(chunk)
+        if received > max_bytes:
+            raise PayloadTooLarge(f"the request body is larger than {max_bytes} bytes; send less")
+        out += chunk if inflate is None else inflate.feed(chunk, max_bytes - len(out))
+    if inflate is not None:
+        inflate.finish()
+    return bytes(out)
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"the decoded request body is larger than {limit} bytes; split it into smaller requests"
+    )
+
+
+class _Inflate:
+    """A streaming decompressor that stops as soon as its output passes the limit."""
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        self.encoding = encoding
+        self.limit = limit
+        self._gzip = zlib.decompressobj(wbits=47) if encoding == "gzip" else None
+        self._zstd = zstandard.ZstdDecompressor().decompressobj() if encoding == "zstd" else None
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        try:
+            if self._gzip is not None:
+                out = self._gzip.decompress(data, room + 1)
+                if len(out) > room or self._gzip.unconsumed_tail:
+                    raise _too_large(self.limit)
+                return out
+            assert self._zstd is not None
+            # The zstd decompressor has no output bound: feed it in small slices.
+            buffer = bytearray()
+            for start in range(0, len(data), 1024):
+                buffer += self._zstd.decompress(data[start : start + 1024])
+                if len(buffer) > room:
+                    raise _too_large(self.limit)
+            return bytes(buffer)
+        except (zlib.error, zstandard.ZstdError) as exc:
+            raise BadRequest(
+                f"the body is not valid {self.encoding} data ({exc}); "
+                "expected a body compressed as Content-Encoding says"
+            ) from None
+
+    def finish(self) -> None:
+        if self._gzip is not None and not self._gzip.eof:
+            raise BadRequest("the gzip body ends early; expected a complete gzip stream")
+
+
+def _decompressor(encoding: str | None, limit: int) -> _Inflate | None:
+    value = (encoding or "identity").strip().lower()
+    if value == "identity":
+        return None
+    if value in ("gzip", "zstd"):
+        return _Inflate(value, limit)
+    raise UnsupportedMediaType(
+        f"Content-Encoding {value!r} is not supported; expected gzip, zstd or none"
+    )
+
+
+def media_type(content_type: str | None) -> str:
+    value = (content_type or "").split(";")[0].strip().lower()
+    if value in JSON_TYPES or value in NDJSON_TYPES:
+        return value
+    raise UnsupportedMediaType(
+        f"Content-Type {value or '(none)'!r} is not supported; expected application/json "
+        "(an array of events) or application/x-ndjson (one event per line)"
+    )
+
+
+def split_events(body: bytes, media: str, max_events: int) -> list[bytes | Rejection]:
+    """Cut a body into one raw JSON document per event; a bad NDJSON line is a rejection."""
+    items: list[bytes | Rejection] = []
+    if media in NDJSON_TYPES:
+        for line in body.split(b"\n"):
+            if line.strip():
+                items.append(line)
+    else:
+        try:
+            raws = msgspec.json.decode(body, type=list[msgspec.Raw])
+        except msgspec.ValidationError:
+            raise BadRequest(
+                "the body is JSON but not an array; expected a JSON array of event objects"
+            ) from None
+        except msgspec.DecodeError as exc:
+            raise BadRequest(f"the body is not valid JSON: {exc}") from None
+        items.extend(bytes(raw) for raw in raws)
+    if len(items) > max_events:
+        raise PayloadTooLarge(
+            f"the request holds {len(items)} events; at most {max_events} are accepted per "
+            "request, split it"
+        )
+    return items
+
+
+def _id_of(raw: bytes) -> str | None:
+    try:
+        value = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    found = value.get("id") if isinstance(value, dict) else None
+    return found[:128] if isinstance(found, str) else None
+
+
+def validate_all(
+    items: list[bytes | Rejection], *, now: datetime, retention: timedelta
+) -> Batch:
+    batch = Batch()
+    for index, item in enumerate(items):
+        if isinstance(item, Rejection):
+            item.index = index
+            batch.rejected.append(item)
+            continue
+        try:
+            batch.events.append((index, decode_event(item, now=now, retention=retention)))
+        except InvalidEvent as exc:
+            batch.rejected.append(Rejection(index, _id_of(item), exc.errors))
+    return batch

@@ -1,0 +1,241 @@
+"""Reports as JSON-ready values: totals, breakdowns, series and whole tabs.
+
+What the dashboard draws is exactly what these return (every page has a JSON twin).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from livereport.errors import BadRequest, NotFound
+from livereport.events import CAMPAIGN, Channel
+from livereport.report.catalogue import (
+    BUCKETS,
+    DEFAULT_BUCKET,
+    DIMENSIONS,
+    METRICS,
+    SCOPES,
+    TABS,
+    WINDOW_SECONDS,
+    Kind,
+    Widget,
+    breakdown_metrics,
+    metrics_for,
+    sort_metric,
+    widgets_of,
+)
+from livereport.report.query import (
+    Scope,
+    Tally,
+    Window,
+    campaign_exists,
+    campaign_rows,
+    isoformat,
+    tallies,
+    total_tally,
+)
+from livereport.store.base import Store
+
+
+def check_scope(channel: str) -> str:
+    if channel not in SCOPES:
+        raise BadRequest(f"channel: {channel[:40]!r} is unknown; expected one of {', '.join(SCOPES)}")
+    return channel
+
+
+def check_tab(tab: str) -> str:
+    if tab not in TABS:
+        raise NotFound(f"tab {tab[:40]!r} does not exist; expected one of {', '.join(TABS)}")
+    return tab
+
+
+class Reports:
+    """Answers report questions for one org at a time; the org always comes from the caller's
+    credential, never from the request."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def _scope(self, org: int, campaign: str, channel: str, execution: str | None) -> Scope:
+        check_scope(channel)
+        if not campaign_exists(self.store, org, campaign):
+            raise NotFound(f"campaign {campaign[:128]!r} has no events; check its id")
+        return Scope(org, campaign, channel, execution or None)
+
+    def campaigns(self, org: int, now: float | None = None) -> dict[str, Any]:
+        window = Window.at(time.time() if now is None else now)
+        return {
+            "window": window.json(),
+            "as_of": isoformat(window.as_of),
+            "campaigns": campaign_rows(self.store, org, window.start, window.end),
+        }
+
+    def totals(
+        self, org: int, campaign: str, channel: str, execution: str | None = None,
+        now: float | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        scope = self._scope(org, campaign, channel, execution)
+        window = Window.at(time.time() if now is None else now)
+        tally = total_tally(self.store, scope, window.start, window.end)
+        return {
+            **_head(scope, window),
+            "metrics": tally.compute(metrics_for(channel)),
+        }
+
+    def breakdown(
+        self, org: int, campaign: str, channel: str, by: str, execution: str | None = None,
+        now: float | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        scope = self._scope(org, campaign, channel, execution)
+        if by not in DIMENSIONS:
+            raise BadRequest(f"by: {by[:40]!r} is unknown; expected one of {', '.join(DIMENSIONS)}")
+        window = Window.at(time.time() if now is None else now)
+        return {**_head(scope, window), **self._breakdown(scope, window, by, None)}
+
+    def _breakdown(
+        self, scope: Scope, window: Window, by: str, names: tuple[str, ...] | None
+    ) -> dict[str, Any]:
+        dimension = DIMENSIONS[by]
+        names = names or breakdown_metrics(dimension, scope.channel)
+        main = sort_metric(dimension, scope.channel)
+        if main not in names:
+            main = names[0]
+        if by == "execution":
+            groups = tallies(self.store, scope, window.start, window.end, group="execution")
+            groups.pop("", None)
+        else:
+            groups = tallies(
+                self.store, scope, window.start, window.end, group="key", dimension=dimension
+            )
+        rows = [{"key": key, "metrics": tally.compute(names)} for key, tally in groups.items()]
+        rows.sort(key=lambda r: (-(r["metrics"].get(main) or 0), str(r["key"])))
+        total = sum(int(r["metrics"].get(main) or 0) for r in rows)
+        for row in rows:
+            value = int(row["metrics"].get(main) or 0)
+            row["share"] = value / total if total else None
+        return {"by": by, "sort": main, "rows": rows}
+
+    def series(
+        self, org: int, campaign: str, channel: str, metrics: list[str], bucket: str | None = None,
+        execution: str | None = None, now: float | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        scope = self._scope(org, campaign, channel, execution)
+        allowed = metrics_for(channel)
+        unknown = [m for m in metrics if m not in allowed]
+        if unknown or not metrics:
+            raise BadRequest(
+                f"metrics: {', '.join(unknown) or '(none)'} not available for {channel}; "
+                f"expected a comma-separated list of {', '.join(allowed)}"
+            )
+        window = Window.at(time.time() if now is None else now)
+        return {**_head(scope, window), **self._series(scope, window, tuple(metrics), bucket)}
+
+    def _series(
+        self, scope: Scope, window: Window, names: tuple[str, ...], bucket: str | None
+    ) -> dict[str, Any]:
+        name = bucket or DEFAULT_BUCKET
+        if name not in BUCKETS:
+            raise BadRequest(f"bucket: {name[:20]!r} is unknown; expected one of {', '.join(BUCKETS)}")
+        size = BUCKETS[name].seconds
+        count = WINDOW_SECONDS // size
+        last = (int(window.as_of) // size) * size
+        first = last - (count - 1) * size
+        groups = tallies(self.store, scope, first, window.end, bucket=size)
+        starts = [first + i * size for i in range(count)]
+        values = [groups.get(s, Tally()).compute(names) for s in starts]
+        return {
+            "bucket": name,
+            "t": [isoformat(s) for s in starts],
+            "series": {n: [v[n] for v in values] for n in names},
+        }
+
+    def report(
+        self, org: int, campaign: str, tab: str, execution: str | None = None,
+        now: float | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        check_tab(tab)
+        scope = self._scope(org, campaign, tab, execution)
+        window = Window.at(time.time() if now is None else now)
+        total = total_tally(self.store, scope, window.start, window.end)
+        widgets = [self._widget(w, scope, window, total) for w in widgets_of(tab)]
+        has_events = any(total.counts.values()) or any(total.uniques.values())
+        return {
+            **_head(scope, window),
+            "tab": tab,
+            "title": TABS[tab],
+            "empty": not has_events,
+            "executions": self._executions(scope, window),
+            "widgets": widgets,
+        }
+
+    def _executions(self, scope: Scope, window: Window) -> list[str]:
+        unfiltered = Scope(scope.org, scope.campaign, CAMPAIGN)
+        groups = tallies(self.store, unfiltered, window.start, window.end, group="execution")
+        return sorted(k for k in groups if k)
+
+    def _widget(self, w: Widget, scope: Scope, window: Window, total: Tally) -> dict[str, Any]:
+        data: dict[str, Any]
+        if w.kind == Kind.KPI:
+            data = {"metrics": total.compute(w.metrics)}
+        elif w.kind == Kind.STATISTICS:
+            data = self._breakdown(scope, window, "execution", w.metrics)
+            data["total"] = total.compute(w.metrics)
+        elif w.kind in (Kind.BREAKDOWN, Kind.REASONS):
+            assert w.dimension is not None
+            data = self._breakdown(scope, window, w.dimension, w.metrics)
+            data["total"] = total.compute(w.metrics)
+        elif w.kind == Kind.SERIES:
+            data = self._series(scope, window, w.metrics, None)
+        else:  # channels
+            groups = tallies(self.store, scope, window.start, window.end, group="channel")
+            rows = []
+            for channel in Channel:
+                names = tuple(m for m in w.metrics if m in metrics_for(channel))
+                tally = groups.get(channel.value, Tally())
+                rows.append({"key": channel.value, "metrics": tally.compute(names)})
+            data = {"by": "channel", "rows": rows, "total": total.compute(metrics_for(CAMPAIGN))}
+        return {**describe_widget(w), "data": data}
+
+
+def describe_widget(w: Widget) -> dict[str, Any]:
+    return {
+        "id": w.id,
+        "title": w.title,
+        "help": w.help,
+        "kind": w.kind.value,
+        "metrics": list(w.metrics),
+        "dimension": w.dimension,
+        "visualisation": w.visualisation.value,
+        "visualisations": [v.value for v in w.visualisations],
+        "size": {"w": w.size[0], "h": w.size[1]},
+    }
+
+
+def describe_catalogue() -> dict[str, Any]:
+    """The catalogue as JSON: what the dashboard and the docs read."""
+    return {
+        "metrics": {
+            m.name: {"label": m.label, "help": m.help, "format": m.format.value}
+            for m in METRICS.values()
+        },
+        "channels": {scope: list(metrics_for(scope)) for scope in SCOPES},
+        "dimensions": {d.name: {"label": d.label} for d in DIMENSIONS.values()},
+        "tabs": [
+            {"id": tab, "title": title, "widgets": [describe_widget(w) for w in widgets_of(tab)]}
+            for tab, title in TABS.items()
+        ],
+        "buckets": list(BUCKETS),
+    }
+
+
+def _head(scope: Scope, window: Window) -> dict[str, Any]:
+    head: dict[str, Any] = {
+        "campaign": scope.campaign,
+        "channel": scope.channel,
+        "window": window.json(),
+        "as_of": isoformat(window.as_of),
+    }
+    if scope.execution is not None:
+        head["execution"] = scope.execution
+    return head

@@ -1,0 +1,288 @@
+"""The catalogue: every metric, breakdown dimension, widget and tab, declared once.
+
+The API, the dashboard, CSV exports, the CLI and the docs all read these records; nothing
+else names a metric's definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from livereport.events import CAMPAIGN, MATRIX, Channel, EventType
+
+T = EventType
+
+
+class Format(StrEnum):
+    COUNT = "count"
+    RATE = "rate"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A number of the report. Exactly one of count / unique / total / ratio defines it."""
+
+    name: str
+    label: str
+    help: str
+    count: EventType | None = None  # events of this type (optionally one bounce category)
+    bounce: str | None = None
+    unique: EventType | None = None  # distinct profiles with an event of this type
+    total: tuple[str, ...] = ()  # sum of other metrics
+    ratio: tuple[str, str] | None = None  # numerator / denominator; None when it is 0
+
+    @property
+    def format(self) -> Format:
+        return Format.RATE if self.ratio else Format.COUNT
+
+    @property
+    def types(self) -> frozenset[EventType]:
+        """The event types this metric is computed from."""
+        if self.count or self.unique:
+            return frozenset({self.count or self.unique})  # type: ignore[arg-type]
+        parts = self.total or self.ratio or ()
+        return frozenset(t for p in parts for t in METRICS[p].types)
+
+
+def _m(name: str, label: str, help: str, **definition: object) -> Metric:
+    return Metric(name, label, help, **definition)  # type: ignore[arg-type]
+
+
+METRICS: Final[Mapping[str, Metric]] = {
+    m.name: m
+    for m in (
+        _m("entered_profiles", "Entered profiles", "Distinct profiles that entered or qualified for the campaign.", unique=T.ENTERED),
+        _m("targeted", "Targeted", "Messages prepared for a profile of the audience, before exclusions.", count=T.TARGETED),
+        _m("excluded", "Excluded", "Profiles removed before sending: consent, suppression, rules, missing address.", count=T.EXCLUDED),
+        _m("sent", "Sent", "Messages handed to the delivery system.", count=T.SENT),
+        _m("delivered", "Delivered", "Messages the receiving server or provider accepted.", count=T.DELIVERED),
+        _m("bounces", "Bounces", "Messages rejected while sending or returned afterwards.", count=T.BOUNCE),
+        _m("hard_bounces", "Hard bounces", "Bounces that mean the address will not work again.", count=T.BOUNCE, bounce="hard"),
+        _m("soft_bounces", "Soft bounces", "Bounces for a temporary reason; a later message may arrive.", count=T.BOUNCE, bounce="soft"),
+        _m("ignored_bounces", "Ignored bounces", "Bounces that say nothing about the address, such as a block or an auto-reply.", count=T.BOUNCE, bounce="ignored"),
+        _m("errors", "Errors", "Failures during sending that kept the message from going out.", count=T.ERROR),
+        _m("retries", "Retries", "Messages put back in the queue for another delivery attempt.", count=T.RETRY),
+        _m("opens", "Opens", "Every open, counting a profile each time it opens.", count=T.OPEN),
+        _m("unique_opens", "Unique opens", "Distinct profiles that opened at least once.", unique=T.OPEN),
+        _m("clicks", "Clicks", "Every click on a tracked link.", count=T.CLICK),
+        _m("unique_clicks", "Unique clicks", "Distinct profiles that clicked at least once.", unique=T.CLICK),
+        _m("unsubscribes", "Unsubscribes", "Uses of the unsubscribe link.", count=T.UNSUBSCRIBE),
+        _m("spam_complaints", "Spam complaints", "Recipients who reported the message as spam.", count=T.SPAM_COMPLAINT),
+        _m("actions", "Actions", "Custom actions taken on a push notification, such as a button.", count=T.ACTION),
+        _m("impressions", "Impressions", "Times the message or experience was shown.", count=T.IMPRESSION),
+        _m("unique_impressions", "Unique impressions", "Distinct profiles it was shown to.", unique=T.IMPRESSION),
+        _m("interactions", "Interactions", "Clicks, dismissals and other interactions.", count=T.INTERACTION),
+        _m("unique_interactions", "Unique interactions", "Distinct profiles that interacted.", unique=T.INTERACTION),
+        _m("engagements", "Engagements", "Opens plus actions on the push notification.", total=("opens", "actions")),
+        _m("delivery_rate", "Delivery rate", "Delivered divided by sent.", ratio=("delivered", "sent")),
+        _m("bounce_rate", "Bounce rate", "Bounces divided by sent.", ratio=("bounces", "sent")),
+        _m("error_rate", "Error rate", "Errors divided by sent.", ratio=("errors", "sent")),
+        _m("open_rate", "Open rate", "Unique opens divided by delivered.", ratio=("unique_opens", "delivered")),
+        _m("click_rate", "Click rate", "Unique clicks divided by delivered.", ratio=("unique_clicks", "delivered")),
+        _m("click_to_open_rate", "Click-to-open rate", "Unique clicks divided by unique opens.", ratio=("unique_clicks", "unique_opens")),
+        _m("unsubscribe_rate", "Unsubscribe rate", "Unsubscribes divided by delivered.", ratio=("unsubscribes", "delivered")),
+        _m("complaint_rate", "Complaint rate", "Spam complaints divided by delivered.", ratio=("spam_complaints", "delivered")),
+    )
+}  # fmt: skip
+
+#: What the campaign level reports: entered profiles, and sums over the channels.
+CAMPAIGN_METRICS: Final = ("entered_profiles", "targeted", "sent", "delivered", "errors", "bounces")
+#: Campaign-level metrics taken from campaign-level events; the others are summed.
+CAMPAIGN_OWN: Final = frozenset({"entered_profiles"})
+
+#: Every value of the ``channel`` parameter: the six channels and the campaign level.
+SCOPES: Final = (CAMPAIGN, *(c.value for c in Channel))
+
+
+def metrics_for(scope: str) -> tuple[str, ...]:
+    """The metrics that apply to a channel: those whose event types it can produce."""
+    if scope == CAMPAIGN:
+        return CAMPAIGN_METRICS
+    channel = Channel(scope)
+    return tuple(
+        m.name
+        for m in METRICS.values()
+        if m.types and all(channel in MATRIX[t] for t in m.types)
+    )
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A breakdown key. ``dim`` names it in the rollups; ``types`` restricts the events."""
+
+    name: str
+    label: str
+    dim: str
+    types: frozenset[EventType] | None = None
+    sort: tuple[str, ...] = ()  # main metric, first that applies to the channel
+
+
+DIMENSIONS: Final[Mapping[str, Dimension]] = {
+    d.name: d
+    for d in (
+        Dimension("bounce_category", "Bounce category", "bounce", frozenset({T.BOUNCE}), ("bounces",)),
+        Dimension("bounce_reason", "Bounce reason", "reason", frozenset({T.BOUNCE}), ("bounces",)),
+        Dimension("error_reason", "Error reason", "reason", frozenset({T.ERROR}), ("errors",)),
+        Dimension("exclusion_reason", "Exclusion reason", "reason", frozenset({T.EXCLUDED}), ("excluded",)),
+        Dimension("recipient_domain", "Recipient domain", "recipient_domain", None, ("opens", "delivered", "sent")),
+        Dimension("platform", "Platform", "platform", None, ("delivered", "sent", "opens")),
+        Dimension("interaction_type", "Interaction type", "interaction", frozenset({T.INTERACTION}), ("interactions",)),
+        Dimension("element", "Element", "element", None, ("interactions", "impressions")),
+        Dimension("execution", "Execution", "execution", None, ("sent", "impressions", "entered_profiles", "excluded")),
+        Dimension("variant", "Variant", "variant", None, ("sent", "impressions", "entered_profiles", "excluded")),
+    )
+}  # fmt: skip
+
+
+def breakdown_metrics(dimension: Dimension, scope: str) -> tuple[str, ...]:
+    """Metrics that make sense per key: for a reason, only those of its event types."""
+    names = metrics_for(scope)
+    if dimension.types is None:
+        return names
+    return tuple(n for n in names if METRICS[n].types and METRICS[n].types <= dimension.types)
+
+
+def sort_metric(dimension: Dimension, scope: str) -> str:
+    applicable = breakdown_metrics(dimension, scope)
+    for name in dimension.sort:
+        if name in applicable:
+            return name
+    return applicable[0]
+
+
+class Kind(StrEnum):
+    KPI = "kpi"  # a few numbers
+    STATISTICS = "statistics"  # a table, one row per execution plus the total
+    BREAKDOWN = "breakdown"  # rows per key of a dimension
+    REASONS = "reasons"  # a breakdown with shares; long tail folded in the chart only
+    SERIES = "series"  # metrics over time
+    CHANNELS = "channels"  # the campaign level, one row per channel
+
+
+class Vis(StrEnum):
+    TILES = "tiles"
+    TABLE = "table"
+    BARS = "bars"
+    DONUT = "donut"
+    LINE = "line"
+
+
+@dataclass(frozen=True)
+class Widget:
+    id: str
+    title: str
+    help: str
+    kind: Kind
+    metrics: tuple[str, ...]
+    dimension: str | None = None
+    visualisations: tuple[Vis, ...] = (Vis.TABLE,)
+    size: tuple[int, int] = (6, 4)  # default width (of 12 columns) and height (rows)
+
+    @property
+    def tab(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    @property
+    def channel(self) -> str:
+        return self.tab
+
+    @property
+    def visualisation(self) -> Vis:
+        """The default: the first allowed visualisation."""
+        return self.visualisations[0]
+
+
+_KPI = (Vis.TILES, Vis.BARS, Vis.DONUT, Vis.TABLE)
+_COUNTS = (Vis.BARS, Vis.DONUT, Vis.TABLE)
+_REASONS = (Vis.DONUT, Vis.BARS, Vis.TABLE)
+_SERIES = (Vis.LINE, Vis.BARS, Vis.TABLE)
+_RANKED = (Vis.BARS, Vis.TABLE)
+_STATS = ("targeted", "excluded", "sent", "delivered", "bounces", "errors")
+
+
+def _reasons(tab: str, name: str, dimension: str, metric: str, title: str, help: str) -> Widget:
+    return Widget(f"{tab}.{name}", title, help, Kind.REASONS, (metric,), dimension, _REASONS, (6, 5))
+
+
+WIDGETS: Final[tuple[Widget, ...]] = (
+    # Campaign
+    Widget("campaign.statistics", "Campaign statistics", "How many profiles entered the campaign, and how many messages were targeted, delivered or failed across all channels.", Kind.KPI, ("entered_profiles", "targeted", "delivered", "errors"), None, _KPI, (12, 2)),
+    Widget("campaign.channels", "Channels", "The main counts of each channel side by side, to see where the campaign is doing well.", Kind.CHANNELS, ("targeted", "sent", "delivered", "bounces", "errors", "opens", "impressions"), None, (Vis.TABLE, Vis.BARS), (12, 4)),
+    # Email
+    Widget("email.sending_performance", "Email sending performance", "What became of the emails handed over for delivery: delivered, bounced, queued again or failed.", Kind.KPI, ("delivered", "bounces", "retries", "errors"), None, (Vis.BARS, Vis.DONUT, Vis.TILES, Vis.TABLE), (6, 4)),
+    Widget("email.statistics", "Email statistics", "The email funnel from targeting to engagement, per execution and in total, with the rates that matter.", Kind.STATISTICS, (*_STATS, "opens", "unique_opens", "clicks", "unique_clicks", "unsubscribes", "spam_complaints", "retries", "delivery_rate", "bounce_rate", "error_rate", "open_rate", "click_rate", "click_to_open_rate", "unsubscribe_rate", "complaint_rate"), None, (Vis.TABLE,), (12, 4)),
+    Widget("email.bounce_categories", "Bounce categories", "Bounces split into hard (the address is dead), soft (try again later) and ignored (nothing learned about the address).", Kind.REASONS, ("bounces",), "bounce_category", _REASONS, (6, 5)),
+    _reasons("email", "bounce_reasons", "bounce_reason", "bounces", "Bounce reasons", "Why receiving servers refused or returned the email, most frequent first."),
+    Widget("email.performance_by_date", "Email performance over time", "Sending and engagement over the last 24 hours, in time buckets.", Kind.SERIES, ("sent", "delivered", "bounces", "errors", "opens", "clicks", "unsubscribes", "spam_complaints"), None, _SERIES, (12, 5)),
+    _reasons("email", "error_reasons", "error_reason", "errors", "Error reasons", "What went wrong in the sending system for emails that never left."),
+    _reasons("email", "excluded_reasons", "exclusion_reason", "excluded", "Exclusion reasons", "Why profiles of the audience were left out before sending."),
+    Widget("email.best_recipient_domains", "Best recipient domains", "The mailbox domains where the email was opened most, with how much reached them and their open rate.", Kind.BREAKDOWN, ("opens", "unique_opens", "delivered", "open_rate"), "recipient_domain", _RANKED, (6, 5)),
+    # In-app
+    Widget("inapp.performance", "In-app performance", "How often the in-app message was shown, to how many profiles, and how often people interacted.", Kind.KPI, ("impressions", "unique_impressions", "interactions"), None, _KPI, (12, 2)),
+    Widget("inapp.summary", "In-app summary", "Impressions and interactions over the last 24 hours.", Kind.SERIES, ("impressions", "interactions"), None, _SERIES, (8, 5)),
+    Widget("inapp.interactions_by_type", "Interactions by type", "Interactions split into clicks, dismissals and the rest.", Kind.BREAKDOWN, ("interactions", "unique_interactions"), "interaction_type", _COUNTS, (4, 5)),
+    # Push
+    Widget("push.sending_performance", "Push sending performance", "Notifications the push services accepted, refused or could not take.", Kind.KPI, ("delivered", "bounces", "errors"), None, (Vis.BARS, Vis.DONUT, Vis.TILES, Vis.TABLE), (6, 4)),
+    Widget("push.statistics", "Push statistics", "The push funnel from targeting to engagement, per execution and in total.", Kind.STATISTICS, (*_STATS, "opens", "actions", "engagements"), None, (Vis.TABLE,), (12, 4)),
+    Widget("push.sending_summary", "Push summary over time", "Delivery and engagement of the notification over the last 24 hours.", Kind.SERIES, ("opens", "actions", "bounces", "delivered", "errors"), None, _SERIES, (12, 5)),
+    _reasons("push", "excluded_reasons", "exclusion_reason", "excluded", "Exclusion reasons", "Why profiles were left out before the notification was sent, such as a missing push token."),
+    _reasons("push", "error_reasons", "error_reason", "errors", "Error reasons", "What went wrong in the sending system for notifications that never left."),
+    Widget("push.failed", "Failed notifications", "Errors and bounces side by side: how many notifications did not arrive.", Kind.KPI, ("errors", "bounces"), None, (Vis.DONUT, Vis.BARS, Vis.TILES, Vis.TABLE), (6, 4)),
+    Widget("push.tracking_by_platform", "Tracking by platform", "Opens and actions per operating system.", Kind.BREAKDOWN, ("opens", "actions"), "platform", _COUNTS, (6, 4)),
+    Widget("push.sending_by_platform", "Sending by platform", "Notifications sent and delivered per operating system.", Kind.BREAKDOWN, ("sent", "delivered"), "platform", _COUNTS, (6, 4)),
+    Widget("push.breakdown_by_platform", "Breakdown by platform", "The whole push funnel per operating system.", Kind.BREAKDOWN, ("targeted", "delivered", "opens", "actions", "bounces", "errors", "excluded"), "platform", (Vis.TABLE, Vis.BARS), (12, 4)),
+    # SMS
+    Widget("sms.statistics", "SMS statistics", "The SMS funnel per execution and in total: targeted, left out, sent, delivered, failed and clicked.", Kind.STATISTICS, (*_STATS, "clicks"), None, (Vis.TABLE,), (12, 4)),
+    Widget("sms.performance_by_date", "SMS performance over time", "Messages sent, bounced and failed over the last 24 hours.", Kind.SERIES, ("sent", "bounces", "errors"), None, _SERIES, (12, 5)),
+    _reasons("sms", "excluded_reasons", "exclusion_reason", "excluded", "Exclusion reasons", "Why profiles were left out before the text was sent, such as a missing phone number."),
+    _reasons("sms", "bounce_reasons", "bounce_reason", "bounces", "Bounce reasons", "Why carriers or the provider refused the text message."),
+    _reasons("sms", "error_reasons", "error_reason", "errors", "Error reasons", "What went wrong in the sending system for texts that never left."),
+    # Web
+    Widget("web.performance", "Web performance", "How often the web experience was shown, to how many profiles, and how often visitors interacted.", Kind.KPI, ("impressions", "unique_impressions", "interactions"), None, _KPI, (12, 2)),
+    Widget("web.summary", "Web summary", "Impressions, unique impressions and interactions over the last 24 hours.", Kind.SERIES, ("impressions", "unique_impressions", "interactions"), None, _SERIES, (12, 5)),
+    Widget("web.interactions_by_element", "Interactions by element", "Which tracked page elements visitors used, with how many distinct visitors used each.", Kind.BREAKDOWN, ("interactions", "unique_interactions"), "element", (Vis.TABLE, Vis.BARS), (12, 4)),
+    # Direct mail
+    Widget("directmail.statistics", "Direct mail statistics", "Letters targeted, sent to the mail provider, failed or left out, per execution and in total.", Kind.STATISTICS, ("targeted", "sent", "errors", "excluded"), None, (Vis.TABLE,), (12, 3)),
+    _reasons("directmail", "excluded_reasons", "exclusion_reason", "excluded", "Exclusion reasons", "Why profiles were left out of the mailing, such as a missing postal address."),
+    _reasons("directmail", "error_reasons", "error_reason", "errors", "Error reasons", "What went wrong while preparing or handing over the mailing."),
+)  # fmt: skip
+
+TABS: Final[Mapping[str, str]] = {
+    "campaign": "Campaign",
+    "email": "Email",
+    "inapp": "In-app",
+    "push": "Push",
+    "sms": "SMS",
+    "web": "Web",
+    "directmail": "Direct mail",
+}
+
+WIDGETS_BY_ID: Final[Mapping[str, Widget]] = {w.id: w for w in WIDGETS}
+
+
+def widgets_of(tab: str) -> tuple[Widget, ...]:
+    return tuple(w for w in WIDGETS if w.tab == tab)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    name: str
+    seconds: int
+
+
+BUCKETS: Final[Mapping[str, Bucket]] = {
+    b.name: b
+    for b in (
+        Bucket("5m", 300),
+        Bucket("10m", 600),
+        Bucket("15m", 900),
+        Bucket("30m", 1800),
+        Bucket("1h", 3600),
+    )
+}
+DEFAULT_BUCKET: Final = "5m"
+WINDOW_SECONDS: Final = 86_400
+

@@ -1,0 +1,192 @@
+"""From the catalogue to SQL on the rollups, and from rows back to metric values.
+
+Every query reads the per-minute rollups of one org and campaign over the window; values
+into SQL are always bound parameters, identifiers come only from the catalogue.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from livereport.events import CAMPAIGN
+from livereport.report.catalogue import METRICS, WINDOW_SECONDS, Dimension
+from livereport.store.base import Store
+
+Value = int | float | None
+
+
+def isoformat(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Window:
+    """The last 24 hours to the minute: [start, end), end being the end of the current minute."""
+
+    start: int
+    end: int
+    as_of: float
+
+    @classmethod
+    def at(cls, now: float) -> Window:
+        end = (int(now) // 60 + 1) * 60
+        return cls(end - WINDOW_SECONDS, end, now)
+
+    def json(self) -> dict[str, str]:
+        return {"from": isoformat(self.start), "to": isoformat(self.end)}
+
+
+@dataclass
+class Tally:
+    """Base aggregates of a set of events: counts per (type, bounce), distinct profiles per type."""
+
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    uniques: dict[str, int] = field(default_factory=dict)
+
+    def compute(self, names: Iterable[str]) -> dict[str, Value]:
+        return {name: self.value(name) for name in names}
+
+    def value(self, name: str) -> Value:
+        metric = METRICS[name]
+        if metric.count is not None:
+            return sum(
+                n
+                for (type_, bounce), n in self.counts.items()
+                if type_ == metric.count and (metric.bounce is None or bounce == metric.bounce)
+            )
+        if metric.unique is not None:
+            return self.uniques.get(metric.unique, 0)
+        if metric.total:
+            return sum(int(self.value(part) or 0) for part in metric.total)
+        assert metric.ratio is not None
+        numerator, denominator = (self.value(part) for part in metric.ratio)
+        return numerator / denominator if denominator else None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which rollup rows a query reads: one org, one campaign, a channel, maybe one execution."""
+
+    org: int
+    campaign: str
+    channel: str
+    execution: str | None = None
+
+    def where(self, start: int, end: int) -> tuple[str, dict[str, Any]]:
+        sql = (
+            "org = %(org)s AND campaign = %(campaign)s "
+            "AND minute >= toDateTime(%(start)s, 'UTC') AND minute < toDateTime(%(end)s, 'UTC')"
+        )
+        params: dict[str, Any] = {
+            "org": self.org, "campaign": self.campaign, "start": start, "end": end,
+        }  # fmt: skip
+        # The campaign level needs no channel filter: entered events are its own, and the
+        # other counts are sums over every channel.
+        if self.channel != CAMPAIGN:
+            sql += " AND channel = %(channel)s"
+            params["channel"] = self.channel
+        if self.execution is not None:
+            sql += " AND execution = %(execution)s"
+            params["execution"] = self.execution
+        return sql, params
+
+
+# The group expressions a query may use; callers pass names, never SQL.
+_GROUPS = {
+    "none": "''",
+    "execution": "execution",
+    "channel": "toString(channel)",
+    "key": "key",
+}
+
+
+def tallies(
+    store: Store,
+    scope: Scope,
+    start: int,
+    end: int,
+    *,
+    group: str = "none",
+    dimension: Dimension | None = None,
+    bucket: int | None = None,
+) -> dict[Any, Tally]:
+    """Base aggregates per group value (or per time bucket), read from the rollups."""
+    where, params = scope.where(start, end)
+    counts_table, uniques_table = "minute_counts", "minute_uniques"
+    if dimension is not None:
+        counts_table, uniques_table = "dim_counts", "dim_uniques"
+        where += " AND dim = %(dim)s"
+        params["dim"] = dimension.dim
+        if dimension.types is not None:
+            where += " AND type IN %(types)s"
+            params["types"] = tuple(sorted(dimension.types))
+    key = _GROUPS[group]
+    if bucket is not None:
+        key = f"intDiv(toUInt32(minute), {int(bucket)}) * {int(bucket)}"
+    result: dict[Any, Tally] = defaultdict(Tally)
+    rows = store.execute(
+        f"SELECT {key} AS g, toString(type), toString(bounce), sum(events) "
+        f"FROM {{db}}.{counts_table} WHERE {where} GROUP BY g, type, bounce",
+        params,
+    )
+    for g, type_, bounce, n in rows:
+        tally = result[g]
+        tally.counts[(type_, bounce)] = tally.counts.get((type_, bounce), 0) + int(n)
+    rows = store.execute(
+        f"SELECT {key} AS g, toString(type), uniqExactMerge(profiles) "
+        f"FROM {{db}}.{uniques_table} WHERE {where} GROUP BY g, type",
+        params,
+    )
+    for g, type_, n in rows:
+        result[g].uniques[type_] = int(n)
+    return dict(result)
+
+
+def total_tally(store: Store, scope: Scope, start: int, end: int) -> Tally:
+    return tallies(store, scope, start, end).get("", Tally())
+
+
+def campaign_exists(store: Store, org: int, campaign: str) -> bool:
+    rows = store.execute(
+        "SELECT 1 FROM {db}.campaigns WHERE org = %(org)s AND campaign = %(campaign)s LIMIT 1",
+        {"org": org, "campaign": campaign},
+    )
+    return bool(rows)
+
+
+def campaign_rows(store: Store, org: int, start: int, end: int) -> list[dict[str, Any]]:
+    """Every campaign of the org: channels, first and last event time, events in the window."""
+    found: dict[str, dict[str, Any]] = {}
+    for campaign, channel, first, last in store.execute(
+        "SELECT campaign, toString(channel), toUInt32(minMerge(first)), toUInt32(maxMerge(last)) "
+        "FROM {db}.campaigns WHERE org = %(org)s GROUP BY campaign, channel",
+        {"org": org},
+    ):
+        entry = found.setdefault(
+            campaign, {"campaign": campaign, "channels": [], "first": first, "last": last}
+        )
+        if channel != CAMPAIGN:
+            entry["channels"].append(channel)
+        entry["first"] = min(entry["first"], first)
+        entry["last"] = max(entry["last"], last)
+    in_window: Mapping[str, int] = dict(
+        store.execute(
+            "SELECT campaign, sum(events) FROM {db}.minute_counts WHERE org = %(org)s "
+            "AND minute >= toDateTime(%(start)s, 'UTC') AND minute < toDateTime(%(end)s, 'UTC') "
+            "GROUP BY campaign",
+            {"org": org, "start": start, "end": end},
+        )
+    )
+    rows = []
+    for entry in found.values():
+        entry["channels"].sort()
+        entry["events_in_window"] = int(in_window.get(entry["campaign"], 0))
+        entry["first"] = isoformat(entry["first"])
+        entry["last"] = isoformat(entry["last"])
+        rows.append(entry)
+    rows.sort(key=lambda e: (e["last"], e["campaign"]), reverse=True)
+    return rows

@@ -1,0 +1,84 @@
+"""What a storage backend must do: the few methods ingest and reports call.
+
+chDB (embedded) and the ClickHouse server share one schema and one set of SQL; a backend only
+differs in how it connects, runs a statement and inserts rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date
+from typing import Any, Protocol
+
+from clickhouse_driver.util.escape import escape_params
+
+from livereport.events import Event
+
+#: Columns of the raw events table, in insert order.
+EVENT_COLUMNS: tuple[str, ...] = (
+    "org", "id", "time", "ms", "received", "campaign", "channel", "type", "profile",
+    "execution", "variant", "reason", "code", "bounce", "smtp_status", "smtp_code",
+    "smtp_diagnostic", "recipient_domain", "platform", "interaction", "element", "url",
+    "machine",
+)  # fmt: skip
+
+#: Tables partitioned by day, dropped together when they leave the retention period.
+PARTITIONED_TABLES: tuple[str, ...] = (
+    "events", "minute_counts", "minute_uniques", "dim_counts", "dim_uniques", "campaigns",
+)  # fmt: skip
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def check_identifier(name: str) -> str:
+    """Database names come from configuration; refuse anything that is not a plain name."""
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"database name {name!r} is not valid; expected letters, digits and _")
+    return name
+
+
+def bind(sql: str, params: Mapping[str, Any] | None, database: str) -> str:
+    """Put ``{db}`` and client-side escaped ``%(name)s`` values into a statement."""
+    sql = sql.replace("{db}", database)
+    if not params:
+        return sql
+    return sql % escape_params(params, None)
+
+
+class Store(Protocol):
+    """A ClickHouse database holding livereport's schema."""
+
+    database: str
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run one statement (``{db}`` and ``%(name)s`` are bound here) and return its rows."""
+        ...
+
+    def insert_events(self, rows: Sequence[tuple[int, Event]], received: int) -> None:
+        """Store events of several orgs in one insert; return only once they are on disk."""
+        ...
+
+    def iter_event_keys(self, since: int) -> Iterator[tuple[int, str]]:
+        """Yield (org, id) of every stored event with time >= since (epoch seconds)."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection; the data stays."""
+        ...
+
+
+def drop_partitions_before(store: Store, day: date) -> list[str]:
+    """Drop every daily partition older than ``day``; return the partitions dropped."""
+    cutoff = int(day.strftime("%Y%m%d"))
+    rows = store.execute(
+        "SELECT DISTINCT table, partition FROM system.parts "
+        "WHERE database = %(db)s AND active AND table IN %(tables)s",
+        {"db": store.database, "tables": PARTITIONED_TABLES},
+    )
+    dropped = []
+    for table, partition in sorted(rows):
+        if partition.isdigit() and int(partition) < cutoff:
+            store.execute(f"ALTER TABLE {{db}}.{table} DROP PARTITION {int(partition)}")
+            dropped.append(f"{table}:{partition}")
+    return dropped

@@ -1,0 +1,229 @@
+"""Metadata: orgs, API keys, users and layouts, in SQLite for the embedded instance.
+
+Every call opens the file anew, so keys and users made by the CLI work at once on a
+running server that shares the data directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from argon2 import PasswordHasher
+
+from livereport.errors import BadRequest, NotFound
+
+KEY_PREFIX = "lr_"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS orgs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id INTEGER NOT NULL REFERENCES orgs(id),
+    name TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE,
+    scopes TEXT NOT NULL,
+    created REAL NOT NULL,
+    revoked REAL
+);
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id INTEGER NOT NULL REFERENCES orgs(id),
+    email TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created REAL NOT NULL,
+    disabled REAL
+);
+CREATE TABLE IF NOT EXISTS layouts (
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    tab TEXT NOT NULL,
+    layout TEXT NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (user_id, tab)
+);
+"""
+
+
+class Scope(StrEnum):
+    INGEST = "ingest"
+    READ = "read"
+    ADMIN = "admin"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    EDITOR = "editor"
+    VIEWER = "viewer"
+
+
+@dataclass(frozen=True)
+class Org:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: int
+    org_id: int
+    name: str
+    prefix: str
+    scopes: frozenset[Scope]
+    created: float
+    revoked: float | None
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    org_id: int
+    email: str
+    role: Role
+
+
+def hash_key(plain: str) -> str:
+    # Keys are 256-bit random tokens: a fast hash is enough, unlike for passwords.
+    return hashlib.sha256(plain.encode()).hexdigest()
+
+
+class Metadata:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._db() as db:
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            yield db
+        finally:
+            db.close()
+
+    # orgs
+
+    def create_org(self, name: str) -> Org:
+        name = name.strip()
+        if not 1 <= len(name) <= 100:
+            raise BadRequest("org name: expected 1 to 100 characters")
+        with self._db() as db:
+            try:
+                cur = db.execute(
+                    "INSERT INTO orgs (name, created) VALUES (?, ?)", (name, time.time())
+                )
+            except sqlite3.IntegrityError:
+                raise BadRequest(f"org {name!r} already exists; choose another name") from None
+            return Org(int(cur.lastrowid or 0), name)
+
+    def orgs(self) -> list[Org]:
+        with self._db() as db:
+            return [Org(i, n) for i, n in db.execute("SELECT id, name FROM orgs ORDER BY id")]
+
+    def org(self, name: str | None = None) -> Org:
+        """The org of that name, or without a name the first one (made at first start)."""
+        with self._db() as db:
+            if name is None:
+                row = db.execute("SELECT id, name FROM orgs ORDER BY id LIMIT 1").fetchone()
+            else:
+                row = db.execute("SELECT id, name FROM orgs WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            what = f"org {name!r}" if name else "any org"
+            raise NotFound(f"there is no {what}; create one with `livereport orgs create NAME`")
+        return Org(*row)
+
+    # API keys
+
+    def create_key(self, org: Org, scopes: Sequence[str], name: str = "") -> tuple[str, ApiKey]:
+        """Make a key; the plain key is returned once and only its hash is kept."""
+        try:
+            chosen = frozenset(Scope(s) for s in scopes)
+        except ValueError:
+            raise BadRequest(
+                f"scope: {', '.join(scopes)} is not valid; expected ingest, read or admin"
+            ) from None
+        if not chosen:
+            raise BadRequest("scope: at least one is required (ingest, read, admin)")
+        plain = KEY_PREFIX + secrets.token_urlsafe(32)
+        now = time.time()
+        with self._db() as db:
+            cur = db.execute(
+                "INSERT INTO api_keys (org_id, name, prefix, hash, scopes, created) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (org.id, name, plain[:10], hash_key(plain), ",".join(sorted(chosen)), now),
+            )
+        return plain, ApiKey(int(cur.lastrowid or 0), org.id, name, plain[:10], chosen, now, None)
+
+    def find_key(self, plain: str) -> ApiKey | None:
+        """The live (not revoked) key with this value, if any."""
+        with self._db() as db:
+            row = db.execute(
+                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE hash = ? AND revoked IS NULL",
+                (hash_key(plain),),
+            ).fetchone()
+        return _key(row) if row else None
+
+    def keys(self, org: Org) -> list[ApiKey]:
+        with self._db() as db:
+            rows = db.execute(
+                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE org_id = ? ORDER BY id", (org.id,)
+            ).fetchall()
+        return [_key(r) for r in rows]
+
+    def revoke_key(self, org: Org, key_id: int) -> None:
+        with self._db() as db:
+            cur = db.execute(
+                "UPDATE api_keys SET revoked = ? WHERE id = ? AND org_id = ? AND revoked IS NULL",
+                (time.time(), key_id, org.id),
+            )
+        if cur.rowcount == 0:
+            raise NotFound(f"org {org.name!r} has no live key {key_id}; see `livereport keys list`")
+
+    # users
+
+    def create_user(self, org: Org, email: str, role: str, password: str) -> User:
+        email = email.strip().lower()
+        if "@" not in email or len(email) > 254:
+            raise BadRequest("email: expected an email address such as ana@example.com")
+        try:
+            chosen = Role(role)
+        except ValueError:
+            raise BadRequest(f"role: {role!r} is not valid; expected admin, editor or viewer") from None
+        if len(password) < 10:
+            raise BadRequest("password: expected at least 10 characters")
+        hashed = PasswordHasher().hash(password)
+        with self._db() as db:
+            try:
+                cur = db.execute(
+                    "INSERT INTO users (org_id, email, role, password_hash, created) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (org.id, email, chosen, hashed, time.time()),
+                )
+            except sqlite3.IntegrityError:
+                raise BadRequest(f"user {email} already exists") from None
+        return User(int(cur.lastrowid or 0), org.id, email, chosen)
+
+
+_KEY_COLUMNS = "id, org_id, name, prefix, scopes, created, revoked"
+
+
+def _key(row: tuple[int, int, str, str, str, float, float | None]) -> ApiKey:
+    id_, org_id, name, prefix, scopes, created, revoked = row
+    return ApiKey(
+        id_, org_id, name, prefix, frozenset(Scope(s) for s in scopes.split(",")), created, revoked
+    )

@@ -1,0 +1,1 @@
+"""The HTTP face of livereport: the ASGI app, its routes and authentication."""

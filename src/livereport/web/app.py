@@ -1,0 +1,230 @@
+"""The ASGI application: ingest, the report API, the catalogue and the OpenAPI document."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from livereport.config import Config
+from livereport.errors import BadRequest, LivereportError, PayloadTooLarge
+from livereport.ingest.decode import media_type, read_body, split_events, validate_all
+from livereport.ingest.writer import Writer
+from livereport.report.build import Reports, describe_catalogue
+from livereport.store.base import Store, drop_partitions_before
+from livereport.store.metadata import Metadata, Scope
+from livereport.store.schema import migrate
+from livereport.web.auth import authenticate
+from livereport.web.openapi import openapi_document
+
+log = logging.getLogger(__name__)
+_encode = msgspec.json.Encoder().encode
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return _encode(content)
+
+
+@dataclass
+class Services:
+    config: Config
+    store: Store
+    metadata: Metadata
+    writer: Writer
+    reports: Reports
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def post_events(request: Request) -> Response:
+    s = _services(request)
+    key = authenticate(request, s.metadata, Scope.INGEST)
+    media = media_type(request.headers.get("content-type"))
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > s.config.max_body_bytes:
+        raise PayloadTooLarge(
+            f"the request body is larger than {s.config.max_body_bytes} bytes; send less"
+        )
+    body = await read_body(
+        request.stream(), request.headers.get("content-encoding"), s.config.max_body_bytes
+    )
+    now = datetime.now(UTC)
+    retention = timedelta(days=s.config.retention_days)
+
+    def prepare() -> Any:
+        items = split_events(body, media, s.config.max_events_per_request)
+        return validate_all(items, now=now, retention=retention)
+
+    batch = await run_in_threadpool(prepare)
+    flags = await s.writer.submit(key.org_id, [e for _, e in batch.events])
+    accepted = sum(flags)
+    return JSON(
+        {
+            "accepted": accepted,
+            "duplicates": len(flags) - accepted,
+            "rejected": [
+                {"index": r.index, "id": r.id, "errors": r.errors}
+                for r in sorted(batch.rejected, key=lambda r: r.index)
+            ],
+        }
+    )
+
+
+def _read(request: Request) -> tuple[Services, int]:
+    s = _services(request)
+    key = authenticate(request, s.metadata, Scope.READ)
+    return s, key.org_id
+
+
+def _param(request: Request, name: str, default: str | None = None) -> str | None:
+    value = request.query_params.get(name, default)
+    if value is not None and len(value) > 256:
+        raise BadRequest(f"{name}: expected at most 256 characters")
+    return value
+
+
+def _required(request: Request, name: str, hint: str) -> str:
+    value = _param(request, name)
+    if not value:
+        raise BadRequest(f"{name}: is required; expected {hint}")
+    return value
+
+
+async def get_campaigns(request: Request) -> Response:
+    s, org = _read(request)
+    return JSON(await run_in_threadpool(s.reports.campaigns, org))
+
+
+async def get_totals(request: Request) -> Response:
+    s, org = _read(request)
+    campaign = request.path_params["campaign"]
+    channel = _required(request, "channel", "a channel or 'campaign'")
+    execution = _param(request, "execution")
+    return JSON(await run_in_threadpool(s.reports.totals, org, campaign, channel, execution))
+
+
+async def get_breakdown(request: Request) -> Response:
+    s, org = _read(request)
+    campaign = request.path_params["campaign"]
+    channel = _required(request, "channel", "a channel or 'campaign'")
+    by = _required(request, "by", "a dimension such as bounce_reason")
+    execution = _param(request, "execution")
+    return JSON(await run_in_threadpool(s.reports.breakdown, org, campaign, channel, by, execution))
+
+
+async def get_series(request: Request) -> Response:
+    s, org = _read(request)
+    campaign = request.path_params["campaign"]
+    channel = _required(request, "channel", "a channel or 'campaign'")
+    metrics = [m for m in _required(request, "metrics", "metric names").split(",") if m]
+    bucket = _param(request, "bucket")
+    execution = _param(request, "execution")
+    return JSON(
+        await run_in_threadpool(
+            s.reports.series, org, campaign, channel, metrics, bucket, execution
+        )
+    )
+
+
+async def get_report(request: Request) -> Response:
+    s, org = _read(request)
+    campaign = request.path_params["campaign"]
+    tab = _param(request, "tab", "campaign") or "campaign"
+    execution = _param(request, "execution")
+    return JSON(await run_in_threadpool(s.reports.report, org, campaign, tab, execution))
+
+
+async def get_catalogue(request: Request) -> Response:
+    return JSON(describe_catalogue())
+
+
+async def get_openapi(request: Request) -> Response:
+    return JSON(openapi_document())
+
+
+async def healthz(request: Request) -> Response:
+    return JSON({"status": "ok"})
+
+
+async def _on_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, LivereportError):
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSON({"error": "internal error; see the server log"}, status_code=500)
+    headers = {}
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return JSON({"error": exc.message}, status_code=exc.status, headers=headers)
+
+
+async def _drop_old_partitions(services: Services) -> None:
+    while True:
+        keep_from = date.today() - timedelta(days=services.config.retention_days)
+        try:
+            dropped = await run_in_threadpool(drop_partitions_before, services.store, keep_from)
+            if dropped:
+                log.info("retention: dropped %s", ", ".join(dropped))
+        except LivereportError as exc:
+            log.warning("retention check failed: %s", exc.message)
+        await asyncio.sleep(services.config.retention_check_s)
+
+
+def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
+    """The app over an opened store; its lifespan runs migrations, the writer and retention."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(migrate, store)
+        writer = Writer(
+            store,
+            linger_s=config.flush_linger_ms / 1000,
+            max_batch=config.flush_max_events,
+            max_pending=config.max_pending_events,
+            retention_s=config.retention_days * 86_400,
+        )
+        started = time.monotonic()
+        await run_in_threadpool(writer.start)
+        log.info("duplicate memory: %d ids in %.1fs", len(writer.seen), time.monotonic() - started)
+        services = Services(config, store, metadata, writer, Reports(store))
+        app.state.services = services
+        retention = asyncio.create_task(_drop_old_partitions(services))
+        try:
+            yield
+        finally:
+            retention.cancel()
+            await run_in_threadpool(writer.stop)
+
+    routes = [
+        Route("/v1/events", post_events, methods=["POST"]),
+        Route("/v1/campaigns", get_campaigns),
+        Route("/v1/campaigns/{campaign}/totals", get_totals),
+        Route("/v1/campaigns/{campaign}/breakdown", get_breakdown),
+        Route("/v1/campaigns/{campaign}/series", get_series),
+        Route("/v1/campaigns/{campaign}/report", get_report),
+        Route("/v1/catalogue", get_catalogue),
+        Route("/v1/openapi.json", get_openapi),
+        Route("/healthz", healthz),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={Exception: _on_error, LivereportError: _on_error},
+    )

@@ -1,0 +1,144 @@
+"""The OpenAPI 3.1 document of the HTTP API, built from the catalogue's names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from livereport import __version__
+from livereport.report.catalogue import BUCKETS, DIMENSIONS, METRICS, SCOPES, TABS
+
+
+def _query(name: str, description: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+
+
+_CAMPAIGN = {
+    "name": "campaign", "in": "path", "required": True,
+    "description": "The campaign id chosen by the sender.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+}  # fmt: skip
+_CHANNEL = _query("channel", "A channel, or `campaign` for the campaign level.", {"type": "string", "enum": list(SCOPES)}, True)
+_EXECUTION = _query("execution", "Only events of this execution.", {"type": "string", "maxLength": 64})
+_ERRORS = {
+    code: {"description": text, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for code, text in {
+        "400": "The request is not valid; the message says what is expected.",
+        "401": "No API key, or an unknown or revoked one.",
+        "403": "The API key lacks the needed scope.",
+        "404": "No such campaign for this org (or no such tab).",
+    }.items()
+}  # fmt: skip
+_WINDOW = {
+    "type": "object",
+    "properties": {"from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"}},
+    "required": ["from", "to"],
+}  # fmt: skip
+_VALUE = {"type": ["number", "null"]}
+_METRICS = {"type": "object", "additionalProperties": _VALUE, "description": "Metric name → value; rates are null when their denominator is 0."}
+
+
+def _ok(schema: dict[str, Any], description: str = "The report.") -> dict[str, Any]:
+    return {"200": {"description": description, "content": {"application/json": {"schema": schema}}}, **_ERRORS}
+
+
+def _head(extra: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "campaign": {"type": "string"}, "channel": {"type": "string"}, "execution": {"type": "string"},
+            "window": _WINDOW, "as_of": {"type": "string", "format": "date-time"}, **extra,
+        },
+        "required": ["campaign", "channel", "window", "as_of", *extra],
+    }  # fmt: skip
+
+
+_ROWS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"key": {"type": "string"}, "metrics": _METRICS, "share": _VALUE},
+        "required": ["key", "metrics"],
+    },
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    read = [{"apiKey": ["read"]}]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "livereport",
+            "version": __version__,
+            "description": "Live 24-hour campaign reports: send events, read totals, breakdowns, series and whole report tabs.",
+        },
+        "components": {
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "An API key of your org (`livereport keys create`)."}},
+            "schemas": {
+                "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]},
+                "IngestResult": {
+                    "type": "object",
+                    "properties": {
+                        "accepted": {"type": "integer", "minimum": 0},
+                        "duplicates": {"type": "integer", "minimum": 0},
+                        "rejected": {"type": "array", "items": {"type": "object", "properties": {
+                            "index": {"type": "integer"}, "id": {"type": ["string", "null"]},
+                            "errors": {"type": "array", "items": {"type": "string"}},
+                        }, "required": ["index", "id", "errors"]}},
+                    },
+                    "required": ["accepted", "duplicates", "rejected"],
+                },
+            },
+        },
+        "paths": {
+            "/v1/events": {"post": {
+                "summary": "Send events",
+                "description": "A JSON array of events, or one event per line (NDJSON); gzip or zstd bodies accepted. The answer comes once the accepted events are stored.",
+                "security": [{"apiKey": ["ingest"]}],
+                "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                    "application/x-ndjson": {"schema": {"type": "string"}},
+                }},
+                "responses": {
+                    "200": {"description": "Every event accounted for: accepted + duplicates + rejected.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IngestResult"}}}},
+                    **_ERRORS,
+                    "413": {"description": "Body or event count over the limit.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                    "415": {"description": "Unsupported Content-Type or Content-Encoding.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                    "503": {"description": "Saturated or storage unavailable; retry after Retry-After seconds.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                },
+            }},
+            "/v1/campaigns": {"get": {
+                "summary": "Campaigns of your org", "security": read,
+                "responses": _ok({"type": "object", "properties": {"window": _WINDOW, "as_of": {"type": "string"}, "campaigns": {"type": "array", "items": {"type": "object", "properties": {
+                    "campaign": {"type": "string"}, "channels": {"type": "array", "items": {"type": "string"}},
+                    "first": {"type": "string", "format": "date-time"}, "last": {"type": "string", "format": "date-time"},
+                    "events_in_window": {"type": "integer"}}}}}}, "The campaigns, most recently active first."),
+            }},
+            "/v1/campaigns/{campaign}/totals": {"get": {
+                "summary": "Every metric of a channel over the window", "security": read,
+                "parameters": [_CAMPAIGN, _CHANNEL, _EXECUTION],
+                "responses": _ok(_head({"metrics": _METRICS})),
+            }},
+            "/v1/campaigns/{campaign}/breakdown": {"get": {
+                "summary": "Metrics per key of a dimension, main metric first", "security": read,
+                "parameters": [_CAMPAIGN, _CHANNEL, _query("by", "The dimension.", {"type": "string", "enum": list(DIMENSIONS)}, True), _EXECUTION],
+                "responses": _ok(_head({"by": {"type": "string"}, "sort": {"type": "string"}, "rows": _ROWS})),
+            }},
+            "/v1/campaigns/{campaign}/series": {"get": {
+                "summary": "Metrics over time, in buckets aligned to UTC (zeros included)", "security": read,
+                "parameters": [
+                    _CAMPAIGN, _CHANNEL,
+                    _query("metrics", f"Comma-separated metric names, of: {', '.join(METRICS)}.", {"type": "string"}, True),
+                    _query("bucket", "Bucket size.", {"type": "string", "enum": list(BUCKETS), "default": "5m"}),
+                    _EXECUTION,
+                ],
+                "responses": _ok(_head({"bucket": {"type": "string"}, "t": {"type": "array", "items": {"type": "string"}}, "series": {"type": "object", "additionalProperties": {"type": "array", "items": _VALUE}}})),
+            }},
+            "/v1/campaigns/{campaign}/report": {"get": {
+                "summary": "Every widget of a report tab, with its data", "security": read,
+                "parameters": [_CAMPAIGN, _query("tab", "The tab.", {"type": "string", "enum": list(TABS), "default": "campaign"}), _EXECUTION],
+                "responses": _ok(_head({"tab": {"type": "string"}, "title": {"type": "string"}, "empty": {"type": "boolean"}, "executions": {"type": "array", "items": {"type": "string"}}, "widgets": {"type": "array", "items": {"type": "object"}}})),
+            }},
+            "/v1/catalogue": {"get": {"summary": "Metrics, dimensions, tabs and widgets", "responses": {"200": {"description": "The catalogue.", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+            "/healthz": {"get": {"summary": "The process is alive", "responses": {"200": {"description": "Alive.", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+        },
+    }  # fmt: skip
