@@ -110,14 +110,22 @@ _UA_MACHINE = re.compile(
 )
 
 
-def _text(high: int, low: int = 0) -> Any:
-    return Annotated[str, msgspec.Meta(min_length=low, max_length=high)]
+Text16 = Annotated[str, msgspec.Meta(max_length=16)]
+Text64 = Annotated[str, msgspec.Meta(max_length=64)]
+Text256 = Annotated[str, msgspec.Meta(max_length=256)]
+Text320 = Annotated[str, msgspec.Meta(max_length=320)]
+Text512 = Annotated[str, msgspec.Meta(max_length=512)]
+Text1000 = Annotated[str, msgspec.Meta(max_length=1000)]
+Text2048 = Annotated[str, msgspec.Meta(max_length=2048)]
+Name128 = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+Name256 = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+Domain = Annotated[str, msgspec.Meta(max_length=253)]
 
 
 class Smtp(msgspec.Struct, forbid_unknown_fields=False):
-    status: _text(16) | None = None
+    status: Text16 | None = None
     code: Annotated[int, msgspec.Meta(ge=200, le=599)] | None = None
-    diagnostic: _text(1000) | None = None
+    diagnostic: Text1000 | None = None
 
 
 class IncomingEvent(msgspec.Struct, forbid_unknown_fields=False):
@@ -125,24 +133,24 @@ class IncomingEvent(msgspec.Struct, forbid_unknown_fields=False):
 
     id: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=_NO_CONTROL)]
     time: str | int
-    campaign: _text(128, 1)
+    campaign: Name128
     type: str
-    profile: _text(256, 1)
+    profile: Name256
     channel: str | None = None
-    execution: _text(64) | None = None
-    variant: _text(64) | None = None
-    reason: _text(256) | None = None
-    code: _text(64) | None = None
+    execution: Text64 | None = None
+    variant: Text64 | None = None
+    reason: Text256 | None = None
+    code: Text64 | None = None
     bounce: str | None = None
     smtp: Smtp | None = None
-    recipient: _text(320) | None = None
-    recipient_domain: _text(253) | None = None
+    recipient: Text320 | None = None
+    recipient_domain: Domain | None = None
     platform: str | None = None
     interaction: str | None = None
-    element: _text(256) | None = None
-    url: _text(2048) | None = None
+    element: Text256 | None = None
+    url: Text2048 | None = None
     machine: bool | None = None
-    user_agent: _text(512) | None = None
+    user_agent: Text512 | None = None
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True):
@@ -188,21 +196,39 @@ def decode_event(raw: bytes | Mapping[str, Any], *, now: datetime, retention: ti
     return normalise(incoming, now=now, retention=retention)
 
 
+_TYPE_NAMES = {
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "object": "a JSON object",
+    "array": "an array",
+    "null": "null",
+    "str | int": "a string or an integer",
+    "int | str": "an RFC 3339 string or integer epoch milliseconds",
+    "bool | null": "true or false",
+    "str | null": "a string",
+    "object | null": "a JSON object",
+}
+
+
 def _explain(message: str) -> str:
-    """Turn msgspec's "Expected `str`, got `int` - at `$.id`" into "id: expected …"."""
+    """Turn msgspec's "Expected `str`, got `int` - at `$.id`" into "id: expected a string, …"."""
     match = _convert_error.match(message)
     assert match is not None  # the pattern matches any string
     path = (match["path"] or "").lstrip(".") or "event"
     what = match["what"]
-    what = what.replace("Expected `object`", "Expected a JSON object")
+    if what.startswith("Object missing required field"):
+        field = what.split("`")[1]
+        return f"{field if path == 'event' else path + '.' + field}: is required"
     what = re.sub(r"`str` of length >= 1", "a non-empty string", what)
     what = re.sub(r"`str` of length <= (\d+)", r"a string of at most \1 characters", what)
-    what = what.replace("Expected `str` matching regex", "Expected a string without control characters; regex")
-    what = what.replace("Object missing required field", "missing required field")
-    if what.startswith("missing required field"):
-        field = what.split("`")[1]
-        path = field if path == "event" else f"{path}.{field}"
-        return f"{path}: is required"
+    what = re.sub(r"`int` >= (\d+)", r"an integer of at least \1", what)
+    what = re.sub(r"`int` <= (\d+)", r"an integer of at most \1", what)
+    what = re.sub(
+        r"`str` matching regex .*$", "a string without control characters", what
+    )
+    what = re.sub(r"`([^`]+)`", lambda m: _TYPE_NAMES.get(m[1], m[1]), what)
     return f"{path}: {what[:1].lower()}{what[1:]}"
 
 

@@ -120,7 +120,9 @@ def _read_status(
     return value.strip()
 
 
-def _read_code(row: Mapping[str, Any], category: Category | None, problems: _Problems) -> int | None:
+def _read_code(
+    row: Mapping[str, Any], category: Category | None, problems: _Problems
+) -> int | None:
     value = row.get("code")
     if _is_blank(value):
         return None
@@ -142,10 +144,14 @@ def _read_pattern(row: Mapping[str, Any], problems: _Problems) -> re.Pattern[str
     if _is_blank(value):
         return None
     if not isinstance(value, str) or len(value) > MAX_PATTERN:
-        problems.append(("pattern", f"expected a regular expression of at most {MAX_PATTERN} chars"))
+        problems.append(
+            ("pattern", f"expected a regular expression of at most {MAX_PATTERN} chars")
+        )
         return None
     try:
         return re.compile(value, re.IGNORECASE)
     except re.error as exc:
-        problems.append(("pattern", f"not a valid regular expression ({exc}); expected Python re syntax"))
+        problems.append(
+            ("pattern", f"not a valid regular expression ({exc}); expected Python re syntax")
+        )
         return None

@@ -77,11 +77,11 @@ REASON_HELP: Mapping[Reason, str] = MappingProxyType(
         Reason.TOO_LARGE: "The message is bigger than the receiving system accepts.",
         Reason.TIMEOUT: "The receiving server did not answer, or delivery took too long.",
         Reason.GENERIC_BOUNCE: "A permanent failure that names no more precise cause.",
-        Reason.MAIL_BLOCK: "Refused by the receiver's policy (authentication, sender, access rules).",
+        Reason.MAIL_BLOCK: "Refused by the receiver's policy (authentication, sender, access).",
         Reason.SPAM_BLOCK: "Refused because the sending IP or domain has a poor reputation.",
         Reason.SPAM_CONTENT: "Refused because the message itself looked like spam or malware.",
         Reason.AUTO_REPLY: "An automatic answer (out of office, vacation), not a failure.",
-        Reason.TRANSIENT_FAILURE: "The receiving system was busy or failing; nothing about the address.",
+        Reason.TRANSIENT_FAILURE: "The receiving system was busy or failing, not the address.",
         Reason.UNDETERMINED: "Not enough information to tell why the message bounced.",
     }
 )
@@ -136,7 +136,9 @@ def _when_text(
     slug: str, reason: Reason, pattern: str, *, status: str | None = None, note: str = ""
 ) -> Rule:
     compiled = re.compile(pattern, re.IGNORECASE)
-    return Rule(f"diagnostic:{slug}", reason, DEFAULT_CATEGORY[reason], status, None, compiled, note)
+    return Rule(
+        f"diagnostic:{slug}", reason, DEFAULT_CATEGORY[reason], status, None, compiled, note
+    )
 
 
 def _when_status(status: str, reason: Reason, note: str = "", code: int | None = None) -> Rule:
@@ -173,7 +175,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
                note="A policy the sender can fix, not a verdict on reputation; first because "
                     "Gmail's texts for it also mention spam."),
     _when_text("spam-source", R.SPAM_BLOCK,
-               r"spamhaus|spamcop|barracuda|\bsorbs\b|\b(?:rbl|dnsbl)\b|black ?list|block ?list"
+               r"spamhaus|spamcop|barracudacentral|barracuda reputation|\bsorbs\b"
+               r"|\b(?:rbl|dnsbl)\b|black ?list|block ?list"
                r"|deny ?list|blocked using|(?<!not )(?:is|are|been) listed (?:at|on|in|by)"
                r"|banned sending ip|traffic not accepted from this ip|unusual rate of unsolicited"
                r"|(?:low|poor|bad) reputation|user complaints|known spam|spam source",
@@ -185,6 +188,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     _when_text("sender-rejected", R.MAIL_BLOCK,
                r"sender (?:address )?(?:rejected|denied|refused|blocked|not allowed)"
                r"|sender (?:verify|verification) failed|(?:bad|invalid|unknown) sender"
+               r"|domain of sender address|sender (?:domain|address) (?:does not exist|not found)"
                r"|client host rejected|helo command rejected",
                note="The refused party is the sender (address, HELO, host), not the recipient."),
     _when_text("domain-not-found", R.DNS_FAILURE,
@@ -223,7 +227,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
                r"|mailbox size limit|insufficient (?:disk )?space|(?:storage|disk) (?:is )?full"),
     _when_text("too-large", R.TOO_LARGE,
                r"(?:message|mail|e-?mail) (?:is )?too (?:large|big)|too big for system"
-               r"|size exceeds|exceeds? (?:the )?(?:fixed |allowed |maximum |max )+(?:message )?size"
+               r"|size exceeds|exceeds? (?:the )?(?:fixed |allowed |maximum |max )+"
+               r"(?:message )?size"
                r"|size limits?\b|message length exceeds",
                note="After mailbox-full, which owns 'mailbox size limit'."),
     _when_text("timed-out", R.TIMEOUT,
@@ -260,21 +265,23 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     _when_status("4.1.2", R.DNS_FAILURE, "Domain lookup failed for now."),
     _when_status("5.1.3", R.INVALID_RECIPIENT, "Destination address syntax is invalid."),
     _when_status("5.1.6", R.INVALID_RECIPIENT, "Mailbox moved, no forwarding address."),
-    _when_status("5.1.7", R.MAIL_BLOCK, "Our sender address was refused, not the recipient."),
-    _when_status("4.1.7", R.MAIL_BLOCK, "Our sender address was refused, not the recipient."),
-    _when_status("5.1.8", R.MAIL_BLOCK, "Our sender's domain was refused, not the recipient."),
-    _when_status("4.1.8", R.MAIL_BLOCK, "Our sender's domain was refused, not the recipient."),
+    _when_status("5.1.7", R.MAIL_BLOCK, "The sender's address was refused, not the recipient."),
+    _when_status("4.1.7", R.MAIL_BLOCK, "The sender's address was refused, not the recipient."),
+    _when_status("5.1.8", R.MAIL_BLOCK, "The sender's domain was refused, not the recipient."),
+    _when_status("4.1.8", R.MAIL_BLOCK, "The sender's domain was refused, not the recipient."),
+    _when_status("4.1.", R.SOFT_BOUNCE, "Address not verifiable for now (4.1.1 on a deferral)."),
     _when_status("5.1.10", R.DNS_FAILURE, "RFC 7505: the domain has a null MX.", code=556),
     _when_status("5.1.10", R.INVALID_RECIPIENT, "Exchange Online: RecipientNotFound."),
     _when_status("5.2.1", R.RECIPIENT_REFUSED, "Mailbox disabled, not accepting messages."),
-    _when_status("4.2.1", R.SOFT_BOUNCE, "Mailbox unavailable for now (Gmail: receiving too fast)."),
+    _when_status("4.2.1", R.SOFT_BOUNCE, "Mailbox unavailable now (Gmail: receiving too fast)."),
     _when_status("5.2.2", R.MAILBOX_FULL, "Mailbox full."),
     _when_status("4.2.2", R.MAILBOX_FULL, "Mailbox full (Gmail's over-quota reply)."),
     _when_status("5.2.3", R.TOO_LARGE, "Message length exceeds an administrative limit."),
     _when_status("4.2.3", R.TOO_LARGE, "Message length exceeds an administrative limit."),
+    _when_status("4.2.", R.SOFT_BOUNCE, "The mailbox cannot take mail for now."),
     _when_status("5.3.4", R.TOO_LARGE, "Message too big for the system."),
     _when_status("4.3.4", R.TOO_LARGE, "Message too big for the system."),
-    _when_status("4.3.", R.TRANSIENT_FAILURE, "The receiving system is in trouble, not the address."),
+    _when_status("4.3.", R.TRANSIENT_FAILURE, "Receiving system trouble, not the address."),
     _when_status("5.4.1", R.TIMEOUT, "No answer from host."),
     _when_status("4.4.1", R.TIMEOUT, "No answer from host."),
     _when_status("5.4.2", R.TIMEOUT, "Bad connection."),

@@ -64,7 +64,7 @@ class Tally:
             return sum(int(self.value(part) or 0) for part in metric.total)
         assert metric.ratio is not None
         numerator, denominator = (self.value(part) for part in metric.ratio)
-        return numerator / denominator if denominator else None
+        return (numerator or 0) / denominator if denominator else None
 
 
 @dataclass(frozen=True)
@@ -128,8 +128,9 @@ def tallies(
     if bucket is not None:
         key = f"intDiv(toUInt32(minute), {int(bucket)}) * {int(bucket)}"
     result: dict[Any, Tally] = defaultdict(Tally)
+    # Table names and group expressions are constants of this module; values are bound.
     rows = store.execute(
-        f"SELECT {key} AS g, toString(type), toString(bounce), sum(events) "
+        f"SELECT {key} AS g, toString(type), toString(bounce), sum(events) "  # noqa: S608
         f"FROM {{db}}.{counts_table} WHERE {where} GROUP BY g, type, bounce",
         params,
     )
@@ -137,7 +138,7 @@ def tallies(
         tally = result[g]
         tally.counts[(type_, bounce)] = tally.counts.get((type_, bounce), 0) + int(n)
     rows = store.execute(
-        f"SELECT {key} AS g, toString(type), uniqExactMerge(profiles) "
+        f"SELECT {key} AS g, toString(type), uniqExactMerge(profiles) "  # noqa: S608
         f"FROM {{db}}.{uniques_table} WHERE {where} GROUP BY g, type",
         params,
     )

@@ -43,7 +43,7 @@ def bind(sql: str, params: Mapping[str, Any] | None, database: str) -> str:
     sql = sql.replace("{db}", database)
     if not params:
         return sql
-    return sql % escape_params(params, None)
+    return str(sql % escape_params(params, None))
 
 
 class Store(Protocol):

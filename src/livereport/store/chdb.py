@@ -36,7 +36,7 @@ def _connect(path: Path) -> Any:
             )
         if key not in _connections:
             path.mkdir(parents=True, exist_ok=True)
-            _connections[key] = chdb.connect(key)
+            _connections[key] = chdb.connect(key)  # type: ignore[no-untyped-call]
         return _connections[key]
 
 

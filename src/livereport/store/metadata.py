@@ -173,7 +173,7 @@ class Metadata:
         """The live (not revoked) key with this value, if any."""
         with self._db() as db:
             row = db.execute(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE hash = ? AND revoked IS NULL",
+                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE hash = ? AND revoked IS NULL",  # noqa: S608
                 (hash_key(plain),),
             ).fetchone()
         return _key(row) if row else None
@@ -181,7 +181,8 @@ class Metadata:
     def keys(self, org: Org) -> list[ApiKey]:
         with self._db() as db:
             rows = db.execute(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE org_id = ? ORDER BY id", (org.id,)
+                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE org_id = ? ORDER BY id",  # noqa: S608
+                (org.id,),
             ).fetchall()
         return [_key(r) for r in rows]
 
