@@ -53,12 +53,12 @@ class Server:
 
     def start(self) -> Server:
         self.port = free_port()
-        log = (self.data.parent / f"{self.data.name}-server.log").open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "livereport", "serve", "--data", str(self.data),
-             "--port", str(self.port)],
-            stdout=log, stderr=log, env={**os.environ, **self.env},
-        )  # fmt: skip
+        with (self.data.parent / f"{self.data.name}-server.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "livereport", "serve", "--data", str(self.data),
+                 "--port", str(self.port)],
+                stdout=log, stderr=log, env={**os.environ, **self.env},
+            )  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
