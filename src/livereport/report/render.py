@@ -28,8 +28,23 @@ def _label(name: str) -> str:
     return METRICS[name].label if name in METRICS else name
 
 
+def _wide_table(widget: dict[str, Any], data: dict[str, Any]) -> Table:
+    """Many metrics: one line per metric, one column per key (an execution, say)."""
+    names = list(widget["metrics"])
+    keys = [Text(str(r["key"]) or "(none)") for r in data["rows"]]
+    table = Table("", *keys, Text("Total", style="bold"))
+    for column in table.columns[1:]:
+        column.justify = "right"
+    for name in names:
+        cells = [format_value(name, r["metrics"].get(name)) for r in data["rows"]]
+        table.add_row(_label(name), *cells, format_value(name, data["total"].get(name)))
+    return table
+
+
 def _rows_table(widget: dict[str, Any], data: dict[str, Any]) -> Table:
     names = list(widget["metrics"])
+    if len(names) > 7 and data.get("total") is not None:
+        return _wide_table(widget, data)
     table = Table(data.get("by", "key"), *(_label(n) for n in names), expand=False)
     for column in table.columns[1:]:
         column.justify = "right"
