@@ -5,6 +5,7 @@ Exit status: 0 success, 2 bad usage, 1 failure with a one-line message on stderr
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import time
@@ -104,6 +105,9 @@ def _serve(config: Config, host: str, port: int, on_ready: Callable[[str], None]
                 on_ready(url)
 
     threading.Thread(target=announce, daemon=True).start()
+    # uvicorn re-raises SIGTERM once it has shut down; unwind instead of dying, so the
+    # server file goes away (a stale one can name a reused pid: "already served").
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         server.run()
     finally:
@@ -111,6 +115,10 @@ def _serve(config: Config, host: str, port: int, on_ready: Callable[[str], None]
             instance.remove_server_file(config)
     if not server.started:
         raise Failure(f"could not listen on {host}:{port}; is the port in use? try --port")
+
+
+def _exit_on_signal(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 @main.command()
@@ -253,6 +261,10 @@ def ingest(files: tuple[Path, ...], fmt: str, data: Path | None, org: str | None
 
     with failures():
         target = _client_target(data, url, key)
+        if target is not None and org is not None:
+            # Through a server the key decides the org: never load another org's events silently.
+            raise Failure("--org works only on a data directory no server runs on; "
+                          "use --url and --key with a key of that org")
         if target is not None:
             summary = load_files(files, batch=batch, url=target[0], key=target[1])
         else:
@@ -304,7 +316,10 @@ def orgs() -> None:
 def orgs_create(name: str, data: Path | None) -> None:
     """Create an org."""
     with failures():
-        org = instance.open_metadata(_config(data)).create_org(name)
+        config = _config(data)
+        metadata = instance.open_metadata(config)
+        instance.bootstrap(config, metadata)  # else this org would stand in for the first start
+        org = metadata.create_org(name)
     click.echo(org.name)
 
 

@@ -101,7 +101,7 @@ PLATFORM_ALIASES: Final[Mapping[str, Platform]] = {"apns": Platform.IOS, "fcm": 
 FUTURE_TOLERANCE: Final = timedelta(minutes=5)
 UNDETERMINED: Final = "Undetermined"
 
-_NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+_NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*\Z"  # C0, DEL and C1; \Z: "$" allows a final "\n"
 _STATUS = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().\-]{2,30}$")
 _UA_MACHINE = re.compile(
@@ -209,6 +209,7 @@ _TYPE_NAMES = {
     "int | str": "an RFC 3339 string or integer epoch milliseconds",
     "bool | null": "true or false",
     "str | null": "a string",
+    "int | null": "an integer",
     "object | null": "a JSON object",
 }
 
@@ -282,10 +283,15 @@ def normalise(e: IncomingEvent, *, now: datetime, retention: timedelta) -> Event
 
 def _check_time(value: str | int, now: datetime, retention: timedelta, errors: list[str]) -> int:
     if isinstance(value, int):
-        if not -(2**53) < value < 2**53:
-            errors.append("time: epoch milliseconds out of range")
+        try:
+            # Beyond the years datetime can hold, fromtimestamp raises (a 500 for the request).
+            when = datetime.fromtimestamp(value / 1000, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            errors.append(
+                "time: the epoch milliseconds are out of range; expected integer epoch "
+                "milliseconds (e.g. 1795000000000)"
+            )
             return 0
-        when = datetime.fromtimestamp(value / 1000, tz=UTC)
         ms = value
     else:
         try:
@@ -363,7 +369,11 @@ def _check_domain(recipient: str | None, domain: str | None, errors: list[str]) 
     field = "recipient_domain"
     if recipient is not None:
         if "@" in recipient:
-            field, domain = "recipient", recipient.rpartition("@")[2]
+            local, _, domain = recipient.rpartition("@")
+            field = "recipient"
+            if not local or not domain:
+                errors.append("recipient: expected an email address (name@domain) or a phone number")
+                return ""
         elif _PHONE.match(recipient):
             return ""
         else:

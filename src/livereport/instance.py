@@ -87,6 +87,8 @@ def running_server(config: Config) -> str | None:
     path = config.data / SERVER_FILE
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
+        if int(info["pid"]) == os.getpid():  # left by a killed server whose pid we reuse
+            return None
         os.kill(int(info["pid"]), 0)
     except (OSError, ValueError, KeyError, TypeError):
         return None

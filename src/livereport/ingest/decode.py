@@ -10,6 +10,7 @@ import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import msgspec
 import zstandard
@@ -64,38 +65,57 @@ def _too_large(limit: int) -> PayloadTooLarge:
 
 
 class _Inflate:
-    """A streaming decompressor that stops as soon as its output passes the limit."""
+    """A streaming decompressor that stops as soon as its output passes the limit.
+
+    A body may hold several gzip members or zstd frames one after another (RFC 1952 §2.2,
+    RFC 8878 §3): each is inflated in turn, and a body that ends inside one is refused.
+    """
 
     def __init__(self, encoding: str, limit: int) -> None:
         self.encoding = encoding
         self.limit = limit
-        self._gzip = zlib.decompressobj(wbits=47) if encoding == "gzip" else None
-        self._zstd = zstandard.ZstdDecompressor().decompressobj() if encoding == "zstd" else None
+        self._member = self._new()
+
+    def _new(self) -> Any:
+        if self.encoding == "gzip":
+            return zlib.decompressobj(wbits=47)
+        return zstandard.ZstdDecompressor().decompressobj()
 
     def feed(self, data: bytes, room: int) -> bytes:
+        out = bytearray()
         try:
-            if self._gzip is not None:
-                out = self._gzip.decompress(data, room + 1)
-                if len(out) > room or self._gzip.unconsumed_tail:
-                    raise _too_large(self.limit)
-                return out
-            assert self._zstd is not None
-            # The zstd decompressor has no output bound: feed it in small slices.
-            buffer = bytearray()
-            for start in range(0, len(data), 1024):
-                buffer += self._zstd.decompress(data[start : start + 1024])
-                if len(buffer) > room:
-                    raise _too_large(self.limit)
-            return bytes(buffer)
+            while data:
+                if self._member.eof:
+                    self._member = self._new()
+                data = self._feed_member(data, room, out)
         except (zlib.error, zstandard.ZstdError) as exc:
             raise BadRequest(
                 f"the body is not valid {self.encoding} data ({exc}); "
                 "expected a body compressed as Content-Encoding says"
             ) from None
+        return bytes(out)
+
+    def _feed_member(self, data: bytes, room: int, out: bytearray) -> bytes:
+        """Inflate into ``out`` until ``data`` is used up or the member ends; return the rest."""
+        if self.encoding == "gzip":
+            out += self._member.decompress(data, room - len(out) + 1)
+            if len(out) > room or self._member.unconsumed_tail:
+                raise _too_large(self.limit)
+            return bytes(self._member.unused_data) if self._member.eof else b""
+        # The zstd decompressor has no output bound: feed it in small slices.
+        for start in range(0, len(data), 1024):
+            out += self._member.decompress(data[start : start + 1024])
+            if len(out) > room:
+                raise _too_large(self.limit)
+            if self._member.eof:
+                return bytes(self._member.unused_data) + data[start + 1024 :]
+        return b""
 
     def finish(self) -> None:
-        if self._gzip is not None and not self._gzip.eof:
-            raise BadRequest("the gzip body ends early; expected a complete gzip stream")
+        if not self._member.eof:
+            raise BadRequest(
+                f"the {self.encoding} body ends early; expected a complete {self.encoding} stream"
+            )
 
 
 def _decompressor(encoding: str | None, limit: int) -> _Inflate | None:
@@ -134,7 +154,9 @@ def split_events(body: bytes, media: str, max_events: int) -> list[bytes | Rejec
                 "the body is JSON but not an array; expected a JSON array of event objects"
             ) from None
         except msgspec.DecodeError as exc:
-            raise BadRequest(f"the body is not valid JSON: {exc}") from None
+            # msgspec names the byte of most errors, but not of a body that ends too early.
+            where = "" if "(byte " in str(exc) else f" (byte {len(body)}, the end of the body)"
+            raise BadRequest(f"the body is not valid JSON: {exc}{where}") from None
         items.extend(bytes(raw) for raw in raws)
     if len(items) > max_events:
         raise PayloadTooLarge(

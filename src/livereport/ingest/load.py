@@ -28,25 +28,22 @@ class Summary:
     rejected: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
-def _chunks(path: Path, size: int, progress: Progress, task: Any) -> Iterator[tuple[int, list[bytes]]]:
-    """(number of the chunk's first line, its non-blank lines), advancing the progress bar."""
+def _chunks(path: Path, size: int, progress: Progress, task: Any) -> Iterator[tuple[list[int], list[bytes]]]:
+    """(the file line number of each line, the chunk's non-blank lines), advancing the progress bar."""
     raw = path.open("rb")
     with raw, (gzip.open(raw, "rb") if path.suffix == ".gz" else raw) as f:
         lines: list[bytes] = []
-        first = 1
-        number = 0
-        for line in f:
-            number += 1
+        numbers: list[int] = []
+        for number, line in enumerate(f, start=1):
             if line.strip():
-                if not lines:
-                    first = number
+                numbers.append(number)  # blank lines are skipped: keep each line's own number
                 lines.append(line)
             if len(lines) >= size:
                 progress.update(task, completed=raw.tell())
-                yield first, lines
-                lines = []
+                yield numbers, lines
+                lines, numbers = [], []
         if lines:
-            yield first, lines
+            yield numbers, lines
         progress.update(task, completed=raw.tell())
 
 
@@ -70,7 +67,7 @@ def load_files(
         with Progress(*columns, console=Console(stderr=True)) as progress, httpx.Client(timeout=60) as client:
             for path in files:
                 task = progress.add_task(path.name, total=path.stat().st_size)
-                for first, lines in _chunks(path, batch, progress, task):
+                for numbers, lines in _chunks(path, batch, progress, task):
                     summary.lines += len(lines)
                     if writer is not None:
                         assert org is not None
@@ -81,7 +78,7 @@ def load_files(
                     summary.accepted += result["accepted"]
                     summary.duplicates += result["duplicates"]
                     for r in result["rejected"]:
-                        summary.rejected.append((f"{path.name}:{first + r['index']}", r["errors"]))
+                        summary.rejected.append((f"{path.name}:{numbers[r['index']]}", r["errors"]))
     finally:
         if writer is not None:
             writer.stop()

@@ -90,6 +90,11 @@ class Reports:
         scope = self._scope(org, campaign, channel, execution)
         if by not in DIMENSIONS:
             raise BadRequest(f"by: {by[:40]!r} is unknown; expected one of {', '.join(DIMENSIONS)}")
+        if not breakdown_metrics(DIMENSIONS[by], channel):
+            valid = [d for d in DIMENSIONS if breakdown_metrics(DIMENSIONS[d], channel)]
+            raise BadRequest(
+                f"by: {by} does not apply to {channel}; expected one of {', '.join(valid)}"
+            )
         window = Window.at(time.time() if now is None else now)
         return {**_head(scope, window), **self._breakdown(scope, window, by, None)}
 

@@ -32,7 +32,9 @@ def _wide_table(widget: dict[str, Any], data: dict[str, Any]) -> Table:
     """Many metrics: one line per metric, one column per key (an execution, say)."""
     names = list(widget["metrics"])
     keys = [Text(str(r["key"]) or "(none)") for r in data["rows"]]
-    table = Table("", *keys, Text("Total", style="bold"))
+    table = Table("")
+    for header in [*keys, Text("Total", style="bold")]:  # Table() itself takes only str headers
+        table.add_column(header)
     for column in table.columns[1:]:
         column.justify = "right"
     for name in names:

@@ -1,4 +1,4 @@
-"""Metadata: orgs, API keys, users and layouts, in SQLite for the embedded instance.
+"""Metadata: orgs, API keys, users, browser sessions and layouts, in SQLite for the embedded instance.
 
 Every call opens the file anew, so keys and users made by the CLI work at once on a
 running server that shares the data directory.
@@ -11,12 +11,14 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 
 from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 
 from livereport.errors import BadRequest, NotFound
 
@@ -54,6 +56,13 @@ CREATE TABLE IF NOT EXISTS layouts (
     updated REAL NOT NULL,
     PRIMARY KEY (user_id, tab)
 );
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    created REAL NOT NULL,
+    last_seen REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id);
 """
 
 
@@ -92,6 +101,16 @@ class User:
     org_id: int
     email: str
     role: Role
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    """A browser session: ``id`` is the hash of the cookie value, never the value itself."""
+
+    id: str
+    user: User
+    created: float
+    last_seen: float
 
 
 def hash_key(plain: str) -> str:
@@ -218,6 +237,110 @@ class Metadata:
             except sqlite3.IntegrityError:
                 raise BadRequest(f"user {email} already exists") from None
         return User(int(cur.lastrowid or 0), org.id, email, chosen)
+
+
+    def check_password(self, email: str, password: str) -> User | None:
+        """The enabled user with this email and password, else None (in about the same time)."""
+        with self._db() as db:
+            row = db.execute(
+                "SELECT id, org_id, email, role, password_hash FROM users "
+                "WHERE email = ? AND disabled IS NULL",
+                (email.strip().lower(),),
+            ).fetchone()
+        hasher = PasswordHasher()
+        if row is None:
+            # Verify against a stand-in so an unknown email costs as long as a wrong password.
+            with suppress(VerificationError, InvalidHashError):
+                hasher.verify(_stand_in_hash(), password)
+            return None
+        user_id, org_id, found, role, hashed = row
+        try:
+            hasher.verify(hashed, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if hasher.check_needs_rehash(hashed):
+            with self._db() as db:
+                db.execute(
+                    "UPDATE users SET password_hash = ? WHERE id = ?",
+                    (hasher.hash(password), user_id),
+                )
+        return User(user_id, org_id, found, Role(role))
+
+    def user(self, user_id: int) -> User | None:
+        with self._db() as db:
+            row = db.execute(
+                "SELECT id, org_id, email, role FROM users WHERE id = ? AND disabled IS NULL",
+                (user_id,),
+            ).fetchone()
+        return User(row[0], row[1], row[2], Role(row[3])) if row else None
+
+    # browser sessions
+
+    def create_session(self, session_id: str, user_id: int, now: float) -> None:
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO sessions (id, user_id, created, last_seen) VALUES (?, ?, ?, ?)",
+                (session_id, user_id, now, now),
+            )
+
+    def find_session(self, session_id: str) -> StoredSession | None:
+        """The session with this id, if its user still exists and is enabled."""
+        with self._db() as db:
+            row = db.execute(
+                "SELECT s.id, s.created, s.last_seen, u.id, u.org_id, u.email, u.role "
+                "FROM sessions s JOIN users u ON u.id = s.user_id "
+                "WHERE s.id = ? AND u.disabled IS NULL",
+                (session_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        sid, created, last_seen, user_id, org_id, email, role = row
+        return StoredSession(sid, User(user_id, org_id, email, Role(role)), created, last_seen)
+
+    def touch_session(self, session_id: str, now: float) -> None:
+        with self._db() as db:
+            db.execute("UPDATE sessions SET last_seen = ? WHERE id = ?", (now, session_id))
+
+    def delete_session(self, session_id: str) -> None:
+        with self._db() as db:
+            db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+
+    def delete_sessions(self, *, created_before: float, seen_before: float) -> int:
+        """Forget sessions past their absolute or idle lifetime; return how many."""
+        with self._db() as db:
+            cur = db.execute(
+                "DELETE FROM sessions WHERE created < ? OR last_seen < ?",
+                (created_before, seen_before),
+            )
+        return cur.rowcount
+
+    # dashboard layouts, per user and tab
+
+    def layout(self, user_id: int, tab: str) -> str | None:
+        """The saved layout (JSON text) of a user's tab, if any."""
+        with self._db() as db:
+            row = db.execute(
+                "SELECT layout FROM layouts WHERE user_id = ? AND tab = ?", (user_id, tab)
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def save_layout(self, user_id: int, tab: str, layout: str) -> None:
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO layouts (user_id, tab, layout, updated) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (user_id, tab) DO UPDATE SET layout = excluded.layout, "
+                "updated = excluded.updated",
+                (user_id, tab, layout, time.time()),
+            )
+
+    def delete_layout(self, user_id: int, tab: str) -> None:
+        with self._db() as db:
+            db.execute("DELETE FROM layouts WHERE user_id = ? AND tab = ?", (user_id, tab))
+
+
+@cache
+def _stand_in_hash() -> str:
+    return PasswordHasher().hash(secrets.token_urlsafe(16))
 
 
 _KEY_COLUMNS = "id, org_id, name, prefix, scopes, created, revoked"

@@ -1,4 +1,5 @@
-"""The ASGI application: ingest, the report API, the catalogue and the OpenAPI document."""
+"""The ASGI application: ingest, the report API, the catalogue, the OpenAPI document, and the
+dashboard (pages, sessions, live streams, layouts, exports)."""
 
 from __future__ import annotations
 
@@ -26,8 +27,13 @@ from livereport.report.build import Reports, describe_catalogue
 from livereport.store.base import Store, drop_partitions_before
 from livereport.store.metadata import Metadata, Scope
 from livereport.store.schema import migrate
-from livereport.web.auth import authenticate
+from livereport.web.auth import authenticate, authenticate_caller
+from livereport.web.export import get_export
+from livereport.web.layouts import delete_layout, get_layout, put_layout
+from livereport.web.live import get_live
 from livereport.web.openapi import openapi_document
+from livereport.web.pages import page_routes
+from livereport.web.session import get_me, post_signin, post_signout
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
@@ -90,8 +96,7 @@ async def post_events(request: Request) -> Response:
 
 def _read(request: Request) -> tuple[Services, int]:
     s = _services(request)
-    key = authenticate(request, s.metadata, Scope.READ)
-    return s, key.org_id
+    return s, authenticate_caller(request, s.metadata, Scope.READ).org_id
 
 
 def _param(request: Request, name: str, default: str | None = None) -> str | None:
@@ -219,9 +224,18 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
         Route("/v1/campaigns/{campaign}/breakdown", get_breakdown),
         Route("/v1/campaigns/{campaign}/series", get_series),
         Route("/v1/campaigns/{campaign}/report", get_report),
+        Route("/v1/campaigns/{campaign}/live", get_live),
+        Route("/v1/campaigns/{campaign}/export.csv", get_export),
+        Route("/v1/layouts/{tab}", get_layout, methods=["GET"]),
+        Route("/v1/layouts/{tab}", put_layout, methods=["PUT"]),
+        Route("/v1/layouts/{tab}", delete_layout, methods=["DELETE"]),
+        Route("/v1/signin", post_signin, methods=["POST"]),
+        Route("/v1/signout", post_signout, methods=["POST"]),
+        Route("/v1/me", get_me),
         Route("/v1/catalogue", get_catalogue),
         Route("/v1/openapi.json", get_openapi),
         Route("/healthz", healthz),
+        *page_routes(),
     ]
     return Starlette(
         routes=routes,

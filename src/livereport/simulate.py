@@ -1,0 +1,567 @@
+"""Realistic, seeded campaign traffic in the event format of SPEC §2 (plain JSON-ready dicts).
+
+The source end of the pipeline: `generate` makes a whole campaign for tests and benchmarks,
+`LiveTraffic` and `run` stream one into the ingest API for `livereport demo` and `simulate`.
+"""
+
+from __future__ import annotations
+
+import copy
+import heapq
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from itertools import accumulate
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+import msgspec
+
+from livereport.events import MATRIX, Channel
+
+JsonEvent = dict[str, Any]
+Draft = tuple[float, JsonEvent]  # (epoch seconds, every field but id and time)
+T = TypeVar("T")
+Table = tuple[tuple[T, ...], tuple[float, ...]]  # values and cumulative weights
+
+CHANNELS: tuple[str, ...] = tuple(c.value for c in Channel)
+LATE_SHARE = 0.03  # delivered after events that happened later
+DUPLICATE_SHARE = 0.02  # delivered twice, identical
+CONFLICT_SHARE = 0.005  # same id again later, other content: the first one stands
+EPOCH_TIME_SHARE = 0.10  # `time` as epoch milliseconds rather than RFC 3339
+
+
+def _table(*pairs: tuple[T, float]) -> Table[T]:
+    return tuple(v for v, _ in pairs), tuple(accumulate(w for _, w in pairs))
+
+
+def _pick(rng: random.Random, table: Table[T]) -> T:
+    return rng.choices(table[0], cum_weights=table[1])[0]
+
+
+_DOMAINS = _table(
+    ("gmail.com", 34), ("outlook.com", 10), ("yahoo.com", 9), ("hotmail.com", 8),
+    ("icloud.com", 7), ("aol.com", 3), ("gmx.de", 4), ("web.de", 3), ("orange.fr", 3),
+    ("comcast.net", 2), ("contoso.com", 1.5), ("fabrikam.com", 1),
+    ("northwind-traders.com", 1), ("bücher.de", 0.5),
+)  # fmt: skip
+_FIRST = ("anna", "ben", "chloe", "david", "emma", "farid", "grace", "hugo", "ines", "jonas",
+          "kim", "lucas", "maria", "noah", "olga", "pierre", "rosa", "sven", "tom", "yuki")  # fmt: skip
+_LAST = ("smith", "muller", "martin", "garcia", "rossi", "kowalski", "nguyen", "dubois",
+         "schmidt", "johnson", "lopez", "tanaka", "silva", "novak", "berg")  # fmt: skip
+_EXCLUSIONS: dict[str, Table[str]] = {
+    "email": _table(("No consent", 30), ("Suppressed address", 25), ("Frequency rule", 15),
+                    ("Malformed address", 10), ("No address in profile", 12),
+                    ("Experiment hold-out", 8)),
+    "sms": _table(("No phone number", 40), ("No consent", 35), ("Frequency rule", 15),
+                  ("Quiet hours", 10)),
+    "push": _table(("No push token", 55), ("No consent", 25), ("Frequency rule", 20)),
+    "inapp": _table(("Frequency rule", 50), ("Experiment hold-out", 30), ("No consent", 20)),
+    "web": _table(("Experiment hold-out", 50), ("Frequency rule", 30), ("No variant", 20)),
+    "directmail": _table(("No postal address", 50), ("No consent", 25),
+                         ("Address not allowed", 25)),
+}  # fmt: skip
+_ERRORS: dict[str, Table[str]] = {
+    "email": _table(("Rendering error", 50), ("Dispatch timeout", 35),
+                    ("Personalisation data missing", 15)),
+    "sms": _table(("Provider timeout", 60), ("Rate limited by provider", 40)),
+    "push": _table(("Expired certificate", 40), ("Provider unavailable", 60)),
+    "inapp": _table(("Rendering error", 70), ("Asset not found", 30)),
+    "web": _table(("Rendering error", 60), ("Script timeout", 40)),
+    "directmail": _table(("Print file rejected", 60), ("Address validation failed", 40)),
+}  # fmt: skip
+_SMTP = _table(
+    (("5.1.1", 550, "550 5.1.1 <{addr}>: Recipient address rejected: User unknown"), 30),
+    (("5.2.2", 552, "552 5.2.2 The email account that you tried to reach is over quota"), 10),
+    (("4.4.1", 451, "451 4.4.1 No answer from host: connection timed out"), 8),
+    (("5.7.1", 550, "550 5.7.1 Message rejected as spam by content filtering"), 8),
+    (("4.2.2", 452, "452 4.2.2 <{addr}>: Mailbox over quota, try again later"), 6),
+    (("5.4.4", 550, "550 5.4.4 Unable to route: no MX record for recipient domain"), 5),
+    (("5.3.4", 552, "552 5.3.4 Message size exceeds fixed maximum message size"), 3),
+    (("4.7.0", 451, "451 4.7.0 Greylisted, please try again later"), 6),
+    (("5.7.26", 550, "550 5.7.26 Unauthenticated email is not accepted: DMARC policy fail"), 4),
+    (("5.2.1", 550, "550 5.2.1 <{addr}>: The email account is disabled"), 5),
+)
+_BOUNCES_GIVEN = _table(
+    (("hard", "Invalid Recipient"), 30), (("soft", "Mailbox Full"), 20),
+    (("ignored", "Spam Block"), 15), (("hard", "Recipient Refused"), 10),
+    (("soft", "DNS Failure"), 10), (("ignored", "Timeout"), 15),
+)  # fmt: skip
+_SMS_BOUNCES = _table((("Invalid number", "21211"), 30), (("Carrier rejected", "30007"), 30),
+                      (("Unreachable handset", "30003"), 25),
+                      (("Unknown destination", "30005"), 15))  # fmt: skip
+_PUSH_BOUNCES = _table((("Invalid token", "BadDeviceToken"), 50),
+                       (("Unregistered device", "UNREGISTERED"), 50))  # fmt: skip
+_PLATFORMS = _table(("ios", 44), ("android", 44), ("web", 5), ("apns", 4), ("fcm", 3))
+_ELEMENTS = _table(("Hero banner", 30), ("Add to cart", 25), ("Sign up", 15), ("Close", 15),
+                   ("Product carousel", 10), ('<b>"Promo"</b> & more', 5))  # fmt: skip
+_KINDS = _table(("click", 55), ("dismiss", 35), ("other", 10))
+_UA_HUMAN = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0 Safari/537.36",
+    "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17328; Pro)",
+)
+_UA_GOOGLE = (
+    "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+)
+_UA_APPLE = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+)
+_PAGES = ("spring-sale", "new-arrivals", "account", "store-locator")
+# Share of entered profiles each channel reaches, and mean lag (s) of its first event.
+_REACH = {"email": 0.9, "sms": 0.35, "push": 0.5, "inapp": 0.3, "web": 0.45, "directmail": 0.12}
+_LAG = {"email": 1.0, "sms": 90.0, "push": 45.0, "inapp": 5400.0, "web": 3600.0,
+        "directmail": 300.0}  # fmt: skip
+_BASE_FIELDS = ("id", "time", "campaign", "channel", "profile", "execution", "variant",
+                "recipient", "platform")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Profile:
+    id: str
+    email: str
+    phone: str
+    platform: str
+    execution: str | None
+    variant: str | None
+
+
+def _make_profile(rng: random.Random, name: str, execution: str | None,
+                  variants: Sequence[str]) -> _Profile:  # fmt: skip
+    first, last = rng.choice(_FIRST), rng.choice(_LAST)
+    local = rng.choice((f"{first}.{last}", f"{first}{rng.randint(1, 99)}", f"{first[0]}{last}"))
+    email = f"{local}@{_pick(rng, _DOMAINS)}"
+    if rng.random() < 0.03:
+        email = email.upper()
+    phone = f"+{rng.choice(('1', '44', '33', '49'))}{rng.randrange(10**9, 10**10)}"
+    variant = rng.choice(variants) if variants else None
+    return _Profile(name, email, phone, _pick(rng, _PLATFORMS), execution, variant)
+
+
+class _Funnel:
+    """Collects one profile's events on one channel; every delay is stretched by `scale`."""
+
+    def __init__(self, rng: random.Random, scale: float, common: JsonEvent) -> None:
+        self.rng, self.scale, self.common = rng, scale, common
+        self.drafts: list[Draft] = []
+
+    def add(self, t: float, type_: str, **fields: Any) -> float:
+        self.drafts.append((t, {**self.common, "type": type_, **fields}))
+        return t
+
+    def after(self, t: float, mean: float) -> float:
+        return t + self.rng.expovariate(1.0 / mean) * self.scale
+
+    def chance(self, p: float) -> bool:
+        return self.rng.random() < p
+
+    def repeats(self, p_more: float) -> int:
+        n = 1
+        while self.rng.random() < p_more:
+            n += 1
+        return n
+
+    def url(self, page: str | None = None) -> str:
+        page = page or self.rng.choice(_PAGES)
+        source, campaign = self.common["channel"], quote(self.common["campaign"], safe="")
+        return f"https://shop.example.com/{page}?utm_source={source}&utm_campaign={campaign}"
+
+
+def _send(f: _Funnel, t: float, excluded: float) -> float | None:
+    """Targeted, then excluded or sent: when it was sent, None when it was excluded."""
+    f.add(t, "targeted")
+    if f.chance(excluded):
+        f.add(f.after(t, 2), "excluded", reason=_pick(f.rng, _EXCLUSIONS[f.common["channel"]]))
+        return None
+    return f.add(f.after(t, 10), "sent")
+
+
+def _fail(f: _Funnel, t: float) -> None:
+    f.add(t, "error", reason=_pick(f.rng, _ERRORS[f.common["channel"]]))
+
+
+def _plan_email(f: _Funnel, p: _Profile, t: float) -> None:
+    if (sent := _send(f, t, 0.03)) is None:
+        return
+    roll = f.rng.random()
+    if roll < 0.01:
+        _fail(f, f.after(sent, 5))
+        return
+    if roll < 0.03:  # deferred by the receiving server, retried, then settled
+        for _ in range(f.repeats(0.3)):
+            sent = f.add(f.after(sent, 600), "retry")
+        if f.chance(0.3):
+            _bounce_email(f, p, f.after(sent, 900))
+            return
+        delivered = f.add(f.after(sent, 900), "delivered")
+    elif roll < 0.07:
+        _bounce_email(f, p, f.after(sent, 30))
+        return
+    else:
+        delivered = f.add(f.after(sent, 8), "delivered")
+    _engage_email(f, p, delivered)
+
+
+def _bounce_email(f: _Funnel, p: _Profile, t: float) -> None:
+    fields: JsonEvent = {}
+    roll = f.rng.random()
+    if roll < 0.3:
+        fields["bounce"], fields["reason"] = _pick(f.rng, _BOUNCES_GIVEN)
+    if roll < 0.15 or 0.3 <= roll < 0.9:  # the rest carries nothing: Undetermined
+        status, code, text = _pick(f.rng, _SMTP)
+        fields["smtp"] = {"status": status, "code": code, "diagnostic": text.format(addr=p.email)}
+    f.add(t, "bounce", **fields)
+
+
+def _engage_email(f: _Funnel, p: _Profile, delivered: float) -> None:
+    domain = p.email.rsplit("@", 1)[1].lower()
+    if domain == "icloud.com" and f.chance(0.6):  # Mail Privacy Protection fetches at once
+        f.add(f.after(delivered, 60), "open", machine=True, user_agent=_UA_APPLE)
+    if f.chance(0.01):  # a security scanner follows every link
+        f.add(f.after(delivered, 20), "click", url=f.url(), machine=True)
+    if f.chance(0.35):
+        t = delivered
+        for _ in range(f.repeats(0.3)):
+            t = f.after(t, 7200)
+            agent = _UA_GOOGLE if domain == "gmail.com" else f.rng.choice(_UA_HUMAN)
+            f.add(t, "open", **({"user_agent": agent} if f.chance(0.7) else {}))
+        if f.chance(0.2):
+            for _ in range(f.repeats(0.25)):
+                t = f.after(t, 300)
+                f.add(t, "click", url=f.url(), user_agent=f.rng.choice(_UA_HUMAN))
+    if f.chance(0.005):
+        f.add(f.after(delivered, 14400), "unsubscribe", url=f.url("unsubscribe"))
+    if f.chance(0.001):
+        f.add(f.after(delivered, 10800), "spam_complaint")
+
+
+def _plan_mobile(f: _Funnel, p: _Profile, t: float) -> None:
+    """SMS and push: the provider answers within seconds; the few who engage come later."""
+    push = f.common["channel"] == "push"
+    if (sent := _send(f, t, 0.06 if push else 0.04)) is None:
+        return
+    roll = f.rng.random()
+    if roll < 0.01:
+        _fail(f, f.after(sent, 5))
+    elif roll < (0.05 if push else 0.04):
+        reason, code = _pick(f.rng, _PUSH_BOUNCES if push else _SMS_BOUNCES)
+        f.add(f.after(sent, 10), "bounce", reason=reason, code=code)
+    else:
+        delivered = f.add(f.after(sent, 3), "delivered")
+        engagements = (
+            (("open", 0.1, 0.1), ("action", 0.04, 0.0)) if push else (("click", 0.08, 0.2),)
+        )
+        for kind, first, more in engagements:
+            if f.chance(first):
+                for _ in range(f.repeats(more)):
+                    f.add(f.after(delivered, 1800), kind, **({} if push else {"url": f.url()}))
+
+
+def _plan_onsite(f: _Funnel, p: _Profile, t: float) -> None:
+    """In-app messages and web experiences: shown when the person visits, nothing is sent."""
+    channel = f.common["channel"]
+    if f.chance(0.03):
+        f.add(t, "excluded", reason=_pick(f.rng, _EXCLUSIONS[channel]))
+        return
+    if f.chance(0.005):
+        _fail(f, t)
+        return
+    if not f.chance(0.7):
+        return
+    for _ in range(f.repeats(0.35)):
+        t = f.add(f.after(t, 3600), "impression")
+        if not f.chance(0.3):
+            continue
+        if channel == "inapp":
+            f.add(f.after(t, 15), "interaction", interaction=_pick(f.rng, _KINDS))
+            continue
+        element = _pick(f.rng, _ELEMENTS)
+        kind = "dismiss" if element == "Close" else "other" if f.chance(0.1) else "click"
+        f.add(f.after(t, 15), "interaction", interaction=kind, element=element)
+
+
+def _plan_directmail(f: _Funnel, p: _Profile, t: float) -> None:
+    """Printed and posted in one batch: a print failure stops the piece before it is sent."""
+    f.add(t, "targeted")
+    if f.chance(0.05):
+        f.add(f.after(t, 2), "excluded", reason=_pick(f.rng, _EXCLUSIONS["directmail"]))
+    elif f.chance(0.02):
+        _fail(f, f.after(t, 60))
+    else:
+        f.add(f.after(t, 60), "sent")
+
+
+_PLANS: dict[str, Callable[[_Funnel, _Profile, float], None]] = {
+    "email": _plan_email, "sms": _plan_mobile, "push": _plan_mobile, "inapp": _plan_onsite,
+    "web": _plan_onsite, "directmail": _plan_directmail,
+}  # fmt: skip
+
+
+def _plan_profile(rng: random.Random, campaign: str, p: _Profile, channels: Sequence[str],
+                  t: float, scale: float) -> list[Draft]:  # fmt: skip
+    """One profile's whole journey: it enters, then moves down each channel's funnel."""
+    base: JsonEvent = {"campaign": campaign, "profile": p.id}
+    base |= {"execution": p.execution} if p.execution else {}
+    base |= {"variant": p.variant} if p.variant else {}
+    drafts: list[Draft] = [(t, {"type": "entered", **base})]
+    for channel in channels:
+        if rng.random() >= _REACH[channel]:
+            continue
+        common = {**base, "channel": channel}
+        if channel in ("email", "sms"):
+            common["recipient"] = p.email if channel == "email" else p.phone
+        elif channel == "push":
+            common["platform"] = p.platform
+        funnel = _Funnel(rng, scale, common)
+        _PLANS[channel](funnel, p, funnel.after(t, _LAG[channel]))
+        drafts.extend(funnel.drafts)
+    return drafts
+
+
+class _Stamper:
+    """Gives drafts their ids and times, and decides which get delivered again."""
+
+    def __init__(self, rng: random.Random, campaign: str) -> None:
+        self.rng, self.count = rng, 0
+        prefix = "".join(c for c in campaign[:96] if c.isprintable())
+        self.prefix = f"{prefix}-{rng.getrandbits(32):08x}"
+
+    def stamp(self, t: float, fields: JsonEvent) -> JsonEvent:
+        self.count += 1
+        ms = math.floor(t * 1000)
+        when: str | int = ms if self.rng.random() < EPOCH_TIME_SHARE else _format_time(ms)
+        return {"id": f"{self.prefix}-{self.count}", "time": when, **fields}
+
+    def redeliveries(self, event: JsonEvent) -> list[JsonEvent]:
+        roll = self.rng.random()
+        if roll < DUPLICATE_SHARE:
+            return [copy.deepcopy(event)]
+        if roll < DUPLICATE_SHARE + CONFLICT_SHARE:
+            return [self.conflict(event)]
+        return []
+
+    def conflict(self, event: JsonEvent) -> JsonEvent:
+        """The same id with other content, as a buggy or replaying sender would send it."""
+        other = {k: v for k, v in event.items() if k in _BASE_FIELDS}
+        channel = event.get("channel")
+        if channel is None:
+            other |= {"type": "entered", "profile": f"{event['profile']}-replay"}
+            return other
+        types = sorted(t for t, chs in MATRIX.items() if channel in chs and t != event["type"])
+        other["type"] = kind = str(self.rng.choice(types))
+        if kind in ("excluded", "error"):
+            other["reason"] = _pick(
+                self.rng, (_EXCLUSIONS if kind == "excluded" else _ERRORS)[channel]
+            )
+        elif kind == "interaction":
+            other["interaction"] = "other"
+        elif kind == "click":
+            other["url"] = "https://shop.example.com/"
+        return other
+
+
+def _format_time(ms: int) -> str:
+    second = datetime.fromtimestamp(ms // 1000, UTC)
+    return f"{second:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+
+
+def _send_offset(rng: random.Random, span: float, run: int, runs: int) -> float:
+    """Seconds after the start: each run opens with bursts of sends, then a tail."""
+    run_start = span * 0.8 * run / runs
+    room = span - run_start
+    if rng.random() < 0.8:
+        offset = rng.choice((0.0, 0.0, 0.02, 0.05)) * room + rng.expovariate(200 / room)
+    else:
+        offset = rng.expovariate(4 / room)
+    return run_start + (offset if offset < room else rng.uniform(0, room))
+
+
+def _check(campaign: str, channels: Sequence[str], labels: Sequence[str]) -> None:
+    if not 1 <= len(campaign) <= 128:
+        raise ValueError("campaign: expected 1 to 128 characters")
+    if unknown := sorted(set(channels) - set(CHANNELS)):
+        raise ValueError(f"unknown channel(s) {unknown}; expected some of {', '.join(CHANNELS)}")
+    if any(not 1 <= len(label) <= 64 for label in labels):
+        raise ValueError("executions and variants: expected 1 to 64 characters each")
+
+
+def generate(*, seed: int, campaign: str, channels: Sequence[str] | None = CHANNELS,
+             profiles: int = 1000, start: datetime, end: datetime,
+             executions: Sequence[str] = (), variants: Sequence[str] = ()) -> list[JsonEvent]:  # fmt: skip
+    """A whole campaign's events between `start` and `end`, in the order a sender posts them."""
+    channels = tuple(str(c) for c in channels or CHANNELS)
+    _check(campaign, channels, (*executions, *variants))
+    if start.tzinfo is None or end.tzinfo is None or end <= start:
+        raise ValueError("start and end: expected timezone-aware datetimes, start before end")
+    rng = random.Random(seed)
+    stamper = _Stamper(rng, campaign)
+    first, last = math.ceil(start.timestamp() * 1000), math.floor(end.timestamp() * 1000)
+    runs = max(1, len(executions))
+    drafts: list[Draft] = []
+    for n in range(profiles):
+        run = rng.randrange(runs)
+        execution = executions[run] if executions else None
+        p = _make_profile(rng, f"{stamper.prefix}-p{n}", execution, variants)
+        at = first / 1000 + _send_offset(rng, (last - first) / 1000, run, runs)
+        drafts.extend(_plan_profile(rng, campaign, p, channels, at, 1.0))
+    drafts = [d for d in drafts if first <= math.floor(d[0] * 1000) <= last]
+    drafts.sort(key=lambda d: d[0])
+    queue: list[tuple[float, int, JsonEvent]] = []
+    for t, fields in drafts:
+        event = stamper.stamp(t, fields)
+        sent_at = t + (rng.expovariate(1 / 300) + 1 if rng.random() < LATE_SHARE else 0.0)
+        queue.append((sent_at, len(queue), event))
+        for again in stamper.redeliveries(event):
+            queue.append((sent_at + rng.uniform(1, 3600), len(queue), again))
+    queue.sort(key=lambda q: (q[0], q[1]))
+    return [event for _, _, event in queue]
+
+
+class LiveTraffic:
+    """An endless campaign: profiles keep entering, earlier ones move down their funnels.
+
+    `speed` compresses the funnels' delays (60: an open that would come an hour after
+    delivery comes a minute after), so a live report shows engagement within minutes.
+    """
+
+    def __init__(self, seed: int, campaign: str, channels: Sequence[str] | None = CHANNELS,
+                 rate: float = 50.0, *, executions: Sequence[str] = (),
+                 variants: Sequence[str] = (), speed: float = 60.0) -> None:  # fmt: skip
+        self.channels = tuple(str(c) for c in channels or CHANNELS)
+        _check(campaign, self.channels, (*executions, *variants))
+        self.campaign, self.rate, self.speed = campaign, rate, speed
+        self.executions, self.variants = tuple(executions), tuple(variants)
+        self._rng = random.Random(seed)
+        self._stamper = _Stamper(self._rng, campaign)
+        self._pending: list[tuple[float, int, JsonEvent]] = []  # heap of future events
+        self._held: list[JsonEvent] = []  # late and repeated deliveries, for the next batch
+        self._profiles = self._seq = 0
+        self._credit = 0.0
+
+    def next_batch(self, now: datetime, seconds: float) -> list[JsonEvent]:
+        """About `rate * seconds` events that happened by `now` (which must not go back)."""
+        end = now.timestamp()
+        begin = end - max(seconds, 0.0)
+        self._credit += self.rate * max(seconds, 0.0)
+        want = int(self._credit)
+        self._credit -= want
+        held, self._held = self._held, []
+        fresh: list[Draft] = []
+        while len(fresh) + len(held) < want:
+            if self._pending and self._pending[0][0] <= end:
+                t, _, fields = heapq.heappop(self._pending)
+                event = self._stamper.stamp(t, fields)
+                late = self._rng.random() < LATE_SHARE
+                if late:
+                    self._held.append(event)
+                else:
+                    fresh.append((t, event))
+                self._held.extend(self._stamper.redeliveries(event))
+            else:  # every new profile brings at least its `entered`, due at once
+                self._enter(self._rng.uniform(begin, end))
+        fresh.sort(key=lambda d: d[0])
+        return [event for _, event in fresh] + held
+
+    def _enter(self, t: float) -> None:
+        rng, self._profiles = self._rng, self._profiles + 1
+        execution = rng.choice(self.executions) if self.executions else None
+        name = f"{self._stamper.prefix}-p{self._profiles}"
+        p = _make_profile(rng, name, execution, self.variants)
+        for when, fields in _plan_profile(rng, self.campaign, p, self.channels, t, 1 / self.speed):
+            self._seq += 1
+            heapq.heappush(self._pending, (when, self._seq, fields))
+
+
+class _Reply(msgspec.Struct):
+    accepted: int
+    duplicates: int
+    rejected: list[Any]
+
+
+_RETRY_STATUSES = frozenset({429, 503})
+_MAX_ATTEMPTS = 8
+_sleep = time.sleep  # tests replace it
+
+
+def post_events(client: httpx.Client, url: str, key: str, events: list[JsonEvent],
+                batch: int = 1000) -> dict[str, int]:  # fmt: skip
+    """POST events in batches; retry what the server could not take. Returns summed counts."""
+    endpoint = f"{url.rstrip('/')}/v1/events"
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
+    for i in range(0, len(events), batch):
+        reply = _post(client, endpoint, headers, msgspec.json.encode(events[i : i + batch]))
+        totals["accepted"] += reply.accepted
+        totals["duplicates"] += reply.duplicates
+        totals["rejected"] += len(reply.rejected)
+    return totals
+
+
+def _post(client: httpx.Client, endpoint: str, headers: dict[str, str], body: bytes) -> _Reply:
+    """Send one body until it is answered; the events' ids make resending it safe."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            response = client.post(endpoint, content=body, headers=headers)
+        except httpx.TransportError:
+            if attempt >= _MAX_ATTEMPTS:
+                raise
+            _sleep(_backoff(attempt))
+            continue
+        if response.status_code in _RETRY_STATUSES and attempt < _MAX_ATTEMPTS:
+            _sleep(_retry_after(response, attempt))
+            continue
+        response.raise_for_status()
+        return msgspec.json.decode(response.content, type=_Reply)
+
+
+def _backoff(attempt: int) -> float:
+    return min(10.0, 0.25 * 2.0**attempt)
+
+
+def _retry_after(response: httpx.Response, attempt: int) -> float:
+    value = response.headers.get("Retry-After", "").strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError):
+            seconds = _backoff(attempt)
+    return min(max(seconds, 0.0), 60.0)
+
+
+def run(url: str, key: str, *, campaign: str = "simulated-campaign", rate: float = 50.0,
+        duration: float | None = None, seed: int = 1, channels: Sequence[str] | None = None,
+        on_batch: Callable[[list[JsonEvent], dict[str, int]], None] | None = None) -> dict[str, int]:  # fmt: skip
+    """Stream live traffic to a server, one POST a second, for `duration` s or until Ctrl-C.
+
+    Returns the summed counts; `on_batch(events, counts)` sees each batch as it is answered.
+    """
+    traffic = LiveTraffic(seed, campaign, channels, rate)
+    totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
+    stop = time.monotonic() + duration if duration else math.inf
+    last = datetime.now(UTC) - timedelta(seconds=1)
+    try:
+        with httpx.Client(timeout=30.0) as client:
+            while (tick := time.monotonic()) < stop:
+                now = datetime.now(UTC)
+                events = traffic.next_batch(now, (now - last).total_seconds())
+                last = now
+                counts = post_events(client, url, key, events)
+                for name, count in counts.items():
+                    totals[name] += count
+                if on_batch is not None:
+                    on_batch(events, counts)
+                _sleep(max(0.0, min(tick + 1.0, stop) - time.monotonic()))
+    except KeyboardInterrupt:
+        pass  # the way to stop an endless run; what was sent is counted
+    return totals

@@ -1,0 +1,207 @@
+"""Live reports: ``GET /v1/campaigns/{c}/live?tab=…`` streams Server-Sent Events.
+
+The stream sends the whole report of the tab at once, then again whenever the campaign's
+data changes. One watcher per (org, campaign) checks once a second, with a single cheap
+query on the per-minute rollups, whether anything new arrived or the minute rolled over;
+every stream of that campaign then rebuilds its own tab. A heartbeat event every 15 seconds
+keeps idle connections open and tells the page how fresh its numbers are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from livereport.errors import BadRequest, LivereportError, NotFound
+from livereport.report.build import check_tab
+from livereport.report.query import Window, campaign_exists, isoformat
+from livereport.store.base import Store
+from livereport.web.auth import authenticate_caller
+from livereport.web.session import still_live
+
+if TYPE_CHECKING:
+    from livereport.web.app import Services
+
+log = logging.getLogger(__name__)
+_encode = msgspec.json.Encoder().encode
+
+POLL_S = 1.0
+HEARTBEAT_S = 15.0
+#: What EventSource waits before it reconnects by itself, in milliseconds.
+RETRY_MS = 2000
+
+Fingerprint = tuple[int, int]
+
+
+def fingerprint(store: Store, org: int, campaign: str, now: float) -> Fingerprint:
+    """Changes when an event of the campaign lands in the window, and when the minute turns."""
+    window = Window.at(now)
+    rows = store.execute(
+        "SELECT sum(events) FROM {db}.minute_counts WHERE org = %(org)s "
+        "AND campaign = %(campaign)s AND minute >= toDateTime(%(start)s, 'UTC') "
+        "AND minute < toDateTime(%(end)s, 'UTC')",
+        {"org": org, "campaign": campaign, "start": window.start, "end": window.end},
+    )
+    return (int(rows[0][0] or 0) if rows else 0, window.end)
+
+
+@dataclass
+class Watch:
+    """The change counter of one campaign; streams wait for it to move."""
+
+    version: int = 0
+    subscribers: int = 0
+    #: When the campaign was last checked successfully (epoch seconds).
+    checked: float = 0.0
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+    def bump(self) -> None:
+        self.version += 1
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+    async def wait(self, seen: int, timeout: float) -> bool:
+        """True once the version differs from ``seen``; False after ``timeout`` seconds."""
+        if self.version != seen:
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.changed.wait(), timeout)
+        return self.version != seen
+
+
+class Watches:
+    """The watchers of campaigns that have at least one open stream."""
+
+    def __init__(self, store: Store, poll_s: float = POLL_S) -> None:
+        self.store = store
+        self.poll_s = poll_s
+        self._watches: dict[tuple[int, str], Watch] = {}
+
+    @contextlib.asynccontextmanager
+    async def watch(self, org: int, campaign: str) -> AsyncIterator[Watch]:
+        """Subscribe to a campaign's changes; what lands after this returns bumps the version."""
+        key = (org, campaign)
+        watch = self._watches.get(key)
+        if watch is None:
+            watch = self._watches[key] = Watch()
+            # The first check happens before the caller reads the report, so nothing that
+            # lands in between is missed.
+            baseline = await self._check(org, campaign, watch)
+            watch.task = asyncio.create_task(self._poll(org, campaign, watch, baseline))
+        watch.subscribers += 1
+        try:
+            yield watch
+        finally:
+            watch.subscribers -= 1
+            if watch.subscribers == 0 and self._watches.get(key) is watch:
+                del self._watches[key]
+                if watch.task is not None:
+                    watch.task.cancel()
+
+    async def _check(self, org: int, campaign: str, watch: Watch) -> Fingerprint | None:
+        now = time.time()
+        try:
+            current = await run_in_threadpool(fingerprint, self.store, org, campaign, now)
+        except LivereportError as exc:
+            log.warning("live: cannot check campaign %r: %s", campaign[:80], exc.message)
+            return None
+        watch.checked = now
+        return current
+
+    async def _poll(self, org: int, campaign: str, watch: Watch, last: Fingerprint | None) -> None:
+        while True:
+            await asyncio.sleep(self.poll_s)
+            current = await self._check(org, campaign, watch)
+            if current is not None:
+                if current != last:
+                    watch.bump()
+                last = current
+
+
+def watches_of(request: Request) -> Watches:
+    state = request.app.state
+    watches: Watches | None = getattr(state, "watches", None)
+    if watches is None:
+        watches = state.watches = Watches(_services(request).store)
+    return watches
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _event(name: str, data: Any) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + _encode(data) + b"\n\n"
+
+
+def _param(request: Request, name: str, default: str | None = None) -> str | None:
+    value = request.query_params.get(name, default)
+    if value is not None and len(value) > 256:
+        raise BadRequest(f"{name}: expected at most 256 characters")
+    return value or default
+
+
+async def get_live(request: Request) -> Response:
+    """The report of a tab as an event stream; 4xx before the stream starts when it cannot."""
+    services = _services(request)
+    caller = authenticate_caller(request, services.metadata)
+    campaign = request.path_params["campaign"]
+    tab = _param(request, "tab", "campaign") or "campaign"
+    execution = _param(request, "execution")
+    org = caller.org_id
+
+    def build() -> dict[str, Any]:
+        return services.reports.report(org, campaign, tab, execution)
+
+    # Unknown tab or campaign: a plain 404 now, not an event stream.
+    check_tab(tab)
+    if not await run_in_threadpool(campaign_exists, services.store, org, campaign):
+        raise NotFound(f"campaign {campaign[:128]!r} has no events; check its id")
+    watches = watches_of(request)
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield f"retry: {RETRY_MS}\n\n".encode()
+        async with watches.watch(org, campaign) as watch:
+            seen = watch.version
+            last_sent = b""
+            while True:
+                try:
+                    report = await run_in_threadpool(build)
+                except LivereportError as exc:
+                    yield _event("problem", {"error": exc.message})
+                else:
+                    body = _encode(report)
+                    if body != last_sent:
+                        last_sent = body
+                        yield b"event: report\ndata: " + body + b"\n\n"
+                while not await watch.wait(seen, HEARTBEAT_S):
+                    if caller.session is not None and not await run_in_threadpool(
+                        still_live, services.metadata, caller.session
+                    ):
+                        yield _event(
+                            "signed-out", {"error": "your session has ended; sign in again"}
+                        )
+                        return
+                    # A heartbeat: keeps proxies from closing the stream, and tells the page
+                    # that the numbers it shows were still current when last checked.
+                    checked = isoformat(watch.checked) if watch.checked else None
+                    yield _event("heartbeat", {"as_of": checked})
+                seen = watch.version
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"},
+    )

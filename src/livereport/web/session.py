@@ -1,0 +1,245 @@
+"""Browser sessions: sign-in with email and password, a session cookie, sign-out, CSRF.
+
+The cookie holds a random token; the metadata keeps only its hash, the user and two times,
+so a session ends after ``IDLE_TIMEOUT_S`` without use or ``ABSOLUTE_TIMEOUT_S`` after
+sign-in, whichever comes first. State-changing requests made with the cookie must carry
+``X-Requested-With: livereport`` (a header other sites cannot make a browser send).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from livereport.errors import BadRequest, Forbidden, LivereportError, Unauthorized
+from livereport.store.metadata import Metadata, Role, StoredSession, User
+
+if TYPE_CHECKING:
+    from livereport.web.app import Services
+
+COOKIE = "livereport_session"
+IDLE_TIMEOUT_S = 12 * 3600
+ABSOLUTE_TIMEOUT_S = 7 * 86_400
+#: last_seen is written at most this often, so reads stay reads.
+TOUCH_EVERY_S = 60
+CSRF_HEADER = "x-requested-with"
+CSRF_VALUE = "livereport"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Failed sign-ins allowed per email (and per client address) in FAILURE_WINDOW_S.
+MAX_FAILURES = 10
+FAILURE_WINDOW_S = 900
+
+
+class TooManyAttempts(LivereportError):
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    user: User
+    created: float
+    last_seen: float
+
+    @property
+    def expires(self) -> float:
+        return min(self.created + ABSOLUTE_TIMEOUT_S, self.last_seen + IDLE_TIMEOUT_S)
+
+
+def session_id(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def is_live(stored: StoredSession, now: float) -> bool:
+    return now - stored.created < ABSOLUTE_TIMEOUT_S and now - stored.last_seen < IDLE_TIMEOUT_S
+
+
+def start_session(metadata: Metadata, user: User, now: float | None = None) -> tuple[str, Session]:
+    """A new session for a user who just proved who they are; the token goes in the cookie."""
+    now = time.time() if now is None else now
+    token = secrets.token_urlsafe(32)
+    sid = session_id(token)
+    metadata.create_session(sid, user.id, now)
+    metadata.delete_sessions(
+        created_before=now - ABSOLUTE_TIMEOUT_S, seen_before=now - IDLE_TIMEOUT_S
+    )
+    return token, Session(sid, user, now, now)
+
+
+def find_session(metadata: Metadata, token: str, now: float | None = None) -> Session | None:
+    """The live session of a cookie value, or None (unknown, ended, expired or user disabled)."""
+    now = time.time() if now is None else now
+    if not token or len(token) > 200:
+        return None
+    stored = metadata.find_session(session_id(token))
+    if stored is None:
+        return None
+    if not is_live(stored, now):
+        metadata.delete_session(stored.id)
+        return None
+    if now - stored.last_seen >= TOUCH_EVERY_S:
+        metadata.touch_session(stored.id, now)
+        return Session(stored.id, stored.user, stored.created, now)
+    return Session(stored.id, stored.user, stored.created, stored.last_seen)
+
+
+def still_live(metadata: Metadata, session: Session, now: float | None = None) -> bool:
+    """Whether a session found earlier has not been ended or expired since."""
+    stored = metadata.find_session(session.id)
+    return stored is not None and is_live(stored, time.time() if now is None else now)
+
+
+def request_session(request: Request, metadata: Metadata) -> Session | None:
+    token = request.cookies.get(COOKIE)
+    return find_session(metadata, token) if token else None
+
+
+def require_csrf(request: Request) -> None:
+    """Refuse a state-changing cookie request that another site could have made."""
+    if request.method in SAFE_METHODS:
+        return
+    if request.headers.get(CSRF_HEADER, "").lower() != CSRF_VALUE:
+        raise Forbidden(
+            f"this request changes something and was made with a session cookie; "
+            f"send the header 'X-Requested-With: {CSRF_VALUE}'"
+        )
+
+
+def _set_cookie(response: Response, request: Request, token: str) -> None:
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=ABSOLUTE_TIMEOUT_S,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
+def _clear_cookie(response: Response, request: Request) -> None:
+    response.delete_cookie(
+        COOKIE, path="/", httponly=True, samesite="lax", secure=request.url.scheme == "https"
+    )
+
+
+class _Throttle:
+    """Counts recent failed sign-ins per email and per client; memory stays bounded."""
+
+    def __init__(self) -> None:
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, keys: list[str], now: float) -> None:
+        with self._lock:
+            for key in keys:
+                recent = self._recent(key, now)
+                if len(recent) >= MAX_FAILURES:
+                    wait = int(recent[0] + FAILURE_WINDOW_S - now) + 1
+                    raise TooManyAttempts(
+                        f"too many failed sign-ins; try again in {wait} seconds", wait
+                    )
+
+    def fail(self, keys: list[str], now: float) -> None:
+        with self._lock:
+            if len(self._failures) > 10_000:
+                self._failures.clear()
+            for key in keys:
+                self._recent(key, now).append(now)
+
+    def forget(self, keys: list[str]) -> None:
+        with self._lock:
+            for key in keys:
+                self._failures.pop(key, None)
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        recent = self._failures.setdefault(key, deque(maxlen=MAX_FAILURES))
+        while recent and recent[0] < now - FAILURE_WINDOW_S:
+            recent.popleft()
+        return recent
+
+
+_throttle = _Throttle()
+
+
+class _Credentials(msgspec.Struct):
+    email: str
+    password: str
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _me(session: Session) -> dict[str, Any]:
+    user = session.user
+    return {
+        "email": user.email,
+        "role": user.role.value,
+        "org_id": user.org_id,
+        "can_modify": user.role != Role.VIEWER,
+        "expires": session.expires,
+    }
+
+
+async def post_signin(request: Request) -> Response:
+    """``POST /v1/signin`` with ``{"email", "password"}``: sets the session cookie."""
+    require_csrf(request)  # no cookie yet, but a forged sign-in is still refused
+    metadata = _services(request).metadata
+    body = await request.body()
+    if len(body) > 4096:
+        raise BadRequest("the sign-in body is too large; send {email, password}")
+    try:
+        creds = msgspec.json.decode(body, type=_Credentials)
+    except msgspec.ValidationError as exc:
+        raise BadRequest(f'sign-in: {exc}; send {{"email": …, "password": …}}') from None
+    except msgspec.DecodeError:
+        raise BadRequest('sign-in: expected JSON {"email": …, "password": …}') from None
+    now = time.time()
+    client = request.client.host if request.client else "?"
+    keys = [f"email:{creds.email.strip().lower()}", f"client:{client}"]
+    _throttle.check(keys, now)
+    user = await run_in_threadpool(metadata.check_password, creds.email, creds.password)
+    if user is None:
+        _throttle.fail(keys, now)
+        raise Unauthorized("the email or the password is wrong")
+    _throttle.forget(keys[:1])
+    token, session = await run_in_threadpool(start_session, metadata, user, now)
+    response = JSONResponse(_me(session))
+    _set_cookie(response, request, token)
+    return response
+
+
+async def post_signout(request: Request) -> Response:
+    """``POST /v1/signout``: ends the session of the cookie, if any, and clears it."""
+    metadata = _services(request).metadata
+    token = request.cookies.get(COOKIE)
+    if token:
+        require_csrf(request)
+        await run_in_threadpool(metadata.delete_session, session_id(token))
+    response = JSONResponse({"signed_out": True})
+    _clear_cookie(response, request)
+    return response
+
+
+async def get_me(request: Request) -> Response:
+    """``GET /v1/me``: who the session cookie belongs to (401 when signed out)."""
+    session = await run_in_threadpool(request_session, request, _services(request).metadata)
+    if session is None:
+        raise Unauthorized("you are not signed in; sign in at /signin")
+    return JSONResponse(_me(session))

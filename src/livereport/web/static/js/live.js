@@ -1,0 +1,106 @@
+// The live connection: an EventSource on /v1/campaigns/{c}/live. It reconnects by itself;
+// this module adds a watchdog (no word for 40 s means the line is dead) and reports the state:
+// "connecting", "live", "lost" (retrying) or "stopped" (the server refused: signed out, 404).
+
+import { api } from "./api.js";
+
+const WATCHDOG_MS = 40_000;
+const MAX_BACKOFF_MS = 30_000;
+
+export class LiveStream {
+  constructor({ onReport, onHeartbeat, onState, onStopped }) {
+    this.handlers = { onReport, onHeartbeat, onState, onStopped };
+    this.source = null;
+    this.url = null;
+    this.state = "connecting";
+    this.backoff = 1000;
+    this.timer = null;
+    this.watchdog = null;
+  }
+
+  open(url, checkUrl) {
+    this.close();
+    this.url = url;
+    this.checkUrl = checkUrl;
+    this.connect();
+  }
+
+  connect() {
+    const source = new EventSource(this.url);
+    this.source = source;
+    this.setState(this.state === "lost" ? "lost" : "connecting");
+    source.addEventListener("open", () => {
+      this.backoff = 1000;
+      this.setState("live");
+      this.arm();
+    });
+    source.addEventListener("report", (event) => {
+      this.arm();
+      this.setState("live");
+      this.handlers.onReport(JSON.parse(event.data));
+    });
+    source.addEventListener("heartbeat", (event) => {
+      this.arm();
+      this.setState("live");
+      this.handlers.onHeartbeat(JSON.parse(event.data));
+    });
+    source.addEventListener("signed-out", () => {
+      this.stop("signed-out");
+    });
+    source.addEventListener("error", () => {
+      if (source !== this.source) return;
+      this.setState("lost");
+      if (source.readyState === EventSource.CLOSED) this.retryLater();
+      // Otherwise EventSource is already reconnecting by itself.
+    });
+  }
+
+  /** EventSource gave up (an HTTP error or a refused stream): find out why, then retry. */
+  async retryLater() {
+    this.dropSource();
+    try {
+      await api(this.checkUrl, { redirect: false });
+    } catch (err) {
+      if (err.status === 401) return this.stop("signed-out");
+      if (err.status === 404 || err.status === 400) return this.stop(err.message);
+    }
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.connect(), this.backoff);
+    this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
+  }
+
+  arm() {
+    clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => {
+      this.setState("lost");
+      this.dropSource();
+      this.connect();
+    }, WATCHDOG_MS);
+  }
+
+  stop(reason) {
+    this.close();
+    this.setState("stopped");
+    this.handlers.onStopped(reason);
+  }
+
+  setState(state) {
+    if (state === this.state) return;
+    const previous = this.state;
+    this.state = state;
+    this.handlers.onState(state, previous);
+  }
+
+  dropSource() {
+    if (this.source) {
+      this.source.close();
+      this.source = null;
+    }
+  }
+
+  close() {
+    clearTimeout(this.timer);
+    clearTimeout(this.watchdog);
+    this.dropSource();
+  }
+}

@@ -1,0 +1,134 @@
+// A widget card: title, help (i), CSV download, the modify controls, and its current view
+// (KPI tiles, a table or a chart). The card's root carries data-widget="<widget id>".
+
+import { campaignApi } from "./api.js";
+import { clear, h, uniqueId } from "./dom.js";
+import { ChartView, emptyText } from "./charts.js";
+import { formatValue, rawValue } from "./format.js";
+import { TableView } from "./tables.js";
+
+export const VIS_NAMES = { tiles: "Tiles", table: "Table", bars: "Bars", donut: "Donut", line: "Line" };
+
+class TilesView {
+  constructor(widget, ctx) {
+    this.ctx = ctx;
+    this.el = h("div", { class: "tiles" });
+    this.update(widget);
+  }
+
+  update(widget) {
+    clear(this.el).append(...widget.metrics.map((m) => {
+      const metric = this.ctx.metrics[m] || { label: m, format: "count", help: "" };
+      const value = widget.data.metrics[m];
+      return h("div", { class: "tile", title: metric.help },
+        h("span", { class: "tile-label" }, metric.label),
+        h("span", { class: "tile-value", dataset: { metric: m, value: rawValue(value) } }, formatValue(value, metric.format)));
+    }));
+  }
+
+  destroy() {}
+}
+
+function makeView(widget, vis, ctx) {
+  if (vis === "tiles") return new TilesView(widget, ctx);
+  if (vis === "table") return new TableView(widget, ctx);
+  return new ChartView(widget, vis, ctx);
+}
+
+function hasRows(widget) {
+  return !["breakdown", "reasons"].includes(widget.kind) || widget.data.rows.length > 0;
+}
+
+export class WidgetCard {
+  /**
+   * @param widget  the widget of the report JSON (id, title, help, kind, data …)
+   * @param vis     the visualisation to show
+   * @param ctx     {metrics, dimensions, campaign, tab, execution(), zoneLabel()}
+   * @param actions {help, remove, move, resize, visualise}: called with the card
+   */
+  constructor(widget, vis, ctx, actions) {
+    this.widget = widget;
+    this.vis = widget.visualisations.includes(vis) ? vis : widget.visualisation;
+    this.ctx = ctx;
+    this.view = null;
+    const titleId = uniqueId("widget-title");
+    this.titleId = titleId;
+    this.csv = h("a", { class: "icon-btn csv", download: "", "aria-label": `Download ${widget.title} as CSV`, title: "Download as CSV" }, "CSV");
+    this.select = h("select", { class: "vis-select", "aria-label": `Visualisation of ${widget.title}` },
+      widget.visualisations.map((v) => h("option", { value: v }, VIS_NAMES[v] || v)));
+    this.select.value = this.vis;
+    this.select.addEventListener("change", () => actions.visualise(this, this.select.value));
+    const help = h("button", {
+      type: "button", class: "icon-btn help", "aria-label": `About ${widget.title}`, title: "About this widget",
+      "aria-haspopup": "dialog", onclick: () => actions.help(this),
+    }, "i");
+    const tool = (label, text, onclick) => h("button", { type: "button", class: "icon-btn", "aria-label": `${label} ${widget.title}`, title: label, onclick }, text);
+    this.modifyTools = h("div", { class: "modify-tools" },
+      h("span", { class: "tool-group", role: "group", "aria-label": "Move" },
+        tool("Move left", "←", () => actions.move(this, -1, 0)),
+        tool("Move up", "↑", () => actions.move(this, 0, -1)),
+        tool("Move down", "↓", () => actions.move(this, 0, 1)),
+        tool("Move right", "→", () => actions.move(this, 1, 0))),
+      h("span", { class: "tool-group", role: "group", "aria-label": "Size" },
+        tool("Narrower", "W−", () => actions.resize(this, -1, 0)),
+        tool("Wider", "W+", () => actions.resize(this, 1, 0)),
+        tool("Shorter", "H−", () => actions.resize(this, 0, -1)),
+        tool("Taller", "H+", () => actions.resize(this, 0, 1))),
+      this.select,
+      h("button", { type: "button", class: "btn btn-small btn-danger", "aria-describedby": titleId, onclick: () => actions.remove(this) }, "Remove"));
+    this.body = h("div", { class: "widget-body" });
+    this.emptyNote = h("p", { class: "empty", hidden: true });
+    this.el = h("section", {
+      class: "widget", dataset: { widget: widget.id, kind: widget.kind, visualisation: this.vis },
+      "aria-labelledby": titleId,
+    },
+    h("header", { class: "widget-head" },
+      h("h2", { class: "widget-title", id: titleId }, widget.title),
+      h("div", { class: "widget-tools" }, help, this.csv)),
+    this.modifyTools,
+    this.body);
+    this.update(widget);
+  }
+
+  update(widget) {
+    this.widget = widget;
+    this.csv.href = campaignApi(this.ctx.campaign, "export.csv", {
+      tab: this.ctx.tab, widget: widget.id, execution: this.ctx.execution(),
+    });
+    const empty = !hasRows(widget) && this.vis === "table";
+    if (empty) {
+      // A table of nothing: say so rather than show an empty grid of headers.
+      this.dropView();
+      this.emptyNote.textContent = emptyText(widget, this.ctx);
+      this.emptyNote.hidden = false;
+      clear(this.body).append(this.emptyNote);
+      return;
+    }
+    if (!this.view) {
+      this.view = makeView(widget, this.vis, this.ctx);
+      clear(this.body).append(this.view.el);
+    } else {
+      this.view.update(widget);
+    }
+  }
+
+  setVisualisation(vis) {
+    if (!this.widget.visualisations.includes(vis)) return;
+    this.vis = vis;
+    this.select.value = vis;
+    this.el.dataset.visualisation = vis;
+    this.dropView();
+    this.update(this.widget);
+  }
+
+  dropView() {
+    if (this.view) {
+      this.view.destroy();
+      this.view = null;
+    }
+  }
+
+  destroy() {
+    this.dropView();
+  }
+}
