@@ -57,3 +57,4 @@ def test_more_events_show_in_existing_totals(server: Server, keys: dict[str, str
         post(client, events(campaign, 7, "delivered") + events(campaign, 3, "open"))
         delay = seconds_until(client, campaign, {"sent": 10, "delivered": 7, "opens": 3})
     print(f"new events visible {delay:.3f}s after the 200")
+

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from livereport.config import Config
-from livereport.errors import BadRequest, LivereportError, PayloadTooLarge
+from livereport.errors import LivereportError, PayloadTooLarge
 from livereport.ingest.decode import media_type, read_body, split_events, validate_all
 from livereport.ingest.writer import Writer
 from livereport.report.build import Reports, describe_catalogue
@@ -33,6 +33,7 @@ from livereport.web.layouts import delete_layout, get_layout, put_layout
 from livereport.web.live import get_live
 from livereport.web.openapi import openapi_document
 from livereport.web.pages import page_routes
+from livereport.web.params import query_param, required_param, services_of
 from livereport.web.session import get_me, post_signin, post_signout
 
 log = logging.getLogger(__name__)
@@ -55,13 +56,9 @@ class Services:
     reports: Reports
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
 
 async def post_events(request: Request) -> Response:
-    s = _services(request)
+    s = services_of(request)
     key = authenticate(request, s.metadata, Scope.INGEST)
     media = media_type(request.headers.get("content-type"))
     declared = request.headers.get("content-length")
@@ -95,22 +92,9 @@ async def post_events(request: Request) -> Response:
 
 
 def _read(request: Request) -> tuple[Services, int]:
-    s = _services(request)
+    s = services_of(request)
     return s, authenticate_caller(request, s.metadata, Scope.READ).org_id
 
-
-def _param(request: Request, name: str, default: str | None = None) -> str | None:
-    value = request.query_params.get(name, default)
-    if value is not None and len(value) > 256:
-        raise BadRequest(f"{name}: expected at most 256 characters")
-    return value
-
-
-def _required(request: Request, name: str, hint: str) -> str:
-    value = _param(request, name)
-    if not value:
-        raise BadRequest(f"{name}: is required; expected {hint}")
-    return value
 
 
 async def get_campaigns(request: Request) -> Response:
@@ -121,27 +105,27 @@ async def get_campaigns(request: Request) -> Response:
 async def get_totals(request: Request) -> Response:
     s, org = _read(request)
     campaign = request.path_params["campaign"]
-    channel = _required(request, "channel", "a channel or 'campaign'")
-    execution = _param(request, "execution")
+    channel = required_param(request, "channel", "a channel or 'campaign'")
+    execution = query_param(request, "execution")
     return JSON(await run_in_threadpool(s.reports.totals, org, campaign, channel, execution))
 
 
 async def get_breakdown(request: Request) -> Response:
     s, org = _read(request)
     campaign = request.path_params["campaign"]
-    channel = _required(request, "channel", "a channel or 'campaign'")
-    by = _required(request, "by", "a dimension such as bounce_reason")
-    execution = _param(request, "execution")
+    channel = required_param(request, "channel", "a channel or 'campaign'")
+    by = required_param(request, "by", "a dimension such as bounce_reason")
+    execution = query_param(request, "execution")
     return JSON(await run_in_threadpool(s.reports.breakdown, org, campaign, channel, by, execution))
 
 
 async def get_series(request: Request) -> Response:
     s, org = _read(request)
     campaign = request.path_params["campaign"]
-    channel = _required(request, "channel", "a channel or 'campaign'")
-    metrics = [m for m in _required(request, "metrics", "metric names").split(",") if m]
-    bucket = _param(request, "bucket")
-    execution = _param(request, "execution")
+    channel = required_param(request, "channel", "a channel or 'campaign'")
+    metrics = [m for m in required_param(request, "metrics", "metric names", limit=4096).split(",") if m]
+    bucket = query_param(request, "bucket")
+    execution = query_param(request, "execution")
     return JSON(
         await run_in_threadpool(
             s.reports.series, org, campaign, channel, metrics, bucket, execution
@@ -152,8 +136,8 @@ async def get_series(request: Request) -> Response:
 async def get_report(request: Request) -> Response:
     s, org = _read(request)
     campaign = request.path_params["campaign"]
-    tab = _param(request, "tab", "campaign") or "campaign"
-    execution = _param(request, "execution")
+    tab = query_param(request, "tab", "campaign") or "campaign"
+    execution = query_param(request, "execution")
     return JSON(await run_in_threadpool(s.reports.report, org, campaign, tab, execution))
 
 
@@ -220,12 +204,12 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
     routes = [
         Route("/v1/events", post_events, methods=["POST"]),
         Route("/v1/campaigns", get_campaigns),
-        Route("/v1/campaigns/{campaign}/totals", get_totals),
-        Route("/v1/campaigns/{campaign}/breakdown", get_breakdown),
-        Route("/v1/campaigns/{campaign}/series", get_series),
-        Route("/v1/campaigns/{campaign}/report", get_report),
-        Route("/v1/campaigns/{campaign}/live", get_live),
-        Route("/v1/campaigns/{campaign}/export.csv", get_export),
+        Route("/v1/campaigns/{campaign:path}/totals", get_totals),
+        Route("/v1/campaigns/{campaign:path}/breakdown", get_breakdown),
+        Route("/v1/campaigns/{campaign:path}/series", get_series),
+        Route("/v1/campaigns/{campaign:path}/report", get_report),
+        Route("/v1/campaigns/{campaign:path}/live", get_live),
+        Route("/v1/campaigns/{campaign:path}/export.csv", get_export),
         Route("/v1/layouts/{tab}", get_layout, methods=["GET"]),
         Route("/v1/layouts/{tab}", put_layout, methods=["PUT"]),
         Route("/v1/layouts/{tab}", delete_layout, methods=["DELETE"]),

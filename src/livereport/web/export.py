@@ -16,12 +16,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from livereport.errors import BadRequest, NotFound
+from livereport.errors import NotFound
 from livereport.report.catalogue import DIMENSIONS, METRICS, TABS, Kind
 from livereport.web.auth import authenticate_caller
+from livereport.web.params import query_param, services_of
 
 if TYPE_CHECKING:
-    from livereport.web.app import Services
+    pass
 
 Cell = str | int | float | None
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -111,27 +112,17 @@ def filename(*parts: str) -> str:
     return safe[:150] + ".csv"
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
-def _param(request: Request, name: str) -> str | None:
-    value = request.query_params.get(name) or None
-    if value is not None and len(value) > 256:
-        raise BadRequest(f"{name}: expected at most 256 characters")
-    return value
 
 
 async def get_export(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     org = authenticate_caller(request, services.metadata).org_id
     campaign = request.path_params["campaign"]
-    widget = _param(request, "widget")
-    tab = _param(request, "tab") or (widget.split(".", 1)[0] if widget else "campaign")
+    widget = query_param(request, "widget")
+    tab = query_param(request, "tab") or (widget.split(".", 1)[0] if widget else "campaign")
     if tab not in TABS:
         raise NotFound(f"tab {tab[:40]!r} does not exist; expected one of {', '.join(TABS)}")
-    execution = _param(request, "execution")
+    execution = query_param(request, "execution")
     report = await run_in_threadpool(services.reports.report, org, campaign, tab, execution)
     if widget is None:
         text, name = tab_csv(report), filename(campaign, tab)

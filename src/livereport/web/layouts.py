@@ -20,6 +20,7 @@ from livereport.report.build import check_tab
 from livereport.report.catalogue import TABS, Widget, widgets_of
 from livereport.store.metadata import Role
 from livereport.web.auth import Caller, authenticate_caller
+from livereport.web.params import services_of
 
 if TYPE_CHECKING:
     from livereport.web.app import Services
@@ -145,13 +146,9 @@ def layout_json(tab: str, placements: list[Placement], is_default: bool) -> dict
     }
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
 
 def _caller(request: Request) -> tuple[Services, Caller, str]:
-    services = _services(request)
+    services = services_of(request)
     caller = authenticate_caller(request, services.metadata)
     return services, caller, check_tab(request.path_params["tab"])
 

@@ -22,15 +22,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from livereport.errors import BadRequest, LivereportError, NotFound
+from livereport.errors import LivereportError, NotFound
 from livereport.report.build import check_tab
 from livereport.report.query import Window, campaign_exists, isoformat
 from livereport.store.base import Store
 from livereport.web.auth import authenticate_caller
+from livereport.web.params import query_param, services_of
 from livereport.web.session import still_live
 
 if TYPE_CHECKING:
-    from livereport.web.app import Services
+    pass
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
@@ -133,33 +134,23 @@ def watches_of(request: Request) -> Watches:
     state = request.app.state
     watches: Watches | None = getattr(state, "watches", None)
     if watches is None:
-        watches = state.watches = Watches(_services(request).store)
+        watches = state.watches = Watches(services_of(request).store)
     return watches
 
-
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
 
 
 def _event(name: str, data: Any) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + _encode(data) + b"\n\n"
 
 
-def _param(request: Request, name: str, default: str | None = None) -> str | None:
-    value = request.query_params.get(name, default)
-    if value is not None and len(value) > 256:
-        raise BadRequest(f"{name}: expected at most 256 characters")
-    return value or default
-
 
 async def get_live(request: Request) -> Response:
     """The report of a tab as an event stream; 4xx before the stream starts when it cannot."""
-    services = _services(request)
+    services = services_of(request)
     caller = authenticate_caller(request, services.metadata)
     campaign = request.path_params["campaign"]
-    tab = _param(request, "tab", "campaign") or "campaign"
-    execution = _param(request, "execution")
+    tab = query_param(request, "tab", "campaign") or "campaign"
+    execution = query_param(request, "execution")
     org = caller.org_id
 
     def build() -> dict[str, Any]:

@@ -139,6 +139,26 @@ def openapi_document() -> dict[str, Any]:
                 "responses": _ok(_head({"tab": {"type": "string"}, "title": {"type": "string"}, "empty": {"type": "boolean"}, "executions": {"type": "array", "items": {"type": "string"}}, "widgets": {"type": "array", "items": {"type": "object"}}})),
             }},
             "/v1/catalogue": {"get": {"summary": "Metrics, dimensions, tabs and widgets", "responses": {"200": {"description": "The catalogue.", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+            "/v1/campaigns/{campaign}/live": {"get": {
+                "summary": "A tab's report as Server-Sent Events: at once, then on every change", "security": read,
+                "parameters": [_CAMPAIGN, _query("tab", "The tab.", {"type": "string", "enum": list(TABS), "default": "campaign"}), _EXECUTION],
+                "responses": {"200": {"description": "An event stream: `report` events carry the report JSON, `heartbeat` events the time.", "content": {"text/event-stream": {"schema": {"type": "string"}}}}, **_ERRORS},
+            }},
+            "/v1/campaigns/{campaign}/export.csv": {"get": {
+                "summary": "A tab (each widget's title and rows) or one widget as CSV", "security": read,
+                "parameters": [_CAMPAIGN, _query("tab", "The tab.", {"type": "string", "enum": list(TABS)}), _query("widget", "One widget id.", {"type": "string"}), _EXECUTION],
+                "responses": {"200": {"description": "CSV; cells a spreadsheet would run as formulas start with '.", "content": {"text/csv": {"schema": {"type": "string"}}}}, **_ERRORS},
+            }},
+            "/v1/layouts/{tab}": {
+                **{method: {
+                    "summary": summary, "description": "Signed-in users only (session cookie); state changes need `X-Requested-With: livereport`.",
+                    "parameters": [{"name": "tab", "in": "path", "required": True, "schema": {"type": "string", "enum": list(TABS)}}],
+                    "responses": _ok({"type": "object"}, "The layout: widgets with position, size and visualisation."),
+                } for method, summary in (("get", "Your layout of a tab, or the default"), ("put", "Save your layout of a tab"), ("delete", "Back to the default layout"))},
+            },
+            "/v1/signin": {"post": {"summary": "Sign in with email and password; sets the session cookie", "responses": _ok({"type": "object"}, "Signed in.")}},
+            "/v1/signout": {"post": {"summary": "End the session", "responses": _ok({"type": "object"}, "Signed out.")}},
+            "/v1/me": {"get": {"summary": "The signed-in user", "responses": _ok({"type": "object"}, "The user and their org.")}},
             "/healthz": {"get": {"summary": "The process is alive", "responses": {"200": {"description": "Alive.", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
         },
     }  # fmt: skip

@@ -18,10 +18,11 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from livereport.web.params import services_of
 from livereport.web.session import request_session
 
 if TYPE_CHECKING:
-    from livereport.web.app import Services
+    pass
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -41,10 +42,6 @@ SECURITY_HEADERS = {
 }
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
 
 def _page(name: str) -> Response:
     return FileResponse(STATIC / "html" / name, media_type="text/html", headers=SECURITY_HEADERS)
@@ -58,7 +55,7 @@ def safe_next(target: str | None) -> str:
 
 
 async def _signed_in(request: Request) -> bool:
-    session = await run_in_threadpool(request_session, request, _services(request).metadata)
+    session = await run_in_threadpool(request_session, request, services_of(request).metadata)
     return session is not None
 
 
@@ -102,7 +99,7 @@ def page_routes() -> list[BaseRoute]:
         Route("/", home),
         Route("/signin", signin_page),
         Route("/campaigns", campaigns_page),
-        Route("/campaigns/{campaign}", report_page),
+        Route("/campaigns/{campaign:path}", report_page),
         Route("/favicon.ico", favicon),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

@@ -23,9 +23,10 @@ from starlette.responses import JSONResponse, Response
 
 from livereport.errors import BadRequest, Forbidden, LivereportError, Unauthorized
 from livereport.store.metadata import Metadata, Role, StoredSession, User
+from livereport.web.params import services_of
 
 if TYPE_CHECKING:
-    from livereport.web.app import Services
+    pass
 
 COOKIE = "livereport_session"
 IDLE_TIMEOUT_S = 12 * 3600
@@ -181,10 +182,6 @@ class _Credentials(msgspec.Struct):
     password: str
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
 
 def _me(session: Session) -> dict[str, Any]:
     user = session.user
@@ -200,7 +197,7 @@ def _me(session: Session) -> dict[str, Any]:
 async def post_signin(request: Request) -> Response:
     """``POST /v1/signin`` with ``{"email", "password"}``: sets the session cookie."""
     require_csrf(request)  # no cookie yet, but a forged sign-in is still refused
-    metadata = _services(request).metadata
+    metadata = services_of(request).metadata
     body = await request.body()
     if len(body) > 4096:
         raise BadRequest("the sign-in body is too large; send {email, password}")
@@ -227,7 +224,7 @@ async def post_signin(request: Request) -> Response:
 
 async def post_signout(request: Request) -> Response:
     """``POST /v1/signout``: ends the session of the cookie, if any, and clears it."""
-    metadata = _services(request).metadata
+    metadata = services_of(request).metadata
     token = request.cookies.get(COOKIE)
     if token:
         require_csrf(request)
@@ -239,7 +236,7 @@ async def post_signout(request: Request) -> Response:
 
 async def get_me(request: Request) -> Response:
     """``GET /v1/me``: who the session cookie belongs to (401 when signed out)."""
-    session = await run_in_threadpool(request_session, request, _services(request).metadata)
+    session = await run_in_threadpool(request_session, request, services_of(request).metadata)
     if session is None:
         raise Unauthorized("you are not signed in; sign in at /signin")
     return JSONResponse(_me(session))

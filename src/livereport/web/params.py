@@ -1,0 +1,37 @@
+"""What every route reads from a request: the app's services and checked query parameters."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+
+from livereport.errors import BadRequest
+
+if TYPE_CHECKING:
+    from livereport.web.app import Services
+
+#: Longest value of a query parameter; `metrics` lists may be longer.
+PARAM_LIMIT = 256
+
+
+def services_of(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+def query_param(
+    request: Request, name: str, default: str | None = None, limit: int = PARAM_LIMIT
+) -> str | None:
+    """The parameter (an empty value counts as absent), refused when longer than ``limit``."""
+    value = request.query_params.get(name) or default
+    if value is not None and len(value) > limit:
+        raise BadRequest(f"{name}: expected at most {limit} characters")
+    return value
+
+
+def required_param(request: Request, name: str, hint: str, limit: int = PARAM_LIMIT) -> str:
+    value = query_param(request, name, limit=limit)
+    if not value:
+        raise BadRequest(f"{name}: is required; expected {hint}")
+    return value
