@@ -262,7 +262,12 @@ def assert_widget(widget: Mapping[str, Any], events: list[Stored], head: Mapping
         assert_metrics(data["metrics"], hand.compute(names, events), where)
     elif kind in ("statistics", "breakdown", "reasons"):
         by = "execution" if kind == "statistics" else widget["dimension"]
-        assert_rows(data, hand.group(events, by), names, where)
+        groups = hand.group(events, by)
+        unnamed = [e for e in events if not e.execution]
+        if kind == "statistics" and groups and unnamed:
+            # Beside named executions, a statistics table also has a row for events without one.
+            groups[""] = unnamed
+        assert_rows(data, groups, names, where)
         assert_metrics(data["total"], hand.compute(names, events), f"{where} total")
     elif kind == "series":
         assert_series(data, names, events, head["as_of"], window_ms(head)[1], where)

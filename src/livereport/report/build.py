@@ -99,8 +99,15 @@ class Reports:
         return {**_head(scope, window), **self._breakdown(scope, window, by, None)}
 
     def _breakdown(
-        self, scope: Scope, window: Window, by: str, names: tuple[str, ...] | None
+        self,
+        scope: Scope,
+        window: Window,
+        by: str,
+        names: tuple[str, ...] | None,
+        keep_unnamed: bool = False,
     ) -> dict[str, Any]:
+        """Rows per key. ``keep_unnamed``: a statistics table also shows the events without an
+        execution (key "") beside named ones, so that its rows add up to its total."""
         dimension = DIMENSIONS[by]
         names = names or breakdown_metrics(dimension, scope.channel)
         main = sort_metric(dimension, scope.channel)
@@ -108,7 +115,8 @@ class Reports:
             main = names[0]
         if by == "execution":
             groups = tallies(self.store, scope, window.start, window.end, group="execution")
-            groups.pop("", None)
+            if not keep_unnamed or len(groups) == 1:
+                groups.pop("", None)
         else:
             groups = tallies(
                 self.store, scope, window.start, window.end, group="key", dimension=dimension
@@ -184,7 +192,7 @@ class Reports:
         if w.kind == Kind.KPI:
             data = {"metrics": total.compute(w.metrics)}
         elif w.kind == Kind.STATISTICS:
-            data = self._breakdown(scope, window, "execution", w.metrics)
+            data = self._breakdown(scope, window, "execution", w.metrics, keep_unnamed=True)
             data["total"] = total.compute(w.metrics)
         elif w.kind in (Kind.BREAKDOWN, Kind.REASONS):
             assert w.dimension is not None

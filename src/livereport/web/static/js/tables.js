@@ -51,7 +51,7 @@ export function tableModel(widget, ctx) {
         keyLabel, columns: all,
         rows: data.rows.map((r) => ({
           key: r.key,
-          label: widget.kind === "channels" ? (CHANNEL_NAMES[r.key] || r.key) : (r.key === "" ? "(none)" : r.key),
+          label: widget.kind === "channels" ? (CHANNEL_NAMES[r.key] || r.key) : (r.key === "" ? (widget.kind === "statistics" ? "(no execution)" : "(none)") : r.key),
           cells: cellsOf(r.metrics, r.share),
         })),
         total: { label: "Total", cells: cellsOf(total, data.rows.length ? 1 : null) },
