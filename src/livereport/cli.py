@@ -156,7 +156,8 @@ def demo(data: Path | None, host: str, port: int, rate: int, seed: int) -> None:
             simulate.post_events(client, url, key, history)
         err.print(
             f"Demo campaign [bold]{DEMO_CAMPAIGN}[/] streams {rate} events/s into {url}. "
-            f"Watch it: livereport report {DEMO_CAMPAIGN}"
+            f"Watch it at {url} (sign in with the admin in "
+            f"{config.data / instance.FIRST_START_FILE}) or with: livereport report {DEMO_CAMPAIGN}"
             + (f" --data {config.data}" if data else "")
         )
         simulate.run(url, key, campaign=DEMO_CAMPAIGN, rate=rate, duration=None, seed=seed + 1)
