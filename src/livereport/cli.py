@@ -1,10 +1,13 @@
-"""The command line (SPEC §8): serve, demo, simulate, ingest, report, orgs, keys, users.
+"""The command line (SPEC §8): serve, demo, simulate, ingest, report, orgs, keys, users,
+webhooks, bounces.
 
 Exit status: 0 success, 2 bad usage, 1 failure with a one-line message on stderr.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import signal
 import sys
 import threading
@@ -22,6 +25,7 @@ from rich.console import Console
 from livereport import instance
 from livereport.config import Config
 from livereport.errors import LivereportError
+from livereport.observe import configure_logging
 from livereport.report.render import render_report
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -91,7 +95,13 @@ def _serve(config: Config, host: str, port: int, on_ready: Callable[[str], None]
     store = instance.open_store(config)
     app = create_app(config, store, metadata)
     url = f"http://{host}:{port}"
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host=host, port=port, log_level="warning",
+            timeout_graceful_shutdown=config.shutdown_timeout_s,
+        )
+    )  # fmt: skip
+    configure_logging(config.log_level)
     ready = threading.Event()
 
     def announce() -> None:
@@ -105,8 +115,9 @@ def _serve(config: Config, host: str, port: int, on_ready: Callable[[str], None]
                 on_ready(url)
 
     threading.Thread(target=announce, daemon=True).start()
-    # uvicorn re-raises SIGTERM once it has shut down; unwind instead of dying, so the
-    # server file goes away (a stale one can name a reused pid: "already served").
+    # uvicorn re-raises SIGTERM once it has shut down gracefully (stopped listening, answered
+    # in-flight requests, stored what was accepted); unwind with status 0 instead of dying, so
+    # the server file goes away (a stale one can name a reused pid: "already served").
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         server.run()
@@ -118,7 +129,7 @@ def _serve(config: Config, host: str, port: int, on_ready: Callable[[str], None]
 
 
 def _exit_on_signal(signum: int, frame: Any) -> None:
-    raise SystemExit(128 + signum)
+    raise SystemExit(0 if signum == signal.SIGTERM else 128 + signum)
 
 
 @main.command()
@@ -142,6 +153,8 @@ def demo(data: Path | None, host: str, port: int, rate: int, seed: int) -> None:
     from livereport import simulate
 
     config = _config(data)
+    if "LIVEREPORT_LOG_LEVEL" not in os.environ:  # keep the demo's terminal readable
+        config = dataclasses.replace(config, log_level="warning")
 
     def stream(url: str) -> None:
         key = instance.cli_key(config)
@@ -395,6 +408,103 @@ def users_create(email: str, data: Path | None, org: str | None, role: str, pass
         instance.bootstrap(config, metadata)
         user = metadata.create_user(metadata.org(org), email, role, password)
     err.print(f"user {user.email} created with role {user.role}")
+
+
+# provider webhooks
+
+
+@main.group()
+def webhooks() -> None:
+    """Provider webhooks (Mailgun, Postmark, SendGrid, Amazon SES, Twilio) of an org."""
+
+
+@webhooks.command("set")
+@click.argument("provider", type=click.Choice(["mailgun", "postmark", "sendgrid", "ses", "twilio"]))
+@data_option
+@click.option("--org", default=None, help="Org name (default: the org made at first start).")
+@click.option("--secret-stdin", is_flag=True, required=True, help="Read the secret from standard input: Mailgun signing key, Postmark USER:PASSWORD, SendGrid verification key, SES: the SNS signing certificate(s) in PEM, Twilio auth token.")  # fmt: skip
+@click.option("--campaign-field", default=None, help="Metadata name of the campaign id (default: campaign).")  # fmt: skip
+@click.option("--profile-field", default=None, help="Metadata name of the profile id (default: profile).")  # fmt: skip
+@click.option("--execution-field", default=None, help="Metadata name of the execution (default: execution).")  # fmt: skip
+@click.option("--variant-field", default=None, help="Metadata name of the variant (default: variant).")  # fmt: skip
+def webhooks_set(provider: str, data: Path | None, org: str | None, secret_stdin: bool, campaign_field: str | None, profile_field: str | None, execution_field: str | None, variant_field: str | None) -> None:  # fmt: skip
+    """Store a provider's secret; prints the URL path to give the provider."""
+    secret = (sys.stdin.read() if provider == "ses" else sys.stdin.readline()).strip()
+    if not secret:
+        raise Failure("expected the secret on standard input")
+    if provider == "postmark" and ":" not in secret:
+        raise Failure("postmark: expected USER:PASSWORD, the basic auth credentials of the webhook")
+    if provider == "sendgrid":
+        from livereport.providers.sendgrid import load_key
+
+        with failures():
+            load_key(secret)
+    if provider == "ses":
+        from livereport.providers.ses import load_certificates
+
+        with failures():
+            if not load_certificates(secret):
+                raise Failure("ses: expected an RSA signing certificate in PEM")
+    names = {"campaign": campaign_field, "profile": profile_field, "execution": execution_field, "variant": variant_field}  # fmt: skip
+    with failures():
+        config = _config(data)
+        metadata = instance.open_metadata(config)
+        instance.bootstrap(config, metadata)
+        token = metadata.set_webhook(
+            metadata.org(org), provider, secret, {k: v for k, v in names.items() if v}
+        )
+    click.echo(f"/v1/webhooks/{provider}/{token}")
+
+
+@webhooks.command("notes")
+@data_option
+@click.option("--org", default=None)
+def webhooks_notes(data: Path | None, org: str | None) -> None:
+    """What an admin must act on, such as SNS subscriptions to confirm (open their URL)."""
+    with failures():
+        metadata = instance.open_metadata(_config(data))
+        notes = metadata.webhook_notes(metadata.org(org))
+    for created, provider, note in notes:
+        click.echo(f"{_when(created)}  {provider}  {note}")
+
+
+# returned mails
+
+
+@main.group()
+def bounces() -> None:
+    """Returned mails: bounces, auto-replies and feedback reports."""
+
+
+@bounces.command("classify")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def bounces_classify(files: tuple[Path, ...], as_json: bool) -> None:
+    """Say whether each raw mail is a bounce, with its category, reason, status and rule."""
+    import json
+
+    from rich.table import Table
+
+    from livereport.bounces.classify import classify_message
+
+    table = Table("file", "bounce", "category", "reason", "status", "rule")
+    for path in files:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise Failure(f"cannot read {path}: {exc.strerror or exc}; check the path") from None
+        found = classify_message(raw)
+        row = {
+            "file": str(path), "is_bounce": found.is_bounce,
+            "category": found.category.value if found.category else None,
+            "reason": found.reason, "status": found.status, "rule": found.rule,
+        }  # fmt: skip
+        if as_json:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            table.add_row(*("" if v is None else str(v) for v in row.values()))
+    if not as_json:
+        out.print(table)
 
 
 def _when(epoch: float | None) -> str:

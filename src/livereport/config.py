@@ -32,6 +32,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("flush_max_events", 50_000, "Most events written to the engine in one insert."),
     Setting("max_pending_events", 400_000, "Events waiting to be stored before ingest answers 503."),
     Setting("retention_check_s", 3600, "Seconds between two checks for partitions to drop."),
+    Setting("log_level", "info", "Lowest level of the JSON log lines on stderr: debug, info (one line per request), warning or error. `livereport demo` logs warnings unless this is set."),
+    Setting("shutdown_timeout_s", 30, "On SIGTERM, longest wait for open requests (live streams) before they are cut."),
+    Setting("test_insert_delay_ms", 0, "For tests only: delay added to every insert, to make storage slower than input."),
 )
 
 
@@ -45,6 +48,9 @@ class Config:
     flush_max_events: int = 50_000
     max_pending_events: int = 400_000
     retention_check_s: int = 3600
+    log_level: str = "info"
+    shutdown_timeout_s: int = 30
+    test_insert_delay_ms: int = 0
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:

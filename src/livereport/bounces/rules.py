@@ -210,7 +210,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
                r"(?:does not|doesn't|did not) exist"
                r"|(?:user|mailbox|recipient|address|account) (?:not found|unknown)"
                r"|(?:invalid|not a valid) (?:recipient|mailbox|address|user)"
-               r"|doesn't have an? \S+ account|recip(?:ient)?notfound|undeliverable address"),
+               r"|doesn't have an? \S+ account|recip(?:ient)?notfound|undeliverable address"
+               r"|not a registered gateway user|not listed in (?:the )?(?:Domino )?Directory"),
     _when_text("mailbox-disabled", R.RECIPIENT_REFUSED,
                r"(?:account|mailbox|user)\b[^.;:]{0,40}?\b"
                r"(?:disabled|deactivated|suspended|inactive|closed|terminated|deleted|expired)\b"

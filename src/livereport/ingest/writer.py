@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from livereport.errors import LivereportError, Overloaded, StorageUnavailable
 from livereport.events import Event
 from livereport.ingest.seen import Key, SeenIds
+from livereport.observe import IngestMetrics
 from livereport.store.base import Store
+from livereport.store.recover import InsertJournal
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +44,20 @@ class Writer:
         max_batch: int = 50_000,
         max_pending: int = 400_000,
         retention_s: int = 30 * 86_400,
+        metrics: IngestMetrics | None = None,
+        insert_delay_s: float = 0.0,
+        journal: InsertJournal | None = None,
     ) -> None:
         self.store = store
         self.linger_s = linger_s
         self.max_batch = max_batch
         self.max_pending = max_pending
         self.retention_s = retention_s
+        self.metrics = metrics
+        self.insert_delay_s = insert_delay_s  # tests only: storage slower than input
+        self.journal = journal
+        #: Time (epoch ms) of the newest stored event, for the freshness lag.
+        self.newest_ms: int | None = None
         self.seen = SeenIds()
         self.stats = {"accepted": 0, "duplicates": 0, "inserts": 0, "confirm_queries": 0}
         self._queue: deque[_Pending] = deque()
@@ -58,8 +68,11 @@ class Writer:
 
     def start(self) -> None:
         """Load the duplicate memory from the store, then start the writer thread."""
+        self._repair()
         since = int(time.time()) - self.retention_s
         self.seen.load(self.store.iter_event_keys(since))
+        ((newest,),) = self.store.execute("SELECT toUnixTimestamp(max(time)) FROM {db}.events")
+        self.newest_ms = int(newest) * 1000 if newest else None
         self._thread = threading.Thread(target=self._run, name="livereport-writer", daemon=True)
         self._thread.start()
 
@@ -75,11 +88,17 @@ class Writer:
     def pending(self) -> int:
         return self._pending_events
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
     def submit_nowait(self, org: int, events: Sequence[Event]) -> Future[list[bool]]:
         with self._cond:
             if self._stopping:
                 raise StorageUnavailable("the server is shutting down; retry on another node")
             if self._pending_events + len(events) > self.max_pending:
+                if self.metrics is not None:
+                    self.metrics.overloaded.inc()
                 raise Overloaded(
                     f"{self._pending_events} events are waiting to be stored; "
                     "retry this request after the Retry-After delay",
@@ -150,12 +169,39 @@ class Writer:
                 flags.append(new)
             results.append(flags)
         if rows:
-            self.store.insert_events(rows, int(time.time()))
+            started = time.perf_counter()
+            if self.insert_delay_s:
+                time.sleep(self.insert_delay_s)
+            self._repair()
+            if self.journal is not None:
+                self.journal.begin({_day(e.time_ms) for _, e in rows})
+            try:
+                self.store.insert_events(rows, int(time.time()))
+            except Exception:
+                # Some of these rows may be stored: a retry must confirm them against the table.
+                self.seen.add([(org, e.id) for org, e in rows])
+                raise
+            if self.journal is not None:
+                self.journal.end()
             self.stats["inserts"] += 1
             self.seen.add([(org, e.id) for org, e in rows])
+            newest = max(e.time_ms for _, e in rows)
+            self.newest_ms = max(newest, self.newest_ms or newest)
+            if self.metrics is not None:
+                self.metrics.flush_seconds.observe(time.perf_counter() - started)
         self.stats["accepted"] += len(rows)
         self.stats["duplicates"] += len(keys) - len(rows)
+        if self.metrics is not None:
+            self.metrics.accepted.inc(len(rows))
+            self.metrics.duplicates.inc(len(keys) - len(rows))
         return results
+
+    def _repair(self) -> None:
+        """Rebuild the rollups of an insert a crash or an error cut in the middle."""
+        if self.journal is not None:
+            days = self.journal.repair(self.store)
+            if days:
+                log.warning("rebuilt the rollups of days %s after an interrupted insert", days)
 
     def _stored_already(self, keys: list[Key]) -> set[Key]:
         unique = list(dict.fromkeys(keys))
@@ -174,3 +220,9 @@ class Writer:
                 )
                 found.update((org, id_) for (id_,) in rows)
         return found
+
+
+def _day(time_ms: int) -> int:
+    """YYYYMMDD of an event time in UTC: the partition it is stored in."""
+    t = time.gmtime(time_ms // 1000)
+    return t.tm_year * 10_000 + t.tm_mon * 100 + t.tm_mday

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -26,15 +27,18 @@ from livereport.ingest.writer import Writer
 from livereport.report.build import Reports, describe_catalogue
 from livereport.store.base import Store, drop_partitions_before
 from livereport.store.metadata import Metadata, Scope
+from livereport.store.recover import InsertJournal
 from livereport.store.schema import migrate
 from livereport.web.auth import authenticate, authenticate_caller
 from livereport.web.export import get_export
 from livereport.web.layouts import delete_layout, get_layout, put_layout
 from livereport.web.live import get_live
 from livereport.web.openapi import openapi_document
+from livereport.web.ops import Observed, RequestContext, ops_routes
 from livereport.web.pages import page_routes
 from livereport.web.params import query_param, required_param, services_of
 from livereport.web.session import get_me, post_signin, post_signout
+from livereport.web.webhooks import post_webhook
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
@@ -77,6 +81,8 @@ async def post_events(request: Request) -> Response:
         return validate_all(items, now=now, retention=retention)
 
     batch = await run_in_threadpool(prepare)
+    for rejected in batch.rejected:
+        request.app.state.observed.ingest.count_rejected(rejected.errors)
     flags = await s.writer.submit(key.org_id, [e for _, e in batch.events])
     accepted = sum(flags)
     return JSON(
@@ -149,10 +155,6 @@ async def get_openapi(request: Request) -> Response:
     return JSON(openapi_document())
 
 
-async def healthz(request: Request) -> Response:
-    return JSON({"status": "ok"})
-
-
 async def _on_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, LivereportError):
         log.exception("unexpected error on %s %s", request.method, request.url.path)
@@ -178,6 +180,7 @@ async def _drop_old_partitions(services: Services) -> None:
 
 def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
     """The app over an opened store; its lifespan runs migrations, the writer and retention."""
+    observed = Observed()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -188,7 +191,11 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
             max_batch=config.flush_max_events,
             max_pending=config.max_pending_events,
             retention_s=config.retention_days * 86_400,
+            metrics=observed.ingest,
+            insert_delay_s=config.test_insert_delay_ms / 1000,
+            journal=InsertJournal(config.data / "insert-journal.json"),
         )
+        observed.writer = writer
         started = time.monotonic()
         await run_in_threadpool(writer.start)
         log.info("duplicate memory: %d ids in %.1fs", len(writer.seen), time.monotonic() - started)
@@ -203,6 +210,7 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
 
     routes = [
         Route("/v1/events", post_events, methods=["POST"]),
+        Route("/v1/webhooks/{provider}/{org_token}", post_webhook, methods=["POST"]),
         Route("/v1/campaigns", get_campaigns),
         Route("/v1/campaigns/{campaign:path}/totals", get_totals),
         Route("/v1/campaigns/{campaign:path}/breakdown", get_breakdown),
@@ -218,11 +226,14 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
         Route("/v1/me", get_me),
         Route("/v1/catalogue", get_catalogue),
         Route("/v1/openapi.json", get_openapi),
-        Route("/healthz", healthz),
+        *ops_routes(),
         *page_routes(),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(RequestContext, observed=observed)],
         exception_handlers={Exception: _on_error, LivereportError: _on_error},
     )
+    app.state.observed = observed
+    return app

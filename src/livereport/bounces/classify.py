@@ -1,0 +1,117 @@
+"""Classify one returned mail: bounce (DSN or text), auto-reply, feedback report, or other.
+
+Entry point of automatic return processing and of `livereport bounces classify`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from email.message import Message
+from enum import StrEnum
+
+from livereport.bounces.arf import is_arf, read_arf
+from livereport.bounces.attribution import Attribution, attribute
+from livereport.bounces.autoreply import read_auto_reply
+from livereport.bounces.dsn import is_dsn, read_dsn
+from livereport.bounces.mail import (
+    address_domain,
+    header,
+    original_headers,
+    parse_message,
+    redact,
+    report_text,
+    strip_addresses,
+)
+from livereport.bounces.qualify import qualify, read_code, read_status
+from livereport.bounces.rules import DEFAULT_CATEGORY, Category, Reason
+from livereport.bounces.textbounce import read_text_bounce
+
+
+class Kind(StrEnum):
+    """What a returned mail is."""
+
+    BOUNCE = "bounce"  # a failed delivery (DSN or a non-standard bounce)
+    AUTO_REPLY = "auto-reply"  # counted as a bounce of reason Auto-Reply, category ignored
+    DELAY = "delay"  # a warning that delivery is still being retried: not a bounce yet
+    DELIVERED = "delivered"  # a success DSN (Action: delivered, relayed, expanded)
+    COMPLAINT = "complaint"  # an ARF feedback report: a spam complaint
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """The verdict on one returned mail, with what it was read from."""
+
+    kind: Kind
+    category: Category | None
+    reason: str | None
+    status: str | None  # enhanced status code found, if any
+    rule: str  # which rule decided: "dsn+status:5.1.1", "autoreply:subject", "none"…
+    code: int | None = None  # SMTP reply code found, if any
+    diagnostic: str | None = None
+    recipient_domain: str | None = None  # only the domain of the failed recipient (SPEC §2)
+    attribution: Attribution = field(default_factory=Attribution)
+
+    @property
+    def is_bounce(self) -> bool:
+        """Bounces and auto-replies become bounce events; the other kinds do not."""
+        return self.kind in (Kind.BOUNCE, Kind.AUTO_REPLY)
+
+
+def classify_message(raw: bytes) -> Classification:
+    """Classify a raw RFC 5322 message; never raises on malformed input."""
+    message = parse_message(raw)
+    who = attribute(message, original_headers(message))
+    if is_arf(message):
+        feedback = read_arf(message)
+        domain = address_domain(feedback.recipient)
+        return Classification(Kind.COMPLAINT, None, None, None, "arf:feedback-report",
+                              recipient_domain=domain, attribution=who)  # fmt: skip
+    if is_dsn(message):
+        verdict = _from_dsn(message, who)
+        if verdict is not None:
+            return verdict
+    text = report_text(message)
+    bounce = read_text_bounce(message, text)
+    if bounce is not None:
+        domain = address_domain(bounce.recipient)
+        if bounce.delayed:
+            status = read_status(bounce.diagnostic)
+            return Classification(Kind.DELAY, None, None, status, f"{bounce.format}:delayed",
+                                  read_code(bounce.diagnostic), _clean(bounce.diagnostic), domain, who)  # fmt: skip
+        code = read_code(bounce.diagnostic) or bounce.code
+        found = qualify(code=code, diagnostic=strip_addresses(bounce.diagnostic))
+        return Classification(Kind.BOUNCE, found.category, found.reason, found.status,
+                              f"{bounce.format}+{found.rule}", code,
+                              _clean(bounce.diagnostic), domain, who)  # fmt: skip
+    signal = read_auto_reply(message)
+    if signal is not None:
+        sender = address_domain(header(message, "From").rpartition("<")[2].strip(">"))
+        reason = Reason.AUTO_REPLY
+        return Classification(Kind.AUTO_REPLY, DEFAULT_CATEGORY[reason], reason.value, None,
+                              f"autoreply:{signal}", recipient_domain=sender, attribution=who)  # fmt: skip
+    return Classification(Kind.OTHER, None, None, None, "none", attribution=who)
+
+
+def _from_dsn(message: Message, who: Attribution) -> Classification | None:
+    reports = read_dsn(message)
+    if not reports:
+        return None
+    first = reports[0]
+    domain = address_domain(first.recipient)
+    code = read_code(first.diagnostic or "")
+    status = read_status(first.status or "")
+    if first.action in ("delivered", "relayed", "expanded"):
+        return Classification(Kind.DELIVERED, None, None, status, f"dsn:{first.action}",
+                              code, _clean(first.diagnostic), domain, who)  # fmt: skip
+    if first.action == "delayed":
+        return Classification(Kind.DELAY, None, None, status, "dsn:delayed",
+                              code, _clean(first.diagnostic), domain, who)  # fmt: skip
+    found = qualify(status=first.status, diagnostic=strip_addresses(first.diagnostic or ""))
+    return Classification(Kind.BOUNCE, found.category, found.reason, found.status,
+                          f"dsn+{found.rule}", code, _clean(first.diagnostic), domain, who)  # fmt: skip
+
+
+def _clean(diagnostic: str | None) -> str | None:
+    """The diagnostic as kept: addresses reduced to their domain (SPEC §2)."""
+    return redact(diagnostic) if diagnostic else None

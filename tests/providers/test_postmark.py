@@ -1,0 +1,94 @@
+"""Postmark webhooks: documented records reach the report, behind the configured basic auth."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from webhook_client import breakdown, configure, fixture, totals
+
+from conftest import Server, cli
+
+AUTH = ("pm-hook", "s3cret-Postmark-pass")
+TIMES = ("DeliveredAt", "BouncedAt", "ReceivedAt", "ChangedAt")
+
+
+def records(campaign: str) -> list[dict[str, Any]]:
+    found = fixture("postmark_records.json")
+    for age, record in enumerate(found):
+        when = (datetime.now(UTC) - timedelta(seconds=60 - age)).isoformat()
+        for name in TIMES:
+            if name in record:
+                record[name] = when
+        record["MessageID"] = f"{campaign}-{record['MessageID']}"  # one org: ids stay apart
+        if "ID" in record:
+            record["ID"] = f"{campaign}-{record['ID']}"
+        record["Metadata"]["campaign"] = campaign
+    return found
+
+
+def test_documented_records_reach_the_email_report(server: Server, keys: dict[str, str]) -> None:
+    path = configure(server, "postmark", ":".join(AUTH))
+    answers = [httpx.post(server.url + path, json=r, auth=AUTH).json() for r in records("pm-doc")]
+    assert sum(a["accepted"] for a in answers) == 7
+    assert sum(a["unknown"] for a in answers) == 1  # the inbound record
+    assert sum(a["ignored"] for a in answers) == 1  # a suppression that repeats a hard bounce
+    with server.client(keys["read"]) as client:
+        metrics = totals(client, "pm-doc", "email")
+        assert {k: metrics[k] for k in ("delivered", "bounces", "hard_bounces", "soft_bounces",
+                                        "opens", "clicks", "spam_complaints", "unsubscribes")} == {
+            "delivered": 1, "bounces": 2, "hard_bounces": 1, "soft_bounces": 1, "opens": 1,
+            "clicks": 1, "spam_complaints": 1, "unsubscribes": 1,
+        }  # fmt: skip
+        reasons = breakdown(client, "pm-doc", "email", "bounce_reason")
+        assert sorted(r["key"] for r in reasons["rows"]) == ["Invalid Recipient", "Soft Bounce"]
+        variants = breakdown(client, "pm-doc", "email", "variant")
+        assert sorted(r["key"] for r in variants["rows"]) == ["A", "B"]
+
+
+def test_wrong_or_missing_credentials_store_nothing(server: Server, keys: dict[str, str]) -> None:
+    path = configure(server, "postmark", ":".join(AUTH))
+    delivery, bounce = records("pm-auth")[:2]
+    assert httpx.post(server.url + path, json=delivery, auth=AUTH).json()["accepted"] == 1
+    assert httpx.post(server.url + path, json=bounce).status_code == 401
+    wrong = httpx.post(server.url + path, json=bounce, auth=(AUTH[0], "guessed-password"))
+    assert wrong.status_code == 401
+    with server.client(keys["read"]) as client:
+        metrics = totals(client, "pm-auth", "email")
+        assert (metrics["delivered"], metrics["bounces"]) == (1, 0)
+
+
+def test_a_replayed_record_is_a_duplicate(server: Server) -> None:
+    path = configure(server, "postmark", ":".join(AUTH))
+    bounce = records("pm-replay")[1]
+    assert httpx.post(server.url + path, json=bounce, auth=AUTH).json()["accepted"] == 1
+    again = httpx.post(server.url + path, json=bounce, auth=AUTH).json()
+    assert (again["accepted"], again["duplicates"]) == (0, 1)
+
+
+def test_the_org_chooses_the_metadata_names(server: Server) -> None:
+    cli("orgs", "create", "pm-fields-org", data=server.data)
+    path = configure(server, "postmark", ":".join(AUTH), "--org", "pm-fields-org",
+                     "--campaign-field", "journey", "--profile-field", "person")  # fmt: skip
+    delivery = records("unused")[0]
+    delivery["Metadata"] = {"journey": "pm-fields", "person": "p-9"}
+    assert httpx.post(server.url + path, json=delivery, auth=AUTH).json()["accepted"] == 1
+    with server.client(server.key("read", org="pm-fields-org")) as client:
+        assert totals(client, "pm-fields", "email")["delivered"] == 1
+
+
+def test_a_record_without_our_metadata_is_rejected_with_the_reason(server: Server) -> None:
+    path = configure(server, "postmark", ":".join(AUTH))
+    delivery = records("pm-nometa")[0]
+    delivery["Metadata"] = {}
+    answer = httpx.post(server.url + path, json=delivery, auth=AUTH).json()
+    assert answer["accepted"] == 0
+    assert any(e.startswith("campaign") for e in answer["rejected"][0]["errors"])
+
+
+def test_an_unreadable_body_with_good_credentials_is_a_bad_request(server: Server) -> None:
+    path = configure(server, "postmark", ":".join(AUTH))
+    response = httpx.post(server.url + path, content=b"{not json", auth=AUTH)
+    assert response.status_code == 400
+    assert "postmark" in response.json()["error"]

@@ -1,0 +1,130 @@
+"""Amazon SES through SNS: notifications and event publishing reach the report; the SNS
+signature is checked against the pinned certificate; subscriptions are kept for an admin."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+from webhook_client import breakdown, configure, fixture, totals
+
+from conftest import Server, cli
+
+
+def _certificate() -> tuple[rsa.RSAPrivateKey, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.us-east-1.amazonaws.com")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30)).sign(key, hashes.SHA256())
+    )  # fmt: skip
+    return key, cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+KEY, CERT = _certificate()
+OTHER_KEY, _ = _certificate()
+TOPIC = "arn:aws:sns:us-east-1:123456789012:ses-events"
+
+
+def envelope(message: dict[str, Any] | None, key: rsa.RSAPrivateKey = KEY, version: str = "1",
+             kind: str = "Notification") -> dict[str, Any]:  # fmt: skip
+    body: dict[str, Any] = {
+        "Type": kind, "MessageId": f"sns-{time.time_ns()}", "TopicArn": TOPIC,
+        "Timestamp": datetime.now(UTC).isoformat(), "SignatureVersion": version,
+        "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-example.pem",
+    }  # fmt: skip
+    if kind == "Notification":
+        body["Message"] = json.dumps(message)
+        keys = ["Message", "MessageId", "Timestamp", "TopicArn", "Type"]
+    else:
+        body.update(Message="You have chosen to subscribe to the topic.", Token="2336412f37fb687f5d51e6e2425c464de12884",
+                    SubscribeURL=f"https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn={TOPIC}&Token=2336412f37fb")  # fmt: skip
+        keys = ["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"]
+    signed = "".join(f"{k}\n{body[k]}\n" for k in keys).encode()
+    digest = hashes.SHA256() if version == "2" else hashes.SHA1()
+    body["Signature"] = base64.b64encode(key.sign(signed, padding.PKCS1v15(), digest)).decode()
+    return body
+
+
+def _now_times(value: Any, when: str) -> Any:
+    if isinstance(value, dict):
+        return {k: when if k == "timestamp" else _now_times(v, when) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_now_times(v, when) for v in value]
+    return value
+
+
+def messages(campaign: str, start: datetime | None = None) -> list[dict[str, Any]]:
+    start = start or datetime.now(UTC) - timedelta(minutes=1)
+    found = []
+    for age, message in enumerate(fixture("ses_messages.json")):
+        message = _now_times(message, (start + timedelta(seconds=age)).isoformat())
+        if "mail" in message:
+            message["mail"]["messageId"] = f"{campaign}-{message['mail']['messageId']}"
+            message["mail"]["tags"]["campaign"] = [campaign]
+        found.append(message)
+    return found
+
+
+def test_documented_messages_reach_the_email_report(server: Server, keys: dict[str, str]) -> None:
+    url = server.url + configure(server, "ses", CERT)
+    answers = [httpx.post(url, json=envelope(m, version=str(1 + i % 2))).json()
+               for i, m in enumerate(messages("ses-doc"))]  # fmt: skip
+    assert sum(a["accepted"] for a in answers) == 11
+    assert sum(a["ignored"] for a in answers) == 1  # the subscription-succeeded notice
+    assert sum(a["unknown"] for a in answers) == 0
+    with server.client(keys["read"]) as client:
+        metrics = totals(client, "ses-doc", "email")
+        assert {k: metrics[k] for k in ("sent", "delivered", "bounces", "hard_bounces",
+                                        "soft_bounces", "spam_complaints", "opens", "clicks",
+                                        "errors", "retries", "unsubscribes")} == {
+            "sent": 1, "delivered": 1, "bounces": 2, "hard_bounces": 1, "soft_bounces": 1,
+            "spam_complaints": 1, "opens": 1, "clicks": 1, "errors": 2, "retries": 1,
+            "unsubscribes": 1,
+        }  # fmt: skip
+        reasons = breakdown(client, "ses-doc", "email", "bounce_reason")["rows"]
+        assert sorted(r["key"] for r in reasons) == ["Invalid Recipient", "Mailbox Full"]
+
+
+def test_a_forged_or_unsigned_message_stores_nothing(server: Server, keys: dict[str, str]) -> None:
+    url = server.url + configure(server, "ses", CERT)
+    send, delivery = messages("ses-forged")[:2]
+    assert httpx.post(url, json=envelope(send)).json()["accepted"] == 1
+    assert httpx.post(url, json=envelope(delivery, key=OTHER_KEY)).status_code == 401
+    unsigned = envelope(delivery)
+    del unsigned["Signature"]
+    assert httpx.post(url, json=unsigned).status_code == 401
+    tampered = envelope(send)
+    tampered["Message"] = json.dumps(delivery)
+    assert httpx.post(url, json=tampered).status_code == 401
+    with server.client(keys["read"]) as client:
+        metrics = totals(client, "ses-forged", "email")
+        assert (metrics["sent"], metrics["delivered"]) == (1, 0)
+
+
+def test_a_redelivered_message_is_a_duplicate(server: Server) -> None:
+    url = server.url + configure(server, "ses", CERT)
+    bounce = messages("ses-replay")[2]
+    assert httpx.post(url, json=envelope(bounce)).json()["accepted"] == 1
+    again = httpx.post(url, json=envelope(bounce)).json()  # SNS retries with the same content
+    assert (again["accepted"], again["duplicates"]) == (0, 1)
+
+
+def test_a_subscription_confirmation_is_kept_for_an_admin(server: Server) -> None:
+    url = server.url + configure(server, "ses", CERT)
+    answer = httpx.post(url, json=envelope(None, kind="SubscriptionConfirmation")).json()
+    assert (answer["accepted"], answer["ignored"]) == (0, 1)
+    notes = cli("webhooks", "notes", data=server.data).stdout
+    assert "ses" in notes and "Action=ConfirmSubscription" in notes
+    forged = envelope(None, key=OTHER_KEY, kind="SubscriptionConfirmation")
+    assert httpx.post(url, json=forged).status_code == 401
