@@ -1,10 +1,16 @@
 """Ingest throughput: pre-encoded batches posted by concurrent clients to a real server.
 
     .venv/bin/python bench/ingest.py --events 200000 --batch 10000 [--gzip] [--clients 4]
+    .venv/bin/python bench/ingest.py --matrix [--duration 60] [--quick]
 
 Starts `livereport serve` on a temporary data directory and a free port, creates a key with
 `livereport keys create`, posts the events, then checks the totals against what was accepted
 and prints a markdown table (with the server's RSS and the bytes on disk per stored event).
+
+``--matrix`` measures sustained ingest (``--duration`` seconds, the events sent again and
+again under new ids) for batches of 1,000 and 10,000 events, plain and gzip, each beside
+the engine's own rate on the same events (chDB ``INSERT … FROM INFILE … FORMAT JSONEachRow``
+of an NDJSON file, same machine, same run), and writes the table into docs/performance.md.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -200,6 +206,19 @@ def encode_batches(events: Sequence[dict[str, Any]], batch: int, compress: bool)
     return [gzip.compress(b, 1) for b in bodies] if compress else bodies
 
 
+ROUND_MARK = b'"id":"r000000-'
+
+
+def sustained_bodies(events: Sequence[dict[str, Any]], batch: int, compress: bool, rounds: int) -> Iterator[list[bytes]]:  # fmt: skip
+    """The events again and again, each round under new ids (``r000001-…``): per round, the
+    list of bodies; gzip bodies are compressed here, before the clock starts."""
+    marked = [{**e, "id": f"r000000-{e['id']}"} for e in events]
+    plain = encode_batches(marked, batch, False)
+    for r in range(rounds):
+        mark = b'"id":"r%06d-' % r
+        yield [gzip.compress(b.replace(ROUND_MARK, mark), 1) if compress else b.replace(ROUND_MARK, mark) for b in plain]  # fmt: skip
+
+
 # the load
 
 
@@ -214,26 +233,33 @@ class Outcome:
 
 
 def post_all(
-    url: str, key: str, bodies: Sequence[bytes], compressed: bool, clients: int
-) -> Outcome:
-    """Post every body with ``clients`` threads; a 429/503 is retried after Retry-After."""
+    url: str, key: str, bodies: Iterable[bytes], compressed: bool, clients: int,
+    rate: float | None = None, stop: threading.Event | None = None, events_per_body: int = 0,
+) -> Outcome:  # fmt: skip
+    """Post every body with ``clients`` threads; a 429/503 is retried after Retry-After.
+
+    ``rate`` (events/s, with ``events_per_body``) paces the posting; ``stop`` ends it early.
+    """
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     if compressed:
         headers["Content-Encoding"] = "gzip"
     outcome = Outcome()
-    cursor = iter(range(len(bodies)))
+    cursor = iter(enumerate(bodies))
     cursor_lock = threading.Lock()
     failures: list[str] = []
 
     def work() -> None:
         with httpx.Client(base_url=url, headers=headers, timeout=300) as client:
-            while not failures:
+            while not failures and not (stop is not None and stop.is_set()):
                 with cursor_lock:
-                    index = next(cursor, None)
+                    index, body = next(cursor, (None, b""))
                 if index is None:
                     return
+                if rate:
+                    due = started + index * events_per_body / rate
+                    time.sleep(max(0.0, due - time.perf_counter()))
                 while True:
-                    response = client.post("/v1/events", content=bodies[index])
+                    response = client.post("/v1/events", content=body)
                     if response.status_code in (429, 503):
                         with outcome.lock:
                             outcome.retries += 1
@@ -328,6 +354,164 @@ def check_totals(url: str, key: str, campaign: str, events: Sequence[dict[str, A
     )
 
 
+# sustained ingest beside the engine's own rate
+
+
+def stored_count(url: str, key: str, campaign: str) -> int:
+    """Events of every channel the totals count (entered events are counted as profiles)."""
+    stored = 0
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
+        for channel in Channel:
+            response = c.get(f"/v1/campaigns/{campaign}/totals", params={"channel": channel.value})
+            response.raise_for_status()
+            metrics = response.json()["metrics"]
+            stored += sum(
+                metrics[name] for name in metrics_for(channel.value)
+                if METRICS[name].count is not None and METRICS[name].bounce is None
+            )  # fmt: skip
+    return stored
+
+
+@dataclass
+class Sustained:
+    batch: int
+    gzip: bool
+    events_s: float
+    engine_events_s: float
+    seconds: float
+    accepted: int
+    retries: int
+    rss: int
+    verdict: str
+
+
+def sustained(events: Sequence[dict[str, Any]], batch: int, compress: bool, duration: float, clients: int) -> tuple[float, Outcome, int, str]:  # fmt: skip
+    """Post the events round after round for ``duration`` seconds: (seconds, outcome, server
+    RSS, verdict of the stored count)."""
+    root = Path(tempfile.mkdtemp(prefix="livereport-bench-"))
+    server = BenchServer(root / "data").start()
+    try:
+        key = server.key("ingest", "read")
+        entered_per_body = [
+            sum(e["type"] == "entered" for e in events[i : i + batch])
+            for i in range(0, len(events), batch)
+        ]
+        sent = {"bodies": 0}
+
+        def bodies() -> Iterator[bytes]:
+            for round_ in sustained_bodies(events, batch, compress, rounds=10_000):
+                for body in round_:
+                    sent["bodies"] += 1
+                    yield body
+
+        stop = threading.Event()
+        timer = threading.Timer(duration, stop.set)
+        timer.start()
+        outcome = post_all(server.url, key, bodies(), compress, clients, stop=stop)
+        timer.cancel()
+        rss = server.rss_bytes()
+        posted_bodies = sent["bodies"]
+        entered = sum(entered_per_body[i % len(entered_per_body)] for i in range(posted_bodies))
+        stored = stored_count(server.url, key, events[0]["campaign"]) + entered
+        verdict = (
+            f"stored {stored:,} = accepted {outcome.accepted:,}: "
+            + ("OK" if stored == outcome.accepted and outcome.rejected == 0 else "DIFFERENT")
+        )
+        return outcome.seconds, outcome, rss, verdict
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def stored_rows_file(events: Sequence[dict[str, Any]], path: Path) -> int:
+    """The events as rows of the events table, one JSON object a line (the engine's input)."""
+    from livereport.ingest.decode import decode_events
+    from livereport.store.base import EVENT_COLUMNS
+
+    batch = decode_events(msgspec.json.encode(events), "application/json", len(events),
+                          now=datetime.now(UTC), retention=timedelta(days=30))  # fmt: skip
+    received = int(time.time())
+    encode = msgspec.json.Encoder().encode
+    with path.open("wb") as out:
+        for _, e in batch.events:
+            values = (1, e.id, e.time_ms // 1000, e.time_ms % 1000, received, e.campaign,
+                      e.channel, e.type, e.profile, e.execution, e.variant, e.reason, e.code,
+                      e.bounce, e.smtp_status, e.smtp_code, e.smtp_diagnostic,
+                      e.recipient_domain, e.platform, e.interaction, e.element, e.url,
+                      int(e.machine))  # fmt: skip
+            out.write(encode(dict(zip(EVENT_COLUMNS, values, strict=True))) + b"\n")
+    return len(batch.events)
+
+
+def engine_rate(path: Path, rows: int, duration: float) -> float:
+    """chDB's own insert rate of the NDJSON file into livereport's schema (the events table
+    and its materialized views), in a child process with a fresh data directory."""
+    data = Path(tempfile.mkdtemp(prefix="livereport-engine-"))
+    try:
+        out = subprocess.run(
+            [sys.executable, __file__, "--engine", str(path), "--engine-rows", str(rows),
+             "--duration", str(duration), "--data", str(data)],
+            check=True, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        return float(out.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def engine_child(path: Path, rows: int, duration: float, data: Path) -> None:
+    from livereport.store.chdb import ChdbStore
+    from livereport.store.schema import migrate
+
+    store = ChdbStore(data)
+    migrate(store)
+    inserted = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < duration:
+        store.execute(f"INSERT INTO {{db}}.events FROM INFILE '{path}' FORMAT JSONEachRow")
+        inserted += rows
+    print(inserted / (time.perf_counter() - started))
+
+
+def matrix(args: argparse.Namespace) -> None:
+    from common import header, load_average, write_section
+
+    campaign = "bench-ingest"
+    now = datetime.now(UTC)
+    count = 20_000 if args.quick else 200_000
+    duration = 10.0 if args.quick else args.duration
+    events = list(synthetic_events(count, campaign, now - timedelta(hours=1), now - timedelta(seconds=5)))  # fmt: skip
+    lines = [header(f"bench/ingest.py --matrix --duration {duration:g}" + (" --quick" if args.quick else ""))]  # fmt: skip
+    rows: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="livereport-ndjson-") as tmp:
+        path = Path(tmp) / "events.ndjson"
+        for batch, compress in ((10_000, False), (10_000, True), (1_000, False), (1_000, True)):
+            # One file of at most 50,000 rows: what the writer inserts at once, at most.
+            file_rows = stored_rows_file([{**e, "id": f"e-{e['id']}"} for e in events[:50_000]], path)
+            engine = engine_rate(path, file_rows, min(duration, 20.0))
+            seconds, outcome, rss, verdict = sustained(events, batch, compress, duration, args.clients)
+            ours = outcome.accepted / seconds
+            print(f"batch {batch} gzip {compress}: {ours:,.0f} events/s, engine {engine:,.0f}; {verdict}")
+            rows.append(
+                f"| {batch:,} | {'gzip' if compress else 'plain'} | {seconds:.0f} | {ours:,.0f} "
+                f"| {engine:,.0f} | {ours / engine:.2f} | {outcome.retries} | {rss / 2**20:,.0f} "
+                f"| {verdict} |"
+            )  # fmt: skip
+    lines += [
+        "",
+        f"{args.clients} client threads on the same machine; {count:,} synthetic events sent "
+        "round after round under new ids. Engine: chDB `INSERT INTO events FROM INFILE … "
+        "FORMAT JSONEachRow` of 50,000 of the same events as stored rows, into the same "
+        "schema (events table and its materialized views), in a fresh child process just "
+        f"before each run. Load average after the runs: {load_average()}.",
+        "",
+        "| batch | body | seconds | ours (events/s) | engine (events/s) | ours ÷ engine "
+        "| 429/503 retries | server RSS (MB) | stored check |",
+        "| ---: | :---: | ---: | ---: | ---: | ---: | ---: | ---: | :--- |",
+        *rows,
+    ]
+    write_section("ingest-quick" if args.quick else "ingest", "\n".join(lines))
+
+
 def machine() -> str:
     model = next(
         (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -350,7 +534,21 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=30.0,
                         help="Seconds to let merges run before the final disk size.")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="Keep the data directory.")
+    parser.add_argument("--matrix", action="store_true",
+                        help="Sustained ingest of every batch size and body, beside the engine's "
+                             "rate; writes docs/performance.md.")  # fmt: skip
+    parser.add_argument("--duration", type=float, default=60.0, help="Seconds per --matrix run.")
+    parser.add_argument("--quick", action="store_true", help="--matrix with small sizes, 10 s runs.")
+    parser.add_argument("--engine", type=Path, help=argparse.SUPPRESS)  # the child process
+    parser.add_argument("--engine-rows", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.engine is not None:
+        engine_child(args.engine, args.engine_rows, args.duration, args.data)
+        return
+    if args.matrix:
+        matrix(args)
+        return
 
     campaign = "bench-ingest"
     now = datetime.now(UTC)

@@ -7,12 +7,14 @@ process, reached over real HTTP like any client would.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,10 +34,109 @@ def cli(*args: str, data: Path, stdin: str | None = None, check: bool = True) ->
     result = subprocess.run(
         [sys.executable, "-m", "livereport", *args, "--data", str(data)],
         input=stdin, capture_output=True, text=True, timeout=120,
+        env={**os.environ, **BACKEND_ENV.get(data, {})},
     )  # fmt: skip
     if check and result.returncode != 0:
         raise AssertionError(f"livereport {' '.join(args)} failed: {result.stderr}")
     return result
+
+
+#: The storage settings of each data directory a test server runs on, for its CLI too.
+BACKEND_ENV: dict[Path, dict[str, str]] = {}
+#: PostgreSQL of the tests (trust auth); each cluster-mode server gets a schema of its own.
+POSTGRES = os.environ.get("LIVEREPORT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+BACKENDS = ("chdb", "server", "cluster")
+#: The storage new test servers use: chDB, one ClickHouse server, or a two-shard cluster
+#: with two app nodes and PostgreSQL (set by ``use_backend``; tests/cluster uses the others).
+_backend = {"kind": "chdb"}
+#: The ClickHouse processes started so far, by backend; stopped at the end of the session.
+_clickhouse: dict[str, list[Any]] = {}
+_clickhouse_root: list[Path] = []
+#: The PostgreSQL schemas made for test instances, dropped at the end of the session.
+_schemas: list[str] = []
+
+
+@contextmanager
+def use_backend(kind: str) -> Iterator[None]:
+    """Servers started inside the block store their events and metadata in ``kind``."""
+    assert kind in BACKENDS, kind
+    before = _backend["kind"]
+    _backend["kind"] = kind
+    try:
+        yield
+    finally:
+        _backend["kind"] = before
+
+
+def clickhouse_servers(kind: str) -> list[Any]:
+    """The clickhouse-server processes of a backend, started at the first need."""
+    from cluster.clickhouse import start_servers
+    from cluster.zookeeper import zookeeper
+
+    if kind not in _clickhouse:
+        root = _clickhouse_root[0] / kind
+        # The cluster has ZooKeeper, so its migrations run once, ON CLUSTER.
+        zk = zookeeper(_clickhouse_root[0]) if kind == "cluster" else None
+        _clickhouse[kind] = start_servers(root, 2 if kind == "cluster" else 1, zk)
+    return _clickhouse[kind]
+
+
+def new_storage() -> str:
+    """A name for a new instance's ClickHouse database and PostgreSQL schema (made here),
+    so that tests do not see each other's data."""
+    import psycopg
+
+    name = "lr_" + secrets.token_hex(6)
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {name}")  # a random hex name: nothing to escape
+    _schemas.append(name)
+    return name
+
+
+def storage_env(kind: str, name: str, node: int = 0) -> dict[str, str]:
+    """Settings of app node ``node`` of the instance ``name`` on backend ``kind``."""
+    from cluster.clickhouse import CLUSTER
+
+    servers = clickhouse_servers(kind)
+    query = f"?cluster={CLUSTER}" if kind == "cluster" else ""
+    return {
+        "LIVEREPORT_CLICKHOUSE": f"clickhouse://127.0.0.1:{servers[node].tcp}/{name}{query}",
+        "LIVEREPORT_DATABASE": f"{POSTGRES}?options=-csearch_path%3D{name}",
+    }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clickhouse_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    _clickhouse_root.append(tmp_path_factory.mktemp("clickhouse"))
+    yield
+    for servers in _clickhouse.values():
+        for server in servers:
+            server.stop()
+    _clickhouse.clear()
+    from cluster.zookeeper import stop_zookeeper
+
+    stop_zookeeper()
+    if _schemas:
+        import psycopg
+
+        with psycopg.connect(POSTGRES, autocommit=True) as conn:
+            for name in _schemas:
+                conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        _schemas.clear()
+
+
+class _RoundRobin(httpx.HTTPTransport):
+    """Sends each request to the next app node: writes and reads land on different nodes."""
+
+    def __init__(self, ports: list[int]) -> None:
+        super().__init__()
+        self.ports = ports
+        self.sent = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.url = request.url.copy_with(port=self.ports[self.sent % len(self.ports)])
+        self.sent += 1
+        return super().handle_request(request)
 
 
 @dataclass
@@ -46,12 +147,29 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    #: On a cluster: the second app node, on the other shard's server and the same metadata.
+    peer: Server | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Server:
+        kind = _backend["kind"]
+        if kind != "chdb" and "LIVEREPORT_CLICKHOUSE" not in self.env:
+            name = new_storage()
+            self.env.update(storage_env(kind, name))
+            if kind == "cluster":
+                peer_env = {**self.env, **storage_env(kind, name, node=1)}
+                self.peer = Server(self.data.parent / f"{self.data.name}-b", env=peer_env)
+        if self.env:
+            BACKEND_ENV[self.data] = self.env
+        self._spawn()
+        if self.peer is not None and (self.peer.process is None or self.peer.process.poll() is not None):
+            self.peer.start()
+        return self
+
+    def _spawn(self) -> None:
         self.port = free_port()
         with (self.data.parent / f"{self.data.name}-server.log").open("ab") as log:
             self.process = subprocess.Popen(
@@ -65,7 +183,7 @@ class Server:
                 raise AssertionError(f"server exited: {self.log()}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
+                    return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
@@ -76,6 +194,8 @@ class Server:
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.peer is not None:
+            self.peer.stop(sig)
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(sig)
             self.process.wait(timeout=60)
@@ -92,9 +212,12 @@ class Server:
         return cli(*args, data=self.data).stdout.strip()
 
     def client(self, key: str) -> httpx.Client:
+        """A client of the server; on a cluster, of both app nodes in turn."""
+        transport = _RoundRobin([self.port, self.peer.port]) if self.peer is not None else None
         return httpx.Client(
-            base_url=self.url, headers={"Authorization": f"Bearer {key}"}, timeout=60
-        )
+            base_url=self.url, headers={"Authorization": f"Bearer {key}"}, timeout=60,
+            transport=transport,
+        )  # fmt: skip
 
 
 @pytest.fixture(scope="session")

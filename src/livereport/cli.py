@@ -263,7 +263,7 @@ def _local(data: Path | None, fn: Callable[[Any, int], Any], org_name: str | Non
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["canonical"]), default="canonical", show_default=True, help="canonical: livereport events, one JSON object per line.")
+@click.option("--format", "fmt", type=click.Choice(["canonical", "ajo"]), default="canonical", show_default=True, help="canonical: livereport events, one JSON object per line; ajo: exported records of the reference product's message feedback and tracking datasets, one per line.")
 @data_option
 @click.option("--org", default=None, help="Org to ingest into (with --data; default: the first org).")
 @click.option("--url", default=None)
@@ -279,10 +279,19 @@ def ingest(files: tuple[Path, ...], fmt: str, data: Path | None, org: str | None
             # Through a server the key decides the org: never load another org's events silently.
             raise Failure("--org works only on a data directory no server runs on; "
                           "use --url and --key with a key of that org")
+        loader: Callable[..., Any] = load_files
+        if fmt == "ajo":
+            from livereport.ingest.ajo import load_ajo_files
+
+            loader = load_ajo_files
         if target is not None:
-            summary = load_files(files, batch=batch, url=target[0], key=target[1])
+            summary = loader(files, batch=batch, url=target[0], key=target[1])
         else:
-            summary = _local(data, lambda store, org_id: load_files(files, batch=batch, store=store, org=org_id), org)
+            # The org's own bounce rules apply to canonical events, as on a server.
+            rules = {} if fmt == "ajo" else {"metadata": instance.open_metadata(_config(data))}
+            summary = _local(data, lambda store, org_id: loader(files, batch=batch, store=store, org=org_id, **rules), org)
+    for why, count in sorted(getattr(summary, "skipped", {}).items()):
+        err.print(f"  skipped {count}: {why}", markup=False)
     err.print(
         f"{summary.lines} lines: [green]{summary.accepted} accepted[/], "
         f"{summary.duplicates} duplicates, [red]{len(summary.rejected)} rejected[/]"
@@ -334,7 +343,29 @@ def orgs_create(name: str, data: Path | None) -> None:
         metadata = instance.open_metadata(config)
         instance.bootstrap(config, metadata)  # else this org would stand in for the first start
         org = metadata.create_org(name)
+        _audit(metadata, org.id, "org.create", f"org {org.name}")
     click.echo(org.name)
+
+
+@orgs.command("list")
+@data_option
+def orgs_list(data: Path | None) -> None:
+    """List the orgs: id and name."""
+    with failures():
+        found = instance.open_metadata(_config(data)).orgs()
+    for org in found:
+        click.echo(f"{org.id}\t{org.name}")
+
+
+def _audit(metadata: Any, org_id: int, action: str, target: str) -> None:
+    """Admin actions made on the command line go to the audit log like the API's."""
+    import getpass
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    metadata.audit(org_id, f"command line ({who})", action, target, "local")
 
 
 @main.group()
@@ -347,13 +378,16 @@ def keys() -> None:
 @click.option("--org", default=None, help="Org name (default: the org made at first start).")
 @click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice(["ingest", "read", "admin"]))
 @click.option("--name", default="", help="What the key is for.")
-def keys_create(data: Path | None, org: str | None, scopes: tuple[str, ...], name: str) -> None:
+@click.option("--expires-days", type=click.IntRange(1, 3650), default=None, help="Days until the key stops working (default: never).")  # fmt: skip
+def keys_create(data: Path | None, org: str | None, scopes: tuple[str, ...], name: str, expires_days: int | None) -> None:  # fmt: skip
     """Create a key; prints only the key (shown once)."""
     with failures():
         config = _config(data)
         metadata = instance.open_metadata(config)
         instance.bootstrap(config, metadata)
-        plain, _ = metadata.create_key(metadata.org(org), scopes, name)
+        expires = None if expires_days is None else time.time() + expires_days * 86_400
+        plain, key = metadata.create_key(metadata.org(org), scopes, name, expires)
+        _audit(metadata, key.org_id, "key.create", f"key {key.id} ({key.prefix}…) {','.join(sorted(key.scopes))}")
     click.echo(plain)
 
 
@@ -361,17 +395,21 @@ def keys_create(data: Path | None, org: str | None, scopes: tuple[str, ...], nam
 @data_option
 @click.option("--org", default=None)
 def keys_list(data: Path | None, org: str | None) -> None:
-    """List the keys of an org (never their values)."""
+    """List the keys of an org (never their values): scopes, when created, expiring, last
+    used and revoked (UTC)."""
     from rich.table import Table
+    from rich.text import Text
 
     with failures():
         metadata = instance.open_metadata(_config(data))
         the_org = metadata.org(org)
-        table = Table("id", "prefix", "name", "scopes", "created", "revoked")
+        table = Table("id", "prefix", "name", "scopes", "created", "expires", "last used", "revoked")
+        for column in table.columns[:2]:
+            column.no_wrap = True  # the id and prefix that find a key stay whole
         for k in metadata.keys(the_org):
             table.add_row(
-                str(k.id), k.prefix + "…", k.name, ",".join(sorted(k.scopes)),
-                _when(k.created), _when(k.revoked) if k.revoked else "",
+                str(k.id), k.prefix + "…", Text(k.name), ",".join(sorted(k.scopes)),
+                _when(k.created), _when(k.expires), _when(k.last_used), _when(k.revoked),
             )  # fmt: skip
     out.print(table)
 
@@ -384,7 +422,9 @@ def keys_revoke(key_id: int, data: Path | None, org: str | None) -> None:
     """Revoke a key at once."""
     with failures():
         metadata = instance.open_metadata(_config(data))
-        metadata.revoke_key(metadata.org(org), key_id)
+        the_org = metadata.org(org)
+        metadata.revoke_key(the_org, key_id)
+        _audit(metadata, the_org.id, "key.revoke", f"key {key_id}")
     err.print(f"key {key_id} revoked")
 
 
@@ -407,7 +447,110 @@ def users_create(email: str, data: Path | None, org: str | None, role: str, pass
         metadata = instance.open_metadata(config)
         instance.bootstrap(config, metadata)
         user = metadata.create_user(metadata.org(org), email, role, password)
+        _audit(metadata, user.org_id, "user.create", f"user {user.email} as {user.role}")
     err.print(f"user {user.email} created with role {user.role}")
+
+
+@users.command("invite")
+@click.argument("email")
+@data_option
+@click.option("--org", default=None)
+@click.option("--role", required=True, type=click.Choice(["admin", "editor", "viewer"]))
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 30), help="Days the invitation stays open.")  # fmt: skip
+def users_invite(email: str, data: Path | None, org: str | None, role: str, days: int) -> None:
+    """Invite someone; prints only the one-time token, which they accept with a password
+    (POST /v1/invites/accept)."""
+    with failures():
+        config = _config(data)
+        metadata = instance.open_metadata(config)
+        instance.bootstrap(config, metadata)
+        token, invite = metadata.create_invite(metadata.org(org), email, role, days)
+        _audit(metadata, invite.org_id, "user.invite", f"user {invite.email} as {invite.role}")
+    click.echo(token)
+
+
+@users.command("list")
+@data_option
+@click.option("--org", default=None)
+def users_list(data: Path | None, org: str | None) -> None:
+    """List the users of an org, one per line: id, email, role, disabled, failed sign-ins,
+    locked until (tab-separated, times in UTC)."""
+    with failures():
+        metadata = instance.open_metadata(_config(data))
+        now = time.time()
+        accounts = metadata.accounts(metadata.org(org))
+    click.echo("id\temail\trole\tdisabled\tfailed sign-ins\tlocked until")
+    for a in accounts:
+        locked = _when(a.locked_until, seconds=True) if a.locked(now) else ""
+        click.echo(f"{a.id}\t{_printable(a.email)}\t{a.role}\t{_when(a.disabled)}\t{a.failures}\t{locked}")
+
+
+def _change_user(data: Path | None, org: str | None, email: str, action: str, change: Callable[[Any, Any, Any], Any]) -> None:  # fmt: skip
+    """Apply ``change(metadata, org, account)`` to the org's user of this email, and audit it."""
+    with failures():
+        metadata = instance.open_metadata(_config(data))
+        the_org = metadata.org(org)
+        account = metadata.account(the_org, email=email)
+        change(metadata, the_org, account)
+        _audit(metadata, the_org.id, action, f"user {account.email}")
+    err.print(f"{action.replace('user.', '')}: {account.email}", markup=False)
+
+
+@users.command("role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(["admin", "editor", "viewer"]))
+@data_option
+@click.option("--org", default=None)
+def users_role(email: str, role: str, data: Path | None, org: str | None) -> None:
+    """Change a user's role (takes effect on their next request)."""
+    _change_user(data, org, email, f"user.role {role}", lambda m, o, a: m.set_role(o, a.id, role))
+
+
+@users.command("disable")
+@click.argument("email")
+@data_option
+@click.option("--org", default=None)
+def users_disable(email: str, data: Path | None, org: str | None) -> None:
+    """Disable a user and end their sessions at once."""
+    _change_user(data, org, email, "user.disable", lambda m, o, a: m.set_disabled(o, a.id, True))
+
+
+@users.command("enable")
+@click.argument("email")
+@data_option
+@click.option("--org", default=None)
+def users_enable(email: str, data: Path | None, org: str | None) -> None:
+    """Enable a disabled user again."""
+    _change_user(data, org, email, "user.enable", lambda m, o, a: m.set_disabled(o, a.id, False))
+
+
+@users.command("unlock")
+@click.argument("email")
+@data_option
+@click.option("--org", default=None)
+def users_unlock(email: str, data: Path | None, org: str | None) -> None:
+    """End a user's sign-in lock (after too many wrong passwords) before it expires."""
+    _change_user(data, org, email, "user.unlock", lambda m, o, a: m.clear_failed_sign_ins(a.id))
+
+
+@main.group()
+def audit() -> None:
+    """The audit log of admin actions."""
+
+
+@audit.command("list")
+@data_option
+@click.option("--org", default=None)
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 500))
+def audit_list(data: Path | None, org: str | None, limit: int) -> None:
+    """Show an org's latest admin actions, newest first, one per line: time (UTC), who,
+    what, target, from where (tab-separated)."""
+    with failures():
+        metadata = instance.open_metadata(_config(data))
+        entries = metadata.audit_log(metadata.org(org), limit)
+    for e in entries:
+        fields = (_when(e.created, seconds=True), e.actor, e.action, e.target, e.address)
+        click.echo("\t".join(_printable(f) for f in fields))
 
 
 # provider webhooks
@@ -507,8 +650,243 @@ def bounces_classify(files: tuple[Path, ...], as_json: bool) -> None:
         out.print(table)
 
 
-def _when(epoch: float | None) -> str:
-    return "" if epoch is None else datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M")
+@bounces.group("rules")
+def bounces_rules() -> None:
+    """The org's own bounce rules, tried before the default table (SPEC §5)."""
+
+
+def _rules_target(url: str | None, key: str | None) -> tuple[str, str] | None:
+    """(url, key) with --url; else None: the data directory's metadata, which a server running
+    on it reads too (the rules take effect there at once, by their version)."""
+    if not url:
+        return None
+    if not key:
+        raise click.UsageError("--url needs --key (an API key of your org)")
+    return url.rstrip("/"), key
+
+
+def _rules_call(method: str, base: str, token: str, body: Any = None) -> dict[str, Any]:
+    response = httpx.request(method, f"{base}/v1/bounce-rules", json=body, timeout=30,
+                             headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    found: dict[str, Any] = response.json()
+    if response.status_code != 200:
+        raise Failure(found.get("error", response.text))
+    return found
+
+
+@bounces_rules.command("show")
+@data_option
+@click.option("--org", default=None, help="Org (with --data; default: the first org).")
+@click.option("--url", default=None, help="A server's base URL, e.g. http://127.0.0.1:8000.")
+@click.option("--key", default=None, help="An API key with the read scope (with --url).")
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON (as `set` reads it).")
+def bounces_rules_show(data: Path | None, org: str | None, url: str | None, key: str | None, as_json: bool) -> None:  # fmt: skip
+    """Print the org's bounce rules and their version."""
+    import json
+
+    from rich.table import Table
+
+    with failures():
+        target = _rules_target(url, key)
+        if target is not None:
+            found = _rules_call("GET", *target)
+            version, rows = found["version"], found["rules"]
+        else:
+            metadata = instance.open_metadata(_config(data))
+            stored = metadata.bounce_rules(metadata.org(org).id)
+            version, rows = (stored[0], json.loads(stored[1])) if stored else (0, [])
+    if as_json:
+        click.echo(json.dumps({"version": version, "rules": rows}, ensure_ascii=False, indent=2))
+        return
+    err.print(f"version {version}: {len(rows)} org rules, tried before the default rules")
+    table = Table("name", "reason", "category", "status", "code", "pattern", "note")
+    for row in rows:
+        table.add_row(*(_printable(str(row.get(k, ""))) for k in ("name", "reason", "category", "status", "code", "pattern", "note")))  # fmt: skip
+    out.print(table)
+
+
+@bounces_rules.command("set")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@data_option
+@click.option("--org", default=None, help="Org (with --data; default: the first org).")
+@click.option("--url", default=None, help="A server's base URL, e.g. http://127.0.0.1:8000.")
+@click.option("--key", default=None, help="An API key with the admin scope (with --url).")
+def bounces_rules_set(file: Path, data: Path | None, org: str | None, url: str | None, key: str | None) -> None:  # fmt: skip
+    """Replace the org's bounce rules with those of a JSON or CSV FILE (an empty list removes them)."""
+    import json
+
+    from livereport.bounces.org import read_rule_file, rows_json
+    from livereport.bounces.overrides import parse_rules
+
+    try:
+        rows = read_rule_file(file.name, file.read_bytes())
+        checked = rows_json(parse_rules(rows))
+    except (ValueError, OSError) as exc:
+        raise Failure(f"{file}: {exc}; nothing was stored") from None
+    with failures():
+        target = _rules_target(url, key)
+        if target is not None:
+            version = _rules_call("PUT", *target, {"rules": checked})["version"]
+        else:
+            config = _config(data)
+            metadata = instance.open_metadata(config)
+            instance.bootstrap(config, metadata)
+            stored = metadata.replace_bounce_rules(metadata.org(org).id, json.dumps(checked), "cli")
+            assert stored is not None  # no expected version: the replace always happens
+            version = stored
+    err.print(f"stored {len(checked)} org bounce rules as version {version}")
+
+
+@main.group()
+def returns() -> None:
+    """Returned mails into events: import mailboxes, listen by SMTP, list unattributed ones."""
+
+
+@contextmanager
+def _return_sink(data: Path | None, url: str | None, key: str | None, org: str | None) -> Iterator[Any]:
+    """A running server's POST /v1/returns, else the data directory opened in this process."""
+    from livereport.bounces.inbox import LocalSink, ServerSink
+
+    target = _client_target(data, url, key)
+    if target is not None:
+        if org is not None:
+            raise Failure("--org works only on a data directory no server runs on; "
+                          "use --url and --key with a key of that org")  # fmt: skip
+        yield ServerSink(*target)
+        return
+    from livereport.store.schema import migrate
+
+    config = _config(data)
+    metadata = instance.open_metadata(config)
+    instance.bootstrap(config, metadata)
+    store = instance.open_store(config)
+    migrate(store)
+    sink = LocalSink(store, metadata, metadata.org(org).id, config.retention_days)
+    try:
+        yield sink
+    finally:
+        sink.close()
+
+
+@returns.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@data_option
+@click.option("--org", default=None, help="Org to store into (with --data; default: the first org).")
+@click.option("--url", default=None, help="A server's base URL, e.g. http://127.0.0.1:8000.")
+@click.option("--key", default=None, help="An API key with the ingest scope (with --url).")
+def returns_import(paths: tuple[Path, ...], data: Path | None, org: str | None, url: str | None, key: str | None) -> None:  # fmt: skip
+    """Read maildir folders, mbox files or single message files of returned mails."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from livereport.bounces.inbox import Tally, count_messages, read_messages
+
+    tally = Tally()
+    with failures(), _return_sink(data, url, key, org) as sink:
+        total = sum(count_messages(p) for p in paths)
+        columns = (TextColumn("returned mails"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, console=err) as progress:
+            task = progress.add_task("returns", total=total)
+            chunk: list[tuple[str, bytes]] = []
+            for path in paths:
+                for found in read_messages(path):
+                    chunk.append(found)
+                    if len(chunk) == 200 or sum(len(raw) for _, raw in chunk) > 20_000_000:
+                        _take_chunk(sink, chunk, tally)
+                        progress.advance(task, len(chunk))
+                        chunk = []
+            _take_chunk(sink, chunk, tally)
+            progress.advance(task, len(chunk))
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(tally.outcomes.items()))
+    err.print(f"{tally.messages} returned mails: {counts or 'none'}", markup=False)
+    for where, problem in tally.problems[:20]:
+        err.print(f"  {where}: {problem}", markup=False)
+    if tally.outcomes.get("kept"):
+        err.print("Kept returns are listed by `livereport returns unattributed`.")
+
+
+def _take_chunk(sink: Any, chunk: list[tuple[str, bytes]], tally: Any) -> None:
+    """Store a chunk of returned mails at once (one insert), tallying each one's outcome."""
+    if chunk:
+        for (where, _), answer in zip(chunk, sink.take_many([raw for _, raw in chunk]), strict=True):
+            tally.add(where, answer)
+
+
+@returns.command("unattributed")
+@data_option
+@click.option("--org", default=None)
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--message", "message_id", type=int, default=None, help="Print the raw message of this kept return.")  # fmt: skip
+def returns_unattributed(data: Path | None, org: str | None, limit: int, as_json: bool, message_id: int | None) -> None:  # fmt: skip
+    """Returned mails that made no event (no campaign and profile, or not a return), newest first."""
+    import json
+
+    from rich.table import Table
+
+    from livereport.web.returns import kept_json
+
+    with failures():
+        metadata = instance.open_metadata(_config(data))
+        org_id = metadata.org(org).id
+        if message_id is not None:
+            raw = metadata.kept_return_message(org_id, message_id)
+            if raw is None:
+                raise Failure(f"no kept return {message_id}; see `livereport returns unattributed`")
+            sys.stdout.buffer.write(raw)
+            return
+        kept = [kept_json(k) for k in metadata.kept_returns(org_id, limit)]
+    if as_json:
+        for row in kept:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    table = Table("id", "received", "kind", "reason", "status", "subject", "why")
+    for row in kept:
+        table.add_row(*(str(row[k] or "") for k in ("id", "received", "kind", "reason", "status", "subject", "why")))  # fmt: skip
+    out.print(table)
+
+
+@returns.command("smtp")
+@click.option("--listen", default="127.0.0.1:2525", show_default=True, help="HOST:PORT to accept mail on.")  # fmt: skip
+@data_option
+@click.option("--org", default=None)
+@click.option("--url", default=None, help="A server's base URL (else the data directory).")
+@click.option("--key", default=None, help="An API key with the ingest scope (with --url).")
+@click.option("--max-size", default=10_000_000, show_default=True, type=click.IntRange(1000, 100_000_000), help="Largest message accepted, in bytes.")  # fmt: skip
+def returns_smtp(listen: str, data: Path | None, org: str | None, url: str | None, key: str | None, max_size: int) -> None:  # fmt: skip
+    """Accept returned mails for a bounce address over SMTP until stopped (Ctrl-C, SIGTERM)."""
+    from aiosmtpd.controller import Controller
+
+    from livereport.bounces.inbox import SmtpHandler
+
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise click.BadParameter(f"{listen!r}; expected HOST:PORT, e.g. 127.0.0.1:2525", param_hint="--listen")  # fmt: skip
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with failures(), _return_sink(data, url, key, org) as sink:
+        controller = Controller(SmtpHandler(sink), hostname=host, port=int(port), data_size_limit=max_size)  # fmt: skip
+        try:
+            controller.start()
+        except (OSError, RuntimeError) as exc:
+            raise Failure(f"cannot listen on {listen} ({exc}); is the port in use? try --listen") from None  # fmt: skip
+        err.print(f"livereport takes returned mails by SMTP on {listen}")
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            controller.stop()
+
+
+def _printable(text: str) -> str:
+    """Text from users as one safe line: control characters (tabs, newlines, terminal
+    escapes) are shown escaped instead of acting on the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _when(epoch: float | None, seconds: bool = False) -> str:
+    shape = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    return "" if epoch is None else datetime.fromtimestamp(epoch, UTC).strftime(shape)
 
 
 if __name__ == "__main__":

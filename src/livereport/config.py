@@ -25,6 +25,8 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("data", ".livereport", "Directory of the embedded instance: events, metadata, keys."),
+    Setting("clickhouse", "", "Events on a ClickHouse server or cluster instead of the embedded engine: clickhouse://host:9000/database, with ?cluster=NAME for a cluster, plus &on_cluster=0|1 and &replicated=1 (empty: embedded)."),
+    Setting("database", "", "Metadata (orgs, keys, users, sessions, layouts) in PostgreSQL instead of SQLite: postgresql://user@host:5432/name; required with a cluster (empty: SQLite in the data directory)."),
     Setting("retention_days", 30, "Days of events kept; older partitions are dropped."),
     Setting("max_body_bytes", 10 * 1024 * 1024, "Largest decoded request body accepted."),
     Setting("max_events_per_request", 10_000, "Most events accepted in one request."),
@@ -35,12 +37,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("log_level", "info", "Lowest level of the JSON log lines on stderr: debug, info (one line per request), warning or error. `livereport demo` logs warnings unless this is set."),
     Setting("shutdown_timeout_s", 30, "On SIGTERM, longest wait for open requests (live streams) before they are cut."),
     Setting("test_insert_delay_ms", 0, "For tests only: delay added to every insert, to make storage slower than input."),
+    Setting("key_requests_per_s", 100, "Requests per second each API key may send (a token bucket; 0: no limit); more get 429 with Retry-After."),
+    Setting("key_burst", 300, "Requests an API key may send at once before its per-second rate applies."),
+    Setting("signin_max_failures", 10, "Failed sign-ins per account and per address within 15 minutes before further tries are slowed down (429)."),
+    Setting("signin_lock_after", 20, "Wrong passwords in a row that lock an account; while locked even the right password fails."),
+    Setting("signin_lock_s", 1800, "Seconds an account stays locked after too many wrong passwords (admins can unlock it sooner)."),
 )
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
     data: Path = Path(".livereport")
+    clickhouse: str = ""
+    database: str = ""
     retention_days: int = 30
     max_body_bytes: int = 10 * 1024 * 1024
     max_events_per_request: int = 10_000
@@ -51,6 +60,11 @@ class Config:
     log_level: str = "info"
     shutdown_timeout_s: int = 30
     test_insert_delay_ms: int = 0
+    key_requests_per_s: int = 100
+    key_burst: int = 300
+    signin_max_failures: int = 10
+    signin_lock_after: int = 20
+    signin_lock_s: int = 1800
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:

@@ -66,3 +66,27 @@ class Overloaded(LivereportError):
 class StorageUnavailable(LivereportError):
     status = 503
     retry_after = 5
+
+
+_NO_SPACE = ("no space left on device", "not enough space", "cannot reserve", "disk quota exceeded")
+_READ_ONLY = ("read-only file system", "readonly database", "attempt to write a readonly")
+
+
+def storage_failure(exc: BaseException) -> LivereportError:
+    """What an ingest client is told when storing failed: a full or read-only disk is named
+    as such (the client retries; reads go on), any other failure as the engine's error."""
+    text = str(exc).strip()
+    lowered = text.lower()
+    if any(marker in lowered for marker in _NO_SPACE):
+        return StorageUnavailable(
+            "the disk of the data directory is full, so these events were not stored; reports "
+            "still answer, and ingest resumes by itself once space is freed: retry later"
+        )
+    if any(marker in lowered for marker in _READ_ONLY):
+        return StorageUnavailable(
+            "the disk of the data directory is read-only, so these events were not stored; "
+            "reports still answer, and ingest resumes by itself once it is writable: retry later"
+        )
+    if isinstance(exc, LivereportError):
+        return exc
+    return StorageUnavailable(f"storing the events failed: {text[:500] or type(exc).__name__}")

@@ -123,13 +123,13 @@ Name256 = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 Domain = Annotated[str, msgspec.Meta(max_length=253)]
 
 
-class Smtp(msgspec.Struct, forbid_unknown_fields=False):
+class Smtp(msgspec.Struct, forbid_unknown_fields=False, gc=False):
     status: Text16 | None = None
     code: Annotated[int, msgspec.Meta(ge=200, le=599)] | None = None
     diagnostic: Text1000 | None = None
 
 
-class IncomingEvent(msgspec.Struct, forbid_unknown_fields=False):
+class IncomingEvent(msgspec.Struct, forbid_unknown_fields=False, gc=False):
     """An event as a sender writes it; types and lengths are checked while decoding."""
 
     id: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=_NO_CONTROL)]
@@ -154,7 +154,7 @@ class IncomingEvent(msgspec.Struct, forbid_unknown_fields=False):
     user_agent: Text512 | None = None
 
 
-class Event(msgspec.Struct, frozen=True, kw_only=True):
+class Event(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A validated, normalised event: what the store keeps. Empty string means "not given"."""
 
     id: str
@@ -234,16 +234,61 @@ def _explain(message: str) -> str:
     return f"{path}: {what[:1].lower()}{what[1:]}"
 
 
+#: Every valid (type, channel) pair of a channel event, to its normalised values: one lookup
+#: instead of two enum conversions and a matrix check on the common path.
+_PAIRS: Final[Mapping[tuple[str, str | None], tuple[str, str]]] = {
+    (kind.value, chan.value): (kind, chan) for kind, chans in MATRIX.items() for chan in chans
+}
+_NO_SMTP: Final = Smtp()
+
+
+@functools.lru_cache(maxsize=16)
+def _time_bounds(now: datetime, retention: timedelta) -> tuple[int, int]:
+    """Epoch milliseconds strictly inside which an integer time needs no further check.
+
+    A margin of a few milliseconds keeps the float rounding of the full check out of it: a
+    time near either limit takes the full check and gets its exact answer.
+    """
+    low = int((now - retention).timestamp() * 1000) + 2
+    high = int((now + FUTURE_TOLERANCE).timestamp() * 1000) - 2
+    return low, high
+
+
 def normalise(e: IncomingEvent, *, now: datetime, retention: timedelta) -> Event:
-    """Apply every rule of the contract that a type check cannot express."""
+    """Apply every rule of the contract that a type check cannot express.
+
+    The common case (integer time well within range, a known type and channel, no optional
+    choice to check) takes shortcuts; anything else goes through the full checks, which
+    write the error messages, in the same order.
+    """
     errors: list[str] = []
-    time_ms = _check_time(e.time, now, retention, errors)
-    type_, channel = _check_type_and_channel(e.type, e.channel, errors)
-    bounce = _check_choice("bounce", e.bounce, Bounce, errors)
-    platform = _check_platform(e.platform, errors)
-    interaction = _check_choice("interaction", e.interaction, Interaction, errors)
-    domain = _check_domain(e.recipient, e.recipient_domain, errors)
-    smtp = e.smtp or Smtp()
+    low, high = _time_bounds(now, retention)
+    if type(e.time) is int and low < e.time < high:
+        time_ms = e.time
+    else:
+        time_ms = _check_time(e.time, now, retention, errors)
+    type_: str
+    channel: str
+    if e.type == "entered":
+        type_, channel = EventType.ENTERED, CAMPAIGN
+    else:
+        pair = _PAIRS.get((e.type, e.channel))
+        if pair is None:
+            type_, channel = _check_type_and_channel(e.type, e.channel, errors)
+        else:
+            type_, channel = pair
+    bounce = "" if e.bounce is None else _check_choice("bounce", e.bounce, Bounce, errors)
+    platform = "" if e.platform is None else _check_platform(e.platform, errors)
+    interaction = (
+        ""
+        if e.interaction is None
+        else _check_choice("interaction", e.interaction, Interaction, errors)
+    )
+    if e.recipient is None and not e.recipient_domain:
+        domain = ""
+    else:
+        domain = _check_domain(e.recipient, e.recipient_domain, errors)
+    smtp = e.smtp or _NO_SMTP
     if smtp.status is not None and not _STATUS.match(smtp.status):
         errors.append(
             f"smtp.status: {smtp.status!r} is not an enhanced status code; expected X.Y.Z, "

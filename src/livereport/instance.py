@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from livereport.config import Config
+from livereport.store.base import Store
 from livereport.store.chdb import ChdbStore
 from livereport.store.metadata import Metadata
+from livereport.store.server import ServerStore
 
 FIRST_START_FILE = "first-start.txt"
 CLI_KEY_FILE = "cli.key"
@@ -33,10 +35,20 @@ class FirstStart:
 
 
 def open_metadata(config: Config) -> Metadata:
-    return Metadata(config.metadata_path)
+    """SQLite in the data directory, or the PostgreSQL database of LIVEREPORT_DATABASE."""
+    return Metadata(config.metadata_path, config.database)
 
 
-def open_store(config: Config) -> ChdbStore:
+def open_store(config: Config) -> Store:
+    """The embedded engine, or the ClickHouse server or cluster of LIVEREPORT_CLICKHOUSE."""
+    if config.clickhouse:
+        store = ServerStore(config.clickhouse)
+        if store.cluster and not config.database:
+            raise ValueError(
+                "LIVEREPORT_CLICKHOUSE names a cluster, so LIVEREPORT_DATABASE must name the "
+                "PostgreSQL database its app nodes share (postgresql://user@host:5432/name)"
+            )
+        return store
     return ChdbStore(config.events_dir)
 
 

@@ -28,6 +28,8 @@ class Attribution:
     profile: str | None = None
     event: str | None = None  # X-Livereport-Event, else the original's Message-ID
     source: str | None = None  # "headers", "verp" or None (not attributed)
+    execution: str | None = None  # X-Livereport-Execution of the original, if returned
+    variant: str | None = None  # X-Livereport-Variant of the original, if returned
 
 
 def verp_address(campaign: str, profile: str, domain: str) -> str:
@@ -49,14 +51,17 @@ def read_verp(address: str) -> tuple[str, str] | None:
 def attribute(bounce: Message, original: Message | None) -> Attribution:
     """Read the returned original's headers first; else a VERP address on either message."""
     event: str | None = None
+    execution = variant = None
     if original is not None:
+        execution = header(original, "X-Livereport-Execution") or None
+        variant = header(original, "X-Livereport-Variant") or None
         campaign = header(original, "X-Livereport-Campaign") or None
         profile = header(original, "X-Livereport-Profile") or None
         event = (
             header(original, "X-Livereport-Event") or header(original, "Message-ID").strip("<>")
         ) or None
         if campaign and profile:
-            return Attribution(campaign, profile, event, "headers")
+            return Attribution(campaign, profile, event, "headers", execution, variant)
     for message in (bounce, original):
         if message is None:
             continue
@@ -64,7 +69,7 @@ def attribute(bounce: Message, original: Message | None) -> Attribution:
             for address in ADDRESS.findall(header(message, name)):
                 found = read_verp(address)
                 if found is not None:
-                    return Attribution(found[0], found[1], event, "verp")
+                    return Attribution(found[0], found[1], event, "verp", execution, variant)
     return Attribution(event=event)
 
 

@@ -5,6 +5,7 @@ Entry point of automatic return processing and of `livereport bounces classify`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import Message
 from enum import StrEnum
@@ -23,7 +24,7 @@ from livereport.bounces.mail import (
     strip_addresses,
 )
 from livereport.bounces.qualify import qualify, read_code, read_status
-from livereport.bounces.rules import DEFAULT_CATEGORY, Category, Reason
+from livereport.bounces.rules import DEFAULT_CATEGORY, DEFAULT_RULES, Category, Reason, Rule
 from livereport.bounces.textbounce import read_text_bounce
 
 
@@ -58,8 +59,9 @@ class Classification:
         return self.kind in (Kind.BOUNCE, Kind.AUTO_REPLY)
 
 
-def classify_message(raw: bytes) -> Classification:
-    """Classify a raw RFC 5322 message; never raises on malformed input."""
+def classify_message(raw: bytes, rules: Sequence[Rule] = DEFAULT_RULES) -> Classification:
+    """Classify a raw RFC 5322 message with a rule table (an org's rules first, then the
+    defaults: bounces/org.py); never raises on malformed input."""
     message = parse_message(raw)
     who = attribute(message, original_headers(message))
     if is_arf(message):
@@ -68,7 +70,7 @@ def classify_message(raw: bytes) -> Classification:
         return Classification(Kind.COMPLAINT, None, None, None, "arf:feedback-report",
                               recipient_domain=domain, attribution=who)  # fmt: skip
     if is_dsn(message):
-        verdict = _from_dsn(message, who)
+        verdict = _from_dsn(message, who, rules)
         if verdict is not None:
             return verdict
     text = report_text(message)
@@ -80,7 +82,7 @@ def classify_message(raw: bytes) -> Classification:
             return Classification(Kind.DELAY, None, None, status, f"{bounce.format}:delayed",
                                   read_code(bounce.diagnostic), _clean(bounce.diagnostic), domain, who)  # fmt: skip
         code = read_code(bounce.diagnostic) or bounce.code
-        found = qualify(code=code, diagnostic=strip_addresses(bounce.diagnostic))
+        found = qualify(code=code, diagnostic=strip_addresses(bounce.diagnostic), rules=rules)
         return Classification(Kind.BOUNCE, found.category, found.reason, found.status,
                               f"{bounce.format}+{found.rule}", code,
                               _clean(bounce.diagnostic), domain, who)  # fmt: skip
@@ -93,7 +95,7 @@ def classify_message(raw: bytes) -> Classification:
     return Classification(Kind.OTHER, None, None, None, "none", attribution=who)
 
 
-def _from_dsn(message: Message, who: Attribution) -> Classification | None:
+def _from_dsn(message: Message, who: Attribution, rules: Sequence[Rule]) -> Classification | None:
     reports = read_dsn(message)
     if not reports:
         return None
@@ -107,7 +109,9 @@ def _from_dsn(message: Message, who: Attribution) -> Classification | None:
     if first.action == "delayed":
         return Classification(Kind.DELAY, None, None, status, "dsn:delayed",
                               code, _clean(first.diagnostic), domain, who)  # fmt: skip
-    found = qualify(status=first.status, diagnostic=strip_addresses(first.diagnostic or ""))
+    found = qualify(
+        status=first.status, diagnostic=strip_addresses(first.diagnostic or ""), rules=rules
+    )
     return Classification(Kind.BOUNCE, found.category, found.reason, found.status,
                           f"dsn+{found.rule}", code, _clean(first.diagnostic), domain, who)  # fmt: skip
 

@@ -5,7 +5,9 @@ The caller puts the result before DEFAULT_RULES, so an org's rows win over the d
 
 from __future__ import annotations
 
+import importlib
 import re
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -13,6 +15,20 @@ from livereport.bounces.rules import Category, Rule
 
 FIELDS = ("name", "reason", "category", "status", "code", "pattern", "note")
 MAX_PATTERN = 500  # org patterns run on every bounce: keep them small
+MAX_RULES = 200
+#: A pattern must search each probe text of up to 1000 characters (the longest diagnostic
+#: an event keeps) within this many seconds, or it is refused as too slow.
+PROBE_BUDGET_S = 0.25
+#: How many ways the variable repetitions of a pattern may split a text between them, at
+#: most: the product of their ranges, an unbounded one counting as 1000 (the longest
+#: diagnostic). `.*` alone is 1000; `.{0,100}.{0,100}` (10201) is refused.
+MAX_SPLITS = 5000
+_PROBE_LENGTHS = (64, 128, 256, 512, 1000)
+_PROBE_UNITS = ("a", " ", "a ", "5", "a.", "aA0 .-:;@<>")
+_MAX_BOUNDED = 100  # largest {m,n} upper bound; larger is treated as unbounded
+# The standard library's regular expression parser, to inspect a pattern's structure.
+_parser: Any = importlib.import_module("re._parser")
+_REPEATS = frozenset({"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"})
 
 _STATUS = re.compile(r"[45](?:\.(?:\d{1,3}(?:\.(?:\d{1,3})?)?)?)?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -32,6 +48,9 @@ def parse_rules(rows: Iterable[Mapping[str, Any]]) -> tuple[Rule, ...]:
     rules: list[Rule] = []
     errors: list[str] = []
     names: set[str] = set()
+    rows = list(rows)
+    if len(rows) > MAX_RULES:
+        raise ValueError(f"rules: {len(rows)} rows; expected at most {MAX_RULES}")
     for index, row in enumerate(rows):
         problems: _Problems = []
         rule = _parse_row(row, problems)
@@ -149,9 +168,116 @@ def _read_pattern(row: Mapping[str, Any], problems: _Problems) -> re.Pattern[str
         )
         return None
     try:
-        return re.compile(value, re.IGNORECASE)
+        compiled = re.compile(value, re.IGNORECASE)
     except re.error as exc:
         problems.append(
             ("pattern", f"not a valid regular expression ({exc}); expected Python re syntax")
         )
         return None
+    risk = pattern_risk(value)
+    if risk is not None:
+        problems.append(("pattern", risk))
+        return None
+    return compiled
+
+
+def pattern_risk(pattern: str) -> str | None:
+    """Why a pattern could take very long on some diagnostic text (catastrophic backtracking),
+    or None when it is safe to run on every bounce.
+
+    Refused: backreferences; a repetition inside a repetition; alternation inside a
+    repetition; more than one unbounded repetition (`*`, `+`, `{n,}` or a bound over 100);
+    variable repetitions whose ranges multiply past MAX_SPLITS; and any pattern that needs more than PROBE_BUDGET_S to search a probe text of up to 1000
+    characters (runs of letters, spaces, digits and punctuation).
+    """
+    tree = _parser.parse(pattern, re.IGNORECASE)
+    problem = _structure(list(tree), inside=False)
+    if problem is None and _unbounded(list(tree)) > 1:
+        problem = "more than one unbounded repetition (*, +, {n,})"
+    if problem is None and _splits(list(tree)) > MAX_SPLITS:
+        problem = f"repetitions with over {MAX_SPLITS} ways to split a text between them"
+    if problem is not None:
+        return (
+            f"{problem} can make matching take very long; expected a simpler pattern "
+            f"(at most one *, + or {{n,}}, bounds up to {_MAX_BOUNDED}, no nesting)"
+        )
+    compiled = re.compile(pattern, re.IGNORECASE)
+    for length in _PROBE_LENGTHS:
+        for unit in _PROBE_UNITS:
+            probe = (unit * (length // len(unit) + 1))[:length]
+            started = time.perf_counter()
+            compiled.search(probe)
+            if time.perf_counter() - started > PROBE_BUDGET_S:
+                return (
+                    f"takes over {PROBE_BUDGET_S * 1000:.0f} ms on a {length}-character text; "
+                    "expected a pattern that does less backtracking"
+                )
+    return None
+
+
+def _is_repeat(op: Any) -> bool:
+    return str(op) in _REPEATS
+
+
+def _structure(items: list[Any], inside: bool) -> str | None:
+    for op, arg in items:
+        name = str(op)
+        if name in ("GROUPREF", "GROUPREF_EXISTS"):
+            return "a backreference"
+        if _is_repeat(op):
+            low, high, sub = arg
+            varies = high != low
+            if inside and varies:
+                return "a repetition inside a repetition"
+            if varies and high > 1 and any(str(o) == "BRANCH" for o, _ in _walk(list(sub))):
+                return "alternation (|) inside a repetition"
+            found = _structure(list(sub), inside or high > 1)
+            if found is not None:
+                return found
+        elif name == "SUBPATTERN":
+            found = _structure(list(arg[-1]), inside)
+            if found is not None:
+                return found
+        elif name == "BRANCH":
+            for branch in arg[1]:
+                found = _structure(list(branch), inside)
+                if found is not None:
+                    return found
+        elif name in ("ASSERT", "ASSERT_NOT", "ATOMIC_GROUP"):
+            sub = arg[-1] if isinstance(arg, tuple) else arg
+            found = _structure(list(sub), inside)
+            if found is not None:
+                return found
+    return None
+
+
+def _walk(items: list[Any]) -> list[tuple[Any, Any]]:
+    """Every (op, arg) of a parsed pattern, nested ones included."""
+    found: list[tuple[Any, Any]] = []
+    for op, arg in items:
+        found.append((op, arg))
+        name = str(op)
+        if _is_repeat(op):
+            found += _walk(list(arg[2]))
+        elif name == "SUBPATTERN":
+            found += _walk(list(arg[-1]))
+        elif name == "BRANCH":
+            for branch in arg[1]:
+                found += _walk(list(branch))
+        elif name in ("ASSERT", "ASSERT_NOT", "ATOMIC_GROUP"):
+            found += _walk(list(arg[-1] if isinstance(arg, tuple) else arg))
+    return found
+
+
+def _splits(items: list[Any]) -> int:
+    total = 1
+    for op, arg in _walk(items):
+        if _is_repeat(op) and arg[1] != arg[0]:
+            total *= 1000 if arg[1] - arg[0] > _MAX_BOUNDED else arg[1] - arg[0] + 1
+    return total
+
+
+def _unbounded(items: list[Any]) -> int:
+    return sum(
+        1 for op, arg in _walk(items) if _is_repeat(op) and arg[1] - arg[0] > _MAX_BOUNDED
+    )

@@ -14,6 +14,7 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+from livereport.bounces.org import RuleStore, finish_events, org_rules, raw_from_bytes
 from livereport.errors import StorageUnavailable
 from livereport.ingest.decode import NDJSON_TYPES, split_events, validate_all
 from livereport.ingest.writer import Writer
@@ -56,7 +57,10 @@ def load_files(
     store: Store | None = None,
     org: int | None = None,
     retention_days: int = 30,
+    metadata: RuleStore | None = None,
 ) -> Summary:
+    """Load files through a server (``url``, ``key``) or into ``store`` for ``org``; with
+    ``metadata``, the org's own bounce rules apply as on the server (bounces/org.py)."""
     summary = Summary()
     writer: Writer | None = None
     if store is not None:
@@ -71,7 +75,7 @@ def load_files(
                     summary.lines += len(lines)
                     if writer is not None:
                         assert org is not None
-                        result = _store_lines(writer, org, lines, retention_days)
+                        result = _store_lines(writer, org, lines, retention_days, metadata)
                     else:
                         assert url is not None and key is not None
                         result = _post_lines(client, url, key, lines)
@@ -85,9 +89,16 @@ def load_files(
     return summary
 
 
-def _store_lines(writer: Writer, org: int, lines: list[bytes], retention_days: int) -> dict[str, Any]:
+def _store_lines(
+    writer: Writer, org: int, lines: list[bytes], retention_days: int,
+    metadata: RuleStore | None = None,
+) -> dict[str, Any]:
     items = split_events(b"\n".join(lines), next(iter(NDJSON_TYPES)), len(lines))
     batch = validate_all(items, now=datetime.now(UTC), retention=timedelta(days=retention_days))
+    finish_events(
+        batch.events, raw_from_bytes(items),
+        (lambda: org_rules(metadata, org)) if metadata is not None else tuple,
+    )  # fmt: skip
     flags = writer.submit_nowait(org, [e for _, e in batch.events]).result() if batch.events else []
     return {
         "accepted": sum(flags),

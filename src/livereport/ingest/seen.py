@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import psycopg
+
+from livereport.errors import StorageUnavailable
 
 Key = tuple[int, str]
 
@@ -98,3 +104,73 @@ class SeenIds:
                 batch = []
         self.add(batch)
         return total + len(batch)
+
+
+_SHARED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS seen (
+    org INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    claimed DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (org, id)
+)
+"""
+_CLAIM = (
+    "INSERT INTO seen (org, id, claimed) "
+    "SELECT u.org, u.id, %s FROM unnest(%s::integer[], %s::text[]) AS u(org, id) "
+    "ORDER BY u.org, u.id ON CONFLICT DO NOTHING RETURNING org, id"
+)
+
+
+class SharedSeen:
+    """The ids claimed by every app node of a cluster, in PostgreSQL.
+
+    A node claims a batch's ids in a transaction it keeps open while it inserts the events,
+    and commits only once the insert returned. Another node claiming the same id waits on
+    the row lock: it gets the id if the first one rolled back (or died: PostgreSQL aborts the
+    transaction of a closed connection), and a conflict — a duplicate — if it committed.
+    What a node claims is still confirmed against the events table by the caller, which
+    catches a node that died between its insert and its commit.
+    """
+
+    def __init__(self, url: str, retention_s: int) -> None:
+        self.url = url
+        self.retention_s = retention_s
+        self._conn: psycopg.Connection[Any] | None = None
+        self._pruned = 0.0
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+            with conn.transaction():  # nodes starting together take turns at the DDL
+                conn.execute("SELECT pg_advisory_xact_lock(7336515)")
+                conn.execute(_SHARED_SCHEMA)
+            self._conn = conn
+        return self._conn
+
+    @contextmanager
+    def claim(self, keys: Sequence[Key]) -> Iterator[set[Key]]:
+        """Claim ``keys`` until the block ends (committed if it ends normally, else rolled
+        back); yields the keys another node already claimed, which are duplicates."""
+        unique = sorted(set(keys))  # one order for every node: no deadlocks between them
+        try:
+            conn = self._connection()
+            now = time.time()
+            if now - self._pruned > 3600:
+                conn.execute("DELETE FROM seen WHERE claimed < %s", (now - self.retention_s,))
+                self._pruned = now
+            with conn.transaction():
+                rows = conn.execute(
+                    _CLAIM, (now, [org for org, _ in unique], [id_ for _, id_ in unique])
+                ).fetchall()
+                claimed = {(int(org), str(id_)) for org, id_ in rows}
+                yield set(unique) - claimed
+        except psycopg.OperationalError as exc:
+            self.close()
+            raise StorageUnavailable(
+                f"the shared duplicate memory in PostgreSQL failed: {str(exc).strip()[:300]}"
+            ) from exc
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

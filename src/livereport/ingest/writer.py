@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from livereport.errors import LivereportError, Overloaded, StorageUnavailable
+from livereport.errors import Overloaded, StorageUnavailable, storage_failure
 from livereport.events import Event
-from livereport.ingest.seen import Key, SeenIds
+from livereport.ingest.seen import Key, SeenIds, SharedSeen
 from livereport.observe import IngestMetrics
 from livereport.store.base import Store
 from livereport.store.recover import InsertJournal
@@ -47,6 +47,7 @@ class Writer:
         metrics: IngestMetrics | None = None,
         insert_delay_s: float = 0.0,
         journal: InsertJournal | None = None,
+        shared: SharedSeen | None = None,
     ) -> None:
         self.store = store
         self.linger_s = linger_s
@@ -56,6 +57,9 @@ class Writer:
         self.metrics = metrics
         self.insert_delay_s = insert_delay_s  # tests only: storage slower than input
         self.journal = journal
+        #: Cluster mode: ids claimed in PostgreSQL by every node (ingest/seen.py).
+        self.shared = shared
+        self._elsewhere: set[Key] = set()
         #: Time (epoch ms) of the newest stored event, for the freshness lag.
         self.newest_ms: int | None = None
         self.seen = SeenIds()
@@ -70,7 +74,8 @@ class Writer:
         """Load the duplicate memory from the store, then start the writer thread."""
         self._repair()
         since = int(time.time()) - self.retention_s
-        self.seen.load(self.store.iter_event_keys(since))
+        if self.shared is None:  # with a shared memory every id is confirmed in the store
+            self.seen.load(self.store.iter_event_keys(since))
         ((newest,),) = self.store.execute("SELECT toUnixTimestamp(max(time)) FROM {db}.events")
         self.newest_ms = int(newest) * 1000 if newest else None
         self._thread = threading.Thread(target=self._run, name="livereport-writer", daemon=True)
@@ -139,10 +144,10 @@ class Writer:
             if not batch:
                 return
             try:
-                results = self._store(batch)
+                results = self._store_shared(batch) if self.shared else self._store(batch)
             except Exception as exc:  # every waiting request must get an answer
-                error = exc if isinstance(exc, LivereportError) else StorageUnavailable(str(exc))
-                log.error("insert failed: %s", error)
+                error = storage_failure(exc)
+                log.error("insert failed: %s (%s)", error.message, exc)
                 for item in batch:
                     item.future.set_exception(error)
             else:
@@ -151,6 +156,17 @@ class Writer:
             finally:
                 with self._cond:
                     self._pending_events -= sum(len(i.events) for i in batch)
+
+    def _store_shared(self, batch: list[_Pending]) -> list[list[bool]]:
+        """Hold the batch's ids claimed in PostgreSQL while the insert runs (cluster mode)."""
+        assert self.shared is not None
+        keys = [(item.org, e.id) for item in batch for e in item.events]
+        with self.shared.claim(keys) as elsewhere:
+            self._elsewhere = elsewhere
+            try:
+                return self._store(batch)
+            finally:
+                self._elsewhere = set()
 
     def _store(self, batch: list[_Pending]) -> list[list[bool]]:
         keys: list[Key] = [(item.org, e.id) for item in batch for e in item.events]
@@ -206,17 +222,24 @@ class Writer:
     def _stored_already(self, keys: list[Key]) -> set[Key]:
         unique = list(dict.fromkeys(keys))
         maybe = [k for k, m in zip(unique, self.seen.maybe_seen(unique), strict=True) if m]
+        if self.shared is not None:
+            # Another node may have stored any id: confirm every one it did not claim.
+            maybe = [k for k in unique if k not in self._elsewhere]
         by_org: dict[int, list[str]] = {}
         for org, id_ in maybe:
             by_org.setdefault(org, []).append(id_)
-        found: set[Key] = set()
+        found: set[Key] = set(self._elsewhere)
+        # An id is remembered while the event that brought it is within retention: the same
+        # rule as the memory loaded at start, whatever partitions are still waiting to be dropped.
+        since = int(time.time()) - self.retention_s
         for org, ids in by_org.items():
             for start in range(0, len(ids), 5000):
                 chunk = tuple(ids[start : start + 5000])
                 self.stats["confirm_queries"] += 1
                 rows = self.store.execute(
-                    "SELECT id FROM {db}.events WHERE org = %(org)s AND id IN %(ids)s",
-                    {"org": org, "ids": chunk},
+                    "SELECT id FROM {db}.events WHERE org = %(org)s AND id IN %(ids)s "
+                    "AND time >= %(since)s",
+                    {"org": org, "ids": chunk, "since": since},
                 )
                 found.update((org, id_) for (id_,) in rows)
         return found

@@ -11,23 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from livereport.errors import BadRequest, Unauthorized
 from livereport.providers.base import Delivery, Fields, Parsed, epoch_ms, same, text
-
-#: ErrorCode → (reason, bounce category when undelivered), from Twilio's error dictionary.
-_ERRORS: dict[str, tuple[str, str]] = {
-    "30001": ("Queue overflow", "ignored"),
-    "30002": ("Account suspended", "ignored"),
-    "30003": ("Unreachable destination handset", "soft"),
-    "30004": ("Message blocked", "ignored"),
-    "30005": ("Unknown destination handset", "hard"),
-    "30006": ("Landline or unreachable carrier", "hard"),
-    "30007": ("Message filtered by the carrier", "ignored"),
-    "30008": ("Unknown error", "ignored"),
-    "30010": ("Message price exceeds max price", "ignored"),
-    "30034": ("Message from an unregistered number", "ignored"),
-    "21211": ("Invalid 'To' phone number", "hard"),
-    "21610": ("Recipient unsubscribed (STOP)", "hard"),
-    "21614": ("'To' number is not a mobile number", "hard"),
-}
+from livereport.providers.mobile import Outcome, read_failure
 
 #: Statuses that say nothing new to a report: before the hand-over, or inbound / read receipts.
 _NO_EVENT = frozenset(
@@ -65,13 +49,7 @@ class Twilio:
         if status in ("sent", "delivered"):
             event["type"] = status
         elif status in ("undelivered", "failed"):
-            reason, category = _ERRORS.get(code or "", ("", "ignored"))
-            event.update(
-                type="bounce" if status == "undelivered" else "error",
-                code=code,
-                reason=reason or (f"Twilio error {code}" if code else None),
-                bounce=category if status == "undelivered" else None,
-            )
+            event.update(_failure(status, code))
         elif status in _NO_EVENT:
             parsed.ignored += 1
             return parsed
@@ -83,6 +61,20 @@ class Twilio:
         fields.apply(dict(parse_qsl(urlsplit(delivery.url).query)), event)
         parsed.events.append({k: v for k, v in event.items() if v is not None})
         return parsed
+
+
+def _failure(status: str, code: str | None) -> dict[str, Any]:
+    """A known ErrorCode decides bounce or error (providers/mobile.py); else the status does:
+    undelivered (the carrier refused it) is a bounce, failed (never sent) an error."""
+    known = read_failure("twilio", code)
+    if known is not None:
+        bounce = known.outcome == Outcome.BOUNCE
+        return {"type": known.outcome.value, "code": code, "reason": known.reason,
+                "bounce": known.category if bounce else None}  # fmt: skip
+    bounce = status == "undelivered"
+    return {"type": "bounce" if bounce else "error", "code": code,
+            "reason": f"Twilio error {code}" if code else None,
+            "bounce": "ignored" if bounce else None}  # fmt: skip
 
 
 def _form(body: bytes) -> list[tuple[str, str]]:

@@ -5,7 +5,9 @@ What the dashboard draws is exactly what these return (every page has a JSON twi
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from typing import Any
 
 from livereport.errors import BadRequest, NotFound
@@ -31,6 +33,8 @@ from livereport.report.query import (
     Window,
     campaign_exists,
     campaign_rows,
+    executions,
+    high_water_mark,
     isoformat,
     tallies,
     total_tally,
@@ -52,10 +56,25 @@ def check_tab(tab: str) -> str:
 
 class Reports:
     """Answers report questions for one org at a time; the org always comes from the caller's
-    credential, never from the request."""
+    credential, never from the request.
 
-    def __init__(self, store: Store) -> None:
+    Whole tabs are cached per (org, campaign, tab, execution) and minute of the window, and
+    a cached tab is served only while the campaign's high-water mark (its events in the
+    window, by the rollups) has not moved: one cheap query instead of a dozen. ``raw``
+    computes everything from the raw events instead of the rollups, without cache: the
+    baseline of bench/query.py.
+    """
+
+    CACHED_TABS = 256
+
+    def __init__(self, store: Store, *, raw: bool = False, cache: bool = True) -> None:
         self.store = store
+        self.raw = raw
+        self.cache = cache and not raw
+        self._cached: OrderedDict[tuple[Any, ...], tuple[int, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
 
     def _scope(self, org: int, campaign: str, channel: str, execution: str | None) -> Scope:
         check_scope(channel)
@@ -77,10 +96,11 @@ class Reports:
     ) -> dict[str, Any]:  # fmt: skip
         scope = self._scope(org, campaign, channel, execution)
         window = Window.at(time.time() if now is None else now)
-        tally = total_tally(self.store, scope, window.start, window.end)
+        names = metrics_for(channel)
+        tally = total_tally(self.store, scope, window.start, window.end, names, self.raw)
         return {
             **_head(scope, window),
-            "metrics": tally.compute(metrics_for(channel)),
+            "metrics": tally.compute(names),
         }
 
     def breakdown(
@@ -114,13 +134,17 @@ class Reports:
         if main not in names:
             main = names[0]
         if by == "execution":
-            groups = tallies(self.store, scope, window.start, window.end, group="execution")
+            groups = tallies(
+                self.store, scope, window.start, window.end, group="execution", names=names,
+                raw=self.raw,
+            )  # fmt: skip
             if not keep_unnamed or len(groups) == 1:
                 groups.pop("", None)
         else:
             groups = tallies(
-                self.store, scope, window.start, window.end, group="key", dimension=dimension
-            )
+                self.store, scope, window.start, window.end, group="key", dimension=dimension,
+                names=names, raw=self.raw,
+            )  # fmt: skip
         rows = [{"key": key, "metrics": tally.compute(names)} for key, tally in groups.items()]
         rows.sort(key=lambda r: (-(r["metrics"].get(main) or 0), str(r["key"])))
         total = sum(int(r["metrics"].get(main) or 0) for r in rows)
@@ -154,7 +178,9 @@ class Reports:
         count = WINDOW_SECONDS // size
         last = (int(window.as_of) // size) * size
         first = last - (count - 1) * size
-        groups = tallies(self.store, scope, first, window.end, bucket=size)
+        groups = tallies(
+            self.store, scope, first, window.end, bucket=size, names=names, raw=self.raw
+        )
         starts = [first + i * size for i in range(count)]
         values = [groups.get(s, Tally()).compute(names) for s in starts]
         return {
@@ -168,24 +194,47 @@ class Reports:
         now: float | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         check_tab(tab)
-        scope = self._scope(org, campaign, tab, execution)
         window = Window.at(time.time() if now is None else now)
-        total = total_tally(self.store, scope, window.start, window.end)
+        if not self.cache:
+            return self._report(self._scope(org, campaign, tab, execution), window, tab)
+        mark = high_water_mark(self.store, org, campaign, window.start, window.end)
+        # Events in the window prove the campaign exists; without, ask the campaigns table.
+        scope = (
+            Scope(org, campaign, tab, execution or None)
+            if mark
+            else self._scope(org, campaign, tab, execution)
+        )
+        key = (org, campaign, tab, scope.execution, window.end)
+        with self._lock:
+            found = self._cached.get(key)
+            if found is not None and found[0] == mark:
+                self._cached.move_to_end(key)
+                self.hits += 1
+                # The numbers are those of now: only the moment they are current as of moves.
+                return {**found[1], "as_of": isoformat(window.as_of)}
+            self.misses += 1
+        report = self._report(scope, window, tab)
+        with self._lock:
+            self._cached[key] = (mark, report)
+            self._cached.move_to_end(key)
+            while len(self._cached) > self.CACHED_TABS:
+                self._cached.popitem(last=False)
+        return {**report}  # callers may add keys; the cached copy stays as built
+
+    def _report(self, scope: Scope, window: Window, tab: str) -> dict[str, Any]:
+        shown = {name for w in widgets_of(tab) for name in w.metrics}
+        # Counts of every type (whether the tab is empty), distinct profiles only as shown.
+        total = total_tally(self.store, scope, window.start, window.end, shown, self.raw, True)
         widgets = [self._widget(w, scope, window, total) for w in widgets_of(tab)]
-        has_events = any(total.counts.values()) or any(total.uniques.values())
+        has_events = any(total.counts.values())  # every distinct profile has counted events
         return {
             **_head(scope, window),
             "tab": tab,
             "title": TABS[tab],
             "empty": not has_events,
-            "executions": self._executions(scope, window),
+            "executions": executions(self.store, scope, window.start, window.end, self.raw),
             "widgets": widgets,
         }
-
-    def _executions(self, scope: Scope, window: Window) -> list[str]:
-        unfiltered = Scope(scope.org, scope.campaign, CAMPAIGN)
-        groups = tallies(self.store, unfiltered, window.start, window.end, group="execution")
-        return sorted(k for k in groups if k)
 
     def _widget(self, w: Widget, scope: Scope, window: Window, total: Tally) -> dict[str, Any]:
         data: dict[str, Any]
@@ -201,7 +250,10 @@ class Reports:
         elif w.kind == Kind.SERIES:
             data = self._series(scope, window, w.metrics, None)
         else:  # channels
-            groups = tallies(self.store, scope, window.start, window.end, group="channel")
+            groups = tallies(
+                self.store, scope, window.start, window.end, group="channel", names=w.metrics,
+                raw=self.raw,
+            )  # fmt: skip
             rows = []
             for channel in Channel:
                 names = tuple(m for m in w.metrics if m in metrics_for(channel))

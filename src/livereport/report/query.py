@@ -104,6 +104,42 @@ _GROUPS = {
 }
 
 
+#: The event types whose distinct profiles the rollups keep (minute_uniques, dim_uniques).
+UNIQUE_TYPES: tuple[str, ...] = ("entered", "open", "click", "impression", "interaction")
+
+# The same rows as the rollups, computed from the raw events at query time: the baseline the
+# performance benchmark compares the rollups with (`Reports(store, raw=True)`), and a check
+# that both give the same numbers.
+_RAW_MINUTES = (
+    "(SELECT org, campaign, channel, toStartOfMinute(time) AS minute, type, execution, bounce, "
+    "profile FROM {db}.events)"
+)
+_RAW_DIMS = (
+    "(SELECT org, campaign, channel, tupleElement(pair, 1) AS dim, "
+    "toStartOfMinute(time) AS minute, type, execution, bounce, tupleElement(pair, 2) AS key, "
+    "profile FROM {db}.events ARRAY JOIN arrayFilter(p -> tupleElement(p, 2) != '', ["
+    "('reason', reason), ('bounce', toString(bounce)), ('recipient_domain', recipient_domain), "
+    "('platform', toString(platform)), ('interaction', toString(interaction)), "
+    "('element', element), ('variant', variant)]) AS pair)"
+)
+
+
+def needed(names: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """(types counted, types whose distinct profiles are counted) that the metrics read."""
+    counts: set[str] = set()
+    uniques: set[str] = set()
+    stack = list(names)
+    while stack:
+        metric = METRICS[stack.pop()]
+        if metric.count is not None:
+            counts.add(metric.count)
+        if metric.unique is not None:
+            uniques.add(metric.unique)
+        stack.extend(metric.total)
+        stack.extend(metric.ratio or ())
+    return frozenset(counts), frozenset(uniques)
+
+
 def tallies(
     store: Store,
     scope: Scope,
@@ -113,42 +149,92 @@ def tallies(
     group: str = "none",
     dimension: Dimension | None = None,
     bucket: int | None = None,
+    names: Iterable[str] | None = None,
+    raw: bool = False,
+    count_all: bool = False,
 ) -> dict[Any, Tally]:
-    """Base aggregates per group value (or per time bucket), read from the rollups."""
+    """Base aggregates per group value (or per time bucket), read from the rollups (or, with
+    ``raw``, computed from the raw events).
+
+    With ``names``, only what those metrics read is queried: no counts query when none
+    counts events, and distinct profiles only of the types they name. Distinct profiles are
+    the costly part (exact sets merged minute by minute), so this matters on big campaigns.
+    ``count_all`` counts events of every type even when the metrics count none.
+    """
     where, params = scope.where(start, end)
-    counts_table, uniques_table = "minute_counts", "minute_uniques"
+    counts_from, uniques_from = "{db}.minute_counts", "{db}.minute_uniques"
+    count_sum, unique_merge = "sum(events)", "uniqExactMerge(profiles)"
+    if raw:
+        counts_from = uniques_from = _RAW_MINUTES
+        count_sum, unique_merge = "count()", "uniqExact(profile)"
     if dimension is not None:
-        counts_table, uniques_table = "dim_counts", "dim_uniques"
+        counts_from, uniques_from = "{db}.dim_counts", "{db}.dim_uniques"
+        if raw:
+            counts_from = uniques_from = _RAW_DIMS
         where += " AND dim = %(dim)s"
         params["dim"] = dimension.dim
         if dimension.types is not None:
             where += " AND type IN %(types)s"
             params["types"] = tuple(sorted(dimension.types))
+    counted, uniques = needed(names) if names is not None else (None, frozenset(UNIQUE_TYPES))
+    if dimension is not None and dimension.types is not None:
+        uniques &= dimension.types
+    uniques &= frozenset(UNIQUE_TYPES)
     key = _GROUPS[group]
     if bucket is not None:
         key = f"intDiv(toUInt32(minute), {int(bucket)}) * {int(bucket)}"
     result: dict[Any, Tally] = defaultdict(Tally)
     # Table names and group expressions are constants of this module; values are bound.
-    rows = store.execute(
-        f"SELECT {key} AS g, toString(type), toString(bounce), sum(events) "  # noqa: S608
-        f"FROM {{db}}.{counts_table} WHERE {where} GROUP BY g, type, bounce",
-        params,
-    )
-    for g, type_, bounce, n in rows:
-        tally = result[g]
-        tally.counts[(type_, bounce)] = tally.counts.get((type_, bounce), 0) + int(n)
-    rows = store.execute(
-        f"SELECT {key} AS g, toString(type), uniqExactMerge(profiles) "  # noqa: S608
-        f"FROM {{db}}.{uniques_table} WHERE {where} GROUP BY g, type",
-        params,
-    )
-    for g, type_, n in rows:
-        result[g].uniques[type_] = int(n)
+    if counted is None or counted or count_all:
+        rows = store.execute(
+            f"SELECT {key} AS g, toString(type), toString(bounce), {count_sum} "  # noqa: S608
+            f"FROM {counts_from} WHERE {where} GROUP BY g, type, bounce",
+            params,
+        )
+        for g, type_, bounce, n in rows:
+            tally = result[g]
+            tally.counts[(type_, bounce)] = tally.counts.get((type_, bounce), 0) + int(n)
+    if uniques:
+        rows = store.execute(
+            f"SELECT {key} AS g, toString(type), {unique_merge} "  # noqa: S608
+            f"FROM {uniques_from} WHERE {where} AND type IN %(unique_types)s GROUP BY g, type",
+            {**params, "unique_types": tuple(sorted(uniques))},
+        )
+        for g, type_, n in rows:
+            result[g].uniques[type_] = int(n)
     return dict(result)
 
 
-def total_tally(store: Store, scope: Scope, start: int, end: int) -> Tally:
-    return tallies(store, scope, start, end).get("", Tally())
+def total_tally(
+    store: Store, scope: Scope, start: int, end: int, names: Iterable[str] | None = None,
+    raw: bool = False, count_all: bool = False,
+) -> Tally:  # fmt: skip
+    found = tallies(store, scope, start, end, names=names, raw=raw, count_all=count_all)
+    return found.get("", Tally())
+
+
+def executions(store: Store, scope: Scope, start: int, end: int, raw: bool = False) -> list[str]:
+    """The named executions with events in the window (the scope's own execution is ignored)."""
+    where, params = Scope(scope.org, scope.campaign, CAMPAIGN).where(start, end)
+    source = _RAW_MINUTES if raw else "{db}.minute_counts"
+    rows = store.execute(
+        f"SELECT DISTINCT execution FROM {source} WHERE {where} AND execution != ''",  # noqa: S608
+        params,
+    )
+    return sorted(e for (e,) in rows)
+
+
+def high_water_mark(store: Store, org: int, campaign: str, start: int, end: int) -> int:
+    """Events of the campaign in the window, by the rollups: it grows with every insert that
+    can change a report of the window (rows are only ever added), so a cached report is
+    current while it stays the same and the window does not move."""
+    rows = store.execute(
+        "SELECT sum(events) FROM {db}.minute_counts WHERE org = %(org)s "
+        "AND campaign = %(campaign)s AND minute >= toDateTime(%(start)s, 'UTC') "
+        "AND minute < toDateTime(%(end)s, 'UTC')",
+        {"org": org, "campaign": campaign, "start": start, "end": end},
+    )
+    return int(rows[0][0] or 0) if rows else 0
 
 
 def campaign_exists(store: Store, org: int, campaign: str) -> bool:

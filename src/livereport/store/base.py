@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from clickhouse_driver.util.escape import escape_params
@@ -68,8 +68,18 @@ class Store(Protocol):
         ...
 
 
+def retention_start(retention_days: int, now: float) -> date:
+    """The UTC day of the oldest moment still within retention: partitions of earlier days
+    hold only events older than retention and are dropped."""
+    return (datetime.fromtimestamp(now, UTC) - timedelta(days=retention_days)).date()
+
+
 def drop_partitions_before(store: Store, day: date) -> list[str]:
     """Drop every daily partition older than ``day``; return the partitions dropped."""
+    own = getattr(store, "drop_partitions_before", None)
+    if own is not None:  # a cluster drops the partitions of each shard's local tables
+        dropped: list[str] = own(day)
+        return dropped
     cutoff = int(day.strftime("%Y%m%d"))
     rows = store.execute(
         "SELECT DISTINCT table, partition FROM system.parts "

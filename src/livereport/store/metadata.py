@@ -6,6 +6,7 @@ running server that shares the data directory.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 import sqlite3
@@ -16,11 +17,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
+from typing import cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from livereport.errors import BadRequest, NotFound
+from livereport.errors import BadRequest, NotFound, StorageUnavailable
+from livereport.store.accounts import AccountRecords
+from livereport.store.sqldb import PostgreSQL
 
 KEY_PREFIX = "lr_"
 
@@ -78,12 +82,64 @@ CREATE TABLE IF NOT EXISTS webhook_secrets (
     updated REAL NOT NULL,
     PRIMARY KEY (org_id, provider)
 );
+CREATE TABLE IF NOT EXISTS key_terms (
+    key_id INTEGER PRIMARY KEY REFERENCES api_keys(id),
+    expires REAL,
+    last_used REAL
+);
+CREATE TABLE IF NOT EXISTS sign_in_failures (
+    user_id INTEGER PRIMARY KEY REFERENCES users(id),
+    failures INTEGER NOT NULL,
+    locked_until REAL
+);
+CREATE TABLE IF NOT EXISTS audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id INTEGER NOT NULL REFERENCES orgs(id),
+    created REAL NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    address TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_log_by_org ON audit_log (org_id, id);
+CREATE TABLE IF NOT EXISTS invites (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id INTEGER NOT NULL REFERENCES orgs(id),
+    email TEXT NOT NULL,
+    role TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created REAL NOT NULL,
+    expires REAL NOT NULL,
+    accepted REAL
+);
 CREATE TABLE IF NOT EXISTS webhook_notes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     org_id INTEGER NOT NULL REFERENCES orgs(id),
     provider TEXT NOT NULL,
     note TEXT NOT NULL,
     created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kept_returns (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id INTEGER NOT NULL REFERENCES orgs(id),
+    digest TEXT NOT NULL,
+    received REAL NOT NULL,
+    kind TEXT NOT NULL,
+    category TEXT,
+    reason TEXT,
+    status TEXT,
+    rule TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    why TEXT NOT NULL,
+    message TEXT NOT NULL,
+    UNIQUE (org_id, digest)
+);
+CREATE TABLE IF NOT EXISTS bounce_rule_tables (
+    org_id INTEGER PRIMARY KEY REFERENCES orgs(id),
+    version INTEGER NOT NULL,
+    rules TEXT NOT NULL,
+    updated REAL NOT NULL,
+    updated_by TEXT NOT NULL
 );
 """
 
@@ -115,6 +171,8 @@ class ApiKey:
     scopes: frozenset[Scope]
     created: float
     revoked: float | None
+    expires: float | None = None
+    last_used: float | None = None
 
 
 @dataclass(frozen=True)
@@ -152,20 +210,48 @@ def hash_key(plain: str) -> str:
     return hashlib.sha256(plain.encode()).hexdigest()
 
 
-class Metadata:
-    def __init__(self, path: Path) -> None:
+class Metadata(AccountRecords):
+    def __init__(self, path: Path, database_url: str = "") -> None:
+        """SQLite in ``path``, or with ``database_url`` the PostgreSQL database of a cluster."""
         self.path = path
+        self._postgres = PostgreSQL(database_url, _SCHEMA) if database_url else None
+        if self._postgres is not None:
+            with self._db() as db:
+                db.executescript(_SCHEMA)
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._db() as db:
+            # Kept in the file: set once here, so that opening it to read never writes.
+            db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+        # SQLite deletes the WAL's index file when its last connection closes and must create
+        # it again on the next open, which fails on a full disk: one idle connection keeps it,
+        # so that reads go on working while the disk is full.
+        self._keeper = sqlite3.connect(self.path, check_same_thread=False)
+        self._keeper.execute("SELECT count(*) FROM orgs").fetchall()  # opens the WAL index
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        if self._postgres is not None:
+            try:
+                with self._postgres.connect() as pg:
+                    # The shim speaks the part of sqlite3.Connection used here (store/sqldb.py).
+                    yield cast(sqlite3.Connection, pg)
+            except sqlite3.OperationalError as exc:
+                raise StorageUnavailable(
+                    f"the PostgreSQL metadata database cannot be used ({exc}); check "
+                    "LIVEREPORT_DATABASE and that the server is reachable, then retry"
+                ) from exc
+            return
         try:
-            db.execute("PRAGMA journal_mode=WAL")
+            db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        except sqlite3.OperationalError as exc:
+            raise _unavailable(self.path, exc) from exc
+        try:
             db.execute("PRAGMA foreign_keys=ON")
             yield db
+        except sqlite3.OperationalError as exc:  # disk full, read-only, I/O error, locked
+            raise _unavailable(self.path, exc) from exc
         finally:
             db.close()
 
@@ -202,8 +288,11 @@ class Metadata:
 
     # API keys
 
-    def create_key(self, org: Org, scopes: Sequence[str], name: str = "") -> tuple[str, ApiKey]:
-        """Make a key; the plain key is returned once and only its hash is kept."""
+    def create_key(
+        self, org: Org, scopes: Sequence[str], name: str = "", expires: float | None = None
+    ) -> tuple[str, ApiKey]:
+        """Make a key, valid until ``expires`` (epoch seconds) if given; the plain key is
+        returned once and only its hash is kept."""
         try:
             chosen = frozenset(Scope(s) for s in scopes)
         except ValueError:
@@ -220,21 +309,27 @@ class Metadata:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (org.id, name, plain[:10], hash_key(plain), ",".join(sorted(chosen)), now),
             )
-        return plain, ApiKey(int(cur.lastrowid or 0), org.id, name, plain[:10], chosen, now, None)
+            key_id = int(cur.lastrowid or 0)
+            if expires is not None:
+                db.execute(
+                    "INSERT INTO key_terms (key_id, expires) VALUES (?, ?)", (key_id, expires)
+                )
+        return plain, ApiKey(key_id, org.id, name, plain[:10], chosen, now, None, expires)
 
-    def find_key(self, plain: str) -> ApiKey | None:
-        """The live (not revoked) key with this value, if any."""
+    def find_key(self, plain: str, now: float | None = None) -> ApiKey | None:
+        """The live (neither revoked nor expired) key with this value, if any."""
         with self._db() as db:
             row = db.execute(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE hash = ? AND revoked IS NULL",  # noqa: S608
-                (hash_key(plain),),
+                f"SELECT {_KEY_COLUMNS} WHERE k.hash = ? AND k.revoked IS NULL "
+                "AND (t.expires IS NULL OR t.expires > ?)",
+                (hash_key(plain), time.time() if now is None else now),
             ).fetchone()
         return _key(row) if row else None
 
     def keys(self, org: Org) -> list[ApiKey]:
         with self._db() as db:
             rows = db.execute(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE org_id = ? ORDER BY id",  # noqa: S608
+                f"SELECT {_KEY_COLUMNS} WHERE k.org_id = ? ORDER BY k.id",
                 (org.id,),
             ).fetchall()
         return [_key(r) for r in rows]
@@ -436,19 +531,137 @@ class Metadata:
         return [(float(c), str(p), str(n)) for c, p, n in rows]
 
 
+    # returned mails that made no event (bounces/returns.py), kept for admins
+
+    def keep_return(self, org_id: int, kept: KeptReturn, message: bytes) -> bool:
+        """Keep a returned mail once per org (by digest); False when it was kept already.
+
+        The raw message is kept (base64) so an admin can still act on it.
+        """
+        with self._db() as db:
+            cur = db.execute(
+                "INSERT INTO kept_returns (org_id, digest, received, kind, category, reason, "
+                "status, rule, subject, why, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (org_id, digest) DO NOTHING",
+                (org_id, kept.digest, kept.received, kept.kind, kept.category, kept.reason,
+                 kept.status, kept.rule, kept.subject, kept.why,
+                 base64.b64encode(message).decode()),
+            )  # fmt: skip
+        return cur.rowcount == 1
+
+    def kept_returns(self, org_id: int, limit: int = 100, before: int | None = None) -> list[KeptReturn]:
+        """The org's kept returns, newest first (``before``: only ids below it, for paging)."""
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT id, digest, received, kind, category, reason, status, rule, subject, why "
+                "FROM kept_returns WHERE org_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+                (org_id, before if before is not None else 2**62, limit),
+            ).fetchall()
+        return [
+            KeptReturn(digest, received, kind, category, reason, status, rule, subject, why, id_)
+            for id_, digest, received, kind, category, reason, status, rule, subject, why in rows
+        ]
+
+    def kept_return_message(self, org_id: int, return_id: int) -> bytes | None:
+        """The raw message of one kept return of the org, if there is one by that id."""
+        with self._db() as db:
+            row = db.execute(
+                "SELECT message FROM kept_returns WHERE org_id = ? AND id = ?", (org_id, return_id)
+            ).fetchone()
+        return base64.b64decode(row[0]) if row else None
+
+    # an org's own bounce rules (bounces/org.py): one versioned table per org
+
+    def bounce_rules_version(self, org_id: int) -> int:
+        """The version of the org's stored bounce rule table; 0 when it never saved one."""
+        with self._db() as db:
+            row = db.execute(
+                "SELECT version FROM bounce_rule_tables WHERE org_id = ?", (org_id,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def bounce_rules(self, org_id: int) -> tuple[int, str] | None:
+        """(version, rows as JSON text) of the org's bounce rule table, if it saved one."""
+        with self._db() as db:
+            row = db.execute(
+                "SELECT version, rules FROM bounce_rule_tables WHERE org_id = ?", (org_id,)
+            ).fetchone()
+        return (int(row[0]), str(row[1])) if row else None
+
+    def replace_bounce_rules(
+        self, org_id: int, rules: str, actor: str, expected: int | None = None
+    ) -> int | None:
+        """Replace the org's whole bounce rule table (JSON text); return the new version.
+
+        With ``expected``, only when the stored version is still that one (0: none stored);
+        None when another change came first. One statement each way, so two nodes saving at
+        once cannot both win.
+        """
+        now = time.time()
+        with self._db() as db:
+            current = db.execute(
+                "SELECT version FROM bounce_rule_tables WHERE org_id = ?", (org_id,)
+            ).fetchone()
+            if current is None:
+                if expected not in (None, 0):
+                    return None
+                cur = db.execute(
+                    "INSERT INTO bounce_rule_tables (org_id, version, rules, updated, updated_by) "
+                    "VALUES (?, 1, ?, ?, ?) ON CONFLICT (org_id) DO NOTHING",
+                    (org_id, rules, now, actor),
+                )
+                return 1 if cur.rowcount == 1 else None
+            version = int(current[0])
+            if expected is not None and expected != version:
+                return None
+            cur = db.execute(
+                "UPDATE bounce_rule_tables SET version = version + 1, rules = ?, updated = ?, "
+                "updated_by = ? WHERE org_id = ? AND version = ?",
+                (rules, now, actor, org_id, version),
+            )
+            return version + 1 if cur.rowcount == 1 else None
+
+
+@dataclass(frozen=True)
+class KeptReturn:
+    """A returned mail that made no event: not attributed, or not recognised as a return."""
+
+    digest: str
+    received: float
+    kind: str
+    category: str | None
+    reason: str | None
+    status: str | None
+    rule: str
+    subject: str
+    why: str
+    id: int = 0
+
+
 _WEBHOOK_FIELDS = frozenset({"campaign", "profile", "execution", "variant"})
 
 
 @cache
+def _unavailable(path: Path, exc: sqlite3.OperationalError) -> StorageUnavailable:
+    return StorageUnavailable(
+        f"the metadata database {path.name} cannot be used ({exc}); "
+        "check the data directory's free space and permissions, then retry"
+    )
+
+
 def _stand_in_hash() -> str:
     return PasswordHasher().hash(secrets.token_urlsafe(16))
 
 
-_KEY_COLUMNS = "id, org_id, name, prefix, scopes, created, revoked"
+_KEY_COLUMNS = (
+    "k.id, k.org_id, k.name, k.prefix, k.scopes, k.created, k.revoked, t.expires, t.last_used "
+    "FROM api_keys k LEFT JOIN key_terms t ON t.key_id = k.id"
+)
 
 
-def _key(row: tuple[int, int, str, str, str, float, float | None]) -> ApiKey:
-    id_, org_id, name, prefix, scopes, created, revoked = row
+def _key(row: tuple[int, int, str, str, str, float, float | None, float | None, float | None]) -> ApiKey:
+    id_, org_id, name, prefix, scopes, created, revoked, expires, last_used = row
     return ApiKey(
-        id_, org_id, name, prefix, frozenset(Scope(s) for s in scopes.split(",")), created, revoked
-    )
+        id_, org_id, name, prefix, frozenset(Scope(s) for s in scopes.split(",")), created,
+        revoked, expires, last_used,
+    )  # fmt: skip

@@ -9,12 +9,13 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,21 +23,27 @@ from starlette.routing import Route
 
 from livereport.config import Config
 from livereport.errors import LivereportError, PayloadTooLarge
-from livereport.ingest.decode import media_type, read_body, split_events, validate_all
+from livereport.ingest.decode import decode_events, media_type, read_body
+from livereport.ingest.seen import SharedSeen
 from livereport.ingest.writer import Writer
 from livereport.report.build import Reports, describe_catalogue
-from livereport.store.base import Store, drop_partitions_before
+from livereport.store.base import Store, drop_partitions_before, retention_start
 from livereport.store.metadata import Metadata, Scope
 from livereport.store.recover import InsertJournal
 from livereport.store.schema import migrate
+from livereport.store.tenant import TenantStore
+from livereport.web.accounts import account_routes
 from livereport.web.auth import authenticate, authenticate_caller
+from livereport.web.bounce_rules import finish_posted, get_bounce_rules, put_bounce_rules
 from livereport.web.export import get_export
 from livereport.web.layouts import delete_layout, get_layout, put_layout
+from livereport.web.limits import RequestLimits
 from livereport.web.live import get_live
 from livereport.web.openapi import openapi_document
 from livereport.web.ops import Observed, RequestContext, ops_routes
 from livereport.web.pages import page_routes
 from livereport.web.params import query_param, required_param, services_of
+from livereport.web.returns import get_bounce, get_unattributed, post_return
 from livereport.web.session import get_me, post_signin, post_signout
 from livereport.web.webhooks import post_webhook
 
@@ -71,14 +78,19 @@ async def post_events(request: Request) -> Response:
             f"the request body is larger than {s.config.max_body_bytes} bytes; send less"
         )
     body = await read_body(
-        request.stream(), request.headers.get("content-encoding"), s.config.max_body_bytes
+        request.stream(), request.headers.get("content-encoding"), s.config.max_body_bytes,
+        utf8=True,
     )
     now = datetime.now(UTC)
     retention = timedelta(days=s.config.retention_days)
 
     def prepare() -> Any:
-        items = split_events(body, media, s.config.max_events_per_request)
-        return validate_all(items, now=now, retention=retention)
+        batch = decode_events(
+            body, media, s.config.max_events_per_request, now=now, retention=retention
+        )
+        # The org's bounce rules and the push / SMS code tables (bounces/org.py).
+        finish_posted(batch.events, body, media, s.metadata, key.org_id)
+        return batch
 
     batch = await run_in_threadpool(prepare)
     for rejected in batch.rejected:
@@ -156,6 +168,19 @@ async def get_openapi(request: Request) -> Response:
 
 
 async def _on_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, RecursionError):
+        # JSON decoders give up on nesting past the interpreter's depth limit: the body's
+        # fault, and the same for every route that reads JSON.
+        return JSON(
+            {"error": "the JSON body nests arrays or objects too deeply; expected at most "
+             "a few levels (events are flat objects)"},
+            status_code=400,
+        )
+    if isinstance(exc, UnicodeDecodeError):
+        return JSON(
+            {"error": f"the body is not valid UTF-8 ({exc.reason}); expected JSON text in UTF-8"},
+            status_code=400,
+        )
     if not isinstance(exc, LivereportError):
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return JSON({"error": "internal error; see the server log"}, status_code=500)
@@ -166,9 +191,17 @@ async def _on_error(request: Request, exc: Exception) -> Response:
     return JSON({"error": exc.message}, status_code=exc.status, headers=headers)
 
 
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such route, method not allowed) as JSON errors too."""
+    assert isinstance(exc, HTTPException)
+    hint = {404: "; see /v1/openapi.json for the routes", 405: "; see /v1/openapi.json"}
+    message = f"{exc.detail}{hint.get(exc.status_code, '')}"
+    return JSON({"error": message}, status_code=exc.status_code, headers=exc.headers)
+
+
 async def _drop_old_partitions(services: Services) -> None:
     while True:
-        keep_from = date.today() - timedelta(days=services.config.retention_days)
+        keep_from = retention_start(services.config.retention_days, time.time())
         try:
             dropped = await run_in_threadpool(drop_partitions_before, services.store, keep_from)
             if dropped:
@@ -193,13 +226,25 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
             retention_s=config.retention_days * 86_400,
             metrics=observed.ingest,
             insert_delay_s=config.test_insert_delay_ms / 1000,
-            journal=InsertJournal(config.data / "insert-journal.json"),
+            # A ClickHouse server writes each block with its views even when the node dies
+            # mid-insert: only the embedded engine needs the journal's rollup repair.
+            journal=None if config.clickhouse else InsertJournal(config.data / "insert-journal.json"),
+            # Several app nodes on one ClickHouse: they share the duplicate memory.
+            shared=(
+                SharedSeen(config.database, config.retention_days * 86_400)
+                if config.clickhouse and config.database
+                else None
+            ),
         )
         observed.writer = writer
         started = time.monotonic()
         await run_in_threadpool(writer.start)
         log.info("duplicate memory: %d ids in %.1fs", len(writer.seen), time.monotonic() - started)
-        services = Services(config, store, metadata, writer, Reports(store))
+        # The embedded engine runs one statement at a time, so a report never sees half an
+        # insert and a cached tab checked against the high-water mark is exact. A server
+        # answers reads during an insert, between the views' commits: no cache there.
+        reports = Reports(TenantStore(store), cache=not config.clickhouse)
+        services = Services(config, store, metadata, writer, reports)
         app.state.services = services
         retention = asyncio.create_task(_drop_old_partitions(services))
         try:
@@ -211,6 +256,11 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
     routes = [
         Route("/v1/events", post_events, methods=["POST"]),
         Route("/v1/webhooks/{provider}/{org_token}", post_webhook, methods=["POST"]),
+        Route("/v1/returns", post_return, methods=["POST"]),
+        Route("/v1/returns/unattributed", get_unattributed),
+        Route("/v1/campaigns/{campaign:path}/bounces/{event_id}", get_bounce),
+        Route("/v1/bounce-rules", get_bounce_rules, methods=["GET"]),
+        Route("/v1/bounce-rules", put_bounce_rules, methods=["PUT"]),
         Route("/v1/campaigns", get_campaigns),
         Route("/v1/campaigns/{campaign:path}/totals", get_totals),
         Route("/v1/campaigns/{campaign:path}/breakdown", get_breakdown),
@@ -226,14 +276,22 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
         Route("/v1/me", get_me),
         Route("/v1/catalogue", get_catalogue),
         Route("/v1/openapi.json", get_openapi),
+        *account_routes(),
         *ops_routes(),
         *page_routes(),
     ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RequestContext, observed=observed)],
-        exception_handlers={Exception: _on_error, LivereportError: _on_error},
+        middleware=[
+            Middleware(RequestContext, observed=observed),
+            Middleware(RequestLimits, max_body_bytes=config.max_body_bytes),
+        ],
+        exception_handlers={
+            Exception: _on_error,
+            LivereportError: _on_error,
+            HTTPException: _on_http_error,
+        },
     )
     app.state.observed = observed
     return app

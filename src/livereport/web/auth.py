@@ -1,27 +1,77 @@
 """Who is calling: an API key in ``Authorization: Bearer …`` decides the org and the scopes;
 for reading, a signed-in browser session (web/session.py) does too.
+
+Every key request spends a token of the key's bucket (web/limits.py) and, at most once a
+minute, records when the key was last used.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 
 from starlette.requests import Request
 
 from livereport.errors import Forbidden, Unauthorized
-from livereport.store.metadata import ApiKey, Metadata, Role, Scope, User
+from livereport.store.metadata import KEY_PREFIX, ApiKey, Metadata, Role, Scope, User
+from livereport.web.limits import KeyBuckets
 from livereport.web.session import COOKIE, Session, request_session, require_csrf
+
+#: Longest Authorization value looked up; real keys are about 46 characters.
+MAX_TOKEN = 200
+#: Seconds between two writes of a key's last-used time.
+TOUCH_KEY_EVERY_S = 60
+
+
+class _KeyUse:
+    """When this process last wrote each key's last-used time, so reads stay cheap."""
+
+    def __init__(self) -> None:
+        self._written: dict[int, float] = {}
+        self._lock = threading.Lock()
+
+    def due(self, key_id: int, now: float) -> bool:
+        with self._lock:
+            if now - self._written.get(key_id, 0.0) < TOUCH_KEY_EVERY_S:
+                return False
+            if len(self._written) > 100_000:
+                self._written.clear()
+            self._written[key_id] = now
+            return True
+
+
+_key_use = _KeyUse()
+
+
+def key_buckets(request: Request) -> KeyBuckets:
+    """The app's per-key rate limiter, made from its settings on first use."""
+    state = request.app.state
+    buckets: KeyBuckets | None = getattr(state, "key_buckets", None)
+    if buckets is None:
+        config = state.services.config
+        buckets = state.key_buckets = KeyBuckets(config.key_requests_per_s, config.key_burst)
+    return buckets
 
 
 def authenticate(request: Request, metadata: Metadata, scope: Scope) -> ApiKey:
-    """The caller's live key, if it has ``scope``; 401 without a known key, 403 without scope."""
+    """The caller's live key, if it has ``scope``; 401 without a known key, 403 without scope,
+    429 when the key sends faster than its rate limit."""
     header = request.headers.get("authorization", "")
     kind, _, token = header.partition(" ")
-    if kind.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if kind.lower() != "bearer" or not token:
         raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
-    key = metadata.find_key(token.strip())
+    now = time.time()
+    key = metadata.find_key(token, now) if len(token) <= MAX_TOKEN else None
     if key is None:
-        raise Unauthorized("this API key is unknown or revoked; create one with `livereport keys create`")
+        raise Unauthorized(
+            f"this API key is unknown, revoked or expired; keys start with {KEY_PREFIX!r}, "
+            "create one with `livereport keys create`"
+        )
+    key_buckets(request).take(key.id)
+    if _key_use.due(key.id, now):
+        metadata.touch_key(key.id, now)
     if scope not in key.scopes and Scope.ADMIN not in key.scopes:
         raise Forbidden(f"this API key lacks the {scope} scope; create a key with --scope {scope}")
     return key
@@ -38,6 +88,14 @@ class Caller:
     @property
     def user(self) -> User | None:
         return self.session.user if self.session else None
+
+    @property
+    def actor(self) -> str:
+        """Who acts, as the audit log names them."""
+        if self.session is not None:
+            return f"user {self.session.user.email}"
+        assert self.key is not None
+        return f"key {self.key.id} ({self.key.prefix}…)"
 
 
 def authenticate_caller(request: Request, metadata: Metadata, scope: Scope = Scope.READ) -> Caller:

@@ -6,6 +6,10 @@ from typing import Any
 
 from livereport import __version__
 from livereport.report.catalogue import BUCKETS, DIMENSIONS, METRICS, SCOPES, TABS
+from livereport.web.accounts import openapi_paths as account_paths
+from livereport.web.bounce_rules import openapi_paths as bounce_rule_paths
+from livereport.web.returns import openapi_paths as return_paths
+from livereport.web.webhooks import openapi_paths as webhook_paths
 
 
 def _query(name: str, description: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
@@ -26,6 +30,7 @@ _ERRORS = {
         "401": "No API key, or an unknown or revoked one.",
         "403": "The API key lacks the needed scope.",
         "404": "No such campaign for this org (or no such tab).",
+        "429": "The API key sent more requests than its rate limit; retry after Retry-After seconds.",
     }.items()
 }  # fmt: skip
 _WINDOW = {
@@ -90,6 +95,27 @@ def openapi_document() -> dict[str, Any]:
             },
         },
         "paths": {
+            "/healthz": {"get": {
+                "summary": "Liveness",
+                "description": "200 while the process serves HTTP. Needs no key.",
+                "security": [],
+                "responses": {"200": {"description": "Alive", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]}}}}},
+            }},
+            "/readyz": {"get": {
+                "summary": "Readiness",
+                "description": "200 when storage answers and every migration is applied; 503 with the reason otherwise (starting, shutting down, storage unreachable, migrations missing). Needs no key.",
+                "security": [],
+                "responses": {
+                    "200": {"description": "Ready", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"const": "ready"}}, "required": ["status"]}}}},
+                    "503": {"description": "Not ready", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"type": "string"}, "error": {"type": "string"}}, "required": ["status", "error"]}}}},
+                },
+            }},
+            "/metrics": {"get": {
+                "summary": "Prometheus metrics",
+                "description": "Counters, gauges and histograms in the Prometheus text format (see docs/operations.md). Needs no key.",
+                "security": [],
+                "responses": {"200": {"description": "Metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}},
+            }},
             "/v1/events": {"post": {
                 "summary": "Send events",
                 "description": "A JSON array of events, or one event per line (NDJSON); gzip or zstd bodies accepted. The answer comes once the accepted events are stored.",
@@ -156,9 +182,12 @@ def openapi_document() -> dict[str, Any]:
                     "responses": _ok({"type": "object"}, "The layout: widgets with position, size and visualisation."),
                 } for method, summary in (("get", "Your layout of a tab, or the default"), ("put", "Save your layout of a tab"), ("delete", "Back to the default layout"))},
             },
+            **account_paths(),
+            **webhook_paths(),
+            **return_paths(),
+            **bounce_rule_paths(),
             "/v1/signin": {"post": {"summary": "Sign in with email and password; sets the session cookie", "responses": _ok({"type": "object"}, "Signed in.")}},
             "/v1/signout": {"post": {"summary": "End the session", "responses": _ok({"type": "object"}, "Signed out.")}},
             "/v1/me": {"get": {"summary": "The signed-in user", "responses": _ok({"type": "object"}, "The user and their org.")}},
-            "/healthz": {"get": {"summary": "The process is alive", "responses": {"200": {"description": "Alive.", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
         },
     }  # fmt: skip

@@ -4,6 +4,8 @@ The cookie holds a random token; the metadata keeps only its hash, the user and 
 so a session ends after ``IDLE_TIMEOUT_S`` without use or ``ABSOLUTE_TIMEOUT_S`` after
 sign-in, whichever comes first. State-changing requests made with the cookie must carry
 ``X-Requested-With: livereport`` (a header other sites cannot make a browser send).
+Failed sign-ins are slowed down per email and per address, and too many wrong passwords in
+a row lock the account for a while (store/accounts.py keeps the count and the lock).
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ TOUCH_EVERY_S = 60
 CSRF_HEADER = "x-requested-with"
 CSRF_VALUE = "livereport"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-#: Failed sign-ins allowed per email (and per client address) in FAILURE_WINDOW_S.
-MAX_FAILURES = 10
+#: Failed sign-ins allowed per email (and per client address) in FAILURE_WINDOW_S are the
+#: ``signin_max_failures`` setting; ``signin_lock_after`` wrong passwords in a row lock the
+#: account itself (kept in the metadata, so every node and the CLI see the lock).
 FAILURE_WINDOW_S = 900
 
 
@@ -145,22 +148,25 @@ class _Throttle:
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def check(self, keys: list[str], now: float) -> None:
+    def check(self, keys: list[str], now: float, limit: int) -> None:
         with self._lock:
             for key in keys:
                 recent = self._recent(key, now)
-                if len(recent) >= MAX_FAILURES:
-                    wait = int(recent[0] + FAILURE_WINDOW_S - now) + 1
+                if len(recent) >= limit:
+                    wait = int(recent[-limit] + FAILURE_WINDOW_S - now) + 1
                     raise TooManyAttempts(
                         f"too many failed sign-ins; try again in {wait} seconds", wait
                     )
 
-    def fail(self, keys: list[str], now: float) -> None:
+    def fail(self, keys: list[str], now: float, limit: int) -> None:
         with self._lock:
             if len(self._failures) > 10_000:
                 self._failures.clear()
             for key in keys:
-                self._recent(key, now).append(now)
+                recent = self._recent(key, now)
+                recent.append(now)
+                while len(recent) > limit:
+                    recent.popleft()
 
     def forget(self, keys: list[str]) -> None:
         with self._lock:
@@ -168,7 +174,7 @@ class _Throttle:
                 self._failures.pop(key, None)
 
     def _recent(self, key: str, now: float) -> deque[float]:
-        recent = self._failures.setdefault(key, deque(maxlen=MAX_FAILURES))
+        recent = self._failures.setdefault(key, deque())
         while recent and recent[0] < now - FAILURE_WINDOW_S:
             recent.popleft()
         return recent
@@ -207,19 +213,53 @@ async def post_signin(request: Request) -> Response:
         raise BadRequest(f'sign-in: {exc}; send {{"email": …, "password": …}}') from None
     except msgspec.DecodeError:
         raise BadRequest('sign-in: expected JSON {"email": …, "password": …}') from None
+    config = services_of(request).config
+    limit = max(1, config.signin_max_failures)
     now = time.time()
-    client = request.client.host if request.client else "?"
-    keys = [f"email:{creds.email.strip().lower()}", f"client:{client}"]
-    _throttle.check(keys, now)
-    user = await run_in_threadpool(metadata.check_password, creds.email, creds.password)
+    client = client_address(request)
+    email = creds.email.strip().lower()[:254]
+    keys = [f"email:{email}", f"client:{client}"]
+    _throttle.check(keys, now, limit)
+    locked = await run_in_threadpool(metadata.sign_in_lock, email, now)
+    if locked is not None:
+        raise _locked(locked, now, config.signin_lock_after)
+    user = await run_in_threadpool(metadata.check_password, email, creds.password)
     if user is None:
-        _throttle.fail(keys, now)
+        _throttle.fail(keys, now, limit)
+        until = await run_in_threadpool(
+            metadata.record_failed_sign_in, email, now, config.signin_lock_after,
+            config.signin_lock_s,
+        )  # fmt: skip
+        if until is not None:
+            await run_in_threadpool(_audit_lock, metadata, email, client)
+            raise _locked(until, now, config.signin_lock_after)
         raise Unauthorized("the email or the password is wrong")
     _throttle.forget(keys[:1])
+    await run_in_threadpool(metadata.clear_failed_sign_ins, user.id)
     token, session = await run_in_threadpool(start_session, metadata, user, now)
     response = JSONResponse(_me(session))
     _set_cookie(response, request, token)
     return response
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _locked(until: float, now: float, after: int) -> TooManyAttempts:
+    wait = max(1, int(until - now) + 1)
+    when = time.strftime("%H:%M:%S UTC", time.gmtime(until))
+    return TooManyAttempts(
+        f"this account is locked after {after} wrong passwords in a row, until {when} "
+        f"(in {wait} seconds); an admin can unlock it sooner",
+        wait,
+    )
+
+
+def _audit_lock(metadata: Metadata, email: str, client: str) -> None:
+    user = metadata.account_by_email(email)
+    if user is not None:
+        metadata.audit(user.org_id, "sign-in", "user.locked", f"user {user.email}", client)
 
 
 async def post_signout(request: Request) -> Response:

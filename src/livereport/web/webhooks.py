@@ -4,12 +4,14 @@ secret, mapped by its provider module, then validated and stored like /v1/events
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from livereport.bounces.org import finish_dicts, org_rules
 from livereport.errors import InvalidEvent, NotFound, PayloadTooLarge, Unauthorized
 from livereport.events import Event, decode_event
 from livereport.ingest.decode import read_body
@@ -46,15 +48,20 @@ async def post_webhook(request: Request) -> Response:
     for note in parsed.notes:
         await run_in_threadpool(s.metadata.add_webhook_note, org.org_id, provider.name, note)
     retention = timedelta(days=s.config.retention_days)
-    events: list[Event] = []
+    decoded: list[tuple[int, Event]] = []
     rejected: list[dict[str, object]] = []
     for index, raw in enumerate(parsed.events):
         try:
-            events.append(decode_event(raw, now=now, retention=retention))
+            decoded.append((index, decode_event(raw, now=now, retention=retention)))
         except InvalidEvent as exc:
             rejected.append({"index": index, "id": raw.get("id"), "errors": exc.errors})
             request.app.state.observed.ingest.count_rejected(exc.errors)
-    flags = await s.writer.submit(org.org_id, events)
+    metadata, org_id = s.metadata, org.org_id
+    # The org's bounce rules, then the push / SMS code tables (bounces/org.py).
+    decoded = await run_in_threadpool(
+        finish_dicts, parsed.events, decoded, lambda: org_rules(metadata, org_id)
+    )
+    flags = await s.writer.submit(org.org_id, [e for _, e in decoded])
     accepted = sum(flags)
     return Response(
         _encode(
@@ -68,3 +75,44 @@ async def post_webhook(request: Request) -> Response:
         ),
         media_type="application/json",
     )
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The webhook route for the OpenAPI document (web/openapi.py)."""
+
+    def error(description: str) -> dict[str, Any]:
+        schema = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+        return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+    result = {
+        "type": "object",
+        "properties": {
+            "accepted": {"type": "integer"}, "duplicates": {"type": "integer"},
+            "rejected": {"type": "array", "items": {"type": "object"}},
+            "unknown": {"type": "integer", "description": "Items of a type livereport does not know (kept in the count)."},
+            "ignored": {"type": "integer", "description": "Documented items that make no event, e.g. an intermediate status."},
+        },
+        "required": ["accepted", "duplicates", "rejected", "unknown", "ignored"],
+    }  # fmt: skip
+    return {
+        "/v1/webhooks/{provider}/{org_token}": {"post": {
+            "summary": "A provider's webhook delivery (Mailgun, Postmark, SendGrid, Amazon SES, Twilio)",
+            "description": "The provider's own body and signature, as it sends them; the path is printed by `livereport webhooks set PROVIDER`. The delivery is verified with the org's secret for that provider (Mailgun HMAC, Postmark basic auth, SendGrid ECDSA, SNS certificate signature, X-Twilio-Signature) and mapped to events whose ids come from the provider's ids, so retries count once.",
+            "security": [],
+            "parameters": [
+                {"name": "provider", "in": "path", "required": True, "schema": {"type": "string", "enum": sorted(PROVIDERS)}},
+                {"name": "org_token", "in": "path", "required": True, "description": "The org's webhook token.", "schema": {"type": "string"}},
+            ],
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": {}}, "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+                "text/plain": {"schema": {"type": "string"}, "description": "Amazon SNS posts JSON as text/plain."},
+            }},
+            "responses": {
+                "200": {"description": "Every item accounted for.", "content": {"application/json": {"schema": result}}},
+                "400": error("The body cannot be read as the provider's format."),
+                "401": error("Unknown webhook URL, or a missing or forged signature: nothing is stored."),
+                "404": error("No provider by that name."),
+                "413": error("The body is over the limit."),
+            },
+        }},
+    }  # fmt: skip

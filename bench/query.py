@@ -1,0 +1,187 @@
+"""Report latency per tab at 1 M, 10 M (and 100 M) events, rollups beside the raw events.
+
+    .venv/bin/python bench/query.py [--sizes 1000000,10000000] [--big] [--quick]
+
+One process, the embedded engine on a temporary directory. For each size, one campaign of
+that many events is made by the engine (``INSERT … SELECT … FROM numbers()``, the
+materialized views building the rollups as for any insert), spread over the last 23 hours,
+and the rollups are merged. Then every tab is loaded ``--runs`` times with
+:class:`~livereport.report.build.Reports` as the server does (``GET …/report?tab=``, without
+the HTTP layer): from the rollups without the result cache, with the cache, and from the
+raw events (the baseline, ``Reports(raw=True)``, same numbers checked equal). All of it
+twice: on an idle engine, and while a thread ingests into the same campaign at
+``--ingest-rate`` events/s (decode and insert, as the writer does). Writes the table into
+docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from common import generate_sql, header, load_average, percentile, write_section
+from ingest import synthetic_events
+from livereport.ingest.decode import decode_events
+from livereport.report.build import Reports
+from livereport.report.catalogue import TABS
+from livereport.store.chdb import ChdbStore
+from livereport.store.schema import migrate
+
+ORG = 1
+ROLLUPS = ("minute_counts", "minute_uniques", "dim_counts", "dim_uniques", "campaigns")
+
+
+def generate(store: ChdbStore, campaign: str, count: int, now: int) -> float:
+    started = time.perf_counter()
+    for first in range(0, count, 1_000_000):
+        size = min(1_000_000, count - first)
+        store.execute(generate_sql(ORG, campaign, first, size, now - 23 * 3600, now - 10))
+    for table in ROLLUPS:
+        store.execute(f"OPTIMIZE TABLE {{db}}.{table} FINAL")
+    return time.perf_counter() - started
+
+
+class Ingest:
+    """A thread storing events into the campaign at a steady rate, as the writer would."""
+
+    def __init__(self, store: ChdbStore, campaign: str, rate: float, batch: int = 10_000) -> None:
+        self.store, self.rate, self.batch = store, rate, batch
+        now = datetime.now(UTC)
+        events = list(synthetic_events(batch * 10, campaign, now - timedelta(hours=1), now, seed=7))
+        self.bodies = [
+            msgspec.json.encode(events[i : i + batch]) for i in range(0, len(events), batch)
+        ]
+        self.stored = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        started = time.perf_counter()
+        n = 0
+        while not self._stop.is_set():
+            body = self.bodies[n % len(self.bodies)].replace(b'"id":"7-', b'"id":"i%d-' % n)
+            now = datetime.now(UTC)
+            batch = decode_events(body, "application/json", self.batch, now=now,
+                                  retention=timedelta(days=30))  # fmt: skip
+            self.store.insert_events([(ORG, e) for _, e in batch.events], int(time.time()))
+            self.stored += len(batch.events)
+            n += 1
+            time.sleep(max(0.0, started + n * self.batch / self.rate - time.perf_counter()))
+
+    def __enter__(self) -> Ingest:
+        self._started = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.achieved = self.stored / (time.perf_counter() - self._started)
+
+
+def timed(call: Callable[[], Any], runs: int) -> tuple[list[float], Any]:
+    samples, result = [], None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples, result
+
+
+def widgets(report: dict[str, Any]) -> Any:
+    return [w["data"] for w in report["widgets"]], report["executions"], report["empty"]
+
+
+def measure(store: ChdbStore, campaign: str, runs: int, raw_runs: int) -> dict[str, dict[str, list[float]]]:  # fmt: skip
+    plain, cached, raw = Reports(store, cache=False), Reports(store), Reports(store, raw=True)
+    out: dict[str, dict[str, list[float]]] = {}
+    for tab in TABS:
+        now = time.time()
+        rollup_ms, rollup = timed(lambda: plain.report(ORG, campaign, tab, now=now), runs)  # noqa: B023
+        cached_ms, _ = timed(lambda: cached.report(ORG, campaign, tab), runs)  # noqa: B023
+        raw_ms, baseline = timed(lambda: raw.report(ORG, campaign, tab, now=now), raw_runs)  # noqa: B023
+        same = widgets(rollup) == widgets(baseline)
+        out[tab] = {"rollups": rollup_ms, "cached": cached_ms, "raw": raw_ms, "same": [float(same)]}
+        print(f"  {tab}: rollups p50 {statistics.median(rollup_ms):.0f} ms, cached "
+              f"{statistics.median(cached_ms):.0f}, raw {statistics.median(raw_ms):.0f}"
+              + ("" if same else "  (raw DIFFERS)"))  # fmt: skip
+    return out
+
+
+def row(size: int, state: str, tab: str, m: dict[str, list[float]]) -> str:
+    def p(values: list[float]) -> str:
+        return f"{statistics.median(values):.0f} / {percentile(values, 0.99):.0f}"
+
+    ratio = statistics.median(m["raw"]) / statistics.median(m["rollups"])
+    same = ("yes" if m["same"][0] else "**no**") if state == "idle" else "(moving)"
+    return (
+        f"| {size:,} | {state} | {tab} | {p(m['rollups'])} | {p(m['cached'])} | {p(m['raw'])} "
+        f"| {ratio:.1f}× | {same} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000000,10000000", help="Events per campaign, comma-separated.")
+    parser.add_argument("--big", action="store_true", help="Add a 100,000,000-event campaign.")
+    parser.add_argument("--quick", action="store_true", help="100,000 and 1,000,000 events, fewer runs.")
+    parser.add_argument("--runs", type=int, default=20, help="Timed loads per tab (rollups).")
+    parser.add_argument("--raw-runs", type=int, default=5, help="Timed loads per tab (raw).")
+    parser.add_argument("--ingest-rate", type=float, default=40_000,
+                        help="Events/s stored during the 'ingesting' runs (half the measured maximum).")  # fmt: skip
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if args.quick:
+        sizes, args.runs, args.raw_runs = [100_000, 1_000_000], 5, 2
+    if args.big:
+        sizes.append(100_000_000)
+
+    command = "bench/query.py" + (" --quick" if args.quick else f" --sizes {args.sizes}") + (" --big" if args.big else "")  # fmt: skip
+    lines = [header(command), ""]
+    table = [
+        "| events in window | engine | tab | rollups p50 / p99 (ms) | rollups + cache p50 / p99 "
+        "| raw events p50 / p99 (ms) | raw ÷ rollups (p50) | same numbers |",
+        "| ---: | :--- | :--- | ---: | ---: | ---: | ---: | :---: |",
+    ]
+    notes = []
+    with tempfile.TemporaryDirectory(prefix="livereport-query-") as tmp:
+        store = ChdbStore(Path(tmp))
+        migrate(store)
+        now = int(time.time())
+        for size in sizes:
+            campaign = f"bench-{size}"
+            seconds = generate(store, campaign, size, now)
+            print(f"{campaign}: generated and merged in {seconds:.0f} s")
+            notes.append(f"{size:,} events made and merged by the engine in {seconds:.0f} s")
+            idle = measure(store, campaign, args.runs, args.raw_runs)
+            with Ingest(store, campaign, args.ingest_rate) as ingest:
+                busy = measure(store, campaign, args.runs, args.raw_runs)
+            notes.append(
+                f"while ingesting into the {size:,}-event campaign: {ingest.achieved:,.0f} events/s "
+                f"stored (asked {args.ingest_rate:,.0f})"
+            )
+            for tab in TABS:
+                table.append(row(size, "idle", tab, idle[tab]))
+            for tab in TABS:
+                table.append(row(size, "ingesting", tab, busy[tab]))
+    lines += [
+        f"{args.runs} loads per tab from the rollups (without and with the result cache), "
+        f"{args.raw_runs} from the raw events; p99 of so few samples is close to the slowest. "
+        + "; ".join(notes) + f". Load average after the runs: {load_average()}.",
+        "",
+        *table,
+    ]
+    write_section("query-quick" if args.quick else "query", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+"""An org's bounce rules in use: loaded from metadata, compiled once per stored version, and
+applied wherever a bounce is qualified for that org (SPEC §5), plus push / SMS provider codes.
+
+The rule table is stored whole and versioned (store/metadata.py, `bounce_rule_tables`). Each
+use asks metadata for the org's current version (one small query) and compiles the table only
+when that version changed, so a table saved through any node applies at once on every node.
+
+Ingest doors decode events first (events.py qualifies bounces with the default rules, knowing
+no org), then call :func:`finish_events` with the org's rules. An org rule that matches a bounce
+replaces the reason and category the defaults gave, except what the sender wrote itself: the
+raw event is read back to tell a sender's ``reason`` / ``bounce`` from a derived one.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Protocol
+
+import msgspec
+
+from livereport.bounces.overrides import FIELDS, parse_rules
+from livereport.bounces.qualify import Qualification, qualify
+from livereport.bounces.rules import DEFAULT_RULES, Rule
+from livereport.events import Event
+from livereport.providers.mobile import Failure, Outcome, read_failure
+
+#: Prefix of an org rule's name wherever a decision is explained ("org:acme-vip").
+ORG_PREFIX = "org:"
+UNDETERMINED = "Undetermined"
+
+
+class RuleStore(Protocol):
+    """What this module needs from metadata (store/metadata.py)."""
+
+    path: Any
+
+    def bounce_rules_version(self, org_id: int) -> int: ...
+
+    def bounce_rules(self, org_id: int) -> tuple[int, str] | None: ...
+
+
+class _Cache:
+    """Compiled org tables by (metadata location, org), each with the version it was built from."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tables: dict[tuple[str, int], tuple[int, tuple[Rule, ...]]] = {}
+
+    def org_rules(self, metadata: RuleStore, org_id: int) -> tuple[Rule, ...]:
+        version = metadata.bounce_rules_version(org_id)
+        place = (str(metadata.path), org_id)
+        with self._lock:
+            cached = self._tables.get(place)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        rules: tuple[Rule, ...] = ()
+        if version:
+            stored = metadata.bounce_rules(org_id)
+            if stored is not None:
+                version, text = stored
+                rules = compile_rows(json.loads(text))
+        with self._lock:
+            self._tables[place] = (version, rules)
+        return rules
+
+
+_CACHE = _Cache()
+
+
+def compile_rows(rows: Sequence[Mapping[str, Any]]) -> tuple[Rule, ...]:
+    """Stored (already validated) rows as rules, named ``org:<name>``."""
+    return tuple(replace(rule, name=ORG_PREFIX + rule.name) for rule in parse_rules(rows))
+
+
+def org_rules(metadata: RuleStore, org_id: int) -> tuple[Rule, ...]:
+    """The org's own rules, compiled (cached by stored version); () when it has none."""
+    return _CACHE.org_rules(metadata, org_id)
+
+
+def rules_for(metadata: RuleStore, org_id: int) -> tuple[Rule, ...]:
+    """The full table for an org: its own rules first, then the defaults."""
+    own = org_rules(metadata, org_id)
+    return (*own, *DEFAULT_RULES) if own else DEFAULT_RULES
+
+
+def rows_json(rules: Sequence[Rule]) -> list[dict[str, Any]]:
+    """Rules (from :func:`parse_rules`) as the rows a user writes, in FIELDS order."""
+    rows = []
+    for rule in rules:
+        row: dict[str, Any] = {
+            "name": rule.name, "reason": rule.reason, "category": rule.category.value,
+            "status": rule.status, "code": rule.code,
+            "pattern": rule.pattern.pattern if rule.pattern is not None else None,
+            "note": rule.note or None,
+        }  # fmt: skip
+        rows.append({k: row[k] for k in FIELDS if row[k] is not None})
+    return rows
+
+
+# --- applying them to decoded events ---------------------------------------------------------
+
+#: The raw event a decoded one came from, by its index in the request (None: unknown).
+RawOf = Callable[[int], Mapping[str, Any] | None]
+
+
+class _Given(msgspec.Struct, forbid_unknown_fields=False):
+    reason: Any = None
+    bounce: Any = None
+
+
+def raw_from_bytes(items: Sequence[bytes | Any]) -> RawOf:
+    """A RawOf over the raw JSON documents of a request (items that are not bytes: None)."""
+
+    def raw_of(index: int) -> Mapping[str, Any] | None:
+        item = items[index] if 0 <= index < len(items) else None
+        if not isinstance(item, bytes | bytearray | memoryview):
+            return None
+        try:
+            given = msgspec.json.decode(item, type=_Given)
+        except msgspec.DecodeError:
+            return None
+        return {k: v for k, v in (("reason", given.reason), ("bounce", given.bounce)) if v}
+
+    return raw_of
+
+
+def finish_events(
+    events: list[tuple[int, Event]],
+    raw_of: RawOf,
+    rules: Callable[[], Sequence[Rule]],
+) -> list[tuple[int, Event]]:
+    """Apply an org's rules and the push / SMS code tables to decoded events, in place.
+
+    ``rules`` gives the org's own rules (called at most once, only when a bounce with SMTP
+    data is in the batch). An email bounce that an org rule matches takes that rule's reason
+    and category, unless the sender gave them; a push / SMS bounce or error with a known
+    provider ``code`` and no reason of the sender's takes the code's reason (and, for a bounce,
+    its category when the sender gave none).
+    """
+    own: Sequence[Rule] | None = None
+    for position, (index, event) in enumerate(events):
+        if event.type not in ("bounce", "error"):
+            continue
+        changed: Event | None = None
+        if event.channel in ("push", "sms") and event.code and event.reason == UNDETERMINED:
+            changed = _from_provider_code(event, raw_of(index))
+        elif event.type == "bounce" and _has_smtp(event):
+            if own is None:
+                own = rules()
+            if own:
+                changed = _from_org_rules(event, own, raw_of, index)
+        if changed is not None:
+            events[position] = (index, changed)
+    return events
+
+
+def _has_smtp(event: Event) -> bool:
+    return bool(event.smtp_status or event.smtp_code or event.smtp_diagnostic)
+
+
+def qualify_event(event: Event, rules: Sequence[Rule]) -> Qualification:
+    """Qualify a stored or decoded bounce's SMTP data with a rule table."""
+    return qualify(
+        status=event.smtp_status or None,
+        code=event.smtp_code or None,
+        diagnostic=event.smtp_diagnostic or None,
+        rules=rules,
+    )
+
+
+def _from_org_rules(
+    event: Event, own: Sequence[Rule], raw_of: RawOf, index: int
+) -> Event | None:
+    found = qualify_event(event, (*own, *DEFAULT_RULES))
+    if not found.rule.startswith(ORG_PREFIX):
+        return None  # no org rule matched: the defaults already decided at decoding
+    given = raw_of(index) or {}
+    reason = event.reason if given.get("reason") else found.reason
+    bounce = event.bounce if given.get("bounce") else found.category.value
+    if (reason, bounce) == (event.reason, event.bounce):
+        return None
+    return msgspec.structs.replace(event, reason=reason, bounce=bounce)
+
+
+def provider_failure(channel: str, platform: str, code: str) -> Failure | None:
+    """The meaning of a push / SMS event's provider code: Twilio for SMS; APNs for iOS, FCM for
+    Android, both (APNs first) for other push platforms."""
+    if channel == "sms":
+        return read_failure("twilio", code)
+    if channel == "push":
+        services = {"ios": ("apns",), "android": ("fcm",)}.get(platform, ("apns", "fcm"))
+        for service in services:
+            found = read_failure(service, code)
+            if found is not None:
+                return found
+    return None
+
+
+def _from_provider_code(event: Event, given: Mapping[str, Any] | None) -> Event | None:
+    if given and given.get("reason"):
+        return None  # the sender wrote "Undetermined" itself
+    failure = provider_failure(event.channel, event.platform, event.code)
+    if failure is None:
+        return None
+    bounce = event.bounce
+    if (
+        event.type == "bounce"
+        and failure.outcome == Outcome.BOUNCE
+        and failure.category
+        and not (given and given.get("bounce"))
+    ):
+        bounce = failure.category
+    return msgspec.structs.replace(event, reason=failure.reason, bounce=bounce)
+
+
+def finish_dicts(
+    raws: Sequence[Mapping[str, Any]],
+    events: list[tuple[int, Event]],
+    rules: Callable[[], Sequence[Rule]],
+) -> list[tuple[int, Event]]:
+    """:func:`finish_events` for events decoded from dicts (webhooks), indexed like ``raws``."""
+
+    def raw_of(index: int) -> Mapping[str, Any] | None:
+        return raws[index] if 0 <= index < len(raws) else None
+
+    return finish_events(events, raw_of, rules)
+
+
+# --- rule files (livereport bounces rules set FILE) -------------------------------------------
+
+
+def read_rule_file(name: str, content: bytes) -> list[dict[str, Any]]:
+    """The rows of a rule file: JSON (an array of rows, or {"rules": [...]}) or CSV with a
+    header line naming the columns (FIELDS). Raise ValueError saying what is wrong."""
+    text = content.decode("utf-8-sig", errors="strict")
+    stripped = text.lstrip()
+    if name.lower().endswith(".json") or stripped.startswith(("[", "{")):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{name}: not valid JSON ({exc}); expected an array of rules") from None
+        if isinstance(value, dict) and "rules" in value:
+            value = value["rules"]
+        if not isinstance(value, list):
+            raise ValueError(f"{name}: expected a JSON array of rules or {{\"rules\": [...]}}")
+        return value
+    import csv
+    import io
+
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames:
+        raise ValueError(f"{name}: empty; expected a CSV header line: {','.join(FIELDS)}")
+    unknown = [f for f in reader.fieldnames if f not in FIELDS]
+    if unknown:
+        raise ValueError(
+            f"{name}: unknown column {unknown[0]!r}; expected columns among {', '.join(FIELDS)}"
+        )
+    return [{k: v for k, v in row.items() if k is not None and v not in (None, "")}
+            for row in reader]  # fmt: skip

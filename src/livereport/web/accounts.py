@@ -1,0 +1,391 @@
+"""The admin API: users (create, change role, disable, unlock), API keys (create with expiry,
+list with last use, revoke), the audit log, and new orgs.
+
+Every route needs an admin: a signed-in user with the admin role, or a key with the admin
+scope. Each acts on the caller's org only; a user or key of another org answers 404, like
+one that does not exist. Every change is written to the audit log (who, what, when, from
+where).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, TypeVar
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from livereport.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
+from livereport.store.metadata import ApiKey, Metadata, Org, Scope
+from livereport.web.auth import Caller, authenticate_caller
+from livereport.web.params import services_of
+from livereport.web.session import client_address
+
+MAX_BODY_BYTES = 16 * 1024
+#: Longest key lifetime an admin may choose, in days.
+MAX_KEY_DAYS = 3650
+#: Longest an invitation stays open, in days.
+MAX_INVITE_DAYS = 30
+
+T = TypeVar("T")
+
+
+class NewUser(msgspec.Struct, forbid_unknown_fields=True):
+    email: str
+    role: str
+    password: str
+
+
+class UserChange(msgspec.Struct, forbid_unknown_fields=True):
+    role: str | None = None
+    disabled: bool | None = None
+    unlock: bool | None = None
+
+
+class NewKey(msgspec.Struct, forbid_unknown_fields=True):
+    scopes: list[str]
+    name: str = ""
+    expires_in_days: int | None = None
+
+
+class NewInvite(msgspec.Struct, forbid_unknown_fields=True):
+    email: str
+    role: str
+    days: int = 7
+
+
+class Acceptance(msgspec.Struct, forbid_unknown_fields=True):
+    token: str
+    password: str
+
+
+class NewOrg(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    admin_email: str
+    admin_password: str
+
+
+_EXPECTED: dict[type[Any], str] = {
+    NewUser: '{"email": …, "role": "admin"|"editor"|"viewer", "password": …}',
+    UserChange: '{"role"?: "admin"|"editor"|"viewer", "disabled"?: true|false, "unlock"?: true}',
+    NewKey: '{"scopes": ["ingest"|"read"|"admin", …], "name"?: …, "expires_in_days"?: 1…3650}',
+    NewOrg: '{"name": …, "admin_email": …, "admin_password": …}',
+    NewInvite: '{"email": …, "role": "admin"|"editor"|"viewer", "days"?: 1…30}',
+    Acceptance: '{"token": "inv_…", "password": … (at least 10 characters)}',
+
+}
+
+
+async def _body(request: Request, kind: type[T]) -> T:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes; send less")
+    try:
+        return msgspec.json.decode(bytes(body), type=kind)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise BadRequest(f"{exc}; expected JSON {_EXPECTED[kind]}") from None
+
+
+async def _admin(request: Request) -> tuple[Metadata, Caller, Org]:
+    metadata = services_of(request).metadata
+    caller = authenticate_caller(request, metadata, Scope.ADMIN)
+    org = await run_in_threadpool(metadata.org_by_id, caller.org_id)
+    return metadata, caller, org
+
+
+def _record(metadata: Metadata, caller: Caller, request: Request, action: str, target: str) -> None:
+    metadata.audit(caller.org_id, caller.actor, action, target, client_address(request))
+
+
+def _number(request: Request, name: str, what: str) -> int:
+    raw = request.path_params[name]
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFound(f"there is no {what} {raw[:40]!r}; ids are whole numbers")
+    return int(raw)
+
+
+def key_json(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.id, "name": key.name, "prefix": key.prefix, "scopes": sorted(key.scopes),
+        "created": key.created, "revoked": key.revoked, "expires": key.expires,
+        "last_used": key.last_used,
+    }  # fmt: skip
+
+
+# users
+
+
+async def get_users(request: Request) -> Response:
+    metadata, _, org = await _admin(request)
+    accounts = await run_in_threadpool(metadata.accounts, org)
+    now = time.time()
+    return JSONResponse({"users": [a.json(now) for a in accounts]})
+
+
+async def post_user(request: Request) -> Response:
+    metadata, caller, org = await _admin(request)
+    new = await _body(request, NewUser)
+
+    def create() -> dict[str, Any]:
+        user = metadata.create_user(org, new.email, new.role, new.password)
+        _record(metadata, caller, request, "user.create", f"user {user.email} as {user.role}")
+        return metadata.account(org, user.id).json(time.time())
+
+    return JSONResponse(await run_in_threadpool(create))
+
+
+async def patch_user(request: Request) -> Response:
+    metadata, caller, org = await _admin(request)
+    user_id = _number(request, "user_id", "user")
+    change = await _body(request, UserChange)
+    if change.role is None and change.disabled is None and not change.unlock:
+        raise BadRequest(f"nothing to change; expected JSON {_EXPECTED[UserChange]}")
+
+    def apply() -> dict[str, Any]:
+        account = metadata.account(org, user_id)
+        if caller.user is not None and caller.user.id == user_id and (
+            change.disabled or (change.role is not None and change.role != "admin")
+        ):
+            raise BadRequest("you cannot disable or demote yourself; ask another admin")
+        target = f"user {account.email}"
+        if change.role is not None and change.role != account.role:
+            metadata.set_role(org, user_id, change.role)
+            _record(metadata, caller, request, "user.role", f"{target}: {account.role} → {change.role}")
+        if change.disabled is not None and change.disabled != (account.disabled is not None):
+            metadata.set_disabled(org, user_id, change.disabled)
+            action = "user.disable" if change.disabled else "user.enable"
+            _record(metadata, caller, request, action, target)
+        if change.unlock:
+            metadata.clear_failed_sign_ins(user_id)
+            _record(metadata, caller, request, "user.unlock", target)
+        return metadata.account(org, user_id).json(time.time())
+
+    return JSONResponse(await run_in_threadpool(apply))
+
+
+async def post_invite(request: Request) -> Response:
+    """An invitation: a one-time token the invitee exchanges for an account and a password."""
+    metadata, caller, org = await _admin(request)
+    new = await _body(request, NewInvite)
+    if not 1 <= new.days <= MAX_INVITE_DAYS:
+        raise BadRequest(f"days: {new.days} is out of range; expected 1 to {MAX_INVITE_DAYS}")
+
+    def create() -> dict[str, Any]:
+        token, invite = metadata.create_invite(org, new.email, new.role, new.days)
+        _record(metadata, caller, request, "user.invite", f"user {invite.email} as {invite.role}")
+        return {"token": token, "email": invite.email, "role": invite.role,
+                "expires": invite.expires, "accept": "POST /v1/invites/accept"}  # fmt: skip
+
+    return JSONResponse(await run_in_threadpool(create))
+
+
+async def post_accept(request: Request) -> Response:
+    """``POST /v1/invites/accept``: the invitation's token and a password make the account;
+    no other credential needed (the token is one)."""
+    metadata = services_of(request).metadata
+    given = await _body(request, Acceptance)
+    if len(given.token) > 200:
+        raise NotFound("this invitation is unknown, used or expired; ask an admin for a new one")
+
+    def accept() -> dict[str, Any]:
+        user = metadata.accept_invite(given.token, given.password)
+        metadata.audit(user.org_id, f"user {user.email}", "user.accept", f"user {user.email} as {user.role}", client_address(request))  # fmt: skip
+        return {"email": user.email, "role": user.role.value, "signin": "POST /v1/signin"}
+
+    return JSONResponse(await run_in_threadpool(accept))
+
+
+# API keys
+
+
+async def get_keys(request: Request) -> Response:
+    metadata, _, org = await _admin(request)
+    keys = await run_in_threadpool(metadata.keys, org)
+    return JSONResponse({"keys": [key_json(k) for k in keys]})
+
+
+async def post_key(request: Request) -> Response:
+    metadata, caller, org = await _admin(request)
+    new = await _body(request, NewKey)
+    if len(new.name) > 100:
+        raise BadRequest("name: expected at most 100 characters")
+    days = new.expires_in_days
+    if days is not None and not 1 <= days <= MAX_KEY_DAYS:
+        raise BadRequest(f"expires_in_days: {days} is out of range; expected 1 to {MAX_KEY_DAYS}")
+    expires = None if days is None else time.time() + days * 86_400
+
+    def create() -> dict[str, Any]:
+        plain, key = metadata.create_key(org, new.scopes, new.name, expires)
+        scopes = ",".join(sorted(key.scopes))
+        _record(metadata, caller, request, "key.create", f"key {key.id} ({key.prefix}…) {scopes}")
+        return {"key": plain, **key_json(key)}
+
+    return JSONResponse(await run_in_threadpool(create))
+
+
+async def delete_key(request: Request) -> Response:
+    metadata, caller, org = await _admin(request)
+    key_id = _number(request, "key_id", "key")
+
+    def revoke() -> dict[str, Any]:
+        metadata.revoke_key(org, key_id)
+        _record(metadata, caller, request, "key.revoke", f"key {key_id}")
+        return {"revoked": key_id}
+
+    return JSONResponse(await run_in_threadpool(revoke))
+
+
+# the audit log and orgs
+
+
+async def get_audit(request: Request) -> Response:
+    metadata, _, org = await _admin(request)
+    entries = await run_in_threadpool(metadata.audit_log, org)
+    return JSONResponse({"entries": [e.json() for e in entries]})
+
+
+async def post_org(request: Request) -> Response:
+    """A new org with its first admin; only admins of the instance's first org may."""
+    metadata, caller, _ = await _admin(request)
+    new = await _body(request, NewOrg)
+
+    def create() -> dict[str, Any]:
+        if metadata.org().id != caller.org_id:
+            raise Forbidden("only admins of the instance's first org can create orgs")
+        # Checked first, so that a refused admin never leaves an org nobody can manage.
+        if len(new.admin_password) < 10:
+            raise BadRequest("admin_password: expected at least 10 characters")
+        if "@" not in new.admin_email or metadata.account_by_email(new.admin_email):
+            raise BadRequest("admin_email: expected the email address of a new user")
+        org = metadata.create_org(new.name)
+        user = metadata.create_user(org, new.admin_email, "admin", new.admin_password)
+        what = f"org {org.name} with admin {user.email}"
+        _record(metadata, caller, request, "org.create", what)
+        metadata.audit(org.id, caller.actor, "org.create", what, client_address(request))
+        return {"id": org.id, "name": org.name, "admin": user.email}
+
+    return JSONResponse(await run_in_threadpool(create))
+
+
+def account_routes() -> list[BaseRoute]:
+    return [
+        Route("/v1/admin/users", get_users, methods=["GET"]),
+        Route("/v1/admin/users", post_user, methods=["POST"]),
+        Route("/v1/admin/users/{user_id}", patch_user, methods=["PATCH"]),
+        Route("/v1/admin/invites", post_invite, methods=["POST"]),
+        Route("/v1/invites/accept", post_accept, methods=["POST"]),
+        Route("/v1/admin/keys", get_keys, methods=["GET"]),
+        Route("/v1/admin/keys", post_key, methods=["POST"]),
+        Route("/v1/admin/keys/{key_id}", delete_key, methods=["DELETE"]),
+        Route("/v1/admin/audit", get_audit, methods=["GET"]),
+        Route("/v1/admin/orgs", post_org, methods=["POST"]),
+    ]
+
+
+def _error(text: str) -> dict[str, Any]:
+    return {"description": text, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}  # fmt: skip
+
+
+_ADMIN_ERRORS = {
+    "400": _error("The request is not valid; the message says what is expected."),
+    "401": _error("No credential, or an unknown, revoked or expired one."),
+    "403": _error("The caller is not an admin (an admin-scope key or a signed-in admin)."),
+    "404": _error("No such user or key in your org."),
+    "413": _error("The body is over 16 KB."),
+    "429": _error("The API key sent too many requests; retry after Retry-After seconds."),
+}
+_ACCOUNT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"}, "email": {"type": "string"},
+        "role": {"type": "string", "enum": ["admin", "editor", "viewer"]},
+        "created": {"type": "number"}, "disabled": {"type": "boolean"},
+        "failed_sign_ins": {"type": "integer", "minimum": 0},
+        "locked_until": {"type": ["number", "null"], "description": "Epoch seconds; set while the account is locked after too many wrong passwords."},
+    },
+    "required": ["id", "email", "role", "created", "disabled", "failed_sign_ins", "locked_until"],
+}  # fmt: skip
+_KEY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"}, "name": {"type": "string"}, "prefix": {"type": "string"},
+        "scopes": {"type": "array", "items": {"type": "string", "enum": ["admin", "ingest", "read"]}},
+        "created": {"type": "number"}, "revoked": {"type": ["number", "null"]},
+        "expires": {"type": ["number", "null"]}, "last_used": {"type": ["number", "null"]},
+    },
+    "required": ["id", "name", "prefix", "scopes", "created", "revoked", "expires", "last_used"],
+}  # fmt: skip
+
+
+def _path_id(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _answer(code: str, schema: dict[str, Any], text: str) -> dict[str, Any]:
+    return {code: {"description": text, "content": {"application/json": {"schema": schema}}}, **_ADMIN_ERRORS}  # fmt: skip
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The admin routes in the OpenAPI document (web/openapi.py)."""
+    admin = [{"apiKey": ["admin"]}]
+    note = "Admins only: a key with the admin scope, or a signed-in admin (state changes need `X-Requested-With: livereport`)."
+    roles = {"type": "string", "enum": ["admin", "editor", "viewer"]}
+    return {
+        "/v1/admin/users": {
+            "get": {"summary": "Users of your org, with role, disabled flag and sign-in lock", "description": note, "security": admin,
+                    "responses": _answer("200", {"type": "object", "properties": {"users": {"type": "array", "items": _ACCOUNT_SCHEMA}}, "required": ["users"]}, "The users.")},
+            "post": {"summary": "Create a user", "description": note, "security": admin,
+                     "requestBody": _json_body({"type": "object", "properties": {"email": {"type": "string"}, "role": roles, "password": {"type": "string", "minLength": 10}}, "required": ["email", "role", "password"], "additionalProperties": False}),
+                     "responses": _answer("200", _ACCOUNT_SCHEMA, "The new user.")},
+        },
+        "/v1/admin/users/{user_id}": {"patch": {
+            "summary": "Change a user's role, disable or enable them (disabling ends their sessions), or end their sign-in lock",
+            "description": note, "security": admin, "parameters": [_path_id("user_id")],
+            "requestBody": _json_body({"type": "object", "properties": {"role": roles, "disabled": {"type": "boolean"}, "unlock": {"type": "boolean"}}, "additionalProperties": False}),
+            "responses": _answer("200", _ACCOUNT_SCHEMA, "The user after the change."),
+        }},
+        "/v1/admin/invites": {"post": {
+            "summary": "Invite someone to your org with a role: a one-time token (shown once) to accept with a password",
+            "description": note, "security": admin,
+            "requestBody": _json_body({"type": "object", "properties": {"email": {"type": "string"}, "role": roles, "days": {"type": "integer", "minimum": 1, "maximum": MAX_INVITE_DAYS, "default": 7}}, "required": ["email", "role"], "additionalProperties": False}),
+            "responses": _answer("200", {"type": "object", "properties": {"token": {"type": "string"}, "email": {"type": "string"}, "role": roles, "expires": {"type": "number"}, "accept": {"type": "string"}}, "required": ["token", "email", "role", "expires", "accept"]}, "The invitation."),
+        }},
+        "/v1/invites/accept": {"post": {
+            "summary": "Accept an invitation: its token and a password make the account (then sign in)",
+            "description": "Needs no other credential: the invitation's token is one, valid once.", "security": [],
+            "requestBody": _json_body({"type": "object", "properties": {"token": {"type": "string"}, "password": {"type": "string", "minLength": 10}}, "required": ["token", "password"], "additionalProperties": False}),
+            "responses": {"200": {"description": "The account.", "content": {"application/json": {"schema": {"type": "object", "properties": {"email": {"type": "string"}, "role": roles, "signin": {"type": "string"}}, "required": ["email", "role", "signin"]}}}},
+                          **{code: _ADMIN_ERRORS[code] for code in ("400", "404", "413")}},
+        }},
+        "/v1/admin/keys": {
+            "get": {"summary": "API keys of your org (never their values), with expiry and last use", "description": note, "security": admin,
+                    "responses": _answer("200", {"type": "object", "properties": {"keys": {"type": "array", "items": _KEY_SCHEMA}}, "required": ["keys"]}, "The keys.")},
+            "post": {"summary": "Create an API key; its value is in this answer only", "description": note, "security": admin,
+                     "requestBody": _json_body({"type": "object", "properties": {"scopes": {"type": "array", "items": {"type": "string", "enum": ["admin", "ingest", "read"]}, "minItems": 1}, "name": {"type": "string", "maxLength": 100}, "expires_in_days": {"type": "integer", "minimum": 1, "maximum": MAX_KEY_DAYS}}, "required": ["scopes"], "additionalProperties": False}),
+                     "responses": _answer("200", {**_KEY_SCHEMA, "properties": {**_KEY_SCHEMA["properties"], "key": {"type": "string"}}, "required": [*_KEY_SCHEMA["required"], "key"]}, "The new key.")},
+        },
+        "/v1/admin/keys/{key_id}": {"delete": {
+            "summary": "Revoke a key at once", "description": note, "security": admin, "parameters": [_path_id("key_id")],
+            "responses": _answer("200", {"type": "object", "properties": {"revoked": {"type": "integer"}}, "required": ["revoked"]}, "Revoked."),
+        }},
+        "/v1/admin/audit": {"get": {
+            "summary": "The audit log of your org: who did what, when, from where (newest first)", "description": note, "security": admin,
+            "responses": _answer("200", {"type": "object", "properties": {"entries": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "time": {"type": "number"}, "actor": {"type": "string"}, "action": {"type": "string"},
+                "target": {"type": "string"}, "address": {"type": "string"}}, "required": ["id", "time", "actor", "action", "target", "address"]}}}, "required": ["entries"]}, "The entries."),
+        }},
+        "/v1/admin/orgs": {"post": {
+            "summary": "Create an org with its first admin (admins of the instance's first org only)", "description": note, "security": admin,
+            "requestBody": _json_body({"type": "object", "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100}, "admin_email": {"type": "string"}, "admin_password": {"type": "string", "minLength": 10}}, "required": ["name", "admin_email", "admin_password"], "additionalProperties": False}),
+            "responses": _answer("200", {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "admin": {"type": "string"}}, "required": ["id", "name", "admin"]}, "The new org."),
+        }},
+    }  # fmt: skip

@@ -1,0 +1,185 @@
+"""An org's own bounce rules over HTTP (SPEC §5, docs/bounces.md).
+
+GET /v1/bounce-rules (read scope): the org's table, its version, and how many default rules
+follow it. PUT /v1/bounce-rules (admin scope): replace the whole table; a body that breaks any
+row is refused with every problem named by row and field, and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from livereport.bounces.org import finish_events, org_rules, raw_from_bytes, rows_json
+from livereport.bounces.overrides import MAX_PATTERN, MAX_RULES, parse_rules
+from livereport.bounces.rules import DEFAULT_RULES
+from livereport.errors import BadRequest, LivereportError, PayloadTooLarge, UnsupportedMediaType
+from livereport.events import Event
+from livereport.ingest.decode import read_body, split_events
+from livereport.store.metadata import Metadata, Scope
+from livereport.web.auth import authenticate_caller
+from livereport.web.params import services_of
+
+MAX_BODY = 1_000_000
+_encode = msgspec.json.Encoder().encode
+
+
+class VersionConflict(LivereportError):
+    status = 409
+
+
+def finish_posted(
+    events: list[tuple[int, Event]], body: bytes, media: str, metadata: Metadata, org_id: int
+) -> None:
+    """POST /v1/events: apply the org's rules and the push / SMS code tables to the decoded
+    events (in place). The body is split again only when an event needs its raw fields."""
+    split: list[Any] = []
+
+    def raw_of(index: int) -> Any:
+        if not split:
+            split.append(raw_from_bytes(split_events(body, media, 2**31)))
+        return split[0](index)
+
+    finish_events(events, raw_of, lambda: org_rules(metadata, org_id))
+
+
+def _json(content: Any, status: int = 200) -> Response:
+    return Response(_encode(content), status_code=status, media_type="application/json")
+
+
+def table_json(version: int, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"version": version, "rules": rows, "default_rules": len(DEFAULT_RULES)}
+
+
+async def get_bounce_rules(request: Request) -> Response:
+    s = services_of(request)
+    org = authenticate_caller(request, s.metadata, Scope.READ).org_id
+    stored = await run_in_threadpool(s.metadata.bounce_rules, org)
+    if stored is None:
+        return _json(table_json(0, []))
+    version, text = stored
+    return _json(table_json(version, json.loads(text)))
+
+
+def read_table(body: bytes) -> tuple[list[dict[str, Any]], int | None]:
+    """The rows and the expected version of a PUT body; BadRequest naming what is wrong."""
+    try:
+        value = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON ({exc}); expected "
+                         '{"rules": [{"name": …, "reason": …, "category": …, …}], "version": n}'
+                         ) from None  # fmt: skip
+    expected: int | None = None
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - {"rules", "version"})
+        if unknown:
+            raise BadRequest(f"{unknown[0]}: unknown field; expected rules and optionally version")
+        version = value.get("version")
+        if version is not None and (
+            not isinstance(version, int) or isinstance(version, bool) or version < 0
+        ):
+            raise BadRequest(f"version: {version!r} is not valid; expected the integer version "
+                             "you read (0: no table yet), or leave it out")  # fmt: skip
+        expected = version
+        value = value.get("rules")
+    if not isinstance(value, list):
+        raise BadRequest("rules: expected an array of rule objects (an empty array removes "
+                         "the org's rules)")  # fmt: skip
+    try:
+        rules = parse_rules(value)
+    except ValueError as exc:
+        raise BadRequest(f"{exc}; nothing was stored") from None
+    return rows_json(rules), expected
+
+
+async def put_bounce_rules(request: Request) -> Response:
+    s = services_of(request)
+    caller = authenticate_caller(request, s.metadata, Scope.ADMIN)
+    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise UnsupportedMediaType(
+            f"Content-Type {media or '(none)'!r} is not accepted; send application/json"
+        )
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY:
+        raise PayloadTooLarge(f"the rule table is larger than {MAX_BODY} bytes; send less")
+    body = await read_body(request.stream(), request.headers.get("content-encoding"), MAX_BODY)
+    rows, expected = await run_in_threadpool(read_table, body)
+    version = await run_in_threadpool(
+        s.metadata.replace_bounce_rules, caller.org_id, json.dumps(rows), caller.actor, expected
+    )
+    if version is None:
+        raise VersionConflict(
+            f"version: the table changed since version {expected}; read it again "
+            "(GET /v1/bounce-rules) and send your change with the new version"
+        )
+    return _json(table_json(version, rows))
+
+
+def _error(description: str) -> dict[str, Any]:
+    schema = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def openapi_paths() -> dict[str, Any]:
+    """This module's route for the OpenAPI document (web/openapi.py)."""
+    row = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "maxLength": 64, "description": "Unique in the table; explanations name the rule org:<name>."},
+            "reason": {"type": "string", "maxLength": 64, "description": "The reason a matching bounce gets (free text)."},
+            "category": {"type": "string", "enum": ["hard", "soft", "ignored"]},
+            "status": {"type": "string", "description": "Enhanced status code or prefix of class 4 or 5: 5.1.1, 5.1. or 4."},
+            "code": {"type": "integer", "minimum": 400, "maximum": 599, "description": "SMTP reply code."},
+            "pattern": {"type": "string", "maxLength": MAX_PATTERN, "description": "Case-insensitive Python regular expression searched in the diagnostic text; no backreferences, nested or alternated repetitions, at most one unbounded repetition, and fast on 1000-character texts."},
+            "note": {"type": "string", "maxLength": 256},
+        },
+        "required": ["name", "reason", "category"],
+        "additionalProperties": False,
+        "description": "A rule applies when every condition it sets (status, code, pattern; at least one) holds. A hard rule never applies to a 4.x.x / 4xx failure.",
+    }  # fmt: skip
+    table = {
+        "type": "object",
+        "properties": {
+            "version": {"type": "integer", "description": "Bumped by every replace; 0 when the org has no table."},
+            "rules": {"type": "array", "items": row},
+            "default_rules": {"type": "integer", "description": "How many default rules follow the org's (docs/reference.md)."},
+        },
+        "required": ["version", "rules", "default_rules"],
+    }  # fmt: skip
+    common = {
+        "401": _error("No API key or session, or an unknown or revoked one."),
+        "403": _error("The credential lacks the needed scope (PUT needs admin)."),
+    }
+    return {
+        "/v1/bounce-rules": {
+            "get": {
+                "summary": "The org's own bounce qualification rules",
+                "description": "Rules tried in order before the default table; the first that matches a bounce's SMTP data decides its reason and category, unless the sender gave them.",
+                "security": [{"apiKey": ["read"]}],
+                "responses": {"200": {"description": "The table.", "content": {"application/json": {"schema": table}}}, **common},
+            },
+            "put": {
+                "summary": "Replace the org's bounce rules (whole table)",
+                "description": f"At most {MAX_RULES} rows. An empty array removes the org's rules. With `version`, the replace happens only if the stored table is still that version (else 409). Takes effect at once on every node for bounces arriving afterwards; stored events keep their reason.",
+                "security": [{"apiKey": ["admin"]}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
+                    {"type": "object", "properties": {"rules": {"type": "array", "items": row}, "version": {"type": "integer", "minimum": 0}}, "required": ["rules"]},
+                    {"type": "array", "items": row},
+                ]}}}},
+                "responses": {
+                    "200": {"description": "The stored table and its new version.", "content": {"application/json": {"schema": table}}},
+                    "400": _error("A row is not valid: every problem is named as rules[i].field; nothing was stored."),
+                    **common,
+                    "409": _error("The table changed since the version sent."),
+                    "413": _error("The body is over 1 MB."),
+                    "415": _error("The Content-Type is not application/json."),
+                },
+            },
+        },
+    }  # fmt: skip

@@ -1,0 +1,8 @@
+"""The exactness (every number equals a hand count) tests of report/test_exactness.py, run on one ClickHouse server and PostgreSQL."""
+
+from __future__ import annotations
+
+from cluster.backends import _use_backend, backend, keys, server  # noqa: F401
+from report.test_exactness import *  # noqa: F403  (the same tests, collected again here)
+
+BACKEND = "server"

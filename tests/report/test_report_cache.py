@@ -1,0 +1,85 @@
+"""A tab served again from the result cache never hides an accepted event, and the raw-events
+baseline of the benchmarks (``Reports(raw=True)``) gives the very numbers of the rollups."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from conftest import Server, post
+
+
+def delivered(client: httpx.Client, campaign: str, execution: str | None = None) -> int:
+    params = {"tab": "email", **({"execution": execution} if execution else {})}
+    response = client.get(f"/v1/campaigns/{campaign}/report", params=params)
+    assert response.status_code == 200, response.text
+    kpi = next(w for w in response.json()["widgets"] if w["id"] == "email.sending_performance")
+    return int(kpi["data"]["metrics"]["delivered"])
+
+
+def events(campaign: str, n: int, execution: str = "morning") -> list[dict[str, Any]]:
+    now = datetime.now(UTC).isoformat()
+    return [{"id": uuid.uuid4().hex, "time": now, "campaign": campaign, "channel": "email",
+             "type": "delivered", "profile": f"p{i}", "execution": execution} for i in range(n)]  # fmt: skip
+
+
+def test_a_repeated_tab_shows_every_event_accepted_before_it(server: Server, keys: dict[str, str]) -> None:  # fmt: skip
+    campaign = f"cache-{uuid.uuid4().hex[:10]}"
+    with server.client(keys["both"]) as client:
+        post(client, events(campaign, 3))
+        assert delivered(client, campaign) == 3
+        assert delivered(client, campaign) == 3  # served again, unchanged
+        evening = 0
+        for more in (2, 1, 4):
+            assert delivered(client, campaign, "evening") == evening  # cached from here on
+            post(client, events(campaign, more, execution="evening"))
+            evening += more
+            assert delivered(client, campaign, "evening") == evening
+            assert delivered(client, campaign) == 3 + evening
+        assert delivered(client, campaign, "morning") == 3
+        assert delivered(client, campaign, "evening") == 7
+
+
+def test_each_tab_from_raw_events_equals_the_rollups(tmp_path: Path) -> None:
+    # In a child process: the embedded engine opens one data directory per process.
+    script = textwrap.dedent(f"""
+        import time
+        from datetime import UTC, datetime, timedelta
+        from pathlib import Path
+        import msgspec
+        from livereport import simulate
+        from livereport.ingest.decode import decode_events
+        from livereport.report.build import Reports
+        from livereport.report.catalogue import TABS
+        from livereport.store.chdb import ChdbStore
+        from livereport.store.schema import migrate
+
+        store = ChdbStore(Path({str(tmp_path / "data")!r}))
+        migrate(store)
+        now = datetime.now(UTC)
+        generated = [dict(e) for e in simulate.generate(
+            seed=3, campaign="raw", profiles=300, start=now - timedelta(hours=20),
+            end=now - timedelta(minutes=1), executions=("a", "b"), variants=("A", "B"))]
+        batch = decode_events(msgspec.json.encode(generated), "application/json", 10**6,
+                              now=now, retention=timedelta(days=30))
+        unique = {{e.id: e for _, e in batch.events}}
+        store.insert_events([(1, e) for e in unique.values()], int(time.time()))
+        at = time.time()
+        rollups, raw = Reports(store, cache=False), Reports(store, raw=True)
+        for tab in TABS:
+            for execution in (None, "a"):
+                a = rollups.report(1, "raw", tab, execution, now=at)
+                b = raw.report(1, "raw", tab, execution, now=at)
+                assert a == b, (tab, execution)
+        print("same", len(unique))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("same ") and int(done.stdout.split()[1]) > 1000
