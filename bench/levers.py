@@ -13,6 +13,9 @@ directory and imported beside the working tree's code:
 3. **tabs**: the base's ``Reports`` against today's without the result cache (only the
    queries the widgets need, executions from one DISTINCT query) and with it (a repeat load),
    on one engine-made campaign of ``--events`` events.
+4. **read connection**: the same tabs (without the cache) while a thread inserts
+   ``--ingest-rate`` events/s, every statement on one chDB connection (before) against
+   reads on a pool of their own connections (after).
 
 Runs of before and after alternate, so a change of the machine's load hits both alike.
 Writes the table into docs/performance.md.
@@ -34,7 +37,7 @@ from typing import Any
 
 import msgspec
 
-from common import generate_sql, header, load_average, write_section
+from common import generate_sql, header, load_average, percentile, write_section
 from ingest import synthetic_events
 from livereport.ingest.decode import decode_events, split_events
 from livereport.report.build import Reports
@@ -131,7 +134,7 @@ def insert_lever(tmp: Path) -> list[str]:
                     columns[name] = pa.array([getattr(e, name) for e in es])
             table = pa.table(columns)  # noqa: F841 (read by the Python() table function)
             statement = "INSERT INTO livereport.events SELECT * FROM Python(table)"
-            store._conn.cursor().execute(statement)
+            store._engine.writer.cursor().execute(statement)
 
     old, new = best_rates(len(rows), text, arrow, repeats=3)
     return [f"| insert 100,000 events, 2 inserts, with the materialized views (events/s) | {old:,.0f} (JSONCompactEachRow) | {new:,.0f} (Arrow via Python()) | {new / old:.2f}× | not taken |"]  # fmt: skip
@@ -169,12 +172,54 @@ def tabs_lever(base: str, tmp: Path, count: int, runs: int) -> list[str]:
     return rows
 
 
+def read_pool_lever(tmp: Path, count: int, runs: int, rate: float) -> list[str]:
+    """Tab loads while a thread inserts: every statement on one connection, or reads pooled."""
+    from contextlib import contextmanager
+
+    from query import Ingest
+
+    store = ChdbStore(tmp / "engine")  # the campaign of tabs_lever, already in the engine
+    engine = store._engine
+    pooled = engine.reader
+
+    @contextmanager
+    def shared() -> Any:  # before: reads wait for the insert connection, as in one connection
+        with engine.writer_lock:
+            yield engine.writer
+
+    reports = Reports(store, cache=False)
+    rows = []
+    with Ingest(store, "tabs", rate):
+        for tab in TABS:
+            at = time.time()
+            samples: dict[str, list[float]] = {"one": [], "pool": []}
+            for _ in range(runs):
+                for label, reader in (("one", shared), ("pool", pooled)):
+                    engine.reader = reader  # type: ignore[method-assign]
+                    started = time.perf_counter()
+                    reports.report(1, "tabs", tab, now=at)
+                    samples[label].append((time.perf_counter() - started) * 1000)
+            engine.reader = pooled  # type: ignore[method-assign]
+            one, pool = (
+                (statistics.median(v), percentile(v, 0.99)) for v in (samples["one"], samples["pool"])
+            )
+            rows.append(
+                f"| tab {tab} at {count:,} events while inserting {rate:,.0f} events/s, "
+                f"p50 / p99 (ms) | {one[0]:.0f} / {one[1]:.0f} (one connection) "
+                f"| {pool[0]:.0f} / {pool[1]:.0f} (reads pooled) | {one[0] / pool[0]:.2f}× / "
+                f"{one[1] / pool[1]:.2f}× | kept |"
+            )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="7e646ac", help="Commit of the code before the levers.")
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="100,000 events, 3 runs.")
+    parser.add_argument("--ingest-rate", type=float, default=40_000,
+                        help="Events/s inserted during the read-connection lever.")  # fmt: skip
     args = parser.parse_args()
     if args.quick:
         args.events, args.runs = 100_000, 3
@@ -190,6 +235,7 @@ def main() -> None:
         lines += decode_lever(args.base, Path(tmp))
         lines += insert_lever(Path(tmp))
         lines += tabs_lever(args.base, Path(tmp), args.events, args.runs)
+        lines += read_pool_lever(Path(tmp), args.events, args.runs * 3, args.ingest_rate)
     lines += ["", f"Load average after the run: {load_average()}."]
     write_section("levers-quick" if args.quick else "levers", "\n".join(lines))
 

@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/query.py [--sizes 1000000,10000000] [--big] [--quick]
 
+``--big`` makes one 100,000,000-event campaign instead (its own section of the note).
+
 One process, the embedded engine on a temporary directory. For each size, one campaign of
 that many events is made by the engine (``INSERT … SELECT … FROM numbers()``, the
 materialized views building the rollups as for any insert), spread over the last 23 hours,
@@ -132,20 +134,24 @@ def row(size: int, state: str, tab: str, m: dict[str, list[float]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000000,10000000", help="Events per campaign, comma-separated.")
-    parser.add_argument("--big", action="store_true", help="Add a 100,000,000-event campaign.")
+    parser.add_argument("--big", action="store_true",
+                        help="Only a 100,000,000-event campaign (10 and 2 runs), in its own section.")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="100,000 and 1,000,000 events, fewer runs.")
-    parser.add_argument("--runs", type=int, default=20, help="Timed loads per tab (rollups).")
-    parser.add_argument("--raw-runs", type=int, default=5, help="Timed loads per tab (raw).")
+    parser.add_argument("--runs", type=int, help="Timed loads per tab (rollups); default 20.")
+    parser.add_argument("--raw-runs", type=int, help="Timed loads per tab (raw); default 5.")
     parser.add_argument("--ingest-rate", type=float, default=40_000,
                         help="Events/s stored during the 'ingesting' runs (half the measured maximum).")  # fmt: skip
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    runs, raw_runs, section = 20, 5, "query"
     if args.quick:
-        sizes, args.runs, args.raw_runs = [100_000, 1_000_000], 5, 2
+        sizes, runs, raw_runs, section = [100_000, 1_000_000], 5, 2, "query-quick"
     if args.big:
-        sizes.append(100_000_000)
+        sizes, runs, raw_runs, section = [100_000_000], 10, 2, "query-big"
+    args.runs = args.runs or runs
+    args.raw_runs = args.raw_runs or raw_runs
 
-    command = "bench/query.py" + (" --quick" if args.quick else f" --sizes {args.sizes}") + (" --big" if args.big else "")  # fmt: skip
+    command = "bench/query.py" + (" --quick" if args.quick else " --big" if args.big else f" --sizes {args.sizes}")  # fmt: skip
     lines = [header(command), ""]
     table = [
         "| events in window | engine | tab | rollups p50 / p99 (ms) | rollups + cache p50 / p99 "
@@ -180,7 +186,7 @@ def main() -> None:
         "",
         *table,
     ]
-    write_section("query-quick" if args.quick else "query", "\n".join(lines))
+    write_section(section, "\n".join(lines))
 
 
 if __name__ == "__main__":

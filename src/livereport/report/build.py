@@ -8,6 +8,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from livereport.errors import BadRequest, NotFound
@@ -40,6 +42,42 @@ from livereport.report.query import (
     total_tally,
 )
 from livereport.store.base import Store
+
+# The widgets of a tab are independent: they are built side by side, so a tab takes about as
+# long as its slowest widget rather than the sum of all of them.
+_WIDGETS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="report-widget")
+
+
+class _Shared:
+    """The tallies of one tab: two widgets asking the same question share one answer."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._found: dict[tuple[Any, ...], Future[dict[Any, Tally]]] = {}
+        self._lock = threading.Lock()
+
+    def tallies(self, store: Store, scope: Scope, start: int, end: int, **kw: Any) -> dict[Any, Tally]:
+        names = kw.get("names")
+        dimension = kw.get("dimension")
+        key = (
+            scope, start, end, kw.get("group"), dimension.name if dimension else None,
+            kw.get("bucket"), None if names is None else frozenset(names), kw.get("raw"),
+            kw.get("count_all"),
+        )  # fmt: skip
+        with self._lock:
+            found = self._found.get(key)
+            owner = found is None
+            if found is None:
+                found = self._found[key] = Future()
+        if not owner:
+            return found.result()
+        try:
+            result = tallies(store, scope, start, end, **kw)
+        except BaseException as exc:
+            found.set_exception(exc)
+            raise
+        found.set_result(result)
+        return result
 
 
 def check_scope(channel: str) -> str:
@@ -125,6 +163,7 @@ class Reports:
         by: str,
         names: tuple[str, ...] | None,
         keep_unnamed: bool = False,
+        tally: Callable[..., dict[Any, Tally]] = tallies,
     ) -> dict[str, Any]:
         """Rows per key. ``keep_unnamed``: a statistics table also shows the events without an
         execution (key "") beside named ones, so that its rows add up to its total."""
@@ -134,14 +173,14 @@ class Reports:
         if main not in names:
             main = names[0]
         if by == "execution":
-            groups = tallies(
+            groups = tally(
                 self.store, scope, window.start, window.end, group="execution", names=names,
                 raw=self.raw,
             )  # fmt: skip
             if not keep_unnamed or len(groups) == 1:
                 groups.pop("", None)
         else:
-            groups = tallies(
+            groups = tally(
                 self.store, scope, window.start, window.end, group="key", dimension=dimension,
                 names=names, raw=self.raw,
             )  # fmt: skip
@@ -169,8 +208,9 @@ class Reports:
         return {**_head(scope, window), **self._series(scope, window, tuple(metrics), bucket)}
 
     def _series(
-        self, scope: Scope, window: Window, names: tuple[str, ...], bucket: str | None
-    ) -> dict[str, Any]:
+        self, scope: Scope, window: Window, names: tuple[str, ...], bucket: str | None,
+        tally: Callable[..., dict[Any, Tally]] = tallies,
+    ) -> dict[str, Any]:  # fmt: skip
         name = bucket or DEFAULT_BUCKET
         if name not in BUCKETS:
             raise BadRequest(f"bucket: {name[:20]!r} is unknown; expected one of {', '.join(BUCKETS)}")
@@ -178,7 +218,7 @@ class Reports:
         count = WINDOW_SECONDS // size
         last = (int(window.as_of) // size) * size
         first = last - (count - 1) * size
-        groups = tallies(
+        groups = tally(
             self.store, scope, first, window.end, bucket=size, names=names, raw=self.raw
         )
         starts = [first + i * size for i in range(count)]
@@ -223,43 +263,58 @@ class Reports:
 
     def _report(self, scope: Scope, window: Window, tab: str) -> dict[str, Any]:
         shown = {name for w in widgets_of(tab) for name in w.metrics}
+        shared = _Shared(self.store)
         # Counts of every type (whether the tab is empty), distinct profiles only as shown.
-        total = total_tally(self.store, scope, window.start, window.end, shown, self.raw, True)
-        widgets = [self._widget(w, scope, window, total) for w in widgets_of(tab)]
-        has_events = any(total.counts.values())  # every distinct profile has counted events
+        # Submitted first, so it is running before any widget waits for it.
+        total = _WIDGETS.submit(
+            total_tally, self.store, scope, window.start, window.end, shown, self.raw, True
+        )
+        named = _WIDGETS.submit(executions, self.store, scope, window.start, window.end, self.raw)
+        built = [
+            _WIDGETS.submit(self._widget, w, scope, window, total, shared.tallies)
+            for w in widgets_of(tab)
+        ]
+        widgets = [b.result() for b in built]
+        has_events = any(total.result().counts.values())  # every distinct profile has counted events
         return {
             **_head(scope, window),
             "tab": tab,
             "title": TABS[tab],
             "empty": not has_events,
-            "executions": executions(self.store, scope, window.start, window.end, self.raw),
+            "executions": named.result(),
             "widgets": widgets,
         }
 
-    def _widget(self, w: Widget, scope: Scope, window: Window, total: Tally) -> dict[str, Any]:
+    def _widget(
+        self, w: Widget, scope: Scope, window: Window, totals: Future[Tally],
+        tally: Callable[..., dict[Any, Tally]],
+    ) -> dict[str, Any]:  # fmt: skip
         data: dict[str, Any]
         if w.kind == Kind.KPI:
-            data = {"metrics": total.compute(w.metrics)}
+            data = {"metrics": totals.result().compute(w.metrics)}
         elif w.kind == Kind.STATISTICS:
-            data = self._breakdown(scope, window, "execution", w.metrics, keep_unnamed=True)
-            data["total"] = total.compute(w.metrics)
+            data = self._breakdown(scope, window, "execution", w.metrics, True, tally)
+            data["total"] = totals.result().compute(w.metrics)
         elif w.kind in (Kind.BREAKDOWN, Kind.REASONS):
             assert w.dimension is not None
-            data = self._breakdown(scope, window, w.dimension, w.metrics)
-            data["total"] = total.compute(w.metrics)
+            data = self._breakdown(scope, window, w.dimension, w.metrics, tally=tally)
+            data["total"] = totals.result().compute(w.metrics)
         elif w.kind == Kind.SERIES:
-            data = self._series(scope, window, w.metrics, None)
+            data = self._series(scope, window, w.metrics, None, tally)
         else:  # channels
-            groups = tallies(
+            groups = tally(
                 self.store, scope, window.start, window.end, group="channel", names=w.metrics,
                 raw=self.raw,
             )  # fmt: skip
             rows = []
             for channel in Channel:
                 names = tuple(m for m in w.metrics if m in metrics_for(channel))
-                tally = groups.get(channel.value, Tally())
-                rows.append({"key": channel.value, "metrics": tally.compute(names)})
-            data = {"by": "channel", "rows": rows, "total": total.compute(metrics_for(CAMPAIGN))}
+                found = groups.get(channel.value, Tally())
+                rows.append({"key": channel.value, "metrics": found.compute(names)})
+            data = {
+                "by": "channel", "rows": rows,
+                "total": totals.result().compute(metrics_for(CAMPAIGN)),
+            }  # fmt: skip
         return {**describe_widget(w), "data": data}
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -124,6 +125,11 @@ _RAW_DIMS = (
 )
 
 
+# The two statements of a tally (counts, distinct profiles) run side by side, each on its own
+# connection (a read connection of the embedded engine, a pooled server connection).
+_STATEMENTS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="report-statement")
+
+
 def needed(names: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
     """(types counted, types whose distinct profiles are counted) that the metrics read."""
     counts: set[str] = set()
@@ -185,6 +191,14 @@ def tallies(
         key = f"intDiv(toUInt32(minute), {int(bucket)}) * {int(bucket)}"
     result: dict[Any, Tally] = defaultdict(Tally)
     # Table names and group expressions are constants of this module; values are bound.
+    found_uniques = None
+    if uniques:
+        found_uniques = _STATEMENTS.submit(
+            store.execute,
+            f"SELECT {key} AS g, toString(type), {unique_merge} "  # noqa: S608
+            f"FROM {uniques_from} WHERE {where} AND type IN %(unique_types)s GROUP BY g, type",
+            {**params, "unique_types": tuple(sorted(uniques))},
+        )
     if counted is None or counted or count_all:
         rows = store.execute(
             f"SELECT {key} AS g, toString(type), toString(bounce), {count_sum} "  # noqa: S608
@@ -194,13 +208,8 @@ def tallies(
         for g, type_, bounce, n in rows:
             tally = result[g]
             tally.counts[(type_, bounce)] = tally.counts.get((type_, bounce), 0) + int(n)
-    if uniques:
-        rows = store.execute(
-            f"SELECT {key} AS g, toString(type), {unique_merge} "  # noqa: S608
-            f"FROM {uniques_from} WHERE {where} AND type IN %(unique_types)s GROUP BY g, type",
-            {**params, "unique_types": tuple(sorted(uniques))},
-        )
-        for g, type_, n in rows:
+    if found_uniques is not None:
+        for g, type_, n in found_uniques.result():
             result[g].uniques[type_] = int(n)
     return dict(result)
 

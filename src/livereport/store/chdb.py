@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,39 +23,80 @@ _INSERT = (
 )
 
 # chDB keeps one engine per process: every ChdbStore of a process must share its path.
-_connections: dict[str, Any] = {}
-_connections_lock = threading.Lock()
+# Statements on one connection run one at a time, so inserts get a connection of their
+# own and reads share a small pool: a dashboard query never waits behind an insert.
+READ_CONNECTIONS = 4
+_engines: dict[str, _Engine] = {}
+_engines_lock = threading.Lock()
 
 
-def _connect(path: Path) -> Any:
+class _Engine:
+    """The connections of this process's one embedded engine."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.writer = chdb.connect(path)  # type: ignore[no-untyped-call]
+        self.writer_lock = threading.Lock()
+        self._idle: list[Any] = []
+        self._opened = 0
+        self._available = threading.Condition()
+
+    @contextmanager
+    def reader(self) -> Iterator[Any]:
+        with self._available:
+            while not self._idle and self._opened >= READ_CONNECTIONS:
+                self._available.wait()
+            if self._idle:
+                conn = self._idle.pop()
+            else:
+                self._opened += 1
+                conn = None
+        if conn is None:
+            try:
+                conn = chdb.connect(self.path)  # type: ignore[no-untyped-call]
+            except BaseException:
+                with self._available:
+                    self._opened -= 1
+                    self._available.notify()
+                raise
+        try:
+            yield conn
+        finally:
+            with self._available:
+                self._idle.append(conn)
+                self._available.notify()
+
+
+def _engine(path: Path) -> _Engine:
     key = str(path.resolve())
-    with _connections_lock:
-        if _connections and key not in _connections:
+    with _engines_lock:
+        if _engines and key not in _engines:
             raise StorageUnavailable(
-                f"this process already has an embedded engine on {next(iter(_connections))}; "
+                f"this process already has an embedded engine on {next(iter(_engines))}; "
                 "one process serves one data directory"
             )
-        if key not in _connections:
+        if key not in _engines:
             path.mkdir(parents=True, exist_ok=True)
-            _connections[key] = chdb.connect(key)  # type: ignore[no-untyped-call]
-        return _connections[key]
+            _engines[key] = _Engine(key)
+        return _engines[key]
 
 
 class ChdbStore:
     def __init__(self, path: Path, database: str = "livereport") -> None:
         self.database = check_identifier(database)
-        self._conn = _connect(path)
+        self._engine = _engine(path)
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         statement = bind(sql, params, self.database)
-        cursor = self._conn.cursor()
-        try:
-            cursor.execute(statement)
-            return list(cursor.fetchall() or ())
-        except Exception as exc:  # chDB raises bare RuntimeError for every engine error
-            raise _unavailable(exc) from exc
-        finally:
-            cursor.close()
+        with self._engine.reader() as conn:
+            cursor = conn.cursor()
+            try:
+                cursor.execute(statement)
+                return list(cursor.fetchall() or ())
+            except Exception as exc:  # chDB raises bare RuntimeError for every engine error
+                raise _unavailable(exc) from exc
+            finally:
+                cursor.close()
 
     def insert_events(self, rows: Sequence[tuple[int, Event]], received: int) -> None:
         if not rows:
@@ -73,13 +115,14 @@ class ChdbStore:
                 )
             )  # fmt: skip
         body = b"\n".join(lines).decode()
-        cursor = self._conn.cursor()
-        try:
-            cursor.execute(body)
-        except Exception as exc:
-            raise _unavailable(exc) from exc
-        finally:
-            cursor.close()
+        with self._engine.writer_lock:
+            cursor = self._engine.writer.cursor()
+            try:
+                cursor.execute(body)
+            except Exception as exc:
+                raise _unavailable(exc) from exc
+            finally:
+                cursor.close()
 
     def iter_event_keys(self, since: int) -> Iterator[tuple[int, str]]:
         parts = self.execute(
