@@ -83,3 +83,62 @@ def test_each_tab_from_raw_events_equals_the_rollups(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("same ") and int(done.stdout.split()[1]) > 1000
+
+
+def test_a_tab_built_while_events_are_inserted_is_never_kept_half_done(tmp_path: Path) -> None:
+    # Reads run beside inserts (their own chDB connections), and an insert's materialized
+    # views commit one rollup at a time; a tab kept from such a moment would stay wrong.
+    script = textwrap.dedent(f"""
+        import threading, time
+        from datetime import UTC, datetime, timedelta
+        from pathlib import Path
+        import msgspec
+        from livereport import simulate
+        from livereport.ingest.decode import decode_events
+        from livereport.report.build import Reports
+        from livereport.store.chdb import ChdbStore
+        from livereport.store.schema import migrate
+
+        store = ChdbStore(Path({str(tmp_path / "data")!r}))
+        migrate(store)
+        now = datetime.now(UTC)
+        generated = [dict(e) for e in simulate.generate(
+            seed=5, campaign="busy", profiles=400, start=now - timedelta(hours=3),
+            end=now - timedelta(minutes=1), executions=("a",), variants=("A",))]
+        batch = decode_events(msgspec.json.encode(generated), "application/json", 10**6,
+                              now=now, retention=timedelta(days=30))
+        events = list({{e.id: e for _, e in batch.events}}.values())
+        store.insert_events([(1, e) for e in events[:100]], int(time.time()))
+        reports = Reports(store)
+
+        # A tab built while a write runs is served but not kept.
+        with store._engine.writing():
+            reports.report(1, "busy", "email")
+            reports.report(1, "busy", "email")
+        assert (reports.hits, reports.misses) == (0, 2), (reports.hits, reports.misses)
+        reports.report(1, "busy", "email")
+        reports.report(1, "busy", "email")
+        assert (reports.hits, reports.misses) == (1, 3), (reports.hits, reports.misses)
+
+        # Loads during real inserts; once they stop, the tab served equals one built afresh.
+        def insert():
+            for start in range(100, len(events), 60):
+                store.insert_events([(1, e) for e in events[start:start + 60]], int(time.time()))
+        writer = threading.Thread(target=insert)
+        writer.start()
+        loads = 0
+        while writer.is_alive():
+            for tab in ("email", "campaign"):
+                reports.report(1, "busy", tab)
+                loads += 1
+        writer.join()
+        fresh = Reports(store, cache=False)
+        at = time.time()
+        for tab in ("email", "campaign"):
+            assert reports.report(1, "busy", tab, now=at) == fresh.report(1, "busy", tab, now=at), tab
+        print("loads", loads, "events", len(events))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    loads, events_stored = int(done.stdout.split()[1]), int(done.stdout.split()[3])
+    assert loads > 1 and events_stored > 1000, done.stdout

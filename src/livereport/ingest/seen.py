@@ -7,7 +7,6 @@ Filters never forget, so the engine stays the source of truth; they are rebuilt 
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,12 +22,20 @@ from livereport.errors import StorageUnavailable
 Key = tuple[int, str]
 
 
+def _mix(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """SplitMix64's finaliser: spreads every input bit over the whole word."""
+    with np.errstate(over="ignore"):
+        h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return h ^ (h >> np.uint64(31))
+
+
 def _hashes(keys: Sequence[Key]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
-    digests = b"".join(
-        hashlib.blake2b(f"{org}\x00{id_}".encode(), digest_size=16).digest() for org, id_ in keys
-    )
-    pairs = np.frombuffer(digests, dtype=np.uint64).reshape(-1, 2)
-    return pairs[:, 0].copy(), pairs[:, 1] | np.uint64(1)
+    # Python's own (per-process salted) hash is enough: the filters live only in this
+    # process and are rebuilt at start, and a collision only costs a confirm query.
+    base = np.fromiter(map(hash, keys), dtype=np.int64, count=len(keys)).view(np.uint64)
+    with np.errstate(over="ignore"):
+        return _mix(base), _mix(base + np.uint64(0x9E3779B97F4A7C15)) | np.uint64(1)
 
 
 class _Bloom:

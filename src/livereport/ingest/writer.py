@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -60,6 +60,8 @@ class Writer:
         #: Cluster mode: ids claimed in PostgreSQL by every node (ingest/seen.py).
         self.shared = shared
         self._elsewhere: set[Key] = set()
+        #: Called from the writer thread with the (org, campaign) pairs of each insert.
+        self.on_stored: Callable[[Iterable[tuple[int, str]]], None] | None = None
         #: Time (epoch ms) of the newest stored event, for the freshness lag.
         self.newest_ms: int | None = None
         self.seen = SeenIds()
@@ -190,7 +192,7 @@ class Writer:
                 time.sleep(self.insert_delay_s)
             self._repair()
             if self.journal is not None:
-                self.journal.begin({_day(e.time_ms) for _, e in rows})
+                self.journal.begin({_day(d) for d in {e.time_ms // 86_400_000 for _, e in rows}})
             try:
                 self.store.insert_events(rows, int(time.time()))
             except Exception:
@@ -203,6 +205,11 @@ class Writer:
             self.seen.add([(org, e.id) for org, e in rows])
             newest = max(e.time_ms for _, e in rows)
             self.newest_ms = max(newest, self.newest_ms or newest)
+            if self.on_stored is not None:
+                try:
+                    self.on_stored({(org, e.campaign) for org, e in rows})
+                except Exception:  # the events are stored: a live view still sees them at its poll
+                    log.exception("could not tell live streams about stored events")
             if self.metrics is not None:
                 self.metrics.flush_seconds.observe(time.perf_counter() - started)
         self.stats["accepted"] += len(rows)
@@ -245,7 +252,7 @@ class Writer:
         return found
 
 
-def _day(time_ms: int) -> int:
-    """YYYYMMDD of an event time in UTC: the partition it is stored in."""
-    t = time.gmtime(time_ms // 1000)
+def _day(days: int) -> int:
+    """YYYYMMDD of a day (days since the epoch, UTC): the partition its events are stored in."""
+    t = time.gmtime(days * 86_400)
     return t.tm_year * 10_000 + t.tm_mon * 100 + t.tm_mday

@@ -114,6 +114,12 @@ class Reports:
         self.hits = 0
         self.misses = 0
 
+    def _writes(self) -> tuple[int, int] | None:
+        """(writes finished, writes running) of an engine that counts them (chDB), else None:
+        a store that runs one statement at a time never shows half an insert."""
+        found = getattr(self.store, "writes", None)
+        return found() if found is not None else None
+
     def _scope(self, org: int, campaign: str, channel: str, execution: str | None) -> Scope:
         check_scope(channel)
         if not campaign_exists(self.store, org, campaign):
@@ -253,7 +259,12 @@ class Reports:
                 # The numbers are those of now: only the moment they are current as of moves.
                 return {**found[1], "as_of": isoformat(window.as_of)}
             self.misses += 1
+        before = self._writes()
         report = self._report(scope, window, tab)
+        if before is not None and (before[1] or self._writes() != before):
+            # A write ran while the tab was built: it may show part of an insert. Serve it,
+            # but do not keep it; the next load builds the tab again.
+            return {**report}
         with self._lock:
             self._cached[key] = (mark, report)
             self._cached.move_to_end(key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,11 @@ _INSERT = (
 
 # chDB keeps one engine per process: every ChdbStore of a process must share its path.
 # Statements on one connection run one at a time, so inserts get a connection of their
-# own and reads share a small pool: a dashboard query never waits behind an insert.
+# own and reads share a small pool: a dashboard query never waits behind an insert. A read
+# may then see an insert half done (its materialized views commit one table at a time), so
+# the engine counts writes: the tab cache keeps only reports built while none ran.
 READ_CONNECTIONS = 4
+_READS = ("SELECT", "WITH", "SHOW", "EXISTS", "DESCRIBE")
 _engines: dict[str, _Engine] = {}
 _engines_lock = threading.Lock()
 
@@ -40,6 +43,24 @@ class _Engine:
         self._idle: list[Any] = []
         self._opened = 0
         self._available = threading.Condition()
+        self._writes_lock = threading.Lock()
+        self._writes_done = 0
+        self._writes_running = 0
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._writes_lock:
+            self._writes_running += 1
+        try:
+            yield
+        finally:
+            with self._writes_lock:
+                self._writes_running -= 1
+                self._writes_done += 1
+
+    def writes(self) -> tuple[int, int]:
+        with self._writes_lock:
+            return self._writes_done, self._writes_running
 
     @contextmanager
     def reader(self) -> Iterator[Any]:
@@ -88,7 +109,8 @@ class ChdbStore:
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         statement = bind(sql, params, self.database)
-        with self._engine.reader() as conn:
+        read = statement.lstrip()[:8].upper().startswith(_READS)
+        with self._engine.reader() as conn, nullcontext() if read else self._engine.writing():
             cursor = conn.cursor()
             try:
                 cursor.execute(statement)
@@ -97,6 +119,10 @@ class ChdbStore:
                 raise _unavailable(exc) from exc
             finally:
                 cursor.close()
+
+    def writes(self) -> tuple[int, int]:
+        """(writes finished, writes running) in this process's engine."""
+        return self._engine.writes()
 
     def insert_events(self, rows: Sequence[tuple[int, Event]], received: int) -> None:
         if not rows:
@@ -115,7 +141,7 @@ class ChdbStore:
                 )
             )  # fmt: skip
         body = b"\n".join(lines).decode()
-        with self._engine.writer_lock:
+        with self._engine.writer_lock, self._engine.writing():
             cursor = self._engine.writer.cursor()
             try:
                 cursor.execute(body)

@@ -55,5 +55,9 @@ class TenantStore:
     def iter_event_keys(self, since: int) -> Iterator[tuple[int, str]]:
         raise MissingOrg("internal error: the report layer does not read every org's ids")
 
+    def writes(self) -> tuple[int, int] | None:
+        found = getattr(self._store, "writes", None)
+        return found() if found is not None else None
+
     def close(self) -> None:
         self._store.close()

@@ -38,7 +38,7 @@ from livereport.web.bounce_rules import finish_posted, get_bounce_rules, put_bou
 from livereport.web.export import get_export
 from livereport.web.layouts import delete_layout, get_layout, put_layout
 from livereport.web.limits import RequestLimits
-from livereport.web.live import get_live
+from livereport.web.live import Watches, get_live
 from livereport.web.openapi import openapi_document
 from livereport.web.ops import Observed, RequestContext, ops_routes
 from livereport.web.pages import page_routes
@@ -240,10 +240,14 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
         started = time.monotonic()
         await run_in_threadpool(writer.start)
         log.info("duplicate memory: %d ids in %.1fs", len(writer.seen), time.monotonic() - started)
-        # The embedded engine runs one statement at a time, so a report never sees half an
-        # insert and a cached tab checked against the high-water mark is exact. A server
-        # answers reads during an insert, between the views' commits: no cache there.
+        # The embedded engine counts its writes, so the tab cache keeps only reports built
+        # while no insert ran (report/build.py). A server answers reads during an insert,
+        # between the views' commits, and cannot say when: no cache there.
         reports = Reports(TenantStore(store), cache=not config.clickhouse)
+        # Live streams of a campaign this node just stored events for check it at once,
+        # rather than at their next poll (events stored by other nodes wait for that poll).
+        watches = app.state.watches = Watches(store)
+        writer.on_stored = watches.notifier(asyncio.get_running_loop())
         services = Services(config, store, metadata, writer, reports)
         app.state.services = services
         retention = asyncio.create_task(_drop_old_partitions(services))

@@ -1,9 +1,10 @@
 """Live reports: ``GET /v1/campaigns/{c}/live?tab=…`` streams Server-Sent Events.
 
 The stream sends the whole report of the tab at once, then again whenever the campaign's
-data changes. One watcher per (org, campaign) checks once a second, with a single cheap
-query on the per-minute rollups, whether anything new arrived or the minute rolled over;
-every stream of that campaign then rebuilds its own tab. A heartbeat event every 15 seconds
+data changes. One watcher per (org, campaign) checks, with a single cheap query on the
+per-minute rollups, whether anything new arrived or the minute rolled over: as soon as this
+node's writer stored events of the campaign, and once a second for what other nodes stored.
+Every stream of that campaign then rebuilds its own tab. A heartbeat event every 15 seconds
 keeps idle connections open and tells the page how fresh its numbers are.
 """
 
@@ -13,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +66,8 @@ class Watch:
     #: When the campaign was last checked successfully (epoch seconds).
     checked: float = 0.0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Set when this node stored events of the campaign: check now, not at the next poll.
+    stored: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
 
     def bump(self) -> None:
@@ -120,9 +123,26 @@ class Watches:
         watch.checked = now
         return current
 
+    def notifier(self, loop: asyncio.AbstractEventLoop) -> Callable[[Iterable[tuple[int, str]]], None]:
+        """What the writer thread calls with the (org, campaign) pairs of each insert."""
+
+        def stored(keys: Iterable[tuple[int, str]]) -> None:
+            for key in keys:
+                if key in self._watches:
+                    loop.call_soon_threadsafe(self._stored, key)
+
+        return stored
+
+    def _stored(self, key: tuple[int, str]) -> None:
+        watch = self._watches.get(key)
+        if watch is not None:
+            watch.stored.set()
+
     async def _poll(self, org: int, campaign: str, watch: Watch, last: Fingerprint | None) -> None:
         while True:
-            await asyncio.sleep(self.poll_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(watch.stored.wait(), self.poll_s)
+            watch.stored.clear()
             current = await self._check(org, campaign, watch)
             if current is not None:
                 if current != last:
@@ -131,10 +151,7 @@ class Watches:
 
 
 def watches_of(request: Request) -> Watches:
-    state = request.app.state
-    watches: Watches | None = getattr(state, "watches", None)
-    if watches is None:
-        watches = state.watches = Watches(services_of(request).store)
+    watches: Watches = request.app.state.watches
     return watches
 
 
