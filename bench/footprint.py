@@ -6,7 +6,8 @@ Two measures, each beside its baseline:
 
 - **through the API**: a `livereport serve` receives ``--api-events`` synthetic events
   (batches of 10,000), is stopped after its merges settle, and its data directory is
-  weighed; the server's RSS is read before the stop. Baseline: the same events as an
+  weighed, then the active parts of its engine (what stays once the parts that merges
+  replaced are deleted, a few minutes later); the server's RSS is read before the stop. Baseline: the same events as an
   NDJSON file (what a sender would keep) and gzip-compressed.
 - **engine-made**: ``--events`` events made by the engine in one campaign (as bench/query.py
   does), merged; bytes per table from ``system.parts``, and this process's RSS.
@@ -19,6 +20,8 @@ from __future__ import annotations
 import argparse
 import gzip
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -47,6 +50,7 @@ def through_api(count: int) -> list[str]:
         rss = server.rss_bytes()
         server.stop()
         disk = dir_bytes(server.data)
+        active = active_bytes(server.data / "events")
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -55,9 +59,28 @@ def through_api(count: int) -> list[str]:
         f"| API, {outcome.accepted:,} events | data directory | {disk * per_m / 2**20:,.1f} MB "
         f"| {disk / outcome.accepted:.0f} | {len(ndjson) / count:.0f} (NDJSON), "
         f"{len(gzip.compress(ndjson, 6)) / count:.0f} (NDJSON gzip) |",
+        f"| API, {outcome.accepted:,} events | active parts (what stays once merged-away "
+        f"parts are removed) | {active * per_m / 2**20:,.1f} MB | {active / outcome.accepted:.0f} | |",
         f"| API, {outcome.accepted:,} events | server RSS | {rss / 2**20:,.0f} MB in all "
         f"({idle_rss / 2**20:,.0f} MB idle) | | |",
     ]
+
+
+def active_bytes(engine: Path) -> int:
+    """Bytes of the active parts of a stopped server's engine, read in a child process (one
+    embedded engine per process). Parts a merge replaced stay on disk for a few minutes
+    (ClickHouse's old_parts_lifetime) before the engine deletes them."""
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from livereport.store.chdb import ChdbStore\n"
+        "store = ChdbStore(Path(sys.argv[1]))\n"
+        "query = 'SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = %(db)s'\n"
+        "print(store.execute(query, {'db': store.database})[0][0])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(engine)], capture_output=True,
+                          text=True, check=True)  # fmt: skip
+    return int(done.stdout.strip().splitlines()[-1])
 
 
 def engine_made(sizes: list[int]) -> list[str]:

@@ -58,6 +58,20 @@ def test_whole_body_and_event_by_event_agree(name: str) -> None:
     assert fast.size == len(CASES[name])
 
 
+@pytest.mark.parametrize("name", list(CASES))
+def test_ndjson_lines_decoded_at_once_agree_with_line_by_line(name: str) -> None:
+    lines = [msgspec.json.encode(e) for e in CASES[name]]
+    # Blank and CRLF-ended lines as senders write them: skipped, and not counted as events.
+    body = b"\n".join(lines[:2]) + b"\n\n  \r\n" + b"\r\n".join(lines[2:]) + b"\n"
+    fast = decode_events(body, "application/x-ndjson", 100, now=NOW, retention=RETENTION)
+    slow = validate_all(split_events(body, "application/x-ndjson", 100), now=NOW, retention=RETENTION)
+    assert fast.events == slow.events
+    assert [(r.index, r.id, r.errors) for r in fast.rejected] == [
+        (r.index, r.id, r.errors) for r in slow.rejected
+    ]
+    assert len(fast.events) + len(fast.rejected) == len(CASES[name])
+
+
 def test_the_cases_reach_both_paths() -> None:
     ok = decode_events(msgspec.json.encode(CASES["all valid, every shortcut"]), "application/json",
                        100, now=NOW, retention=RETENTION)  # fmt: skip

@@ -63,3 +63,36 @@ def test_watchers_share_one_check_and_stop_with_the_last_page(
         assert store.queries == queries  # no page, no query
 
     asyncio.run(scenario())
+
+
+def test_events_this_node_stores_are_checked_at_once_and_at_most_twice_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(live.time, "time", lambda: 1_800_000_000.0)
+    store = CountingStore()
+    watches = Watches(store, poll_s=30.0)  # type: ignore[arg-type]  # a poll would come too late
+
+    async def scenario() -> None:
+        notify = watches.notifier(asyncio.get_running_loop())
+        async with watches.watch(1, "c") as watch:
+            seen = watch.version
+            store.events += 3
+            # The writer thread reports an insert of this campaign (and of one nobody watches).
+            await asyncio.to_thread(notify, {(1, "c"), (2, "other")})
+            assert await watch.wait(seen, 2.0)
+            assert watch.version == seen + 1
+            # A burst of inserts: checks keep at least MIN_CHECK_S apart.
+            before = store.queries
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            for _ in range(20):
+                store.events += 1
+                await asyncio.to_thread(notify, {(1, "c")})
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(live.MIN_CHECK_S)
+            elapsed = loop.time() - started
+            checks = store.queries - before
+            assert 1 <= checks <= elapsed / live.MIN_CHECK_S + 1, (checks, elapsed)
+            assert watch.version > seen + 1
+
+    asyncio.run(scenario())

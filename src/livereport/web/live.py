@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
 
 POLL_S = 1.0
+#: However often this node stores a campaign's events, its streams rebuild at most this often.
+MIN_CHECK_S = 0.5
 HEARTBEAT_S = 15.0
 #: What EventSource waits before it reconnects by itself, in milliseconds.
 RETRY_MS = 2000
@@ -139,9 +141,17 @@ class Watches:
             watch.stored.set()
 
     async def _poll(self, org: int, campaign: str, watch: Watch, last: Fingerprint | None) -> None:
+        loop = asyncio.get_running_loop()
+        gap = min(MIN_CHECK_S, self.poll_s)
+        notified = loop.time() - gap
         while True:
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(watch.stored.wait(), self.poll_s)
+            except TimeoutError:
+                pass
+            else:  # the first insert after a quiet spell is checked at once, a burst twice a second
+                await asyncio.sleep(max(0.0, notified + gap - loop.time()))
+                notified = loop.time()
             watch.stored.clear()
             current = await self._check(org, campaign, watch)
             if current is not None:
