@@ -115,8 +115,9 @@ class Reports:
         self.misses = 0
 
     def _writes(self) -> tuple[int, int] | None:
-        """(writes finished, writes running) of an engine that counts them (chDB), else None:
-        a store that runs one statement at a time never shows half an insert."""
+        """(writes finished, writes running) of an engine that counts them (chDB), else None.
+        A ClickHouse server cannot say, and can show half an insert: the app turns the cache
+        off there."""
         found = getattr(self.store, "writes", None)
         return found() if found is not None else None
 
