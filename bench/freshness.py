@@ -48,9 +48,17 @@ class Reader(threading.Thread):
         self.url, self.key = url, key
         self.seen: list[tuple[float, int]] = []
         self.ready = threading.Event()
+        self.closing = threading.Event()
         self.lock = threading.Lock()
 
     def run(self) -> None:
+        try:
+            self._read()
+        except httpx.HTTPError:
+            if not self.closing.is_set():  # the server closing the stream at the end is expected
+                raise
+
+    def _read(self) -> None:
         headers = {"Authorization": f"Bearer {self.key}", "Accept": "text/event-stream"}
         with httpx.Client(base_url=self.url, headers=headers, timeout=None) as client, \
                 client.stream("GET", f"/v1/campaigns/{CAMPAIGN}/live", params={"tab": "email"}) as stream:  # fmt: skip
@@ -118,6 +126,7 @@ def main() -> None:
                 response.raise_for_status()
                 live.append(reader.first_with(n, time.perf_counter()))
             polled = [poll_baseline(client, samples + 2 + i) for i in range(samples)]
+            reader.closing.set()
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)

@@ -1,6 +1,6 @@
 """Each performance lever before and after, in the same process on the same data.
 
-    .venv/bin/python bench/levers.py [--base 7e646ac] [--events 1000000] [--quick]
+    .venv/bin/python bench/levers.py [--base 7e646ac] [--ingest-base f1fcfb4] [--events 1000000] [--quick]
 
 "Before" is the code of the ``--base`` commit, read with ``git show`` into a temporary
 directory and imported beside the working tree's code:
@@ -8,8 +8,8 @@ directory and imported beside the working tree's code:
 1. **decode**: the base's split → decode each event → validate, against ``decode_events``
    (one msgspec decode of the whole body, shortcuts for the common checks), on the same
    100,000 synthetic events in bodies of 10,000.
-   Then, against ``--ingest-base``: RFC 3339 times validated, and the writer's duplicate
-   memory asked about and given 100,000 new ids.
+   Then, against ``--ingest-base``: the writer's duplicate memory asked about and given
+   100,000 new ids.
 2. **insert**: ``JSONCompactEachRow`` text (kept) against an Arrow table through chDB's
    ``Python()`` table function (tried, not taken), building the input from the same events.
 3. **tabs**: the base's ``Reports`` against today's without the result cache (only the
@@ -96,33 +96,6 @@ def decode_lever(base: str, tmp: Path) -> list[str]:
 
     old, new = best_rates(len(events), before, after)
     return [f"| decode + validate (events/s, one core) | {old:,.0f} | {new:,.0f} | {new / old:.2f}× | kept |"]  # fmt: skip
-
-
-def rfc3339_lever(base: str, tmp: Path) -> list[str]:
-    """Times sent as RFC 3339 text: the full check (datetime comparisons, bounds computed per
-    event) against the shortcut (one parse, integer bounds computed once per request)."""
-    old_events = base_module(base, "src/livereport/events.py", "base_events_times", tmp, {})
-    now = datetime.now(UTC)
-    events = list(synthetic_events(100_000, "c", now - timedelta(hours=1), now))
-    for e in events:
-        e["time"] = datetime.fromtimestamp(e["time"] / 1000, UTC).isoformat().replace("+00:00", "Z")
-    bodies = [msgspec.json.encode(events[i : i + 10_000]) for i in range(0, len(events), 10_000)]
-    retention = timedelta(days=30)
-
-    def with_module(module: ModuleType) -> Any:
-        decoder = msgspec.json.Decoder(list[module.IncomingEvent])  # type: ignore[name-defined]
-
-        def run() -> None:
-            for body in bodies:
-                for e in decoder.decode(body):
-                    module.normalise(e, now=now, retention=retention)
-
-        return run
-
-    import livereport.events as new_events
-
-    old, new = best_rates(len(events), with_module(old_events), with_module(new_events))
-    return [f"| validate events with RFC 3339 times (events/s, one core) | {old:,.0f} | {new:,.0f} | {new / old:.2f}× | kept |"]  # fmt: skip
 
 
 def seen_lever(base: str, tmp: Path) -> list[str]:
@@ -266,7 +239,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="7e646ac", help="Commit of the code before the levers.")
     parser.add_argument("--ingest-base", default="f1fcfb4",
-                        help="Commit before the RFC 3339 and duplicate-memory levers.")  # fmt: skip
+                        help="Commit before the duplicate-memory lever.")  # fmt: skip
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="100,000 events, 3 runs.")
@@ -285,7 +258,6 @@ def main() -> None:
     ]
     with tempfile.TemporaryDirectory(prefix="livereport-levers-") as tmp:
         lines += decode_lever(args.base, Path(tmp))
-        lines += rfc3339_lever(args.ingest_base, Path(tmp))
         lines += seen_lever(args.ingest_base, Path(tmp))
         lines += insert_lever(Path(tmp))
         lines += tabs_lever(args.base, Path(tmp), args.events, args.runs)

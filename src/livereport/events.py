@@ -267,8 +267,7 @@ def normalise(e: IncomingEvent, *, now: datetime, retention: timedelta) -> Event
     if type(e.time) is int and low < e.time < high:
         time_ms = e.time
     else:
-        found = _iso_within(e.time, low, high)
-        time_ms = _check_time(e.time, now, retention, errors) if found is None else found
+        time_ms = _check_time(e.time, now, retention, errors)
     type_: str
     channel: str
     if e.type == "entered":
@@ -326,21 +325,6 @@ def normalise(e: IncomingEvent, *, now: datetime, retention: timedelta) -> Event
         url=e.url or "",
         machine=machine,
     )
-
-
-def _iso_within(value: str | int, low: int, high: int) -> int | None:
-    """Epoch ms of an RFC 3339 time with an offset strictly between low and high; else None
-    (the full check then says what is wrong)."""
-    if type(value) is not str:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        return None
-    ms = round(when.timestamp() * 1000)
-    return ms if low < ms < high else None
 
 
 def _check_time(value: str | int, now: datetime, retention: timedelta, errors: list[str]) -> int:

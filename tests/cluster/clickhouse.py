@@ -73,6 +73,17 @@ _USERS = """<?xml version="1.0"?>
 """
 
 
+def stop_process(process: subprocess.Popen[bytes] | None) -> None:
+    """Terminate a server this test session started; kill it if it has not gone in 30 s."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -150,13 +161,7 @@ class ClickHouse:
         return Client("127.0.0.1", port=self.tcp)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
 
 

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cluster.clickhouse import free_port
+from cluster.clickhouse import free_port, stop_process
 
 #: The package's jars and its log4j configuration (log4j.properties in the conf directory).
 CLASSPATH = "/usr/share/java/zookeeper.jar:/usr/share/java/*:/etc/zookeeper/conf"
@@ -81,13 +81,7 @@ class ZooKeeper:
         return path.read_text(errors="replace")[-2000:] if path.exists() else ""
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
 
 

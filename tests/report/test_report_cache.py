@@ -47,10 +47,12 @@ def test_a_repeated_tab_shows_every_event_accepted_before_it(server: Server, key
         assert delivered(client, campaign, "evening") == 7
 
 
-def test_each_tab_from_raw_events_equals_the_rollups(tmp_path: Path) -> None:
-    # In a child process: the embedded engine opens one data directory per process.
-    script = textwrap.dedent(f"""
-        import time
+def engine_script(data: Path, campaign: str, hours: int, executions: tuple[str, ...], body: str) -> str:
+    """A child-process script (the embedded engine opens one data directory per process):
+    an engine on ``data`` with livereport's schema and ``events``, the unique decoded events
+    of a simulated campaign over the last ``hours``, then ``body``."""
+    prelude = textwrap.dedent(f"""
+        import threading, time
         from datetime import UTC, datetime, timedelta
         from pathlib import Path
         import msgspec
@@ -61,16 +63,28 @@ def test_each_tab_from_raw_events_equals_the_rollups(tmp_path: Path) -> None:
         from livereport.store.chdb import ChdbStore
         from livereport.store.schema import migrate
 
-        store = ChdbStore(Path({str(tmp_path / "data")!r}))
+        store = ChdbStore(Path({str(data)!r}))
         migrate(store)
         now = datetime.now(UTC)
         generated = [dict(e) for e in simulate.generate(
-            seed=3, campaign="raw", profiles=300, start=now - timedelta(hours=20),
-            end=now - timedelta(minutes=1), executions=("a", "b"), variants=("A", "B"))]
+            seed=3, campaign={campaign!r}, profiles=300, start=now - timedelta(hours={hours}),
+            end=now - timedelta(minutes=1), executions={executions!r}, variants=("A", "B"))]
         batch = decode_events(msgspec.json.encode(generated), "application/json", 10**6,
                               now=now, retention=timedelta(days=30))
-        unique = {{e.id: e for _, e in batch.events}}
-        store.insert_events([(1, e) for e in unique.values()], int(time.time()))
+        events = list({{e.id: e for _, e in batch.events}}.values())
+    """)
+    return prelude + textwrap.dedent(body)
+
+
+def run_script(script: str) -> str:
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_each_tab_from_raw_events_equals_the_rollups(tmp_path: Path) -> None:
+    out = run_script(engine_script(tmp_path / "data", "raw", 20, ("a", "b"), """
+        store.insert_events([(1, e) for e in events], int(time.time()))
         at = time.time()
         rollups, raw = Reports(store, cache=False), Reports(store, raw=True)
         for tab in TABS:
@@ -78,36 +92,15 @@ def test_each_tab_from_raw_events_equals_the_rollups(tmp_path: Path) -> None:
                 a = rollups.report(1, "raw", tab, execution, now=at)
                 b = raw.report(1, "raw", tab, execution, now=at)
                 assert a == b, (tab, execution)
-        print("same", len(unique))
-    """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.startswith("same ") and int(done.stdout.split()[1]) > 1000
+        print("same", len(events))
+    """))
+    assert out.startswith("same ") and int(out.split()[1]) > 1000
 
 
 def test_a_tab_built_while_events_are_inserted_is_never_kept_half_done(tmp_path: Path) -> None:
     # Reads run beside inserts (their own chDB connections), and an insert's materialized
     # views commit one rollup at a time; a tab kept from such a moment would stay wrong.
-    script = textwrap.dedent(f"""
-        import threading, time
-        from datetime import UTC, datetime, timedelta
-        from pathlib import Path
-        import msgspec
-        from livereport import simulate
-        from livereport.ingest.decode import decode_events
-        from livereport.report.build import Reports
-        from livereport.store.chdb import ChdbStore
-        from livereport.store.schema import migrate
-
-        store = ChdbStore(Path({str(tmp_path / "data")!r}))
-        migrate(store)
-        now = datetime.now(UTC)
-        generated = [dict(e) for e in simulate.generate(
-            seed=5, campaign="busy", profiles=400, start=now - timedelta(hours=3),
-            end=now - timedelta(minutes=1), executions=("a",), variants=("A",))]
-        batch = decode_events(msgspec.json.encode(generated), "application/json", 10**6,
-                              now=now, retention=timedelta(days=30))
-        events = list({{e.id: e for _, e in batch.events}}.values())
+    out = run_script(engine_script(tmp_path / "data", "busy", 3, ("a",), """
         store.insert_events([(1, e) for e in events[:100]], int(time.time()))
         reports = Reports(store)
 
@@ -137,8 +130,6 @@ def test_a_tab_built_while_events_are_inserted_is_never_kept_half_done(tmp_path:
         for tab in ("email", "campaign"):
             assert reports.report(1, "busy", tab, now=at) == fresh.report(1, "busy", tab, now=at), tab
         print("loads", loads, "events", len(events))
-    """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    loads, events_stored = int(done.stdout.split()[1]), int(done.stdout.split()[3])
-    assert loads > 1 and events_stored > 1000, done.stdout
+    """))
+    loads, stored = int(out.split()[1]), int(out.split()[3])
+    assert loads > 1 and stored > 1000, out
