@@ -243,7 +243,6 @@ _NO_SMTP: Final = Smtp()
 
 
 @functools.lru_cache(maxsize=16)
-@functools.lru_cache(maxsize=16)  # one request's events share now and retention
 def _time_bounds(now: datetime, retention: timedelta) -> tuple[int, int]:
     """Epoch milliseconds strictly inside which an integer time needs no further check.
 

@@ -51,8 +51,7 @@ _WIDGETS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="report-widget")
 class _Shared:
     """The tallies of one tab: two widgets asking the same question share one answer."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self) -> None:
         self._found: dict[tuple[Any, ...], Future[dict[Any, Tally]]] = {}
         self._lock = threading.Lock()
 
@@ -275,7 +274,7 @@ class Reports:
 
     def _report(self, scope: Scope, window: Window, tab: str) -> dict[str, Any]:
         shown = {name for w in widgets_of(tab) for name in w.metrics}
-        shared = _Shared(self.store)
+        shared = _Shared()
         # Counts of every type (whether the tab is empty), distinct profiles only as shown.
         # Submitted first, so it is running before any widget waits for it.
         total = _WIDGETS.submit(
