@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/query.py [--sizes 1000000,10000000] [--big] [--quick]
 
-``--big`` makes one 100,000,000-event campaign instead (its own section of the note).
+``--big`` makes a 1,000,000- and a 100,000,000-event campaign instead (its own section of
+the note, with the curve from one to the other).
 
 One process, the embedded engine on a temporary directory. For each size, one campaign of
 that many events is made by the engine (``INSERT … SELECT … FROM numbers()``, the
@@ -35,21 +36,30 @@ from ingest import synthetic_events
 from livereport.ingest.decode import decode_events
 from livereport.report.build import Reports
 from livereport.report.catalogue import TABS
+from livereport.store import window
 from livereport.store.chdb import ChdbStore
 from livereport.store.schema import migrate
 
 ORG = 1
-ROLLUPS = ("minute_counts", "minute_uniques", "dim_counts", "dim_uniques", "campaigns")
+ROLLUPS = (
+    "minute_counts", "minute_uniques", "dim_counts", "dim_uniques", "campaigns", "unique_last",
+    "unique_minutes",
+)  # fmt: skip
 
 
-def generate(store: ChdbStore, campaign: str, count: int, now: int) -> float:
+def generate(store: ChdbStore, campaign: str, count: int, now: int) -> tuple[float, float]:
+    """Make the campaign's events; (seconds to make them, seconds to fill the live window's
+    distinct-profile tables from them, as an upgrade does)."""
     started = time.perf_counter()
     for first in range(0, count, 1_000_000):
         size = min(1_000_000, count - first)
         store.execute(generate_sql(ORG, campaign, first, size, now - 23 * 3600, now - 10))
+    made = time.perf_counter()
+    window.rebuild(store)
+    filled = time.perf_counter()
     for table in ROLLUPS:
         store.execute(f"OPTIMIZE TABLE {{db}}.{table} FINAL")
-    return time.perf_counter() - started
+    return time.perf_counter() - started - (filled - made), filled - made
 
 
 class Ingest:
@@ -147,7 +157,7 @@ def main() -> None:
     if args.quick:
         sizes, runs, raw_runs, section = [100_000, 1_000_000], 5, 2, "query-quick"
     if args.big:
-        sizes, runs, raw_runs, section = [100_000_000], 10, 2, "query-big"
+        sizes, runs, raw_runs, section = [1_000_000, 100_000_000], 10, 2, "query-big"
     args.runs = args.runs or runs
     args.raw_runs = args.raw_runs or raw_runs
 
@@ -159,26 +169,33 @@ def main() -> None:
         "| ---: | :--- | :--- | ---: | ---: | ---: | ---: | :---: |",
     ]
     notes = []
+    p50s: dict[tuple[int, str, str], float] = {}
     with tempfile.TemporaryDirectory(prefix="livereport-query-") as tmp:
         store = ChdbStore(Path(tmp))
-        migrate(store)
-        now = int(time.time())
-        for size in sizes:
-            campaign = f"bench-{size}"
-            seconds = generate(store, campaign, size, now)
-            print(f"{campaign}: generated and merged in {seconds:.0f} s")
-            notes.append(f"{size:,} events made and merged by the engine in {seconds:.0f} s")
-            idle = measure(store, campaign, args.runs, args.raw_runs)
-            with Ingest(store, campaign, args.ingest_rate) as ingest:
-                busy = measure(store, campaign, args.runs, args.raw_runs)
-            notes.append(
-                f"while ingesting into the {size:,}-event campaign: {ingest.achieved:,.0f} events/s "
-                f"stored (asked {args.ingest_rate:,.0f})"
-            )
-            for tab in TABS:
-                table.append(row(size, "idle", tab, idle[tab]))
-            for tab in TABS:
-                table.append(row(size, "ingesting", tab, busy[tab]))
+        try:
+            migrate(store)
+            now = int(time.time())
+            for size in sizes:
+                campaign = f"bench-{size}"
+                seconds, filled = generate(store, campaign, size, now)
+                print(f"{campaign}: generated and merged in {seconds:.0f} s, window tables filled in {filled:.1f} s")
+                notes.append(
+                    f"{size:,} events made and merged by the engine in {seconds:.0f} s, the live "
+                    f"window's distinct-profile tables filled from them (as an upgrade does) in {filled:.1f} s"
+                )
+                idle = measure(store, campaign, args.runs, args.raw_runs)
+                with Ingest(store, campaign, args.ingest_rate) as ingest:
+                    busy = measure(store, campaign, args.runs, args.raw_runs)
+                notes.append(
+                    f"while ingesting into the {size:,}-event campaign: {ingest.achieved:,.0f} events/s "
+                    f"stored (asked {args.ingest_rate:,.0f})"
+                )
+                for state, found in (("idle", idle), ("ingesting", busy)):
+                    for tab in TABS:
+                        table.append(row(size, state, tab, found[tab]))
+                        p50s[(size, state, tab)] = statistics.median(found[tab]["rollups"])
+        finally:
+            store.shutdown()  # the engine stops writing before its directory goes
     lines += [
         f"{args.runs} loads per tab from the rollups (without and with the result cache), "
         f"{args.raw_runs} from the raw events; p99 of so few samples is close to the slowest. "
@@ -186,7 +203,27 @@ def main() -> None:
         "",
         *table,
     ]
+    if len(sizes) > 1:
+        lines += ["", *flat_curve(sizes, p50s)]
     write_section(section, "\n".join(lines))
+
+
+def flat_curve(sizes: list[int], p50s: dict[tuple[int, str, str], float]) -> list[str]:
+    """Tab p50 at each size, and the largest size's ÷ the smallest's (target: ≤ 2)."""
+    first, last = sizes[0], sizes[-1]
+    head = " | ".join(f"{s:,} p50 (ms)" for s in sizes)
+    lines = [
+        "How tab latency grows with the campaign (p50 of the loads above, rollups without cache):",
+        "",
+        f"| engine | tab | {head} | {last:,} ÷ {first:,} |",
+        "| :--- | :--- | " + "---: | " * len(sizes) + "---: |",
+    ]
+    for state in ("idle", "ingesting"):
+        for tab in TABS:
+            values = [p50s[(s, state, tab)] for s in sizes]
+            cells = " | ".join(f"{v:.0f}" for v in values)
+            lines.append(f"| {state} | {tab} | {cells} | {values[-1] / values[0]:.1f}× |")
+    return lines
 
 
 if __name__ == "__main__":

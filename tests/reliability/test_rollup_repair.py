@@ -17,8 +17,10 @@ CAMPAIGN = "repair"
 
 
 def without_as_of(value: Any) -> Any:
+    """A report without the moments it is as of: the restart may cross a minute boundary,
+    which moves the window (all events lie in its last hour either way)."""
     if isinstance(value, dict):
-        return {k: without_as_of(v) for k, v in value.items() if k != "as_of"}
+        return {k: without_as_of(v) for k, v in value.items() if k not in ("as_of", "window")}
     if isinstance(value, list):
         return [without_as_of(v) for v in value]
     return value

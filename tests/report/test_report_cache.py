@@ -133,3 +133,37 @@ def test_a_tab_built_while_events_are_inserted_is_never_kept_half_done(tmp_path:
     """))
     loads, stored = int(out.split()[1]), int(out.split()[3])
     assert loads > 1 and stored > 1000, out
+
+
+def test_live_streams_of_one_tab_share_one_build_per_change(tmp_path: Path) -> None:
+    out = run_script(engine_script(tmp_path / "data", "shared", 3, ("a",), """
+        from concurrent.futures import ThreadPoolExecutor
+        store.insert_events([(1, e) for e in events[:-50]], int(time.time()))
+        reports = Reports(store, cache=False)
+        builds = []
+        build = reports._report
+
+        def counted(*args):
+            builds.append(args[2])
+            time.sleep(1.0)  # a slow build: every other stream arrives while it runs
+            return build(*args)
+
+        reports._report = counted
+
+        def streams(n, share=True):
+            with ThreadPoolExecutor(n) as pool:
+                return list(pool.map(lambda _: reports.report(1, "shared", "email", share=share), range(n)))
+
+        got = streams(10)
+        assert builds == ["email"] and reports.shared == 9, (builds, reports.shared)
+        assert all(g["widgets"] == got[0]["widgets"] for g in got)
+        streams(3, share=False)  # plain requests never share
+        assert len(builds) == 4, builds
+        store.insert_events([(1, e) for e in events[-50:]], int(time.time()))
+        after = streams(10)  # a change: one new build, with the new events
+        assert len(builds) == 5 and reports.shared == 18, (builds, reports.shared)
+        fresh = Reports(store, cache=False).report(1, "shared", "email")
+        assert after[0]["widgets"] == fresh["widgets"] != got[0]["widgets"]
+        print("shared", reports.shared)
+    """))
+    assert out.startswith("shared 18"), out

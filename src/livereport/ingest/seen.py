@@ -155,9 +155,16 @@ class SharedSeen:
         return self._conn
 
     @contextmanager
-    def claim(self, keys: Sequence[Key]) -> Iterator[set[Key]]:
+    def claim(
+        self, keys: Sequence[Key], campaigns: Sequence[tuple[int, str]] = ()
+    ) -> Iterator[set[Key]]:
         """Claim ``keys`` until the block ends (committed if it ends normally, else rolled
-        back); yields the keys another node already claimed, which are duplicates."""
+        back); yields the keys another node already claimed, which are duplicates.
+
+        ``campaigns`` (org, campaign) are locked too, for the same time: the live window's
+        distinct profiles of a campaign are recorded by one node at a time (store/window.py).
+        Ids first, then campaigns in one order: a node waiting for a campaign holds no id
+        another node waits for while it holds that campaign."""
         unique = sorted(set(keys))  # one order for every node: no deadlocks between them
         try:
             conn = self._connection()
@@ -170,6 +177,10 @@ class SharedSeen:
                     _CLAIM, (now, [org for org, _ in unique], [id_ for _, id_ in unique])
                 ).fetchall()
                 claimed = {(int(org), str(id_)) for org, id_ in rows}
+                for org, campaign in sorted(set(campaigns)):
+                    conn.execute(
+                        "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (org, campaign)
+                    )
                 yield set(unique) - claimed
         except psycopg.OperationalError as exc:
             self.close()

@@ -163,7 +163,8 @@ class Writer:
         """Hold the batch's ids claimed in PostgreSQL while the insert runs (cluster mode)."""
         assert self.shared is not None
         keys = [(item.org, e.id) for item in batch for e in item.events]
-        with self.shared.claim(keys) as elsewhere:
+        campaigns = {(item.org, e.campaign) for item in batch for e in item.events}
+        with self.shared.claim(keys, sorted(campaigns)) as elsewhere:
             self._elsewhere = elsewhere
             try:
                 return self._store(batch)

@@ -110,8 +110,11 @@ class Reports:
         self.cache = cache and not raw
         self._cached: OrderedDict[tuple[Any, ...], tuple[int, dict[str, Any]]] = OrderedDict()
         self._lock = threading.Lock()
+        self._flights: dict[tuple[Any, ...], Future[dict[str, Any]]] = {}
         self.hits = 0
         self.misses = 0
+        #: Loads answered by a build another caller had started at the same mark.
+        self.shared = 0
 
     def _writes(self) -> tuple[int, int] | None:
         """(writes finished, writes running) of an engine that counts them (chDB), else None.
@@ -237,11 +240,13 @@ class Reports:
 
     def report(
         self, org: int, campaign: str, tab: str, execution: str | None = None,
-        now: float | None = None,
+        now: float | None = None, share: bool = False,
     ) -> dict[str, Any]:  # fmt: skip
+        """A whole tab. ``share``: join a build of the same tab that another caller started at
+        the same high-water mark (live streams), instead of building it again."""
         check_tab(tab)
         window = Window.at(time.time() if now is None else now)
-        if not self.cache:
+        if self.raw:
             return self._report(self._scope(org, campaign, tab, execution), window, tab)
         mark = high_water_mark(self.store, org, campaign, window.start, window.end)
         # Events in the window prove the campaign exists; without, ask the campaigns table.
@@ -252,25 +257,58 @@ class Reports:
         )
         key = (org, campaign, tab, scope.execution, window.end)
         with self._lock:
-            found = self._cached.get(key)
+            found = self._cached.get(key) if self.cache else None
             if found is not None and found[0] == mark:
                 self._cached.move_to_end(key)
                 self.hits += 1
                 # The numbers are those of now: only the moment they are current as of moves.
                 return {**found[1], "as_of": isoformat(window.as_of)}
             self.misses += 1
+            # Live streams asking for the same tab at the same mark share one build: the
+            # streams of a campaign all wake after a change and build it once between them.
+            # (A build another caller started may miss an insert that was still committing
+            # its views then; a stream gets it at the next change, a plain request never
+            # shares, so it always sees what was acknowledged before it.)
+            flight = self._flights.get((key, mark)) if share else None
+            owner = flight is None
+            if flight is None and share:
+                flight = self._flights[(key, mark)] = Future()
+        if not share:
+            return {**self._cache_build(key, mark, scope, window, tab)}
+        assert flight is not None
+        if not owner:
+            self.shared += 1
+            return {**flight.result(), "as_of": isoformat(window.as_of)}
+        try:
+            built = self._cache_build(key, mark, scope, window, tab)
+        except BaseException as exc:
+            flight.set_exception(exc)
+            raise
+        else:
+            flight.set_result(built)
+        finally:
+            with self._lock:
+                self._flights.pop((key, mark), None)
+        return {**built}  # callers may add keys; the shared copy stays as built
+
+    def _cache_build(
+        self, key: tuple[Any, ...], mark: int, scope: Scope, window: Window, tab: str
+    ) -> dict[str, Any]:
+        """Build a tab, and keep it when nothing was written while it was built."""
         before = self._writes()
         report = self._report(scope, window, tab)
+        if not self.cache:
+            return report
         if before is not None and (before[1] or self._writes() != before):
             # A write ran while the tab was built: it may show part of an insert. Serve it,
             # but do not keep it; the next load builds the tab again.
-            return {**report}
+            return report
         with self._lock:
             self._cached[key] = (mark, report)
             self._cached.move_to_end(key)
             while len(self._cached) > self.CACHED_TABS:
                 self._cached.popitem(last=False)
-        return {**report}  # callers may add keys; the cached copy stays as built
+        return report
 
     def _report(self, scope: Scope, window: Window, tab: str) -> dict[str, Any]:
         shown = {name for w in widgets_of(tab) for name in w.metrics}

@@ -6,6 +6,7 @@ into SQL are always bound parameters, identifiers come only from the catalogue.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -13,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from livereport.events import CAMPAIGN
+from livereport.events import CAMPAIGN, MATRIX, EventType
 from livereport.report.catalogue import METRICS, WINDOW_SECONDS, Dimension
+from livereport.store import window
 from livereport.store.base import Store
 
 Value = int | float | None
@@ -106,7 +108,7 @@ _GROUPS = {
 
 
 #: The event types whose distinct profiles the rollups keep (minute_uniques, dim_uniques).
-UNIQUE_TYPES: tuple[str, ...] = ("entered", "open", "click", "impression", "interaction")
+UNIQUE_TYPES: tuple[str, ...] = window.UNIQUE_TYPES
 
 # The same rows as the rollups, computed from the raw events at query time: the baseline the
 # performance benchmark compares the rollups with (`Reports(store, raw=True)`), and a check
@@ -192,7 +194,15 @@ def tallies(
     result: dict[Any, Tally] = defaultdict(Tally)
     # Table names and group expressions are constants of this module; values are bound.
     found_uniques = None
-    if uniques:
+    series = bucket == window.SERIES_BUCKET_S and dimension is None
+    if (
+        uniques and not raw and (bucket is None or series)
+        and window_usable(scope, start, group, uniques)
+    ):  # fmt: skip
+        found_uniques = _STATEMENTS.submit(
+            window_uniques, store, scope, start, end, group, dimension, uniques, series
+        )
+    if uniques and found_uniques is None:
         found_uniques = _STATEMENTS.submit(
             store.execute,
             f"SELECT {key} AS g, toString(type), {unique_merge} "  # noqa: S608
@@ -209,9 +219,67 @@ def tallies(
             tally = result[g]
             tally.counts[(type_, bounce)] = tally.counts.get((type_, bounce), 0) + int(n)
     if found_uniques is not None:
-        for g, type_, n in found_uniques.result():
+        found = found_uniques.result()
+        if found is None:  # a profile seen after the window: merge the minutes' sets
+            found = store.execute(
+                f"SELECT {key} AS g, toString(type), {unique_merge} "  # noqa: S608
+                f"FROM {uniques_from} WHERE {where} AND type IN %(unique_types)s GROUP BY g, type",
+                {**params, "unique_types": tuple(sorted(uniques))},
+            )
+        for g, type_, n in found:
             result[g].uniques[type_] = int(n)
     return dict(result)
+
+
+def window_usable(scope: Scope, start: int, group: str, uniques: frozenset[str]) -> bool:
+    """Whether a window's distinct profiles can be read from each profile's last occurrence
+    (store/window.py): the window starts recently enough, and, at the campaign level, the
+    types counted come from one channel only (a sum over channels would count a profile
+    once per channel)."""
+    if start < time.time() - window.USABLE_S:
+        return False
+    if scope.channel == CAMPAIGN and group != "channel":
+        return all(len(MATRIX[EventType(t)]) == 0 for t in uniques)  # campaign-level types
+    return True
+
+
+def window_uniques(
+    store: Store, scope: Scope, start: int, end: int, group: str, dimension: Dimension | None,
+    uniques: frozenset[str], series: bool = False,
+) -> list[tuple[Any, str, int]] | None:  # fmt: skip
+    """Distinct profiles per group value and type: the profiles whose last occurrence lies in
+    [start, end) — with ``series``, per 5-minute bucket. None when a profile's last
+    occurrence is at or after ``end`` (it may have one inside the window too): the caller
+    merges the minutes' sets then."""
+    sql = (
+        "org = %(org)s AND campaign = %(campaign)s AND minute >= toDateTime(%(start)s, 'UTC') "
+        "AND type IN %(types)s AND dim = %(dim)s AND every_execution = %(every)s"
+    )
+    params: dict[str, Any] = {
+        "org": scope.org, "campaign": scope.campaign, "start": start, "end": end,
+        "types": tuple(sorted(uniques)),
+        "dim": window.SERIES_DIM if series else dimension.dim if dimension is not None else "",
+        "every": int(group != "execution" and scope.execution is None),
+    }  # fmt: skip
+    if scope.channel != CAMPAIGN:
+        sql += " AND channel = %(channel)s"
+        params["channel"] = scope.channel
+    if scope.execution is not None:
+        sql += " AND execution = %(execution)s"
+        params["execution"] = scope.execution
+    key = _GROUPS[group]
+    if series:  # a bucket's rows all lie in its own minutes
+        key = f"intDiv(toUInt32(minute), {window.SERIES_BUCKET_S}) * {window.SERIES_BUCKET_S}"
+    rows = store.execute(
+        f"SELECT {key} AS g, toString(type), "  # noqa: S608 - a constant of this module
+        "sumIf(profiles, minute < toDateTime(%(end)s, 'UTC')), "
+        "sumIf(profiles, minute >= toDateTime(%(end)s, 'UTC')) "
+        f"FROM {{db}}.unique_minutes WHERE {sql} GROUP BY g, type",
+        params,
+    )
+    if any(later for *_, later in rows):
+        return None
+    return [(g, type_, int(n)) for g, type_, n, _ in rows if n]
 
 
 def total_tally(

@@ -26,6 +26,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
 #: Tables partitioned by day, dropped together when they leave the retention period.
 PARTITIONED_TABLES: tuple[str, ...] = (
     "events", "minute_counts", "minute_uniques", "dim_counts", "dim_uniques", "campaigns",
+    "unique_last", "unique_minutes",
 )  # fmt: skip
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")

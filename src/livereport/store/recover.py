@@ -11,7 +11,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from livereport.errors import StorageUnavailable
+from livereport.store import window
 from livereport.store.base import Store, check_identifier
+
+#: The views that read unique_moves, not the events table.
+WINDOW_VIEWS = frozenset({"unique_last_mv", "unique_minutes_mv"})
 
 _TARGET = re.compile(r"\bTO\s+`?\w+`?\.`?(\w+)`?", re.IGNORECASE)
 
@@ -26,6 +30,8 @@ def rollup_views(store: Store) -> list[tuple[str, str]]:
     views = []
     source = f"FROM {store.database}.events "
     for name, select, create in rows:
+        if name in WINDOW_VIEWS:  # fed by unique_moves, rebuilt by store/window.py
+            continue
         target = _TARGET.search(create)
         if target is None or select.count(source) != 1:
             raise StorageUnavailable(
@@ -37,8 +43,10 @@ def rollup_views(store: Store) -> list[tuple[str, str]]:
 
 
 def rebuild_rollups(store: Store, days: Iterable[int]) -> None:
-    """Recompute every rollup's partitions of these days (YYYYMMDD) from the events table."""
+    """Recompute every rollup's partitions of these days (YYYYMMDD) from the events table,
+    and the live window's distinct profiles."""
     days = sorted({int(d) for d in days})
+    window.rebuild(store)
     source = f"FROM {store.database}.events "
     for target, select in rollup_views(store):
         for day in days:

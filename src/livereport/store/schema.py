@@ -25,6 +25,7 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from livereport.errors import StorageUnavailable
+from livereport.store import window
 from livereport.store.base import Store
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ _ENGINE = re.compile(
     re.IGNORECASE,
 )
 LOCAL_SUFFIX = "_local"
+#: The migration that made the live window's distinct-profile tables (store/window.py).
+_WINDOW_MIGRATION = "0003_window_uniques.sql"
 
 
 def migration_files() -> list[tuple[int, str, str]]:
@@ -93,7 +96,7 @@ def cluster_statements(
     spread = f" ON CLUSTER {cluster}" if on_cluster else ""
     if created and created.group(1).upper() == "TABLE":
         name = created.group(2)
-        if replicated:
+        if replicated and _ENGINE.search(local):  # a Null table keeps nothing to replicate
             local = _replicated(local, name + LOCAL_SUFFIX)
         key = "cityHash64(org, campaign)" if re.search(r"\bcampaign\b", statement) else "rand()"
         return [
@@ -135,14 +138,19 @@ def migrate(store: Store) -> list[str]:
     host of the cluster when the store names one)."""
     cluster = getattr(store, "cluster", "")
     if not cluster:
-        return _migrate_host(store)
-    server: ServerStore = store  # type: ignore[assignment]
-    hosts = server.hosts()
-    try:
-        return _migrate_cluster(server, hosts)
-    finally:
-        for host in hosts:
-            host.close()
+        applied = _migrate_host(store)
+    else:
+        server: ServerStore = store  # type: ignore[assignment]
+        hosts = server.hosts()
+        try:
+            applied = _migrate_cluster(server, hosts)
+        finally:
+            for host in hosts:
+                host.close()
+    if _WINDOW_MIGRATION in applied:
+        # The live window's tables start from the events already stored (an upgrade).
+        window.rebuild(store)
+    return applied
 
 
 def _migrate_cluster(store: ServerStore, hosts: list[ServerStore]) -> list[str]:

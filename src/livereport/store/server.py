@@ -24,10 +24,12 @@ from clickhouse_driver.errors import Error as DriverError
 
 from livereport.errors import StorageUnavailable
 from livereport.events import Event
+from livereport.store import window
 from livereport.store.base import EVENT_COLUMNS, PARTITIONED_TABLES, bind, check_identifier
 from livereport.store.schema import LOCAL_SUFFIX
 
 _INSERT = "INSERT INTO {db}.events (" + ", ".join(EVENT_COLUMNS) + ") VALUES"
+_MOVES = "INSERT INTO {db}.unique_moves (" + ", ".join(window.MOVE_COLUMNS) + ") VALUES"
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,13 @@ class ServerStore:
             )
             for org, e in rows
         ]  # fmt: skip
+        # The window's distinct profiles first: recording them again after a failed insert
+        # moves nothing, so a retry cannot count a profile twice (store/window.py).
+        with window.recording(self.database):
+            moves = window.moves(self, rows)
+            if moves:
+                with self._connection() as client:
+                    client.execute(_MOVES.replace("{db}", self.database), moves)
         with self._connection() as client:
             client.execute(_INSERT.replace("{db}", self.database), values)
 
@@ -219,6 +228,23 @@ class ServerStore:
             finally:
                 host.close()
         return dropped
+
+    def clear_tables(self, tables: Sequence[str]) -> None:
+        """Drop every partition of these tables (their local tables on each host of a cluster)."""
+        hosts = self.hosts() if self.cluster else [self]
+        suffix = LOCAL_SUFFIX if self.cluster else ""
+        for host in hosts:
+            try:
+                rows = host.execute(
+                    "SELECT DISTINCT table, partition FROM system.parts "
+                    "WHERE database = %(db)s AND active AND table IN %(tables)s",
+                    {"db": host.database, "tables": tuple(t + suffix for t in tables)},
+                )
+                for table, partition in sorted(rows):
+                    host.execute(f"ALTER TABLE {{db}}.{table} DROP PARTITION {int(partition)}")
+            finally:
+                if host is not self:
+                    host.close()
 
     def close(self) -> None:
         with self._lock:

@@ -4,7 +4,8 @@ The stream sends the whole report of the tab at once, then again whenever the ca
 data changes. One watcher per (org, campaign) checks, with a single cheap query on the
 per-minute rollups, whether anything new arrived or the minute rolled over: as soon as this
 node's writer stored events of the campaign, and once a second for what other nodes stored.
-Every stream of that campaign then rebuilds its own tab. A heartbeat event every 15 seconds
+The streams of that campaign then wake together and share one build of each tab
+(report/build.py). A heartbeat event every 15 seconds
 keeps idle connections open and tells the page how fresh its numbers are.
 """
 
@@ -181,7 +182,7 @@ async def get_live(request: Request) -> Response:
     org = caller.org_id
 
     def build() -> dict[str, Any]:
-        return services.reports.report(org, campaign, tab, execution)
+        return services.reports.report(org, campaign, tab, execution, share=True)
 
     # Unknown tab or campaign: a plain 404 now, not an event stream.
     check_tab(tab)

@@ -1,0 +1,187 @@
+"""Distinct profiles of the live window from each profile's last occurrence.
+
+A profile is counted in a window when its last occurrence (so far) lies inside it. Per
+group (org, campaign, channel, type, one execution or all of them, one breakdown key or
+none), ``unique_last`` keeps each profile's last minute and ``unique_minutes`` how many
+profiles have their last occurrence in each minute. The distinct profiles of the window
+[start, end) are then the sum of ``unique_minutes`` over its minutes — work that grows with
+the minutes of the window and the groups shown, not with its events — as long as no
+profile has an occurrence at or after ``end`` (events a sender dated in the next minutes);
+the report falls back to merging the per-minute sets then.
+
+Every insert of events first records its "moves": for each (group, profile) of the batch
+whose newest minute is later than the last one stored, a row (old minute or 0, new minute)
+into ``unique_moves``; its views write the new last minute and the -1/+1 into the two
+tables. Recording the same events again moves nothing, so an insert retried after a crash
+or an error cannot count a profile twice. Moves for one campaign are made one batch at a
+time: in this process under a lock, across the app nodes of a cluster under a PostgreSQL
+lock per campaign (ingest/seen.py). Minutes older than :data:`HORIZON_S` are not tracked;
+a report's window must start within :data:`USABLE_S` of now to be read from here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from livereport.events import Event
+
+#: The event types whose distinct profiles reports show.
+UNIQUE_TYPES: tuple[str, ...] = ("entered", "open", "click", "impression", "interaction")
+_UNIQUE = frozenset(UNIQUE_TYPES)
+#: Last occurrences older than this (seconds before the insert) are neither looked up nor
+#: moved: no window read from these tables reaches that far back.
+HORIZON_S = 26 * 3600
+#: A window read from these tables starts at most this long before now.
+USABLE_S = 25 * 3600
+MOVE_COLUMNS: tuple[str, ...] = (
+    "org", "campaign", "channel", "type", "every_execution", "execution", "dim", "key",
+    "profile", "old", "new",
+)  # fmt: skip
+#: The series of the dashboard (5-minute buckets) count distinct profiles per bucket: each
+#: bucket is a group of its own, under this dim with the bucket's start as its key.
+SERIES_BUCKET_S = 300
+SERIES_DIM = "series:5m"
+#: The tables written from unique_moves (rebuilt together).
+TABLES: tuple[str, ...] = ("unique_last", "unique_minutes")
+
+Group = tuple[int, str, str, str, int, str, str, str]  # org … key
+Move = tuple[int, str, str, str, int, str, str, str, str, int, int]
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock(database: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(database, threading.Lock())
+
+
+def dimension_keys(e: Event) -> list[tuple[str, str]]:
+    """The (dim, key) pairs an event is counted under: none, its series bucket, then each
+    breakdown key it carries."""
+    bucket = e.time_ms // (SERIES_BUCKET_S * 1000) * SERIES_BUCKET_S
+    pairs = [("", ""), (SERIES_DIM, str(bucket))]
+    for dim, key in (
+        ("reason", e.reason), ("recipient_domain", e.recipient_domain),
+        ("platform", str(e.platform)), ("interaction", str(e.interaction)),
+        ("element", e.element), ("variant", e.variant),
+    ):  # fmt: skip
+        if key:
+            pairs.append((dim, key))
+    return pairs
+
+
+def newest_minutes(rows: Sequence[tuple[int, Event]], horizon: int) -> dict[tuple[Group, str], int]:
+    """The newest minute of each (group, profile) in a batch, minutes before ``horizon`` left out."""
+    newest: dict[tuple[Group, str], int] = {}
+    for org, e in rows:
+        if e.type not in _UNIQUE:
+            continue
+        minute = e.time_ms // 60_000 * 60
+        if minute < horizon:
+            continue
+        channel, type_ = str(e.channel), str(e.type)
+        for dim, key in dimension_keys(e):
+            for every, execution in ((0, e.execution), (1, "")):
+                found = ((org, e.campaign, channel, type_, every, execution, dim, key), e.profile)
+                if newest.get(found, -1) < minute:
+                    newest[found] = minute
+    return newest
+
+
+def moves(store: Any, rows: Sequence[tuple[int, Event]], now: float | None = None) -> list[Move]:
+    """The moves of a batch against the last minutes stored (call under :func:`recording`)."""
+    horizon = int(now if now is not None else time.time()) - HORIZON_S
+    newest = newest_minutes(rows, horizon)
+    if not newest:
+        return []
+    by_campaign: dict[tuple[int, str], set[str]] = {}
+    for (group, profile) in newest:
+        by_campaign.setdefault((group[0], group[1]), set()).add(profile)
+    stored: dict[tuple[Group, str], int] = {}
+    for (org, campaign), profiles in by_campaign.items():
+        ordered = sorted(profiles)
+        for start in range(0, len(ordered), 5000):
+            found = store.execute(
+                "SELECT toString(channel), toString(type), every_execution, execution, dim, key, "
+                "profile, toUInt32(max(last)) FROM {db}.unique_last WHERE org = %(org)s "
+                "AND campaign = %(campaign)s AND profile IN %(profiles)s "
+                "AND last >= toDateTime(%(horizon)s, 'UTC') "
+                "GROUP BY channel, type, every_execution, execution, dim, key, profile",
+                {"org": org, "campaign": campaign, "profiles": tuple(ordered[start : start + 5000]),
+                 "horizon": horizon},
+            )  # fmt: skip
+            for channel, type_, every, execution, dim, key, profile, last in found:
+                group = (org, campaign, channel, type_, int(every), execution, dim, key)
+                stored[(group, profile)] = int(last)
+    out: list[Move] = []
+    for (group, profile), minute in newest.items():
+        old = stored.get((group, profile), 0)
+        if minute > old:
+            out.append((*group, profile, old, minute))
+    return out
+
+
+def recording(database: str) -> threading.Lock:
+    """The lock that makes one batch's moves at a time in this process."""
+    return _lock(database)
+
+
+def rebuild_sql(since: int) -> str:
+    """``INSERT … SELECT`` of the moves of every (group, profile) with events since ``since``
+    (epoch seconds) as if each were new: the tables' content, computed from the events."""
+    return f"""
+INSERT INTO {{db}}.unique_moves ({", ".join(MOVE_COLUMNS)})
+SELECT org, campaign, channel, type, every_execution, execution, dim, key, profile,
+       toDateTime(0, 'UTC'), max(minute)
+FROM (
+    SELECT org, campaign, channel, type, every AS every_execution,
+           if(every = 1, '', run) AS execution, dim, key, profile, minute
+    FROM (
+        SELECT org, campaign, channel, type, run, tupleElement(pair, 1) AS dim,
+               tupleElement(pair, 2) AS key, profile, minute
+        FROM (
+            SELECT org, campaign, channel, type, execution AS run, profile,
+                   toStartOfMinute(time) AS minute,
+                   arrayConcat([('', ''), ('{SERIES_DIM}', toString(intDiv(toUInt32(time), {SERIES_BUCKET_S}) * {SERIES_BUCKET_S}))],
+                   arrayFilter(p -> tupleElement(p, 2) != '', [
+                       ('reason', reason), ('recipient_domain', recipient_domain),
+                       ('platform', toString(platform)), ('interaction', toString(interaction)),
+                       ('element', element), ('variant', variant)])) AS pairs
+            FROM {{db}}.events
+            WHERE type IN ({", ".join(f"'{t}'" for t in UNIQUE_TYPES)})
+              AND time >= toDateTime({int(since)}, 'UTC')
+        )
+        ARRAY JOIN pairs AS pair
+    )
+    ARRAY JOIN [toUInt8(0), toUInt8(1)] AS every
+)
+GROUP BY org, campaign, channel, type, every_execution, execution, dim, key, profile
+"""  # noqa: S608 - only an int and constants go in
+
+
+def rebuild(store: Any, now: float | None = None) -> None:
+    """Recompute both tables from the events of the horizon (after a crash mid-insert, or
+    once when the tables are new)."""
+    since = int(now if now is not None else time.time()) - HORIZON_S
+    with recording(store.database):
+        clear(store)
+        store.execute(rebuild_sql(since))
+
+
+def clear(store: Any) -> None:
+    """Drop every partition of both tables (on each host of a cluster)."""
+    own = getattr(store, "clear_tables", None)
+    if own is not None:
+        own(TABLES)
+        return
+    rows = store.execute(
+        "SELECT DISTINCT table, partition FROM system.parts "
+        "WHERE database = %(db)s AND active AND table IN %(tables)s",
+        {"db": store.database, "tables": TABLES},
+    )
+    for table, partition in sorted(rows):
+        store.execute(f"ALTER TABLE {{db}}.{table} DROP PARTITION {int(partition)}")
