@@ -31,6 +31,7 @@ from livereport.report.catalogue import (
 )
 from livereport.report.query import (
     Scope,
+    TabTallies,
     Tally,
     Window,
     campaign_exists,
@@ -38,6 +39,7 @@ from livereport.report.query import (
     executions,
     high_water_mark,
     isoformat,
+    needed,
     tallies,
     total_tally,
 )
@@ -225,8 +227,7 @@ class Reports:
             raise BadRequest(f"bucket: {name[:20]!r} is unknown; expected one of {', '.join(BUCKETS)}")
         size = BUCKETS[name].seconds
         count = WINDOW_SECONDS // size
-        last = (int(window.as_of) // size) * size
-        first = last - (count - 1) * size
+        first = _series_start(window, name)
         groups = tally(
             self.store, scope, first, window.end, bucket=size, names=names, raw=self.raw
         )
@@ -312,15 +313,30 @@ class Reports:
 
     def _report(self, scope: Scope, window: Window, tab: str) -> dict[str, Any]:
         shown = {name for w in widgets_of(tab) for name in w.metrics}
-        shared = _Shared()
+        tally: Callable[..., dict[Any, Tally]]
+        if self.raw:
+            tally = _Shared().tallies
+            named = _WIDGETS.submit(executions, self.store, scope, window.start, window.end, True)
+        else:  # a few broad statements for the whole tab
+            dimensions = [
+                DIMENSIONS[w.dimension] for w in widgets_of(tab)
+                if w.dimension is not None and w.dimension != "execution"
+            ]  # fmt: skip
+            has_series = any(w.kind == Kind.SERIES for w in widgets_of(tab))
+            tab_tallies = TabTallies(
+                self.store, scope, window.start, window.end, dimensions, needed(shown)[1],
+                _series_start(window, DEFAULT_BUCKET) if has_series else None,
+            )  # fmt: skip
+            tally = tab_tallies.tallies
+            named = _WIDGETS.submit(tab_tallies.executions)
         # Counts of every type (whether the tab is empty), distinct profiles only as shown.
         # Submitted first, so it is running before any widget waits for it.
         total = _WIDGETS.submit(
-            total_tally, self.store, scope, window.start, window.end, shown, self.raw, True
-        )
-        named = _WIDGETS.submit(executions, self.store, scope, window.start, window.end, self.raw)
+            lambda: tally(self.store, scope, window.start, window.end, names=shown, raw=self.raw,
+                          count_all=True).get("", Tally())
+        )  # fmt: skip
         built = [
-            _WIDGETS.submit(self._widget, w, scope, window, total, shared.tallies)
+            _WIDGETS.submit(self._widget, w, scope, window, total, tally)
             for w in widgets_of(tab)
         ]
         widgets = [b.result() for b in built]
@@ -365,6 +381,12 @@ class Reports:
                 "total": totals.result().compute(metrics_for(CAMPAIGN)),
             }  # fmt: skip
         return {**describe_widget(w), "data": data}
+
+
+def _series_start(window: Window, bucket: str) -> int:
+    """The start of a series' first bucket: the buckets end with the one holding now."""
+    size = BUCKETS[bucket].seconds
+    return (int(window.as_of) // size) * size - (WINDOW_SECONDS // size - 1) * size
 
 
 def describe_widget(w: Widget) -> dict[str, Any]:

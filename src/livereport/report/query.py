@@ -354,3 +354,167 @@ def campaign_rows(store: Store, org: int, start: int, end: int) -> list[dict[str
         rows.append(entry)
     rows.sort(key=lambda e: (e["last"], e["campaign"]), reverse=True)
     return rows
+
+
+class TabTallies:
+    """Every tally a tab's widgets ask for, from at most four statements read side by side:
+    the counts per channel and execution, the breakdown keys' counts of all its dimensions,
+    the series' counts per bucket, and the distinct profiles of all of these at once (the
+    live window's last occurrences). A tab used to send a statement or two per widget; each
+    statement has a fixed cost of a few milliseconds on the engine, so fewer, broader
+    statements make the tab cheaper while every number stays the one :func:`tallies` gives.
+    Questions of another shape (another period or bucket size, or distinct profiles the
+    last occurrences cannot answer) go to :func:`tallies` itself.
+    """
+
+    def __init__(
+        self, store: Store, scope: Scope, start: int, end: int, dimensions: Iterable[Dimension],
+        uniques: frozenset[str], series_start: int | None,
+    ) -> None:  # fmt: skip
+        self.store, self.scope, self.start, self.end = store, scope, start, end
+        self.series_start = series_start
+        self.dims = sorted({d.dim for d in dimensions})
+        self.unique_types = uniques & frozenset(UNIQUE_TYPES)
+        self.window = bool(self.unique_types) and all(
+            window_usable(scope, start, group, self.unique_types) for group in ("none", "channel")
+        )
+        self._counts = _STATEMENTS.submit(self._read_counts)
+        self._dims = _STATEMENTS.submit(self._read_dims) if self.dims else None
+        self._series = _STATEMENTS.submit(self._read_series) if series_start is not None else None
+        self._uniques = _STATEMENTS.submit(self._read_uniques) if self.window else None
+
+    # the statements
+
+    def _read_counts(self) -> list[tuple[Any, ...]]:
+        # Every channel and execution: the executions list and the channels widget need them.
+        where, params = Scope(self.scope.org, self.scope.campaign, CAMPAIGN).where(self.start, self.end)
+        return self.store.execute(
+            "SELECT toString(channel), execution, toString(type), toString(bounce), sum(events) "  # noqa: S608
+            f"FROM {{db}}.minute_counts WHERE {where} GROUP BY channel, execution, type, bounce",
+            params,
+        )
+
+    def _read_dims(self) -> list[tuple[Any, ...]]:
+        where, params = self.scope.where(self.start, self.end)
+        return self.store.execute(
+            "SELECT dim, key, toString(type), toString(bounce), sum(events) "  # noqa: S608
+            f"FROM {{db}}.dim_counts WHERE {where} AND dim IN %(dims)s GROUP BY dim, key, type, bounce",
+            {**params, "dims": tuple(self.dims)},
+        )
+
+    def _read_series(self) -> list[tuple[Any, ...]]:
+        assert self.series_start is not None
+        size = window.SERIES_BUCKET_S
+        where, params = self.scope.where(self.series_start, self.end)
+        return self.store.execute(
+            f"SELECT intDiv(toUInt32(minute), {size}) * {size} AS g, toString(type), "  # noqa: S608
+            f"toString(bounce), sum(events) FROM {{db}}.minute_counts WHERE {where} "
+            "GROUP BY g, type, bounce",
+            params,
+        )
+
+    def _read_uniques(self) -> list[tuple[Any, ...]] | None:
+        """(every, dim, execution, key, channel, type, profiles) of every group the tab shows,
+        or None when a profile's last occurrence is after the window (see window_uniques)."""
+        series = window.SERIES_DIM if self.series_start is not None else None
+        sql = "org = %(org)s AND campaign = %(campaign)s AND type IN %(types)s AND dim IN %(dims)s"
+        params: dict[str, Any] = {
+            "org": self.scope.org, "campaign": self.scope.campaign, "end": self.end,
+            "start": self.start, "series_start": min(self.series_start or self.start, self.start),
+            "types": tuple(sorted(self.unique_types)), "series": series or "",
+            "dims": tuple(["", *self.dims, *([series] if series else [])]),
+        }  # fmt: skip
+        if self.scope.channel != CAMPAIGN:
+            sql += " AND channel = %(channel)s"
+            params["channel"] = self.scope.channel
+        if self.scope.execution is not None:
+            sql += " AND every_execution = 0 AND execution = %(execution)s"
+            params["execution"] = self.scope.execution
+        else:  # all executions together, and each one for the statistics per execution
+            sql += " AND (every_execution = 1 OR dim = '')"
+        rows = self.store.execute(
+            "SELECT every_execution, dim, execution, key, toString(channel), toString(type), "  # noqa: S608
+            "sumIf(profiles, minute < toDateTime(%(end)s, 'UTC')), "
+            "sumIf(profiles, minute >= toDateTime(%(end)s, 'UTC')) "
+            f"FROM {{db}}.unique_minutes WHERE {sql} "
+            "AND minute >= toDateTime(%(series_start)s, 'UTC') "
+            "AND (minute >= toDateTime(%(start)s, 'UTC') OR dim = %(series)s) "
+            "GROUP BY every_execution, dim, execution, key, channel, type",
+            params,
+        )
+        if any(later for *_, later in rows):
+            return None
+        return [row[:-1] for row in rows if row[-2]]
+
+    # the answers
+
+    def tallies(
+        self, store: Store, scope: Scope, start: int, end: int, *, group: str = "none",
+        dimension: Dimension | None = None, bucket: int | None = None,
+        names: Iterable[str] | None = None, raw: bool = False, count_all: bool = False,
+    ) -> dict[Any, Tally]:  # fmt: skip
+        """What :func:`tallies` answers, from the tab's statements when they hold it."""
+        series = bucket is not None
+        counted, uniques = needed(names) if names is not None else (None, frozenset(UNIQUE_TYPES))
+        types = dimension.types if dimension is not None else None
+        if types is not None:
+            uniques &= types
+        uniques &= frozenset(UNIQUE_TYPES)
+        shape_ok = (
+            not raw and scope == self.scope and end == self.end
+            and (start == self.series_start and bucket == window.SERIES_BUCKET_S and dimension is None
+                 if series else start == self.start)
+            and (dimension is None or dimension.dim in self.dims)
+            and (group in ("none", "execution", "channel") if dimension is None else group == "key")
+        )  # fmt: skip
+        found_uniques = self._uniques.result() if self._uniques is not None else None
+        if not shape_ok or (uniques and (found_uniques is None or not uniques <= self.unique_types)):
+            return tallies(store, scope, start, end, group=group, dimension=dimension,
+                           bucket=bucket, names=names, raw=raw, count_all=count_all)  # fmt: skip
+        result: dict[Any, Tally] = defaultdict(Tally)
+        if counted is None or counted or count_all:
+            for g, type_, bounce, n in self._count_rows(group, dimension, series):
+                if types is None or type_ in types:
+                    tally = result[g]
+                    tally.counts[(type_, bounce)] = tally.counts.get((type_, bounce), 0) + int(n)
+        if uniques:
+            assert found_uniques is not None
+            for g, type_, n in self._unique_rows(found_uniques, group, dimension, series):
+                if type_ in uniques:
+                    result[g].uniques[type_] = result[g].uniques.get(type_, 0) + int(n)
+        return dict(result)
+
+    def _count_rows(self, group: str, dimension: Dimension | None, series: bool) -> Iterable[tuple[Any, str, str, Any]]:  # fmt: skip
+        if series:
+            assert self._series is not None
+            yield from self._series.result()
+        elif dimension is not None:
+            assert self._dims is not None
+            for dim, key, type_, bounce, n in self._dims.result():
+                if dim == dimension.dim:
+                    yield key, type_, bounce, n
+        else:
+            channel, execution = self.scope.channel, self.scope.execution
+            for ch, run, type_, bounce, n in self._counts.result():
+                if (channel == CAMPAIGN or ch == channel) and execution in (None, run):
+                    g = {"none": "", "execution": run, "channel": ch}[group]
+                    yield g, type_, bounce, n
+
+    def _unique_rows(
+        self, rows: list[tuple[Any, ...]], group: str, dimension: Dimension | None, series: bool
+    ) -> Iterable[tuple[Any, str, Any]]:
+        every = int(self.scope.execution is None and group != "execution")
+        dim = window.SERIES_DIM if series else dimension.dim if dimension is not None else ""
+        for row_every, row_dim, run, key, ch, type_, n in rows:
+            if row_dim != dim or row_every != every:
+                continue
+            if series:
+                yield int(key), type_, n
+            elif dimension is not None:
+                yield key, type_, n
+            else:
+                yield {"none": "", "execution": run, "channel": ch}[group], type_, n
+
+    def executions(self) -> list[str]:
+        """The named executions with events in the window, as :func:`executions` gives them."""
+        return sorted({run for _, run, _, _, n in self._counts.result() if run and int(n)})
