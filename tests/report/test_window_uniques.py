@@ -190,3 +190,17 @@ def test_an_existing_database_fills_the_window_tables_when_it_upgrades(tmp_path:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "upgraded" in done.stdout, done.stderr[-3000:]
+
+
+def test_the_window_tables_keep_only_their_last_days_whatever_the_retention() -> None:
+    from datetime import date
+
+    from livereport.store.base import partition_cutoff
+
+    today, retention = date(2026, 12, 1), date(2026, 11, 1)
+    assert partition_cutoff("events", retention, today) == 20261101
+    assert partition_cutoff("minute_uniques_local", retention, today) == 20261101
+    assert partition_cutoff("unique_last", retention, today) == 20261129
+    assert partition_cutoff("unique_minutes_local", retention, today) == 20261129
+    # A retention shorter than the window's days wins.
+    assert partition_cutoff("unique_minutes", date(2026, 11, 30), today) == 20261130

@@ -28,6 +28,10 @@ PARTITIONED_TABLES: tuple[str, ...] = (
     "events", "minute_counts", "minute_uniques", "dim_counts", "dim_uniques", "campaigns",
     "unique_last", "unique_minutes",
 )  # fmt: skip
+#: The live window's tables (store/window.py) and the days they keep: today and the two
+#: before, whatever the retention (a window starts at most 26 hours back).
+WINDOW_TABLES: frozenset[str] = frozenset({"unique_last", "unique_minutes"})
+WINDOW_KEEP_DAYS = 2
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -75,13 +79,22 @@ def retention_start(retention_days: int, now: float) -> date:
     return (datetime.fromtimestamp(now, UTC) - timedelta(days=retention_days)).date()
 
 
+def partition_cutoff(table: str, day: date, today: date | None = None) -> int:
+    """The oldest daily partition (YYYYMMDD) a table keeps when retention starts at ``day``:
+    the live window's tables need only their last days (store/window.py), the rest all of
+    retention."""
+    if table.removesuffix("_local") in WINDOW_TABLES:
+        today = today or datetime.now(UTC).date()
+        day = max(day, today - timedelta(days=WINDOW_KEEP_DAYS))
+    return int(day.strftime("%Y%m%d"))
+
+
 def drop_partitions_before(store: Store, day: date) -> list[str]:
     """Drop every daily partition older than ``day``; return the partitions dropped."""
     own = getattr(store, "drop_partitions_before", None)
     if own is not None:  # a cluster drops the partitions of each shard's local tables
         dropped: list[str] = own(day)
         return dropped
-    cutoff = int(day.strftime("%Y%m%d"))
     rows = store.execute(
         "SELECT DISTINCT table, partition FROM system.parts "
         "WHERE database = %(db)s AND active AND table IN %(tables)s",
@@ -89,7 +102,7 @@ def drop_partitions_before(store: Store, day: date) -> list[str]:
     )
     dropped = []
     for table, partition in sorted(rows):
-        if partition.isdigit() and int(partition) < cutoff:
+        if partition.isdigit() and int(partition) < partition_cutoff(table, day):
             store.execute(f"ALTER TABLE {{db}}.{table} DROP PARTITION {int(partition)}")
             dropped.append(f"{table}:{partition}")
     return dropped

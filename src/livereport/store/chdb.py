@@ -133,6 +133,19 @@ class ChdbStore:
             finally:
                 cursor.close()
 
+    def select_with_batch(
+        self, sql: str, params: Mapping[str, Any] | None, batch: Mapping[str, list[Any]]
+    ) -> list[tuple[Any, ...]]:
+        """A SELECT that reads ``batch`` (columns by name) as the table ``{batch}``."""
+        statement = bind(sql, params, self.database).replace("{batch}", "Python(batch)")
+        with self._engine.reader() as conn:
+            try:
+                # chDB's Python() finds `batch` among the caller's local variables.
+                found = conn.query(statement, "JSONCompact").bytes()
+            except Exception as exc:
+                raise _unavailable(exc) from exc
+        return _rows(found)
+
     def writes(self) -> tuple[int, int]:
         """(writes finished, writes running) in this process's engine."""
         return self._engine.writes()

@@ -25,7 +25,13 @@ from clickhouse_driver.errors import Error as DriverError
 from livereport.errors import StorageUnavailable
 from livereport.events import Event
 from livereport.store import window
-from livereport.store.base import EVENT_COLUMNS, PARTITIONED_TABLES, bind, check_identifier
+from livereport.store.base import (
+    EVENT_COLUMNS,
+    PARTITIONED_TABLES,
+    bind,
+    check_identifier,
+    partition_cutoff,
+)
 from livereport.store.schema import LOCAL_SUFFIX
 
 _INSERT = "INSERT INTO {db}.events (" + ", ".join(EVENT_COLUMNS) + ") VALUES"
@@ -146,6 +152,22 @@ class ServerStore:
         with self._connection() as client:
             return list(client.execute(statement))
 
+    def select_with_batch(
+        self, sql: str, params: Mapping[str, Any] | None, batch: Mapping[str, list[Any]]
+    ) -> list[tuple[Any, ...]]:
+        """A SELECT that reads ``batch`` (columns by name) as the table ``{batch}``: an
+        external table sent with the query (the native protocol's own way)."""
+        statement = bind(sql, params, self.database).replace("{batch}", "batch")
+        names = list(batch)
+        types = dict(zip(window.LOOKUP_COLUMNS, window.LOOKUP_TYPES, strict=True))
+        table = {
+            "name": "batch",
+            "structure": [(name, types[name]) for name in names],
+            "data": [dict(zip(names, values, strict=True)) for values in zip(*batch.values(), strict=True)],
+        }
+        with self._connection() as client:
+            return list(client.execute(statement, external_tables=[table]))
+
     def insert_events(self, rows: Sequence[tuple[int, Event]], received: int) -> None:
         if not rows:
             return
@@ -261,7 +283,6 @@ def _unavailable(address: ServerAddress, exc: BaseException) -> StorageUnavailab
 
 
 def _drop_local(store: ServerStore, day: date, suffix: str) -> list[str]:
-    cutoff = int(day.strftime("%Y%m%d"))
     rows = store.execute(
         "SELECT DISTINCT table, partition FROM system.parts "
         "WHERE database = %(db)s AND active AND table IN %(tables)s",
@@ -269,7 +290,7 @@ def _drop_local(store: ServerStore, day: date, suffix: str) -> list[str]:
     )
     dropped = []
     for table, partition in sorted(rows):
-        if partition.isdigit() and int(partition) < cutoff:
+        if partition.isdigit() and int(partition) < partition_cutoff(table, day):
             store.execute(f"ALTER TABLE {{db}}.{table} DROP PARTITION {int(partition)}")
             dropped.append(f"{table}:{partition}")
     return dropped

@@ -44,6 +44,13 @@ MOVE_COLUMNS: tuple[str, ...] = (
 #: bucket is a group of its own, under this dim with the bucket's start as its key.
 SERIES_BUCKET_S = 300
 SERIES_DIM = "series:5m"
+#: The columns (and their types) of the batch of keys a lookup sends to the engine.
+LOOKUP_COLUMNS: tuple[str, ...] = (
+    "i", "channel", "type", "every_execution", "execution", "dim", "key", "profile",
+)  # fmt: skip
+LOOKUP_TYPES: tuple[str, ...] = (
+    "UInt32", "String", "String", "UInt8", "String", "String", "String", "String",
+)  # fmt: skip
 #: The tables written from unique_moves (rebuilt together).
 TABLES: tuple[str, ...] = ("unique_last", "unique_minutes")
 
@@ -98,25 +105,37 @@ def moves(store: Any, rows: Sequence[tuple[int, Event]], now: float | None = Non
     newest = newest_minutes(rows, horizon)
     if not newest:
         return []
-    by_campaign: dict[tuple[int, str], set[str]] = {}
-    for (group, profile) in newest:
-        by_campaign.setdefault((group[0], group[1]), set()).add(profile)
+    # The batch's keys go to the engine as a table (chDB: a Python object; a server: an
+    # external table of the query), and the lookup returns the stored last minute of exactly
+    # those keys: reading a profile's rows is cheap, sending all of them back is not (a
+    # profile has a row per series bucket, breakdown key and execution it was seen in).
+    by_campaign: dict[tuple[int, str], list[tuple[Group, str]]] = {}
+    for found in newest:
+        by_campaign.setdefault((found[0][0], found[0][1]), []).append(found)
     stored: dict[tuple[Group, str], int] = {}
-    for (org, campaign), profiles in by_campaign.items():
-        ordered = sorted(profiles)
-        for start in range(0, len(ordered), 5000):
-            found = store.execute(
-                "SELECT toString(channel), toString(type), every_execution, execution, dim, key, "
-                "profile, toUInt32(max(last)) FROM {db}.unique_last WHERE org = %(org)s "
-                "AND campaign = %(campaign)s AND profile IN %(profiles)s "
-                "AND last >= toDateTime(%(horizon)s, 'UTC') "
-                "GROUP BY channel, type, every_execution, execution, dim, key, profile",
-                {"org": org, "campaign": campaign, "profiles": tuple(ordered[start : start + 5000]),
-                 "horizon": horizon},
-            )  # fmt: skip
-            for channel, type_, every, execution, dim, key, profile, last in found:
-                group = (org, campaign, channel, type_, int(every), execution, dim, key)
-                stored[(group, profile)] = int(last)
+    for (org, campaign), keys in by_campaign.items():
+        batch: dict[str, list[Any]] = {name: [] for name in LOOKUP_COLUMNS}
+        for i, ((_, _, channel, type_, every, execution, dim, key), profile) in enumerate(keys):
+            for name, value in zip(
+                LOOKUP_COLUMNS, (i, channel, type_, every, execution, dim, key, profile), strict=True
+            ):
+                batch[name].append(value)
+        # Only the key's hash, its profile and the minute are read from the table: the other
+        # columns of every row of the batch's profiles would cost far more to read. (Equal
+        # hashes of two keys of the same profile would be needed to mistake one for another.)
+        found_rows = store.select_with_batch(
+            "SELECT i, found FROM (SELECT toUInt32(i) AS i, profile, sipHash64(channel, type, "
+            "toUInt8(every_execution), execution, dim, key, profile) AS hkey FROM {batch}) AS b "
+            "ALL INNER JOIN (SELECT hkey, profile, toUInt32(max(last)) AS found "
+            "FROM {db}.unique_last WHERE org = %(org)s AND campaign = %(campaign)s "
+            "AND last >= toDateTime(%(horizon)s, 'UTC') AND profile IN (SELECT profile FROM {batch}) "
+            "AND hkey IN (SELECT sipHash64(channel, type, toUInt8(every_execution), execution, "
+            "dim, key, profile) FROM {batch}) GROUP BY hkey, profile) AS l USING (hkey, profile)",
+            {"org": org, "campaign": campaign, "horizon": horizon},
+            batch,
+        )
+        for i, last in found_rows:
+            stored[keys[int(i)]] = int(last)
     out: list[Move] = []
     for (group, profile), minute in newest.items():
         old = stored.get((group, profile), 0)

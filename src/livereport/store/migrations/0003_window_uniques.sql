@@ -33,14 +33,17 @@ CREATE TABLE IF NOT EXISTS {db}.unique_last (
     dim String,
     key String,
     profile String,
-    last DateTime('UTC')
+    last DateTime('UTC'),
+    -- the key as one number, for the lookup of a batch's keys (store/window.py)
+    hkey UInt64
 ) ENGINE = ReplacingMergeTree(last)
 PARTITION BY toYYYYMMDD(last)
 ORDER BY (org, campaign, profile, channel, type, every_execution, execution, dim, key)
 SETTINGS index_granularity = 256;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.unique_last_mv TO {db}.unique_last AS
-SELECT org, campaign, channel, type, every_execution, execution, dim, key, profile, new AS last
+SELECT org, campaign, channel, type, every_execution, execution, dim, key, profile, new AS last,
+       sipHash64(toString(channel), toString(type), every_execution, execution, dim, key, profile) AS hkey
 FROM {db}.unique_moves;
 
 CREATE TABLE IF NOT EXISTS {db}.unique_minutes (
