@@ -241,15 +241,21 @@ class Reports:
 
     def report(
         self, org: int, campaign: str, tab: str, execution: str | None = None,
-        now: float | None = None, share: bool = False,
+        now: float | None = None, share: bool = False, known: tuple[int, int] | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         """A whole tab. ``share``: join a build of the same tab that another caller started at
-        the same high-water mark (live streams), instead of building it again."""
+        the same high-water mark (live streams), instead of building it again; every caller
+        then gets the very same report (as of that build), to read and not to change.
+        ``known``: (high-water mark, window end) the caller read just before (a live
+        stream's watcher), used instead of reading the mark again while the window holds."""
         check_tab(tab)
         window = Window.at(time.time() if now is None else now)
         if self.raw:
             return self._report(self._scope(org, campaign, tab, execution), window, tab)
-        mark = high_water_mark(self.store, org, campaign, window.start, window.end)
+        if known is not None and known[1] == window.end:
+            mark = known[0]
+        else:
+            mark = high_water_mark(self.store, org, campaign, window.start, window.end)
         # Events in the window prove the campaign exists; without, ask the campaigns table.
         scope = (
             Scope(org, campaign, tab, execution or None)
@@ -279,7 +285,7 @@ class Reports:
         assert flight is not None
         if not owner:
             self.shared += 1
-            return {**flight.result(), "as_of": isoformat(window.as_of)}
+            return flight.result()
         try:
             built = self._cache_build(key, mark, scope, window, tab)
         except BaseException as exc:
@@ -290,7 +296,7 @@ class Reports:
         finally:
             with self._lock:
                 self._flights.pop((key, mark), None)
-        return {**built}  # callers may add keys; the shared copy stays as built
+        return built
 
     def _cache_build(
         self, key: tuple[Any, ...], mark: int, scope: Scope, window: Window, tab: str

@@ -66,12 +66,27 @@ class Watch:
 
     version: int = 0
     subscribers: int = 0
-    #: When the campaign was last checked successfully (epoch seconds).
+    #: When the campaign was last checked successfully (epoch seconds), and what it found:
+    #: the streams' builds reuse it as the tab cache's high-water mark (no query of their own).
     checked: float = 0.0
+    fingerprint: Fingerprint | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     #: Set when this node stored events of the campaign: check now, not at the next poll.
     stored: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
+    #: The encoded body of the reports its streams sent lately: streams that share a build
+    #: (report/build.py) share the same report object, and encode it once between them.
+    encoded: dict[int, tuple[Any, bytes]] = field(default_factory=dict)
+
+    def encode(self, report: dict[str, Any]) -> bytes:
+        found = self.encoded.get(id(report))
+        if found is not None and found[0] is report:
+            return found[1]
+        body = _encode(report)
+        if len(self.encoded) >= 16:
+            self.encoded.pop(next(iter(self.encoded)))
+        self.encoded[id(report)] = (report, body)
+        return body
 
     def bump(self) -> None:
         self.version += 1
@@ -124,6 +139,7 @@ class Watches:
             log.warning("live: cannot check campaign %r: %s", campaign[:80], exc.message)
             return None
         watch.checked = now
+        watch.fingerprint = current
         return current
 
     def notifier(self, loop: asyncio.AbstractEventLoop) -> Callable[[Iterable[tuple[int, str]]], None]:
@@ -181,8 +197,8 @@ async def get_live(request: Request) -> Response:
     execution = query_param(request, "execution")
     org = caller.org_id
 
-    def build() -> dict[str, Any]:
-        return services.reports.report(org, campaign, tab, execution, share=True)
+    def build(known: Fingerprint | None) -> dict[str, Any]:
+        return services.reports.report(org, campaign, tab, execution, share=True, known=known)
 
     # Unknown tab or campaign: a plain 404 now, not an event stream.
     check_tab(tab)
@@ -197,11 +213,11 @@ async def get_live(request: Request) -> Response:
             last_sent = b""
             while True:
                 try:
-                    report = await run_in_threadpool(build)
+                    report = await run_in_threadpool(build, watch.fingerprint)
                 except LivereportError as exc:
                     yield _event("problem", {"error": exc.message})
                 else:
-                    body = _encode(report)
+                    body = watch.encode(report)
                     if body != last_sent:
                         last_sent = body
                         yield b"event: report\ndata: " + body + b"\n\n"
