@@ -117,12 +117,7 @@ class ChdbStore:
         statement = bind(sql, params, self.database)
         read = statement.lstrip()[:8].upper().startswith(_READS)
         if read:
-            with self._engine.reader() as conn:
-                try:
-                    found = conn.query(statement, "JSONCompact").bytes()
-                except Exception as exc:
-                    raise _unavailable(exc) from exc
-            return _rows(found)
+            return self._select(statement)
         with self._engine.reader() as conn, self._engine.writing():
             cursor = conn.cursor()
             try:
@@ -138,9 +133,15 @@ class ChdbStore:
     ) -> list[tuple[Any, ...]]:
         """A SELECT that reads ``batch`` (columns by name) as the table ``{batch}``."""
         statement = bind(sql, params, self.database).replace("{batch}", "Python(batch)")
+        return self._select(statement, batch)
+
+    def _select(
+        self, statement: str, batch: Mapping[str, list[Any]] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """A read on a pooled connection, its result decoded from JSONCompact. chDB's
+        ``Python(batch)`` finds ``batch`` among the local variables of this frame."""
         with self._engine.reader() as conn:
             try:
-                # chDB's Python() finds `batch` among the caller's local variables.
                 found = conn.query(statement, "JSONCompact").bytes()
             except Exception as exc:
                 raise _unavailable(exc) from exc
