@@ -147,15 +147,18 @@ def test_the_window_uniques_survive_a_restart(fresh_server: Server) -> None:
 
 
 # A database made before the window's tables (migrations 1 and 2), holding events over the
-# last 54 hours, is migrated: the new tables are filled from those events, and the window's
-# distinct profiles read from them equal those counted from the raw events.
+# last 54 hours, is migrated: the new tables are filled from those events (in slices of
+# profiles, as a large database is), and the window's distinct profiles read from them equal
+# those counted from the raw events.
 UPGRADE = """
 import time
 from livereport.report.catalogue import DIMENSIONS
+from livereport.store import window
 from livereport.report.query import Scope, tallies, window_usable
 from livereport.store.schema import _LEDGER, _record, migrate, migration_files, split_statements
 
 def check_upgrade(store):
+    window.REBUILD_SLICE_EVENTS = 300
     store.execute("CREATE DATABASE IF NOT EXISTS {db}")
     store.execute(_LEDGER)
     for version, name, sql in migration_files()[:2]:

@@ -149,9 +149,15 @@ def recording(database: str) -> threading.Lock:
     return _lock(database)
 
 
-def rebuild_sql(since: int) -> str:
+#: A rebuild takes the profiles in slices of about this many events, so that the engine's
+#: grouping of one slice fits in memory however large the campaigns are.
+REBUILD_SLICE_EVENTS = 5_000_000
+
+
+def rebuild_sql(since: int, slices: int = 1, part: int = 0) -> str:
     """``INSERT … SELECT`` of the moves of every (group, profile) with events since ``since``
-    (epoch seconds) as if each were new: the tables' content, computed from the events."""
+    (epoch seconds) as if each were new: the tables' content, computed from the events.
+    With ``slices`` > 1, only the profiles whose hash falls in slice ``part``."""
     return f"""
 INSERT INTO {{db}}.unique_moves ({", ".join(MOVE_COLUMNS)})
 SELECT org, campaign, channel, type, every_execution, execution, dim, key, profile,
@@ -173,6 +179,7 @@ FROM (
             FROM {{db}}.events
             WHERE type IN ({", ".join(f"'{t}'" for t in UNIQUE_TYPES)})
               AND time >= toDateTime({int(since)}, 'UTC')
+              AND cityHash64(profile) % {int(slices)} = {int(part)}
         )
         ARRAY JOIN pairs AS pair
     )
@@ -188,7 +195,13 @@ def rebuild(store: Any, now: float | None = None) -> None:
     since = int(now if now is not None else time.time()) - HORIZON_S
     with recording(store.database):
         clear(store)
-        store.execute(rebuild_sql(since))
+        ((events,),) = store.execute(
+            "SELECT count() FROM {db}.events WHERE time >= toDateTime(%(since)s, 'UTC')",
+            {"since": since},
+        )
+        slices = max(1, -(-int(events) // REBUILD_SLICE_EVENTS))
+        for part in range(slices):
+            store.execute(rebuild_sql(since, slices, part))
 
 
 def clear(store: Any) -> None:
