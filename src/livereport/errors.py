@@ -28,11 +28,17 @@ class BadRequest(LivereportError):
 
 
 class InvalidEvent(BadRequest):
-    """An event that breaks the contract; each entry reads "field: what is wrong"."""
+    """An event that breaks the contract; each entry of ``errors`` reads "field: what is
+    wrong", ``fields`` names those fields in the same order, and ``reason`` is why the event
+    is dropped (ingest/pipeline.py ``DropReason``: invalid, unreadable or out_of_time)."""
 
-    def __init__(self, errors: list[str]) -> None:
+    def __init__(
+        self, errors: list[str], fields: list[str] | None = None, reason: str = "invalid"
+    ) -> None:
         super().__init__("; ".join(errors))
         self.errors = errors
+        self.fields = fields if fields is not None else ["event"] * len(errors)
+        self.reason = reason
 
 
 class Unauthorized(LivereportError):

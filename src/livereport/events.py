@@ -179,22 +179,52 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     machine: bool = False
 
 
+class Problems:
+    """What is wrong with one event, field by field, in the order the checks found it."""
+
+    __slots__ = ("fields", "messages", "out_of_time")
+
+    def __init__(self) -> None:
+        self.fields: list[str] = []
+        self.messages: list[str] = []
+        #: Only the time is wrong, and only for being outside the accepted range.
+        self.out_of_time = False
+
+    def add(self, field: str, message: str) -> None:
+        self.fields.append(field)
+        self.messages.append(f"{field}: {message}")
+
+    def __bool__(self) -> bool:
+        return bool(self.messages)
+
+    def error(self) -> InvalidEvent:
+        only_time = self.out_of_time and self.fields == ["time"]
+        return InvalidEvent(self.messages, self.fields, "out_of_time" if only_time else "invalid")
+
+
 _decoder = msgspec.json.Decoder(IncomingEvent)
 _convert_error = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
 
 
 def decode_event(raw: bytes | Mapping[str, Any], *, now: datetime, retention: timedelta) -> Event:
     """Decode and validate one event; raise InvalidEvent with one message per bad field."""
+    return normalise(decode_incoming(raw), now=now, retention=retention)
+
+
+def decode_incoming(raw: bytes | Mapping[str, Any]) -> IncomingEvent:
+    """Decode one event's JSON document (or a door's mapping) into its typed fields; raise
+    InvalidEvent (reason "unreadable") naming the first field of the wrong type."""
     try:
         if isinstance(raw, bytes | bytearray | memoryview):
-            incoming = _decoder.decode(raw)
-        else:
-            incoming = msgspec.convert(raw, IncomingEvent)
+            return _decoder.decode(raw)
+        return msgspec.convert(raw, IncomingEvent)
     except msgspec.ValidationError as exc:
-        raise InvalidEvent([_explain(str(exc))]) from None
+        field, message = _explain(str(exc))
+        raise InvalidEvent([f"{field}: {message}"], [field], "unreadable") from None
     except msgspec.DecodeError as exc:
-        raise InvalidEvent([f"event: not valid JSON ({exc}); expected one JSON object"]) from None
-    return normalise(incoming, now=now, retention=retention)
+        raise InvalidEvent(
+            [f"event: not valid JSON ({exc}); expected one JSON object"], ["event"], "unreadable"
+        ) from None
 
 
 _TYPE_NAMES = {
@@ -214,15 +244,15 @@ _TYPE_NAMES = {
 }
 
 
-def _explain(message: str) -> str:
-    """Turn msgspec's "Expected `str`, got `int` - at `$.id`" into "id: expected a string, …"."""
+def _explain(message: str) -> tuple[str, str]:
+    """Turn msgspec's "Expected `str`, got `int` - at `$.id`" into ("id", "expected a string, …")."""
     match = _convert_error.match(message)
     assert match is not None  # the pattern matches any string
     path = (match["path"] or "").lstrip(".") or "event"
     what = match["what"]
     if what.startswith("Object missing required field"):
         field = what.split("`")[1]
-        return f"{field if path == 'event' else path + '.' + field}: is required"
+        return (field if path == "event" else f"{path}.{field}"), "is required"
     what = re.sub(r"`str` of length >= 1", "a non-empty string", what)
     what = re.sub(r"`str` of length <= (\d+)", r"a string of at most \1 characters", what)
     what = re.sub(r"`int` >= (\d+)", r"an integer of at least \1", what)
@@ -231,7 +261,7 @@ def _explain(message: str) -> str:
         r"`str` matching regex .*$", "a string without control characters", what
     )
     what = re.sub(r"`([^`]+)`", lambda m: _TYPE_NAMES.get(m[1], m[1]), what)
-    return f"{path}: {what[:1].lower()}{what[1:]}"
+    return path, f"{what[:1].lower()}{what[1:]}"
 
 
 #: Every valid (type, channel) pair of a channel event, to its normalised values: one lookup
@@ -261,7 +291,7 @@ def normalise(e: IncomingEvent, *, now: datetime, retention: timedelta) -> Event
     choice to check) takes shortcuts; anything else goes through the full checks, which
     write the error messages, in the same order.
     """
-    errors: list[str] = []
+    errors = Problems()
     low, high = _time_bounds(now, retention)
     if type(e.time) is int and low < e.time < high:
         time_ms = e.time
@@ -290,12 +320,12 @@ def normalise(e: IncomingEvent, *, now: datetime, retention: timedelta) -> Event
         domain = _check_domain(e.recipient, e.recipient_domain, errors)
     smtp = e.smtp or _NO_SMTP
     if smtp.status is not None and not _STATUS.match(smtp.status):
-        errors.append(
-            f"smtp.status: {smtp.status!r} is not an enhanced status code; expected X.Y.Z, "
-            "e.g. 5.1.1"
+        errors.add(
+            "smtp.status",
+            f"{smtp.status!r} is not an enhanced status code; expected X.Y.Z, e.g. 5.1.1",
         )
     if errors:
-        raise InvalidEvent(errors)
+        raise errors.error()
     reason = e.reason or ""
     if type_ == EventType.BOUNCE:
         reason, bounce = _qualify_bounce(reason, bounce, smtp)
@@ -326,15 +356,16 @@ def normalise(e: IncomingEvent, *, now: datetime, retention: timedelta) -> Event
     )
 
 
-def _check_time(value: str | int, now: datetime, retention: timedelta, errors: list[str]) -> int:
+def _check_time(value: str | int, now: datetime, retention: timedelta, errors: Problems) -> int:
     if isinstance(value, int):
         try:
             # Beyond the years datetime can hold, fromtimestamp raises (a 500 for the request).
             when = datetime.fromtimestamp(value / 1000, tz=UTC)
         except (OverflowError, OSError, ValueError):
-            errors.append(
-                "time: the epoch milliseconds are out of range; expected integer epoch "
-                "milliseconds (e.g. 1795000000000)"
+            errors.add(
+                "time",
+                "the epoch milliseconds are out of range; expected integer epoch "
+                "milliseconds (e.g. 1795000000000)",
             )
             return 0
         ms = value
@@ -342,74 +373,78 @@ def _check_time(value: str | int, now: datetime, retention: timedelta, errors: l
         try:
             when = datetime.fromisoformat(value)
         except ValueError:
-            errors.append(
-                f"time: {value[:40]!r} is not a timestamp; expected RFC 3339 with an offset "
-                "(2026-11-26T10:15:30.123Z) or integer epoch milliseconds"
+            errors.add(
+                "time",
+                f"{value[:40]!r} is not a timestamp; expected RFC 3339 with an offset "
+                "(2026-11-26T10:15:30.123Z) or integer epoch milliseconds",
             )
             return 0
         if when.tzinfo is None:
-            errors.append(
-                f"time: {value[:40]!r} has no UTC offset; expected e.g. 2026-11-26T10:15:30Z "
-                "or +01:00"
+            errors.add(
+                "time",
+                f"{value[:40]!r} has no UTC offset; expected e.g. 2026-11-26T10:15:30Z or +01:00",
             )
             return 0
         ms = round(when.timestamp() * 1000)
     if when > now + FUTURE_TOLERANCE:
-        errors.append(
-            f"time: {when.isoformat()} is more than 5 minutes in the future; "
-            "expected the time the event happened"
+        errors.add(
+            "time",
+            f"{when.isoformat()} is more than 5 minutes in the future; "
+            "expected the time the event happened",
         )
+        errors.out_of_time = True
     elif when < now - retention:
-        errors.append(
-            f"time: {when.isoformat()} is older than the retention period "
-            f"({retention.days} days); expected a later time"
+        errors.add(
+            "time",
+            f"{when.isoformat()} is older than the retention period "
+            f"({retention.days} days); expected a later time",
         )
+        errors.out_of_time = True
     return ms
 
 
 def _check_type_and_channel(
-    type_: str, channel: str | None, errors: list[str]
+    type_: str, channel: str | None, errors: Problems
 ) -> tuple[str, str]:
     try:
         kind = EventType(type_)
     except ValueError:
-        errors.append(f"type: {type_[:40]!r} is unknown; expected one of {_listing(EventType)}")
+        errors.add("type", f"{type_[:40]!r} is unknown; expected one of {_listing(EventType)}")
         return type_, channel or ""
     if kind == EventType.ENTERED:
         return kind, CAMPAIGN
     if channel is None:
-        errors.append(f"channel: is required for {kind}; expected one of {_listing(Channel)}")
+        errors.add("channel", f"is required for {kind}; expected one of {_listing(Channel)}")
         return kind, ""
     try:
         chan = Channel(channel)
     except ValueError:
-        errors.append(f"channel: {channel[:40]!r} is unknown; expected one of {_listing(Channel)}")
+        errors.add("channel", f"{channel[:40]!r} is unknown; expected one of {_listing(Channel)}")
         return kind, channel
     if chan not in MATRIX[kind]:
         valid = sorted(t for t, chans in MATRIX.items() if chan in chans)
-        errors.append(
-            f"type: {kind} is not a {chan} event; expected one of {', '.join(valid)} "
-            f"for channel {chan}"
+        errors.add(
+            "type", f"{kind} is not a {chan} event; expected one of {', '.join(valid)} for channel {chan}"
         )
     return kind, chan
 
 
-def _check_choice(field: str, value: str | None, choices: type[StrEnum], errors: list[str]) -> str:
+def _check_choice(field: str, value: str | None, choices: type[StrEnum], errors: Problems) -> str:
     if value is None:
         return ""
     if value in choices._value2member_map_:
         return value
-    errors.append(f"{field}: {value[:40]!r} is unknown; expected one of {_listing(choices)}")
+    errors.add(field, f"{value[:40]!r} is unknown; expected one of {_listing(choices)}")
     return ""
 
 
-def _check_platform(value: str | None, errors: list[str]) -> str:
+def _check_platform(value: str | None, errors: Problems) -> str:
     if value is not None and value.lower() in PLATFORM_ALIASES:
         return PLATFORM_ALIASES[value.lower()]
     return _check_choice("platform", value, Platform, errors)
 
 
-def _check_domain(recipient: str | None, domain: str | None, errors: list[str]) -> str:
+def _check_domain(recipient: str | None, domain: str | None, errors: Problems) -> str:
     """Keep only the recipient's email domain; the rest of the address is never stored."""
     field = "recipient_domain"
     if recipient is not None:
@@ -417,18 +452,18 @@ def _check_domain(recipient: str | None, domain: str | None, errors: list[str]) 
             local, _, domain = recipient.rpartition("@")
             field = "recipient"
             if not local or not domain:
-                errors.append("recipient: expected an email address (name@domain) or a phone number")
+                errors.add("recipient", "expected an email address (name@domain) or a phone number")
                 return ""
         elif _PHONE.match(recipient):
             return ""
         else:
-            errors.append("recipient: expected an email address or a phone number")
+            errors.add("recipient", "expected an email address or a phone number")
             return ""
     if not domain:
         return ""
     normalised = normalise_domain(domain)
     if normalised is None:
-        errors.append(f"{field}: the domain is not a valid domain name; expected e.g. example.com")
+        errors.add(field, "the domain is not a valid domain name; expected e.g. example.com")
         return ""
     return normalised
 

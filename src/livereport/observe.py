@@ -154,6 +154,13 @@ class IngestMetrics:
         self.rejected: Counter = registry.add(
             Counter("livereport_events_rejected", "Events rejected, by offending field.", ("field",))
         )
+        self.dropped: Counter = registry.add(
+            Counter(
+                "livereport_events_dropped",
+                "Events not stored, by reason (ingest/pipeline.py DropReason).",
+                ("reason",),
+            )
+        )
         self.flush_seconds: Histogram = registry.add(
             Histogram("livereport_flush_seconds", "Time to store one group-committed batch.")
         )
@@ -161,10 +168,12 @@ class IngestMetrics:
             Counter("livereport_ingest_overloaded", "Ingest requests answered 503 (buffer full).")
         )
 
-    def count_rejected(self, errors: Sequence[str]) -> None:
-        """One count per field named in an event's errors ("field: what is wrong")."""
-        for field in sorted({e.split(":", 1)[0].strip() or "event" for e in errors}):
-            self.rejected.inc(1, field[:64])
+    def count_dropped(self, reason: str, fields: Sequence[str] = (), count: int = 1) -> None:
+        """``count`` events dropped for ``reason``; a rejected event also counts once under
+        each field at fault."""
+        self.dropped.inc(count, str(reason))
+        for field in sorted(set(fields)):
+            self.rejected.inc(count, field[:64])
 
 
 # logs

@@ -44,6 +44,11 @@ def test_metrics_count_exactly_the_mix_that_was_sent(fresh_server: Server) -> No
     assert m['livereport_events_rejected_total{field="channel"}'] == 1
     assert m['livereport_events_rejected_total{field="time"}'] == 2
     assert sum(v for k, v in m.items() if k.startswith("livereport_events_rejected_total")) == 3
+    # The same drops by reason: the channel is invalid, the two times are out of range, and
+    # the five duplicates are counted as such.
+    assert m['livereport_events_dropped_total{reason="invalid"}'] == 1
+    assert m['livereport_events_dropped_total{reason="out_of_time"}'] == 2
+    assert m['livereport_events_dropped_total{reason="duplicate"}'] == 5
     assert m["livereport_flush_seconds_count"] >= 1
     assert m['livereport_flush_seconds_bucket{le="+Inf"}'] == m["livereport_flush_seconds_count"]
     assert m["livereport_buffer_events"] == 0

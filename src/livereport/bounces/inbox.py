@@ -19,9 +19,10 @@ from typing import Any, Protocol
 
 import httpx
 
+from livereport.bounces.org import org_rules
 from livereport.bounces.returns import take_returns
 from livereport.errors import BadRequest, StorageUnavailable
-from livereport.events import Event
+from livereport.ingest.pipeline import Context
 from livereport.ingest.writer import Writer
 from livereport.store.base import Store
 from livereport.store.metadata import Metadata
@@ -80,15 +81,13 @@ class LocalSink:
         self.writer = Writer(store, linger_s=0, retention_s=retention_days * 86_400)
         self.writer.start()
 
-    def submit(self, events: Sequence[Event]) -> list[bool]:
-        return self.writer.submit_nowait(self.org, events).result()
-
     def take(self, raw: bytes) -> dict[str, Any]:
         return self.take_many([raw])[0]
 
     def take_many(self, raws: Sequence[bytes]) -> list[dict[str, Any]]:
-        return take_returns(raws, org_id=self.org, metadata=self.metadata, submit=self.submit,
-                            now=datetime.now(UTC), retention=self.retention)  # fmt: skip
+        metadata, org = self.metadata, self.org
+        ctx = Context(org, datetime.now(UTC), self.retention, lambda: org_rules(metadata, org))
+        return take_returns(raws, metadata=metadata, writer=self.writer, ctx=ctx)
 
     def close(self) -> None:
         self.writer.stop()

@@ -5,10 +5,10 @@ The rule table is stored whole and versioned (store/metadata.py, `bounce_rule_ta
 use asks metadata for the org's current version (one small query) and compiles the table only
 when that version changed, so a table saved through any node applies at once on every node.
 
-Ingest doors decode events first (events.py qualifies bounces with the default rules, knowing
-no org), then call :func:`finish_events` with the org's rules. An org rule that matches a bounce
-replaces the reason and category the defaults gave, except what the sender wrote itself: the
-raw event is read back to tell a sender's ``reason`` / ``bounce`` from a derived one.
+The ingest pipeline (ingest/pipeline.py) decodes events first (events.py qualifies bounces
+with the default rules, knowing no org), then runs :func:`apply_org_rules` with the org's rules
+and :func:`apply_provider_codes`. An org rule that matches a bounce replaces the reason and
+category the defaults gave, except what the sender wrote itself, which the decode step noted.
 """
 
 from __future__ import annotations
@@ -102,58 +102,53 @@ def rows_json(rules: Sequence[Rule]) -> list[dict[str, Any]]:
 
 # --- applying them to decoded events ---------------------------------------------------------
 
-#: The raw event a decoded one came from, by its index in the request (None: unknown).
-RawOf = Callable[[int], Mapping[str, Any] | None]
+#: What the sender wrote itself of a decoded event, by its index in the source
+#: ({"reason": True, "bounce": False}; None: nothing known). See ingest/decode.py ``Batch.given``.
+GivenOf = Callable[[int], Mapping[str, Any] | None]
 
 
-class _Given(msgspec.Struct, forbid_unknown_fields=False):
-    reason: Any = None
-    bounce: Any = None
+def _by_provider_code(event: Event) -> bool:
+    """A push / SMS failure whose provider code, not the org's rules, says its reason."""
+    return (
+        event.type in ("bounce", "error")
+        and event.channel in ("push", "sms")
+        and bool(event.code)
+        and event.reason == UNDETERMINED
+    )
 
 
-def raw_from_bytes(items: Sequence[bytes | Any]) -> RawOf:
-    """A RawOf over the raw JSON documents of a request (items that are not bytes: None)."""
-
-    def raw_of(index: int) -> Mapping[str, Any] | None:
-        item = items[index] if 0 <= index < len(items) else None
-        if not isinstance(item, bytes | bytearray | memoryview):
-            return None
-        try:
-            given = msgspec.json.decode(item, type=_Given)
-        except msgspec.DecodeError:
-            return None
-        return {k: v for k, v in (("reason", given.reason), ("bounce", given.bounce)) if v}
-
-    return raw_of
-
-
-def finish_events(
-    events: list[tuple[int, Event]],
-    raw_of: RawOf,
-    rules: Callable[[], Sequence[Rule]],
+def apply_org_rules(
+    events: list[tuple[int, Event]], given_of: GivenOf, rules: Callable[[], Sequence[Rule]]
 ) -> list[tuple[int, Event]]:
-    """Apply an org's rules and the push / SMS code tables to decoded events, in place.
+    """The qualify step (in place): an email bounce with SMTP data that one of the org's own
+    rules matches takes that rule's reason and category, unless the sender gave them.
 
-    ``rules`` gives the org's own rules (called at most once, only when a bounce with SMTP
-    data is in the batch). An email bounce that an org rule matches takes that rule's reason
-    and category, unless the sender gave them; a push / SMS bounce or error with a known
-    provider ``code`` and no reason of the sender's takes the code's reason (and, for a bounce,
-    its category when the sender gave none).
+    ``rules`` gives the org's rules; it is called at most once, and only when the batch holds
+    a bounce with SMTP data.
     """
     own: Sequence[Rule] | None = None
     for position, (index, event) in enumerate(events):
-        if event.type not in ("bounce", "error"):
+        if event.type != "bounce" or not _has_smtp(event) or _by_provider_code(event):
             continue
-        changed: Event | None = None
-        if event.channel in ("push", "sms") and event.code and event.reason == UNDETERMINED:
-            changed = _from_provider_code(event, raw_of(index))
-        elif event.type == "bounce" and _has_smtp(event):
-            if own is None:
-                own = rules()
-            if own:
-                changed = _from_org_rules(event, own, raw_of, index)
+        if own is None:
+            own = rules()
+        if not own:
+            return events
+        changed = _from_org_rules(event, own, given_of, index)
         if changed is not None:
             events[position] = (index, changed)
+    return events
+
+
+def apply_provider_codes(events: list[tuple[int, Event]], given_of: GivenOf) -> list[tuple[int, Event]]:
+    """The codes step (in place): a push / SMS bounce or error with a known provider ``code``
+    and no reason of the sender's takes the code's reason (and, for a bounce, its category
+    when the sender gave none)."""
+    for position, (index, event) in enumerate(events):
+        if _by_provider_code(event):
+            changed = _from_provider_code(event, given_of(index))
+            if changed is not None:
+                events[position] = (index, changed)
     return events
 
 
@@ -172,12 +167,12 @@ def qualify_event(event: Event, rules: Sequence[Rule]) -> Qualification:
 
 
 def _from_org_rules(
-    event: Event, own: Sequence[Rule], raw_of: RawOf, index: int
+    event: Event, own: Sequence[Rule], given_of: GivenOf, index: int
 ) -> Event | None:
     found = qualify_event(event, (*own, *DEFAULT_RULES))
     if not found.rule.startswith(ORG_PREFIX):
         return None  # no org rule matched: the defaults already decided at decoding
-    given = raw_of(index) or {}
+    given = given_of(index) or {}
     reason = event.reason if given.get("reason") else found.reason
     bounce = event.bounce if given.get("bounce") else found.category.value
     if (reason, bounce) == (event.reason, event.bounce):
@@ -214,19 +209,6 @@ def _from_provider_code(event: Event, given: Mapping[str, Any] | None) -> Event 
     ):
         bounce = failure.category
     return msgspec.structs.replace(event, reason=failure.reason, bounce=bounce)
-
-
-def finish_dicts(
-    raws: Sequence[Mapping[str, Any]],
-    events: list[tuple[int, Event]],
-    rules: Callable[[], Sequence[Rule]],
-) -> list[tuple[int, Event]]:
-    """:func:`finish_events` for events decoded from dicts (webhooks), indexed like ``raws``."""
-
-    def raw_of(index: int) -> Mapping[str, Any] | None:
-        return raws[index] if 0 <= index < len(raws) else None
-
-    return finish_events(events, raw_of, rules)
 
 
 # --- rule files (livereport bounces rules set FILE) -------------------------------------------

@@ -8,18 +8,17 @@ SMTP listener (web/returns.py stores what this module decides).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from livereport.bounces.classify import Classification, Kind, classify_message
 from livereport.bounces.mail import header, parse_message, redact
-from livereport.bounces.org import rules_for
 from livereport.bounces.rules import DEFAULT_RULES, Rule
-from livereport.errors import InvalidEvent
-from livereport.events import Event, decode_event
+from livereport.ingest.pipeline import Context, Items, run_blocking
+from livereport.ingest.writer import Writer
 from livereport.store.metadata import KeptReturn, Metadata
 
 #: The event each kind of return becomes, once attributed.
@@ -93,18 +92,7 @@ def read_return(raw: bytes, now: datetime, rules: Sequence[Rule] = DEFAULT_RULES
 
 
 #: Stores events for one org; returns, per event, True when new and False for a duplicate.
-Submit = Callable[[Sequence[Event]], list[bool]]
-
-
-def take_return(
-    raw: bytes,
-    *,
-    org_id: int,
-    metadata: Metadata,
-    submit: Submit,
-    now: datetime,
-    retention: timedelta,
-) -> dict[str, Any]:
+def take_return(raw: bytes, *, metadata: Metadata, writer: Writer, ctx: Context) -> dict[str, Any]:
     """Classify, attribute and store one returned mail; say what became of it.
 
     The answer's ``outcome``: ``accepted`` (a new event), ``duplicate`` (that return was
@@ -112,50 +100,46 @@ def take_return(
     ``kept`` / ``kept-already`` (no event: kept for admins), ``ignored`` (nothing to count,
     e.g. a report of a successful delivery).
     """
-    (answer,) = take_returns([raw], org_id=org_id, metadata=metadata, submit=submit, now=now,
-                             retention=retention)  # fmt: skip
+    (answer,) = take_returns([raw], metadata=metadata, writer=writer, ctx=ctx)
     return answer
 
 
 def take_returns(
-    raws: Sequence[bytes],
-    *,
-    org_id: int,
-    metadata: Metadata,
-    submit: Submit,
-    now: datetime,
-    retention: timedelta,
+    raws: Sequence[bytes], *, metadata: Metadata, writer: Writer, ctx: Context
 ) -> list[dict[str, Any]]:
-    """`take_return` for many mails, their events stored in one insert (imports)."""
+    """`take_return` for many mails, their events going through the ingest pipeline as one
+    batch (one insert)."""
     answers: list[dict[str, Any]] = []
-    events: list[Event] = []
-    waiting: list[int] = []  # the answers that wait for their event's flag
-    rules = rules_for(metadata, org_id)
+    events: list[dict[str, Any]] = []
+    waiting: list[int] = []  # the answers that wait for their event's outcome
+    own = ctx.rules()
+    rules = (*own, *DEFAULT_RULES) if own else DEFAULT_RULES
     for raw in raws:
-        found = read_return(raw, now, rules)
+        found = read_return(raw, ctx.now, rules)
         answer = describe(found)
         answers.append(answer)
         if found.event is not None:
-            try:
-                events.append(decode_event(found.event, now=now, retention=retention))
-            except InvalidEvent as exc:
-                answer.update(outcome="rejected", errors=exc.errors)
-            else:
-                waiting.append(len(answers) - 1)
+            events.append(found.event)
+            waiting.append(len(answers) - 1)
         elif found.kept_because is None:
             answer["outcome"] = "ignored"
         else:
             v = found.verdict
             kept = KeptReturn(
-                found.digest, now.timestamp(), v.kind.value,
+                found.digest, ctx.now.timestamp(), v.kind.value,
                 v.category.value if v.category else None, v.reason, v.status, v.rule,
                 found.subject, found.kept_because,
             )  # fmt: skip
-            first = metadata.keep_return(org_id, kept, raw)
+            first = metadata.keep_return(ctx.org, kept, raw)
             answer.update(outcome="kept" if first else "kept-already", why=found.kept_because)
-    flags = submit(events) if events else []
-    for index, new in zip(waiting, flags, strict=True):
-        answers[index]["outcome"] = "accepted" if new else "duplicate"
+    if events:
+        result = run_blocking(writer, Items(events), ctx)
+        outcomes = result.outcomes()
+        errors = {r.index: r.errors for r in result.rejected}
+        for position, index in enumerate(waiting):
+            answers[index]["outcome"] = outcomes[position]
+            if position in errors:
+                answers[index]["errors"] = errors[position]
     return answers
 
 

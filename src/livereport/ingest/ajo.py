@@ -22,8 +22,8 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-from livereport.errors import InvalidEvent, StorageUnavailable
-from livereport.events import decode_event
+from livereport.errors import StorageUnavailable
+from livereport.ingest.pipeline import Context, Items, run_blocking
 from livereport.ingest.writer import Writer
 from livereport.store.base import Store
 
@@ -255,17 +255,13 @@ def load_ajo_files(
     return summary
 
 
-def _store(writer: Writer, org: int, pending: list[tuple[str, dict[str, Any]]], summary: Summary, retention_days: int) -> None:
-    now = datetime.now(UTC)
-    events = []
-    for where, raw in pending:
-        try:
-            events.append(decode_event(raw, now=now, retention=timedelta(days=retention_days)))
-        except InvalidEvent as exc:
-            summary.rejected.append((where, exc.errors))
-    flags = writer.submit_nowait(org, events).result() if events else []
-    summary.accepted += sum(flags)
-    summary.duplicates += len(flags) - sum(flags)
+def _store(writer: Writer, org: int, pending: list[tuple[str, dict[str, Any]]], summary: Summary, retention_days: int) -> None:  # fmt: skip
+    ctx = Context(org, datetime.now(UTC), timedelta(days=retention_days))
+    result = run_blocking(writer, Items([raw for _, raw in pending]), ctx)
+    summary.accepted += result.accepted
+    summary.duplicates += result.duplicates
+    for r in result.rejected:
+        summary.rejected.append((pending[r.index][0], r.errors))
 
 
 def _post(client: httpx.Client, url: str, key: str, pending: list[tuple[str, dict[str, Any]]], summary: Summary) -> None:

@@ -1,14 +1,17 @@
-"""From an HTTP body to validated events: decompress, split, decode, validate.
+"""The decode and validate steps of the ingest pipeline (ingest/pipeline.py): decompress a
+body, split it, decode each event into its typed fields and apply the contract.
 
-Each step is small and pure; an event that fails a step is rejected with its index and the
-reasons, and never stops the events around it.
+Each step is small and pure; an event that fails a step is rejected with its index, why
+(``reason``, a DropReason value), the fields at fault and a message per field, and never
+stops the events around it. What the sender wrote of a bounce's or error's reason and
+category is noted on the way (``Batch.given``), so that no later step reads the body again.
 """
 
 from __future__ import annotations
 
 import codecs
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +20,7 @@ import msgspec
 import zstandard
 
 from livereport.errors import BadRequest, InvalidEvent, PayloadTooLarge, UnsupportedMediaType
-from livereport.events import Event, IncomingEvent, decode_event, normalise
+from livereport.events import Event, IncomingEvent, decode_incoming, normalise
 
 JSON_TYPES = frozenset({"application/json"})
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
@@ -28,18 +31,41 @@ class Rejection:
     index: int
     id: str | None
     errors: list[str]
+    reason: str = "invalid"
+    fields: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, index: int, id_: str | None, exc: InvalidEvent) -> Rejection:
+        return cls(index, id_, exc.errors, exc.reason, exc.fields)
+
+
+#: What a sender wrote itself of a bounce's or error's qualification: {"reason": True, …}.
+Given = dict[str, bool]
 
 
 @dataclass
 class Batch:
-    """What one request carried: the valid events (with their index) and the rejections."""
+    """What one request carried: the valid events (with their index), the rejections, and
+    for bounces and errors what the sender gave of their reason and category, by index."""
 
     events: list[tuple[int, Event]] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    given: dict[int, Given] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
         return len(self.events) + len(self.rejected)
+
+    def add(self, index: int, incoming: IncomingEvent, *, now: datetime, retention: timedelta) -> None:
+        """Validate one decoded event into the batch (or its rejections)."""
+        try:
+            event = normalise(incoming, now=now, retention=retention)
+        except InvalidEvent as exc:
+            self.rejected.append(Rejection.of(index, incoming.id, exc))
+            return
+        self.events.append((index, event))
+        if event.type in ("bounce", "error"):
+            self.given[index] = {"reason": bool(incoming.reason), "bounce": bool(incoming.bounce)}
 
 
 async def read_body(
@@ -193,10 +219,7 @@ def decode_events(
             _check_count(len(incoming), max_events)
             batch = Batch()
             for index, e in enumerate(incoming):
-                try:
-                    batch.events.append((index, normalise(e, now=now, retention=retention)))
-                except InvalidEvent as exc:
-                    batch.rejected.append(Rejection(index, e.id, exc.errors))
+                batch.add(index, e, now=now, retention=retention)
             return batch
     return validate_all(split_events(body, media, max_events), now=now, retention=retention)
 
@@ -232,18 +255,24 @@ def split_events(body: bytes, media: str, max_events: int) -> list[bytes | Rejec
     return items
 
 
-def _id_of(raw: bytes) -> str | None:
-    try:
-        value = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        return None
-    found = value.get("id") if isinstance(value, dict) else None
+def _id_of(raw: bytes | Mapping[str, Any]) -> str | None:
+    """The id of an event that could not be decoded, when it has a readable one."""
+    if isinstance(raw, Mapping):
+        value: Any = raw
+    else:
+        try:
+            value = msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            return None
+    found = value.get("id") if isinstance(value, Mapping) else None
     return found[:128] if isinstance(found, str) else None
 
 
 def validate_all(
-    items: list[bytes | Rejection], *, now: datetime, retention: timedelta
+    items: Sequence[bytes | Mapping[str, Any] | Rejection], *, now: datetime, retention: timedelta
 ) -> Batch:
+    """Decode and validate items one by one: raw JSON documents, or mappings a door made
+    (a provider's delivery, a returned mail, an AJO record)."""
     batch = Batch()
     for index, item in enumerate(items):
         if isinstance(item, Rejection):
@@ -251,7 +280,9 @@ def validate_all(
             batch.rejected.append(item)
             continue
         try:
-            batch.events.append((index, decode_event(item, now=now, retention=retention)))
+            incoming = decode_incoming(item)
         except InvalidEvent as exc:
-            batch.rejected.append(Rejection(index, _id_of(item), exc.errors))
+            batch.rejected.append(Rejection.of(index, _id_of(item), exc))
+            continue
+        batch.add(index, incoming, now=now, retention=retention)
     return batch

@@ -14,9 +14,10 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from livereport.bounces.org import RuleStore, finish_events, org_rules, raw_from_bytes
+from livereport.bounces.org import RuleStore, org_rules
 from livereport.errors import StorageUnavailable
-from livereport.ingest.decode import NDJSON_TYPES, split_events, validate_all
+from livereport.ingest.decode import NDJSON_TYPES
+from livereport.ingest.pipeline import Body, Context, run_blocking
 from livereport.ingest.writer import Writer
 from livereport.store.base import Store
 
@@ -93,18 +94,10 @@ def _store_lines(
     writer: Writer, org: int, lines: list[bytes], retention_days: int,
     metadata: RuleStore | None = None,
 ) -> dict[str, Any]:
-    items = split_events(b"\n".join(lines), next(iter(NDJSON_TYPES)), len(lines))
-    batch = validate_all(items, now=datetime.now(UTC), retention=timedelta(days=retention_days))
-    finish_events(
-        batch.events, raw_from_bytes(items),
-        (lambda: org_rules(metadata, org)) if metadata is not None else tuple,
-    )  # fmt: skip
-    flags = writer.submit_nowait(org, [e for _, e in batch.events]).result() if batch.events else []
-    return {
-        "accepted": sum(flags),
-        "duplicates": len(flags) - sum(flags),
-        "rejected": [{"index": r.index, "errors": r.errors} for r in batch.rejected],
-    }
+    rules = (lambda: org_rules(metadata, org)) if metadata is not None else tuple
+    ctx = Context(org, datetime.now(UTC), timedelta(days=retention_days), rules)
+    body = Body(b"\n".join(lines), next(iter(NDJSON_TYPES)), len(lines))
+    return run_blocking(writer, body, ctx).answer(ids=False)
 
 
 def _post_lines(client: httpx.Client, url: str, key: str, lines: list[bytes]) -> dict[str, Any]:

@@ -9,7 +9,6 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -22,8 +21,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from livereport.config import Config
-from livereport.errors import LivereportError, PayloadTooLarge
-from livereport.ingest.decode import decode_events, media_type, read_body
+from livereport.errors import LivereportError
+from livereport.ingest import pipeline
+from livereport.ingest.decode import media_type, read_body
 from livereport.ingest.seen import SharedSeen
 from livereport.ingest.writer import Writer
 from livereport.report.build import Reports, describe_catalogue
@@ -34,7 +34,7 @@ from livereport.store.schema import migrate
 from livereport.store.tenant import TenantStore
 from livereport.web.accounts import account_routes
 from livereport.web.auth import authenticate, authenticate_caller
-from livereport.web.bounce_rules import finish_posted, get_bounce_rules, put_bounce_rules
+from livereport.web.bounce_rules import get_bounce_rules, put_bounce_rules
 from livereport.web.export import get_export
 from livereport.web.layouts import delete_layout, get_layout, put_layout
 from livereport.web.limits import RequestLimits
@@ -42,7 +42,7 @@ from livereport.web.live import Watches, get_live
 from livereport.web.openapi import openapi_document
 from livereport.web.ops import Observed, RequestContext, ops_routes
 from livereport.web.pages import page_routes
-from livereport.web.params import query_param, required_param, services_of
+from livereport.web.params import ingest_context, query_param, required_param, services_of
 from livereport.web.returns import get_bounce, get_unattributed, post_return
 from livereport.web.session import get_me, post_signin, post_signout
 from livereport.web.webhooks import post_webhook
@@ -72,41 +72,15 @@ async def post_events(request: Request) -> Response:
     s = services_of(request)
     key = authenticate(request, s.metadata, Scope.INGEST)
     media = media_type(request.headers.get("content-type"))
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > s.config.max_body_bytes:
-        raise PayloadTooLarge(
-            f"the request body is larger than {s.config.max_body_bytes} bytes; send less"
-        )
     body = await read_body(
         request.stream(), request.headers.get("content-encoding"), s.config.max_body_bytes,
         utf8=True,
     )
-    now = datetime.now(UTC)
-    retention = timedelta(days=s.config.retention_days)
-
-    def prepare() -> Any:
-        batch = decode_events(
-            body, media, s.config.max_events_per_request, now=now, retention=retention
-        )
-        # The org's bounce rules and the push / SMS code tables (bounces/org.py).
-        finish_posted(batch.events, body, media, s.metadata, key.org_id)
-        return batch
-
-    batch = await run_in_threadpool(prepare)
-    for rejected in batch.rejected:
-        request.app.state.observed.ingest.count_rejected(rejected.errors)
-    flags = await s.writer.submit(key.org_id, [e for _, e in batch.events])
-    accepted = sum(flags)
-    return JSON(
-        {
-            "accepted": accepted,
-            "duplicates": len(flags) - accepted,
-            "rejected": [
-                {"index": r.index, "id": r.id, "errors": r.errors}
-                for r in sorted(batch.rejected, key=lambda r: r.index)
-            ],
-        }
-    )
+    result = await pipeline.run(
+        s.writer, pipeline.Body(body, media, s.config.max_events_per_request),
+        ingest_context(request, key.org_id),
+    )  # fmt: skip
+    return JSON(result.answer())
 
 
 def _read(request: Request) -> tuple[Services, int]:

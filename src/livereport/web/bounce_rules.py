@@ -15,13 +15,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from livereport.bounces.org import finish_events, org_rules, raw_from_bytes, rows_json
+from livereport.bounces.org import rows_json
 from livereport.bounces.overrides import MAX_PATTERN, MAX_RULES, parse_rules
 from livereport.bounces.rules import DEFAULT_RULES
-from livereport.errors import BadRequest, LivereportError, PayloadTooLarge, UnsupportedMediaType
-from livereport.events import Event
-from livereport.ingest.decode import read_body, split_events
-from livereport.store.metadata import Metadata, Scope
+from livereport.errors import BadRequest, LivereportError, UnsupportedMediaType
+from livereport.ingest.decode import read_body
+from livereport.store.metadata import Scope
 from livereport.web.auth import authenticate_caller
 from livereport.web.params import services_of
 
@@ -31,21 +30,6 @@ _encode = msgspec.json.Encoder().encode
 
 class VersionConflict(LivereportError):
     status = 409
-
-
-def finish_posted(
-    events: list[tuple[int, Event]], body: bytes, media: str, metadata: Metadata, org_id: int
-) -> None:
-    """POST /v1/events: apply the org's rules and the push / SMS code tables to the decoded
-    events (in place). The body is split again only when an event needs its raw fields."""
-    split: list[Any] = []
-
-    def raw_of(index: int) -> Any:
-        if not split:
-            split.append(raw_from_bytes(split_events(body, media, 2**31)))
-        return split[0](index)
-
-    finish_events(events, raw_of, lambda: org_rules(metadata, org_id))
 
 
 def _json(content: Any, status: int = 200) -> Response:
@@ -105,9 +89,6 @@ async def put_bounce_rules(request: Request) -> Response:
         raise UnsupportedMediaType(
             f"Content-Type {media or '(none)'!r} is not accepted; send application/json"
         )
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY:
-        raise PayloadTooLarge(f"the rule table is larger than {MAX_BODY} bytes; send less")
     body = await read_body(request.stream(), request.headers.get("content-encoding"), MAX_BODY)
     rows, expected = await run_in_threadpool(read_table, body)
     version = await run_in_threadpool(

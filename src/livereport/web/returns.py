@@ -9,7 +9,7 @@ GET /v1/campaigns/{campaign}/bounces/{event_id} (read scope): why a bounce has i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -21,13 +21,12 @@ from livereport.bounces.org import ORG_PREFIX, provider_failure, rules_for
 from livereport.bounces.qualify import qualify
 from livereport.bounces.returns import take_return
 from livereport.bounces.rules import DEFAULT_RULES, Rule
-from livereport.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
-from livereport.events import Event
+from livereport.errors import BadRequest, NotFound, UnsupportedMediaType
 from livereport.ingest.decode import read_body
 from livereport.store.base import Store
 from livereport.store.metadata import KeptReturn, Scope
 from livereport.web.auth import authenticate, authenticate_caller
-from livereport.web.params import query_param, services_of
+from livereport.web.params import ingest_context, query_param, services_of
 
 _encode = msgspec.json.Encoder().encode
 MEDIA_TYPE = "message/rfc822"
@@ -45,23 +44,14 @@ async def post_return(request: Request) -> Response:
             f"Content-Type {media or '(none)'!r} is not accepted; send one raw returned mail "
             f"as {MEDIA_TYPE}"
         )
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > s.config.max_body_bytes:
-        raise PayloadTooLarge(f"the message is larger than {s.config.max_body_bytes} bytes")
     raw = await read_body(
         request.stream(), request.headers.get("content-encoding"), s.config.max_body_bytes
     )
     if not raw.strip():
         raise BadRequest("the body is empty; expected one raw RFC 5322 message (headers, body)")
-    now = datetime.now(UTC)
-    writer = s.writer
-
-    def submit(events: Sequence[Event]) -> list[bool]:
-        return writer.submit_nowait(key.org_id, events).result()
-
     answer = await run_in_threadpool(
-        take_return, raw, org_id=key.org_id, metadata=s.metadata, submit=submit, now=now,
-        retention=timedelta(days=s.config.retention_days),
+        take_return, raw, metadata=s.metadata, writer=s.writer,
+        ctx=ingest_context(request, key.org_id),
     )  # fmt: skip
     return _json(answer)
 

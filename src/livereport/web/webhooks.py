@@ -1,9 +1,9 @@
 """POST /v1/webhooks/{provider}/{org_token}: a provider's delivery, verified with the org's
-secret, mapped by its provider module, then validated and stored like /v1/events."""
+secret, mapped by its provider module, then handed to the ingest pipeline like /v1/events."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -11,13 +11,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from livereport.bounces.org import finish_dicts, org_rules
-from livereport.errors import InvalidEvent, NotFound, PayloadTooLarge, Unauthorized
-from livereport.events import Event, decode_event
+from livereport.errors import NotFound, Unauthorized
+from livereport.ingest import pipeline
 from livereport.ingest.decode import read_body
 from livereport.providers import PROVIDERS, Fields
 from livereport.providers.base import Delivery
-from livereport.web.params import services_of
+from livereport.web.params import ingest_context, services_of
 
 _encode = msgspec.json.Encoder().encode
 
@@ -34,9 +33,6 @@ async def post_webhook(request: Request) -> Response:
         raise Unauthorized(
             "unknown webhook URL; configure it with `livereport webhooks set PROVIDER`"
         )
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > s.config.max_body_bytes:
-        raise PayloadTooLarge(f"the request body is larger than {s.config.max_body_bytes} bytes")
     body = await read_body(
         request.stream(), request.headers.get("content-encoding"), s.config.max_body_bytes
     )
@@ -47,28 +43,13 @@ async def post_webhook(request: Request) -> Response:
     parsed = provider.parse(delivery, fields)
     for note in parsed.notes:
         await run_in_threadpool(s.metadata.add_webhook_note, org.org_id, provider.name, note)
-    retention = timedelta(days=s.config.retention_days)
-    decoded: list[tuple[int, Event]] = []
-    rejected: list[dict[str, object]] = []
-    for index, raw in enumerate(parsed.events):
-        try:
-            decoded.append((index, decode_event(raw, now=now, retention=retention)))
-        except InvalidEvent as exc:
-            rejected.append({"index": index, "id": raw.get("id"), "errors": exc.errors})
-            request.app.state.observed.ingest.count_rejected(exc.errors)
-    metadata, org_id = s.metadata, org.org_id
-    # The org's bounce rules, then the push / SMS code tables (bounces/org.py).
-    decoded = await run_in_threadpool(
-        finish_dicts, parsed.events, decoded, lambda: org_rules(metadata, org_id)
+    result = await pipeline.run(
+        s.writer, pipeline.Items(parsed.events), ingest_context(request, org.org_id)
     )
-    flags = await s.writer.submit(org.org_id, [e for _, e in decoded])
-    accepted = sum(flags)
     return Response(
         _encode(
             {
-                "accepted": accepted,
-                "duplicates": len(flags) - accepted,
-                "rejected": rejected,
+                **result.answer(),
                 "unknown": parsed.unknown,
                 "ignored": parsed.ignored,
             }
