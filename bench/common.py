@@ -90,15 +90,19 @@ _DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "orange.fr", "web.de", "exa
 _ELEMENTS = ("Buy now", "Hero banner", "Newsletter sign-up", "Close")
 
 
-def generate_sql(org: int, campaign: str, first: int, count: int, start: int, end: int) -> str:
+def generate_sql(
+    org: int, campaign: str, first: int, count: int, start: int, end: int, total: int = 0
+) -> str:
     """``INSERT … SELECT … FROM numbers()`` of ``count`` events of one campaign, numbered from
     ``first``, spread over [start, end) (epoch seconds): the channel/type funnel, reasons,
     domains, platforms and elements of bench/ingest.py's synthetic generator, one profile per
-    ten events. The events table's materialized views build the rollups as usual."""
+    ten events of the campaign's ``total`` (several statements make one campaign), each
+    profile with its own email domain, variant and push platform. The events table's
+    materialized views build the rollups as usual."""
     mix = [(c, t) for c, t, w in _MIX for _ in range(w)]
     channels = _sql_list([c for c, _ in mix])
     types = _sql_list([t for _, t in mix])
-    profiles = max(count // 10, 1000)
+    profiles = max(max(total, count) // 10, 1000)
     span = max(end - start, 1)
     quoted = _sql_list([campaign])[1:-1]
     # Only integers and quoted constants go into the statement.
@@ -107,18 +111,19 @@ INSERT INTO {{db}}.events (org, id, time, ms, received, campaign, channel, type,
     execution, variant, reason, bounce, recipient_domain, platform, interaction, element)
 SELECT {int(org)}, concat('g-', toString(n)), toDateTime({int(start)} + h % {span}, 'UTC'),
     h % 1000, toDateTime({int(end)}, 'UTC'), {quoted}, ch, ty,
-    concat('p', toString(sipHash64(n, 2) % {profiles})),
-    if(n % 3 = 0, 'evening', 'morning'), if(n % 2 = 0, 'A', 'B'),
+    concat('p', toString(p)),
+    if(n % 3 = 0, 'evening', 'morning'), if(p % 2 = 0, 'A', 'B'),
     multiIf(ty = 'excluded', {_sql_list(_EXCLUSIONS)}[1 + r % {len(_EXCLUSIONS)}],
             ty = 'error', {_sql_list(_ERRORS)}[1 + r % {len(_ERRORS)}],
             ty = 'bounce', {_sql_list(_BOUNCES)}[1 + r % {len(_BOUNCES)}], ''),
     if(ty = 'bounce', if(r % 3 = 0, 'soft', 'hard'), ''),
-    if(ch = 'email', {_sql_list(_DOMAINS)}[1 + r % {len(_DOMAINS)}], ''),
-    if(ch = 'push', if(r % 2 = 0, 'ios', 'android'), ''),
+    if(ch = 'email', {_sql_list(_DOMAINS)}[1 + p % {len(_DOMAINS)}], ''),
+    if(ch = 'push', if(intDiv(p, 2) % 2 = 0, 'ios', 'android'), ''),
     if(ty = 'interaction', ['click', 'dismiss', 'other'][1 + r % 3], ''),
     if(ty = 'interaction' AND ch = 'web', {_sql_list(_ELEMENTS)}[1 + r % {len(_ELEMENTS)}], '')
 FROM (
     SELECT number + {int(first)} AS n, sipHash64(n, 1) AS h, sipHash64(n, 3) AS r,
+           sipHash64(n, 2) % {profiles} AS p,
            sipHash64(n, 4) % {len(mix)} AS k, {channels}[1 + k] AS ch, {types}[1 + k] AS ty
     FROM numbers({int(count)})
 )"""  # noqa: S608

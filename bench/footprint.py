@@ -102,7 +102,7 @@ def _engine_made(store: ChdbStore, sizes: list[int]) -> list[str]:
     done = 0
     for size in sizes:
         for first in range(done, size, 1_000_000):
-            store.execute(generate_sql(1, "bench", first, min(1_000_000, size - first), now - 23 * 3600, now - 10))  # fmt: skip
+            store.execute(generate_sql(1, "bench", first, min(1_000_000, size - first), now - 23 * 3600, now - 10, size))  # fmt: skip
         done = size
         window.rebuild(store)  # the live window's tables, as ingest or an upgrade fills them
         for table in ("events", "minute_counts", "minute_uniques", "dim_counts", "dim_uniques", "campaigns", "unique_last", "unique_minutes"):  # fmt: skip

@@ -146,15 +146,16 @@ _MIX: tuple[tuple[str, str, int], ...] = (
 def synthetic_events(
     count: int, campaign: str, start: datetime, end: datetime, seed: int = 1, profiles: int = 50_000
 ) -> Iterator[dict[str, Any]]:
-    """Fast, varied events of every channel: enough to fill every widget, nothing realistic."""
+    """Fast, varied events of every channel: enough to fill every widget. A recipient keeps
+    its email domain, A/B variant and push platform from event to event, as real ones do."""
     rng = random.Random(seed)
     kinds = rng.choices(_MIX, weights=[w for _, _, w in _MIX], k=count)
     first, span = int(start.timestamp() * 1000), int((end - start).total_seconds() * 1000)
     for n, (channel, type_, _) in enumerate(kinds):
         e: dict[str, Any] = {
             "id": f"{seed}-{n}", "time": first + rng.randrange(span), "campaign": campaign,
-            "type": type_, "profile": f"p{rng.randrange(profiles)}",
-            "execution": "morning" if n % 3 else "evening", "variant": "AB"[n % 2],
+            "type": type_, "profile": f"p{(p := rng.randrange(profiles))}",
+            "execution": "morning" if n % 3 else "evening", "variant": "AB"[p % 2],
         }  # fmt: skip
         if channel != CAMPAIGN:
             e["channel"] = channel
@@ -165,9 +166,9 @@ def synthetic_events(
         elif type_ == "bounce":
             e["reason"] = rng.choice(_BOUNCES)
         if channel == "email":
-            e["recipient_domain"] = rng.choice(_DOMAINS)
+            e["recipient_domain"] = _DOMAINS[p % len(_DOMAINS)]
         elif channel == "push":
-            e["platform"] = rng.choice(("ios", "android"))
+            e["platform"] = ("ios", "android")[p // 2 % 2]
         elif channel in ("inapp", "web") and type_ == "interaction":
             e["interaction"] = rng.choice(("click", "dismiss", "other"))
             if channel == "web":

@@ -171,7 +171,7 @@ def tabs_lever(base: str, tmp: Path, count: int, runs: int) -> list[str]:
     migrate(store)
     now = int(time.time())
     for first in range(0, count, 1_000_000):
-        store.execute(generate_sql(1, "tabs", first, min(1_000_000, count - first), now - 23 * 3600, now - 10))  # fmt: skip
+        store.execute(generate_sql(1, "tabs", first, min(1_000_000, count - first), now - 23 * 3600, now - 10, count))  # fmt: skip
     for table in ("minute_counts", "minute_uniques", "dim_counts", "dim_uniques", "campaigns"):
         store.execute(f"OPTIMIZE TABLE {{db}}.{table} FINAL")
     old, plain, cached = old_build.Reports(store), Reports(store, cache=False), Reports(store)

@@ -54,7 +54,7 @@ def prepare(data: Path, events: int) -> float:
         now = int(time.time())
         for first in range(0, {events}, 1_000_000):
             size = min(1_000_000, {events} - first)
-            store.execute(generate_sql(1, {CAMPAIGN!r}, first, size, now - 23 * 3600, now - 10))
+            store.execute(generate_sql(1, {CAMPAIGN!r}, first, size, now - 23 * 3600, now - 10, {events}))
         window.rebuild(store)
         for table in ("minute_counts", "minute_uniques", "dim_counts", "dim_uniques",
                       "campaigns", "unique_last", "unique_minutes"):

@@ -167,3 +167,54 @@ def test_live_streams_of_one_tab_share_one_build_per_change(tmp_path: Path) -> N
         print("shared", reports.shared)
     """))
     assert out.startswith("shared 18"), out
+
+
+def test_tabs_stay_exact_when_the_memory_of_last_minutes_forgets_and_merges(tmp_path: Path) -> None:
+    # The events arrive in many small batches, shuffled (late events included), while the
+    # memory of recent last minutes (store/window.py RecentLasts) merges every few hundred
+    # keys and keeps at most 2,000: every tab still equals the raw events' computation, and
+    # the per-minute counts of last occurrences equal those rebuilt from the events.
+    out = run_script(engine_script(tmp_path / "data", "forget", 20, ("a", "b"), """
+        import random
+        from livereport.store import window
+        recent = store.recent_lasts()
+        recent.capacity, recent.DELTA_MAX = 2_000, 300
+        random.Random(5).shuffle(events)
+        for i in range(0, len(events), 97):
+            store.insert_events([(1, e) for e in events[i : i + 97]], int(time.time()))
+        assert len(recent) <= 2_000 + 300 and not recent.complete
+        at = time.time()
+        rollups, raw = Reports(store, cache=False), Reports(store, raw=True)
+        for tab in TABS:
+            for execution in (None, "b"):
+                assert rollups.report(1, "forget", tab, execution, now=at) == raw.report(
+                    1, "forget", tab, execution, now=at), (tab, execution)
+
+        def minutes():
+            return sorted(store.execute(
+                "SELECT channel, type, every_execution, dim, execution, key, toUInt32(minute), "
+                "sum(profiles) AS n FROM {db}.unique_minutes GROUP BY channel, type, "
+                "every_execution, dim, execution, key, minute HAVING n != 0"))
+
+        kept = minutes()
+        window.rebuild(store)
+        assert minutes() == kept
+        print("same", len(events))
+    """))
+    assert out.startswith("same ") and int(out.split()[1]) > 1000
+
+
+def test_the_memory_of_last_minutes_answers_only_for_what_it_was_told() -> None:
+    from livereport.store.window import RecentLasts
+
+    recent = RecentLasts(capacity=4)
+    recent.DELTA_MAX = 2
+    a, b, c, d, e = ((n, 100 + n) for n in range(1, 6))
+    recent.keep([(a, 60), (b, 120)])
+    recent.keep([(c, 180)])  # past DELTA_MAX: merged into the sorted arrays
+    assert recent.lookup([a, b, c, d]) == [60, 120, 180, None]
+    assert recent.lookup([(1, 999)]) == [None]  # same hash, another profile's check
+    recent.keep([(a, 240)])  # newer, in the delta, wins over the merged entry
+    assert recent.lookup([a]) == [240]
+    recent.keep([(d, 300), (e, 360)])  # five keys: the oldest last minute (b) is forgotten
+    assert recent.lookup([a, b, c, d, e]) == [240, None, 180, 300, 360]

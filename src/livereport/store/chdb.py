@@ -52,6 +52,8 @@ class _Engine:
         self._writes_lock = threading.Lock()
         self._writes_done = 0
         self._writes_running = 0
+        #: By database: the last minutes this process wrote (store/window.py RecentLasts).
+        self.recent_lasts: dict[str, window.RecentLasts] = {}
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -157,9 +159,14 @@ class ChdbStore:
         # The window's distinct profiles first: recording them again after a failed insert
         # moves nothing, so a retry cannot count a profile twice (store/window.py).
         with window.recording(self.database):
-            moves = window.moves(self, rows)
-            if moves:
-                self._write(_MOVES % self.database.encode(), [_encode(m) for m in moves])
+            plan = window.plan(self, rows)
+            if plan.moves:
+                try:
+                    self._write(_MOVES % self.database.encode(), [_encode(m) for m in plan.moves])
+                except BaseException:
+                    self.recent_lasts().clear()  # the engine may hold part of the moves
+                    raise
+            plan.stored()
         lines = [_INSERT % self.database.encode()]
         for org, e in rows:
             lines.append(
@@ -185,6 +192,11 @@ class ChdbStore:
                 raise _unavailable(exc) from exc
             finally:
                 cursor.close()
+
+    def recent_lasts(self) -> window.RecentLasts:
+        """The live window's memory of recent last minutes: this process is the only writer of
+        its directory, so what it wrote is what the tables hold."""
+        return self._engine.recent_lasts.setdefault(self.database, window.RecentLasts())
 
     def iter_event_keys(self, since: int) -> Iterator[tuple[int, str]]:
         parts = self.execute(

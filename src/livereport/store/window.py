@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
+
+import numpy as np
 
 from livereport.events import Event
 
@@ -99,12 +101,167 @@ def newest_minutes(rows: Sequence[tuple[int, Event]], horizon: int) -> dict[tupl
     return newest
 
 
+_MASK = (1 << 64) - 1
+
+
+class RecentLasts:
+    """The last minute of the keys this process wrote most recently: what the insert's lookup
+    would read back from ``unique_last``, without asking the engine.
+
+    Only for a store with one writer per database (the embedded engine: one process owns its
+    directory, and its batches are recorded one at a time under :func:`recording`). A key is a
+    64-bit hash of (group, profile), checked on a hit against 32 bits of the profile's own
+    hash: a wrong answer needs two keys of one profile with equal 64-bit hashes and equal
+    checks. Entries are kept in a dict of recent writes merged now and then into sorted NumPy
+    arrays (16 bytes per key); past ``capacity`` keys, those with the oldest last minute are
+    forgotten, and the engine is asked for them again.
+
+    A campaign that had no last minutes in the tables when this process first wrote to it is
+    *complete* here: every key it has is known, so a key not found is new, and the engine
+    need not be asked. Forgetting keys ends that.
+    """
+
+    DELTA_MAX = 262_144
+
+    def __init__(self, capacity: int = 4_000_000) -> None:
+        self.capacity = capacity
+        self._delta: dict[int, tuple[int, int]] = {}
+        self._keys = np.zeros(0, dtype=np.uint64)
+        self._lasts = np.zeros(0, dtype=np.uint32)
+        self._checks = np.zeros(0, dtype=np.uint32)
+        #: (org, campaign) whose every key is known here, and those already checked for it.
+        self.complete: set[tuple[int, str]] = set()
+        self.checked: set[tuple[int, str]] = set()
+
+    def __len__(self) -> int:
+        return len(self._keys) + len(self._delta)
+
+    @staticmethod
+    def key(found: tuple[Group, str]) -> tuple[int, int]:
+        return hash(found) & _MASK, hash(found[1]) & 0xFFFFFFFF
+
+    def lookup(self, keys: Sequence[tuple[int, int]]) -> list[int | None]:
+        """Each key's last minute (epoch seconds), or None when not known here."""
+        out: list[int | None] = [None] * len(keys)
+        rest: list[int] = []
+        for i, (h, check) in enumerate(keys):
+            known = self._delta.get(h)
+            if known is None:
+                rest.append(i)
+            elif known[1] == check:
+                out[i] = known[0]
+        if rest and len(self._keys):
+            wanted = np.fromiter((keys[i][0] for i in rest), dtype=np.uint64, count=len(rest))
+            at = np.minimum(np.searchsorted(self._keys, wanted), len(self._keys) - 1)
+            checks = np.fromiter((keys[i][1] for i in rest), dtype=np.uint32, count=len(rest))
+            hit = (self._keys[at] == wanted) & (self._checks[at] == checks)
+            lasts = self._lasts[at]
+            for j in np.flatnonzero(hit).tolist():
+                out[rest[j]] = int(lasts[j])
+        return out
+
+    def keep(self, entries: Sequence[tuple[tuple[int, int], int]]) -> None:
+        """Record keys' last minutes (after the insert that wrote them succeeded)."""
+        delta = self._delta
+        for (h, check), last in entries:
+            delta[h] = (last, check)
+        if len(delta) > self.DELTA_MAX:
+            self._merge()
+
+    def _merge(self) -> None:
+        n = len(self._delta)
+        keys = np.fromiter(self._delta.keys(), dtype=np.uint64, count=n)
+        values = np.array(list(self._delta.values()), dtype=np.uint32).reshape(n, 2)
+        self._delta = {}
+        # The delta comes after the base, so a stable sort puts a key's newer entry last.
+        keys = np.concatenate([self._keys, keys])
+        lasts = np.concatenate([self._lasts, values[:, 0]])
+        checks = np.concatenate([self._checks, values[:, 1]])
+        order = np.argsort(keys, kind="stable")
+        keys, lasts, checks = keys[order], lasts[order], checks[order]
+        last_of_run = np.ones(len(keys), dtype=bool)
+        last_of_run[:-1] = keys[1:] != keys[:-1]
+        keys, lasts, checks = keys[last_of_run], lasts[last_of_run], checks[last_of_run]
+        if len(keys) > self.capacity:
+            self.complete.clear()
+            newest = np.sort(np.argpartition(lasts, len(keys) - self.capacity)[-self.capacity :])
+            keys, lasts, checks = keys[newest], lasts[newest], checks[newest]
+        self._keys, self._lasts, self._checks = keys, lasts, checks
+
+    def clear(self) -> None:
+        self.__init__(self.capacity)  # type: ignore[misc]
+
+
+class Plan:
+    """A batch's moves, and what to remember once they are stored (:meth:`stored`)."""
+
+    def __init__(self, moves: list[Move], keep: Callable[[], None] = lambda: None) -> None:
+        self.moves = moves
+        self.stored = keep
+
+
+def plan(store: Any, rows: Sequence[tuple[int, Event]], now: float | None = None) -> Plan:
+    """:func:`moves`, and with the store's :class:`RecentLasts` (``store.recent_lasts()``;
+    None for stores with several writers), the lookup of the keys it knows skipped. Call
+    ``stored()`` on the result once the moves are written; if the write fails, clear the
+    cache instead (``recent.clear()``), since the engine may hold part of it."""
+    recent: RecentLasts | None = getattr(store, "recent_lasts", lambda: None)()
+    if recent is None:
+        return Plan(moves(store, rows, now))
+    horizon = int(now if now is not None else time.time()) - HORIZON_S
+    newest = newest_minutes(rows, horizon)
+    if not newest:
+        return Plan([])
+    found = list(newest)
+    for campaign in {f[0][:2] for f in found} - recent.checked:
+        recent.checked.add(campaign)
+        if not store.execute(
+            "SELECT 1 FROM {db}.unique_last WHERE org = %(org)s AND campaign = %(campaign)s "
+            "AND last >= toDateTime(%(horizon)s, 'UTC') LIMIT 1",
+            {"org": campaign[0], "campaign": campaign[1], "horizon": horizon},
+        ):
+            recent.complete.add(campaign)
+    keys = [RecentLasts.key(f) for f in found]
+    known = recent.lookup(keys)
+    stored: dict[tuple[Group, str], int] = {}
+    unknown: dict[tuple[Group, str], int] = {}
+    for f, last in zip(found, known, strict=True):
+        if last is None:
+            if f[0][:2] not in recent.complete:
+                unknown[f] = newest[f]
+        elif last >= horizon:
+            stored[f] = last
+    if unknown:
+        stored.update(_stored_lasts(store, unknown, horizon))
+    out: list[Move] = []
+    kept: list[tuple[tuple[int, int], int]] = []
+    for f, key in zip(found, keys, strict=True):
+        minute, old = newest[f], stored.get(f, 0)
+        if minute > old:
+            out.append((*f[0], f[1], old, minute))
+        kept.append((key, max(minute, old)))
+    return Plan(out, lambda: recent.keep(kept))
+
+
 def moves(store: Any, rows: Sequence[tuple[int, Event]], now: float | None = None) -> list[Move]:
     """The moves of a batch against the last minutes stored (call under :func:`recording`)."""
     horizon = int(now if now is not None else time.time()) - HORIZON_S
     newest = newest_minutes(rows, horizon)
     if not newest:
         return []
+    stored = _stored_lasts(store, newest, horizon)
+    out: list[Move] = []
+    for (group, profile), minute in newest.items():
+        old = stored.get((group, profile), 0)
+        if minute > old:
+            out.append((*group, profile, old, minute))
+    return out
+
+
+def _stored_lasts(
+    store: Any, newest: dict[tuple[Group, str], int], horizon: int
+) -> dict[tuple[Group, str], int]:
+    """The last minute stored (at or after ``horizon``) of each key that has one."""
     # The batch's keys go to the engine as a table (chDB: a Python object; a server: an
     # external table of the query), and the lookup returns the stored last minute of exactly
     # those keys: reading a profile's rows is cheap, sending all of them back is not (a
@@ -136,12 +293,7 @@ def moves(store: Any, rows: Sequence[tuple[int, Event]], now: float | None = Non
         )
         for i, last in found_rows:
             stored[keys[int(i)]] = int(last)
-    out: list[Move] = []
-    for (group, profile), minute in newest.items():
-        old = stored.get((group, profile), 0)
-        if minute > old:
-            out.append((*group, profile, old, minute))
-    return out
+    return stored
 
 
 def recording(database: str) -> threading.Lock:
@@ -205,7 +357,11 @@ def rebuild(store: Any, now: float | None = None) -> None:
 
 
 def clear(store: Any) -> None:
-    """Drop every partition of both tables (on each host of a cluster)."""
+    """Drop every partition of both tables (on each host of a cluster), and forget what the
+    store remembers of them."""
+    recent = getattr(store, "recent_lasts", None)
+    if recent is not None:
+        recent().clear()
     own = getattr(store, "clear_tables", None)
     if own is not None:
         own(TABLES)
