@@ -179,27 +179,24 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     machine: bool = False
 
 
-class Problems:
-    """What is wrong with one event, field by field, in the order the checks found it."""
+class Problems(list[str]):
+    """What is wrong with one event: a message per problem ("field: what is wrong"), in the
+    order the checks found them, with the fields at fault (``fields``). A list, so that the
+    common case — nothing wrong — costs no more than an empty list."""
 
-    __slots__ = ("fields", "messages", "out_of_time")
-
-    def __init__(self) -> None:
-        self.fields: list[str] = []
-        self.messages: list[str] = []
-        #: Only the time is wrong, and only for being outside the accepted range.
-        self.out_of_time = False
+    __slots__ = ("fields", "out_of_time")
 
     def add(self, field: str, message: str) -> None:
+        if not self:
+            self.fields: list[str] = []
+            #: Only the time is wrong, and only for being outside the accepted range.
+            self.out_of_time = False
         self.fields.append(field)
-        self.messages.append(f"{field}: {message}")
-
-    def __bool__(self) -> bool:
-        return bool(self.messages)
+        self.append(f"{field}: {message}")
 
     def error(self) -> InvalidEvent:
         only_time = self.out_of_time and self.fields == ["time"]
-        return InvalidEvent(self.messages, self.fields, "out_of_time" if only_time else "invalid")
+        return InvalidEvent(list(self), self.fields, "out_of_time" if only_time else "invalid")
 
 
 _decoder = msgspec.json.Decoder(IncomingEvent)

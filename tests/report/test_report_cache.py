@@ -205,16 +205,29 @@ def test_tabs_stay_exact_when_the_memory_of_last_minutes_forgets_and_merges(tmp_
 
 
 def test_the_memory_of_last_minutes_answers_only_for_what_it_was_told() -> None:
+    import numpy as np
+
     from livereport.store.window import RecentLasts
+
+    def told(*entries: tuple[int, int, int]) -> None:
+        keys, checks, lasts = (np.array(column, dtype=t) for column, t in zip(
+            zip(*entries, strict=True), (np.uint64, np.uint32, np.uint32), strict=True))
+        recent.keep(keys, checks, lasts)
+
+    def asked(*entries: tuple[int, int]) -> list[int | None]:
+        keys, checks = (np.array(c, dtype=t) for c, t in zip(
+            zip(*entries, strict=True), (np.uint64, np.uint32), strict=True))
+        known, lasts = recent.lookup(keys, checks)
+        return [int(v) if k else None for k, v in zip(known, lasts, strict=True)]
 
     recent = RecentLasts(capacity=4)
     recent.DELTA_MAX = 2
     a, b, c, d, e = ((n, 100 + n) for n in range(1, 6))
-    recent.keep([(a, 60), (b, 120)])
-    recent.keep([(c, 180)])  # past DELTA_MAX: merged into the sorted arrays
-    assert recent.lookup([a, b, c, d]) == [60, 120, 180, None]
-    assert recent.lookup([(1, 999)]) == [None]  # same hash, another profile's check
-    recent.keep([(a, 240)])  # newer, in the delta, wins over the merged entry
-    assert recent.lookup([a]) == [240]
-    recent.keep([(d, 300), (e, 360)])  # five keys: the oldest last minute (b) is forgotten
-    assert recent.lookup([a, b, c, d, e]) == [240, None, 180, 300, 360]
+    told((*a, 60), (*b, 120))
+    told((*c, 180))  # past DELTA_MAX: merged into one sorted run
+    assert asked(a, b, c, d) == [60, 120, 180, None]
+    assert asked((1, 999)) == [None]  # same hash, another profile's check
+    told((*a, 240))  # newer, in a later run, wins over the merged entry
+    assert asked(a) == [240]
+    told((*d, 300), (*e, 360))  # five keys: the oldest last minute (b) is forgotten
+    assert asked(a, b, c, d, e) == [240, None, 180, 300, 360]

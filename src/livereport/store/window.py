@@ -102,6 +102,15 @@ def newest_minutes(rows: Sequence[tuple[int, Event]], horizon: int) -> dict[tupl
 
 
 _MASK = (1 << 64) - 1
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser, element-wise (uint64, wrapping)."""
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
 
 
 class RecentLasts:
@@ -112,9 +121,9 @@ class RecentLasts:
     directory, and its batches are recorded one at a time under :func:`recording`). A key is a
     64-bit hash of (group, profile), checked on a hit against 32 bits of the profile's own
     hash: a wrong answer needs two keys of one profile with equal 64-bit hashes and equal
-    checks. Entries are kept in a dict of recent writes merged now and then into sorted NumPy
-    arrays (16 bytes per key); past ``capacity`` keys, those with the oldest last minute are
-    forgotten, and the engine is asked for them again.
+    checks. Entries are sorted NumPy arrays (16 bytes per key): the batches recorded lately,
+    merged now and then into one; past ``capacity`` keys, those with the oldest last minute
+    are forgotten, and the engine is asked for them again.
 
     A campaign that had no last minutes in the tables when this process first wrote to it is
     *complete* here: every key it has is known, so a key not found is new, and the engine
@@ -125,58 +134,41 @@ class RecentLasts:
 
     def __init__(self, capacity: int = 4_000_000) -> None:
         self.capacity = capacity
-        self._delta: dict[int, tuple[int, int]] = {}
-        self._keys = np.zeros(0, dtype=np.uint64)
-        self._lasts = np.zeros(0, dtype=np.uint32)
-        self._checks = np.zeros(0, dtype=np.uint32)
+        empty = (np.zeros(0, np.uint64), np.zeros(0, np.uint32), np.zeros(0, np.uint32))
+        #: (keys, lasts, checks), each sorted by key: the merged base first, then newer ones.
+        self._runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [empty]
         #: (org, campaign) whose every key is known here, and those already checked for it.
         self.complete: set[tuple[int, str]] = set()
         self.checked: set[tuple[int, str]] = set()
 
     def __len__(self) -> int:
-        return len(self._keys) + len(self._delta)
+        return sum(len(keys) for keys, _, _ in self._runs)
 
-    @staticmethod
-    def key(found: tuple[Group, str]) -> tuple[int, int]:
-        return hash(found) & _MASK, hash(found[1]) & 0xFFFFFFFF
+    def lookup(self, keys: np.ndarray, checks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(known, lasts) for each key: whether it is known here, and its last minute."""
+        known = np.zeros(len(keys), dtype=bool)
+        lasts = np.zeros(len(keys), dtype=np.uint32)
+        for run_keys, run_lasts, run_checks in self._runs:  # oldest first: newer ones win
+            if not len(run_keys):
+                continue
+            at = np.minimum(np.searchsorted(run_keys, keys), len(run_keys) - 1)
+            hit = run_keys[at] == keys
+            known[hit] = run_checks[at][hit] == checks[hit]
+            lasts[hit] = run_lasts[at][hit]
+        return known, lasts
 
-    def lookup(self, keys: Sequence[tuple[int, int]]) -> list[int | None]:
-        """Each key's last minute (epoch seconds), or None when not known here."""
-        out: list[int | None] = [None] * len(keys)
-        rest: list[int] = []
-        for i, (h, check) in enumerate(keys):
-            known = self._delta.get(h)
-            if known is None:
-                rest.append(i)
-            elif known[1] == check:
-                out[i] = known[0]
-        if rest and len(self._keys):
-            wanted = np.fromiter((keys[i][0] for i in rest), dtype=np.uint64, count=len(rest))
-            at = np.minimum(np.searchsorted(self._keys, wanted), len(self._keys) - 1)
-            checks = np.fromiter((keys[i][1] for i in rest), dtype=np.uint32, count=len(rest))
-            hit = (self._keys[at] == wanted) & (self._checks[at] == checks)
-            lasts = self._lasts[at]
-            for j in np.flatnonzero(hit).tolist():
-                out[rest[j]] = int(lasts[j])
-        return out
-
-    def keep(self, entries: Sequence[tuple[tuple[int, int], int]]) -> None:
-        """Record keys' last minutes (after the insert that wrote them succeeded)."""
-        delta = self._delta
-        for (h, check), last in entries:
-            delta[h] = (last, check)
-        if len(delta) > self.DELTA_MAX:
+    def keep(self, keys: np.ndarray, checks: np.ndarray, lasts: np.ndarray) -> None:
+        """Record keys' last minutes (unique keys; after the insert that wrote them succeeded)."""
+        order = np.argsort(keys)
+        self._runs.append((keys[order], lasts[order].astype(np.uint32), checks[order]))
+        if sum(len(k) for k, _, _ in self._runs[1:]) > self.DELTA_MAX:
             self._merge()
 
     def _merge(self) -> None:
-        n = len(self._delta)
-        keys = np.fromiter(self._delta.keys(), dtype=np.uint64, count=n)
-        values = np.array(list(self._delta.values()), dtype=np.uint32).reshape(n, 2)
-        self._delta = {}
-        # The delta comes after the base, so a stable sort puts a key's newer entry last.
-        keys = np.concatenate([self._keys, keys])
-        lasts = np.concatenate([self._lasts, values[:, 0]])
-        checks = np.concatenate([self._checks, values[:, 1]])
+        keys = np.concatenate([k for k, _, _ in self._runs])
+        lasts = np.concatenate([v for _, v, _ in self._runs])
+        checks = np.concatenate([c for _, _, c in self._runs])
+        # Runs are oldest first, so a stable sort puts a key's newest entry last.
         order = np.argsort(keys, kind="stable")
         keys, lasts, checks = keys[order], lasts[order], checks[order]
         last_of_run = np.ones(len(keys), dtype=bool)
@@ -186,7 +178,7 @@ class RecentLasts:
             self.complete.clear()
             newest = np.sort(np.argpartition(lasts, len(keys) - self.capacity)[-self.capacity :])
             keys, lasts, checks = keys[newest], lasts[newest], checks[newest]
-        self._keys, self._lasts, self._checks = keys, lasts, checks
+        self._runs = [(keys, lasts, checks)]
 
     def clear(self) -> None:
         self.__init__(self.capacity)  # type: ignore[misc]
@@ -200,20 +192,76 @@ class Plan:
         self.stored = keep
 
 
+_EVERY = hash(("every execution",)) & _MASK
+
+
 def plan(store: Any, rows: Sequence[tuple[int, Event]], now: float | None = None) -> Plan:
     """:func:`moves`, and with the store's :class:`RecentLasts` (``store.recent_lasts()``;
     None for stores with several writers), the lookup of the keys it knows skipped. Call
     ``stored()`` on the result once the moves are written; if the write fails, clear the
-    cache instead (``recent.clear()``), since the engine may hold part of it."""
+    memory instead (``recent.clear()``), since the engine may hold part of the moves."""
     recent: RecentLasts | None = getattr(store, "recent_lasts", lambda: None)()
     if recent is None:
         return Plan(moves(store, rows, now))
     horizon = int(now if now is not None else time.time()) - HORIZON_S
-    newest = newest_minutes(rows, horizon)
-    if not newest:
+    # One entry per (event, dimension key): the event's hash, the key's, the execution's.
+    events: list[tuple[int, Event]] = []
+    owner: list[int] = []  # the entry's event
+    pair_of: list[tuple[str, str]] = []
+    bases: list[int] = []
+    pairs: list[int] = []
+    runs: list[int] = []
+    minutes: list[int] = []
+    checks: list[int] = []
+    pair_hashes: dict[tuple[str, str], int] = {}
+    for org, e in rows:
+        if e.type not in _UNIQUE:
+            continue
+        minute = e.time_ms // 60_000 * 60
+        if minute < horizon:
+            continue
+        base = hash((org, e.campaign, str(e.channel), str(e.type), e.profile)) & _MASK
+        run = hash(("execution", e.execution)) & _MASK
+        check = hash(e.profile) & 0xFFFFFFFF
+        n = len(events)
+        events.append((org, e))
+        for pair in dimension_keys(e):
+            h = pair_hashes.get(pair)
+            if h is None:
+                h = pair_hashes[pair] = hash(pair) & _MASK
+            owner.append(n)
+            pair_of.append(pair)
+            bases.append(base)
+            pairs.append(h)
+            runs.append(run)
+            minutes.append(minute)
+            checks.append(check)
+    if not events:
         return Plan([])
-    found = list(newest)
-    for campaign in {f[0][:2] for f in found} - recent.checked:
+    base_a = np.array(bases, dtype=np.uint64)
+    pair_a = np.array(pairs, dtype=np.uint64)
+    inner = _mix(base_a ^ pair_a)
+    # Each entry counts for its own execution (every = 0) and for all of them (every = 1).
+    keys = np.concatenate([_mix(inner ^ np.array(runs, dtype=np.uint64)), _mix(inner ^ np.uint64(_EVERY))])
+    minute_a = np.tile(np.array(minutes, dtype=np.uint32), 2)
+    check_a = np.tile(np.array(checks, dtype=np.uint32), 2)
+    # The newest minute of each key: sorted by key then minute, the last of each key's run.
+    order = np.lexsort((minute_a, keys))
+    keys, minute_a, check_a = keys[order], minute_a[order], check_a[order]
+    last_of_key = np.ones(len(keys), dtype=bool)
+    last_of_key[:-1] = keys[1:] != keys[:-1]
+    entry = order[last_of_key]  # index into the doubled entries
+    keys, minute_a, check_a = keys[last_of_key], minute_a[last_of_key], check_a[last_of_key]
+
+    def found(i: int) -> tuple[Group, str]:
+        """The (group, profile) of entry ``i`` of the doubled entries."""
+        every, j = divmod(i, len(owner))
+        org, e = events[owner[j]]
+        dim, key = pair_of[j]
+        execution = "" if every else e.execution
+        return (org, e.campaign, str(e.channel), str(e.type), every, execution, dim, key), e.profile
+
+    for campaign in {(org, e.campaign) for org, e in events} - recent.checked:
         recent.checked.add(campaign)
         if not store.execute(
             "SELECT 1 FROM {db}.unique_last WHERE org = %(org)s AND campaign = %(campaign)s "
@@ -221,26 +269,26 @@ def plan(store: Any, rows: Sequence[tuple[int, Event]], now: float | None = None
             {"org": campaign[0], "campaign": campaign[1], "horizon": horizon},
         ):
             recent.complete.add(campaign)
-    keys = [RecentLasts.key(f) for f in found]
-    known = recent.lookup(keys)
-    stored: dict[tuple[Group, str], int] = {}
-    unknown: dict[tuple[Group, str], int] = {}
-    for f, last in zip(found, known, strict=True):
-        if last is None:
-            if f[0][:2] not in recent.complete:
-                unknown[f] = newest[f]
-        elif last >= horizon:
-            stored[f] = last
+    known, olds = recent.lookup(keys, check_a)
+    olds[known & (olds < horizon)] = 0  # outside the horizon: as if never seen
+    unknown = np.flatnonzero(~known).tolist()
     if unknown:
-        stored.update(_stored_lasts(store, unknown, horizon))
+        asked: dict[tuple[Group, str], int] = {}
+        for u in unknown:
+            f = found(int(entry[u]))
+            if f[0][:2] not in recent.complete:
+                asked[f] = int(minute_a[u])
+        if asked:
+            stored = _stored_lasts(store, asked, horizon)
+            for u in unknown:
+                olds[u] = stored.get(found(int(entry[u])), 0)
+    moving = np.flatnonzero(minute_a > olds).tolist()
     out: list[Move] = []
-    kept: list[tuple[tuple[int, int], int]] = []
-    for f, key in zip(found, keys, strict=True):
-        minute, old = newest[f], stored.get(f, 0)
-        if minute > old:
-            out.append((*f[0], f[1], old, minute))
-        kept.append((key, max(minute, old)))
-    return Plan(out, lambda: recent.keep(kept))
+    for u in moving:
+        group, profile = found(int(entry[u]))
+        out.append((*group, profile, int(olds[u]), int(minute_a[u])))
+    lasts = np.maximum(minute_a, olds)
+    return Plan(out, lambda: recent.keep(keys, check_a, lasts))
 
 
 def moves(store: Any, rows: Sequence[tuple[int, Event]], now: float | None = None) -> list[Move]:
