@@ -110,7 +110,8 @@ def _mix(z: np.ndarray) -> np.ndarray:
     """SplitMix64's finaliser, element-wise (uint64, wrapping)."""
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
+    mixed: np.ndarray = z ^ (z >> _S31)
+    return mixed
 
 
 class RecentLasts:
