@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -83,15 +83,19 @@ def dimension_keys(e: Event) -> list[tuple[str, str]]:
     return pairs
 
 
+def _counted(rows: Sequence[tuple[int, Event]], horizon: int) -> Iterator[tuple[int, Event, int]]:
+    """(org, event, minute) of the events whose distinct profiles are counted, from ``horizon`` on."""
+    for org, e in rows:
+        if e.type in _UNIQUE:
+            minute = e.time_ms // 60_000 * 60
+            if minute >= horizon:
+                yield org, e, minute
+
+
 def newest_minutes(rows: Sequence[tuple[int, Event]], horizon: int) -> dict[tuple[Group, str], int]:
     """The newest minute of each (group, profile) in a batch, minutes before ``horizon`` left out."""
     newest: dict[tuple[Group, str], int] = {}
-    for org, e in rows:
-        if e.type not in _UNIQUE:
-            continue
-        minute = e.time_ms // 60_000 * 60
-        if minute < horizon:
-            continue
+    for org, e, minute in _counted(rows, horizon):
         channel, type_ = str(e.channel), str(e.type)
         for dim, key in dimension_keys(e):
             for every, execution in ((0, e.execution), (1, "")):
@@ -215,12 +219,7 @@ def plan(store: Any, rows: Sequence[tuple[int, Event]], now: float | None = None
     minutes: list[int] = []
     checks: list[int] = []
     pair_hashes: dict[tuple[str, str], int] = {}
-    for org, e in rows:
-        if e.type not in _UNIQUE:
-            continue
-        minute = e.time_ms // 60_000 * 60
-        if minute < horizon:
-            continue
+    for org, e, minute in _counted(rows, horizon):
         base = hash((org, e.campaign, str(e.channel), str(e.type), e.profile)) & _MASK
         run = hash(("execution", e.execution)) & _MASK
         check = hash(e.profile) & 0xFFFFFFFF
