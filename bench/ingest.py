@@ -426,11 +426,13 @@ def sustained(events: Sequence[dict[str, Any]], batch: int, compress: bool, dura
 
 def stored_rows_file(events: Sequence[dict[str, Any]], path: Path) -> int:
     """The events as rows of the events table, one JSON object a line (the engine's input)."""
-    from livereport.ingest.decode import decode_events
+    from livereport.ingest import pipeline
     from livereport.store.base import EVENT_COLUMNS
 
-    batch = decode_events(msgspec.json.encode(events), "application/json", len(events),
-                          now=datetime.now(UTC), retention=timedelta(days=30))  # fmt: skip
+    batch = pipeline.prepare(
+        pipeline.Body(msgspec.json.encode(events), "application/json", len(events)),
+        pipeline.Context(1, datetime.now(UTC), timedelta(days=30)),
+    )
     received = int(time.time())
     encode = msgspec.json.Encoder().encode
     with path.open("wb") as out:

@@ -41,6 +41,7 @@ import msgspec
 
 from common import generate_sql, header, load_average, percentile, write_section
 from ingest import synthetic_events
+from livereport.ingest import pipeline
 from livereport.ingest.decode import decode_events, split_events
 from livereport.report.build import Reports
 from livereport.report.catalogue import TABS
@@ -128,8 +129,10 @@ def insert_lever(tmp: Path) -> list[str]:
     migrate(store)
     now = datetime.now(UTC)
     events = list(synthetic_events(100_000, "c", now - timedelta(hours=1), now))
-    batch = decode_events(msgspec.json.encode(events), "application/json", len(events),
-                          now=now, retention=timedelta(days=30))  # fmt: skip
+    batch = pipeline.prepare(
+        pipeline.Body(msgspec.json.encode(events), "application/json", len(events)),
+        pipeline.Context(1, now, timedelta(days=30)),
+    )
     rows = [(1, e) for _, e in batch.events]
     runs = {"n": 0}
 

@@ -33,7 +33,7 @@ import msgspec
 
 from common import generate_sql, header, load_average, percentile, write_section
 from ingest import synthetic_events
-from livereport.ingest.decode import decode_events
+from livereport.ingest import pipeline
 from livereport.report.build import Reports
 from livereport.report.catalogue import TABS
 from livereport.store import window
@@ -82,8 +82,8 @@ class Ingest:
         while not self._stop.is_set():
             body = self.bodies[n % len(self.bodies)].replace(b'"id":"7-', b'"id":"i%d-' % n)
             now = datetime.now(UTC)
-            batch = decode_events(body, "application/json", self.batch, now=now,
-                                  retention=timedelta(days=30))  # fmt: skip
+            batch = pipeline.prepare(pipeline.Body(body, "application/json", self.batch),
+                                     pipeline.Context(ORG, now, timedelta(days=30)))  # fmt: skip
             self.store.insert_events([(ORG, e) for _, e in batch.events], int(time.time()))
             self.stored += len(batch.events)
             n += 1

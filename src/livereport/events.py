@@ -324,9 +324,9 @@ def normalise(e: IncomingEvent, *, now: datetime, retention: timedelta) -> Event
     if errors:
         raise errors.error()
     reason = e.reason or ""
-    if type_ == EventType.BOUNCE:
-        reason, bounce = _qualify_bounce(reason, bounce, smtp)
-    elif type_ in (EventType.EXCLUDED, EventType.ERROR) and not reason:
+    # A bounce's reason and category, when not given, come from the qualify step of the
+    # ingest pipeline (bounces/org.py qualify_bounces), which knows the org's rules.
+    if type_ in (EventType.EXCLUDED, EventType.ERROR) and not reason:
         reason = UNDETERMINED
     machine = bool(e.machine) or bool(e.user_agent and _UA_MACHINE.search(e.user_agent))
     return Event(
@@ -475,18 +475,6 @@ def normalise_domain(domain: str) -> str | None:
         return str(idna.decode(idna.encode(domain.strip().rstrip("."), uts46=True)))
     except idna.IDNAError:
         return None
-
-
-def _qualify_bounce(reason: str, bounce: str, smtp: Smtp) -> tuple[str, str]:
-    """Fill a bounce's reason and category from its SMTP data (SPEC §5) when not given."""
-    from livereport.bounces import DEFAULT_CATEGORY, Reason, qualify
-
-    if smtp.status or smtp.code or smtp.diagnostic:
-        found = qualify(status=smtp.status, code=smtp.code, diagnostic=smtp.diagnostic)
-        return reason or found.reason, bounce or found.category
-    if not bounce and reason in Reason._value2member_map_:
-        bounce = DEFAULT_CATEGORY[Reason(reason)]
-    return reason or UNDETERMINED, bounce or Bounce.IGNORED
 
 
 def _listing(choices: type[StrEnum]) -> str:

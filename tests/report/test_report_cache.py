@@ -57,7 +57,7 @@ def engine_script(data: Path, campaign: str, hours: int, executions: tuple[str, 
         from pathlib import Path
         import msgspec
         from livereport import simulate
-        from livereport.ingest.decode import decode_events
+        from livereport.ingest import pipeline
         from livereport.report.build import Reports
         from livereport.report.catalogue import TABS
         from livereport.store.chdb import ChdbStore
@@ -69,8 +69,9 @@ def engine_script(data: Path, campaign: str, hours: int, executions: tuple[str, 
         generated = [dict(e) for e in simulate.generate(
             seed=3, campaign={campaign!r}, profiles=300, start=now - timedelta(hours={hours}),
             end=now - timedelta(minutes=1), executions={executions!r}, variants=("A", "B"))]
-        batch = decode_events(msgspec.json.encode(generated), "application/json", 10**6,
-                              now=now, retention=timedelta(days=30))
+        batch = pipeline.prepare(
+            pipeline.Body(msgspec.json.encode(generated), "application/json", 10**6),
+            pipeline.Context(1, now, timedelta(days=30)))
         events = list({{e.id: e for _, e in batch.events}}.values())
     """)
     return prelude + textwrap.dedent(body)

@@ -5,10 +5,10 @@ The rule table is stored whole and versioned (store/metadata.py, `bounce_rule_ta
 use asks metadata for the org's current version (one small query) and compiles the table only
 when that version changed, so a table saved through any node applies at once on every node.
 
-The ingest pipeline (ingest/pipeline.py) decodes events first (events.py qualifies bounces
-with the default rules, knowing no org), then runs :func:`apply_org_rules` with the org's rules
-and :func:`apply_provider_codes`. An org rule that matches a bounce replaces the reason and
-category the defaults gave, except what the sender wrote itself, which the decode step noted.
+The ingest pipeline (ingest/pipeline.py) decodes and validates events first, then runs
+:func:`qualify_bounces` (the default rules, then the org's) and :func:`apply_provider_codes`.
+An org rule that matches a bounce replaces the reason and category the defaults gave, except
+what the sender wrote itself, which the decode step noted.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import msgspec
 
 from livereport.bounces.overrides import FIELDS, parse_rules
 from livereport.bounces.qualify import Qualification, qualify
-from livereport.bounces.rules import DEFAULT_RULES, Rule
+from livereport.bounces.rules import DEFAULT_CATEGORY, DEFAULT_RULES, Reason, Rule
 from livereport.events import Event
 from livereport.providers.mobile import Failure, Outcome, read_failure
 
@@ -117,27 +117,43 @@ def _by_provider_code(event: Event) -> bool:
     )
 
 
-def apply_org_rules(
+def qualify_bounces(
     events: list[tuple[int, Event]], given_of: GivenOf, rules: Callable[[], Sequence[Rule]]
 ) -> list[tuple[int, Event]]:
-    """The qualify step (in place): an email bounce with SMTP data that one of the org's own
-    rules matches takes that rule's reason and category, unless the sender gave them.
+    """The qualify step (in place): every bounce gets a reason and a category.
 
-    ``rules`` gives the org's rules; it is called at most once, and only when the batch holds
-    a bounce with SMTP data.
+    What the sender gave stays. The rest comes from the bounce's SMTP data through the
+    default rules (SPEC §5), or, without SMTP data, from the reason given (its usual
+    category) or "Undetermined" / ignored. Then an email bounce with SMTP data that one of
+    the org's own rules matches takes that rule's reason and category, again unless the
+    sender gave them. ``rules`` gives the org's rules; it is called at most once, and only
+    when the batch holds a bounce with SMTP data.
     """
     own: Sequence[Rule] | None = None
     for position, (index, event) in enumerate(events):
-        if event.type != "bounce" or not _has_smtp(event) or _by_provider_code(event):
+        if event.type != "bounce":
             continue
-        if own is None:
-            own = rules()
-        if not own:
-            return events
-        changed = _from_org_rules(event, own, given_of, index)
-        if changed is not None:
-            events[position] = (index, changed)
+        reason, bounce = default_qualification(event)
+        if (reason, bounce) != (event.reason, event.bounce):
+            event = msgspec.structs.replace(event, reason=reason, bounce=bounce)
+        if _has_smtp(event) and not _by_provider_code(event):
+            if own is None:
+                own = rules()
+            changed = _from_org_rules(event, own, given_of, index) if own else None
+            event = changed if changed is not None else event
+        events[position] = (index, event)
     return events
+
+
+def default_qualification(event: Event) -> tuple[str, str]:
+    """A bounce's reason and category by the default rules, keeping what it has already."""
+    if _has_smtp(event):
+        found = qualify_event(event, DEFAULT_RULES)
+        return event.reason or found.reason, event.bounce or found.category
+    bounce = event.bounce
+    if not bounce and event.reason in Reason._value2member_map_:
+        bounce = DEFAULT_CATEGORY[Reason(event.reason)]
+    return event.reason or UNDETERMINED, bounce or "ignored"
 
 
 def apply_provider_codes(events: list[tuple[int, Event]], given_of: GivenOf) -> list[tuple[int, Event]]:

@@ -13,9 +13,9 @@ then :func:`store` (or :func:`run` / :func:`run_blocking`, which do both):
 The steps, in :data:`STEPS` order, each working on the whole batch:
 
 decode     the body, or the door's mapped items, into typed incoming events
-validate   the event contract (events.py); a bounce gets the default qualification
-qualify    a bounce's SMTP data against the org's own rules, before the defaults, keeping
-           the reason and category the sender gave (bounces/org.py)
+validate   the event contract (events.py)
+qualify    a bounce's reason and category from its SMTP data, by the org's own rules before
+           the defaults, keeping what the sender gave (bounces/org.py)
 codes      a push or SMS failure's provider code to its reason
 store      the writer drops what the org sent before (same id) and stores the rest
 
@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
 
-from livereport.bounces.org import apply_org_rules, apply_provider_codes
+from livereport.bounces.org import apply_provider_codes, qualify_bounces
 from livereport.bounces.rules import Rule
 from livereport.ingest.decode import Batch, Rejection, decode_events, validate_all
 from livereport.ingest.writer import Writer
@@ -135,7 +135,7 @@ def decode(source: Source, ctx: Context) -> Batch:
 
 
 def qualify(batch: Batch, ctx: Context) -> Batch:
-    apply_org_rules(batch.events, batch.given.get, ctx.rules)
+    qualify_bounces(batch.events, batch.given.get, ctx.rules)
     return batch
 
 
