@@ -271,17 +271,14 @@ def plan(store: Any, rows: Sequence[tuple[int, Event]], now: float | None = None
             recent.complete.add(campaign)
     known, olds = recent.lookup(keys, check_a)
     olds[known & (olds < horizon)] = 0  # outside the horizon: as if never seen
-    unknown = np.flatnonzero(~known).tolist()
+    # Keys not known here are new in a complete campaign; the others are asked of the engine.
+    complete = np.array([(org, e.campaign) in recent.complete for org, e in events], dtype=bool)
+    unknown = np.flatnonzero(~known & ~complete[np.array(owner)[entry % len(owner)]]).tolist()
     if unknown:
-        asked: dict[tuple[Group, str], int] = {}
-        for u in unknown:
-            f = found(int(entry[u]))
-            if f[0][:2] not in recent.complete:
-                asked[f] = int(minute_a[u])
-        if asked:
-            stored = _stored_lasts(store, asked, horizon)
-            for u in unknown:
-                olds[u] = stored.get(found(int(entry[u])), 0)
+        asked = {found(int(entry[u])): int(minute_a[u]) for u in unknown}
+        stored = _stored_lasts(store, asked, horizon)
+        for u, f in zip(unknown, asked, strict=True):
+            olds[u] = stored.get(f, 0)
     moving = np.flatnonzero(minute_a > olds).tolist()
     out: list[Move] = []
     for u in moving:
