@@ -1,7 +1,8 @@
 """The event contract v1 (SPEC §2): channels, types, the channel × type matrix, and validation.
 
-Ingest decodes every incoming event with :func:`decode_event`, which returns a normalised
-:class:`Event` or raises :class:`~livereport.errors.InvalidEvent` listing each bad field.
+The ingest pipeline decodes each incoming event with :func:`decode_incoming` (or a whole body
+at once) and checks it with :func:`normalise`, which returns a normalised :class:`Event` or
+raises :class:`~livereport.errors.InvalidEvent` listing each bad field.
 """
 
 from __future__ import annotations
@@ -201,11 +202,6 @@ class Problems(list[str]):
 
 _decoder = msgspec.json.Decoder(IncomingEvent)
 _convert_error = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
-
-
-def decode_event(raw: bytes | Mapping[str, Any], *, now: datetime, retention: timedelta) -> Event:
-    """Decode and validate one event; raise InvalidEvent with one message per bad field."""
-    return normalise(decode_incoming(raw), now=now, retention=retention)
 
 
 def decode_incoming(raw: bytes | Mapping[str, Any]) -> IncomingEvent:

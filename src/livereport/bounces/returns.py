@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -114,6 +114,7 @@ def take_returns(
     waiting: list[int] = []  # the answers that wait for their event's outcome
     own = ctx.rules()
     rules = (*own, *DEFAULT_RULES) if own else DEFAULT_RULES
+    ctx = replace(ctx, rules=lambda: own)  # the qualify step asks again: read them once
     for raw in raws:
         found = read_return(raw, ctx.now, rules)
         answer = describe(found)

@@ -196,7 +196,11 @@ class ChdbStore:
     def recent_lasts(self) -> window.RecentLasts:
         """The live window's memory of recent last minutes: this process is the only writer of
         its directory, so what it wrote is what the tables hold."""
-        return self._engine.recent_lasts.setdefault(self.database, window.RecentLasts())
+        caches = self._engine.recent_lasts
+        found = caches.get(self.database)
+        if found is None:  # made once, not at every insert
+            found = caches.setdefault(self.database, window.RecentLasts())
+        return found
 
     def iter_event_keys(self, since: int) -> Iterator[tuple[int, str]]:
         parts = self.execute(
