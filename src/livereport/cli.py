@@ -82,6 +82,7 @@ def _serve(config: Config, host: str, port: int, on_ready: Callable[[str], None]
     import uvicorn
 
     from livereport.web.app import create_app
+    from livereport.web.limits import HEAD_READ_BYTES
 
     metadata = instance.open_metadata(config)
     first = instance.bootstrap(config, metadata)
@@ -99,6 +100,10 @@ def _serve(config: Config, host: str, port: int, on_ready: Callable[[str], None]
         uvicorn.Config(
             app, host=host, port=port, log_level="warning",
             timeout_graceful_shutdown=config.shutdown_timeout_s,
+            # h11 gives up on a request head still incomplete past this size, whatever
+            # arrived so far, and resets the connection; leave room above the limits of
+            # web/limits.py so that an oversized head always gets their clear answer.
+            h11_max_incomplete_event_size=HEAD_READ_BYTES,
         )
     )  # fmt: skip
     configure_logging(config.log_level)

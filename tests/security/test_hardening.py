@@ -5,6 +5,8 @@ Answers carry the security headers, and no CORS header opens the API to other si
 from __future__ import annotations
 
 import json
+import socket
+import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,6 +131,27 @@ def test_oversized_headers_and_urls_are_refused(site: Tenants) -> None:
     assert big.status_code == 431 and "headers are too large" in big.json()["error"]
     assert many.status_code == 431
     assert long_url.status_code == 414 and "URL" in long_url.json()["error"]
+
+
+def test_an_oversized_head_arriving_in_pieces_gets_the_same_answer(site: Tenants) -> None:
+    # The HTTP server reads a head as it arrives; a large part of it still incomplete
+    # must wait for the rest, so that the limits answer (not a reset connection).
+    url = httpx.URL(site.url)
+    head = (
+        f"GET /v1/campaigns HTTP/1.1\r\nHost: {url.host}\r\n"
+        f"Authorization: Bearer {site.keys['a']}\r\nX-Padding: {'a' * 40_000}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    with socket.create_connection((url.host, url.port), timeout=30) as sock:
+        sock.sendall(head[:30_000])
+        time.sleep(0.3)  # the server has read the first piece alone
+        sock.sendall(head[30_000:])
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split()[1] == b"431", answer[:300]
+    assert b"headers are too large" in rest
 
 
 def test_small_json_routes_never_buffer_a_large_body(site: Tenants) -> None:

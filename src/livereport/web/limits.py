@@ -82,6 +82,9 @@ MAX_HEADER_BYTES = 32 * 1024
 MAX_HEADERS = 100
 #: Longest path plus query string.
 MAX_TARGET_BYTES = 8 * 1024
+#: How much of a request head the HTTP server reads before giving up on it: well above the
+#: two limits above, so that a head too large gets their answer (431, 414), not a reset.
+HEAD_READ_BYTES = 256 * 1024
 #: Largest body (as sent) of routes that take small JSON documents (sign-in, layouts, admin).
 SMALL_BODY_BYTES = 1024 * 1024
 #: Routes that take large bodies: up to the ``max_body_bytes`` setting as sent, and decoded
