@@ -164,6 +164,13 @@ class IngestMetrics:
         self.flush_seconds: Histogram = registry.add(
             Histogram("livereport_flush_seconds", "Time to store one group-committed batch.")
         )
+        self.shared_wait_seconds: Histogram = registry.add(
+            Histogram(
+                "livereport_shared_wait_seconds",
+                "Time one batch spent in PostgreSQL's shared duplicate memory of a cluster "
+                "(claiming its ids, waiting for its campaigns' turn at the live window).",
+            )
+        )
         self.overloaded: Counter = registry.add(
             Counter("livereport_ingest_overloaded", "Ingest requests answered 503 (buffer full).")
         )

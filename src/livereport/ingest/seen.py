@@ -144,6 +144,8 @@ class SharedSeen:
         self.retention_s = retention_s
         self._conn: psycopg.Connection[Any] | None = None
         self._pruned = 0.0
+        #: Seconds spent in claims and window turns, for the metrics (take_waited).
+        self.waited = 0.0
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
@@ -155,16 +157,10 @@ class SharedSeen:
         return self._conn
 
     @contextmanager
-    def claim(
-        self, keys: Sequence[Key], campaigns: Sequence[tuple[int, str]] = ()
-    ) -> Iterator[set[Key]]:
+    def claim(self, keys: Sequence[Key]) -> Iterator[set[Key]]:
         """Claim ``keys`` until the block ends (committed if it ends normally, else rolled
-        back); yields the keys another node already claimed, which are duplicates.
-
-        ``campaigns`` (org, campaign) are locked too, for the same time: the live window's
-        distinct profiles of a campaign are recorded by one node at a time (store/window.py).
-        Ids first, then campaigns in one order: a node waiting for a campaign holds no id
-        another node waits for while it holds that campaign."""
+        back); yields the keys another node already claimed, which are duplicates. Only a
+        node claiming one of the same ids waits, and only until this block ends."""
         unique = sorted(set(keys))  # one order for every node: no deadlocks between them
         try:
             conn = self._connection()
@@ -173,22 +169,57 @@ class SharedSeen:
                 conn.execute("DELETE FROM seen WHERE claimed < %s", (now - self.retention_s,))
                 self._pruned = now
             with conn.transaction():
+                started = time.perf_counter()
                 rows = conn.execute(
                     _CLAIM, (now, [org for org, _ in unique], [id_ for _, id_ in unique])
                 ).fetchall()
+                self.waited += time.perf_counter() - started
                 claimed = {(int(org), str(id_)) for org, id_ in rows}
-                for org, campaign in sorted(set(campaigns)):
-                    conn.execute(
-                        "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (org, campaign)
-                    )
                 yield set(unique) - claimed
         except psycopg.OperationalError as exc:
             self.close()
-            raise StorageUnavailable(
-                f"the shared duplicate memory in PostgreSQL failed: {str(exc).strip()[:300]}"
-            ) from exc
+            raise _unavailable(exc) from exc
+
+    @contextmanager
+    def window_turn(self, campaigns: Sequence[tuple[int, str]]) -> Iterator[None]:
+        """Hold the turn of these (org, campaign) at the live window while the block runs:
+        one node at a time records a campaign's distinct profiles (store/window.py). Taken
+        inside ``claim`` and let go as soon as the window is written, before the events
+        are inserted, so nodes insert one campaign's events side by side. A node waiting
+        here holds ids no other node waits for (ids are claimed first, by every node)."""
+        conn = self._connection()
+        unique = sorted(set(campaigns))
+        held: list[tuple[int, str]] = []
+        try:
+            started = time.perf_counter()
+            for org, campaign in unique:
+                conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (org, campaign))
+                held.append((org, campaign))
+            self.waited += time.perf_counter() - started
+            yield
+        except psycopg.OperationalError as exc:
+            self.close()  # a closed session lets its locks go
+            raise _unavailable(exc) from exc
+        finally:
+            if held and self._conn is not None:
+                try:
+                    for org, campaign in held:
+                        conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (org, campaign))
+                except psycopg.Error:
+                    self.close()
+
+    def take_waited(self) -> float:
+        """Seconds spent waiting for PostgreSQL (claims and window turns) since the last call."""
+        waited, self.waited = self.waited, 0.0
+        return waited
 
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _unavailable(exc: psycopg.Error) -> StorageUnavailable:
+    return StorageUnavailable(
+        f"the shared duplicate memory in PostgreSQL failed: {str(exc).strip()[:300]}"
+    )

@@ -20,7 +20,7 @@ from livereport.errors import Overloaded, StorageUnavailable, storage_failure
 from livereport.events import Event
 from livereport.ingest.seen import Key, SeenIds, SharedSeen
 from livereport.observe import IngestMetrics
-from livereport.store.base import Store
+from livereport.store.base import Store, WindowTurn
 from livereport.store.recover import InsertJournal
 
 log = logging.getLogger(__name__)
@@ -160,18 +160,21 @@ class Writer:
                     self._pending_events -= sum(len(i.events) for i in batch)
 
     def _store_shared(self, batch: list[_Pending]) -> list[list[bool]]:
-        """Hold the batch's ids claimed in PostgreSQL while the insert runs (cluster mode)."""
-        assert self.shared is not None
+        """Hold the batch's ids claimed in PostgreSQL while the insert runs (cluster mode);
+        the campaigns' turn at the live window only while the window is written."""
+        shared = self.shared
+        assert shared is not None
         keys = [(item.org, e.id) for item in batch for e in item.events]
-        campaigns = {(item.org, e.campaign) for item in batch for e in item.events}
-        with self.shared.claim(keys, sorted(campaigns)) as elsewhere:
+        with shared.claim(keys) as elsewhere:
             self._elsewhere = elsewhere
             try:
-                return self._store(batch)
+                return self._store(batch, shared.window_turn)
             finally:
                 self._elsewhere = set()
+                if self.metrics is not None:
+                    self.metrics.shared_wait_seconds.observe(shared.take_waited())
 
-    def _store(self, batch: list[_Pending]) -> list[list[bool]]:
+    def _store(self, batch: list[_Pending], turn: WindowTurn | None = None) -> list[list[bool]]:
         keys: list[Key] = [(item.org, e.id) for item in batch for e in item.events]
         stored = self._stored_already(keys)
         claimed: set[Key] = set()
@@ -195,7 +198,7 @@ class Writer:
             if self.journal is not None:
                 self.journal.begin({_day(d) for d in {e.time_ms // 86_400_000 for _, e in rows}})
             try:
-                self.store.insert_events(rows, int(time.time()))
+                self.store.insert_events(rows, int(time.time()), turn)
             except Exception:
                 # Some of these rows may be stored: a retry must confirm them against the table.
                 self.seen.add([(org, e.id) for org, e in rows])

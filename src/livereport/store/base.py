@@ -7,7 +7,8 @@ differs in how it connects, runs a statement and inserts rows.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -51,6 +52,10 @@ def bind(sql: str, params: Mapping[str, Any] | None, database: str) -> str:
     return str(sql % escape_params(params, None))
 
 
+#: Gives a batch's (org, campaign) pairs their turn at the live window (ingest/seen.py).
+WindowTurn = Callable[[Sequence[tuple[int, str]]], AbstractContextManager[None]]
+
+
 class Store(Protocol):
     """A ClickHouse database holding livereport's schema."""
 
@@ -60,8 +65,12 @@ class Store(Protocol):
         """Run one statement (``{db}`` and ``%(name)s`` are bound here) and return its rows."""
         ...
 
-    def insert_events(self, rows: Sequence[tuple[int, Event]], received: int) -> None:
-        """Store events of several orgs in one insert; return only once they are on disk."""
+    def insert_events(
+        self, rows: Sequence[tuple[int, Event]], received: int, turn: WindowTurn | None = None
+    ) -> None:
+        """Store events of several orgs in one insert; return only once they are on disk.
+        ``turn``, when given, is held while the live window of the rows' campaigns is
+        written (a cluster's nodes take turns there), not while the events are inserted."""
         ...
 
     def iter_event_keys(self, since: int) -> Iterator[tuple[int, str]]:

@@ -14,7 +14,7 @@ import msgspec
 from livereport.errors import StorageUnavailable
 from livereport.events import Event
 from livereport.store import window
-from livereport.store.base import bind, check_identifier
+from livereport.store.base import WindowTurn, bind, check_identifier
 
 _encode = msgspec.json.Encoder().encode
 _INSERT = (
@@ -153,12 +153,14 @@ class ChdbStore:
         """(writes finished, writes running) in this process's engine."""
         return self._engine.writes()
 
-    def insert_events(self, rows: Sequence[tuple[int, Event]], received: int) -> None:
+    def insert_events(
+        self, rows: Sequence[tuple[int, Event]], received: int, turn: WindowTurn | None = None
+    ) -> None:
         if not rows:
             return
         # The window's distinct profiles first: recording them again after a failed insert
         # moves nothing, so a retry cannot count a profile twice (store/window.py).
-        with window.recording(self.database):
+        with window.recording(self.database), window.turn(turn, rows):
             plan = window.plan(self, rows)
             if plan.moves:
                 try:

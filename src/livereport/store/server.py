@@ -28,6 +28,7 @@ from livereport.store import window
 from livereport.store.base import (
     EVENT_COLUMNS,
     PARTITIONED_TABLES,
+    WindowTurn,
     bind,
     check_identifier,
     partition_cutoff,
@@ -168,7 +169,9 @@ class ServerStore:
         with self._connection() as client:
             return list(client.execute(statement, external_tables=[table]))
 
-    def insert_events(self, rows: Sequence[tuple[int, Event]], received: int) -> None:
+    def insert_events(
+        self, rows: Sequence[tuple[int, Event]], received: int, turn: WindowTurn | None = None
+    ) -> None:
         if not rows:
             return
         values = [
@@ -184,7 +187,7 @@ class ServerStore:
         ]  # fmt: skip
         # The window's distinct profiles first: recording them again after a failed insert
         # moves nothing, so a retry cannot count a profile twice (store/window.py).
-        with window.recording(self.database):
+        with window.recording(self.database), window.turn(turn, rows):
             moves = window.moves(self, rows)
             if moves:
                 with self._connection() as client:

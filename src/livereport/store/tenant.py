@@ -14,7 +14,7 @@ from typing import Any
 
 from livereport.errors import LivereportError
 from livereport.events import Event
-from livereport.store.base import PARTITIONED_TABLES, Store
+from livereport.store.base import PARTITIONED_TABLES, Store, WindowTurn
 
 _TABLE = re.compile(r"\{db\}\.([A-Za-z_][A-Za-z0-9_]*)")
 _TENANT_TABLES = frozenset(PARTITIONED_TABLES)
@@ -49,7 +49,9 @@ class TenantStore:
         check_org(sql, params)
         return self._store.execute(sql, params)
 
-    def insert_events(self, rows: Sequence[tuple[int, Event]], received: int) -> None:
+    def insert_events(
+        self, rows: Sequence[tuple[int, Event]], received: int, turn: WindowTurn | None = None
+    ) -> None:
         raise MissingOrg("internal error: the report layer does not write events")
 
     def iter_event_keys(self, since: int) -> Iterator[tuple[int, str]]:

@@ -24,11 +24,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import numpy as np
 
 from livereport.events import Event
+from livereport.store.base import WindowTurn
 
 #: The event types whose distinct profiles reports show.
 UNIQUE_TYPES: tuple[str, ...] = ("entered", "open", "click", "impression", "interaction")
@@ -344,6 +346,13 @@ def _stored_lasts(
 def recording(database: str) -> threading.Lock:
     """The lock that makes one batch's moves at a time in this process."""
     return _lock(database)
+
+
+def turn(take: WindowTurn | None, rows: Sequence[tuple[int, Event]]) -> AbstractContextManager[None]:
+    """The rows' campaigns' turn at the window among a cluster's nodes, if ``take`` is given."""
+    if take is None:
+        return nullcontext()
+    return take(sorted({(org, e.campaign) for org, e in rows}))
 
 
 #: A rebuild takes the profiles in slices of about this many events, so that the engine's
