@@ -277,10 +277,16 @@ def main() -> None:
             _label(False, campaign="spring-sale"),
         )
     for path in sorted((CORPUS / "postfix-real").glob("*.eml")):
-        prefix = next(p for p in REAL_LABELS if path.name.startswith(p))
-        labels[f"postfix-real/{path.name}"] = REAL_LABELS[prefix]
-    (CORPUS / "labels.json").write_text(
-        json.dumps(labels, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        prefix = next((p for p in REAL_LABELS if path.name.startswith(p)), None)
+        if prefix is not None:  # the later scenarios are labelled in the file (tests/bounces/mta)
+            labels[f"postfix-real/{path.name}"] = REAL_LABELS[prefix]
+    # The other sources (real MTAs, public collections) are labelled by hand in the file
+    # itself: keep their entries.
+    path = CORPUS / "labels.json"
+    kept = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    labels.update({k: v for k, v in kept.items() if k not in labels and not k.startswith("generated/")})
+    path.write_text(
+        json.dumps(labels, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     print(f"{len(labels)} labelled messages in {CORPUS}")
 

@@ -23,9 +23,9 @@ from livereport.bounces.mail import (
     report_text,
     strip_addresses,
 )
-from livereport.bounces.qualify import qualify, read_code, read_status
+from livereport.bounces.qualify import Qualification, qualify, read_code, read_status
 from livereport.bounces.rules import DEFAULT_CATEGORY, DEFAULT_RULES, Category, Reason, Rule
-from livereport.bounces.textbounce import read_text_bounce
+from livereport.bounces.textbounce import read_text_bounce, report_diagnostic
 
 
 class Kind(StrEnum):
@@ -83,6 +83,12 @@ def classify_message(raw: bytes, rules: Sequence[Rule] = DEFAULT_RULES) -> Class
                                   read_code(bounce.diagnostic), _clean(bounce.diagnostic), domain, who)  # fmt: skip
         code = read_code(bounce.diagnostic) or bounce.code
         found = qualify(code=code, diagnostic=strip_addresses(bounce.diagnostic), rules=rules)
+        if found.rule == "fallback:undetermined":
+            # No code and no telling words, but the server gave up and returned the mail
+            # (a delay warning was told apart above): a permanent failure, cause unsaid.
+            reason = Reason.GENERIC_BOUNCE
+            found = Qualification(reason.value, DEFAULT_CATEGORY[reason], found.status,
+                                  "fallback:returned")  # fmt: skip
         return Classification(Kind.BOUNCE, found.category, found.reason, found.status,
                               f"{bounce.format}+{found.rule}", code,
                               _clean(bounce.diagnostic), domain, who)  # fmt: skip
@@ -112,8 +118,20 @@ def _from_dsn(message: Message, who: Attribution, rules: Sequence[Rule]) -> Clas
     found = qualify(
         status=first.status, diagnostic=strip_addresses(first.diagnostic or ""), rules=rules
     )
+    rule = f"dsn+{found.rule}"
+    if found.rule.startswith(_VAGUE):
+        # The machine-readable part names no cause (Exim's "Status: 5.0.0" without a
+        # Diagnostic-Code, a bare "550"): the report's own text may, in the MTA's words.
+        said = report_diagnostic(report_text(message))
+        better = qualify(status=first.status, diagnostic=strip_addresses(said), rules=rules)
+        if not better.rule.startswith(_VAGUE):
+            found, rule = better, f"dsn+text+{better.rule}"
     return Classification(Kind.BOUNCE, found.category, found.reason, found.status,
-                          f"dsn+{found.rule}", code, _clean(first.diagnostic), domain, who)  # fmt: skip
+                          rule, code, _clean(first.diagnostic), domain, who)  # fmt: skip
+
+
+#: Decisions that say no more than "it failed": the fallbacks and the bare reply codes.
+_VAGUE = ("fallback:", "code:")
 
 
 def _clean(diagnostic: str | None) -> str | None:

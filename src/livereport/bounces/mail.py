@@ -14,15 +14,20 @@ from email.parser import HeaderParser
 
 from livereport.events import normalise_domain
 
-ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+# A domain's labels are joined by single dots: "a@b.net...User unknown" ends at "net".
+ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+)
 # Where a text bounce stops explaining and starts quoting the returned message.
 _QUOTE_START = re.compile(
     r"^[ \t>]*(?:-{2,}\s*)?(?:"
     r"this is a copy of the message|below this line is a copy of the message"
-    r"|original message (?:headers|follows)|-*\s*original message\s*-*$|unsent message follows"
+    r"|(?:your )?original message (?:headers|follows?)|-*\s*original message\s*-*$|unsent message follows"
     r"|the header of the original message|returned message|the original message (?:headers )?"
     r"(?:is|was|are) (?:attached|included|as follows|below)|message headers follow"
-    r"|undelivered message (?:headers )?follows|included is a copy of the message)",
+    r"|undelivered message (?:headers )?follows|included is a copy of the message"
+    r"|-+ ?returned mail ?-+)",
     re.IGNORECASE | re.MULTILINE,
 )
 _EMPTY_QUOTE = re.compile(r"<>|\[\]|''|\"\"|\(\)")

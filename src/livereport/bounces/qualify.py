@@ -23,8 +23,14 @@ _CODE_AT_START = re.compile(r"^\s*(?:smtp\s*;\s*)?([2-5]\d\d)(?![\d.])")
 _CODE_BEFORE_STATUS = re.compile(r"(?<![\d.])([2-5]\d\d)[ -]+[245]\.\d{1,3}\.\d{1,3}(?!\.?\d)")
 # Postfix "host x said: 550 …", Exim "after RCPT TO:<a@b>: 550 …" (not ports: "mx:465").
 _CODE_AFTER_COLON = re.compile(r":\s+'?([45]\d\d)(?=[ -])")
+# "[SMTP Error Code 550]", "Reply code: 550".
+_CODE_NAMED = re.compile(r"\b(?:reply|error|response|status) code:?\s*([45]\d\d)\b", re.I)
 # Continuation lines of a multi-line reply repeat "550-5.1.1 "; drop that to rejoin sentences.
-_CONTINUATION = re.compile(r"\n[ \t]*[2-5]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3}[ \t]+)?")
+_CONTINUATION = re.compile(
+    r"\n[ \t]*[2-5]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3}[ \t]+)?"
+    # The same prefixes inside one line, where a report unfolded the reply's lines.
+    r"|(?<=\s)[2-5]\d\d-[245]\.\d{1,3}\.\d{1,3}[ \t]+"
+)
 _SPACE = re.compile(r"\s+")
 
 
@@ -52,7 +58,12 @@ def qualify(
     skipped for it. When no rule matches, the failure's class decides (FALLBACK_REASONS).
     """
     text = diagnostic or ""
-    found_status = read_status(status or "") or read_status(text)
+    found_status = read_status(status or "")
+    said = read_status(text)
+    if found_status is None or (
+        said is not None and found_status.endswith(".0.0") and said[0] == found_status[0]
+    ):  # Exim reports "Status: 5.0.0" whatever the server's reply said
+        found_status = said or found_status
     found_code = code if _is_reply_code(code) else read_code(text)
     body = flatten_diagnostic(text)
     failure_class = _failure_class(found_status, found_code)
@@ -80,6 +91,7 @@ def read_code(text: str) -> int | None:
         _CODE_AT_START.search(text)
         or _CODE_BEFORE_STATUS.search(text)
         or _CODE_AFTER_COLON.search(text)
+        or _CODE_NAMED.search(text)
     )
     return int(match.group(1)) if match else None
 

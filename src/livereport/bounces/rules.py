@@ -103,6 +103,9 @@ class Rule:
     `status` is an enhanced status code or a prefix of one ("5.1.1", "5.1.", "4."), compared
     component by component (so "5.1.1" does not cover "5.1.10"); `code` is an SMTP reply code;
     `pattern` is searched in the diagnostic text. `note` says why the row exists, for docs.
+    `learned_from` names the corpus sources (tests/bounces/corpus) a wording was taken from,
+    when it is one server's own and not a standard or documented text: the corpus figures
+    leave them out to score those sources (tests/bounces/scores.py).
     """
 
     name: str
@@ -112,6 +115,7 @@ class Rule:
     code: int | None = None
     pattern: re.Pattern[str] | None = None
     note: str = ""
+    learned_from: frozenset[str] = frozenset()
 
     def matches(self, status: str | None, code: int | None, text: str) -> bool:
         """Whether this rule holds for a found status, reply code and diagnostic text."""
@@ -133,11 +137,14 @@ def split_status(status: str) -> tuple[int, ...]:
 
 
 def _when_text(
-    slug: str, reason: Reason, pattern: str, *, status: str | None = None, note: str = ""
+    slug: str, reason: Reason, pattern: str, *, status: str | None = None,
+    code: int | None = None, note: str = "", learned_from: str = "",
 ) -> Rule:
     compiled = re.compile(pattern, re.IGNORECASE)
+    sources = frozenset(learned_from.split()) if learned_from else frozenset()
     return Rule(
-        f"diagnostic:{slug}", reason, DEFAULT_CATEGORY[reason], status, None, compiled, note
+        f"diagnostic:{slug}", reason, DEFAULT_CATEGORY[reason], status, code, compiled, note,
+        sources,
     )
 
 
@@ -189,7 +196,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
                r"sender (?:address )?(?:rejected|denied|refused|blocked|not allowed)"
                r"|sender (?:verify|verification) failed|(?:bad|invalid|unknown) sender"
                r"|domain of sender address|sender (?:domain|address) (?:does not exist|not found)"
-               r"|client host rejected|helo command rejected",
+               r"|client host rejected|helo command rejected"
+               r"|not accepting (?:e-?mail|mail|messages) from",
                note="The refused party is the sender (address, HELO, host), not the recipient."),
     _when_text("domain-not-found", R.DNS_FAILURE,
                r"host or domain name not found|(?:domain|host)(?: name)? not found"
@@ -198,6 +206,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
                r"|mx (?:record|lookup)|unroutea?ble|name service error|nxdomain"
                r"|dns (?:error|failure|lookup)",
                note="Before user-unknown, so that a missing domain is not a missing user."),
+    _when_text("null-mx-exim", R.DNS_FAILURE, r"record indicated no smtp service",
+               note="Exim's words for a null MX (RFC 7505).", learned_from="exim-real"),
     _when_text("mailbox-unavailable", R.INVALID_RECIPIENT, r"mailbox (?:is )?unavailable",
                status="5.5.0",
                note="Outlook.com answers an unknown address with 5.5.0 and RFC 5321's wording; "
@@ -205,39 +215,74 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     _when_text("user-unknown", R.INVALID_RECIPIENT,
                r"user unknown|unknown (?:user|recipient|mailbox|address|account)"
                r"|no such (?:user|mailbox|recipient|address|account|person)"
-               r"|no mailbox (?:here )?by that name"
-               r"|(?:user|mailbox|recipient|address|account)\b[^.;:]{0,40}?\b"
+               r"|no (?:mail ?box|account) (?:here )?by that name"
+               r"|(?:user|mail-?box|recipient|address|account|rcpt)\b[^.;:]{0,40}?\b"
                r"(?:does not|doesn't|did not) exist"
-               r"|(?:user|mailbox|recipient|address|account) (?:not found|unknown)"
-               r"|(?:invalid|not a valid) (?:recipient|mailbox|address|user)"
-               r"|doesn't have an? \S+ account|recip(?:ient)?notfound|undeliverable address"
-               r"|not a registered gateway user|not listed in (?:the )?(?:Domino )?Directory"),
+               r"|(?:user|mail-?box|recipient|address|account) (?:not found|unknown|not known)"
+               r"|(?:invalid|not a valid|not an active|bad[ _]) ?(?:recipient|mailbox|address|user)"
+               r"|non-?existent (?:user|recipient|mailbox|address|account)"
+               r"|not a known user|no (?:mail ?box|mailbox|account) (?:found|available)"
+               r"|(?:recipient|user|address)(?: name)? (?:is )?not recognized"
+               r"|doesn't have an? \S+ account|recip(?:ient)?notfound|undeliverable address(?!:)"
+               r"|not a registered gateway user|not listed in (?:the )?(?:Domino )?Directory",
+               note="The wordings of RFC 5321's 550 and of common MTAs for a missing mailbox."),
+    _when_text("user-unknown-rfc5321", R.INVALID_RECIPIENT,
+               r"requested action not taken: mailbox unavailable", code=550,
+               note="RFC 5321's text for 550; Microsoft's servers give it for unknown users."),
+    _when_text("user-unknown-languages", R.INVALID_RECIPIENT,
+               r"(?:adresse|destinataire|utilisateur)[^.;:]{0,60}?n'existe pas"
+               r"|(?:empfänger|benutzer|adresse)[^.;:]{0,30}?(?:unbekannt|existiert nicht)"
+               r"|(?:usuario|destinatario|dirección)[^.;:]{0,30}?no existe"
+               r"|(?:utente|indirizzo|destinatario)[^.;:]{0,30}?(?:non esiste|sconosciut)"
+               r"|(?:usuário|destinatário|endereço)[^.;:]{0,30}?não existe"
+               r"|(?:użytkownik|adres|odbiorca)[^.;:]{0,30}?nie istnieje"
+               r"|(?:пользовател|адрес|получател)[^.;:]{0,40}?не (?:существует|найден)",
+               note="'No such user' as mail servers say it in French, German, Spanish, Italian, "
+                    "Portuguese, Polish and Russian."),
+    _when_text("user-unknown-makes", R.INVALID_RECIPIENT,
+               r"invalid final delivery userid|does not have a final (?:e-?mail )?delivery point"
+               r"|no matches to nameserver query",
+               note="SMTP32 and phquery's words for an unknown user.", learned_from="public-flufl"),
+    _when_text("user-unknown-domino", R.INVALID_RECIPIENT,
+               r"not unique\. several matches found in domino directory",
+               note="Domino: the address names no single person.", learned_from="public-bounced"),
+    _when_text("user-unknown-cox", R.INVALID_RECIPIENT, r"mailbox unavailable or access denied",
+               note="Cox's answer to an unknown address.", learned_from="public-baunsu"),
     _when_text("mailbox-disabled", R.RECIPIENT_REFUSED,
                r"(?:account|mailbox|user)\b[^.;:]{0,40}?\b"
                r"(?:disabled|deactivated|suspended|inactive|closed|terminated|deleted|expired)\b"
                r"|(?:disabled|deactivated|suspended|inactive|closed|terminated) (?:account|mailbox)"
                r"|no longer (?:active|in use|accepting|valid|available)"
-               r"|not accepting (?:e-?mail|mail|messages)"),
+               r"|not accepting (?:e-?mail|mail|messages)(?! (?:with|from|containing))"),
     _when_text("sender-throttled", R.TRANSIENT_FAILURE,
                r"sending (?:quota|limit|rate)|submission quota|(?:daily|hourly) (?:sending )?"
                r"(?:quota|limit)|rate limit|throttl|too many (?:connections|concurrent)",
                note="Sender-side quotas read like 'quota exceeded': keep them from Mailbox Full."),
     _when_text("mailbox-full", R.MAILBOX_FULL,
-               r"mailbox (?:is )?full|over ?quota|quota (?:exceeded|full|limit)|out of storage"
+               r"mailbox (?:is )?full|over (?:the |its |disk |storage )?quota|overquota"
+               r"|quota (?:exceeded|full|limit)|out of storage|would exceed (?:the )?quota"
                r"|exceed(?:s|ed)? (?:its |the |their |his |her )?(?:storage|quota|mailbox)"
-               r"|mailbox size limit|insufficient (?:disk )?space|(?:storage|disk) (?:is )?full"),
+               r"|mailbox size limit|insufficient (?:disk )?space|(?:storage|disk) (?:is )?full"
+               r"|(?:disk ?space|disk|storage) (?:quota|limit)|mail ?box space not enough"
+               r"|not enough (?:storage |disk )?space|full mailbox|mailbox (?:size )?exceeds"
+               r"|(?:mail ?box|mail ?folder|account|inbox) (?:is )?(?:full|over (?:its )?(?:limit|size))",
+               note="Over quota, in the words of common MTAs and mailbox providers."),
     _when_text("too-large", R.TOO_LARGE,
                r"(?:message|mail|e-?mail) (?:is )?too (?:large|big)|too big for system"
-               r"|size exceeds|exceeds? (?:the )?(?:fixed |allowed |maximum |max )+"
+               r"|size exceeds|exceed(?:s|ed)? (?:the )?(?:fixed |allowed |maximum |max |incoming )+"
                r"(?:message )?size"
-               r"|size limits?\b|message length exceeds",
+               r"|size limits?\b|message length exceeds|(?:maximum|max) (?:message )?size exceeded",
                note="After mailbox-full, which owns 'mailbox size limit'."),
     _when_text("timed-out", R.TIMEOUT,
-               r"time(?:d)?[ -]?out|connection (?:refused|reset|lost|dropped)|no answer from host"
+               r"(?<!retry )time(?:d)?[ -]?out|connection (?:refused|reset|lost|dropped)|no answer from host"
                r"|no route to host|(?:host|server|network) (?:is )?unreachable"
                r"|(?:unable|failed) to connect|(?:could not|couldn't) connect"
                r"|message (?:has )?expired|expired in queue|too long in (?:the )?queue"
-               r"|delivery (?:time|period) expired"),
+               r"|delivery (?:time|period) expired|allowed queue period|not reachable within"
+               r"|(?:maximum|max|too many) (?:delivery )?(?:attempts|retries)"
+               r"|(?:failed|after) \d+ (?:delivery )?(?:attempts|tries|retries)"
+               r"|(?:host|server) (?:is )?not responding|all (?:relevant )?(?:mx )?hosts? (?:have been )?failing",
+               note="Given up after retrying: timeouts, expiry in the queue, attempts used up."),
     _when_text("recipient-rate-limited", R.SOFT_BOUNCE,
                r"receiving mail (?:too quickly|at a rate)|too many messages for this",
                note="A mailbox receiving too fast is that mailbox's state; a busy server is not."),
