@@ -146,7 +146,7 @@ PROVIDER_CASES: list[tuple[str, str | None, int | None, Reason, str]] = [
      None, None, R.MAIL_BLOCK, "diagnostic:sender-rejected"),
     ("450 4.7.1 <x@example.org>: Recipient address rejected: Greylisted, see "
      "https://postgrey.schweikert.ch/help/example.org.html",
-     None, None, R.TRANSIENT_FAILURE, "diagnostic:try-again-later"),
+     None, None, R.TRANSIENT_FAILURE, "diagnostic:greylisted"),
     ("550 5.7.1 Mail from 192.0.2.10 refused, the IP is not authorized to send by SPF",
      None, None, R.MAIL_BLOCK, "diagnostic:unauthenticated"),
     ("This is an automatic reply. I am out of the office until Monday.",

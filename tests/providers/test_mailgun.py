@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 from webhook_client import breakdown, configure, fixture, totals
 
 from conftest import Server
+from livereport.errors import BadRequest
+from livereport.providers import Fields
+from livereport.providers.base import Delivery
+from livereport.providers.mailgun import MAILGUN
 
 KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
 
@@ -82,3 +89,63 @@ def test_an_unknown_token_or_provider_is_refused(server: Server) -> None:
     assert httpx.post(server.url + "/v1/webhooks/mailgun/wh_guess", json=body).status_code == 401
     other = path.replace("/mailgun/", "/nosuch/")
     assert httpx.post(server.url + other, json=body).status_code == 404
+
+
+# --- event ids: Mailgun's id is unique within a day only -----------------------------------
+
+DAY = 24 * 3600
+
+
+def parse(data: dict[str, Any]) -> dict[str, Any]:
+    body = json.dumps({"event-data": data}).encode()
+    (event,) = MAILGUN.parse(Delivery("https://x/", {}, body, datetime.now(UTC)), Fields()).events
+    return event
+
+
+def test_the_same_mailgun_id_on_another_day_is_another_event() -> None:
+    delivered = fixture("mailgun_events.json")[1]
+    today = parse(delivered)
+    assert parse(dict(delivered))["id"] == today["id"]  # a re-delivery: the same id
+    next_day = parse({**delivered, "timestamp": delivered["timestamp"] + DAY})
+    assert next_day["id"] != today["id"]
+    assert today["id"].startswith(f"mailgun:{delivered['id']}:")
+
+
+def test_events_without_an_id_are_never_merged() -> None:
+    delivered, failed = (fixture("mailgun_events.json")[i] for i in (1, 2))
+    for data in (delivered, failed):
+        del data["id"]
+    first = parse(delivered)["id"]
+    assert first == parse(dict(delivered))["id"]  # re-delivered: still a duplicate
+    assert first != parse(failed)["id"]
+    assert first != parse({**delivered, "recipient": "bob@example.com"})["id"]
+
+
+def test_an_id_that_is_not_text_is_a_bad_request() -> None:
+    data = {**fixture("mailgun_events.json")[1], "id": 12345}
+    with pytest.raises(BadRequest, match=r"event-data id: expected Mailgun's event id"):
+        parse(data)
+
+
+def test_a_mailgun_id_seen_again_the_next_day_is_counted_again(server: Server) -> None:
+    path = configure(server, "mailgun", KEY)
+    now = time.time()
+    yesterday, today = events("mg-days", now - DAY - 60)[1], events("mg-days", now - 60)[1]
+    assert yesterday["id"] == today["id"]
+    assert httpx.post(server.url + path, json=signed(yesterday)).json()["accepted"] == 1
+    assert httpx.post(server.url + path, json=signed(today)).json()["accepted"] == 1
+    again = httpx.post(server.url + path, json=signed(today)).json()
+    assert (again["accepted"], again["duplicates"]) == (0, 1)
+
+
+def test_events_without_an_id_are_counted_once_each(server: Server) -> None:
+    path = configure(server, "mailgun", KEY)
+    found = events("mg-noid")
+    opened, clicked = found[5], found[7]
+    bodies = []
+    for data in (opened, clicked):
+        body = signed(data)
+        del body["event-data"]["id"]
+        bodies.append(body)
+    answers = [httpx.post(server.url + path, json=b).json() for b in (*bodies, bodies[0])]
+    assert [(a["accepted"], a["duplicates"]) for a in answers] == [(1, 0), (1, 0), (0, 1)]

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from webhook_client import breakdown, configure, fixture, totals
 
 from conftest import Server, cli
+from livereport.errors import BadRequest
+from livereport.providers import Fields, Parsed
+from livereport.providers.base import Delivery
+from livereport.providers.postmark import POSTMARK
 
 AUTH = ("pm-hook", "s3cret-Postmark-pass")
 TIMES = ("DeliveredAt", "BouncedAt", "ReceivedAt", "ChangedAt")
@@ -92,3 +99,79 @@ def test_an_unreadable_body_with_good_credentials_is_a_bad_request(server: Serve
     response = httpx.post(server.url + path, content=b"{not json", auth=AUTH)
     assert response.status_code == 400
     assert "postmark" in response.json()["error"]
+
+
+# --- spam complaints: decided by RecordType and Type, TypeCode only as a fallback ------------
+# Postmark's own spam complaint webhook example carries TypeCode 512 (SpamNotification).
+
+
+def parse(record: dict[str, Any]) -> Parsed:
+    body = json.dumps(record).encode()
+    return POSTMARK.parse(Delivery("https://x/", {}, body, datetime.now(UTC)), Fields())
+
+
+@pytest.mark.parametrize(("index", "expected"), [
+    (0, ("spam_complaint", None, "postmark:SpamComplaint:42")),  # the documented example: 512
+    (1, ("spam_complaint", None, "postmark:SpamComplaint:43")),  # no TypeCode
+    (2, ("spam_complaint", None, "postmark:SpamComplaint:44")),  # a complaint in a Bounce record
+    (3, ("bounce", "hard", "postmark:Bounce:45")),  # Type HardBounce decides, not TypeCode 512
+    (4, ("bounce", "ignored", "postmark:Bounce:46")),  # SpamNotification: a bounce, not a complaint
+])  # fmt: skip
+def test_a_spam_complaint_is_decided_by_record_type_and_type(index: int, expected: tuple[Any, ...]) -> None:  # fmt: skip
+    (event,) = parse(fixture("postmark_spam_complaints.json")[index]).events
+    assert (event["type"], event.get("bounce"), event["id"]) == expected
+
+
+def test_type_code_decides_only_when_type_is_missing_or_unknown() -> None:
+    record = fixture("postmark_spam_complaints.json")[3]
+    del record["Type"]
+    record["TypeCode"] = 4096
+    (event,) = parse(record).events
+    assert (event["type"], event["bounce"], event["code"]) == ("bounce", "soft", "SoftBounce")
+    record["Type"], record["TypeCode"] = "SomethingNew", 100001
+    assert parse(record).events[0]["type"] == "spam_complaint"
+    record["TypeCode"] = 999
+    assert (parse(record).events, parse(record).unknown) == ([], 1)
+
+
+def test_a_complaint_keeps_its_id_whichever_webhook_brings_it() -> None:
+    complaint = fixture("postmark_spam_complaints.json")[0]
+    as_bounce = {**complaint, "RecordType": "Bounce", "TypeCode": 100001}
+    assert parse(complaint).events[0]["id"] == parse(as_bounce).events[0]["id"]
+
+
+@pytest.mark.parametrize(("change", "said"), [
+    ({"TypeCode": "512"}, "TypeCode: expected an integer bounce type code"),
+    ({"TypeCode": True}, "TypeCode: expected an integer bounce type code"),
+    ({"Type": 1}, "Type: expected a bounce type name"),
+    ({"Type": None, "TypeCode": None}, "needs its Type (e.g. 'HardBounce') or TypeCode"),
+])  # fmt: skip
+def test_a_bounce_type_of_the_wrong_form_is_a_bad_request(change: dict[str, Any], said: str) -> None:  # fmt: skip
+    record = {**fixture("postmark_spam_complaints.json")[3], **change}
+    with pytest.raises(BadRequest, match=re.escape(said)):
+        parse(record)
+
+
+def test_spam_complaints_count_whatever_their_type_code(server: Server, keys: dict[str, str]) -> None:  # fmt: skip
+    path = configure(server, "postmark", ":".join(AUTH))
+    when = (datetime.now(UTC) - timedelta(seconds=30)).isoformat()
+    for record in fixture("postmark_spam_complaints.json"):
+        record.update(BouncedAt=when, ID=f"pm-spam-{record['ID']}")
+        record["Metadata"]["campaign"] = "pm-spam"
+        answer = httpx.post(server.url + path, json=record, auth=AUTH).json()
+        assert (answer["accepted"], answer["rejected"]) == (1, []), answer
+    with server.client(keys["read"]) as client:
+        metrics = totals(client, "pm-spam", "email")
+        assert {k: metrics[k] for k in ("spam_complaints", "bounces", "hard_bounces")} == {
+            "spam_complaints": 3, "bounces": 2, "hard_bounces": 1,
+        }  # fmt: skip
+        reasons = breakdown(client, "pm-spam", "email", "bounce_reason")["rows"]
+        assert sorted(r["key"] for r in reasons) == ["Invalid Recipient", "Spam Block"]
+
+
+def test_a_type_code_that_is_not_a_number_is_refused_with_the_reason(server: Server) -> None:
+    path = configure(server, "postmark", ":".join(AUTH))
+    record = {**fixture("postmark_spam_complaints.json")[3], "TypeCode": "HardBounce"}
+    response = httpx.post(server.url + path, json=record, auth=AUTH)
+    assert response.status_code == 400
+    assert "TypeCode: expected an integer bounce type code" in response.json()["error"]

@@ -5,14 +5,21 @@ from __future__ import annotations
 import base64
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from webhook_client import breakdown, configure, fixture, totals
 
 from conftest import Server, cli
+from livereport.bounces.qualify import qualify
+from livereport.errors import BadRequest
+from livereport.providers import Fields
+from livereport.providers.base import Delivery
+from livereport.providers.sendgrid import SENDGRID
 
 PRIVATE = ec.generate_private_key(ec.SECP256R1())
 PUBLIC = base64.b64encode(
@@ -94,3 +101,72 @@ def test_a_key_that_is_not_a_verification_key_is_refused_by_the_cli(server: Serv
                  stdin="not-a-key\n", check=False)  # fmt: skip
     assert result.returncode == 1
     assert "verification key" in result.stderr
+
+
+# --- blocks: SendGrid's temporary rejections, hard only when the address does not exist ---
+
+
+def parse(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    body = json.dumps(items).encode()
+    delivery = Delivery("https://x/", {}, body, datetime.now(UTC))
+    return SENDGRID.parse(delivery, Fields()).events
+
+
+@pytest.mark.parametrize(("index", "given", "rules_say"), [
+    (0, "ignored", "Spam Block"),  # block list: about the sender, not the address
+    (1, None, "Invalid Recipient"),  # 5.1.1 does not exist: the rules decide, hard
+    (2, "soft", "Recipient Refused"),  # disabled mailbox: hard by the rules, soft as a block
+    (3, "ignored", "Mail Block"),  # no MX, no status (SendGrid sends none then)
+    (4, None, "Recipient Refused"),  # type bounce: as before, the rules decide (hard)
+])  # fmt: skip
+def test_a_block_is_never_hard_unless_the_address_does_not_exist(
+    index: int, given: str | None, rules_say: str
+) -> None:
+    (event,) = parse([fixture("sendgrid_blocks.json")[index]])
+    assert event.get("bounce") == given
+    smtp = event["smtp"]
+    found = qualify(status=smtp.get("status"), code=smtp.get("code"), diagnostic=smtp["diagnostic"])
+    assert found.reason == rules_say
+
+
+def test_a_block_sendgrid_classes_as_invalid_address_is_left_to_the_rules() -> None:
+    item = {**fixture("sendgrid_blocks.json")[0], "bounce_classification": "Invalid Address"}
+    assert "bounce" not in parse([item])[0]
+
+
+def test_a_bounce_type_that_is_not_text_is_a_bad_request() -> None:
+    item = {**fixture("sendgrid_blocks.json")[0], "type": 7}
+    with pytest.raises(BadRequest, match=r"a bounce's type: expected 'bounce' or 'blocked'"):
+        parse([item])
+
+
+def test_blocks_count_as_hard_only_for_addresses_that_do_not_exist(
+    server: Server, keys: dict[str, str]
+) -> None:
+    url = server.url + configure(server, "sendgrid", PUBLIC)
+    items = fixture("sendgrid_blocks.json")
+    for item in items:
+        item.update(timestamp=int(time.time()) - 30, campaign="sg-blocks")
+        item["sg_event_id"] = f"sg-blocks-{item['sg_event_id']}"
+    answer = send(url, items).json()
+    assert (answer["accepted"], answer["rejected"]) == (5, [])
+    with server.client(keys["read"]) as client:
+        metrics = totals(client, "sg-blocks", "email")
+        assert {k: metrics[k] for k in ("bounces", "hard_bounces", "soft_bounces")} == {
+            "bounces": 5, "hard_bounces": 2, "soft_bounces": 1,
+        }  # fmt: skip
+
+
+def test_an_org_rule_renames_a_block_but_cannot_make_it_hard(server: Server) -> None:
+    cli("orgs", "create", "sg-rules-org", data=server.data)
+    url = server.url + configure(server, "sendgrid", PUBLIC, "--org", "sg-rules-org")
+    rule = {"name": "listed", "reason": "Listed Sender", "category": "hard", "pattern": "block list"}
+    with server.client(server.key("admin", "read", org="sg-rules-org")) as client:
+        assert client.put("/v1/bounce-rules", json={"rules": [rule]}).status_code == 200
+        item = {**fixture("sendgrid_blocks.json")[0], "timestamp": int(time.time()) - 30,
+                "campaign": "sg-rules", "sg_event_id": "sg-rules-block-1"}  # fmt: skip
+        assert send(url, [item]).json()["accepted"] == 1
+        metrics = totals(client, "sg-rules", "email")
+        assert (metrics["bounces"], metrics["hard_bounces"]) == (1, 0)
+        reasons = breakdown(client, "sg-rules", "email", "bounce_reason")["rows"]
+        assert [r["key"] for r in reasons] == ["Listed Sender"]

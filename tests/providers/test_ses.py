@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -17,6 +18,10 @@ from cryptography.x509.oid import NameOID
 from webhook_client import breakdown, configure, fixture, totals
 
 from conftest import Server, cli
+from livereport.errors import BadRequest
+from livereport.providers import Fields, Parsed
+from livereport.providers.base import Delivery
+from livereport.providers.ses import SES
 
 
 def _certificate() -> tuple[rsa.RSAPrivateKey, str]:
@@ -64,14 +69,20 @@ def _now_times(value: Any, when: str) -> Any:
     return value
 
 
-def messages(campaign: str, start: datetime | None = None) -> list[dict[str, Any]]:
+def messages(campaign: str, start: datetime | None = None,
+             name: str = "ses_messages.json") -> list[dict[str, Any]]:  # fmt: skip
     start = start or datetime.now(UTC) - timedelta(minutes=1)
     found = []
-    for age, message in enumerate(fixture("ses_messages.json")):
+    for age, message in enumerate(fixture(name)):
         message = _now_times(message, (start + timedelta(seconds=age)).isoformat())
         if "mail" in message:
             message["mail"]["messageId"] = f"{campaign}-{message['mail']['messageId']}"
-            message["mail"]["tags"]["campaign"] = [campaign]
+            if "tags" in message["mail"]:  # event publishing
+                message["mail"]["tags"]["campaign"] = [campaign]
+            for header in message["mail"].get("headers", []):  # notifications: no tags
+                header["value"] = header["value"].replace("CAMPAIGN", campaign)
+            if "source" in message["mail"]:
+                message["mail"]["source"] = message["mail"]["source"].replace("CAMPAIGN", campaign)
         found.append(message)
     return found
 
@@ -128,3 +139,84 @@ def test_a_subscription_confirmation_is_kept_for_an_admin(server: Server) -> Non
     assert "ses" in notes and "Action=ConfirmSubscription" in notes
     forged = envelope(None, key=OTHER_KEY, kind="SubscriptionConfirmation")
     assert httpx.post(url, json=forged).status_code == 401
+
+
+# --- notifications (notificationType): no message tags, attributed from the original headers ---
+
+
+def parse(message: dict[str, Any]) -> Parsed:
+    body = json.dumps(envelope(message)).encode()
+    return SES.parse(Delivery("https://x/", {}, body, datetime.now(UTC)), Fields())
+
+
+def test_a_notification_is_attributed_from_its_original_headers() -> None:
+    complaint, delivery = messages("ses-unit", name="ses_notifications.json")[:2]
+    (event,) = parse(complaint).events
+    assert (event["type"], event["campaign"], event["profile"], event["execution"]) == (
+        "spam_complaint", "ses-unit", "s-1", "run-7",
+    )  # fmt: skip
+    (event,) = parse(delivery).events  # no X-Livereport headers: the VERP envelope sender
+    assert (event["type"], event["campaign"], event["profile"]) == ("delivered", "ses-unit", "s-2")
+
+
+def test_message_tags_come_before_headers() -> None:
+    complaint = messages("ses-unit", name="ses_notifications.json")[0]
+    complaint["mail"]["tags"] = {"campaign": ["from-tags"]}
+    (event,) = parse(complaint).events
+    assert (event["campaign"], event["profile"]) == ("from-tags", "s-1")
+
+
+def test_a_notification_without_attribution_is_kept_not_dropped() -> None:
+    bounce, complaint = messages("ses-unit", name="ses_notifications.json")[2:]
+    for message, kind, why in ((bounce, "bounce", "carries no original headers"),
+                               (complaint, "complaint", "have no X-Livereport-Campaign")):  # fmt: skip
+        parsed = parse(message)
+        (kept,) = parsed.kept
+        assert (parsed.events, kept.kind) == ([], kind)
+        assert why in kept.why
+        assert json.loads(kept.raw) == message
+    assert parse(complaint).kept[0].subject == "Hello *@example.com"  # no local part kept
+    assert parse(bounce).kept[0].rule == "ses:Permanent/General"
+
+
+def test_event_publishing_without_tags_still_says_what_is_missing() -> None:
+    send = messages("ses-unit")[0]
+    del send["mail"]["tags"]
+    parsed = parse(send)
+    assert parsed.kept == [] and "campaign" not in parsed.events[0]
+
+
+@pytest.mark.parametrize(("headers", "said"), [
+    ({"From": "john@example.com"}, "mail.headers: expected a list of"),
+    ([{"name": "From"}], "mail.headers: expected a list of"),
+    ("From: john@example.com", "mail.headers: expected a list of"),
+])  # fmt: skip
+def test_original_headers_of_the_wrong_form_are_a_bad_request(headers: Any, said: str) -> None:
+    complaint = messages("ses-unit", name="ses_notifications.json")[0]
+    complaint["mail"]["headers"] = headers
+    with pytest.raises(BadRequest, match=said):
+        parse(complaint)
+
+
+def test_notifications_reach_the_report_or_are_kept_for_admins(server: Server) -> None:
+    cli("orgs", "create", "ses-kept-org", data=server.data)
+    url = server.url + configure(server, "ses", CERT, "--org", "ses-kept-org")
+    found = messages("ses-notes", name="ses_notifications.json")
+    answers = [httpx.post(url, json=envelope(m)).json() for m in found]
+    assert [(a["accepted"], a["kept"], a["rejected"]) for a in answers] == [
+        (1, 0, []), (1, 0, []), (0, 1, []), (0, 1, []),
+    ]  # fmt: skip
+    again = httpx.post(url, json=envelope(found[2])).json()  # SNS delivers it again
+    assert (again["accepted"], again["kept"]) == (0, 1)
+    with server.client(server.key("read", "admin", org="ses-kept-org")) as client:
+        metrics = totals(client, "ses-notes", "email")
+        assert (metrics["spam_complaints"], metrics["delivered"], metrics["bounces"]) == (1, 1, 0)
+        kept = client.get("/v1/returns/unattributed").json()["returns"]
+    assert sorted((k["kind"], k["rule"]) for k in kept) == [
+        ("bounce", "ses:Permanent/General"), ("complaint", "ses:Complaint/unspecified"),
+    ]  # fmt: skip
+    assert all(k["why"].startswith("no campaign and profile: the SES notification") for k in kept)
+    bounce = next(k for k in kept if k["kind"] == "bounce")
+    raw = cli("returns", "unattributed", "--org", "ses-kept-org", "--message", str(bounce["id"]),
+              data=server.data).stdout  # fmt: skip
+    assert json.loads(raw)["bounce"]["bouncedRecipients"][1]["emailAddress"] == "richard@example.com"

@@ -11,11 +11,14 @@ from email.message import Message
 from livereport.bounces.mail import header
 
 _SUBJECT = re.compile(
-    r"^(?:\[?auto(?:matic|matische)?[- ]?(?:reply|response|responder|antwort)\]?\b"
+    r"^[\[(]?(?:auto(?:matic|matische)?[- ]?(?:reply|response|responder|antwort)\]?\b"
     r"|auto:|autoreply|out of (?:the )?office|ooo\b|away from (?:the |my )?office"
     r"|(?:on )?(?:vacation|holiday|annual leave)\b|abwesenheit|r[ée]ponse automatique"
     r"|absence|respuesta autom[áa]tica|risposta automatica|resposta autom[áa]tica"
-    r"|automatisch antwoord|automatiskt svar)",
+    r"|automatisch antwoord|automatiskt svar|automatisk svar|automaattinen vastaus"
+    r"|automatyczna odpowied|automatick[áa] odpov[ěe]d|autom[āa]tisk[āa] atbilde"
+    r"|automatikus v[áa]lasz|r[ăa]spuns automat|otomatik yan[ıi]t|自動応答|自动回复"
+    r"|thank you for your (?:e-?mail|message)\b)",
     re.IGNORECASE,
 )
 

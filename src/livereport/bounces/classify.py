@@ -119,7 +119,7 @@ def _from_dsn(message: Message, who: Attribution, rules: Sequence[Rule]) -> Clas
         status=first.status, diagnostic=strip_addresses(first.diagnostic or ""), rules=rules
     )
     rule = f"dsn+{found.rule}"
-    if found.rule.startswith(_VAGUE):
+    if found.rule.startswith(_VAGUE) and not first.diagnostic:
         # The machine-readable part names no cause (Exim's "Status: 5.0.0" without a
         # Diagnostic-Code, a bare "550"): the report's own text may, in the MTA's words.
         said = report_diagnostic(report_text(message))

@@ -27,7 +27,7 @@ _QUOTE_START = re.compile(
     r"|the header of the original message|returned message|the original message (?:headers )?"
     r"(?:is|was|are) (?:attached|included|as follows|below)|message headers follow"
     r"|undelivered message (?:headers )?follows|included is a copy of the message"
-    r"|-+ ?returned mail ?-+)",
+    r"|-+ ?returned mail ?-+|(?:the )?first \d+ lines of (?:your |the )?original message)",
     re.IGNORECASE | re.MULTILINE,
 )
 _EMPTY_QUOTE = re.compile(r"<>|\[\]|''|\"\"|\(\)")

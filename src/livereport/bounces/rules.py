@@ -167,6 +167,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     # --- 1. Diagnostic text, most telling first -------------------------------------------
     _when_text("relaying-denied", R.RELAYING_DENIED,
                r"relay(?:ing)? (?:access )?(?:denied|not permitted|prohibited|not allowed)"
+               r"|(?:use|using) (?:me|this (?:server|host)) [^.]{0,80}?as a relay"
+               r"|not in my list of allowed rcpthosts"
                r"|(?:not allowed|unable|cannot|can't|do not|don't|will not|won't) (?:to )?relay",
                note="Before the recipient rows: Postfix says "
                     "'Recipient address rejected: Relay access denied'."),
@@ -186,10 +188,11 @@ DEFAULT_RULES: tuple[Rule, ...] = (
                r"|\b(?:rbl|dnsbl)\b|black ?list|block ?list"
                r"|deny ?list|blocked using|(?<!not )(?:is|are|been) listed (?:at|on|in|by)"
                r"|banned sending ip|traffic not accepted from this ip|unusual rate of unsolicited"
-               r"|(?:low|poor|bad) reputation|user complaints|known spam|spam source",
+               r"|(?:low|poor|bad) reputation|user complaints|known spam|spam source|spam ?list",
                note="The sending IP or domain is listed or has a poor reputation."),
     _when_text("spam-content", R.SPAM_CONTENT,
                r"spam|unsolicited|junk|phish|virus|malware|infected|nature of the content"
+               r"|bulk (?:e-?mail|mail)|mass ?mail"
                r"|content (?:filter|rejected|policy)|\buribl\b|\bsurbl\b",
                note="After spam-source: texts about the sender's reputation mention spam too."),
     _when_text("sender-rejected", R.MAIL_BLOCK,
@@ -204,7 +207,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
                r"|(?:domain|host)(?: name)? (?:does not|doesn't) exist|no such domain"
                r"|unknown (?:domain|host)|(?:domain|host) unknown|no mx\b|no valid mx|null mx"
                r"|mx (?:record|lookup)|unroutea?ble|name service error|nxdomain"
-               r"|dns (?:error|failure|lookup)",
+               r"|dns (?:error|failure|lookup)|name or service not known",
                note="Before user-unknown, so that a missing domain is not a missing user."),
     _when_text("null-mx-exim", R.DNS_FAILURE, r"record indicated no smtp service",
                note="Exim's words for a null MX (RFC 7505).", learned_from="exim-real"),
@@ -220,6 +223,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
                r"(?:does not|doesn't|did not) exist"
                r"|(?:user|mail-?box|recipient|address|account) (?:not found|unknown|not known)"
                r"|(?:invalid|not a valid|not an active|bad[ _]) ?(?:recipient|mailbox|address|user)"
+               r"|invalid\b[^.;:]{0,30}?\b(?:user ?id|user ?name)"
                r"|non-?existent (?:user|recipient|mailbox|address|account)"
                r"|not a known user|no (?:mail ?box|mailbox|account) (?:found|available)"
                r"|(?:recipient|user|address)(?: name)? (?:is )?not recognized"
@@ -267,14 +271,19 @@ DEFAULT_RULES: tuple[Rule, ...] = (
                r"|not enough (?:storage |disk )?space|full mailbox|mailbox (?:size )?exceeds"
                r"|(?:mail ?box|mail ?folder|account|inbox) (?:is )?(?:full|over (?:its )?(?:limit|size))",
                note="Over quota, in the words of common MTAs and mailbox providers."),
+    _when_text("mailbox-full-webde", R.MAILBOX_FULL, r"too many messages on the server",
+               note="Web.de's answer for a full mailbox.", learned_from="public-bounceparser"),
     _when_text("too-large", R.TOO_LARGE,
                r"(?:message|mail|e-?mail) (?:is )?too (?:large|big)|too big for system"
                r"|size exceeds|exceed(?:s|ed)? (?:the )?(?:fixed |allowed |maximum |max |incoming )+"
                r"(?:message )?size"
                r"|size limits?\b|message length exceeds|(?:maximum|max) (?:message )?size exceeded",
                note="After mailbox-full, which owns 'mailbox size limit'."),
+    _when_text("greylisted", R.TRANSIENT_FAILURE, r"gr[ea]ylist",
+               note="Before timed-out: Exim adds 'retry timeout exceeded' to the last reply "
+                    "when it gives up, and the reply says why."),
     _when_text("timed-out", R.TIMEOUT,
-               r"(?<!retry )time(?:d)?[ -]?out|connection (?:refused|reset|lost|dropped)|no answer from host"
+               r"time(?:d)?[ -]?out|connection (?:refused|reset|lost|dropped)|no answer from host"
                r"|no route to host|(?:host|server|network) (?:is )?unreachable"
                r"|(?:unable|failed) to connect|(?:could not|couldn't) connect"
                r"|message (?:has )?expired|expired in queue|too long in (?:the )?queue"
@@ -292,9 +301,12 @@ DEFAULT_RULES: tuple[Rule, ...] = (
                r"|(?:rejected|refused|not accepted) (?:for|due to|by) (?:local |our )?polic"
                r"|not (?:authori[sz]ed|permitted) to send"),
     _when_text("try-again-later", R.TRANSIENT_FAILURE,
-               r"try again later|please retry|retry later|greylist|graylist"
+               r"try again later|please retry|retry later"
                r"|temporar(?:il)?y (?:deferred|rejected|unavailable|failed|failure|problem|error)"
                r"|server (?:is )?busy|resources temporarily unavailable|local error in processing"),
+    _when_text("service-unavailable", R.TRANSIENT_FAILURE,
+               r"service (?:is )?(?:currently |temporarily )?(?:unavailable|not available)",
+               status="4.", note="RFC 5321's 421; for a 5.x.x failure it names no cause."),
     _when_text("challenge-response", R.CHALLENGE_RESPONSE,
                r"challenge[- ]?response|(?:verify|prove|confirm) (?:that )?you(?:'re| are) (?:a )?"
                r"(?:human|real person)|\bboxbe\b|awaiting (?:your )?(?:verification|confirmation)"

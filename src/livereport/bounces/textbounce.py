@@ -101,6 +101,9 @@ NOTICES: tuple[Notice, ...] = (
         r"|failed recipients?:|did not (?:receive|reach) (?:this|your|the)"
         r"|(?:mail|message) (?:was )?(?:returned|rejected|refused)\b"
         r"|was automatically rejected"  # Sieve's reject (RFC 5429) in Dovecot's and Cyrus's words
+        # A server naming a recipient it has not: the mail was not delivered.
+        r"|user unknown|unknown user|no such (?:user|mailbox|recipient)"
+        r"|not a valid (?:user|recipient|mailbox|address)"
     ),
     # One make's own wording each, seen in the corpus (tests/bounces/corpus/public-*).
     _notice(r"encountered a delivery problem", "public-bounceparser"),  # XWall

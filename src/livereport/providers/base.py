@@ -45,19 +45,41 @@ class Delivery:
     now: datetime
 
 
+@dataclass(frozen=True)
+class Kept:
+    """A provider notice that names no campaign and profile: kept for admins beside the
+    unattributed returned mails (GET /v1/returns/unattributed), never dropped.
+
+    ``digest`` keeps one copy per org when the provider re-delivers it; ``raw`` is the notice
+    as received, so an admin can still act on it.
+    """
+
+    digest: str
+    kind: str  # "bounce", "complaint" or "delivered", as for returned mails
+    category: str | None
+    reason: str | None
+    status: str | None
+    rule: str  # what decided the reason, e.g. "ses:Permanent/General"
+    subject: str
+    why: str
+    raw: bytes
+
+
 @dataclass
 class Parsed:
     """Events in our contract, and how many provider items had no counterpart.
 
     ``unknown``: items of a type the module does not know (kept in the count, reported);
     ``ignored``: documented items that carry no event of ours (e.g. an intermediate status);
-    ``notes``: what an admin must act on (an SNS subscription's confirmation URL).
+    ``notes``: what an admin must act on (an SNS subscription's confirmation URL);
+    ``kept``: notices without attribution, stored for admins instead of events.
     """
 
     events: list[dict[str, Any]] = field(default_factory=list)
     unknown: int = 0
     ignored: int = 0
     notes: list[str] = field(default_factory=list)
+    kept: list[Kept] = field(default_factory=list)
 
 
 class Provider(Protocol):

@@ -75,9 +75,10 @@ def _document(body: bytes) -> dict[str, Any]:
 def _map(data: dict[str, Any], fields: Fields) -> dict[str, Any] | None:
     kind = str(data.get("event", ""))
     status: dict[str, Any] = data.get("delivery-status") or {}
+    time = epoch_ms(data.get("timestamp"), "mailgun: event-data timestamp")
     event: dict[str, Any] = {
-        "id": f"mailgun:{data.get('id', '')}",
-        "time": epoch_ms(data.get("timestamp")),
+        "id": event_id(data, time),
+        "time": time,
         "channel": "email",
         "recipient": text(data.get("recipient"), 320),
     }
@@ -104,6 +105,26 @@ def _map(data: dict[str, Any], fields: Fields) -> dict[str, Any] | None:
     variables = data.get("user-variables") or {}
     fields.apply(variables if isinstance(variables, dict) else {}, event)
     return {k: v for k, v in event.items() if v is not None}
+
+
+def event_id(data: dict[str, Any], time: int) -> str:
+    """Our id of a Mailgun event, the same each time Mailgun re-delivers it.
+
+    Mailgun's ``id`` is unique within a day only, so the event's time (epoch ms) goes with it:
+    two events that share an id on different days stay apart. An event without an id takes a
+    digest of its whole event-data, never a shared constant, so it is not merged with others.
+    """
+    given = data.get("id")
+    if given is not None and not isinstance(given, str):
+        raise BadRequest(
+            f"mailgun: event-data id: expected Mailgun's event id (a string), got {given!r:.40}"
+        )
+    if given:
+        # Mailgun's ids are 22 characters; a longer one is digested to keep ours under 128.
+        key = given if len(given) <= 64 else hashlib.sha256(given.encode()).hexdigest()[:40]
+        return f"mailgun:{key}:{time}"
+    whole = msgspec.json.encode(data, order="sorted")
+    return f"mailgun:sha256:{hashlib.sha256(whole).hexdigest()[:40]}"
 
 
 def _smtp(status: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Postmark webhooks (one JSON record per POST): Delivery, Bounce with its type codes, Open,
+"""Postmark webhooks (one JSON record per POST): Delivery, Bounce with its bounce types, Open,
 Click, SpamComplaint, SubscriptionChange. Postmark signs nothing, so HTTP basic auth is checked."""
 
 from __future__ import annotations
@@ -12,32 +12,45 @@ import msgspec
 from livereport.errors import BadRequest, Unauthorized
 from livereport.providers.base import Delivery, Fields, Parsed, rfc3339, same, text
 
-#: Bounce TypeCode → (our type, reason, bounce category); category None for non-bounces.
-_BOUNCE_CODES: dict[int, tuple[str, str, str | None]] = {
-    1: ("bounce", "Invalid Recipient", "hard"),  # HardBounce
-    2: ("bounce", "Transient Failure", "ignored"),  # Transient
-    16: ("unsubscribe", "", None),  # Unsubscribe request
-    64: ("bounce", "Auto-Reply", "ignored"),  # AutoResponder
-    128: ("bounce", "Generic Bounce", "ignored"),  # AddressChange
-    256: ("bounce", "DNS Failure", "soft"),  # DnsError
-    512: ("bounce", "Spam Block", "ignored"),  # SpamNotification
-    1024: ("bounce", "Generic Bounce", "ignored"),  # OpenRelayTest
-    2048: ("bounce", "Undetermined", "ignored"),  # Unknown
-    4096: ("bounce", "Soft Bounce", "soft"),  # SoftBounce
-    8192: ("bounce", "Spam Content", "ignored"),  # VirusNotification
-    16384: ("bounce", "Challenge-Response", "soft"),  # ChallengeVerification
-    100000: ("bounce", "Invalid Recipient", "hard"),  # BadEmailAddress
-    100001: ("spam_complaint", "", None),  # SpamComplaint
-    100002: ("excluded", "suppressed address (manually deactivated)", None),
-    100003: ("error", "sender signature not confirmed", None),  # Unconfirmed
-    100006: ("bounce", "Mail Block", "ignored"),  # Blocked
-    100007: ("error", "SMTP API error", None),  # SMTPApiError
-    100009: ("bounce", "Mail Block", "ignored"),  # DMARCPolicy
-    100010: ("error", "rendering error", None),  # TemplateRenderingFailed
+#: Bounce Type (Postmark's name of the bounce type) → (our type, reason, bounce category);
+#: category None for non-bounces.
+_BOUNCE_TYPES: dict[str, tuple[str, str, str | None]] = {
+    "HardBounce": ("bounce", "Invalid Recipient", "hard"),
+    "Transient": ("bounce", "Transient Failure", "ignored"),
+    "Unsubscribe": ("unsubscribe", "", None),
+    "AutoResponder": ("bounce", "Auto-Reply", "ignored"),
+    "AddressChange": ("bounce", "Generic Bounce", "ignored"),
+    "DnsError": ("bounce", "DNS Failure", "soft"),
+    "SpamNotification": ("bounce", "Spam Block", "ignored"),
+    "OpenRelayTest": ("bounce", "Generic Bounce", "ignored"),
+    "Unknown": ("bounce", "Undetermined", "ignored"),
+    "SoftBounce": ("bounce", "Soft Bounce", "soft"),
+    "VirusNotification": ("bounce", "Spam Content", "ignored"),
+    "ChallengeVerification": ("bounce", "Challenge-Response", "soft"),
+    "BadEmailAddress": ("bounce", "Invalid Recipient", "hard"),
+    "SpamComplaint": ("spam_complaint", "", None),
+    "ManuallyDeactivated": ("excluded", "suppressed address (manually deactivated)", None),
+    "Unconfirmed": ("error", "sender signature not confirmed", None),
+    "Blocked": ("bounce", "Mail Block", "ignored"),
+    "SMTPApiError": ("error", "SMTP API error", None),
+    "DMARCPolicy": ("bounce", "Mail Block", "ignored"),
+    "TemplateRenderingFailed": ("error", "rendering error", None),
 }
 
-#: Bounce type codes about inbound mail or subscriptions: documented, but no event of ours.
-_NO_EVENT = frozenset({32, 100008})
+#: Bounce types about inbound mail or subscriptions: documented, but no event of ours.
+_NO_EVENT = frozenset({"Subscribe", "InboundError"})
+
+#: TypeCode → Type, Postmark's documented pairs; the code only decides when Type is missing
+#: or unknown (the spam complaint webhook's own example carries TypeCode 512).
+_TYPE_OF_CODE: dict[int, str] = {
+    1: "HardBounce", 2: "Transient", 16: "Unsubscribe", 32: "Subscribe", 64: "AutoResponder",
+    128: "AddressChange", 256: "DnsError", 512: "SpamNotification", 1024: "OpenRelayTest",
+    2048: "Unknown", 4096: "SoftBounce", 8192: "VirusNotification",
+    16384: "ChallengeVerification", 100000: "BadEmailAddress", 100001: "SpamComplaint",
+    100002: "ManuallyDeactivated", 100003: "Unconfirmed", 100006: "Blocked",
+    100007: "SMTPApiError", 100008: "InboundError", 100009: "DMARCPolicy",
+    100010: "TemplateRenderingFailed",
+}  # fmt: skip
 
 
 class Postmark:
@@ -83,21 +96,23 @@ def _add(record: dict[str, Any], fields: Fields, parsed: Parsed) -> None:
             url=text(record.get("OriginalLink"), 2048),
         )
     elif kind in ("Bounce", "SpamComplaint"):
-        code = record.get("TypeCode")
-        if code in _NO_EVENT:
+        name = bounce_type(record)
+        if name in _NO_EVENT:
             parsed.ignored += 1
             return
-        if not isinstance(code, int) or code not in _BOUNCE_CODES:
+        if name is None:
             parsed.unknown += 1
             return
-        type_, reason, category = _BOUNCE_CODES[code]
+        type_, reason, category = _BOUNCE_TYPES[name]
+        # A complaint has one id whichever webhook (Bounce or SpamComplaint) brought it.
+        which = "SpamComplaint" if type_ == "spam_complaint" else kind
         event.update(
-            id=f"postmark:{kind}:{record.get('ID', record.get('MessageID', ''))}",
+            id=f"postmark:{which}:{record.get('ID', record.get('MessageID', ''))}",
             type=type_,
             time=rfc3339(record.get("BouncedAt"), "BouncedAt"),
             reason=reason or None,
             bounce=category,
-            code=text(record.get("Type"), 64),
+            code=name,
         )
         details = text(record.get("Details"), 1000)
         if type_ == "bounce" and details:
@@ -117,6 +132,36 @@ def _add(record: dict[str, Any], fields: Fields, parsed: Parsed) -> None:
     metadata = record.get("Metadata") or {}
     fields.apply(metadata if isinstance(metadata, dict) else {}, event)
     parsed.events.append({k: v for k, v in event.items() if v is not None})
+
+
+def bounce_type(record: dict[str, Any]) -> str | None:
+    """The Type that decides a Bounce or SpamComplaint record; None when neither its Type nor
+    its TypeCode is one Postmark documents.
+
+    The record's kind comes first: every SpamComplaint record is a complaint, whatever its
+    TypeCode says. Then the Type name, then the TypeCode when Type is missing or unknown.
+    """
+    if record.get("RecordType") == "SpamComplaint":
+        return "SpamComplaint"
+    name = record.get("Type")
+    code = record.get("TypeCode")
+    if name is not None and not isinstance(name, str):
+        raise BadRequest(
+            f"postmark: Type: expected a bounce type name such as 'HardBounce', got {name!r:.40}"
+        )
+    if code is not None and (not isinstance(code, int) or isinstance(code, bool)):
+        raise BadRequest(
+            f"postmark: TypeCode: expected an integer bounce type code such as 1, got {code!r:.40}"
+        )
+    if name in _BOUNCE_TYPES or name in _NO_EVENT:
+        return name
+    if code is not None and code in _TYPE_OF_CODE:
+        return _TYPE_OF_CODE[code]
+    if not name and code is None:
+        raise BadRequest(
+            "postmark: a Bounce record needs its Type (e.g. 'HardBounce') or TypeCode (e.g. 1)"
+        )
+    return None
 
 
 POSTMARK = Postmark()

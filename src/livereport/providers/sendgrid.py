@@ -14,6 +14,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
+from livereport.bounces.qualify import qualify
+from livereport.bounces.rules import Category, Reason
 from livereport.errors import BadRequest, Unauthorized
 from livereport.providers.base import Delivery, Fields, Parsed, epoch_ms, text
 
@@ -113,11 +115,15 @@ def _map(item: dict[str, Any], fields: Fields) -> dict[str, Any] | None:
         reply = _REPLY.match(diagnostic or "")
         if reply:
             smtp["code"] = int(reply[1])
-        event.update(
-            type="bounce",
-            smtp={k: v for k, v in smtp.items() if v is not None},
-            code=text(item.get("type") or kind, 64),
-        )
+        smtp = {k: v for k, v in smtp.items() if v is not None}
+        subtype = item.get("type")
+        if subtype is not None and not isinstance(subtype, str):
+            raise BadRequest(
+                f"sendgrid: a bounce's type: expected 'bounce' or 'blocked', got {subtype!r:.40}"
+            )
+        event.update(type="bounce", smtp=smtp, code=text(subtype or kind, 64))
+        if "blocked" in (kind, subtype):
+            event["bounce"] = block_category(smtp, item.get("bounce_classification"))
     else:
         return None
     metadata = dict(item)
@@ -126,6 +132,21 @@ def _map(item: dict[str, Any], fields: Fields) -> dict[str, Any] | None:
             metadata.update(item[nested])
     fields.apply(metadata, event)
     return {k: v for k, v in event.items() if v is not None}
+
+
+def block_category(smtp: dict[str, Any], classification: Any) -> str | None:
+    """The category of a block: SendGrid calls blocks temporary, so never hard unless the
+    address does not exist (the reply says so, or SendGrid classes it "Invalid Address").
+
+    None: the bounce rules decide, as for any bounce. Otherwise the rules' category, with
+    soft in place of hard; it is given with the event, so no rule can make the block hard.
+    """
+    found = qualify(
+        status=smtp.get("status"), code=smtp.get("code"), diagnostic=smtp.get("diagnostic")
+    )
+    if found.reason == Reason.INVALID_RECIPIENT or classification == "Invalid Address":
+        return None
+    return Category.SOFT.value if found.category == Category.HARD else found.category.value
 
 
 SENDGRID = SendGrid()

@@ -1,5 +1,8 @@
 """Amazon SES through SNS: the SNS signature is checked against the org's pinned signing
-certificates (never fetched); bounce, complaint and delivery notifications and event publishing."""
+certificates (never fetched); bounce, complaint and delivery notifications and event publishing.
+
+Notifications carry no message tags: they are attributed from the original headers, and kept
+for admins when those name no campaign and profile."""
 
 from __future__ import annotations
 
@@ -14,8 +17,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from livereport.bounces.attribution import read_verp
+from livereport.bounces.mail import ADDRESS, redact
+from livereport.bounces.qualify import qualify
 from livereport.errors import BadRequest, Unauthorized
-from livereport.providers.base import Delivery, Fields, Parsed, rfc3339, text
+from livereport.providers.base import Delivery, Fields, Kept, Parsed, rfc3339, text
 
 _NOTIFICATION_KEYS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
 _CONFIRMATION_KEYS = (
@@ -95,7 +101,7 @@ class Ses:
         if not isinstance(body, dict):
             parsed.unknown += 1
             return parsed
-        _add(body, fields, parsed)
+        _add(body, fields, parsed, str(envelope.get("Message", "")).encode())
         return parsed
 
 
@@ -109,11 +115,13 @@ def _envelope(raw: bytes) -> dict[str, Any]:
     return doc
 
 
-def _add(body: dict[str, Any], fields: Fields, parsed: Parsed) -> None:
+def _add(body: dict[str, Any], fields: Fields, parsed: Parsed, raw: bytes) -> None:
     kind = str(body.get("eventType") or body.get("notificationType") or "")
-    mail: dict[str, Any] = body.get("mail") or {}
+    # Notifications set on the identity ("classic") name their kind notificationType; event
+    # publishing through a configuration set names it eventType and carries message tags.
+    classic = not body.get("eventType") and kind in _CLASSIC
+    mail = _object(body.get("mail"), "mail")
     base = f"ses:{mail.get('messageId', '')}:{kind}"
-    tags = {k: v[0] for k, v in (mail.get("tags") or {}).items() if isinstance(v, list) and v}
     detail: dict[str, Any] = body.get(_DETAIL.get(kind, ""), None) or {}
     events: list[dict[str, Any]] = []
     if kind == "AmazonSnsSubscriptionSucceeded":
@@ -139,6 +147,10 @@ def _add(body: dict[str, Any], fields: Fields, parsed: Parsed) -> None:
     else:
         parsed.unknown += 1
         return
+    who = attribution(mail, fields)
+    if classic and events and not (who.get("campaign") and who.get("profile")):
+        parsed.kept.append(_kept(kind, detail, mail, events[0], raw))
+        return
     for event in events:
         if event.get("type") is None:
             parsed.ignored += 1
@@ -146,11 +158,123 @@ def _add(body: dict[str, Any], fields: Fields, parsed: Parsed) -> None:
         event["time"] = rfc3339(event.get("time") or mail.get("timestamp"), "timestamp")
         event["recipient"] = text(event.get("recipient"), 320)
         # One event per message, type and recipient; a digest keeps long addresses under 128.
-        who = hashlib.sha256((event["recipient"] or "").encode()).hexdigest()[:16]
-        event["id"] = f"{base}:{who}"
+        digest = hashlib.sha256((event["recipient"] or "").encode()).hexdigest()[:16]
+        event["id"] = f"{base}:{digest}"
         event["channel"] = "email"
-        fields.apply(tags, event)
+        event.update(who)
         parsed.events.append({k: v for k, v in event.items() if v is not None})
+
+
+#: The kinds of SES notifications set on an identity (not event publishing).
+_CLASSIC = frozenset({"Bounce", "Complaint", "Delivery"})
+#: The X-Livereport-* header of the original message that names each of our ids.
+_HEADERS = {"campaign": "x-livereport-campaign", "profile": "x-livereport-profile",
+            "execution": "x-livereport-execution", "variant": "x-livereport-variant"}  # fmt: skip
+_KEPT_KINDS = {"Bounce": "bounce", "Complaint": "complaint", "Delivery": "delivered"}
+UNATTRIBUTED = (
+    "no campaign and profile: the SES notification has no message tags, and the original "
+    "headers it carries have no X-Livereport-Campaign and X-Livereport-Profile, nor a VERP "
+    "envelope sender"
+)
+NO_HEADERS = (
+    "no campaign and profile: the SES notification has no message tags and carries no "
+    "original headers; turn on 'Include original headers' for this notification type of the "
+    "identity in SES, and send with X-Livereport-Campaign and X-Livereport-Profile"
+)
+
+
+def attribution(mail: dict[str, Any], fields: Fields) -> dict[str, str]:
+    """Campaign, profile, execution and variant of a message: its SES message tags first
+    (event publishing, under the org's field names), else the original headers it was sent
+    with (X-Livereport-Campaign, -Profile, -Execution, -Variant), else a VERP envelope sender
+    (``bounces+<campaign>=<profile>@…``), as for returned mails."""
+    found: dict[str, str] = {}
+    originals = _headers(mail)
+    for ours, name in _HEADERS.items():
+        value = originals.get(name, "").strip()
+        if value:
+            found[ours] = value
+    if not (found.get("campaign") and found.get("profile")):
+        verp = _verp(mail, originals)
+        if verp is not None:
+            found["campaign"], found["profile"] = verp
+    tags = _object(mail.get("tags"), "mail.tags")
+    first = {k: v[0] for k, v in tags.items() if isinstance(v, list) and v}
+    return fields.apply(first, found)
+
+
+def _headers(mail: dict[str, Any]) -> dict[str, str]:
+    """The original headers SES returns (``mail.headers``), by lower-case name, first wins."""
+    given = mail.get("headers")
+    if given is None:
+        return {}
+    shape = 'ses: mail.headers: expected a list of {"name": …, "value": …} objects'
+    if not isinstance(given, list):
+        raise BadRequest(f"{shape}, got {type(given).__name__}")
+    found: dict[str, str] = {}
+    for item in given:
+        if not (
+            isinstance(item, dict)
+            and isinstance(item.get("name"), str)
+            and isinstance(item.get("value"), str)
+        ):
+            raise BadRequest(f"{shape}; one item is {str(item)[:60]!r}")
+        found.setdefault(item["name"].strip().lower(), item["value"])
+    return found
+
+
+def _verp(mail: dict[str, Any], originals: dict[str, str]) -> tuple[str, str] | None:
+    """(campaign, profile) from a VERP address the message was sent from, if any."""
+    common = _object(mail.get("commonHeaders"), "mail.commonHeaders")
+    for value in (common.get("returnPath"), originals.get("return-path"), mail.get("source")):
+        for address in ADDRESS.findall(value if isinstance(value, str) else ""):
+            found = read_verp(address)
+            if found is not None:
+                return found
+    return None
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    """A JSON object of the notification ({} when absent); BadRequest when it is not one."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRequest(f"ses: {what}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _kept(
+    kind: str, detail: dict[str, Any], mail: dict[str, Any], event: dict[str, Any], raw: bytes
+) -> Kept:
+    """An unattributed notification as it is kept for admins, with what it would have said."""
+    reason, category, status = event.get("reason"), event.get("bounce"), None
+    if kind == "Bounce":
+        rule = f"ses:{event.get('code')}"
+        smtp = event.get("smtp") or {}
+        if smtp:
+            found = qualify(status=smtp.get("status"), diagnostic=smtp.get("diagnostic"))
+            reason, category, status = found.reason, found.category.value, found.status
+            rule = found.rule
+    elif kind == "Complaint":
+        rule = f"ses:Complaint/{detail.get('complaintFeedbackType') or 'unspecified'}"
+    else:
+        rule = "ses:Delivery"
+    common = _object(mail.get("commonHeaders"), "mail.commonHeaders")
+    subject = common.get("subject") or _headers(mail).get("subject") or ""
+    why = UNATTRIBUTED if "headers" in mail else NO_HEADERS
+    if mail.get("headersTruncated") is True:
+        why += " (SES cut the original headers short: headersTruncated)"
+    return Kept(
+        digest=hashlib.sha256(b"ses:" + raw).hexdigest(),
+        kind=_KEPT_KINDS[kind],
+        category=category,
+        reason=reason,
+        status=status,
+        rule=rule,
+        subject=redact(str(subject))[:200],
+        why=why,
+        raw=raw,
+    )
 
 
 _SIMPLE_KINDS = frozenset(

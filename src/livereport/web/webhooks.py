@@ -16,6 +16,7 @@ from livereport.ingest import pipeline
 from livereport.ingest.decode import read_body
 from livereport.providers import PROVIDERS, Fields
 from livereport.providers.base import Delivery
+from livereport.store.metadata import KeptReturn
 from livereport.web.params import ingest_context, services_of
 
 _encode = msgspec.json.Encoder().encode
@@ -43,6 +44,10 @@ async def post_webhook(request: Request) -> Response:
     parsed = provider.parse(delivery, fields)
     for note in parsed.notes:
         await run_in_threadpool(s.metadata.add_webhook_note, org.org_id, provider.name, note)
+    for k in parsed.kept:  # unattributed: listed with the returned mails, never dropped
+        kept = KeptReturn(k.digest, now.timestamp(), k.kind, k.category, k.reason, k.status,
+                          k.rule, k.subject, k.why)  # fmt: skip
+        await run_in_threadpool(s.metadata.keep_return, org.org_id, kept, k.raw)
     result = await pipeline.run(
         s.writer, pipeline.Items(parsed.events), ingest_context(request, org.org_id)
     )
@@ -52,6 +57,7 @@ async def post_webhook(request: Request) -> Response:
                 **result.answer(),
                 "unknown": parsed.unknown,
                 "ignored": parsed.ignored,
+                "kept": len(parsed.kept),
             }
         ),
         media_type="application/json",
@@ -72,8 +78,9 @@ def openapi_paths() -> dict[str, Any]:
             "rejected": {"type": "array", "items": {"type": "object"}},
             "unknown": {"type": "integer", "description": "Items of a type livereport does not know (kept in the count)."},
             "ignored": {"type": "integer", "description": "Documented items that make no event, e.g. an intermediate status."},
+            "kept": {"type": "integer", "description": "Notices that name no campaign and profile (Amazon SES notifications without attribution headers): kept for admins, listed by GET /v1/returns/unattributed."},
         },
-        "required": ["accepted", "duplicates", "rejected", "unknown", "ignored"],
+        "required": ["accepted", "duplicates", "rejected", "unknown", "ignored", "kept"],
     }  # fmt: skip
     return {
         "/v1/webhooks/{provider}/{org_token}": {"post": {
