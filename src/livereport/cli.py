@@ -627,21 +627,29 @@ def bounces() -> None:
 @bounces.command("classify")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def bounces_classify(files: tuple[Path, ...], as_json: bool) -> None:
+@data_option
+@click.option("--org", default=None, help="Classify with this org's own bounce rules first, then the defaults (the org of --data).")  # fmt: skip
+@click.option("--url", default=None, help="A server's base URL: use the rules of the org of --key.")
+@click.option("--key", default=None, help="An API key with the read scope (with --url).")
+def bounces_classify(files: tuple[Path, ...], as_json: bool, data: Path | None, org: str | None, url: str | None, key: str | None) -> None:  # fmt: skip
     """Say whether each raw mail is a bounce, with its category, reason, status and rule."""
     import json
 
     from rich.table import Table
 
     from livereport.bounces.classify import classify_message
+    from livereport.bounces.rules import DEFAULT_RULES
 
+    rules = DEFAULT_RULES
+    if any(v is not None for v in (data, org, url, key)):
+        rules = _classify_rules(data, org, url, key)
     table = Table("file", "bounce", "category", "reason", "status", "rule")
     for path in files:
         try:
             raw = path.read_bytes()
         except OSError as exc:
             raise Failure(f"cannot read {path}: {exc.strerror or exc}; check the path") from None
-        found = classify_message(raw)
+        found = classify_message(raw, rules)
         row = {
             "file": str(path), "is_bounce": found.is_bounce,
             "category": found.category.value if found.category else None,
@@ -655,6 +663,46 @@ def bounces_classify(files: tuple[Path, ...], as_json: bool) -> None:
         out.print(table)
 
 
+def _classify_rules(data: Path | None, org: str | None, url: str | None, key: str | None) -> Any:
+    """An org's rules, then the defaults: of --org in the data directory, or of the key's
+    org through a server."""
+    import json
+
+    from livereport.bounces.org import compile_rows
+    from livereport.bounces.rules import DEFAULT_RULES
+
+    target = _rules_target(url, key)
+    if target is not None and org is not None:
+        raise click.UsageError("--org names an org of a data directory; with --url the "
+                               "key's org is used: leave --org out")  # fmt: skip
+    if target is None and org is None:
+        raise click.UsageError("--data says where the org's rules are; add --org NAME "
+                               "(see `livereport orgs list`)")  # fmt: skip
+    with failures():
+        if target is not None:
+            found = _rules_call("GET", *target)
+            version, rows, whose = found["version"], found["rules"], "the key's org"
+        else:
+            metadata = instance.open_metadata(_existing(data))
+            the_org = metadata.org(org)
+            stored = metadata.bounce_rules(the_org.id)
+            version, rows = (stored[0], json.loads(stored[1])) if stored else (0, [])
+            whose = f"org {the_org.name}"
+        own = compile_rows(rows)
+    err.print(f"{len(own)} rules of {whose} (version {version}) first, then the "
+              f"{len(DEFAULT_RULES)} default rules", markup=False)  # fmt: skip
+    return (*own, *DEFAULT_RULES)
+
+
+def _existing(data: Path | None) -> Config:
+    """The configuration of a data directory that holds an instance (never made here)."""
+    config = _config(data)
+    if not config.database and not config.metadata_path.exists():
+        raise Failure(f"{config.data} holds no livereport instance (no {config.metadata_path.name}); "
+                      "check --data or $LIVEREPORT_DATA")  # fmt: skip
+    return config
+
+
 @bounces.group("rules")
 def bounces_rules() -> None:
     """The org's own bounce rules, tried before the default table (SPEC §5)."""
@@ -664,6 +712,8 @@ def _rules_target(url: str | None, key: str | None) -> tuple[str, str] | None:
     """(url, key) with --url; else None: the data directory's metadata, which a server running
     on it reads too (the rules take effect there at once, by their version)."""
     if not url:
+        if key:
+            raise click.UsageError("--key goes with --url, the server to use it on")
         return None
     if not key:
         raise click.UsageError("--url needs --key (an API key of your org)")
@@ -740,6 +790,90 @@ def bounces_rules_set(file: Path, data: Path | None, org: str | None, url: str |
             assert stored is not None  # no expected version: the replace always happens
             version = stored
     err.print(f"stored {len(checked)} org bounce rules as version {version}")
+
+
+@bounces.command("reclassify")
+@data_option
+@click.option("--org", default=None, help="Org (with --data; default: the first org).")
+@click.option("--url", default=None, help="A server's base URL, e.g. http://127.0.0.1:8000.")
+@click.option("--key", default=None, help="An API key with the admin scope (with --url).")
+@click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+def bounces_reclassify(data: Path | None, org: str | None, url: str | None, key: str | None, dry_run: bool, as_json: bool) -> None:  # fmt: skip
+    """Apply the org's current bounce rules to the email bounces stored in the live window."""
+    import json
+
+    target = _rules_target(url, key)
+    if target is not None and org is not None:
+        raise click.UsageError("--org names an org of a data directory; with --url the "
+                               "key's org is used: leave --org out")  # fmt: skip
+    with failures():
+        if target is not None:
+            from livereport.bounces.reclassify import MUTATION_WAIT_S
+
+            response = httpx.post(
+                f"{target[0]}/v1/bounce-rules/reclassify", json={"dry_run": dry_run},
+                headers={"Authorization": f"Bearer {target[1]}"},
+                timeout=httpx.Timeout(30, read=MUTATION_WAIT_S + 120),
+            )  # fmt: skip
+            outcome: dict[str, Any] = response.json()
+            if response.status_code != 200:
+                raise Failure(outcome.get("error", response.text))
+        else:
+            outcome = _reclassify_local(data, org, dry_run)
+    if as_json:
+        click.echo(json.dumps(outcome, ensure_ascii=False))
+    else:
+        _show_reclassified(outcome)
+
+
+def _reclassify_local(data: Path | None, org: str | None, dry_run: bool) -> dict[str, Any]:
+    """On the data directory, opened in this process: no server may run on it."""
+    from livereport.bounces.reclassify import journal_of, reclassify, repair
+    from livereport.store.schema import migrate
+
+    config = _existing(data)
+    running = instance.running_server(config)
+    if running:
+        raise Failure(f"{config.data} is served by {running}; reclassify through it: --url "
+                      f"{running} --key KEY, an admin key (`livereport keys create --scope admin`)")  # fmt: skip
+    metadata = instance.open_metadata(config)
+    org_id = metadata.org(org).id
+    store = instance.open_store(config)
+    migrate(store)
+    journal = journal_of(config.data, config.clickhouse)
+    days = repair(store, journal)
+    if days:
+        err.print(f"rebuilt the rollups of days {days} after an interrupted reclassification")
+    outcome: dict[str, Any] = reclassify(store, metadata, org_id, dry_run=dry_run, journal=journal)
+    if not dry_run:
+        _audit(metadata, org_id, "bounces.reclassify", f"{outcome['changed']} bounces of "
+               f"{outcome['campaigns']} campaigns (rules version {outcome['rules_version']})")  # fmt: skip
+    return outcome
+
+
+def _show_reclassified(outcome: dict[str, Any]) -> None:
+    """Counts per reason and category, before → after, and a summary line."""
+    from rich.table import Table
+
+    window = outcome["window"]
+    table = Table("reason", "category", "before", "after", "change",
+                  title=f"Email bounces from {window['from']} on")  # fmt: skip
+    for row in outcome["counts"]:
+        change = row["after"] - row["before"]
+        table.add_row(_printable(row["reason"]), row["category"], str(row["before"]),
+                      str(row["after"]), f"{change:+d}" if change else "")  # fmt: skip
+    out.print(table)
+    changed = outcome["changed"]
+    verb = "would change" if outcome["dry_run"] else "changed"
+    err.print(
+        f"{changed} of {outcome['examined']} bounces with SMTP data {verb} "
+        f"(rules version {outcome['rules_version']}); {outcome['kept']} kept as the sender "
+        f"gave them, {outcome['unchanged']} already as the rules say"
+        + ("; dry run: nothing was changed" if outcome["dry_run"] else "")
+        + ("; ClickHouse still updates the stored events (the reports are done)" if outcome["pending"] else ""),
+        markup=False,
+    )  # fmt: skip
 
 
 @main.group()

@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from livereport.bounces.reclassify import journal_of
+from livereport.bounces.reclassify import repair as repair_reclassify
 from livereport.config import Config
 from livereport.errors import LivereportError
 from livereport.ingest import pipeline
@@ -34,7 +36,7 @@ from livereport.store.schema import migrate
 from livereport.store.tenant import TenantStore
 from livereport.web.accounts import account_routes
 from livereport.web.auth import authenticate, authenticate_caller
-from livereport.web.bounce_rules import get_bounce_rules, put_bounce_rules
+from livereport.web.bounce_rules import get_bounce_rules, post_reclassify, put_bounce_rules
 from livereport.web.export import get_export
 from livereport.web.layouts import delete_layout, get_layout, put_layout
 from livereport.web.limits import RequestLimits
@@ -192,6 +194,12 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await run_in_threadpool(migrate, store)
+        # Before any insert: the rollups of a reclassification a crash cut short.
+        days = await run_in_threadpool(
+            repair_reclassify, store, journal_of(config.data, config.clickhouse)
+        )
+        if days:
+            log.warning("rebuilt the rollups of days %s (reclassification cut short)", days)
         writer = Writer(
             store,
             linger_s=config.flush_linger_ms / 1000,
@@ -239,6 +247,7 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
         Route("/v1/campaigns/{campaign:path}/bounces/{event_id}", get_bounce),
         Route("/v1/bounce-rules", get_bounce_rules, methods=["GET"]),
         Route("/v1/bounce-rules", put_bounce_rules, methods=["PUT"]),
+        Route("/v1/bounce-rules/reclassify", post_reclassify, methods=["POST"]),
         Route("/v1/campaigns", get_campaigns),
         Route("/v1/campaigns/{campaign:path}/totals", get_totals),
         Route("/v1/campaigns/{campaign:path}/breakdown", get_breakdown),

@@ -3,6 +3,8 @@
 GET /v1/bounce-rules (read scope): the org's table, its version, and how many default rules
 follow it. PUT /v1/bounce-rules (admin scope): replace the whole table; a body that breaks any
 row is refused with every problem named by row and field, and nothing is stored.
+POST /v1/bounce-rules/reclassify (admin scope): apply the table to the email bounces already
+stored in the live window (bounces/reclassify.py), or with ``dry_run`` say what would change.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ from starlette.responses import Response
 
 from livereport.bounces.org import rows_json
 from livereport.bounces.overrides import MAX_PATTERN, MAX_RULES, parse_rules
+from livereport.bounces.reclassify import journal_of, reclassify
 from livereport.bounces.rules import DEFAULT_RULES
 from livereport.errors import BadRequest, LivereportError, UnsupportedMediaType
 from livereport.ingest.decode import read_body
+from livereport.report.build import Reports
 from livereport.store.metadata import Scope
 from livereport.web.auth import authenticate_caller
 from livereport.web.params import services_of
+from livereport.web.session import client_address
 
 MAX_BODY = 1_000_000
 _encode = msgspec.json.Encoder().encode
@@ -102,6 +107,53 @@ async def put_bounce_rules(request: Request) -> Response:
     return _json(table_json(version, rows))
 
 
+def read_options(body: bytes, media: str) -> bool:
+    """``dry_run`` of a reclassify body (none: false); BadRequest naming what is wrong."""
+    if not body.strip():
+        return False
+    if media != "application/json":
+        raise UnsupportedMediaType(
+            f"Content-Type {media or '(none)'!r} is not accepted; send application/json "
+            '({"dry_run": true}) or no body'
+        )
+    try:
+        value = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f'the body is not valid JSON ({exc}); expected {{"dry_run": true}} '
+                         "or {\"dry_run\": false}, or no body") from None  # fmt: skip
+    if not isinstance(value, dict):
+        raise BadRequest('the body is not an object; expected {"dry_run": true} or no body')
+    unknown = sorted(set(value) - {"dry_run"})
+    if unknown:
+        raise BadRequest(f"{unknown[0]}: unknown field; expected only dry_run")
+    dry_run = value.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise BadRequest(f"dry_run: {dry_run!r} is not valid; expected true or false")
+    return dry_run
+
+
+async def post_reclassify(request: Request) -> Response:
+    s = services_of(request)
+    caller = authenticate_caller(request, s.metadata, Scope.ADMIN)
+    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    body = await read_body(request.stream(), request.headers.get("content-encoding"), MAX_BODY)
+    dry_run = read_options(body, media)
+    outcome = await run_in_threadpool(
+        reclassify, s.store, s.metadata, caller.org_id, dry_run=dry_run,
+        journal=journal_of(s.config.data, s.config.clickhouse),
+    )  # fmt: skip
+    if not dry_run:
+        if outcome["changed"]:
+            # The tab cache keys tabs by the campaign's event count, which a reclassification
+            # leaves as it is: start an empty one (report/build.py).
+            s.reports = Reports(s.reports.store, cache=s.reports.cache)
+        target = (f"{outcome['changed']} bounces of {outcome['campaigns']} campaigns "
+                  f"(rules version {outcome['rules_version']})")  # fmt: skip
+        await run_in_threadpool(s.metadata.audit, caller.org_id, caller.actor,
+                                "bounces.reclassify", target, client_address(request))  # fmt: skip
+    return _json(outcome)
+
+
 def _error(description: str) -> dict[str, Any]:
     schema = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
     return {"description": description, "content": {"application/json": {"schema": schema}}}
@@ -133,6 +185,27 @@ def openapi_paths() -> dict[str, Any]:
         },
         "required": ["version", "rules", "default_rules"],
     }  # fmt: skip
+    pair = {"type": "object", "properties": {"reason": {"type": "string"}, "category": {"type": "string"}}}  # fmt: skip
+    outcome = {
+        "type": "object",
+        "properties": {
+            "dry_run": {"type": "boolean"},
+            "window": {"type": "object", "properties": {"from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"}}},
+            "rules_version": {"type": "integer", "description": "The version of the org's table applied (0: none, only the defaults)."},
+            "bounces": {"type": "integer", "description": "Email bounces of the window."},
+            "examined": {"type": "integer", "description": "Those with SMTP data, which the rules decide."},
+            "changed": {"type": "integer"}, "unchanged": {"type": "integer", "description": "Already what the rules say."},
+            "kept": {"type": "integer", "description": "Reason or category given by the sender: kept."},
+            "campaigns": {"type": "integer", "description": "Campaigns with a changed bounce."},
+            "counts": {"type": "array", "items": {"type": "object", "properties": {
+                "reason": {"type": "string"}, "category": {"type": "string"},
+                "before": {"type": "integer"}, "after": {"type": "integer"}}}},
+            "changes": {"type": "array", "items": {"type": "object", "properties": {
+                "from": pair, "to": pair, "bounces": {"type": "integer"}}}},
+            "pending": {"type": "boolean", "description": "ClickHouse still updates the stored events (the reports already show the change)."},
+        },
+        "required": ["dry_run", "window", "rules_version", "bounces", "examined", "changed", "unchanged", "kept", "campaigns", "counts", "changes", "pending"],
+    }  # fmt: skip
     common = {
         "401": _error("No API key or session, or an unknown or revoked one."),
         "403": _error("The credential lacks the needed scope (PUT needs admin)."),
@@ -147,7 +220,7 @@ def openapi_paths() -> dict[str, Any]:
             },
             "put": {
                 "summary": "Replace the org's bounce rules (whole table)",
-                "description": f"At most {MAX_RULES} rows. An empty array removes the org's rules. With `version`, the replace happens only if the stored table is still that version (else 409). Takes effect at once on every node for bounces arriving afterwards; stored events keep their reason.",
+                "description": f"At most {MAX_RULES} rows. An empty array removes the org's rules. With `version`, the replace happens only if the stored table is still that version (else 409). Takes effect at once on every node for bounces arriving afterwards; stored events keep their reason until POST /v1/bounce-rules/reclassify.",
                 "security": [{"apiKey": ["admin"]}],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
                     {"type": "object", "properties": {"rules": {"type": "array", "items": row}, "version": {"type": "integer", "minimum": 0}}, "required": ["rules"]},
@@ -160,6 +233,24 @@ def openapi_paths() -> dict[str, Any]:
                     "409": _error("The table changed since the version sent."),
                     "413": _error("The body is over 1 MB."),
                     "415": _error("The Content-Type is not application/json."),
+                },
+            },
+        },
+        "/v1/bounce-rules/reclassify": {
+            "post": {
+                "summary": "Apply the org's bounce rules to the email bounces of the live window",
+                "description": "Stored email bounces with SMTP data, dated from the start of the 24-hour window on, whose reason and category are what the default rules give take what the org's rules (first) and the defaults say now; a reason or category the sender gave is kept. The report rollups change with them, so every report stays exact. With `dry_run`, nothing changes. One at a time per org (409 while one runs).",
+                "security": [{"apiKey": ["admin"]}],
+                "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"dry_run": {"type": "boolean", "default": False}}, "additionalProperties": False,
+                }}}},
+                "responses": {
+                    "200": {"description": "The counts before and after.", "content": {"application/json": {"schema": outcome}}},
+                    "400": _error("The body is not valid; the message says what is expected."),
+                    **common,
+                    "409": _error("A reclassification of the org, or an earlier change of the stored events, is still running."),
+                    "415": _error("A body whose Content-Type is not application/json."),
+                    "503": _error("Storage unavailable; the message says what was changed."),
                 },
             },
         },
