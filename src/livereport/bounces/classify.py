@@ -112,7 +112,7 @@ def _from_dsn(message: Message, who: Attribution, rules: Sequence[Rule]) -> Clas
     if first.action in ("delivered", "relayed", "expanded"):
         return Classification(Kind.DELIVERED, None, None, status, f"dsn:{first.action}",
                               code, _clean(first.diagnostic), domain, who)  # fmt: skip
-    if first.action == "delayed":
+    if first.action == "delayed" and not _expired(status):
         return Classification(Kind.DELAY, None, None, status, "dsn:delayed",
                               code, _clean(first.diagnostic), domain, who)  # fmt: skip
     found = qualify(
@@ -128,6 +128,12 @@ def _from_dsn(message: Message, who: Attribution, rules: Sequence[Rule]) -> Clas
             found, rule = better, f"dsn+text+{better.rule}"
     return Classification(Kind.BOUNCE, found.category, found.reason, found.status,
                           rule, code, _clean(first.diagnostic), domain, who)  # fmt: skip
+
+
+def _expired(status: str | None) -> bool:
+    """X.4.7, delivery time expired (RFC 3463): the server gave up, whatever the report's
+    Action says (OpenSMTPD reports an expired envelope as "delayed")."""
+    return status is not None and status.endswith(".4.7")
 
 
 #: Decisions that say no more than "it failed": the fallbacks and the bare reply codes.
