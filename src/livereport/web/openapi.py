@@ -1,10 +1,25 @@
-"""The OpenAPI 3.1 document of the HTTP API, built from the catalogue's names."""
+"""The OpenAPI 3.1 document of the HTTP API, built from the catalogue's names and the event
+contract's structs (events.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from livereport import __version__
+from livereport.events import (
+    _STATUS,
+    MATRIX,
+    PLATFORM_ALIASES,
+    Bounce,
+    Channel,
+    EventType,
+    IncomingEvent,
+    Interaction,
+    Platform,
+)
+from livereport.ingest.decode import JSON_TYPES, NDJSON_TYPES
 from livereport.report.catalogue import BUCKETS, DIMENSIONS, METRICS, SCOPES, TABS
 from livereport.web.accounts import openapi_paths as account_paths
 from livereport.web.bounce_rules import openapi_paths as bounce_rule_paths
@@ -67,6 +82,170 @@ _ROWS = {
 }
 
 
+_REF = "#/components/schemas/{name}"
+#: What each field of an event means; the types and limits come from the struct itself.
+_FIELD_HELP = {
+    "id": "Your unique id of the event. An id the org already sent (within the retention) is "
+          "counted once, as a duplicate. No control characters.",
+    "time": "When the event happened: RFC 3339 with a UTC offset (2026-11-26T10:15:30.123Z), "
+            "or integer epoch milliseconds. Refused when more than 5 minutes ahead of the "
+            "server's clock or older than the retention period (30 days by default).",
+    "campaign": "Your campaign id.",
+    "type": "What happened. Each channel accepts only some types (the matrix is in allOf).",
+    "profile": "Your id of the person the event is about.",
+    "channel": "The channel the event is about; required by every type but `entered` "
+               "(campaign-level), which ignores it.",
+    "execution": "One run of a recurring campaign.",
+    "variant": "The variant (A/B test) of the message.",
+    "reason": "Why a profile was excluded, a message bounced or failed. Without one, excluded "
+              "and error events get `Undetermined`; a bounce gets its reason from `smtp` or "
+              "`code` by the bounce rules.",
+    "code": "A provider's failure code (Twilio for SMS, APNs or FCM for push): with no "
+            "`reason`, a push or SMS bounce or error takes the code's reason.",
+    "bounce": "A bounce's category; without it, the bounce rules decide from the reason or SMTP "
+              "data (else `ignored`).",
+    "smtp": "What the receiving mail server answered; qualifies an email bounce.",
+    "recipient": "An email address (only its domain is kept) or a phone number (not kept).",
+    "recipient_domain": "The recipient's domain, when you do not send `recipient`; kept "
+                        "lower-cased and IDNA-normalised.",
+    "platform": "The push platform; `apns` and `fcm` (any case) are read as ios and android.",
+    "interaction": "The kind of an in-app or web interaction.",
+    "element": "The element shown or interacted with (in-app, web).",
+    "url": "The link clicked.",
+    "machine": "True when a machine, not a person, opened or clicked (a mail scanner, a "
+               "proxy).",
+    "user_agent": "The user agent of an open or click; not kept, but one of a known machine "
+                  "(proxy, scanner, bot) makes `machine` true.",
+}
+_SMTP_HELP = {
+    "status": "The enhanced status code (RFC 3463), e.g. 5.1.1.",
+    "code": "The SMTP reply code, e.g. 550.",
+    "diagnostic": "The server's diagnostic text; addresses in it are reduced to their domain.",
+}
+#: The fields whose values events.py checks against an enum after decoding.
+_CHOICES: dict[str, list[str]] = {
+    "type": [t.value for t in EventType],
+    "channel": [c.value for c in Channel],
+    "bounce": [b.value for b in Bounce],
+    "platform": [p.value for p in Platform] + list(PLATFORM_ALIASES),
+    "interaction": [i.value for i in Interaction],
+}
+
+
+def _strings(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The string branches of a property's schema (itself, or those of its anyOf)."""
+    return [s for s in schema.get("anyOf", [schema]) if s.get("type") == "string"]
+
+
+def _ecma(schema: dict[str, Any]) -> None:
+    """JSON Schema patterns are ECMA-262: Python's end-of-text ``\\Z`` is ``$`` there."""
+    for branch in _strings(schema):
+        if branch.get("pattern", "").endswith("\\Z"):
+            branch["pattern"] = branch["pattern"][:-2] + "$"
+
+
+def event_schemas() -> dict[str, Any]:
+    """The schemas of an incoming event (``Event``, ``Smtp``), generated from the msgspec struct
+    the ingest decoder uses, so that types, required fields and lengths cannot drift from it;
+    the checks events.py makes after decoding (enumerated values, the channel × type matrix,
+    the SMTP status's form) are added from the same module."""
+    _, found = msgspec.json.schema_components([IncomingEvent], ref_template=_REF)
+    event: dict[str, Any] = found.pop("IncomingEvent")
+    smtp: dict[str, Any] = found.pop("Smtp")
+    assert not found, f"unexpected structs in the event schema: {list(found)}"
+    event["title"] = "Event"
+    event["description"] = (
+        "One event as a sender writes it. Fields not listed are ignored. An event that breaks "
+        "a rule is rejected alone, with a message per field; see docs/events.md."
+    )
+    for name, prop in event["properties"].items():
+        _ecma(prop)
+        prop["description"] = _FIELD_HELP[name]
+        for branch in _strings(prop):
+            if name in _CHOICES:
+                branch["enum"] = _CHOICES[name]
+            elif name == "time":
+                branch["format"] = "date-time"
+    event["properties"]["time"]["anyOf"][1]["description"] = "Epoch milliseconds."
+    for name, prop in smtp["properties"].items():
+        prop["description"] = _SMTP_HELP[name]
+    _strings(smtp["properties"]["status"])[0]["pattern"] = _STATUS.pattern
+    smtp["description"] = "The SMTP answer of a bounce."
+    # The matrix: a type that is not campaign-level needs one of its channels.
+    event["allOf"] = [
+        {
+            "if": {"properties": {"type": {"const": kind.value}}, "required": ["type"]},
+            "then": {
+                "properties": {"channel": {"enum": [c.value for c in Channel if c in chans]}},
+                "required": ["channel"],
+            },
+        }
+        for kind, chans in MATRIX.items()
+        if chans
+    ]
+    return {"Event": event, "Smtp": smtp}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}  # fmt: skip
+
+
+def _ingest_result() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": "Every event sent is accounted for: accepted + duplicates + len(rejected) = events sent.",
+        "properties": {
+            "accepted": {"type": "integer", "minimum": 0, "description": "Events stored by this request."},
+            "duplicates": {"type": "integer", "minimum": 0, "description": "Events whose id the org sent before (or earlier in this request): counted once, not stored again."},
+            "rejected": {"type": "array", "description": "Events that break the contract, by index in the body; the others are stored anyway.", "items": {"type": "object", "properties": {
+                "index": {"type": "integer", "minimum": 0, "description": "Position of the event in the body (NDJSON: counting non-blank lines), from 0."},
+                "id": {"type": ["string", "null"], "description": "The event's id, when it has a readable one."},
+                "errors": {"type": "array", "items": {"type": "string"}, "description": "One message per problem: \"field: what is wrong; what is expected\"."},
+            }, "required": ["index", "id", "errors"]}},
+        },
+        "required": ["accepted", "duplicates", "rejected"],
+    }  # fmt: skip
+
+
+def _events_operation() -> dict[str, Any]:
+    """POST /v1/events: the request body is an array of Event (or Event per line)."""
+    ndjson = {
+        "schema": {"type": "string", "description": "One JSON Event per line; blank lines are skipped."},
+    }  # fmt: skip
+    return {
+        "summary": "Send events",
+        "description": (
+            "A JSON array of events, or one event per line (NDJSON); gzip or zstd bodies "
+            "accepted. At most LIVEREPORT_MAX_BODY_BYTES (10 MiB) as sent and decoded, and "
+            "LIVEREPORT_MAX_EVENTS_PER_REQUEST (10,000) events. The answer comes once the "
+            "accepted events are stored. The contract, with examples: docs/events.md."
+        ),
+        "security": [{"apiKey": ["ingest"]}],
+        "parameters": [{
+            "name": "Content-Encoding", "in": "header", "required": False,
+            "description": "How the body is compressed.",
+            "schema": {"type": "string", "enum": ["gzip", "zstd", "identity"]},
+        }],
+        "requestBody": {"required": True, "content": {
+            **{media: {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}} for media in sorted(JSON_TYPES)},
+            **{media: ndjson for media in sorted(NDJSON_TYPES)},
+        }},
+        "responses": {
+            "200": {
+                "description": "Every event accounted for: accepted + duplicates + rejected. Sent even when some (or all) events are rejected.",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IngestResult"}}},
+            },
+            "400": _error("The body as a whole cannot be read: not JSON, not an array, not UTF-8, nested too deeply, or not valid gzip / zstd."),
+            "401": _error("No API key, or an unknown, expired or revoked one."),
+            "403": _error("The API key lacks the ingest scope."),
+            "413": _error("Body (as sent or decoded) or event count over the limit; split the request."),
+            "415": _error("Unsupported Content-Type or Content-Encoding."),
+            "429": _error("The API key sent more requests than its rate limit; retry after Retry-After seconds."),
+            "503": _error("Saturated or storage unavailable; retry the same request after Retry-After seconds (what it stored, if anything, comes back as duplicates)."),
+        },
+    }  # fmt: skip
+
+
 def openapi_document() -> dict[str, Any]:
     read = [{"apiKey": ["read"]}]
     return {
@@ -80,18 +259,8 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "An API key of your org (`livereport keys create`)."}},
             "schemas": {
                 "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]},
-                "IngestResult": {
-                    "type": "object",
-                    "properties": {
-                        "accepted": {"type": "integer", "minimum": 0},
-                        "duplicates": {"type": "integer", "minimum": 0},
-                        "rejected": {"type": "array", "items": {"type": "object", "properties": {
-                            "index": {"type": "integer"}, "id": {"type": ["string", "null"]},
-                            "errors": {"type": "array", "items": {"type": "string"}},
-                        }, "required": ["index", "id", "errors"]}},
-                    },
-                    "required": ["accepted", "duplicates", "rejected"],
-                },
+                "IngestResult": _ingest_result(),
+                **event_schemas(),
             },
         },
         "paths": {
@@ -116,22 +285,7 @@ def openapi_document() -> dict[str, Any]:
                 "security": [],
                 "responses": {"200": {"description": "Metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}},
             }},
-            "/v1/events": {"post": {
-                "summary": "Send events",
-                "description": "A JSON array of events, or one event per line (NDJSON); gzip or zstd bodies accepted. The answer comes once the accepted events are stored.",
-                "security": [{"apiKey": ["ingest"]}],
-                "requestBody": {"required": True, "content": {
-                    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-                    "application/x-ndjson": {"schema": {"type": "string"}},
-                }},
-                "responses": {
-                    "200": {"description": "Every event accounted for: accepted + duplicates + rejected.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IngestResult"}}}},
-                    **_ERRORS,
-                    "413": {"description": "Body or event count over the limit.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-                    "415": {"description": "Unsupported Content-Type or Content-Encoding.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-                    "503": {"description": "Saturated or storage unavailable; retry after Retry-After seconds.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-                },
-            }},
+            "/v1/events": {"post": _events_operation()},
             "/v1/campaigns": {"get": {
                 "summary": "Campaigns of your org", "security": read,
                 "responses": _ok({"type": "object", "properties": {"window": _WINDOW, "as_of": {"type": "string"}, "campaigns": {"type": "array", "items": {"type": "object", "properties": {
