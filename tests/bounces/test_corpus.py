@@ -34,10 +34,11 @@ def test_figures_in_sample() -> None:
     figures = by_source(leave_out=False)
     print("\n" + "\n".join(table(figures)))
     total = _total(figures)
-    assert total.detection >= 0.97
-    assert total.hard_recall >= 0.94
-    assert total.hard_precision >= 0.97
-    assert total.reason >= 0.87
+    # Measured 2026-12-03, 795 messages: 0.994, 0.980, 0.996, 0.926.
+    assert total.detection >= 0.98
+    assert total.hard_recall >= 0.96
+    assert total.hard_precision >= 0.98
+    assert total.reason >= 0.90
 
 
 def test_figures_leaving_each_source_out() -> None:
@@ -46,9 +47,10 @@ def test_figures_leaving_each_source_out() -> None:
     figures = by_source(leave_out=True)
     print("\n" + "\n".join(table(figures)))
     total = _total(figures)
-    assert total.detection >= 0.97
-    assert total.hard_recall >= 0.93
-    assert total.hard_precision >= 0.97
+    # Measured 2026-12-03: 0.991, 0.961, 0.996 (the bar: 0.95 for the first two).
+    assert total.detection >= 0.98
+    assert total.hard_recall >= 0.95
+    assert total.hard_precision >= 0.98
     for source, f in figures.items():
         assert f.detection >= 0.9, source
         assert f.hard_precision >= 0.9, source

@@ -250,6 +250,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     _when_text("user-unknown-domino", R.INVALID_RECIPIENT,
                r"not unique\. several matches found in domino directory",
                note="Domino: the address names no single person.", learned_from="public-bounced"),
+    _when_text("user-unknown-courier", R.INVALID_RECIPIENT, r"user <[^>\n]{1,100}> unknown",
+               note="Courier names the local part between the words.", learned_from="courier-real"),
     _when_text("user-unknown-cox", R.INVALID_RECIPIENT, r"mailbox unavailable or access denied",
                note="Cox's answer to an unknown address.", learned_from="public-baunsu"),
     _when_text("mailbox-disabled", R.RECIPIENT_REFUSED,
