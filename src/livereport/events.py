@@ -103,7 +103,8 @@ FUTURE_TOLERANCE: Final = timedelta(minutes=5)
 UNDETERMINED: Final = "Undetermined"
 
 _NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*\Z"  # C0, DEL and C1; \Z: "$" allows a final "\n"
-_STATUS = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
+#: An enhanced status code (RFC 3463) as an event may carry it.
+SMTP_STATUS = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().\-]{2,30}$")
 _UA_MACHINE = re.compile(
     r"GoogleImageProxy|YahooMailProxy|Barracuda|Proofpoint|Mimecast|bot\b|crawler|spider"
@@ -312,7 +313,7 @@ def normalise(e: IncomingEvent, *, now: datetime, retention: timedelta) -> Event
     else:
         domain = _check_domain(e.recipient, e.recipient_domain, errors)
     smtp = e.smtp or _NO_SMTP
-    if smtp.status is not None and not _STATUS.match(smtp.status):
+    if smtp.status is not None and not SMTP_STATUS.match(smtp.status):
         errors.add(
             "smtp.status",
             f"{smtp.status!r} is not an enhanced status code; expected X.Y.Z, e.g. 5.1.1",

@@ -9,9 +9,9 @@ import msgspec
 
 from livereport import __version__
 from livereport.events import (
-    _STATUS,
     MATRIX,
     PLATFORM_ALIASES,
+    SMTP_STATUS,
     Bounce,
     Channel,
     EventType,
@@ -169,7 +169,7 @@ def event_schemas() -> dict[str, Any]:
     event["properties"]["time"]["anyOf"][1]["description"] = "Epoch milliseconds."
     for name, prop in smtp["properties"].items():
         prop["description"] = _SMTP_HELP[name]
-    _strings(smtp["properties"]["status"])[0]["pattern"] = _STATUS.pattern
+    _strings(smtp["properties"]["status"])[0]["pattern"] = SMTP_STATUS.pattern
     smtp["description"] = "The SMTP answer of a bounce."
     # The matrix: a type that is not campaign-level needs one of its channels.
     event["allOf"] = [
