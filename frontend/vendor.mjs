@@ -1,5 +1,6 @@
 // Copies the browser builds of the locked libraries into the package's static folder.
-// Run by `./dev setup` after `npm ci`; the copies are generated files (gitignored).
+// Run after `npm ci` by `./dev setup` and by the wheel's build (tools/build_backend.py);
+// the copies are generated files (gitignored), shipped in the wheel as package data.
 import { copyFileSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
