@@ -7,8 +7,11 @@ Exit status: 0 success, 2 bad usage, 1 failure with a one-line message on stderr
 from __future__ import annotations
 
 import dataclasses
+import errno
+import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -33,6 +36,7 @@ err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
 
 DEMO_CAMPAIGN = "demo-spring-sale"
+log = logging.getLogger("livereport.serve")
 
 
 class Failure(click.ClickException):
@@ -41,7 +45,8 @@ class Failure(click.ClickException):
     exit_code = 1
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"livereport: {self.message}", err=True)
+        # One line, even when the message quotes a driver's multi-line error.
+        click.echo(f"livereport: {' '.join(self.message.split())}", err=True)
 
 
 @contextmanager
@@ -73,64 +78,167 @@ def _config(data: Path | None) -> Config:
 @click.version_option(package_name="livereport")
 def main() -> None:
     """Live 24-hour reports of messaging campaigns."""
+    # livereport writes only into data directories, which hold password and key hashes: what
+    # any command makes there (metadata, the engine's parts, journals) is its owner's only.
+    os.umask(os.umask(0o077) | 0o077)
 
 
 # serving
 
 
-def _serve(config: Config, host: str, port: int, on_ready: Callable[[str], None] | None) -> None:
+def _serve(
+    config: Config, host: str, port: int, on_ready: Callable[[str], None] | None,
+    on_stop: Callable[[], None] | None = None,
+) -> None:  # fmt: skip
+    """Check everything that can be checked before the engine is opened (settings, another
+    server on the data directory, the port, the directory itself), then serve until stopped
+    (``on_stop`` is called as the server begins to stop). A start-up failure ends with one
+    line on stderr and status 1, nothing left half made."""
+    from livereport.web.app import create_app
+
+    configure_logging(config.log_level)  # a bad level fails here, before anything is made
+    instance.check_config(config)
+    running = instance.running_server(config)
+    if running:
+        raise Failure(
+            f"{config.data} is already served by another process, on {running}; stop it first "
+            "or choose another data directory with --data"
+        )
+    if instance.engine_in_use(config):
+        raise Failure(
+            f"{config.data} is in use by another process (a livereport command run on it "
+            "without a server); wait for it to end or stop it first"
+        )
+    sockets = _listen(host, port)
+    try:
+        tightened = instance.private_data_dir(config)
+        if tightened:
+            log.warning("closed the data directory to other users: %s", ", ".join(tightened))
+        metadata = instance.open_metadata(config)
+        store = instance.open_store(config)
+        first = instance.bootstrap(config, metadata)
+        if first is not None:
+            err.print(
+                f"First start: created org [bold]{first.org}[/], admin user {first.admin_email} "
+                f"and an API key. They are in {first.path} (readable only by you)."
+            )
+        app = create_app(config, store, metadata)
+        _run(config, app, sockets, _url(host, port), on_ready, on_stop)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _run(
+    config: Config, app: Any, sockets: list[socket.socket], url: str,
+    on_ready: Callable[[str], None] | None, on_stop: Callable[[], None] | None,
+) -> None:  # fmt: skip
     import uvicorn
 
-    from livereport.web.app import create_app
     from livereport.web.limits import HEAD_READ_BYTES
 
-    metadata = instance.open_metadata(config)
-    first = instance.bootstrap(config, metadata)
-    if first is not None:
-        err.print(
-            f"First start: created org [bold]{first.org}[/], admin user {first.admin_email} "
-            f"and an API key. They are in {first.path} (readable only by you)."
-        )
-    if instance.running_server(config):
-        raise Failure(f"{config.data} is already served by another process; stop it first")
-    store = instance.open_store(config)
-    app = create_app(config, store, metadata)
-    url = f"http://{host}:{port}"
-    server = uvicorn.Server(
+    announced = threading.Event()
+    failed: list[str] = []
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            # Announced from the server's own start, not by a thread watching it: a daemon
+            # thread still running when the interpreter exits is killed while chDB's exit
+            # handlers stop the engine, which crashed or hung the process (issue 16).
+            await super().startup(sockets)
+            if not self.started:
+                return
+            try:
+                instance.write_server_file(config, url)
+            except OSError as exc:  # CLI commands would open the engine beside this server
+                failed.append(f"cannot write {instance.SERVER_FILE} in {config.data} ({exc})")
+                self.should_exit = True  # a graceful stop: the writer is already running
+                return
+            announced.set()
+            err.print(f"livereport serves {config.data} on {url}")
+            if on_ready is not None:
+                on_ready(url)
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            if on_stop is not None:
+                on_stop()
+            await super().shutdown(sockets)
+
+    server = Server(
         uvicorn.Config(
-            app, host=host, port=port, log_level="warning",
-            timeout_graceful_shutdown=config.shutdown_timeout_s,
+            app, log_level="warning", timeout_graceful_shutdown=config.shutdown_timeout_s,
             # h11 gives up on a request head still incomplete past this size, whatever
             # arrived so far, and resets the connection; leave room above the limits of
             # web/limits.py so that an oversized head always gets their clear answer.
             h11_max_incomplete_event_size=HEAD_READ_BYTES,
         )
     )  # fmt: skip
-    configure_logging(config.log_level)
-    ready = threading.Event()
-
-    def announce() -> None:
-        while not server.started and not server.should_exit:
-            time.sleep(0.05)
-        if server.started:
-            instance.write_server_file(config, url)
-            err.print(f"livereport serves {config.data} on {url}")
-            ready.set()
-            if on_ready is not None:
-                on_ready(url)
-
-    threading.Thread(target=announce, daemon=True).start()
+    configure_logging(config.log_level)  # again: uvicorn.Config set up its own loggers
     # uvicorn re-raises SIGTERM once it has shut down gracefully (stopped listening, answered
     # in-flight requests, stored what was accepted); unwind with status 0 instead of dying, so
     # the server file goes away (a stale one can name a reused pid: "already served").
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        server.run()
+        server.run(sockets=sockets)
+    except SystemExit:
+        if server.started:
+            raise
+        # uvicorn exits 3 when the app's start (migrations, the writer) fails; it logged why.
+        raise Failure("the server could not start; the log line above says why") from None
     finally:
-        if ready.is_set():
+        if announced.is_set():
             instance.remove_server_file(config)
-    if not server.started:
-        raise Failure(f"could not listen on {host}:{port}; is the port in use? try --port")
+    if failed:
+        raise Failure(failed[0])
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _listen(host: str, port: int) -> list[socket.socket]:
+    """The listening sockets, bound before anything else is opened: a busy port then fails
+    at once with nothing made, and uvicorn serves these very sockets, so no other process
+    can take the port in between. Bound as asyncio binds them for uvicorn: every address of
+    the host, SO_REUSEADDR, IPv6 sockets IPv6 only."""
+    try:
+        found = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise click.BadParameter(
+            f"{host!r} is not a known address ({exc.strerror})", param_hint="--host"
+        ) from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(found):
+            try:
+                sock = socket.socket(family, kind, proto)
+            except OSError:  # an address family this machine lacks, as asyncio skips it
+                continue
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen()  # else another socket with SO_REUSEADDR could still bind the port
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise Failure(f"port {port} is in use; choose another with --port") from None
+        if exc.errno == errno.EACCES:
+            raise Failure(
+                f"port {port} needs privileges this user lacks; choose another with --port"
+            ) from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise click.BadParameter(
+                f"{host!r} is not an address of this machine", param_hint="--host"
+            ) from None
+        raise Failure(f"cannot listen on {host}:{port} ({exc.strerror})") from None
+    if not sockets:
+        raise click.BadParameter(f"{host!r}: no address to listen on", param_hint="--host")
+    return sockets
 
 
 def _exit_on_signal(signum: int, frame: Any) -> None:
@@ -157,7 +265,8 @@ def demo(data: Path | None, host: str, port: int, rate: int, seed: int) -> None:
     """Serve, and stream a simulated multi-channel campaign into it through the HTTP API."""
     from livereport import simulate
 
-    config = _config(data)
+    with failures():
+        config = _config(data)
     if "LIVEREPORT_LOG_LEVEL" not in os.environ:  # keep the demo's terminal readable
         config = dataclasses.replace(config, log_level="warning")
 
@@ -171,28 +280,52 @@ def demo(data: Path | None, host: str, port: int, rate: int, seed: int) -> None:
             variants=("A", "B"),
         )  # fmt: skip
         with httpx.Client(timeout=30) as client:
-            simulate.post_events(client, url, key, history)
-        err.print(
-            f"Demo campaign [bold]{DEMO_CAMPAIGN}[/] streams {rate} events/s into {url}. "
-            f"Watch it at {url} (sign in with the admin in "
-            f"{config.data / instance.FIRST_START_FILE}) or with: livereport report {DEMO_CAMPAIGN}"
-            + (f" --data {config.data}" if data else "")
-        )
-        simulate.run(url, key, campaign=DEMO_CAMPAIGN, rate=rate, duration=None, seed=seed + 1)
+            for i in range(0, len(history), 5000):
+                if stopping.is_set():
+                    return
+                simulate.post_events(client, url, key, history[i : i + 5000])
+            err.print(
+                f"Demo campaign [bold]{DEMO_CAMPAIGN}[/] streams {rate} events/s into {url}. "
+                f"Watch it at {url} (sign in with the admin in "
+                f"{config.data / instance.FIRST_START_FILE}) or with: livereport report "
+                f"{DEMO_CAMPAIGN}" + (f" --data {config.data}" if data else "")
+            )
+            # simulate.run's loop, which ends as soon as the server begins to stop, rather
+            # than when its retries of the stopped server run out.
+            traffic = simulate.LiveTraffic(seed + 1, DEMO_CAMPAIGN, None, rate)
+            last = tick = time.monotonic()
+            while not stopping.wait(max(0.0, tick + 1.0 - time.monotonic())):
+                tick = time.monotonic()
+                events = traffic.next_batch(datetime.now(UTC), tick - last)
+                last = tick
+                simulate.post_events(client, url, key, events)
+
+    stopping = threading.Event()
+    streams: list[threading.Thread] = []
 
     def start(url: str) -> None:
-        threading.Thread(target=_quietly(stream), args=(url,), daemon=True).start()
+        thread = threading.Thread(target=_quietly(stream, stopping), args=(url,), daemon=True)
+        thread.start()
+        streams.append(thread)
 
     with failures():
-        _serve(config, host, port, start)
+        try:
+            _serve(config, host, port, start, stopping.set)
+        finally:
+            # The stream must not outlive the interpreter, whose exit would kill it while
+            # chDB's exit handlers stop the engine (see _run).
+            stopping.set()
+            for thread in streams:
+                thread.join(timeout=10)
 
 
-def _quietly(fn: Callable[[str], None]) -> Callable[[str], None]:
+def _quietly(fn: Callable[[str], None], stopping: threading.Event) -> Callable[[str], None]:
     def run(url: str) -> None:
         try:
             fn(url)
         except Exception as exc:  # the demo stream must not take the server down
-            err.print(f"demo stream stopped: {exc}")
+            if not stopping.is_set():
+                err.print(f"demo stream stopped: {exc}")
 
     return run
 
@@ -463,8 +596,8 @@ def users_create(email: str, data: Path | None, org: str | None, role: str, pass
 @click.option("--role", required=True, type=click.Choice(["admin", "editor", "viewer"]))
 @click.option("--days", default=7, show_default=True, type=click.IntRange(1, 30), help="Days the invitation stays open.")  # fmt: skip
 def users_invite(email: str, data: Path | None, org: str | None, role: str, days: int) -> None:
-    """Invite someone; prints only the one-time token, which they accept with a password
-    (POST /v1/invites/accept)."""
+    """Invite someone; prints only the one-time token, which they accept with a password on
+    the server's /invite page (or POST /v1/invites/accept)."""
     with failures():
         config = _config(data)
         metadata = instance.open_metadata(config)
@@ -472,6 +605,8 @@ def users_invite(email: str, data: Path | None, org: str | None, role: str, days
         token, invite = metadata.create_invite(metadata.org(org), email, role, days)
         _audit(metadata, invite.org_id, "user.invite", f"user {invite.email} as {invite.role}")
     click.echo(token)
+    click.echo(f"send {invite.email} the link <server>/invite#{token} (or the token, to paste "
+               f"on /invite); it works once, for {days} days", err=True)  # fmt: skip
 
 
 @users.command("list")
@@ -536,6 +671,56 @@ def users_enable(email: str, data: Path | None, org: str | None) -> None:
 def users_unlock(email: str, data: Path | None, org: str | None) -> None:
     """End a user's sign-in lock (after too many wrong passwords) before it expires."""
     _change_user(data, org, email, "user.unlock", lambda m, o, a: m.clear_failed_sign_ins(a.id))
+
+
+@users.command("reset-password")
+@click.argument("email")
+@data_option
+@click.option("--org", default=None, help="Org (with --data; default: the first org).")
+@click.option("--url", default=None, help="A server's base URL, e.g. http://127.0.0.1:8000.")
+@click.option("--key", default=None, help="An API key with the admin scope (with --url).")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input (default: make a random one).")  # fmt: skip
+def users_reset_password(email: str, data: Path | None, org: str | None, url: str | None, key: str | None, password_stdin: bool) -> None:  # fmt: skip
+    """Set a user's password, end every session of theirs and lift a sign-in lock; prints
+    the new random password once (nothing with --password-stdin)."""
+    from livereport.store.accounts import check_new_password, random_password
+
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else random_password()
+    with failures():
+        check_new_password(password)
+        target = _rules_target(url, key)
+        if target is not None:
+            if org:
+                raise click.UsageError("--org goes with --data; with --url the key's org is used")
+            shown, ended = _reset_password_remote(*target, email, password)
+        else:
+            metadata = instance.open_metadata(_existing(data))
+            the_org = metadata.org(org)
+            account = metadata.account(the_org, email=email)
+            ended = metadata.reset_password(the_org, account.id, password)
+            shown = account.email
+            _audit(metadata, the_org.id, "user.password.reset", f"user {shown}; {ended} sessions ended")
+    if not password_stdin:
+        click.echo(password)
+    click.echo(f"password of {_printable(shown)} reset; {ended} sessions ended", err=True)
+
+
+def _reset_password_remote(base: str, token: str, email: str, password: str) -> tuple[str, int]:
+    """Reset through a server's admin API: find the user by email, then set the password."""
+    headers = {"Authorization": f"Bearer {token}"}
+    listed = httpx.get(f"{base}/v1/admin/users", headers=headers, timeout=30)
+    if listed.status_code != 200:
+        raise Failure(listed.json().get("error", listed.text))
+    wanted = email.strip().lower()
+    found = [u for u in listed.json()["users"] if u["email"] == wanted]
+    if not found:
+        raise Failure(f"the key's org has no user {email!r}; see GET /v1/admin/users")
+    reset = httpx.post(f"{base}/v1/admin/users/{found[0]['id']}/password", json={"password": password},
+                       headers=headers, timeout=30)  # fmt: skip
+    body = reset.json()
+    if reset.status_code != 200:
+        raise Failure(body.get("error", reset.text))
+    return str(body["email"]), int(body["sessions_ended"])
 
 
 @main.group()

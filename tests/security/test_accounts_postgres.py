@@ -71,3 +71,27 @@ def test_roles_disabling_invitations_and_the_audit_log(metadata: Metadata) -> No
     (entry,) = metadata.audit_log(org)
     assert (entry.action, entry.address) == ("user.disable", "10.0.0.1")
     assert metadata.audit_log(other) == []
+
+
+def test_passwords_sessions_and_invitation_claims(metadata: Metadata) -> None:
+    org, other = metadata.create_org("a"), metadata.create_org("b")
+    user = metadata.create_user(org, "ann@a.example", "editor", "password-1234")
+    for sid in ("kept", "gone-1", "gone-2"):
+        metadata.create_session(sid, user.id, time.time())
+    assert metadata.set_password(user.id, "password-5678", keep_session="kept") == 2
+    assert metadata.find_session("kept") is not None and metadata.find_session("gone-1") is None
+    assert metadata.check_password(user.email, "password-5678") == user
+    with pytest.raises(NotFound):
+        metadata.reset_password(other, user.id, "password-9999")  # another org's admin
+    metadata.record_failed_sign_in(user.email, time.time(), 1, 60)
+    assert metadata.reset_password(org, user.id, "password-9999") == 1
+    assert metadata.find_session("kept") is None and metadata.sign_in_lock(user.email, time.time()) is None
+    with pytest.raises(BadRequest, match="at least 10"):
+        metadata.set_password(user.id, "short")
+    token, _ = metadata.create_invite(org, "guest@a.example", "viewer", days=1)
+    assert metadata.open_invite(token).email == "guest@a.example"
+    with pytest.raises(BadRequest, match="at least 10"):
+        metadata.accept_invite(token, "short")
+    metadata.accept_invite(token, "guest-password")
+    with pytest.raises(NotFound, match="already used"):
+        metadata.open_invite(token)

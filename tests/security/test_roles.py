@@ -251,7 +251,7 @@ def test_an_invited_person_accepts_once_and_signs_in(site: Tenants) -> None:
     accepted = httpx.post(f"{site.url}/v1/invites/accept", json=accept)
     assert accepted.status_code == 200 and accepted.json()["role"] == "editor"
     again = httpx.post(f"{site.url}/v1/invites/accept", json={**accept, "password": "takeover-pass-2"})
-    assert again.status_code == 404 and "used or expired" in again.json()["error"]
+    assert again.status_code == 404 and "already used" in again.json()["error"]
     with site.signed_in(("guest@a.example", "guest-password-1")) as guest:
         assert guest.get("/v1/me").json()["role"] == "editor"
     with site.signed_in(ADMIN_A) as admin:

@@ -192,12 +192,14 @@ def shown_numbers(page: Page) -> list[dict[str, Any]]:
     """Every number on the page, as an outside script reads it."""
     result: list[dict[str, Any]] = page.evaluate(
         """() => [...document.querySelectorAll('[data-widget] [data-metric]')].map(el => {
+            // the row's key, or the cell's own (a statistics table: a column per execution)
             const row = el.closest('tr');
+            const key = el.dataset.key ?? (row ? row.dataset.key : undefined);
             return {
               widget: el.closest('[data-widget]').dataset.widget,
               metric: el.dataset.metric, value: el.dataset.value, text: el.textContent,
-              key: row && row.dataset.key !== undefined ? row.dataset.key : null,
-              total: !!(row && row.dataset.total),
+              key: key === undefined ? null : key,
+              total: !!(el.dataset.total || (row && row.dataset.total)),
               visible: !!el.offsetParent,
             };
         })"""

@@ -22,6 +22,20 @@ if TYPE_CHECKING:
 ROLES = ("admin", "editor", "viewer")
 #: Most audit entries one read returns.
 AUDIT_PAGE = 500
+#: The one password rule, the same wherever a password is chosen (creation, invitation,
+#: change, reset): long enough to resist guessing at the sign-in's throttled rate.
+MIN_PASSWORD = 10
+
+
+def check_new_password(password: str, field: str = "password") -> None:
+    """Refuse a password that breaks the rule, naming the field and what is expected."""
+    if len(password) < MIN_PASSWORD:
+        raise BadRequest(f"{field}: expected at least {MIN_PASSWORD} characters")
+
+
+def random_password() -> str:
+    """A password for an admin's reset when none is given: 120 random bits, 20 characters."""
+    return secrets.token_urlsafe(15)
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,11 @@ class Invite:
     email: str
     role: str
     expires: float
+    accepted: float | None = None
+
+
+def _utc(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
 
 
 INVITE_PREFIX = "inv_"
@@ -97,6 +116,8 @@ class AccountRecords:
         def _db(self) -> AbstractContextManager[Any]: ...
 
         def create_user(self, org: Org, email: str, role: str, password: str) -> User: ...
+
+        def set_password(self, user_id: int, password: str, keep_session: str | None = None) -> int: ...
 
     def org_by_id(self, org_id: int) -> Org:
         from livereport.store.metadata import Org  # defined beside the class that mixes this in
@@ -157,6 +178,14 @@ class AccountRecords:
                 db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
         return self.account(org, user_id)
 
+    def reset_password(self, org: Org, user_id: int, password: str) -> int:
+        """An admin's reset: the org's user gets this password, every session of theirs ends
+        and a sign-in lock (earned with the old password) is lifted; return the sessions ended."""
+        self.account(org, user_id)  # 404 for users of other orgs
+        ended = self.set_password(user_id, password)
+        self.clear_failed_sign_ins(user_id)
+        return ended
+
     def _keep_an_admin(self, org: Org, leaving: Account) -> None:
         others = [
             a for a in self.accounts(org)
@@ -191,21 +220,56 @@ class AccountRecords:
             )
         return token, Invite(int(cur.lastrowid or 0), org.id, email, role, expires)
 
-    def accept_invite(self, token: str, password: str) -> User:
-        """The user an open invitation becomes, with the password they chose."""
+    def open_invite(self, token: str) -> Invite:
+        """The invitation of this token if it can still be accepted; else a 404 that says
+        whether it is unknown, used or expired, and what to do."""
         with self._db() as db:
             row = db.execute(
-                "SELECT id, org_id, email, role, expires FROM invites "
-                "WHERE token_hash = ? AND accepted IS NULL AND expires > ?",
-                (_digest(token), time.time()),
+                "SELECT id, org_id, email, role, expires, accepted FROM invites "
+                "WHERE token_hash = ?",
+                (_digest(token),),
             ).fetchone()
         if row is None:
-            raise NotFound("this invitation is unknown, used or expired; ask an admin for a new one")
+            raise NotFound(
+                "this invitation is unknown: check that the link or the token is complete "
+                f"(tokens start with {INVITE_PREFIX!r}), or ask an admin for a new one"
+            )
         invite = Invite(*row)
-        user = self.create_user(self.org_by_id(invite.org_id), invite.email, invite.role, password)
+        if invite.accepted is not None:
+            raise NotFound(
+                f"this invitation was already used on {_utc(invite.accepted)}; "
+                f"sign in at /signin as {invite.email}, or ask an admin for a new one"
+            )
+        if invite.expires <= time.time():
+            raise NotFound(
+                f"this invitation expired on {_utc(invite.expires)}; ask an admin for a new one"
+            )
+        return invite
+
+    def accept_invite(self, token: str, password: str) -> User:
+        """The user an open invitation becomes, with the password they chose.
+
+        The invitation is claimed in one statement before the user is made, so two
+        acceptances at once cannot both succeed; it is given back if the user cannot be made.
+        """
+        invite = self.open_invite(token)
+        check_new_password(password)
         with self._db() as db:
-            db.execute("UPDATE invites SET accepted = ? WHERE id = ?", (time.time(), invite.id))
-        return user
+            claimed = db.execute(
+                "UPDATE invites SET accepted = ? WHERE id = ? AND accepted IS NULL AND expires > ?",
+                (time.time(), invite.id, time.time()),
+            ).rowcount
+        if claimed != 1:
+            self.open_invite(token)  # raises: used or expired since it was read
+            raise NotFound("this invitation was just used; ask an admin for a new one")
+        try:
+            return self.create_user(
+                self.org_by_id(invite.org_id), invite.email, invite.role, password
+            )
+        except BaseException:
+            with self._db() as db:
+                db.execute("UPDATE invites SET accepted = NULL WHERE id = ?", (invite.id,))
+            raise
 
     # sign-in failures and locks
 

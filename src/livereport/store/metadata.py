@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import secrets
 import sqlite3
 import time
@@ -23,7 +24,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from livereport.errors import BadRequest, NotFound, StorageUnavailable
-from livereport.store.accounts import AccountRecords
+from livereport.store.accounts import AccountRecords, check_new_password
 from livereport.store.sqldb import PostgreSQL
 
 KEY_PREFIX = "lr_"
@@ -219,7 +220,11 @@ class Metadata(AccountRecords):
             with self._db() as db:
                 db.executescript(_SCHEMA)
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Password and key hashes: the file is made readable by its owner only, and SQLite
+        # gives its WAL files the database file's mode.
+        with suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         with self._db() as db:
             # Kept in the file: set once here, so that opening it to read never writes.
             db.execute("PRAGMA journal_mode=WAL")
@@ -353,8 +358,7 @@ class Metadata(AccountRecords):
             chosen = Role(role)
         except ValueError:
             raise BadRequest(f"role: {role!r} is not valid; expected admin, editor or viewer") from None
-        if len(password) < 10:
-            raise BadRequest("password: expected at least 10 characters")
+        check_new_password(password)
         hashed = PasswordHasher().hash(password)
         with self._db() as db:
             try:
@@ -394,6 +398,22 @@ class Metadata(AccountRecords):
                     (hasher.hash(password), user_id),
                 )
         return User(user_id, org_id, found, Role(role))
+
+    def set_password(self, user_id: int, password: str, keep_session: str | None = None) -> int:
+        """Give the user a new password and end their sessions, all but ``keep_session`` (the
+        one that made the change); return how many ended."""
+        check_new_password(password)
+        hashed = PasswordHasher().hash(password)
+        with self._db() as db:
+            found = db.execute(
+                "UPDATE users SET password_hash = ? WHERE id = ?", (hashed, user_id)
+            ).rowcount
+            if found != 1:
+                raise NotFound(f"there is no user {user_id}")
+            cur = db.execute(
+                "DELETE FROM sessions WHERE user_id = ? AND id <> ?", (user_id, keep_session or "")
+            )
+        return max(0, cur.rowcount)
 
     def user(self, user_id: int) -> User | None:
         with self._db() as db:

@@ -1,10 +1,11 @@
-"""The admin API: users (create, change role, disable, unlock), API keys (create with expiry,
-list with last use, revoke), the audit log, and new orgs.
+"""The admin API: users (create, change role, disable, unlock, reset a password), API keys
+(create with expiry, list with last use, revoke), the audit log, and new orgs; and what a
+user does for themselves: change their password, accept an invitation (with their pages).
 
-Every route needs an admin: a signed-in user with the admin role, or a key with the admin
-scope. Each acts on the caller's org only; a user or key of another org answers 404, like
-one that does not exist. Every change is written to the audit log (who, what, when, from
-where).
+Every admin route needs an admin: a signed-in user with the admin role, or a key with the
+admin scope. Each acts on the caller's org only; a user or key of another org answers 404,
+like one that does not exist. Every change is written to the audit log (who, what, when,
+from where).
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from livereport.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
+from livereport.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized
+from livereport.store.accounts import check_new_password, random_password
 from livereport.store.metadata import ApiKey, Metadata, Org, Scope
 from livereport.web.auth import Caller, authenticate_caller
+from livereport.web.pages import _page, _protected
 from livereport.web.params import services_of
-from livereport.web.session import client_address
+from livereport.web.session import _throttle, client_address, request_session, require_csrf
 
 MAX_BODY_BYTES = 16 * 1024
 #: Longest key lifetime an admin may choose, in days.
@@ -62,6 +65,19 @@ class Acceptance(msgspec.Struct, forbid_unknown_fields=True):
     password: str
 
 
+class InviteToken(msgspec.Struct, forbid_unknown_fields=True):
+    token: str
+
+
+class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
+    current_password: str
+    new_password: str
+
+
+class PasswordReset(msgspec.Struct, forbid_unknown_fields=True):
+    password: str | None = None
+
+
 class NewOrg(msgspec.Struct, forbid_unknown_fields=True):
     name: str
     admin_email: str
@@ -75,16 +91,21 @@ _EXPECTED: dict[type[Any], str] = {
     NewOrg: '{"name": …, "admin_email": …, "admin_password": …}',
     NewInvite: '{"email": …, "role": "admin"|"editor"|"viewer", "days"?: 1…30}',
     Acceptance: '{"token": "inv_…", "password": … (at least 10 characters)}',
-
+    InviteToken: '{"token": "inv_…"}',
+    PasswordChange: '{"current_password": …, "new_password": … (at least 10 characters)}',
+    PasswordReset: '{"password"?: … (at least 10 characters; without it a random one is made)}',
 }
 
 
-async def _body(request: Request, kind: type[T]) -> T:
+async def _body(request: Request, kind: type[T], empty: T | None = None) -> T:
+    """The JSON body as ``kind``; an empty body is ``empty`` when that is given."""
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY_BYTES:
             raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes; send less")
+    if empty is not None and not body.strip():
+        return empty
     try:
         return msgspec.json.decode(bytes(body), type=kind)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
@@ -168,6 +189,75 @@ async def patch_user(request: Request) -> Response:
     return JSONResponse(await run_in_threadpool(apply))
 
 
+async def post_user_password(request: Request) -> Response:
+    """``POST /v1/admin/users/{id}/password``: an admin sets a user's password (a random one,
+    returned once, unless given) and every session of that user ends at once."""
+    metadata, caller, org = await _admin(request)
+    user_id = _number(request, "user_id", "user")
+    given = await _body(request, PasswordReset, empty=PasswordReset())
+    if caller.user is not None and caller.user.id == user_id:
+        # A reset skips the current password: a borrowed session must not take the account.
+        raise BadRequest(
+            "this is your own account; change your password with POST /v1/me/password "
+            "(the Account page), which asks for the current one"
+        )
+    password = random_password() if given.password is None else given.password
+    check_new_password(password)
+
+    def reset() -> dict[str, Any]:
+        account = metadata.account(org, user_id)
+        ended = metadata.reset_password(org, user_id, password)
+        what = f"user {account.email}; {ended} sessions ended"
+        _record(metadata, caller, request, "user.password.reset", what)
+        shown = {"password": password} if given.password is None else {}
+        return {"id": account.id, "email": account.email, "generated": given.password is None,
+                "sessions_ended": ended, **shown}  # fmt: skip
+
+    return JSONResponse(await run_in_threadpool(reset))
+
+
+async def post_my_password(request: Request) -> Response:
+    """``POST /v1/me/password``: the signed-in user changes their password, proving the
+    current one; their other sessions end, the one making the change goes on.
+
+    Wrong current passwords count with failed sign-ins (per email and per address), so a
+    borrowed session gets no more guesses than the sign-in page gives."""
+    metadata = services_of(request).metadata
+    session = await run_in_threadpool(request_session, request, metadata)
+    if session is None:
+        raise Unauthorized(
+            "you are not signed in; sign in at /signin, then change your password "
+            "(an API key has no password; admins reset users' with POST /v1/admin/users/{id}/password)"
+        )
+    require_csrf(request)
+    given = await _body(request, PasswordChange)
+    config = services_of(request).config
+    limit = max(1, config.signin_max_failures)
+    now = time.time()
+    user = session.user
+    keys = [f"email:{user.email}", f"client:{client_address(request)}"]
+    _throttle.check(keys, now, limit)
+    check_new_password(given.new_password, "new_password")
+    if given.new_password == given.current_password:
+        raise BadRequest("new_password: it is your current password; choose a different one")
+
+    def change() -> int | None:
+        if metadata.check_password(user.email, given.current_password) is None:
+            return None
+        ended = metadata.set_password(user.id, given.new_password, keep_session=session.id)
+        what = f"user {user.email}; {ended} other sessions ended"
+        metadata.audit(user.org_id, f"user {user.email}", "user.password", what, client_address(request))  # fmt: skip
+        return ended
+
+    ended = await run_in_threadpool(change)
+    if ended is None:
+        _throttle.fail(keys, now, limit)
+        raise BadRequest(
+            "current_password: this is not your current password; type the one you sign in with"
+        )
+    return JSONResponse({"email": user.email, "changed": True, "other_sessions_ended": ended})
+
+
 async def post_invite(request: Request) -> Response:
     """An invitation: a one-time token the invitee exchanges for an account and a password."""
     metadata, caller, org = await _admin(request)
@@ -178,10 +268,29 @@ async def post_invite(request: Request) -> Response:
     def create() -> dict[str, Any]:
         token, invite = metadata.create_invite(org, new.email, new.role, new.days)
         _record(metadata, caller, request, "user.invite", f"user {invite.email} as {invite.role}")
+        # The token rides in the fragment, which browsers never send to the server (no log
+        # or Referer holds it); the page reads it from there.
         return {"token": token, "email": invite.email, "role": invite.role,
-                "expires": invite.expires, "accept": "POST /v1/invites/accept"}  # fmt: skip
+                "expires": invite.expires, "link": f"{request.base_url}invite#{token}",
+                "accept": "POST /v1/invites/accept"}  # fmt: skip
 
     return JSONResponse(await run_in_threadpool(create))
+
+
+async def post_invite_check(request: Request) -> Response:
+    """``POST /v1/invites/check``: what an invitation is for (email, role, org), or why it can
+    no longer be accepted, so its page says so before a password is chosen. The token goes in
+    the body: URLs end up in logs."""
+    metadata = services_of(request).metadata
+    given = await _body(request, InviteToken)
+
+    def check() -> dict[str, Any]:
+        invite = metadata.open_invite(given.token)
+        org = metadata.org_by_id(invite.org_id)
+        return {"email": invite.email, "role": invite.role, "org": org.name,
+                "expires": invite.expires}  # fmt: skip
+
+    return JSONResponse(await run_in_threadpool(check))
 
 
 async def post_accept(request: Request) -> Response:
@@ -189,8 +298,6 @@ async def post_accept(request: Request) -> Response:
     no other credential needed (the token is one)."""
     metadata = services_of(request).metadata
     given = await _body(request, Acceptance)
-    if len(given.token) > 200:
-        raise NotFound("this invitation is unknown, used or expired; ask an admin for a new one")
 
     def accept() -> dict[str, Any]:
         user = metadata.accept_invite(given.token, given.password)
@@ -258,8 +365,7 @@ async def post_org(request: Request) -> Response:
         if metadata.org().id != caller.org_id:
             raise Forbidden("only admins of the instance's first org can create orgs")
         # Checked first, so that a refused admin never leaves an org nobody can manage.
-        if len(new.admin_password) < 10:
-            raise BadRequest("admin_password: expected at least 10 characters")
+        check_new_password(new.admin_password, "admin_password")
         if "@" not in new.admin_email or metadata.account_by_email(new.admin_email):
             raise BadRequest("admin_email: expected the email address of a new user")
         org = metadata.create_org(new.name)
@@ -272,18 +378,36 @@ async def post_org(request: Request) -> Response:
     return JSONResponse(await run_in_threadpool(create))
 
 
+# pages
+
+
+async def account_page(request: Request) -> Response:
+    """The signed-in user's account: who they are, and the form to change their password."""
+    return await _protected(request, "account.html")
+
+
+async def invite_page(request: Request) -> Response:
+    """Where an invitation's link leads: the invitee chooses a password (no session needed)."""
+    return _page("invite.html")
+
+
 def account_routes() -> list[BaseRoute]:
     return [
         Route("/v1/admin/users", get_users, methods=["GET"]),
         Route("/v1/admin/users", post_user, methods=["POST"]),
         Route("/v1/admin/users/{user_id}", patch_user, methods=["PATCH"]),
+        Route("/v1/admin/users/{user_id}/password", post_user_password, methods=["POST"]),
+        Route("/v1/me/password", post_my_password, methods=["POST"]),
         Route("/v1/admin/invites", post_invite, methods=["POST"]),
+        Route("/v1/invites/check", post_invite_check, methods=["POST"]),
         Route("/v1/invites/accept", post_accept, methods=["POST"]),
         Route("/v1/admin/keys", get_keys, methods=["GET"]),
         Route("/v1/admin/keys", post_key, methods=["POST"]),
         Route("/v1/admin/keys/{key_id}", delete_key, methods=["DELETE"]),
         Route("/v1/admin/audit", get_audit, methods=["GET"]),
         Route("/v1/admin/orgs", post_org, methods=["POST"]),
+        Route("/account", account_page),
+        Route("/invite", invite_page),
     ]
 
 
@@ -353,18 +477,45 @@ def openapi_paths() -> dict[str, Any]:
             "requestBody": _json_body({"type": "object", "properties": {"role": roles, "disabled": {"type": "boolean"}, "unlock": {"type": "boolean"}}, "additionalProperties": False}),
             "responses": _answer("200", _ACCOUNT_SCHEMA, "The user after the change."),
         }},
+        "/v1/admin/users/{user_id}/password": {"post": {
+            "summary": "Reset a user's password: a random one (in this answer only) unless given; every session of the user ends and a sign-in lock is lifted",
+            "description": note + " Not for your own account: use POST /v1/me/password.", "security": admin, "parameters": [_path_id("user_id")],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {"type": "object", "properties": {"password": {"type": "string", "minLength": 10}}, "additionalProperties": False}}}},
+            "responses": _answer("200", {"type": "object", "properties": {"id": {"type": "integer"}, "email": {"type": "string"}, "generated": {"type": "boolean"}, "sessions_ended": {"type": "integer", "minimum": 0}, "password": {"type": "string", "description": "The new password when it was generated; shown once."}}, "required": ["id", "email", "generated", "sessions_ended"]}, "The password is set."),
+        }},
+        "/v1/me/password": {"post": {
+            "summary": "Change your own password (signed-in users): your other sessions end, this one goes on",
+            "description": "Needs the session cookie and `X-Requested-With: livereport`; API keys have no password. Wrong current passwords count as failed sign-ins.",
+            "security": [],
+            "requestBody": _json_body({"type": "object", "properties": {"current_password": {"type": "string"}, "new_password": {"type": "string", "minLength": 10}}, "required": ["current_password", "new_password"], "additionalProperties": False}),
+            "responses": {"200": {"description": "Changed.", "content": {"application/json": {"schema": {"type": "object", "properties": {"email": {"type": "string"}, "changed": {"type": "boolean"}, "other_sessions_ended": {"type": "integer", "minimum": 0}}, "required": ["email", "changed", "other_sessions_ended"]}}}},
+                          "400": _error("The body is not valid, the current password is wrong, or the new one breaks the rule; the message says which."),
+                          "401": _error("Not signed in."),
+                          "403": _error("The `X-Requested-With: livereport` header is missing."),
+                          "413": _ADMIN_ERRORS["413"],
+                          "429": _error("Too many wrong passwords for this email or from this address; retry after Retry-After seconds.")},
+        }},
         "/v1/admin/invites": {"post": {
             "summary": "Invite someone to your org with a role: a one-time token (shown once) to accept with a password",
             "description": note, "security": admin,
             "requestBody": _json_body({"type": "object", "properties": {"email": {"type": "string"}, "role": roles, "days": {"type": "integer", "minimum": 1, "maximum": MAX_INVITE_DAYS, "default": 7}}, "required": ["email", "role"], "additionalProperties": False}),
-            "responses": _answer("200", {"type": "object", "properties": {"token": {"type": "string"}, "email": {"type": "string"}, "role": roles, "expires": {"type": "number"}, "accept": {"type": "string"}}, "required": ["token", "email", "role", "expires", "accept"]}, "The invitation."),
+            "responses": _answer("200", {"type": "object", "properties": {"token": {"type": "string"}, "email": {"type": "string"}, "role": roles, "expires": {"type": "number"}, "link": {"type": "string", "description": "The page where the invitee chooses a password; the token is in its fragment."}, "accept": {"type": "string"}}, "required": ["token", "email", "role", "expires", "link", "accept"]}, "The invitation."),
+        }},
+        "/v1/invites/check": {"post": {
+            "summary": "What an invitation is for (email, role, org), or why it can no longer be accepted",
+            "description": "Needs no other credential: the invitation's token is one. 404 says whether it is unknown, used or expired.", "security": [],
+            "requestBody": _json_body({"type": "object", "properties": {"token": {"type": "string"}}, "required": ["token"], "additionalProperties": False}),
+            "responses": {"200": {"description": "The invitation can be accepted.", "content": {"application/json": {"schema": {"type": "object", "properties": {"email": {"type": "string"}, "role": roles, "org": {"type": "string"}, "expires": {"type": "number"}}, "required": ["email", "role", "org", "expires"]}}}},
+                          **{code: _ADMIN_ERRORS[code] for code in ("400", "413")},
+                          "404": _error("The invitation is unknown, used or expired; the message says which.")},
         }},
         "/v1/invites/accept": {"post": {
             "summary": "Accept an invitation: its token and a password make the account (then sign in)",
             "description": "Needs no other credential: the invitation's token is one, valid once.", "security": [],
             "requestBody": _json_body({"type": "object", "properties": {"token": {"type": "string"}, "password": {"type": "string", "minLength": 10}}, "required": ["token", "password"], "additionalProperties": False}),
             "responses": {"200": {"description": "The account.", "content": {"application/json": {"schema": {"type": "object", "properties": {"email": {"type": "string"}, "role": roles, "signin": {"type": "string"}}, "required": ["email", "role", "signin"]}}}},
-                          **{code: _ADMIN_ERRORS[code] for code in ("400", "404", "413")}},
+                          **{code: _ADMIN_ERRORS[code] for code in ("400", "413")},
+                          "404": _error("The invitation is unknown, used or expired; the message says which.")},
         }},
         "/v1/admin/keys": {
             "get": {"summary": "API keys of your org (never their values), with expiry and last use", "description": note, "security": admin,

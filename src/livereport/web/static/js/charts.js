@@ -218,6 +218,7 @@ export class ChartView {
 
   destroy() {
     this.dropChart();
+    if (this.table) this.table.destroy();
   }
 }
 

@@ -1,5 +1,8 @@
 // The board of a tab: widget cards placed on a 12-column GridStack grid from the user's layout,
 // and Modify mode (move, resize, remove, add back, switch visualisation, Save, Cancel, Reset).
+// On a narrow screen the cards stack in one column in the desktop's reading order (row by row,
+// left to right: each item's CSS order), each as tall as its content; the grid keeps the
+// 12-column layout, which Modify changes there with the arrow buttons only.
 
 import { api } from "./api.js";
 import { h } from "./dom.js";
@@ -7,6 +10,8 @@ import { resizeCharts } from "./charts.js";
 import { WidgetCard } from "./widgets.js";
 
 const GridStack = window.GridStack;
+/** Where app.css stacks the cards in one column. */
+export const NARROW = window.matchMedia("screen and (max-width: 760px)");
 
 function byPosition(a, b) {
   return a.y - b.y || a.x - b.x;
@@ -30,9 +35,12 @@ export class Board {
       column: 12, cellHeight: 80, margin: 6, staticGrid: true, animate: false,
       alwaysShowResizeHandle: true, resizable: { handles: "se" },
       draggable: { handle: ".widget-head" },
-      columnOpts: { breakpoints: [{ w: 760, c: 1 }] },
     }, el);
     this.grid.on("resizestop", () => resizeCharts());
+    this.grid.on("change", () => this.reorder());
+    NARROW.addEventListener("change", () => {
+      if (this.modifying) this.grid.setStatic(NARROW.matches);
+    });
   }
 
   get limits() {
@@ -50,7 +58,14 @@ export class Board {
       if (widget) this.place(widget, p, p.visualisation);
     }
     this.grid.batchUpdate(false);
+    this.reorder();
     this.hooks.changed();
+  }
+
+  /** The cards' order in one column (and on paper): the grid's rows top down, left to right. */
+  reorder() {
+    const nodes = [...this.cards.values()].map((card) => card.item.gridstackNode).filter(Boolean);
+    nodes.sort(byPosition).forEach((node, i) => { node.el.style.order = String(i); });
   }
 
   place(widget, p, vis) {
@@ -95,7 +110,8 @@ export class Board {
 
   enterModify() {
     this.modifying = true;
-    this.grid.setStatic(false);
+    // Dragging needs the grid's own geometry: not in the single column.
+    this.grid.setStatic(NARROW.matches);
   }
 
   leaveModify() {
@@ -117,6 +133,7 @@ export class Board {
     if (!widget || this.cards.has(id)) return null;
     const [w, hh] = [widget.size.w, widget.size.h];
     const card = this.place(widget, { w, h: hh }, widget.visualisation);
+    this.reorder();
     this.hooks.changed({ added: id });
     return card;
   }
@@ -129,6 +146,7 @@ export class Board {
     const x = Math.min(12 - w, Math.max(0, node.x + dx));
     const y = Math.max(0, node.y + dy * (dy < 0 ? 1 : node.h));
     this.grid.update(card.item, { x, y, w, h: hh });
+    this.reorder();
     resizeCharts();
   }
 

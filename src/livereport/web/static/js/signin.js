@@ -12,6 +12,13 @@ const form = $("#signin-form");
 const error = $("#signin-error");
 const submit = $("#signin-submit");
 
+// Sent here with ?email= (an invitation just accepted): the email is known, the password next.
+const known = new URLSearchParams(location.search).get("email");
+if (known) {
+  $("#email").value = known;
+  $("#password").focus();
+}
+
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const email = $("#email").value.trim();

@@ -1,11 +1,13 @@
 // A widget card: title, help (i), CSV download, the modify controls, and its current view
-// (KPI tiles, a table or a chart). The card's root carries data-widget="<widget id>".
+// (KPI tiles, a table or a chart). The card's root carries data-widget="<widget id>". A view
+// taller or wider than the card scrolls in the card's body, with a cue (scrollcue.js).
 
 import { campaignApi } from "./api.js";
 import { clear, h, uniqueId } from "./dom.js";
 import { ChartView, emptyText } from "./charts.js";
 import { formatValue, rawValue } from "./format.js";
-import { TableView } from "./tables.js";
+import { scrollable } from "./scrollcue.js";
+import { StatisticsView, TableView } from "./tables.js";
 
 export const VIS_NAMES = { tiles: "Tiles", table: "Table", bars: "Bars", donut: "Donut", line: "Line" };
 
@@ -31,6 +33,7 @@ class TilesView {
 
 function makeView(widget, vis, ctx) {
   if (vis === "tiles") return new TilesView(widget, ctx);
+  if (vis === "table" && widget.kind === "statistics") return new StatisticsView(widget, ctx);
   if (vis === "table") return new TableView(widget, ctx);
   return new ChartView(widget, vis, ctx);
 }
@@ -77,6 +80,9 @@ export class WidgetCard {
       this.select,
       h("button", { type: "button", class: "btn btn-small btn-danger", "aria-describedby": titleId, onclick: () => actions.remove(this) }, "Remove"));
     this.body = h("div", { class: "widget-body" });
+    const { frame, cue, watcher } = scrollable(this.body, { label: widget.title });
+    frame.classList.add("body-frame");
+    this.bodyCue = watcher;
     this.emptyNote = h("p", { class: "empty", hidden: true });
     this.el = h("section", {
       class: "widget", dataset: { widget: widget.id, kind: widget.kind, visualisation: this.vis },
@@ -86,7 +92,8 @@ export class WidgetCard {
       h("h2", { class: "widget-title", id: titleId }, widget.title),
       h("div", { class: "widget-tools" }, help, this.csv)),
     this.modifyTools,
-    this.body);
+    frame,
+    cue);
     this.update(widget);
   }
 
@@ -102,11 +109,13 @@ export class WidgetCard {
       this.emptyNote.textContent = emptyText(widget, this.ctx);
       this.emptyNote.hidden = false;
       clear(this.body).append(this.emptyNote);
+      this.bodyCue.refresh();
       return;
     }
     if (!this.view) {
       this.view = makeView(widget, this.vis, this.ctx);
       clear(this.body).append(this.view.el);
+      this.bodyCue.refresh();
     } else {
       this.view.update(widget);
     }
@@ -130,5 +139,6 @@ export class WidgetCard {
 
   destroy() {
     this.dropView();
+    this.bodyCue.stop();
   }
 }

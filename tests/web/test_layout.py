@@ -1,0 +1,193 @@
+"""The dashboard's layout on a phone, a laptop, a desktop and paper (issue 16, must-fix 4 and 5):
+at 390 px, 1,024 px and 1,440 px and in print media, on every tab of a campaign with data, no
+widget's content is cut off without a cue or outside its card, no two widgets or header elements
+overlap, the phone's single column follows the desktop's reading order, and the rates of the
+statistics table are in sight at 1,440 px without scrolling. The checks run in the page
+(layout_audit.js) on the boxes the browser laid out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import cache
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dashboard import SALE, TABS, Site, browser_for_tests, open_tab, save_screenshot, seeded_site
+from dashboard import visit as visit_site
+from playwright.sync_api import Browser, Page, expect
+
+from livereport.report.catalogue import METRICS, Format
+
+pytestmark = pytest.mark.skipif(
+    not Path("/usr/bin/chromium").exists(),
+    reason="needs Debian's chromium (./dev test installs it)",
+)
+
+AUDIT = (Path(__file__).resolve().parent / "layout_audit.js").read_text(encoding="utf-8")
+#: A phone (iPhone 12 to 15), a small laptop, a desktop; heights as those screens have.
+SCREENS = {390: 844, 1024: 768, 1440: 900}
+#: The page's width on paper, in CSS pixels (96 a inch) less the print style's 12 mm margins.
+PAPER = {"a4-portrait": 703, "a4-landscape": 1032}
+RATES = sorted(m.name for m in METRICS.values() if m.format == Format.RATE)
+REPORT = {
+    "cards": "[data-widget]",
+    "headers": [".topbar", ".page-head", "#tabs", "#tab-problem"],
+    "overlap": [
+        ".topbar .brand", ".topbar .crumbs", "#account-email", "#signout",
+        ".title-block > *", "#controls > *", "#tabs",
+    ],
+    "inSight": ", ".join(f"[data-widget$='.statistics'] [data-metric='{m}']" for m in RATES),
+}  # fmt: skip
+CAMPAIGNS = {
+    "cards": ".card",
+    "headers": [".topbar", ".page-head"],
+    "overlap": [
+        ".topbar .brand", ".topbar .crumbs", "#account-email", "#signout",
+        ".page-head h1", "#list-summary", ".page-head .controls > *",
+    ],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    with seeded_site(tmp_path_factory.mktemp("layout")) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with browser_for_tests() as chromium:
+        yield chromium
+
+
+def audit(page: Page, options: dict[str, Any], *, paper: bool = False) -> dict[str, Any]:
+    page.wait_for_timeout(250)  # charts and scroll cues settle on the next frames
+    result: dict[str, Any] = page.evaluate(AUDIT, {**options, "print": paper})
+    return result
+
+
+def _tour(browser: Browser, site: Site, width: int, paper: int | None = None) -> dict[str, Any]:
+    """Every tab of the seeded campaign audited on a screen `width` wide, or printed on paper
+    `paper` wide after being opened on that screen, as a reader prints the page they see."""
+    height = SCREENS.get(width, 900)
+    found: dict[str, Any] = {}
+    with visit_site(browser, site, viewport={"width": width, "height": height}) as v:
+        page = v.page
+        for tab in TABS:
+            open_tab(page, site, SALE, tab)
+            if paper is None:
+                found[tab] = audit(page, REPORT)
+                save_screenshot(page, f"layout-{width}-{tab}", full_page=True)
+            else:
+                page.emulate_media(media="print")
+                page.set_viewport_size({"width": paper, "height": height})
+                found[tab] = audit(page, REPORT, paper=True)
+                save_screenshot(page, f"layout-{paper}-print-{tab}", full_page=True)
+                page.set_viewport_size({"width": width, "height": height})
+                page.emulate_media(media="screen")
+        page.goto(f"{site.url}/campaigns")
+        page.locator(f'tr[data-campaign="{SALE}"]').wait_for()
+        if paper is not None:
+            page.emulate_media(media="print")
+            page.set_viewport_size({"width": paper, "height": height})
+        found["campaign list"] = audit(page, CAMPAIGNS, paper=paper is not None)
+        save_screenshot(page, f"layout-{paper or width}-campaign-list", full_page=True)
+        assert not v.errors, v.errors
+        assert not v.foreign_requests(site)
+    return found
+
+
+@pytest.fixture(scope="module")
+def tour(browser: Browser, site: Site) -> Callable[..., dict[str, Any]]:
+    """The audits of a screen width (or of paper after a 1,440 px screen), made once a module."""
+
+    @cache
+    def run(width: int, paper: int | None = None) -> dict[str, Any]:
+        return _tour(browser, site, width, paper)
+
+    return run
+
+
+def _problems(found: dict[str, Any]) -> dict[str, list[str]]:
+    return {page: result["problems"] for page, result in found.items() if result["problems"]}
+
+
+@pytest.mark.parametrize("width", SCREENS)
+def test_nothing_cut_off_or_overlapping_on_screen(
+    tour: Callable[..., dict[str, Any]], width: int
+) -> None:
+    found = tour(width)
+    assert all(found[tab]["cards"] for tab in TABS), "every tab shows its widgets"
+    assert _problems(found) == {}
+
+
+@pytest.mark.parametrize("paper", PAPER)
+def test_nothing_cut_off_or_overlapping_on_paper(
+    tour: Callable[..., dict[str, Any]], paper: str
+) -> None:
+    found = tour(1440, PAPER[paper])
+    assert all(found[tab]["cards"] for tab in TABS), "every tab prints its widgets"
+    assert _problems(found) == {}
+
+
+def _reading_order(cards: list[dict[str, Any]]) -> list[str]:
+    """Row by row from the top, left to right in a row."""
+    return [c["id"] for c in sorted(cards, key=lambda c: (round(c["top"]), c["left"]))]
+
+
+def test_the_phone_shows_one_column_in_the_desktop_reading_order(
+    tour: Callable[..., dict[str, Any]],
+) -> None:
+    desktop, laptop, phone = tour(1440), tour(1024), tour(390)
+    for tab in TABS:
+        cards = phone[tab]["cards"]
+        assert len(cards) > 1, tab
+        # one column: every card as wide as the others, each below the one before
+        assert max(c["left"] for c in cards) - min(c["left"] for c in cards) < 1, tab
+        assert max(c["width"] for c in cards) - min(c["width"] for c in cards) < 1, tab
+        stacked = sorted(cards, key=lambda c: c["top"])
+        for above, below in pairwise(stacked):
+            assert below["top"] >= above["top"] + above["height"] - 1, (tab, above, below)
+        order = [c["id"] for c in stacked]
+        assert order == _reading_order(desktop[tab]["cards"]), tab
+        assert order == _reading_order(laptop[tab]["cards"]), tab
+
+
+def test_the_rates_of_the_statistics_table_are_in_sight_at_1440(
+    tour: Callable[..., dict[str, Any]],
+) -> None:
+    email = tour(1440)["email"]
+    assert email["checked"] >= 3 * len(RATES)  # two executions and the total, each rate
+    assert email["hidden"] == []
+
+
+def test_a_table_too_wide_for_a_phone_says_so_and_scrolls_from_the_keyboard(
+    browser: Browser, site: Site
+) -> None:
+    with visit_site(browser, site, viewport={"width": 390, "height": 844}) as v:
+        page = v.page
+        open_tab(page, site, SALE, "campaign")
+        box = page.locator("[data-widget='campaign.channels'] .table-wrap")
+        expect(box).to_have_attribute("data-more", "right")
+        cue = page.locator(f"#{box.get_attribute('aria-describedby')}")
+        expect(cue).to_be_visible()
+        expect(cue).to_have_text("→ Scroll for more columns")
+        box.focus()  # the Tab key reaches it: it has tabindex 0 and a name
+        expect(box).to_have_accessible_name("Channels table (scrolls)")
+        for _ in range(40):  # the arrow key scrolls a few columns' worth at a time
+            page.keyboard.press("ArrowRight")
+        expect(box).to_have_attribute("data-more", "left")
+        expect(cue).to_have_text("← Scroll for more columns")
+        assert box.evaluate("el => el.scrollLeft + el.clientWidth >= el.scrollWidth - 1")
+        # the last column is now in sight: its cells are inside the box
+        last = page.locator("[data-widget='campaign.channels'] tfoot td").last
+        inside = box.evaluate(
+            """(el, cell) => { const b = el.getBoundingClientRect(), c = cell.getBoundingClientRect();
+                return c.left >= b.left - 1 && c.right <= b.right + 1; }""",
+            last.element_handle(),
+        )
+        assert inside
+        assert not v.errors, v.errors
