@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import pty
+import re
 import subprocess
 import sys
 import time
@@ -11,10 +14,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 
 from conftest import Server, cli
+from livereport.cli import main
+from livereport.events import Channel
+from livereport.providers import PROVIDERS
 from livereport.report.catalogue import TABS, widgets_of
+from livereport.store.metadata import Role, Scope
 
 
 def unique(prefix: str) -> str:
@@ -35,12 +43,41 @@ def event(
     }
 
 
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(*args: str, stdin: str | None = None, columns: int | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
     """The command line without --data (for commands that only talk to a URL)."""
     return subprocess.run(
         [sys.executable, "-m", "livereport", *args],
         input=stdin, capture_output=True, text=True, timeout=120,
+        env={**os.environ, **({"COLUMNS": str(columns)} if columns else {})},
     )  # fmt: skip
+
+
+def on_a_terminal(*args: str) -> tuple[int, str]:
+    """The command line with its standard output and error on a terminal (a pty)."""
+    main, other = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "livereport", *args], stdin=subprocess.DEVNULL, stdout=other,
+        stderr=other, env={**os.environ, "TERM": "xterm", "COLUMNS": "100"},
+    )  # fmt: skip
+    os.close(other)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # EIO: the command ended and closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    code = process.wait(timeout=120)
+    os.close(main)
+    return code, b"".join(chunks).decode(errors="replace")
+
+
+def fits(text: str, width: int = 80) -> None:
+    """Nothing cut off (rich marks a cut with an ellipsis) and no line wider than ``width``."""
+    assert "…" not in text, text
+    assert max(len(line) for line in text.splitlines()) <= width, text
 
 
 def one_line(text: str) -> str:
@@ -101,6 +138,19 @@ def test_keys_list_shows_the_prefix_not_the_key(server: Server) -> None:
     listing = cli("keys", "list", data=server.data).stdout
     assert key[:10] in listing
     assert key not in listing and key[10:20] not in listing
+
+
+def test_keys_list_fits_80_columns_with_ids_prefixes_and_times_whole(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    name = "the nightly export of the spring sale to the data warehouse"
+    key = cli("keys", "create", "--scope", "read", "--name", name, "--expires-days", "30",
+              data=server.data).stdout.strip()  # fmt: skip
+    monkeypatch.setenv("COLUMNS", "80")
+    listing = cli("keys", "list", data=server.data).stdout
+    assert listing.count("…") == listing.count("lr_")  # only the prefixes' own
+    fits(listing.replace("…", ""))
+    assert key[:10] + "…" in listing and key_id(server, key) in listing
+    assert all(word in listing for word in name.split())
+    assert re.search(r"│ \d{4}-\d\d-\d\d( |\s*│)", listing), listing  # created, whole
 
 
 def test_keys_revoke_refuses_the_key_at_once(server: Server) -> None:
@@ -170,6 +220,12 @@ def test_keys_create_for_an_unknown_org_fails(server: Server) -> None:
         ("keys", "create", "--scope", "everything"),
         ("users", "create", "ana@example.com", "--password-stdin"),
         ("report",),
+        ("report", "spring-sale", "--tab", "fax"),
+        ("report", "spring-sale", "--url", "127.0.0.1:8000", "--key", "lr_x"),
+        ("demo", "--rate", "0"),
+        ("demo", "--history", "-1"),
+        ("users", "role", "ana@example.com", "owner"),
+        ("webhooks", "set", "carrier-pigeon", "--secret-stdin"),
         ("no-such-command",),
     ],
 )
@@ -177,6 +233,41 @@ def test_bad_usage_exits_2(tmp_path: Path, args: tuple[str, ...]) -> None:
     result = cli(*args, data=tmp_path / "data", check=False)
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("simulate", "--url", "127.0.0.1:8000", "--key", "lr_x"),
+        ("simulate", "--url", "http://127.0.0.1:9", "--key", "lr_x", "--duration", "-1"),
+        ("simulate", "--url", "http://127.0.0.1:9", "--key", "lr_x", "--channel", "fax"),
+    ],
+)
+def test_bad_usage_of_commands_without_data_exits_2(args: tuple[str, ...]) -> None:
+    result = run(*args)
+    assert result.returncode == 2, result.stderr
+    assert "Error: Invalid value" in result.stderr and result.stdout == ""
+
+
+def choices(path: str, name: str) -> list[str]:
+    command: click.Command = main
+    for part in path.split():
+        assert isinstance(command, click.Group)
+        command = command.commands[part]
+    [param] = [p for p in command.params if p.name == name]
+    assert isinstance(param.type, click.Choice), (path, name)
+    return [str(c) for c in param.type.choices]
+
+
+def test_options_of_a_fixed_set_are_choices_of_that_set() -> None:
+    assert choices("report", "tab") == list(TABS)
+    assert choices("simulate", "channels") == [c.value for c in Channel]
+    assert choices("webhooks set", "provider") == sorted(PROVIDERS)
+    assert choices("keys create", "scopes") == [s.value for s in Scope]
+    for path, name in (("users create", "role"), ("users invite", "role"), ("users role", "role")):
+        assert choices(path, name) == [r.value for r in Role]
+    assert choices("ingest", "fmt") == ["canonical", "ajo"]
 
 
 def test_users_create_reads_the_password_from_stdin(server: Server) -> None:
@@ -331,6 +422,14 @@ def test_report_in_the_terminal(server: Server, every_channel: str, tab: str) ->
         assert "Buy [bold]now[/]" in result.stdout  # untrusted text is shown as given
 
 
+@pytest.mark.parametrize("tab", list(TABS))
+def test_report_in_the_terminal_fits_80_columns(server: Server, every_channel: str, tab: str, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setenv("COLUMNS", "80")
+    shown = cli("report", every_channel, "--tab", tab, data=server.data).stdout
+    fits(shown)
+    assert "Buy [bold]now[/]" in shown or tab != "web"
+
+
 def test_report_in_the_terminal_of_a_tab_without_events(
     server: Server, keys: dict[str, str]
 ) -> None:
@@ -349,6 +448,14 @@ def test_report_with_url_and_key(server: Server, keys: dict[str, str]) -> None:
     assert json.loads(result.stdout)["widgets"][0]["data"]["metrics"]["impressions"] == 1
 
 
+def test_report_with_a_refused_key_says_so_in_one_line(server: Server, tmp_path: Path) -> None:
+    result = cli("report", unique("any"), "--url", server.url, "--key", "lr_nope",
+                 data=tmp_path / "none", check=False)  # fmt: skip
+    assert result.returncode == 1 and result.stdout == ""
+    line = one_line(result.stderr)
+    assert line.startswith("livereport: key rejected") and "--key" in line, line
+
+
 def test_report_of_an_unknown_campaign_fails(server: Server) -> None:
     result = cli("report", unique("never-sent"), data=server.data, check=False)
     assert result.returncode == 1
@@ -363,6 +470,34 @@ def test_report_of_an_unknown_campaign_without_a_server_fails(tmp_path: Path) ->
 
 
 # simulate
+
+
+def test_simulate_with_a_refused_key_says_so_in_one_line(server: Server) -> None:
+    began = time.monotonic()
+    result = run("simulate", "--url", server.url, "--key", "lr_nope", "--duration", "5")
+    assert result.returncode == 1
+    line = one_line(result.stderr)
+    assert line.startswith("livereport: key rejected") and "--key" in line, line
+    assert time.monotonic() - began < 20
+
+
+def test_simulate_shows_its_progress_on_a_terminal(server: Server, keys: dict[str, str]) -> None:
+    campaign = unique("simulated-tty")
+    code, shown = on_a_terminal("simulate", "--url", server.url, "--key", keys["ingest"],
+                                "--campaign", campaign, "--duration", "3", "--rate", "100")  # fmt: skip
+    assert code == 0, shown
+    assert "━" in shown and re.search(r"[\d,]+ sent: [\d,]+ accepted", shown), shown
+    assert f"{campaign}: " in shown and " accepted, " in shown
+
+
+def test_simulate_is_quiet_off_a_terminal_and_with_quiet(server: Server, keys: dict[str, str]) -> None:  # fmt: skip
+    campaign = unique("simulated-quiet")
+    piped = run("simulate", "--url", server.url, "--key", keys["ingest"], "--campaign", campaign,
+                "--duration", "2", "--rate", "100")  # fmt: skip
+    assert piped.returncode == 0 and one_line(piped.stderr).startswith(f"{campaign}: ")
+    code, shown = on_a_terminal("simulate", "--url", server.url, "--key", keys["ingest"],
+                                "--campaign", campaign, "--duration", "2", "--quiet")  # fmt: skip
+    assert code == 0 and "━" not in shown and one_line(shown).startswith(f"{campaign}: ")
 
 
 def test_simulate_sends_traffic(server: Server, keys: dict[str, str]) -> None:

@@ -234,6 +234,29 @@ def test_refused_combination_lists_the_valid_types(
         assert valid in message, f"{message!r} does not list {valid}"
 
 
+@pytest.mark.parametrize(
+    ("change", "fields"),
+    [
+        (with_(campaign="", channel="fax"), ["campaign", "channel"]),
+        (with_(type="opened", channel="fax"), ["type", "channel"]),
+        (with_(profile=7, time="yesterday", recipient="ana@"), ["profile", "time", "recipient"]),
+        (with_(id=5, smtp={"code": "550", "status": "5.1"}, machine="yes"),
+         ["id", "smtp.code", "machine", "smtp.status"]),
+        (without("campaign"), ["campaign"]),
+    ],
+    ids=["campaign and channel", "type and channel", "three fields", "nested", "one missing"],
+)  # fmt: skip
+def test_every_bad_field_of_an_event_is_named(
+    client: httpx.Client, change: Change, fields: list[str]
+) -> None:
+    """A field of the wrong type does not hide the others: the sender fixes them at once."""
+    result = post(client, [change(event(new_id("fields")))])
+    assert result["accepted"] == 0
+    (rejection,) = result["rejected"]
+    named = [error.split(":")[0] for error in rejection["errors"]]
+    assert sorted(named) == sorted(fields), rejection
+
+
 def test_every_good_event_of_the_request_is_accepted(posted: Posted) -> None:
     rejected = {r["index"] for r in posted.result["rejected"]}
     assert rejected == {index for index, _ in posted.bads.values()}

@@ -356,3 +356,89 @@ def test_post_events_gives_up_on_a_refused_key(naps: list[float]) -> None:
     with httpx.Client(transport=transport) as client, pytest.raises(httpx.HTTPStatusError):
         simulate.post_events(client, "http://lr.test", "bad", small(1)[:3])
     assert naps == []
+
+
+# push and SMS bounces
+
+
+def ingested(events: list[Event]) -> list[Any]:
+    """The events as the ingest pipeline stores them: validated, qualified, codes read."""
+    from livereport.ingest.pipeline import Context, Items, prepare
+
+    batch = prepare(Items(first_of_each_id(events)), Context(1, END, timedelta(days=30)))
+    assert not batch.rejected
+    return [event for _, event in batch.events]
+
+
+def test_push_and_sms_bounces_carry_a_category(campaign: list[Event]) -> None:
+    firsts = first_of_each_id(campaign)  # a conflicting copy of an id is not stored
+    mobile = [e for e in firsts if e["type"] == "bounce" and e["channel"] in ("sms", "push")]
+    bounces = ingested(mobile)
+    assert len(bounces) == len(mobile) > 100
+    for channel in ("sms", "push"):
+        found = Counter(e.bounce for e in bounces if e.channel == channel)
+        assert found["hard"] and found["soft"] and found["ignored"], (channel, found)
+        assert found["hard"] + found["soft"] > found["ignored"], (channel, found)
+        reasons = Counter(e.reason for e in bounces if e.channel == channel)
+        assert "Undetermined" not in reasons and len(reasons) >= 5, reasons
+
+
+def test_push_and_sms_bounce_codes_are_the_providers_own(campaign: list[Event]) -> None:
+    from livereport.bounces.org import provider_failure
+    from livereport.events import PLATFORM_ALIASES
+    from livereport.providers.mobile import Outcome
+
+    coded = 0
+    for e in first_of_each_id(campaign):
+        if e["type"] == "bounce" and e["channel"] in ("sms", "push"):
+            if "code" in e:
+                platform = e.get("platform", "")
+                platform = PLATFORM_ALIASES.get(platform, platform)
+                failure = provider_failure(e["channel"], platform, e["code"])
+                assert failure is not None and failure.outcome == Outcome.BOUNCE, e
+                assert (e["reason"], e["bounce"]) == (failure.reason, failure.category), e
+                coded += 1
+            else:  # a sender that qualifies its bounces itself
+                assert e["bounce"] in {"hard", "soft", "ignored"} and e["reason"], e
+    assert coded > 100
+
+
+# history for a live stream
+
+
+def test_replay_makes_history_at_the_live_rate() -> None:
+    traffic = simulate.LiveTraffic(5, "history", None, 100)
+    start = END - timedelta(minutes=30)
+    batches = list(simulate.replay(traffic, start, END, batch=2000))
+    events = [e for batch in batches for e in batch]
+    assert all(len(batch) <= 2100 for batch in batches)
+    assert len(events) == pytest.approx(100 * 30 * 60, rel=0.02)
+    assert all(start <= when(e) <= END for e in events)
+    per_5_minutes = Counter((when(e) - start) // timedelta(minutes=5) for e in events)
+    assert sorted(per_5_minutes) == list(range(6))
+    assert all(abs(n - 30_000) < 3_000 for n in per_5_minutes.values()), per_5_minutes
+
+
+def test_a_tag_gives_other_ids_and_the_same_traffic() -> None:
+    def batch(tag: str) -> list[Event]:
+        return simulate.LiveTraffic(1, "c", None, 50, tag=tag).next_batch(END, 10)
+
+    plain, tagged = batch(""), batch("run2")
+    assert not {e["id"] for e in plain} & {e["id"] for e in tagged}
+    assert [e["type"] for e in plain] == [e["type"] for e in tagged]
+
+
+def test_history_comes_latest_hour_first_with_funnels_under_way() -> None:
+    start = END - timedelta(hours=2)
+    batches = list(simulate.history(lambda n: simulate.LiveTraffic(9 + n, "h", None, 40), start, END))  # fmt: skip
+    latest = [when(e) >= END - timedelta(hours=1) for e in batches[0]]
+    assert sum(latest) > 0.95 * len(latest)  # all but late deliveries of its warm-up
+    assert all(when(e) <= END - timedelta(hours=1) for e in batches[-1])
+    events = [e for batch in batches for e in batch]
+    assert all(start <= when(e) <= END for e in events)
+    assert len({e["id"] for e in events}) > 0.97 * len(events)  # the hours' ids differ
+    for kind in (None, "delivered", "open", "impression"):  # no dip where an hour begins
+        per = Counter((when(e) - start) // timedelta(minutes=10) for e in events
+                      if kind is None or e["type"] == kind)  # fmt: skip
+        assert sorted(per) == list(range(12))
+        assert min(per.values()) > 0.8 * max(per.values()), (kind, per)

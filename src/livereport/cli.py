@@ -10,6 +10,7 @@ import dataclasses
 import errno
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -28,8 +29,11 @@ from rich.console import Console
 from livereport import instance
 from livereport.config import Config
 from livereport.errors import LivereportError
+from livereport.events import Channel
 from livereport.observe import configure_logging
-from livereport.report.render import render_report
+from livereport.report.catalogue import TABS
+from livereport.report.render import Column, fit_tables, render_report
+from livereport.store.metadata import Role, Scope
 
 F = TypeVar("F", bound=Callable[..., Any])
 err = Console(stderr=True, highlight=False)
@@ -55,10 +59,42 @@ def failures() -> Iterator[None]:
         yield
     except LivereportError as exc:
         raise Failure(exc.message) from None
+    except httpx.HTTPStatusError as exc:
+        raise Failure(_refusal(exc.response)) from None
     except httpx.HTTPError as exc:
         raise Failure(f"cannot reach the server ({exc}); check --url and that it runs") from None
     except (OSError, ValueError) as exc:
         raise Failure(str(exc)) from None
+
+
+def _refusal(response: httpx.Response) -> str:
+    """A server's refusal as the one line a user can act on: its own message, and for a key
+    it does not take, that the key is the problem."""
+    try:
+        said = str(response.json().get("error") or "")
+    except (ValueError, AttributeError):
+        said = ""
+    said = said or response.text[:300] or f"the server answered {response.status_code}"
+    if response.status_code == 401:
+        return f"key rejected by {response.url.host}: {said}; check --key"
+    if response.status_code == 403:
+        return f"key refused by {response.url.host}: {said}"
+    return said
+
+
+class ServerURL(click.ParamType[str]):
+    """The base URL of a livereport server: http or https, a host; no trailing slash."""
+
+    name = "url"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        url = httpx.URL(str(value).strip())
+        if url.scheme not in ("http", "https") or not url.host:
+            self.fail(f"{value!r} is not a server URL; expected one like http://127.0.0.1:8000", param, ctx)  # fmt: skip
+        return str(url).rstrip("/")
+
+
+SERVER_URL = ServerURL()
 
 
 def data_option(f: F) -> F:
@@ -72,6 +108,13 @@ def data_option(f: F) -> F:
 
 def _config(data: Path | None) -> Config:
     return Config.load(data=data)
+
+
+def _print_table(columns: list[Column], rows: list[list[str]], title: str | None = None) -> None:
+    """A table on stdout as wide as the terminal, continued below when it is wider: free text
+    wraps, ids and numbers stay whole (``fit_tables``)."""
+    for table in fit_tables(columns, rows, out.width, title=title):
+        out.print(table)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -171,6 +214,8 @@ def _run(
             # arrived so far, and resets the connection; leave room above the limits of
             # web/limits.py so that an oversized head always gets their clear answer.
             h11_max_incomplete_event_size=HEAD_READ_BYTES,
+            # X-Forwarded-* only from the proxies the admin declared (uvicorn trusts localhost).
+            proxy_headers=bool(config.proxies), forwarded_allow_ips=config.proxies,
         )
     )  # fmt: skip
     configure_logging(config.log_level)  # again: uvicorn.Config set up its own loggers
@@ -255,74 +300,152 @@ def serve(data: Path | None, host: str, port: int) -> None:
         _serve(_config(data), host, port, None)
 
 
+def _program() -> str:
+    """How to run this command again from here: ``.venv/bin/livereport`` in a clone, where it
+    is not on PATH, ``livereport`` where it is, ``python -m livereport`` otherwise."""
+    program = Path(sys.argv[0])
+    if program.name != "livereport":
+        return f"{Path(sys.executable).name} -m livereport"
+    on_path = shutil.which("livereport")
+    if on_path and Path(on_path).resolve() == program.resolve():
+        return "livereport"
+    try:
+        return str(program.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(program.resolve())
+
+
 @main.command()
 @data_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--rate", default=200, show_default=True, help="Simulated events per second.")
+@click.option("--rate", default=200, show_default=True, type=click.IntRange(1, 100_000), help="Simulated events per second, live and in the history.")  # fmt: skip
+@click.option("--history", default=2.0, show_default=True, type=click.FloatRange(0, 24), help="Hours of history at the same rate, loaded as the live stream starts (only the hours the data directory has no demo events for).")  # fmt: skip
 @click.option("--seed", default=1, show_default=True)
-def demo(data: Path | None, host: str, port: int, rate: int, seed: int) -> None:
+def demo(data: Path | None, host: str, port: int, rate: int, history: float, seed: int) -> None:
     """Serve, and stream a simulated multi-channel campaign into it through the HTTP API."""
-    from livereport import simulate
-
     with failures():
         config = _config(data)
     if "LIVEREPORT_LOG_LEVEL" not in os.environ:  # keep the demo's terminal readable
         config = dataclasses.replace(config, log_level="warning")
-
-    def stream(url: str) -> None:
-        key = instance.cli_key(config)
-        assert key is not None  # written at first start
-        now = datetime.now(UTC)
-        history = simulate.generate(
-            seed=seed, campaign=DEMO_CAMPAIGN, profiles=3000,
-            start=now - timedelta(hours=6), end=now, executions=("morning", "evening"),
-            variants=("A", "B"),
-        )  # fmt: skip
-        with httpx.Client(timeout=30) as client:
-            for i in range(0, len(history), 5000):
-                if stopping.is_set():
-                    return
-                simulate.post_events(client, url, key, history[i : i + 5000])
-            err.print(
-                f"Demo campaign [bold]{DEMO_CAMPAIGN}[/] streams {rate} events/s into {url}. "
-                f"Watch it at {url} (sign in with the admin in "
-                f"{config.data / instance.FIRST_START_FILE}) or with: livereport report "
-                f"{DEMO_CAMPAIGN}" + (f" --data {config.data}" if data else "")
-            )
-            # simulate.run's loop, which ends as soon as the server begins to stop, rather
-            # than when its retries of the stopped server run out.
-            traffic = simulate.LiveTraffic(seed + 1, DEMO_CAMPAIGN, None, rate)
-            last = tick = time.monotonic()
-            while not stopping.wait(max(0.0, tick + 1.0 - time.monotonic())):
-                tick = time.monotonic()
-                events = traffic.next_batch(datetime.now(UTC), tick - last)
-                last = tick
-                simulate.post_events(client, url, key, events)
-
     stopping = threading.Event()
     streams: list[threading.Thread] = []
 
     def start(url: str) -> None:
-        thread = threading.Thread(target=_quietly(stream, stopping), args=(url,), daemon=True)
-        thread.start()
-        streams.append(thread)
+        key = instance.cli_key(config)
+        assert key is not None  # written at first start
+
+        def announce() -> None:  # once the campaign has events to show
+            err.print(
+                f"Demo campaign [bold]{DEMO_CAMPAIGN}[/] streams {rate} events/s into {url}. "
+                f"Watch it at {url} (sign in with the admin in "
+                f"{config.data / instance.FIRST_START_FILE}) or with: {_program()} report "
+                f"{DEMO_CAMPAIGN}" + (f" --data {config.data}" if data else "")
+            )
+
+        demo = _DemoStream(url, key, rate, seed, timedelta(hours=history), stopping, announce)
+        for job in (demo.live, demo.load_history):
+            thread = threading.Thread(target=_quietly(job, stopping), daemon=True)
+            thread.start()
+            streams.append(thread)
 
     with failures():
         try:
             _serve(config, host, port, start, stopping.set)
         finally:
-            # The stream must not outlive the interpreter, whose exit would kill it while
+            # The streams must not outlive the interpreter, whose exit would kill them while
             # chDB's exit handlers stop the engine (see _run).
             stopping.set()
             for thread in streams:
                 thread.join(timeout=10)
 
 
-def _quietly(fn: Callable[[str], None], stopping: threading.Event) -> Callable[[str], None]:
-    def run(url: str) -> None:
+@dataclasses.dataclass
+class _DemoStream:
+    """The demo campaign's traffic: live from now on, and the hours before now at the same
+    rate, so that its charts show a campaign that was running rather than one that starts
+    with a spike. Each run tags its ids: a restarted demo sends new events."""
+
+    url: str
+    key: str
+    rate: int
+    seed: int
+    history: timedelta
+    stopping: threading.Event
+    announce: Callable[[], None]
+    now: datetime = dataclasses.field(default_factory=lambda: datetime.now(UTC))
+    #: Set once the history's start is known: the live stream waits for it, so that its
+    #: first events are not taken for those of an earlier run.
+    measured: threading.Event = dataclasses.field(default_factory=threading.Event)
+
+    def traffic(self, seed: int) -> Any:
+        from livereport.simulate import LiveTraffic
+
+        return LiveTraffic(
+            seed, DEMO_CAMPAIGN, None, self.rate, executions=("morning", "evening"),
+            variants=("A", "B"), tag=f"{int(self.now.timestamp()):x}",
+        )  # fmt: skip
+
+    def history_start(self) -> datetime | None:
+        """Where the history begins: ``history`` before now, or after the latest demo event
+        the server holds when that is later (a restarted demo); None: nothing to load."""
+        headers = {"Authorization": f"Bearer {self.key}"}
+        response = httpx.get(f"{self.url}/v1/campaigns", headers=headers, timeout=30)
+        response.raise_for_status()
+        since = self.now - self.history
+        for row in response.json()["campaigns"]:
+            if row["campaign"] == DEMO_CAMPAIGN:
+                since = max(since, datetime.fromisoformat(row["last"]) + timedelta(seconds=1))
+        return since if since < self.now else None
+
+    def load_history(self) -> None:
+        """The history, posted as fast as the server takes it, beside the live stream."""
+        from livereport.simulate import history, post_events
+
         try:
-            fn(url)
+            since = self.history_start() if self.history else None
+        finally:
+            self.measured.set()
+        if since is None:
+            return
+        hours = (self.now - since).total_seconds() / 3600
+        err.print(f"Demo history: loading the {hours:.3g} hours before now, about "
+                  f"{round(hours * 3600 * self.rate):,} events, the latest first.")  # fmt: skip
+        began, sent = time.monotonic(), 0
+        with httpx.Client(timeout=60) as client:
+            for events in history(lambda n: self.traffic(self.seed + 1 + n), since, self.now):
+                if self.stopping.is_set():
+                    return
+                post_events(client, self.url, self.key, events, batch=len(events) or 1)
+                sent += len(events)
+        err.print(f"Demo history loaded: {sent:,} events in {time.monotonic() - began:.0f} s.")
+
+    def live(self) -> None:
+        """simulate.run's loop, which ends as soon as the server begins to stop, rather than
+        when its retries of the stopped server run out."""
+        from livereport.simulate import post_events
+
+        traffic = self.traffic(self.seed)
+        while not self.measured.wait(0.5):
+            if self.stopping.is_set():
+                return
+        with httpx.Client(timeout=30) as client:
+            announce: Callable[[], None] | None = self.announce
+            last = tick = time.monotonic() - 1.0  # the first second's events at once
+            while not self.stopping.wait(max(0.0, tick + 1.0 - time.monotonic())):
+                tick = time.monotonic()
+                events = traffic.next_batch(datetime.now(UTC), tick - last)
+                last = tick
+                post_events(client, self.url, self.key, events)
+                if announce is not None:  # once the report has something to show
+                    announce()
+                    announce = None
+
+
+def _quietly(fn: Callable[[], None], stopping: threading.Event) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            fn()
         except Exception as exc:  # the demo stream must not take the server down
             if not stopping.is_set():
                 err.print(f"demo stream stopped: {exc}")
@@ -351,11 +474,11 @@ def _client_target(data: Path | None, url: str | None, key: str | None) -> tuple
 
 @main.command()
 @click.argument("campaign")
-@click.option("--tab", default="campaign", show_default=True, help="campaign, email, inapp, push, sms, web or directmail.")
+@click.option("--tab", default="campaign", show_default=True, type=click.Choice(list(TABS)), help="The tab to show.")
 @click.option("--execution", default=None, help="Only this execution.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @data_option
-@click.option("--url", default=None, help="A server's base URL, e.g. http://127.0.0.1:8000.")
+@click.option("--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000.")
 @click.option("--key", default=None, help="An API key with the read scope (with --url).")
 def report(campaign: str, tab: str, execution: str | None, as_json: bool, data: Path | None, url: str | None, key: str | None) -> None:  # fmt: skip
     """Show a campaign's live report tab in the terminal."""
@@ -370,9 +493,9 @@ def report(campaign: str, tab: str, execution: str | None, as_json: bool, data: 
                 f"{base}/v1/campaigns/{httpx.URL(campaign).raw_path.decode()}/report",
                 params=params, headers={"Authorization": f"Bearer {token}"}, timeout=30,
             )  # fmt: skip
-            body = response.json()
             if response.status_code != 200:
-                raise Failure(body.get("error", response.text))
+                raise Failure(_refusal(response))
+            body = response.json()
         else:
             body = _local(data, lambda store, org: _local_report(store, org, campaign, tab, execution))
         if as_json:
@@ -404,7 +527,7 @@ def _local(data: Path | None, fn: Callable[[Any, int], Any], org_name: str | Non
 @click.option("--format", "fmt", type=click.Choice(["canonical", "ajo"]), default="canonical", show_default=True, help="canonical: livereport events, one JSON object per line; ajo: exported records of the reference product's message feedback and tracking datasets, one per line.")
 @data_option
 @click.option("--org", default=None, help="Org to ingest into (with --data; default: the first org).")
-@click.option("--url", default=None)
+@click.option("--url", default=None, type=SERVER_URL)
 @click.option("--key", default=None, help="An API key with the ingest scope (with --url).")
 @click.option("--batch", default=5000, show_default=True, type=click.IntRange(1, 10_000))
 def ingest(files: tuple[Path, ...], fmt: str, data: Path | None, org: str | None, url: str | None, key: str | None, batch: int) -> None:  # fmt: skip
@@ -441,26 +564,57 @@ def ingest(files: tuple[Path, ...], fmt: str, data: Path | None, org: str | None
 
 
 @main.command()
-@click.option("--url", required=True, help="The server's base URL.")
+@click.option("--url", required=True, type=SERVER_URL, help="The server's base URL.")
 @click.option("--key", required=True, help="An API key with the ingest scope.")
 @click.option("--campaign", default="simulated-campaign", show_default=True)
 @click.option("--rate", default=500, show_default=True, type=click.IntRange(1, 1_000_000), help="Events per second.")
-@click.option("--duration", default=60.0, show_default=True, help="Seconds; 0 runs until interrupted.")
+@click.option("--duration", default=60.0, show_default=True, type=click.FloatRange(min=0), help="Seconds; 0 runs until interrupted.")
 @click.option("--seed", default=1, show_default=True)
-@click.option("--channel", "channels", multiple=True, type=click.Choice(["email", "sms", "push", "inapp", "web", "directmail"]), help="Channels to simulate (repeat; default all).")
-def simulate(url: str, key: str, campaign: str, rate: int, duration: float, seed: int, channels: tuple[str, ...]) -> None:  # fmt: skip
+@click.option("--channel", "channels", multiple=True, type=click.Choice([c.value for c in Channel]), help="Channels to simulate (repeat; default all).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar (there is none either when standard error is not a terminal).")  # fmt: skip
+def simulate(url: str, key: str, campaign: str, rate: int, duration: float, seed: int, channels: tuple[str, ...], quiet: bool) -> None:  # fmt: skip
     """Send realistic campaign traffic to a running instance."""
     from livereport import simulate as sim
 
-    with failures():
+    with failures(), _sending(campaign, duration, quiet or not err.is_terminal) as on_batch:
         totals = sim.run(
-            url.rstrip("/"), key, campaign=campaign, rate=rate, duration=duration or None,
-            seed=seed, channels=channels or None,
+            url, key, campaign=campaign, rate=rate, duration=duration or None, seed=seed,
+            channels=channels or None, on_batch=on_batch,
         )  # fmt: skip
     err.print(
-        f"{campaign}: {totals['accepted']} accepted, {totals['duplicates']} duplicates, "
-        f"{totals['rejected']} rejected"
+        f"{campaign}: {totals['accepted']:,} accepted, {totals['duplicates']:,} duplicates, "
+        f"{totals['rejected']:,} rejected",
+        markup=False,
     )
+
+
+@contextmanager
+def _sending(campaign: str, duration: float, quiet: bool) -> Iterator[Callable[[list[Any], dict[str, int]], None] | None]:  # fmt: skip
+    """What `simulate` shows while it runs: a progress bar on standard error (time, of the
+    duration, and the events sent and how the server took them), gone once it ends."""
+    if quiet:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[counts]}"))  # fmt: skip
+    began = time.monotonic()
+    sums = {"sent": 0, "accepted": 0, "duplicates": 0, "rejected": 0}
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(campaign, total=duration or None, counts="starting")
+
+        def on_batch(events: list[Any], counts: dict[str, int]) -> None:
+            sums["sent"] += len(events)
+            for name, count in counts.items():
+                sums[name] += count
+            progress.update(
+                task, completed=time.monotonic() - began,
+                counts=f"{sums['sent']:,} sent: {sums['accepted']:,} accepted, "
+                f"{sums['duplicates']:,} duplicates, {sums['rejected']:,} rejected",
+            )  # fmt: skip
+
+        yield on_batch
 
 
 # orgs, keys, users
@@ -514,7 +668,7 @@ def keys() -> None:
 @keys.command("create")
 @data_option
 @click.option("--org", default=None, help="Org name (default: the org made at first start).")
-@click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice(["ingest", "read", "admin"]))
+@click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice([s.value for s in Scope]))
 @click.option("--name", default="", help="What the key is for.")
 @click.option("--expires-days", type=click.IntRange(1, 3650), default=None, help="Days until the key stops working (default: never).")  # fmt: skip
 def keys_create(data: Path | None, org: str | None, scopes: tuple[str, ...], name: str, expires_days: int | None) -> None:  # fmt: skip
@@ -535,21 +689,18 @@ def keys_create(data: Path | None, org: str | None, scopes: tuple[str, ...], nam
 def keys_list(data: Path | None, org: str | None) -> None:
     """List the keys of an org (never their values): scopes, when created, expiring, last
     used and revoked (UTC)."""
-    from rich.table import Table
-    from rich.text import Text
-
     with failures():
         metadata = instance.open_metadata(_config(data))
-        the_org = metadata.org(org)
-        table = Table("id", "prefix", "name", "scopes", "created", "expires", "last used", "revoked")
-        for column in table.columns[:2]:
-            column.no_wrap = True  # the id and prefix that find a key stay whole
-        for k in metadata.keys(the_org):
-            table.add_row(
-                str(k.id), k.prefix + "…", Text(k.name), ",".join(sorted(k.scopes)),
-                _when(k.created), _when(k.expires), _when(k.last_used), _when(k.revoked),
-            )  # fmt: skip
-    out.print(table)
+        found = metadata.keys(metadata.org(org))
+    # The id and prefix that find a key stay whole; names, scopes and times may wrap.
+    columns = [Column("id", "right"), Column("prefix"), Column("name", wrap=True),
+               *(Column(h, wrap=True) for h in ("scopes", "created", "expires", "last used", "revoked"))]  # fmt: skip
+    rows = [
+        [str(k.id), k.prefix + "…", _printable(k.name), ", ".join(sorted(k.scopes)),
+         _when(k.created), _when(k.expires), _when(k.last_used), _when(k.revoked)]
+        for k in found
+    ]  # fmt: skip
+    _print_table(columns, rows)
 
 
 @keys.command("revoke")
@@ -575,7 +726,7 @@ def users() -> None:
 @click.argument("email")
 @data_option
 @click.option("--org", default=None)
-@click.option("--role", required=True, type=click.Choice(["admin", "editor", "viewer"]))
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
 def users_create(email: str, data: Path | None, org: str | None, role: str, password_stdin: bool) -> None:  # fmt: skip
     """Create a user; the password is read from stdin."""
@@ -593,7 +744,7 @@ def users_create(email: str, data: Path | None, org: str | None, role: str, pass
 @click.argument("email")
 @data_option
 @click.option("--org", default=None)
-@click.option("--role", required=True, type=click.Choice(["admin", "editor", "viewer"]))
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--days", default=7, show_default=True, type=click.IntRange(1, 30), help="Days the invitation stays open.")  # fmt: skip
 def users_invite(email: str, data: Path | None, org: str | None, role: str, days: int) -> None:
     """Invite someone; prints only the one-time token, which they accept with a password on
@@ -638,7 +789,7 @@ def _change_user(data: Path | None, org: str | None, email: str, action: str, ch
 
 @users.command("role")
 @click.argument("email")
-@click.argument("role", type=click.Choice(["admin", "editor", "viewer"]))
+@click.argument("role", type=click.Choice([r.value for r in Role]))
 @data_option
 @click.option("--org", default=None)
 def users_role(email: str, role: str, data: Path | None, org: str | None) -> None:
@@ -677,7 +828,7 @@ def users_unlock(email: str, data: Path | None, org: str | None) -> None:
 @click.argument("email")
 @data_option
 @click.option("--org", default=None, help="Org (with --data; default: the first org).")
-@click.option("--url", default=None, help="A server's base URL, e.g. http://127.0.0.1:8000.")
+@click.option("--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000.")
 @click.option("--key", default=None, help="An API key with the admin scope (with --url).")
 @click.option("--password-stdin", is_flag=True, help="Read the new password from standard input (default: make a random one).")  # fmt: skip
 def users_reset_password(email: str, data: Path | None, org: str | None, url: str | None, key: str | None, password_stdin: bool) -> None:  # fmt: skip
@@ -710,7 +861,7 @@ def _reset_password_remote(base: str, token: str, email: str, password: str) -> 
     headers = {"Authorization": f"Bearer {token}"}
     listed = httpx.get(f"{base}/v1/admin/users", headers=headers, timeout=30)
     if listed.status_code != 200:
-        raise Failure(listed.json().get("error", listed.text))
+        raise Failure(_refusal(listed))
     wanted = email.strip().lower()
     found = [u for u in listed.json()["users"] if u["email"] == wanted]
     if not found:
@@ -719,7 +870,7 @@ def _reset_password_remote(base: str, token: str, email: str, password: str) -> 
                        headers=headers, timeout=30)  # fmt: skip
     body = reset.json()
     if reset.status_code != 200:
-        raise Failure(body.get("error", reset.text))
+        raise Failure(_refusal(reset))
     return str(body["email"]), int(body["sessions_ended"])
 
 
@@ -814,13 +965,11 @@ def bounces() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @data_option
 @click.option("--org", default=None, help="Classify with this org's own bounce rules first, then the defaults (the org of --data).")  # fmt: skip
-@click.option("--url", default=None, help="A server's base URL: use the rules of the org of --key.")
+@click.option("--url", default=None, type=SERVER_URL, help="A server's base URL: use the rules of the org of --key.")
 @click.option("--key", default=None, help="An API key with the read scope (with --url).")
 def bounces_classify(files: tuple[Path, ...], as_json: bool, data: Path | None, org: str | None, url: str | None, key: str | None) -> None:  # fmt: skip
     """Say whether each raw mail is a bounce, with its category, reason, status and rule."""
     import json
-
-    from rich.table import Table
 
     from livereport.bounces.classify import classify_message
     from livereport.bounces.rules import DEFAULT_RULES
@@ -828,8 +977,9 @@ def bounces_classify(files: tuple[Path, ...], as_json: bool, data: Path | None, 
     rules = DEFAULT_RULES
     if any(v is not None for v in (data, org, url, key)):
         rules = _classify_rules(data, org, url, key)
-    table = Table("file", "bounce", "category", "reason", "status", "rule")
-    for path in files:
+    folder, names = _within_folder([str(p) for p in files])
+    rows: list[list[str]] = []
+    for path, name in zip(files, names, strict=True):
         try:
             raw = path.read_bytes()
         except OSError as exc:
@@ -843,9 +993,25 @@ def bounces_classify(files: tuple[Path, ...], as_json: bool, data: Path | None, 
         if as_json:
             click.echo(json.dumps(row, ensure_ascii=False))
         else:
-            table.add_row(*("" if v is None else str(v) for v in row.values()))
+            shown = {**row, "file": name, "is_bounce": "yes" if found.is_bounce else "no"}
+            rows.append([_printable("" if v is None else str(v)) for v in shown.values()])
     if not as_json:
-        out.print(table)
+        # The file and the reason may wrap; the bounce's status and rule id stay whole.
+        columns = [Column("file", wrap=True), Column("bounce"), Column("category"),
+                   Column("reason", wrap=True), Column("status"), Column("rule")]  # fmt: skip
+        _print_table(columns, rows, title=None if folder is None else f"in {folder}")
+
+
+def _within_folder(paths: list[str]) -> tuple[str | None, list[str]]:
+    """The folder the paths share, if any, and each path within it: a table names the folder
+    once, above, and its rows only what differs."""
+    try:
+        folder = os.path.commonpath([os.path.dirname(p) for p in paths])
+    except ValueError:  # absolute and relative paths mixed
+        return None, paths
+    if folder in ("", ".", os.sep):
+        return None, paths
+    return folder, [os.path.relpath(p, folder) for p in paths]
 
 
 def _classify_rules(data: Path | None, org: str | None, url: str | None, key: str | None) -> Any:
@@ -908,23 +1074,21 @@ def _rules_target(url: str | None, key: str | None) -> tuple[str, str] | None:
 def _rules_call(method: str, base: str, token: str, body: Any = None) -> dict[str, Any]:
     response = httpx.request(method, f"{base}/v1/bounce-rules", json=body, timeout=30,
                              headers={"Authorization": f"Bearer {token}"})  # fmt: skip
-    found: dict[str, Any] = response.json()
     if response.status_code != 200:
-        raise Failure(found.get("error", response.text))
+        raise Failure(_refusal(response))
+    found: dict[str, Any] = response.json()
     return found
 
 
 @bounces_rules.command("show")
 @data_option
 @click.option("--org", default=None, help="Org (with --data; default: the first org).")
-@click.option("--url", default=None, help="A server's base URL, e.g. http://127.0.0.1:8000.")
+@click.option("--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000.")
 @click.option("--key", default=None, help="An API key with the read scope (with --url).")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON (as `set` reads it).")
 def bounces_rules_show(data: Path | None, org: str | None, url: str | None, key: str | None, as_json: bool) -> None:  # fmt: skip
     """Print the org's bounce rules and their version."""
     import json
-
-    from rich.table import Table
 
     with failures():
         target = _rules_target(url, key)
@@ -939,17 +1103,16 @@ def bounces_rules_show(data: Path | None, org: str | None, url: str | None, key:
         click.echo(json.dumps({"version": version, "rules": rows}, ensure_ascii=False, indent=2))
         return
     err.print(f"version {version}: {len(rows)} org rules, tried before the default rules")
-    table = Table("name", "reason", "category", "status", "code", "pattern", "note")
-    for row in rows:
-        table.add_row(*(_printable(str(row.get(k, ""))) for k in ("name", "reason", "category", "status", "code", "pattern", "note")))  # fmt: skip
-    out.print(table)
+    fields = ("name", "reason", "category", "status", "code", "pattern", "note")
+    columns = [Column(f, wrap=f in ("name", "reason", "pattern", "note")) for f in fields]
+    _print_table(columns, [[_printable(str(row.get(k, ""))) for k in fields] for row in rows])
 
 
 @bounces_rules.command("set")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @data_option
 @click.option("--org", default=None, help="Org (with --data; default: the first org).")
-@click.option("--url", default=None, help="A server's base URL, e.g. http://127.0.0.1:8000.")
+@click.option("--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000.")
 @click.option("--key", default=None, help="An API key with the admin scope (with --url).")
 def bounces_rules_set(file: Path, data: Path | None, org: str | None, url: str | None, key: str | None) -> None:  # fmt: skip
     """Replace the org's bounce rules with those of a JSON or CSV FILE (an empty list removes them)."""
@@ -980,7 +1143,7 @@ def bounces_rules_set(file: Path, data: Path | None, org: str | None, url: str |
 @bounces.command("reclassify")
 @data_option
 @click.option("--org", default=None, help="Org (with --data; default: the first org).")
-@click.option("--url", default=None, help="A server's base URL, e.g. http://127.0.0.1:8000.")
+@click.option("--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000.")
 @click.option("--key", default=None, help="An API key with the admin scope (with --url).")
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
@@ -1001,9 +1164,9 @@ def bounces_reclassify(data: Path | None, org: str | None, url: str | None, key:
                 headers={"Authorization": f"Bearer {target[1]}"},
                 timeout=httpx.Timeout(30, read=MUTATION_WAIT_S + 120),
             )  # fmt: skip
-            outcome: dict[str, Any] = response.json()
             if response.status_code != 200:
-                raise Failure(outcome.get("error", response.text))
+                raise Failure(_refusal(response))
+            outcome: dict[str, Any] = response.json()
         else:
             outcome = _reclassify_local(data, org, dry_run)
     if as_json:
@@ -1039,16 +1202,15 @@ def _reclassify_local(data: Path | None, org: str | None, dry_run: bool) -> dict
 
 def _show_reclassified(outcome: dict[str, Any]) -> None:
     """Counts per reason and category, before → after, and a summary line."""
-    from rich.table import Table
-
     window = outcome["window"]
-    table = Table("reason", "category", "before", "after", "change",
-                  title=f"Email bounces from {window['from']} on")  # fmt: skip
+    rows = []
     for row in outcome["counts"]:
         change = row["after"] - row["before"]
-        table.add_row(_printable(row["reason"]), row["category"], str(row["before"]),
-                      str(row["after"]), f"{change:+d}" if change else "")  # fmt: skip
-    out.print(table)
+        rows.append([_printable(row["reason"]), row["category"], str(row["before"]),
+                     str(row["after"]), f"{change:+d}" if change else ""])  # fmt: skip
+    columns = [Column("reason", wrap=True), Column("category"),
+               *(Column(h, "right") for h in ("before", "after", "change"))]  # fmt: skip
+    _print_table(columns, rows, title=f"Email bounces from {window['from']} on")
     changed = outcome["changed"]
     verb = "would change" if outcome["dry_run"] else "changed"
     err.print(
@@ -1096,7 +1258,7 @@ def _return_sink(data: Path | None, url: str | None, key: str | None, org: str |
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @data_option
 @click.option("--org", default=None, help="Org to store into (with --data; default: the first org).")
-@click.option("--url", default=None, help="A server's base URL, e.g. http://127.0.0.1:8000.")
+@click.option("--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000.")
 @click.option("--key", default=None, help="An API key with the ingest scope (with --url).")
 def returns_import(paths: tuple[Path, ...], data: Path | None, org: str | None, url: str | None, key: str | None) -> None:  # fmt: skip
     """Read maildir folders, mbox files or single message files of returned mails."""
@@ -1145,8 +1307,6 @@ def returns_unattributed(data: Path | None, org: str | None, limit: int, as_json
     """Returned mails that made no event (no campaign and profile, or not a return), newest first."""
     import json
 
-    from rich.table import Table
-
     from livereport.web.returns import kept_json
 
     with failures():
@@ -1163,17 +1323,16 @@ def returns_unattributed(data: Path | None, org: str | None, limit: int, as_json
         for row in kept:
             click.echo(json.dumps(row, ensure_ascii=False))
         return
-    table = Table("id", "received", "kind", "reason", "status", "subject", "why")
-    for row in kept:
-        table.add_row(*(str(row[k] or "") for k in ("id", "received", "kind", "reason", "status", "subject", "why")))  # fmt: skip
-    out.print(table)
+    fields = ("id", "received", "kind", "reason", "status", "subject", "why")
+    columns = [Column(f, "right" if f == "id" else "left", wrap=f in ("received", "reason", "subject", "why")) for f in fields]  # fmt: skip
+    _print_table(columns, [[_printable(str(row[k] or "")) for k in fields] for row in kept])
 
 
 @returns.command("smtp")
 @click.option("--listen", default="127.0.0.1:2525", show_default=True, help="HOST:PORT to accept mail on.")  # fmt: skip
 @data_option
 @click.option("--org", default=None)
-@click.option("--url", default=None, help="A server's base URL (else the data directory).")
+@click.option("--url", default=None, type=SERVER_URL, help="A server's base URL (else the data directory).")
 @click.option("--key", default=None, help="An API key with the ingest scope (with --url).")
 @click.option("--max-size", default=10_000_000, show_default=True, type=click.IntRange(1000, 100_000_000), help="Largest message accepted, in bytes.")  # fmt: skip
 def returns_smtp(listen: str, data: Path | None, org: str | None, url: str | None, key: str | None, max_size: int) -> None:  # fmt: skip

@@ -6,6 +6,7 @@ The CLI and the docs read the same declarations (``SETTINGS``).
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -42,6 +43,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("signin_max_failures", 10, "Failed sign-ins per account and per address within 15 minutes before further tries are slowed down (429)."),
     Setting("signin_lock_after", 20, "Wrong passwords in a row that lock an account; while locked even the right password fails."),
     Setting("signin_lock_s", 1800, "Seconds an account stays locked after too many wrong passwords (admins can unlock it sooner)."),
+    Setting("trusted_proxies", "", "Addresses or networks of the reverse proxies in front of livereport, comma-separated (10.0.0.5,10.1.0.0/16; * for any): only requests from them may say, with X-Forwarded-Proto and X-Forwarded-For, that the browser used HTTPS (the session cookie is then Secure) and from which address (sign-in throttling, audit log). Empty: no proxy is trusted."),
 )
 
 
@@ -65,6 +67,10 @@ class Config:
     signin_max_failures: int = 10
     signin_lock_after: int = 20
     signin_lock_s: int = 1800
+    trusted_proxies: str = ""
+
+    def __post_init__(self) -> None:
+        _check_proxies(self.proxies)
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -87,9 +93,32 @@ class Config:
         return cls(**values)
 
     @property
+    def proxies(self) -> list[str]:
+        """The trusted proxies as uvicorn's ``forwarded_allow_ips`` takes them."""
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+
+    @property
     def events_dir(self) -> Path:
         return self.data / "events"
 
     @property
     def metadata_path(self) -> Path:
         return self.data / "metadata.sqlite3"
+
+
+def _check_proxies(items: list[str]) -> None:
+    """Refuse what uvicorn would silently never match (a host name, a network with host bits,
+    * beside addresses), so a typo cannot leave the cookie without Secure behind a proxy."""
+    if items == ["*"]:
+        return
+    for item in items:
+        try:
+            if "/" in item:
+                ipaddress.ip_network(item)
+            else:
+                ipaddress.ip_address(item)
+        except ValueError as exc:
+            raise ValueError(
+                f"LIVEREPORT_TRUSTED_PROXIES={','.join(items)!r} is not valid: {exc}; expected "
+                "IP addresses or networks, comma-separated (10.0.0.5,10.1.0.0/16), or * alone"
+            ) from None

@@ -1,7 +1,8 @@
 """Realistic, seeded campaign traffic in the event format of SPEC §2 (plain JSON-ready dicts).
 
 The source end of the pipeline: `generate` makes a whole campaign for tests and benchmarks,
-`LiveTraffic` and `run` stream one into the ingest API for `livereport demo` and `simulate`.
+`LiveTraffic` and `run` stream one into the ingest API for `livereport demo` and `simulate`,
+and `history` makes the hours a live stream continues, at its rate.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import heapq
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -23,6 +24,7 @@ import httpx
 import msgspec
 
 from livereport.events import MATRIX, Channel
+from livereport.providers.mobile import read_failure
 
 JsonEvent = dict[str, Any]
 Draft = tuple[float, JsonEvent]  # (epoch seconds, every field but id and time)
@@ -92,11 +94,18 @@ _BOUNCES_GIVEN = _table(
     (("ignored", "Spam Block"), 15), (("hard", "Recipient Refused"), 10),
     (("soft", "DNS Failure"), 10), (("ignored", "Timeout"), 15),
 )  # fmt: skip
-_SMS_BOUNCES = _table((("Invalid number", "21211"), 30), (("Carrier rejected", "30007"), 30),
-                      (("Unreachable handset", "30003"), 25),
-                      (("Unknown destination", "30005"), 15))  # fmt: skip
-_PUSH_BOUNCES = _table((("Invalid token", "BadDeviceToken"), 50),
-                       (("Unregistered device", "UNREGISTERED"), 50))  # fmt: skip
+# Push and SMS bounces carry the provider's failure code, as its API or webhook gives it, with
+# the reason and category it means (providers/mobile.py), as an export of the reference product
+# gives them.
+_SMS_BOUNCES = _table(("21211", 20), ("30003", 25), ("30005", 15), ("30006", 8), ("30007", 17),
+                      ("21610", 5), ("30004", 5), ("30008", 5))  # fmt: skip
+_APNS_BOUNCES = _table(("Unregistered", 45), ("BadDeviceToken", 25), ("ExpiredToken", 10),
+                       ("TooManyRequests", 12), ("ServiceUnavailable", 8))  # fmt: skip
+_FCM_BOUNCES = _table(("UNREGISTERED", 65), ("SENDER_ID_MISMATCH", 5), ("QUOTA_EXCEEDED", 18),
+                      ("UNAVAILABLE", 12))  # fmt: skip
+# Some senders qualify their bounces themselves: a reason and a category, no code.
+_GIVEN_MOBILE = _table((("Number deactivated", "hard"), 40), (("Handset switched off", "soft"), 35),
+                       (("Blocked by the recipient", "ignored"), 25))  # fmt: skip
 _PLATFORMS = _table(("ios", 44), ("android", 44), ("web", 5), ("apns", 4), ("fcm", 3))
 _ELEMENTS = _table(("Hero banner", 30), ("Add to cart", 25), ("Sign up", 15), ("Close", 15),
                    ("Product carousel", 10), ('<b>"Promo"</b> & more', 5))  # fmt: skip
@@ -251,8 +260,7 @@ def _plan_mobile(f: _Funnel, p: _Profile, t: float) -> None:
     if roll < 0.01:
         _fail(f, f.after(sent, 5))
     elif roll < (0.05 if push else 0.04):
-        reason, code = _pick(f.rng, _PUSH_BOUNCES if push else _SMS_BOUNCES)
-        f.add(f.after(sent, 10), "bounce", reason=reason, code=code)
+        _bounce_mobile(f, p, f.after(sent, 10))
     else:
         delivered = f.add(f.after(sent, 3), "delivered")
         engagements = (
@@ -262,6 +270,23 @@ def _plan_mobile(f: _Funnel, p: _Profile, t: float) -> None:
             if f.chance(first):
                 for _ in range(f.repeats(more)):
                     f.add(f.after(delivered, 1800), kind, **({} if push else {"url": f.url()}))
+
+
+def _bounce_mobile(f: _Funnel, p: _Profile, t: float) -> None:
+    if f.chance(0.15):
+        reason, category = _pick(f.rng, _GIVEN_MOBILE)
+        f.add(t, "bounce", reason=reason, bounce=category)
+        return
+    if f.common["channel"] == "sms":
+        service, codes = "twilio", _SMS_BOUNCES
+    elif p.platform in ("ios", "apns"):
+        service, codes = "apns", _APNS_BOUNCES
+    else:  # FCM for Android and web push
+        service, codes = "fcm", _FCM_BOUNCES
+    code = _pick(f.rng, codes)
+    failure = read_failure(service, code)
+    assert failure is not None, code  # the tables above hold known codes only
+    f.add(t, "bounce", code=code, reason=failure.reason, bounce=failure.category)
 
 
 def _plan_onsite(f: _Funnel, p: _Profile, t: float) -> None:
@@ -328,10 +353,10 @@ def _plan_profile(rng: random.Random, campaign: str, p: _Profile, channels: Sequ
 class _Stamper:
     """Gives drafts their ids and times, and decides which get delivered again."""
 
-    def __init__(self, rng: random.Random, campaign: str) -> None:
+    def __init__(self, rng: random.Random, campaign: str, tag: str = "") -> None:
         self.rng, self.count = rng, 0
         prefix = "".join(c for c in campaign[:96] if c.isprintable())
-        self.prefix = f"{prefix}-{rng.getrandbits(32):08x}"
+        self.prefix = f"{prefix}-{rng.getrandbits(32):08x}{tag[:12]}"
 
     def stamp(self, t: float, fields: JsonEvent) -> JsonEvent:
         self.count += 1
@@ -429,17 +454,18 @@ class LiveTraffic:
 
     `speed` compresses the funnels' delays (60: an open that would come an hour after
     delivery comes a minute after), so a live report shows engagement within minutes.
+    `tag` goes into every id: two runs of the same seed with other tags send other events.
     """
 
     def __init__(self, seed: int, campaign: str, channels: Sequence[str] | None = CHANNELS,
                  rate: float = 50.0, *, executions: Sequence[str] = (),
-                 variants: Sequence[str] = (), speed: float = 60.0) -> None:  # fmt: skip
+                 variants: Sequence[str] = (), speed: float = 60.0, tag: str = "") -> None:  # fmt: skip
         self.channels = tuple(str(c) for c in channels or CHANNELS)
         _check(campaign, self.channels, (*executions, *variants))
         self.campaign, self.rate, self.speed = campaign, rate, speed
         self.executions, self.variants = tuple(executions), tuple(variants)
         self._rng = random.Random(seed)
-        self._stamper = _Stamper(self._rng, campaign)
+        self._stamper = _Stamper(self._rng, campaign, tag)
         self._pending: list[tuple[float, int, JsonEvent]] = []  # heap of future events
         self._held: list[JsonEvent] = []  # late and repeated deliveries, for the next batch
         self._profiles = self._seq = 0
@@ -469,6 +495,15 @@ class LiveTraffic:
         fresh.sort(key=lambda d: d[0])
         return [event for _, event in fresh] + held
 
+    def warm_up(self, start: datetime, end: datetime) -> None:
+        """Run from `start` to `end` delivering nothing: at `end`, funnels are under way."""
+        for _ in replay(self, start, end):
+            pass
+        # Nor later: late deliveries of those events, and those due but not yet taken.
+        self._held.clear()
+        while self._pending and self._pending[0][0] <= end.timestamp():
+            heapq.heappop(self._pending)
+
     def _enter(self, t: float) -> None:
         rng, self._profiles = self._rng, self._profiles + 1
         execution = rng.choice(self.executions) if self.executions else None
@@ -477,6 +512,34 @@ class LiveTraffic:
         for when, fields in _plan_profile(rng, self.campaign, p, self.channels, t, 1 / self.speed):
             self._seq += 1
             heapq.heappush(self._pending, (when, self._seq, fields))
+
+
+def replay(traffic: LiveTraffic, start: datetime, end: datetime,
+           batch: int = 5000) -> Iterator[list[JsonEvent]]:  # fmt: skip
+    """The traffic between `start` and `end`, at its rate, made as fast as it is read, about
+    `batch` events at a time: the history a live stream continues (`livereport demo`)."""
+    step = timedelta(seconds=batch / traffic.rate)
+    t = start
+    while t < end:
+        later = min(t + step, end)
+        yield traffic.next_batch(later, (later - t).total_seconds())
+        t = later
+
+
+def history(traffic: Callable[[int], LiveTraffic], start: datetime, end: datetime, *,
+            chunk: timedelta = timedelta(hours=1), warmup: timedelta = timedelta(minutes=15),
+            batch: int = 5000) -> Iterator[list[JsonEvent]]:  # fmt: skip
+    """The traffic of the hours between `start` and `end`, the latest hour first, so that a
+    report read while it loads shows a campaign running until now. Each hour comes from its
+    own `traffic(n)` (n = 0, 1, …), run for `warmup` first: its funnels are under way from
+    the hour's first minute, as they would be had the campaign run all along."""
+    top, n = end, 0
+    while top > start:
+        bottom = max(start, top - chunk)
+        hour = traffic(n)
+        hour.warm_up(bottom - warmup, bottom)
+        yield from replay(hour, bottom, top, batch)
+        top, n = bottom, n + 1
 
 
 class _Reply(msgspec.Struct):

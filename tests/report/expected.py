@@ -103,6 +103,28 @@ WIDGETS: Mapping[str, set[str]] = {
                    "directmail.error_reasons"},
 }  # fmt: skip
 
+#: The reference product's page (the campaign live report): numbers some widgets must show,
+#: beside whatever else they show.
+SHOWN: Mapping[str, set[str]] = {
+    "campaign.statistics": {"entered_profiles"},
+    "email.sending_performance": {"targeted", "delivered", "bounces", "errors"},
+    "email.statistics": {"sent", "delivered", "bounces", "errors", "opens", "clicks",
+                         "unsubscribes", "spam_complaints"},
+    "inapp.performance": {"impressions", "interactions"},
+    "inapp.summary": {"impressions", "interactions"},
+    "push.sending_performance": {"sent", "delivered", "bounces", "errors", "engagements"},
+    "push.statistics": {"sent", "delivered", "bounces", "errors", "opens", "actions",
+                        "engagements"},
+    "push.sending_summary": {"sent", "delivered", "bounces", "errors", "opens", "actions",
+                             "engagements"},
+    "push.failed": {"errors", "bounces"},
+    "sms.statistics": {"targeted", "excluded", "sent", "bounces", "errors", "clicks"},
+    "sms.performance_by_date": {"sent", "bounces", "errors"},
+    "web.performance": {"impressions", "interactions"},
+    "web.summary": {"impressions", "unique_impressions", "interactions"},
+    "directmail.statistics": {"targeted", "sent", "errors", "excluded"},
+}  # fmt: skip
+
 #: SPEC §5: the category of each default bounce reason.
 REASON_CATEGORIES: Mapping[str, str] = {
     "Invalid Recipient": "hard", "Recipient Refused": "hard", "Soft Bounce": "soft",

@@ -305,6 +305,9 @@ def check_report(world: World, org: str, campaign: str, execution: str | None = 
         assert body["empty"] == (not events), where
         assert body["executions"] == sorted({e.execution for e in everything if e.execution})
         for widget in body["widgets"]:
+            # what the reference shows is there, and counted by hand with the rest
+            missing = hand.SHOWN.get(widget["id"], set()) - set(widget["metrics"])
+            assert not missing, f"{where}: {widget['id']} does not show {sorted(missing)}"
             assert_widget(widget, events, body)
 
 
@@ -378,6 +381,24 @@ def test_every_widget_of_every_tab_equals_the_hand_count(
     world: World, org: str, campaign: str
 ) -> None:
     check_report(world, org, campaign)
+
+
+def test_push_engagements_are_opens_plus_actions_in_every_widget(world: World) -> None:
+    """Engagements are summed from two other counts: in the KPI, the statistics table and every
+    bucket of the series, they equal the opens and actions counted by hand, which happened."""
+    body = get(world.clients["a"], path("shared-launch", "report"), tab="push")
+    events = world.ledger.select("a", "shared-launch", "push", *window_ms(body))
+    opens, actions = (sum(1 for e in events if e.type == t) for t in ("open", "action"))
+    assert opens and actions
+    widgets = {w["id"]: w["data"] for w in body["widgets"]}
+    assert widgets["push.sending_performance"]["metrics"]["engagements"] == opens + actions
+    assert widgets["push.statistics"]["total"]["engagements"] == opens + actions
+    series = widgets["push.sending_summary"]["series"]
+    assert sum(series["engagements"]) == opens + actions
+    assert series["engagements"] == [
+        o + a for o, a in zip(series["opens"], series["actions"], strict=True)
+    ]
+    assert sum(series["sent"]) == sum(1 for e in events if e.type == "sent")
 
 
 def test_one_execution_equals_the_hand_count(world: World) -> None:

@@ -36,8 +36,10 @@ def test_a_repeated_tab_shows_every_event_accepted_before_it(server: Server, key
         post(client, events(campaign, 3))
         assert delivered(client, campaign) == 3
         assert delivered(client, campaign) == 3  # served again, unchanged
-        evening = 0
-        for more in (2, 1, 4):
+        # An execution without events is refused (400): the evening starts with its first.
+        post(client, events(campaign, 2, execution="evening"))
+        evening = 2
+        for more in (1, 4):
             assert delivered(client, campaign, "evening") == evening  # cached from here on
             post(client, events(campaign, more, execution="evening"))
             evening += more

@@ -2,15 +2,18 @@
 // reader would miss: content cut off without a cue (a box whose content is wider or taller than
 // the box, unless the box scrolls from the keyboard and shows a fade edge and a text cue), content
 // outside its card or out of reach of scrolling, the page scrolling sideways, and widgets or
-// header elements on top of one another. It also returns where each widget card is, for the
-// reading order, and whether given metrics are in sight without scrolling.
+// header elements on top of one another, and content that must be seen whole cut by a box that
+// scrolls. It also returns where each widget card is, for the reading order, its place on the
+// grid, and whether given metrics are in sight without scrolling.
 //
-// options: {cards, headers, overlap, print, inSight}
+// options: {cards, headers, overlap, print, inSight, whole}
 //   cards    selector of the cards: nothing inside may leave its card's box
 //   headers  selectors of the boxes around the cards whose content may not spill (top bar …)
 //   overlap  selectors of the header elements that may not overlap each other or a card
 //   print    true for print media: paper cannot scroll, so no content may be scrolled out of view
 //   inSight  selector of elements that must be wholly in view without any scrolling
+//   whole    selector of elements no box may cut, not even one that scrolls with a cue (the
+//            page itself may scroll): rows of a table that must be shown in full
 (options) => {
   const EPS = 1.5;
   const problems = [];
@@ -185,10 +188,9 @@
     }
   }
 
-  // 4. Metrics that must be in sight as the page opens: no box around them hides any part.
-  const hiddenParts = [];
-  const inSight = [...document.querySelectorAll(options.inSight || ":not(*)")];
-  for (const el of inSight) {
+  // 4. Metrics that must be in sight as the page opens, and content that must be seen whole:
+  // no box around them hides any part (the first box that does is returned).
+  const cutBy = (el) => {
     const r = box(el);
     let [left, top, right, bottom] = [r.left, r.top, r.right, r.bottom];
     for (let p = el.parentElement; p; p = p.parentElement) {
@@ -199,11 +201,20 @@
       top = Math.max(top, c.top + p.clientTop);
       right = Math.min(right, c.left + p.clientLeft + p.clientWidth);
       bottom = Math.min(bottom, c.top + p.clientTop + p.clientHeight);
+      const seenPart = Math.max(0, right - left) * Math.max(0, bottom - top);
+      if (seenPart < r.width * r.height - EPS * Math.max(r.width, r.height)) return p;
     }
-    const seenPart = Math.max(0, right - left) * Math.max(0, bottom - top);
-    if (!shown(el) || seenPart < r.width * r.height - EPS * Math.max(r.width, r.height)) {
-      hiddenParts.push(describe(el));
-    }
+    return null;
+  };
+  const hiddenParts = [];
+  const inSight = [...document.querySelectorAll(options.inSight || ":not(*)")];
+  for (const el of inSight) {
+    if (!shown(el) || cutBy(el)) hiddenParts.push(describe(el));
+  }
+  for (const el of document.querySelectorAll(options.whole || ":not(*)")) {
+    if (!shown(el)) continue;
+    const clip = cutBy(el);
+    if (clip) problem(`${describe(el)}: cut off by ${describe(clip).split(" “")[0]}, which must show it whole`);
   }
 
   const scrollY = window.scrollY;
@@ -213,7 +224,9 @@
     hidden: hiddenParts,
     cards: cards.map((card) => {
       const r = box(card);
-      return { id: card.dataset.widget, left: r.left, top: r.top + scrollY, width: r.width, height: r.height };
+      const node = (card.closest(".grid-stack-item") || {}).gridstackNode;
+      const grid = node ? { x: node.x, y: node.y, w: node.w, h: node.h } : null;
+      return { id: card.dataset.widget, left: r.left, top: r.top + scrollY, width: r.width, height: r.height, grid };
     }),
   };
 }

@@ -2,8 +2,11 @@
 at 390 px, 1,024 px and 1,440 px and in print media, on every tab of a campaign with data, no
 widget's content is cut off without a cue or outside its card, no two widgets or header elements
 overlap, the phone's single column follows the desktop's reading order, and the rates of the
-statistics table are in sight at 1,440 px without scrolling. The checks run in the page
-(layout_audit.js) on the boxes the browser laid out.
+statistics table are in sight at 1,440 px without scrolling. A reasons table (bounce, error and
+exclusion reasons) is shown whole, every row and column, even with every default bounce reason;
+the default layout of every tab leaves no empty cell between its widgets; and the top bar of a
+375 px phone keeps a long email on the brand's row, cut with an ellipsis. The checks run in the
+page (layout_audit.js) on the boxes the browser laid out.
 """
 
 from __future__ import annotations
@@ -15,10 +18,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dashboard import SALE, TABS, Site, browser_for_tests, open_tab, save_screenshot, seeded_site
+from dashboard import (
+    SALE,
+    TABS,
+    Site,
+    browser_for_tests,
+    event,
+    open_tab,
+    save_screenshot,
+    seeded_site,
+)
 from dashboard import visit as visit_site
 from playwright.sync_api import Browser, Page, expect
 
+from conftest import cli, post
+from livereport.bounces.rules import DEFAULT_CATEGORY
 from livereport.report.catalogue import METRICS, Format
 
 pytestmark = pytest.mark.skipif(
@@ -40,6 +54,8 @@ REPORT = {
         ".title-block > *", "#controls > *", "#tabs",
     ],
     "inSight": ", ".join(f"[data-widget$='.statistics'] [data-metric='{m}']" for m in RATES),
+    # every row of a reasons table, whatever it is drawn beside: no scrolling box may cut one
+    "whole": "[data-kind='reasons'] .table-wrap tr",
 }  # fmt: skip
 CAMPAIGNS = {
     "cards": ".card",
@@ -51,9 +67,27 @@ CAMPAIGNS = {
 }  # fmt: skip
 
 
+#: A user whose email is far wider than a phone's top bar.
+LONG_EMAIL = (
+    "maximilian.alexander.von-hohenzollern-sigmaringen@marketing-operations.example-enterprise.com",
+    "long-email-password-1",
+)
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with seeded_site(tmp_path_factory.mktemp("layout")) as s:
+        # Every default bounce reason, a different number of times each: a long reasons table.
+        bounces = [
+            event(SALE, "bounce", reason=str(reason), bounce=str(category), execution="evening")
+            for n, (reason, category) in enumerate(DEFAULT_CATEGORY.items())
+            for _ in range(len(DEFAULT_CATEGORY) - n)
+        ]  # fmt: skip
+        with s.api() as client:
+            post(client, bounces)
+        email, password = LONG_EMAIL
+        cli("users", "create", email, "--role", "viewer", "--password-stdin",
+            data=s.server.data, stdin=password + "\n")  # fmt: skip
         yield s
 
 
@@ -190,4 +224,79 @@ def test_a_table_too_wide_for_a_phone_says_so_and_scrolls_from_the_keyboard(
             last.element_handle(),
         )
         assert inside
+        assert not v.errors, v.errors
+
+
+def test_every_bounce_reason_is_in_the_seeded_campaign(site: Site) -> None:
+    """Guard the data of the tests above: the bounce reasons table is as long as it gets."""
+    widgets = {w["id"]: w for w in site.report(SALE, "email")["widgets"]}
+    reasons = {r["key"] for r in widgets["email.bounce_reasons"]["data"]["rows"]}
+    assert reasons >= {str(r) for r in DEFAULT_CATEGORY}
+
+
+def holes(cards: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    """The empty cells (column, row) of a 12-column grid above its lowest widget's bottom."""
+    taken = {
+        (x, y)
+        for g in (c["grid"] for c in cards)
+        for x in range(g["x"], g["x"] + g["w"])
+        for y in range(g["y"], g["y"] + g["h"])
+    }
+    bottom = max(c["grid"]["y"] + c["grid"]["h"] for c in cards)
+    return [(x, y) for y in range(bottom) for x in range(12) if (x, y) not in taken]
+
+
+def test_the_default_layouts_leave_no_holes(
+    tour: Callable[..., dict[str, Any]], site: Site
+) -> None:
+    """As the server lays a tab out for a user who never changed it, and as the grid shows it
+    on a desktop and a laptop (where a long table's row may have grown), every cell is taken."""
+    with site.api() as client:  # an API key is answered the default layout
+        for tab in TABS:
+            response = client.get(f"/v1/layouts/{tab}")
+            assert response.status_code == 200, response.text
+            layout = response.json()
+            assert layout["default"] and not layout["removed"], tab
+            assert holes([{"grid": p} for p in layout["widgets"]]) == [], tab
+    for width in (1440, 1024):
+        for tab in TABS:
+            cards = tour(width)[tab]["cards"]
+            assert all(c["grid"] for c in cards), (width, tab)
+            assert holes(cards) == [], (width, tab, [c["grid"] | {"id": c["id"]} for c in cards])
+
+
+def test_a_long_email_on_a_phone_keeps_to_the_top_bar(browser: Browser, site: Site) -> None:
+    """375 px wide: the brand, the email and Sign out share the first row, the email cut with an
+    ellipsis (its title shows it whole), the breadcrumb below; nothing spills or overlaps."""
+    with visit_site(browser, site, user=LONG_EMAIL, viewport={"width": 375, "height": 812}) as v:
+        page = v.page
+        page.goto(f"{site.url}/campaigns")
+        page.locator(f'tr[data-campaign="{SALE}"]').wait_for()
+        email = page.locator("#account-email")
+        expect(email).to_have_text(LONG_EMAIL[0])
+        found = audit(page, CAMPAIGNS)
+        save_screenshot(page, "layout-375-long-email")
+        assert found["problems"] == []
+        boxes = {
+            name: page.locator(selector).bounding_box()
+            for name, selector in (
+                ("bar", ".topbar"), ("brand", ".topbar .brand"), ("email", "#account-email"),
+                ("signout", "#signout"), ("crumbs", ".topbar .crumbs"),
+            )
+        }  # fmt: skip
+        assert all(boxes.values()), boxes
+        bar, brand, mail, signout, crumbs = (
+            boxes[k] or {} for k in ("bar", "brand", "email", "signout", "crumbs")
+        )
+        middle = {k: b["y"] + b["height"] / 2 for k, b in boxes.items() if b}
+        assert abs(middle["email"] - middle["brand"]) < 4, boxes  # one row
+        assert abs(middle["signout"] - middle["brand"]) < 4, boxes
+        assert crumbs["y"] >= brand["y"] + brand["height"] - 1, boxes  # the breadcrumb below
+        assert signout["x"] + signout["width"] <= 375 and mail["x"] + mail["width"] <= signout["x"]
+        assert bar["height"] <= 100, boxes  # two rows at most
+        cut = email.evaluate(
+            "el => el.scrollWidth > el.clientWidth && getComputedStyle(el).textOverflow"
+        )
+        assert cut == "ellipsis"
+        assert LONG_EMAIL[0] in (email.get_attribute("title") or "")
         assert not v.errors, v.errors

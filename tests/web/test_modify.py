@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dashboard import (
@@ -46,31 +47,41 @@ def _node(page: Page, wid: str) -> dict[str, int]:
     return {k: int(item.get_attribute(f"gs-{k}") or 0) for k in ("x", "y", "w", "h")}
 
 
+def _laid_out_as(node: dict[str, int], placed: dict[str, Any]) -> bool:
+    """A card where a layout places it; taller and lower only as far as a row above it or its
+    own grew to show a long table whole (grid.js fit())."""
+    return (
+        (node["x"], node["w"]) == (placed["x"], placed["w"])
+        and node["y"] >= placed["y"]
+        and node["h"] >= placed["h"]
+    )
+
+
 def test_modify_save_reload_another_browser_another_user_reset(
     browser: Browser, site: Site
 ) -> None:
     with site.api() as client:
         defaults = client.get("/v1/layouts/email").json()
-    default_width = next(w for w in defaults["widgets"] if w["id"] == "email.sending_performance")[
-        "w"
+    default_height = next(w for w in defaults["widgets"] if w["id"] == "email.sending_performance")[
+        "h"
     ]
     with visit(browser, site) as v:
         page = v.page
         open_tab(page, site, SALE, "email")
         page.get_by_role("button", name="Modify", exact=True).click()
         expect(page.get_by_role("button", name="Save", exact=True)).to_be_visible()
-        # resize by dragging the bottom-right corner
+        # resize by dragging the bottom-right corner (down: the widget is as wide as the grid)
         item = page.locator(".grid-stack-item:has([data-widget='email.sending_performance'])")
         handle = item.locator(".ui-resizable-se")
         box = handle.bounding_box()
         assert box is not None
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         page.mouse.down()
-        page.mouse.move(box["x"] + 200, box["y"] + 40, steps=12)
-        page.mouse.move(box["x"] + 210, box["y"] + 45, steps=4)
+        page.mouse.move(box["x"] - 10, box["y"] + 160, steps=12)
+        page.mouse.move(box["x"] - 5, box["y"] + 170, steps=4)
         page.mouse.up()
         resized = _node(page, "email.sending_performance")
-        assert resized["w"] > default_width, resized
+        assert resized["h"] > default_height, resized
         # remove another, switch a third to a table
         error_reasons = page.locator("[data-widget='email.error_reasons']")
         error_reasons.get_by_role("button", name="Remove").click()
@@ -101,7 +112,7 @@ def test_modify_save_reload_another_browser_another_user_reset(
         with visit(browser, site, user=OTHER) as other:  # another user: the default
             open_tab(other.page, site, SALE, "email")
             for placed in defaults["widgets"]:
-                assert _node(other.page, placed["id"]) == {k: placed[k] for k in "xywh"}
+                assert _laid_out_as(_node(other.page, placed["id"]), placed), placed
         # Cancel forgets what was not saved; Reset brings back the default
         page.get_by_role("button", name="Modify", exact=True).click()
         page.get_by_role("button", name="Add Error reasons").click()
@@ -112,7 +123,7 @@ def test_modify_save_reload_another_browser_another_user_reset(
         page.get_by_role("button", name="Reset", exact=True).click()
         expect(page.locator("[data-widget='email.error_reasons']")).to_be_visible()
         for placed in defaults["widgets"]:
-            assert _node(page, placed["id"]) == {k: placed[k] for k in "xywh"}
+            assert _laid_out_as(_node(page, placed["id"]), placed), placed
             expect(page.locator(f"[data-widget='{placed['id']}']")).to_have_attribute(
                 "data-visualisation", placed["visualisation"]
             )
@@ -127,16 +138,16 @@ def test_modify_mode_works_from_the_keyboard(browser: Browser, site: Site) -> No
         page.keyboard.press("Enter")
         expect(page.get_by_role("button", name="Save", exact=True)).to_be_focused()
         before = _node(page, "push.sending_performance")
-        page.get_by_role("button", name="Wider Push sending performance").focus()
+        page.get_by_role("button", name="Narrower Push sending performance").focus()
         page.keyboard.press("Enter")
         page.keyboard.press("Enter")
-        assert _node(page, "push.sending_performance")["w"] == before["w"] + 2
+        assert _node(page, "push.sending_performance")["w"] == before["w"] - 2
         page.get_by_role("button", name="Save", exact=True).focus()
         page.keyboard.press("Enter")
         expect(page.get_by_role("button", name="Modify", exact=True)).to_be_focused()
         page.reload()
         wait_for_report(page, "push")
-        assert _node(page, "push.sending_performance")["w"] == before["w"] + 2
+        assert _node(page, "push.sending_performance")["w"] == before["w"] - 2
         # tabs: arrow keys move between them and open them
         page.get_by_role("tab", name="Push").focus()
         page.keyboard.press("ArrowRight")
@@ -151,6 +162,11 @@ def test_drag_a_widget_by_its_title_to_move_it(browser: Browser, site: Site) -> 
         open_tab(page, site, SALE, "push")
         assert _node(page, "push.failed")["y"] > 0
         page.get_by_role("button", name="Modify", exact=True).click()
+        # the default layout has no empty cells: make some right of the first widget
+        narrower = page.get_by_role("button", name="Narrower Push sending performance")
+        for _ in range(6):
+            narrower.click()
+        assert _node(page, "push.sending_performance") == {"x": 0, "y": 0, "w": 6, "h": 4}
         title = page.locator("[data-widget='push.failed'] .widget-head")
         target = page.locator("[data-widget='push.sending_performance']").bounding_box()
         start = title.bounding_box()
@@ -162,7 +178,7 @@ def test_drag_a_widget_by_its_title_to_move_it(browser: Browser, site: Site) -> 
         page.mouse.move(x, y, steps=20)
         page.mouse.move(x + 5, y + 5, steps=5)
         page.mouse.up()
-        assert _node(page, "push.failed") == {"x": 6, "y": 0, "w": 6, "h": 4}
+        assert _node(page, "push.failed") == {"x": 6, "y": 0, "w": 4, "h": 4}
         page.get_by_role("button", name="Move left Failed notifications").click()
         assert _node(page, "push.failed")["x"] < 6
         page.get_by_role("button", name="Cancel", exact=True).click()

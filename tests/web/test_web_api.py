@@ -105,7 +105,11 @@ def test_sign_out_ends_the_session(srv: Server) -> None:
 def test_without_credentials_the_api_answers_as_before(srv: Server) -> None:
     response = httpx.get(f"{srv.url}/v1/campaigns")
     assert response.status_code == 401
-    assert response.json()["error"] == "send an API key as 'Authorization: Bearer <key>'"
+    assert response.json()["error"] == (
+        "no credential: the Authorization header and the livereport_session cookie are both "
+        "missing; send an API key as 'Authorization: Bearer <key>', or sign in at /signin for "
+        "the cookie"
+    )
     key = srv.key("read")
     keyed = httpx.get(f"{srv.url}/v1/campaigns", headers={"Authorization": f"Bearer {key}"})
     assert keyed.status_code == 200
@@ -161,7 +165,7 @@ def test_layout_defaults_come_from_the_catalogue(srv: Server) -> None:
         layout = client.get("/v1/layouts/email").json()
     assert layout["default"] is True and layout["removed"] == []
     assert layout["widgets"][0] == {
-        "id": "email.sending_performance", "x": 0, "y": 0, "w": 6, "h": 4, "visualisation": "bars",
+        "id": "email.sending_performance", "x": 0, "y": 0, "w": 12, "h": 4, "visualisation": "bars",
     }  # fmt: skip
     assert [w["id"] for w in layout["widgets"]] == [p.id for p in default_layout("email")]
 
@@ -248,7 +252,7 @@ def test_export_neutralises_cells_a_spreadsheet_would_run(srv: Server) -> None:
     keys = {row[0] for row in rows[1:-1]}
     assert keys == {"'" + reason for reason in TRICKY}
     assert all(row[1] == "1" for row in rows[1:-1])  # numbers stay numbers
-    assert rows[-1] == ["Total", "6", "1"]
+    assert rows[-1] == ["Total", "6", "1.0000"]
 
 
 def test_export_of_a_whole_tab(srv: Server) -> None:
@@ -262,7 +266,8 @@ def test_export_of_a_whole_tab(srv: Server) -> None:
         assert [widget["title"]] in rows
     kpi = rows.index(["Email sending performance"])
     assert rows[kpi + 1] == ["Metric", "Value"]
-    assert rows[kpi + 2] == ["Delivered", "1"]
+    assert rows[kpi + 2][0] == "Targeted"
+    assert rows[kpi + 3] == ["Delivered", "1"]
 
 
 def test_export_of_an_unknown_widget_or_campaign(srv: Server) -> None:
@@ -270,7 +275,7 @@ def test_export_of_an_unknown_widget_or_campaign(srv: Server) -> None:
         missing = client.get(
             f"/v1/campaigns/{CAMPAIGN}/export.csv", params={"widget": "email.nothing"}
         )
-        assert missing.status_code == 404 and "email.statistics" in missing.json()["error"]
+        assert missing.status_code == 400 and "email.statistics" in missing.json()["error"]
         assert client.get("/v1/campaigns/never-sent/export.csv").status_code == 404
     assert httpx.get(f"{srv.url}/v1/campaigns/{CAMPAIGN}/export.csv").status_code == 401
 

@@ -280,7 +280,7 @@ def validate_all(
             batch.rejected.append(item)
             continue
         try:
-            incoming = decode_incoming(item)
+            incoming = decode_incoming(item, now=now, retention=retention)
         except InvalidEvent as exc:
             batch.rejected.append(Rejection.of(index, _id_of(item), exc))
             continue

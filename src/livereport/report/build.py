@@ -87,6 +87,18 @@ def check_scope(channel: str) -> str:
     return channel
 
 
+def check_execution(scope: Scope, known: list[str]) -> None:
+    """An execution the campaign has no events of in the window is most likely a typo: a 400
+    listing the known ones, rather than a report of zeros."""
+    if scope.execution is not None and scope.execution not in known:
+        listed = ", ".join(known) if known else "none (the campaign has no named executions)"
+        raise BadRequest(
+            f"execution: {scope.execution[:64]!r} has no events of campaign "
+            f"{scope.campaign[:128]!r} in the window; expected one of: {listed}; or leave it "
+            "out for every execution"
+        )
+
+
 def check_tab(tab: str) -> str:
     if tab not in TABS:
         raise NotFound(f"tab {tab[:40]!r} does not exist; expected one of {', '.join(TABS)}")
@@ -125,11 +137,24 @@ class Reports:
         found = getattr(self.store, "writes", None)
         return found() if found is not None else None
 
-    def _scope(self, org: int, campaign: str, channel: str, execution: str | None) -> Scope:
+    def _scope(
+        self, org: int, campaign: str, channel: str, execution: str | None, window: Window
+    ) -> Scope:
         check_scope(channel)
         if not campaign_exists(self.store, org, campaign):
             raise NotFound(f"campaign {campaign[:128]!r} has no events; check its id")
-        return Scope(org, campaign, channel, execution or None)
+        scope = Scope(org, campaign, channel, execution or None)
+        if scope.execution is not None:
+            check_execution(scope, executions(self.store, scope, window.start, window.end, self.raw))
+        return scope
+
+    def check_campaign(
+        self, org: int, campaign: str, execution: str | None = None, now: float | None = None
+    ) -> None:
+        """What a report of the campaign would refuse, checked before one is built (a live
+        stream, before it starts): 404 without events, 400 for an unknown execution."""
+        window = Window.at(time.time() if now is None else now)
+        self._scope(org, campaign, CAMPAIGN, execution, window)
 
     def campaigns(self, org: int, now: float | None = None) -> dict[str, Any]:
         window = Window.at(time.time() if now is None else now)
@@ -143,8 +168,8 @@ class Reports:
         self, org: int, campaign: str, channel: str, execution: str | None = None,
         now: float | None = None,
     ) -> dict[str, Any]:  # fmt: skip
-        scope = self._scope(org, campaign, channel, execution)
         window = Window.at(time.time() if now is None else now)
+        scope = self._scope(org, campaign, channel, execution, window)
         names = metrics_for(channel)
         tally = total_tally(self.store, scope, window.start, window.end, names, self.raw)
         return {
@@ -156,7 +181,8 @@ class Reports:
         self, org: int, campaign: str, channel: str, by: str, execution: str | None = None,
         now: float | None = None,
     ) -> dict[str, Any]:  # fmt: skip
-        scope = self._scope(org, campaign, channel, execution)
+        window = Window.at(time.time() if now is None else now)
+        scope = self._scope(org, campaign, channel, execution, window)
         if by not in DIMENSIONS:
             raise BadRequest(f"by: {by[:40]!r} is unknown; expected one of {', '.join(DIMENSIONS)}")
         if not breakdown_metrics(DIMENSIONS[by], channel):
@@ -164,7 +190,6 @@ class Reports:
             raise BadRequest(
                 f"by: {by} does not apply to {channel}; expected one of {', '.join(valid)}"
             )
-        window = Window.at(time.time() if now is None else now)
         return {**_head(scope, window), **self._breakdown(scope, window, by, None)}
 
     def _breakdown(
@@ -207,7 +232,8 @@ class Reports:
         self, org: int, campaign: str, channel: str, metrics: list[str], bucket: str | None = None,
         execution: str | None = None, now: float | None = None,
     ) -> dict[str, Any]:  # fmt: skip
-        scope = self._scope(org, campaign, channel, execution)
+        window = Window.at(time.time() if now is None else now)
+        scope = self._scope(org, campaign, channel, execution, window)
         allowed = metrics_for(channel)
         unknown = [m for m in metrics if m not in allowed]
         if unknown or not metrics:
@@ -215,7 +241,6 @@ class Reports:
                 f"metrics: {', '.join(unknown) or '(none)'} not available for {channel}; "
                 f"expected a comma-separated list of {', '.join(allowed)}"
             )
-        window = Window.at(time.time() if now is None else now)
         return {**_head(scope, window), **self._series(scope, window, tuple(metrics), bucket)}
 
     def _series(
@@ -251,7 +276,7 @@ class Reports:
         check_tab(tab)
         window = Window.at(time.time() if now is None else now)
         if self.raw:
-            return self._report(self._scope(org, campaign, tab, execution), window, tab)
+            return self._report(self._scope(org, campaign, tab, execution, window), window, tab)
         if known is not None and known[1] == window.end:
             mark = known[0]
         else:
@@ -260,7 +285,7 @@ class Reports:
         scope = (
             Scope(org, campaign, tab, execution or None)
             if mark
-            else self._scope(org, campaign, tab, execution)
+            else self._scope(org, campaign, tab, execution, window)
         )
         key = (org, campaign, tab, scope.execution, window.end)
         with self._lock:
@@ -345,6 +370,8 @@ class Reports:
             _WIDGETS.submit(self._widget, w, scope, window, total, tally)
             for w in widgets_of(tab)
         ]
+        known = named.result()
+        check_execution(scope, known)
         widgets = [b.result() for b in built]
         has_events = any(total.result().counts.values())  # every distinct profile has counted events
         return {
@@ -352,7 +379,7 @@ class Reports:
             "tab": tab,
             "title": TABS[tab],
             "empty": not has_events,
-            "executions": named.result(),
+            "executions": known,
             "widgets": widgets,
         }
 

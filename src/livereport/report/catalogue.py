@@ -203,8 +203,11 @@ _RANKED = (Vis.BARS, Vis.TABLE)
 _STATS = ("targeted", "excluded", "sent", "delivered", "bounces", "errors")
 
 
-def _reasons(tab: str, name: str, dimension: str, metric: str, title: str, help: str) -> Widget:
-    return Widget(f"{tab}.{name}", title, help, Kind.REASONS, (metric,), dimension, _REASONS, (6, 5))
+def _reasons(
+    tab: str, name: str, dimension: str, metric: str, title: str, help: str,
+    size: tuple[int, int] = (6, 5),
+) -> Widget:  # fmt: skip
+    return Widget(f"{tab}.{name}", title, help, Kind.REASONS, (metric,), dimension, _REASONS, size)
 
 
 WIDGETS: Final[tuple[Widget, ...]] = (
@@ -212,34 +215,34 @@ WIDGETS: Final[tuple[Widget, ...]] = (
     Widget("campaign.statistics", "Campaign statistics", "How many profiles entered the campaign, and how many messages were targeted, delivered or failed across all channels.", Kind.KPI, ("entered_profiles", "targeted", "delivered", "errors"), None, _KPI, (12, 2)),
     Widget("campaign.channels", "Channels", "The main counts of each channel side by side, to see where the campaign is doing well.", Kind.CHANNELS, ("targeted", "sent", "delivered", "bounces", "errors", "opens", "impressions"), None, (Vis.TABLE, Vis.BARS), (12, 4)),
     # Email
-    Widget("email.sending_performance", "Email sending performance", "What became of the emails handed over for delivery: delivered, bounced, queued again or failed.", Kind.KPI, ("delivered", "bounces", "retries", "errors"), None, (Vis.BARS, Vis.DONUT, Vis.TILES, Vis.TABLE), (6, 4)),
+    Widget("email.sending_performance", "Email sending performance", "How many emails were targeted, and what became of them: delivered, bounced, queued again or failed.", Kind.KPI, ("targeted", "delivered", "bounces", "retries", "errors"), None, (Vis.BARS, Vis.DONUT, Vis.TILES, Vis.TABLE), (12, 4)),
     Widget("email.statistics", "Email statistics", "The email funnel from targeting to engagement, per execution and in total, with the rates that matter.", Kind.STATISTICS, (*_STATS, "opens", "unique_opens", "clicks", "unique_clicks", "unsubscribes", "spam_complaints", "retries", "delivery_rate", "bounce_rate", "error_rate", "open_rate", "click_rate", "click_to_open_rate", "unsubscribe_rate", "complaint_rate"), None, (Vis.TABLE,), (12, 6)),
     Widget("email.bounce_categories", "Bounce categories", "Bounces split into hard (the address is dead), soft (try again later) and ignored (nothing learned about the address).", Kind.REASONS, ("bounces",), "bounce_category", _REASONS, (6, 5)),
     _reasons("email", "bounce_reasons", "bounce_reason", "bounces", "Bounce reasons", "Why receiving servers refused or returned the email, most frequent first."),
     Widget("email.performance_by_date", "Email performance over time", "Sending and engagement over the last 24 hours, in time buckets.", Kind.SERIES, ("sent", "delivered", "bounces", "errors", "opens", "clicks", "unsubscribes", "spam_complaints"), None, _SERIES, (12, 5)),
     _reasons("email", "error_reasons", "error_reason", "errors", "Error reasons", "What went wrong in the sending system for emails that never left."),
     _reasons("email", "excluded_reasons", "exclusion_reason", "excluded", "Exclusion reasons", "Why profiles of the audience were left out before sending."),
-    Widget("email.best_recipient_domains", "Best recipient domains", "The mailbox domains where the email was opened most, with how much reached them and their open rate.", Kind.BREAKDOWN, ("opens", "unique_opens", "delivered", "open_rate"), "recipient_domain", _RANKED, (6, 5)),
+    Widget("email.best_recipient_domains", "Best recipient domains", "The mailbox domains where the email was opened most, with how much reached them and their open rate.", Kind.BREAKDOWN, ("opens", "unique_opens", "delivered", "open_rate"), "recipient_domain", _RANKED, (12, 5)),
     # In-app
     Widget("inapp.performance", "In-app performance", "How often the in-app message was shown, to how many profiles, and how often people interacted.", Kind.KPI, ("impressions", "unique_impressions", "interactions"), None, _KPI, (12, 2)),
     Widget("inapp.summary", "In-app summary", "Impressions and interactions over the last 24 hours.", Kind.SERIES, ("impressions", "interactions"), None, _SERIES, (8, 5)),
     Widget("inapp.interactions_by_type", "Interactions by type", "Interactions split into clicks, dismissals and the rest.", Kind.BREAKDOWN, ("interactions", "unique_interactions"), "interaction_type", _COUNTS, (4, 5)),
     # Push
-    Widget("push.sending_performance", "Push sending performance", "Notifications the push services accepted, refused or could not take.", Kind.KPI, ("delivered", "bounces", "errors"), None, (Vis.BARS, Vis.DONUT, Vis.TILES, Vis.TABLE), (6, 4)),
+    Widget("push.sending_performance", "Push sending performance", "Notifications sent, what the push services accepted, refused or could not take, and how often people engaged with them.", Kind.KPI, ("sent", "delivered", "bounces", "errors", "engagements"), None, (Vis.BARS, Vis.DONUT, Vis.TILES, Vis.TABLE), (12, 4)),
     Widget("push.statistics", "Push statistics", "The push funnel from targeting to engagement, per execution and in total.", Kind.STATISTICS, (*_STATS, "opens", "actions", "engagements"), None, (Vis.TABLE,), (12, 5)),
-    Widget("push.sending_summary", "Push summary over time", "Delivery and engagement of the notification over the last 24 hours.", Kind.SERIES, ("opens", "actions", "bounces", "delivered", "errors"), None, _SERIES, (12, 5)),
+    Widget("push.sending_summary", "Push summary over time", "Sending, delivery and engagement of the notification over the last 24 hours.", Kind.SERIES, ("sent", "delivered", "bounces", "errors", "opens", "actions", "engagements"), None, _SERIES, (12, 5)),
     _reasons("push", "excluded_reasons", "exclusion_reason", "excluded", "Exclusion reasons", "Why profiles were left out before the notification was sent, such as a missing push token."),
     _reasons("push", "error_reasons", "error_reason", "errors", "Error reasons", "What went wrong in the sending system for notifications that never left."),
-    Widget("push.failed", "Failed notifications", "Errors and bounces side by side: how many notifications did not arrive.", Kind.KPI, ("errors", "bounces"), None, (Vis.DONUT, Vis.BARS, Vis.TILES, Vis.TABLE), (6, 4)),
-    Widget("push.tracking_by_platform", "Tracking by platform", "Opens and actions per operating system.", Kind.BREAKDOWN, ("opens", "actions"), "platform", _COUNTS, (6, 4)),
-    Widget("push.sending_by_platform", "Sending by platform", "Notifications sent and delivered per operating system.", Kind.BREAKDOWN, ("sent", "delivered"), "platform", _COUNTS, (6, 4)),
+    Widget("push.failed", "Failed notifications", "Errors and bounces side by side: how many notifications did not arrive.", Kind.KPI, ("errors", "bounces"), None, (Vis.DONUT, Vis.BARS, Vis.TILES, Vis.TABLE), (4, 4)),
+    Widget("push.tracking_by_platform", "Tracking by platform", "Opens and actions per operating system.", Kind.BREAKDOWN, ("opens", "actions"), "platform", _COUNTS, (4, 4)),
+    Widget("push.sending_by_platform", "Sending by platform", "Notifications sent and delivered per operating system.", Kind.BREAKDOWN, ("sent", "delivered"), "platform", _COUNTS, (4, 4)),
     Widget("push.breakdown_by_platform", "Breakdown by platform", "The whole push funnel per operating system.", Kind.BREAKDOWN, ("targeted", "delivered", "opens", "actions", "bounces", "errors", "excluded"), "platform", (Vis.TABLE, Vis.BARS), (12, 4)),
     # SMS
     Widget("sms.statistics", "SMS statistics", "The SMS funnel per execution and in total: targeted, left out, sent, delivered, failed and clicked.", Kind.STATISTICS, (*_STATS, "clicks"), None, (Vis.TABLE,), (12, 4)),
     Widget("sms.performance_by_date", "SMS performance over time", "Messages sent, bounced and failed over the last 24 hours.", Kind.SERIES, ("sent", "bounces", "errors"), None, _SERIES, (12, 5)),
     _reasons("sms", "excluded_reasons", "exclusion_reason", "excluded", "Exclusion reasons", "Why profiles were left out before the text was sent, such as a missing phone number."),
     _reasons("sms", "bounce_reasons", "bounce_reason", "bounces", "Bounce reasons", "Why carriers or the provider refused the text message."),
-    _reasons("sms", "error_reasons", "error_reason", "errors", "Error reasons", "What went wrong in the sending system for texts that never left."),
+    _reasons("sms", "error_reasons", "error_reason", "errors", "Error reasons", "What went wrong in the sending system for texts that never left.", size=(12, 5)),
     # Web
     Widget("web.performance", "Web performance", "How often the web experience was shown, to how many profiles, and how often visitors interacted.", Kind.KPI, ("impressions", "unique_impressions", "interactions"), None, _KPI, (12, 2)),
     Widget("web.summary", "Web summary", "Impressions, unique impressions and interactions over the last 24 hours.", Kind.SERIES, ("impressions", "unique_impressions", "interactions"), None, _SERIES, (12, 5)),

@@ -1,17 +1,169 @@
-"""The terminal view of a report tab (``livereport report``), drawn from its JSON."""
+"""The terminal view of a report tab (``livereport report``), drawn from its JSON, and the
+tables of the other commands: every table fits the terminal's width without hiding data.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from rich.console import Console, Group
+from rich.cells import cell_len
+from rich.console import Console, Group, JustifyMethod
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from livereport.report.catalogue import METRICS, Format
+from livereport.report.catalogue import BUCKETS, DIMENSIONS, METRICS, TABS, Format
 
 _SPARK = "▁▂▃▄▅▆▇█"
+#: A wrapping column may fold a word longer than this (a long file name, say) onto more lines.
+_FOLD = 24
+#: The least a column of free text is given, when nothing else can give way.
+_NARROWEST = 8
+#: What a panel's borders and padding take of the width.
+_PANEL = 4
+
+
+# tables that fit
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a terminal table. A ``wrap`` column holds free text (names, reasons, paths),
+    which breaks at spaces first, then a long word after a separator (``/``, ``-``, ``.``…);
+    the cells of the others (ids, numbers, codes, times) are never broken. Headers break at
+    spaces."""
+
+    header: str | Text
+    justify: JustifyMethod = "left"
+    wrap: bool = False
+
+
+#: Where a word too long for its column may break: after one of these.
+_SEPARATORS = re.compile(r"[^\s/\\\-_.,:;@+=&?]*[/\\\-_.,:;@+=&?]+|\S+")
+
+
+def _chrome(columns: int) -> int:
+    """Borders and padding of a boxed table of so many columns."""
+    return 3 * columns + 1
+
+
+def _words(text: Text) -> int:
+    return max((cell_len(w) for w in text.plain.split()), default=0)
+
+
+def _lines(text: Text) -> int:
+    return max((cell_len(line) for line in text.plain.splitlines()), default=0)
+
+
+def _text(value: str | Text) -> Text:
+    return value if isinstance(value, Text) else Text(value)
+
+
+def _measure(column: Column, cells: Sequence[Text]) -> tuple[int, int, int]:
+    """A column's widths: natural (nothing broken), soft (free text broken at spaces only,
+    headers too) and least (long words broken as well, down to ``_FOLD``)."""
+    header = _text(column.header)
+    longest = max((_lines(c) for c in cells), default=0)
+    word = max((_words(c) for c in cells), default=0) if column.wrap else longest
+    natural = max(longest, _lines(header), 1)
+    soft = max(word, _words(header), 1)
+    least = max(min(soft, _FOLD), _words(header), 1) if column.wrap else soft
+    return natural, soft, least
+
+
+def _break(text: Text, width: int) -> Text:
+    """Free text in lines of ``width`` at most: at spaces, else after a separator, else
+    anywhere. Styles are kept; nothing is dropped but the spaces lines break at."""
+    if _lines(text) <= width:
+        return text
+    plain, starts, line = text.plain, [], 0
+    for found in re.finditer(r"\S+\s*", plain):
+        for piece in _SEPARATORS.finditer(found.group()):
+            begin = found.start() + piece.start()
+            end = found.start() + piece.end()
+            while end - begin > width:  # no separator to break at: fold
+                if begin > line:
+                    starts.append(line := begin)
+                begin += width
+                starts.append(line := begin)
+            if cell_len(plain[line:end].rstrip()) > width:
+                starts.append(line := begin)
+    lines = text.divide(starts) if starts else [text]
+    for part in lines:
+        part.rstrip()
+    return Text("\n").join(lines)
+
+
+def fit_tables(
+    columns: Sequence[Column], rows: Sequence[Sequence[str | Text]], width: int, *,
+    key: bool = True, total: bool = False, title: str | None = None,
+) -> list[Table]:  # fmt: skip
+    """The rows as one table as wide as ``width`` at most, or several when the columns cannot
+    all fit side by side: each then repeats the first column (with ``key``), which names the
+    row. Nothing is cut off: free text wraps, ids and numbers are never broken. ``total``:
+    the last row is a total, set apart; ``title`` goes above the first table. Strings are
+    shown as given, never read as markup."""
+    headers = [_text(c.header) for c in columns]
+    cells = [[_text(c) for c in row] for row in rows]
+    measures = [_measure(c, [row[i] for row in cells]) for i, c in enumerate(columns)]
+    tables: list[Table] = []
+    for group in _groups([m[2] for m in measures], width, key):
+        room = width - _chrome(len(group))
+        widths = [measures[i][0] for i in group]
+        for level in (1, 2):  # break at spaces first, then long words too
+            widths = _shrink(widths, [measures[i][level] for i in group], room)
+        # Still too wide (a very narrow terminal): free text gives way before ids do.
+        least = [min(measures[i][2], _NARROWEST) if columns[i].wrap else measures[i][2] for i in group]  # fmt: skip
+        widths = _shrink(widths, least, room)
+        table = Table(title=None if tables or title is None else Text(title))
+        for i, size in zip(group, widths, strict=True):
+            table.add_column(headers[i], justify=columns[i].justify, width=size, overflow="fold")
+        for n, row in enumerate(cells):
+            shown = [_break(row[i], w) if columns[i].wrap else row[i] for i, w in zip(group, widths, strict=True)]  # fmt: skip
+            table.add_row(*shown, end_section=total and n == len(cells) - 2)
+        tables.append(table)
+    return tables
+
+
+def _groups(floor: Sequence[int], width: int, key: bool) -> list[list[int]]:
+    """Columns in order, as many side by side as fit; each group repeats the key column.
+    As few groups as that takes, of about as many columns each when they fit so."""
+    first = [0] if key else []
+
+    def fits(group: list[int]) -> bool:
+        return sum(floor[j] for j in group) + _chrome(len(group)) <= width
+
+    greedy: list[list[int]] = []
+    current = list(first)
+    for i in range(len(first), len(floor)):
+        if len(current) > len(first) and not fits([*current, i]):
+            greedy.append(current)
+            current = list(first)
+        current.append(i)
+    greedy.append(current)
+    rest, count = list(range(len(first), len(floor))), len(greedy)
+    even = [
+        [*first, *rest[n * len(rest) // count : (n + 1) * len(rest) // count]] for n in range(count)
+    ]
+    return even if all(fits(g) for g in even) else greedy
+
+
+def _shrink(natural: Sequence[int], floor: Sequence[int], room: int) -> list[int]:
+    """Widths within ``room``: the widest columns give way first, none below its floor."""
+    widths = list(natural)
+    for _ in range(sum(widths) - room):
+        wider = [i for i, w in enumerate(widths) if w > floor[i]]
+        if not wider:
+            break
+        widths[max(wider, key=lambda i: widths[i])] -= 1
+    return widths
+
+
+# the report
 
 
 def format_value(name: str, value: Any) -> str:
@@ -28,75 +180,146 @@ def _label(name: str) -> str:
     return METRICS[name].label if name in METRICS else name
 
 
-def _wide_table(widget: dict[str, Any], data: dict[str, Any]) -> Table:
-    """Many metrics: one line per metric, one column per key (an execution, say)."""
-    names = list(widget["metrics"])
-    keys = [Text(str(r["key"]) or "(none)") for r in data["rows"]]
-    table = Table("")
-    for header in [*keys, Text("Total", style="bold")]:  # Table() itself takes only str headers
-        table.add_column(header)
-    for column in table.columns[1:]:
-        column.justify = "right"
-    for name in names:
-        cells = [format_value(name, r["metrics"].get(name)) for r in data["rows"]]
-        table.add_row(_label(name), *cells, format_value(name, data["total"].get(name)))
-    return table
+def _key_label(by: str) -> str:
+    """The header of a breakdown's key column: the dimension's label, never its id."""
+    return DIMENSIONS[by].label if by in DIMENSIONS else by.replace("_", " ").capitalize()
 
 
-def _rows_table(widget: dict[str, Any], data: dict[str, Any]) -> Table:
+def _key(row: dict[str, Any], by: str) -> Text:
+    """A row's key as shown: untrusted text (Text never reads markup), channels by name."""
+    key = str(row["key"])
+    if by == "channel":
+        return Text(TABS.get(key, key))
+    return Text(key or ("(no execution)" if by == "execution" else "(none)"))
+
+
+def _bold(text: str) -> Text:
+    return Text(text, style="bold")
+
+
+def _statistics(widget: dict[str, Any], data: dict[str, Any], width: int) -> list[Table]:
+    """Metrics as rows, one column per execution and the total (as the dashboard lists them)."""
+    columns = [Column("Metric"), *(Column(_key(r, "execution"), "right") for r in data["rows"])]
+    columns.append(Column(_bold("Total"), "right"))
+    rows = [
+        [_label(name), *(format_value(name, r["metrics"].get(name)) for r in data["rows"]),
+         format_value(name, (data.get("total") or {}).get(name))]
+        for name in widget["metrics"]
+    ]  # fmt: skip
+    return fit_tables(columns, rows, width)
+
+
+def _breakdown(widget: dict[str, Any], data: dict[str, Any], width: int) -> list[Table]:
+    """One row per key (a reason, a domain, a channel…), the metrics as columns, the total last."""
     names = list(widget["metrics"])
-    if len(names) > 7 and data.get("total") is not None:
-        return _wide_table(widget, data)
-    table = Table(data.get("by", "key"), *(_label(n) for n in names), expand=False)
-    for column in table.columns[1:]:
-        column.justify = "right"
-    has_share = any(r.get("share") is not None for r in data["rows"]) and widget["kind"] == "reasons"
-    if has_share:
-        table.add_column("Share", justify="right")
+    by = data.get("by", "key")
+    share = widget["kind"] == "reasons" and any(r.get("share") is not None for r in data["rows"])
+    columns = [Column(_key_label(by), wrap=True), *(Column(_label(n), "right") for n in names)]
+    if share:
+        columns.append(Column("Share", "right"))
+    rows: list[list[str | Text]] = []
     for row in data["rows"]:
-        cells = [Text(str(row["key"]) or "(none)")]  # untrusted: Text never parses markup
-        cells += [Text(format_value(n, row["metrics"].get(n))) for n in names]
-        if has_share:
-            cells.append(Text(format_value("share", row.get("share"))))
-        table.add_row(*cells)
+        cells: list[str | Text] = [_key(row, by)]
+        cells += [format_value(n, row["metrics"].get(n)) for n in names]
+        if share:
+            cells.append(format_value("share", row.get("share")))
+        rows.append(cells)
     if data.get("total") is not None:
-        cells = [Text("Total", style="bold")]
-        cells += [Text(format_value(n, data["total"].get(n)), style="bold") for n in names]
-        if has_share:
-            cells.append(Text("100.0%" if data["rows"] else "–", style="bold"))
-        table.add_row(*cells)
-    return table
+        cells = [_bold("Total"), *(_bold(format_value(n, data["total"].get(n))) for n in names)]
+        if share:
+            cells.append(_bold("100.0%" if data["rows"] else "–"))
+        rows.append(cells)
+    return fit_tables(columns, rows, width, total=data.get("total") is not None)
 
 
-def _series(data: dict[str, Any]) -> Table:
-    table = Table("Metric", "Last 24 h", "Total", "Last bucket")
-    for name, values in data["series"].items():
-        numbers = [v or 0 for v in values]
-        top = max(numbers) or 1
-        spark = "".join(_SPARK[min(7, int(v / top * 7))] for v in numbers[-48:])
-        table.add_row(_label(name), spark, f"{sum(numbers):,}", f"{numbers[-1]:,}")
-    return table
+def downsample(values: Sequence[float | None], marks: int, *, rate: bool = False) -> list[float]:
+    """``values`` in ``marks`` consecutive groups: the sum of each (the mean, for a rate)."""
+    size = len(values)
+    found = []
+    for i in range(marks):
+        group = [v for v in values[i * size // marks : (i + 1) * size // marks] if v is not None]
+        if rate:
+            found.append(sum(group) / len(group) if group else 0.0)
+        else:
+            found.append(float(sum(group)))
+    return found
 
 
-def widget_view(widget: dict[str, Any]) -> Any:
+def sparkline(values: Sequence[float]) -> str:
+    """One bar per value, the tallest for the largest; any value above zero shows above it."""
+    top = max(values, default=0) or 1
+    return "".join(_SPARK[0 if v <= 0 else 1 + min(6, int(v / top * 6))] for v in values)
+
+
+def _marks(buckets: int, room: int) -> int:
+    """As many bars as fit, each the same number of buckets: a divisor of ``buckets``."""
+    fitting = [d for d in range(1, buckets + 1) if buckets % d == 0 and d <= room]
+    return max(fitting, default=1)
+
+
+def _duration(seconds: int) -> str:
+    return f"{seconds // 3600} h" if seconds % 3600 == 0 else f"{seconds // 60} min"
+
+
+def _series(data: dict[str, Any], width: int) -> list[Table]:
+    """Each metric over the whole window as one line of bars, as many as the width allows."""
+    series: dict[str, list[float | None]] = data["series"]
+    bucket = BUCKETS[data["bucket"]].seconds if data.get("bucket") in BUCKETS else 300
+    count = max((len(v) for v in series.values()), default=1) or 1
+    rates = {n: n in METRICS and METRICS[n].format == Format.RATE for n in series}
+    labels = [_label(n) for n in series]
+    totals = ["–" if rates[n] else format_value(n, sum(v or 0 for v in series[n])) for n in series]
+    lasts = [format_value(n, v[-1] if v else None) for n, v in series.items()]
+    metric, total, last = Column("Metric"), Column("Total", "right"), Column(f"Last {_duration(bucket)}", "right")  # fmt: skip
+    measures = [
+        _measure(column, [Text(c) for c in cells])
+        for column, cells in ((metric, labels), (total, totals), (last, lasts))
+    ]
+    room = width - _chrome(4) - sum(natural for natural, _, _ in measures)
+    if room < _FOLD:  # break the other headers rather than lose bars
+        room = width - _chrome(4) - sum(least for _, _, least in measures)
+    marks = _marks(count, room)
+    span = bucket * count
+    bars = Column(f"Last {_duration(span)} ({_duration(span // marks)} per bar)")
+    rows = [
+        [label, sparkline(downsample(series[n], marks, rate=rates[n])), summed, latest]
+        for n, label, summed, latest in zip(series, labels, totals, lasts, strict=True)
+    ]
+    return fit_tables([metric, bars, total, last], rows, width)
+
+
+def widget_view(widget: dict[str, Any], width: int = 76) -> Group:
+    """A widget's data as tables at most ``width`` wide."""
     data = widget["data"]
-    if widget["kind"] == "kpi":
-        table = Table(*(_label(n) for n in data["metrics"]))
-        table.add_row(*(format_value(n, v) for n, v in data["metrics"].items()))
-        return table
-    if widget["kind"] == "series":
-        return _series(data)
-    return _rows_table(widget, data)
+    kind = widget["kind"]
+    if kind == "kpi":
+        columns = [Column(_label(n), "right") for n in data["metrics"]]
+        values = [format_value(n, v) for n, v in data["metrics"].items()]
+        tables = fit_tables(columns, [values], width, key=False)
+    elif kind == "series":
+        tables = _series(data, width)
+    elif kind == "statistics":
+        tables = _statistics(widget, data, width)
+    else:
+        tables = _breakdown(widget, data, width)
+    return Group(*tables)
+
+
+def _moment(iso: str, shape: str) -> str:
+    return datetime.fromisoformat(iso).strftime(shape)
 
 
 def render_report(console: Console, report: dict[str, Any]) -> None:
-    title = Text.assemble(
-        (report["title"], "bold"), " — ", report["campaign"],
-        f"   {report['window']['from']} → {report['window']['to']}   as of {report['as_of']}",
-    )  # fmt: skip
-    console.print(title)
+    console.print(Text.assemble((report["title"], "bold"), " — ", report["campaign"]))
+    window = report["window"]
+    console.print(Text.assemble(
+        f"{_moment(window['from'], '%Y-%m-%d %H:%M')} → {_moment(window['to'], '%Y-%m-%d %H:%M')}"
+        f" UTC, as of {_moment(report['as_of'], '%H:%M:%S')}",
+        *((", execution ", (report["execution"], "bold")) if report.get("execution") else ()),
+    ))  # fmt: skip
     if report.get("empty"):
         console.print(f"No {report['title']} events in the last 24 hours.")
         return
     for widget in report["widgets"]:
-        console.print(Panel(Group(widget_view(widget)), title=Text(widget["title"]), title_align="left"))
+        view = widget_view(widget, console.width - _PANEL)
+        console.print(Panel(view, title=Text(widget["title"]), title_align="left"))

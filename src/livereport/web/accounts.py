@@ -10,21 +10,32 @@ from where).
 
 from __future__ import annotations
 
+import contextlib
+import re
 import time
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import msgspec
+from msgspec import UNSET, UnsetType
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from livereport.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized
-from livereport.store.accounts import check_new_password, random_password
+from livereport.errors import (
+    BadRequest,
+    Forbidden,
+    LivereportError,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+)
+from livereport.store.accounts import MIN_PASSWORD, check_new_password, random_password
 from livereport.store.metadata import ApiKey, Metadata, Org, Scope
 from livereport.web.auth import Caller, authenticate_caller
 from livereport.web.pages import _page, _protected
-from livereport.web.params import services_of
+from livereport.web.params import NOT_BLANK, services_of
 from livereport.web.session import _throttle, client_address, request_session, require_csrf
 
 MAX_BODY_BYTES = 16 * 1024
@@ -32,8 +43,24 @@ MAX_BODY_BYTES = 16 * 1024
 MAX_KEY_DAYS = 3650
 #: Longest an invitation stays open, in days.
 MAX_INVITE_DAYS = 30
+#: An email address as the API takes it: something@somewhere in printable ASCII, no spaces
+#: (an international domain in its xn-- form). One pattern for the check here and for the
+#: OpenAPI document (ECMA-262 there, where ``$`` is the end of the text).
+EMAIL_PATTERN = "^[!-?A-~]+@[!-?A-~]+$"
+MAX_EMAIL = 254
+_EMAIL = re.compile(EMAIL_PATTERN[:-1] + r"\Z")
+_NOT_BLANK = re.compile(NOT_BLANK)
+MAX_ORG_NAME = 100
 
 T = TypeVar("T")
+#: A JSON integer: JSON Schema counts 30.0 as one, so the API does too.
+Whole = int | float
+
+
+class AlreadyExists(LivereportError):
+    """A user or an org by that name is already there (409)."""
+
+    status = 409
 
 
 class NewUser(msgspec.Struct, forbid_unknown_fields=True):
@@ -43,21 +70,21 @@ class NewUser(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class UserChange(msgspec.Struct, forbid_unknown_fields=True):
-    role: str | None = None
-    disabled: bool | None = None
-    unlock: bool | None = None
+    role: str | UnsetType = UNSET
+    disabled: bool | UnsetType = UNSET
+    unlock: bool | UnsetType = UNSET
 
 
 class NewKey(msgspec.Struct, forbid_unknown_fields=True):
     scopes: list[str]
     name: str = ""
-    expires_in_days: int | None = None
+    expires_in_days: Whole | UnsetType = UNSET
 
 
 class NewInvite(msgspec.Struct, forbid_unknown_fields=True):
     email: str
     role: str
-    days: int = 7
+    days: Whole = 7
 
 
 class Acceptance(msgspec.Struct, forbid_unknown_fields=True):
@@ -75,7 +102,7 @@ class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class PasswordReset(msgspec.Struct, forbid_unknown_fields=True):
-    password: str | None = None
+    password: str | UnsetType = UNSET
 
 
 class NewOrg(msgspec.Struct, forbid_unknown_fields=True):
@@ -86,7 +113,7 @@ class NewOrg(msgspec.Struct, forbid_unknown_fields=True):
 
 _EXPECTED: dict[type[Any], str] = {
     NewUser: '{"email": …, "role": "admin"|"editor"|"viewer", "password": …}',
-    UserChange: '{"role"?: "admin"|"editor"|"viewer", "disabled"?: true|false, "unlock"?: true}',
+    UserChange: '{"role"?: "admin"|"editor"|"viewer", "disabled"?: true|false, "unlock"?: true|false} (at least one)',
     NewKey: '{"scopes": ["ingest"|"read"|"admin", …], "name"?: …, "expires_in_days"?: 1…3650}',
     NewOrg: '{"name": …, "admin_email": …, "admin_password": …}',
     NewInvite: '{"email": …, "role": "admin"|"editor"|"viewer", "days"?: 1…30}',
@@ -95,6 +122,46 @@ _EXPECTED: dict[type[Any], str] = {
     PasswordChange: '{"current_password": …, "new_password": … (at least 10 characters)}',
     PasswordReset: '{"password"?: … (at least 10 characters; without it a random one is made)}',
 }
+
+
+def check_email(value: str, field: str = "email") -> str:
+    if len(value) > MAX_EMAIL or not _EMAIL.match(value):
+        raise BadRequest(
+            f"{field}: expected an email address such as ana@example.com (printable ASCII, no "
+            f"spaces, at most {MAX_EMAIL} characters)"
+        )
+    return value
+
+
+def check_whole(value: float, field: str, low: int, high: int) -> int:
+    if not float(value).is_integer() or not low <= value <= high:
+        raise BadRequest(f"{field}: {value} is out of range; expected a whole number {low} to {high}")
+    return int(value)
+
+
+@contextlib.contextmanager
+def conflicts(found: Callable[[], bool], message: str) -> Iterator[None]:
+    """Around making a user or an org: 409 when ``found()`` says it exists, before, or after
+    the store refused it (another request made the same one meanwhile)."""
+    if found():
+        raise AlreadyExists(message)
+    try:
+        yield
+    except BadRequest:
+        if found():
+            raise AlreadyExists(message) from None
+        raise
+
+
+def new_user(
+    metadata: Metadata, email: str, field: str = "email"
+) -> contextlib.AbstractContextManager[None]:
+    """Around making a user: the email well formed (400) and nobody's (409)."""
+    check_email(email, field)
+    return conflicts(
+        lambda: metadata.account_by_email(email) is not None,
+        f"{field}: user {email.lower()} already exists; choose another email",
+    )
 
 
 async def _body(request: Request, kind: type[T], empty: T | None = None) -> T:
@@ -153,7 +220,8 @@ async def post_user(request: Request) -> Response:
     new = await _body(request, NewUser)
 
     def create() -> dict[str, Any]:
-        user = metadata.create_user(org, new.email, new.role, new.password)
+        with new_user(metadata, new.email):
+            user = metadata.create_user(org, new.email, new.role, new.password)
         _record(metadata, caller, request, "user.create", f"user {user.email} as {user.role}")
         return metadata.account(org, user.id).json(time.time())
 
@@ -164,24 +232,24 @@ async def patch_user(request: Request) -> Response:
     metadata, caller, org = await _admin(request)
     user_id = _number(request, "user_id", "user")
     change = await _body(request, UserChange)
-    if change.role is None and change.disabled is None and not change.unlock:
+    if change.role is UNSET and change.disabled is UNSET and change.unlock is UNSET:
         raise BadRequest(f"nothing to change; expected JSON {_EXPECTED[UserChange]}")
 
     def apply() -> dict[str, Any]:
         account = metadata.account(org, user_id)
         if caller.user is not None and caller.user.id == user_id and (
-            change.disabled or (change.role is not None and change.role != "admin")
+            change.disabled is True or (change.role is not UNSET and change.role != "admin")
         ):
             raise BadRequest("you cannot disable or demote yourself; ask another admin")
         target = f"user {account.email}"
-        if change.role is not None and change.role != account.role:
+        if change.role is not UNSET and change.role != account.role:
             metadata.set_role(org, user_id, change.role)
             _record(metadata, caller, request, "user.role", f"{target}: {account.role} → {change.role}")
-        if change.disabled is not None and change.disabled != (account.disabled is not None):
+        if change.disabled is not UNSET and change.disabled != (account.disabled is not None):
             metadata.set_disabled(org, user_id, change.disabled)
             action = "user.disable" if change.disabled else "user.enable"
             _record(metadata, caller, request, action, target)
-        if change.unlock:
+        if change.unlock is True:
             metadata.clear_failed_sign_ins(user_id)
             _record(metadata, caller, request, "user.unlock", target)
         return metadata.account(org, user_id).json(time.time())
@@ -201,7 +269,8 @@ async def post_user_password(request: Request) -> Response:
             "this is your own account; change your password with POST /v1/me/password "
             "(the Account page), which asks for the current one"
         )
-    password = random_password() if given.password is None else given.password
+    generated = given.password is UNSET
+    password = random_password() if given.password is UNSET else given.password
     check_new_password(password)
 
     def reset() -> dict[str, Any]:
@@ -209,8 +278,8 @@ async def post_user_password(request: Request) -> Response:
         ended = metadata.reset_password(org, user_id, password)
         what = f"user {account.email}; {ended} sessions ended"
         _record(metadata, caller, request, "user.password.reset", what)
-        shown = {"password": password} if given.password is None else {}
-        return {"id": account.id, "email": account.email, "generated": given.password is None,
+        shown = {"password": password} if generated else {}
+        return {"id": account.id, "email": account.email, "generated": generated,
                 "sessions_ended": ended, **shown}  # fmt: skip
 
     return JSONResponse(await run_in_threadpool(reset))
@@ -262,11 +331,11 @@ async def post_invite(request: Request) -> Response:
     """An invitation: a one-time token the invitee exchanges for an account and a password."""
     metadata, caller, org = await _admin(request)
     new = await _body(request, NewInvite)
-    if not 1 <= new.days <= MAX_INVITE_DAYS:
-        raise BadRequest(f"days: {new.days} is out of range; expected 1 to {MAX_INVITE_DAYS}")
+    days = check_whole(new.days, "days", 1, MAX_INVITE_DAYS)
 
     def create() -> dict[str, Any]:
-        token, invite = metadata.create_invite(org, new.email, new.role, new.days)
+        with new_user(metadata, new.email):
+            token, invite = metadata.create_invite(org, new.email, new.role, days)
         _record(metadata, caller, request, "user.invite", f"user {invite.email} as {invite.role}")
         # The token rides in the fragment, which browsers never send to the server (no log
         # or Referer holds it); the page reads it from there.
@@ -300,6 +369,12 @@ async def post_accept(request: Request) -> Response:
     given = await _body(request, Acceptance)
 
     def accept() -> dict[str, Any]:
+        invite = metadata.open_invite(given.token)
+        if metadata.account_by_email(invite.email) is not None:
+            raise AlreadyExists(
+                f"user {invite.email} already exists (made since the invitation); sign in with "
+                "that account, or ask an admin"
+            )
         user = metadata.accept_invite(given.token, given.password)
         metadata.audit(user.org_id, f"user {user.email}", "user.accept", f"user {user.email} as {user.role}", client_address(request))  # fmt: skip
         return {"email": user.email, "role": user.role.value, "signin": "POST /v1/signin"}
@@ -321,10 +396,10 @@ async def post_key(request: Request) -> Response:
     new = await _body(request, NewKey)
     if len(new.name) > 100:
         raise BadRequest("name: expected at most 100 characters")
-    days = new.expires_in_days
-    if days is not None and not 1 <= days <= MAX_KEY_DAYS:
-        raise BadRequest(f"expires_in_days: {days} is out of range; expected 1 to {MAX_KEY_DAYS}")
-    expires = None if days is None else time.time() + days * 86_400
+    expires = None
+    if new.expires_in_days is not UNSET:
+        days = check_whole(new.expires_in_days, "expires_in_days", 1, MAX_KEY_DAYS)
+        expires = time.time() + days * 86_400
 
     def create() -> dict[str, Any]:
         plain, key = metadata.create_key(org, new.scopes, new.name, expires)
@@ -366,10 +441,14 @@ async def post_org(request: Request) -> Response:
             raise Forbidden("only admins of the instance's first org can create orgs")
         # Checked first, so that a refused admin never leaves an org nobody can manage.
         check_new_password(new.admin_password, "admin_password")
-        if "@" not in new.admin_email or metadata.account_by_email(new.admin_email):
-            raise BadRequest("admin_email: expected the email address of a new user")
-        org = metadata.create_org(new.name)
-        user = metadata.create_user(org, new.admin_email, "admin", new.admin_password)
+        if len(new.name) > MAX_ORG_NAME or not _NOT_BLANK.search(new.name):
+            raise BadRequest(f"name: expected 1 to {MAX_ORG_NAME} characters, not all spaces")
+        name = new.name.strip()
+        with new_user(metadata, new.admin_email, "admin_email"):
+            with conflicts(lambda: any(o.name == name for o in metadata.orgs()),
+                           f"name: org {name!r} already exists; choose another"):  # fmt: skip
+                org = metadata.create_org(new.name)
+            user = metadata.create_user(org, new.admin_email, "admin", new.admin_password)
         what = f"org {org.name} with admin {user.email}"
         _record(metadata, caller, request, "org.create", what)
         metadata.audit(org.id, caller.actor, "org.create", what, client_address(request))
@@ -460,34 +539,38 @@ def _answer(code: str, schema: dict[str, Any], text: str) -> dict[str, Any]:
 
 def openapi_paths() -> dict[str, Any]:
     """The admin routes in the OpenAPI document (web/openapi.py)."""
-    admin = [{"apiKey": ["admin"]}]
+    admin = [{"apiKey": ["admin"]}, {"session": []}]
     note = "Admins only: a key with the admin scope, or a signed-in admin (state changes need `X-Requested-With: livereport`)."
     roles = {"type": "string", "enum": ["admin", "editor", "viewer"]}
+    email = {"type": "string", "maxLength": MAX_EMAIL, "pattern": EMAIL_PATTERN,
+             "description": "An email address, name@domain, in printable ASCII without spaces (an international domain in its xn-- form); kept lower-cased. Nobody's yet (else 409)."}  # fmt: skip
+    taken = {"409": _error("A user with that email (or an org with that name) already exists.")}
     return {
         "/v1/admin/users": {
             "get": {"summary": "Users of your org, with role, disabled flag and sign-in lock", "description": note, "security": admin,
                     "responses": _answer("200", {"type": "object", "properties": {"users": {"type": "array", "items": _ACCOUNT_SCHEMA}}, "required": ["users"]}, "The users.")},
             "post": {"summary": "Create a user", "description": note, "security": admin,
-                     "requestBody": _json_body({"type": "object", "properties": {"email": {"type": "string"}, "role": roles, "password": {"type": "string", "minLength": 10}}, "required": ["email", "role", "password"], "additionalProperties": False}),
-                     "responses": _answer("200", _ACCOUNT_SCHEMA, "The new user.")},
+                     "requestBody": _json_body({"type": "object", "properties": {"email": email, "role": roles, "password": {"type": "string", "minLength": MIN_PASSWORD}}, "required": ["email", "role", "password"], "additionalProperties": False}),
+                     "responses": {**_answer("200", _ACCOUNT_SCHEMA, "The new user."), **taken}},
         },
         "/v1/admin/users/{user_id}": {"patch": {
             "summary": "Change a user's role, disable or enable them (disabling ends their sessions), or end their sign-in lock",
             "description": note, "security": admin, "parameters": [_path_id("user_id")],
-            "requestBody": _json_body({"type": "object", "properties": {"role": roles, "disabled": {"type": "boolean"}, "unlock": {"type": "boolean"}}, "additionalProperties": False}),
+            "requestBody": _json_body({"type": "object", "properties": {"role": roles, "disabled": {"type": "boolean"}, "unlock": {"type": "boolean", "description": "true ends a sign-in lock; false changes nothing."}}, "additionalProperties": False, "minProperties": 1}),
             "responses": _answer("200", _ACCOUNT_SCHEMA, "The user after the change."),
         }},
         "/v1/admin/users/{user_id}/password": {"post": {
             "summary": "Reset a user's password: a random one (in this answer only) unless given; every session of the user ends and a sign-in lock is lifted",
             "description": note + " Not for your own account: use POST /v1/me/password.", "security": admin, "parameters": [_path_id("user_id")],
-            "requestBody": {"required": False, "content": {"application/json": {"schema": {"type": "object", "properties": {"password": {"type": "string", "minLength": 10}}, "additionalProperties": False}}}},
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {"type": "object", "properties": {"password": {"type": "string", "minLength": MIN_PASSWORD}}, "additionalProperties": False}}}},
             "responses": _answer("200", {"type": "object", "properties": {"id": {"type": "integer"}, "email": {"type": "string"}, "generated": {"type": "boolean"}, "sessions_ended": {"type": "integer", "minimum": 0}, "password": {"type": "string", "description": "The new password when it was generated; shown once."}}, "required": ["id", "email", "generated", "sessions_ended"]}, "The password is set."),
         }},
         "/v1/me/password": {"post": {
             "summary": "Change your own password (signed-in users): your other sessions end, this one goes on",
             "description": "Needs the session cookie and `X-Requested-With: livereport`; API keys have no password. Wrong current passwords count as failed sign-ins.",
-            "security": [],
-            "requestBody": _json_body({"type": "object", "properties": {"current_password": {"type": "string"}, "new_password": {"type": "string", "minLength": 10}}, "required": ["current_password", "new_password"], "additionalProperties": False}),
+            "security": [{"session": []}],
+            "parameters": [{"name": "X-Requested-With", "in": "header", "required": True, "schema": {"type": "string", "const": "livereport"}}],
+            "requestBody": _json_body({"type": "object", "properties": {"current_password": {"type": "string"}, "new_password": {"type": "string", "minLength": MIN_PASSWORD}}, "required": ["current_password", "new_password"], "additionalProperties": False}),
             "responses": {"200": {"description": "Changed.", "content": {"application/json": {"schema": {"type": "object", "properties": {"email": {"type": "string"}, "changed": {"type": "boolean"}, "other_sessions_ended": {"type": "integer", "minimum": 0}}, "required": ["email", "changed", "other_sessions_ended"]}}}},
                           "400": _error("The body is not valid, the current password is wrong, or the new one breaks the rule; the message says which."),
                           "401": _error("Not signed in."),
@@ -498,8 +581,8 @@ def openapi_paths() -> dict[str, Any]:
         "/v1/admin/invites": {"post": {
             "summary": "Invite someone to your org with a role: a one-time token (shown once) to accept with a password",
             "description": note, "security": admin,
-            "requestBody": _json_body({"type": "object", "properties": {"email": {"type": "string"}, "role": roles, "days": {"type": "integer", "minimum": 1, "maximum": MAX_INVITE_DAYS, "default": 7}}, "required": ["email", "role"], "additionalProperties": False}),
-            "responses": _answer("200", {"type": "object", "properties": {"token": {"type": "string"}, "email": {"type": "string"}, "role": roles, "expires": {"type": "number"}, "link": {"type": "string", "description": "The page where the invitee chooses a password; the token is in its fragment."}, "accept": {"type": "string"}}, "required": ["token", "email", "role", "expires", "link", "accept"]}, "The invitation."),
+            "requestBody": _json_body({"type": "object", "properties": {"email": email, "role": roles, "days": {"type": "integer", "minimum": 1, "maximum": MAX_INVITE_DAYS, "default": 7}}, "required": ["email", "role"], "additionalProperties": False}),
+            "responses": {**taken, **_answer("200", {"type": "object", "properties": {"token": {"type": "string"}, "email": {"type": "string"}, "role": roles, "expires": {"type": "number"}, "link": {"type": "string", "description": "The page where the invitee chooses a password; the token is in its fragment."}, "accept": {"type": "string"}}, "required": ["token", "email", "role", "expires", "link", "accept"]}, "The invitation.")},
         }},
         "/v1/invites/check": {"post": {
             "summary": "What an invitation is for (email, role, org), or why it can no longer be accepted",
@@ -512,10 +595,11 @@ def openapi_paths() -> dict[str, Any]:
         "/v1/invites/accept": {"post": {
             "summary": "Accept an invitation: its token and a password make the account (then sign in)",
             "description": "Needs no other credential: the invitation's token is one, valid once.", "security": [],
-            "requestBody": _json_body({"type": "object", "properties": {"token": {"type": "string"}, "password": {"type": "string", "minLength": 10}}, "required": ["token", "password"], "additionalProperties": False}),
+            "requestBody": _json_body({"type": "object", "properties": {"token": {"type": "string"}, "password": {"type": "string", "minLength": MIN_PASSWORD}}, "required": ["token", "password"], "additionalProperties": False}),
             "responses": {"200": {"description": "The account.", "content": {"application/json": {"schema": {"type": "object", "properties": {"email": {"type": "string"}, "role": roles, "signin": {"type": "string"}}, "required": ["email", "role", "signin"]}}}},
                           **{code: _ADMIN_ERRORS[code] for code in ("400", "413")},
-                          "404": _error("The invitation is unknown, used or expired; the message says which.")},
+                          "404": _error("The invitation is unknown, used or expired; the message says which."),
+                          "409": _error("A user with the invitation's email was made since.")},
         }},
         "/v1/admin/keys": {
             "get": {"summary": "API keys of your org (never their values), with expiry and last use", "description": note, "security": admin,
@@ -536,7 +620,7 @@ def openapi_paths() -> dict[str, Any]:
         }},
         "/v1/admin/orgs": {"post": {
             "summary": "Create an org with its first admin (admins of the instance's first org only)", "description": note, "security": admin,
-            "requestBody": _json_body({"type": "object", "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100}, "admin_email": {"type": "string"}, "admin_password": {"type": "string", "minLength": 10}}, "required": ["name", "admin_email", "admin_password"], "additionalProperties": False}),
-            "responses": _answer("200", {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "admin": {"type": "string"}}, "required": ["id", "name", "admin"]}, "The new org."),
+            "requestBody": _json_body({"type": "object", "properties": {"name": {"type": "string", "maxLength": MAX_ORG_NAME, "pattern": NOT_BLANK, "description": "Not all spaces; kept without the spaces around it. Unique (else 409)."}, "admin_email": email, "admin_password": {"type": "string", "minLength": MIN_PASSWORD}}, "required": ["name", "admin_email", "admin_password"], "additionalProperties": False}),
+            "responses": {**_answer("200", {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "admin": {"type": "string"}}, "required": ["id", "name", "admin"]}, "The new org."), **taken},
         }},
     }  # fmt: skip

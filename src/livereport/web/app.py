@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,17 +19,18 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from livereport.bounces.reclassify import journal_of
 from livereport.bounces.reclassify import repair as repair_reclassify
 from livereport.config import Config
-from livereport.errors import LivereportError
+from livereport.errors import BadRequest, LivereportError
 from livereport.ingest import pipeline
 from livereport.ingest.decode import media_type, read_body
 from livereport.ingest.seen import SharedSeen
 from livereport.ingest.writer import Writer
 from livereport.report.build import Reports, describe_catalogue
+from livereport.report.catalogue import BUCKETS, DEFAULT_BUCKET
 from livereport.store.base import Store, drop_partitions_before, retention_start
 from livereport.store.metadata import Metadata, Scope
 from livereport.store.recover import InsertJournal
@@ -44,7 +46,14 @@ from livereport.web.live import Watches, get_live
 from livereport.web.openapi import openapi_document
 from livereport.web.ops import Observed, RequestContext, ops_routes
 from livereport.web.pages import page_routes
-from livereport.web.params import ingest_context, query_param, required_param, services_of
+from livereport.web.params import (
+    check_query,
+    choice_param,
+    ingest_context,
+    query_param,
+    required_param,
+    services_of,
+)
 from livereport.web.returns import get_bounce, get_unattributed, post_return
 from livereport.web.session import get_me, post_signin, post_signout
 from livereport.web.webhooks import post_webhook
@@ -117,8 +126,14 @@ async def get_series(request: Request) -> Response:
     s, org = _read(request)
     campaign = request.path_params["campaign"]
     channel = required_param(request, "channel", "a channel or 'campaign'")
-    metrics = [m for m in required_param(request, "metrics", "metric names", limit=4096).split(",") if m]
-    bucket = query_param(request, "bucket")
+    listed = required_param(request, "metrics", "comma-separated metric names", limit=4096)
+    metrics = listed.split(",")
+    if "" in metrics:
+        raise BadRequest(
+            f"metrics: {listed[:80]!r} has an empty name; expected metric names separated by "
+            "single commas, e.g. sent,delivered"
+        )
+    bucket = choice_param(request, "bucket", BUCKETS, DEFAULT_BUCKET)
     execution = query_param(request, "execution")
     return JSON(
         await run_in_threadpool(
@@ -130,7 +145,8 @@ async def get_series(request: Request) -> Response:
 async def get_report(request: Request) -> Response:
     s, org = _read(request)
     campaign = request.path_params["campaign"]
-    tab = query_param(request, "tab", "campaign") or "campaign"
+    tab = query_param(request, "tab", "campaign")
+    assert tab is not None
     execution = query_param(request, "execution")
     return JSON(await run_in_threadpool(s.reports.report, org, campaign, tab, execution))
 
@@ -185,6 +201,62 @@ async def _drop_old_partitions(services: Services) -> None:
         except LivereportError as exc:
             log.warning("retention check failed: %s", exc.message)
         await asyncio.sleep(services.config.retention_check_s)
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+#: Routes whose query string is not ours to check: a provider's delivery URL is whatever the
+#: sender configured there (Twilio signs any query it was given in a callback URL). Nor are
+#: the operators' routes outside /v1 (probes, scrapers) checked.
+_ANY_QUERY = frozenset({"/v1/webhooks/{provider}/{org_token}"})
+
+
+def _documented_query(document: dict[str, Any], path: str, method: str) -> frozenset[str] | None:
+    """The query parameters the OpenAPI document lists for a route's method; None when they
+    are not checked: routes outside the API (pages, static files, probes) and webhooks."""
+    template = re.sub(r":\w+}", "}", path)
+    item = document["paths"].get(template)
+    if item is None or template in _ANY_QUERY or not template.startswith("/v1/"):
+        return None
+    operation = item.get("get" if method == "HEAD" else method.lower(), {})
+    return frozenset(p["name"] for p in operation.get("parameters", []) if p["in"] == "query")
+
+
+def _checking(endpoint: Endpoint, accepted: frozenset[str] | None) -> Endpoint:
+    if accepted is None:
+        return endpoint
+
+    async def checked(request: Request) -> Response:
+        check_query(request, accepted)
+        return await endpoint(request)
+
+    return checked
+
+
+def serve_routes(routes: list[BaseRoute], document: dict[str, Any]) -> list[BaseRoute]:
+    """The routes as the app serves them. Those of one path are joined into one route, so that
+    a 405 lists every method of the path in Allow (Starlette answers with the first route
+    of a path alone); and each endpoint the OpenAPI document describes refuses the query
+    parameters the document does not list for it: the document is the one declaration."""
+    methods: dict[str, dict[str, Endpoint]] = {}
+    order: list[BaseRoute | str] = []
+    for route in routes:
+        if not isinstance(route, Route):
+            order.append(route)
+            continue
+        if route.path not in methods:
+            methods[route.path] = {}
+            order.append(route.path)
+        for method in route.methods or ():
+            accepted = _documented_query(document, route.path, method)
+            methods[route.path][method] = _checking(route.endpoint, accepted)
+    return [_joined(item, methods[item]) if isinstance(item, str) else item for item in order]
+
+
+def _joined(path: str, endpoints: dict[str, Endpoint]) -> Route:
+    async def dispatch(request: Request) -> Response:
+        return await endpoints[request.method](request)
+
+    return Route(path, dispatch, methods=list(endpoints))
 
 
 def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
@@ -268,7 +340,7 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
         *page_routes(),
     ]
     app = Starlette(
-        routes=routes,
+        routes=serve_routes(routes, openapi_document()),
         lifespan=lifespan,
         middleware=[
             Middleware(RequestContext, observed=observed),

@@ -22,6 +22,7 @@ from livereport.web.session import COOKIE, Session, request_session, require_csr
 MAX_TOKEN = 200
 #: Seconds between two writes of a key's last-used time.
 TOUCH_KEY_EVERY_S = 60
+_SEND_KEY = "send an API key as 'Authorization: Bearer <key>'"
 
 
 class _KeyUse:
@@ -57,11 +58,13 @@ def key_buckets(request: Request) -> KeyBuckets:
 def authenticate(request: Request, metadata: Metadata, scope: Scope) -> ApiKey:
     """The caller's live key, if it has ``scope``; 401 without a known key, 403 without scope,
     429 when the key sends faster than its rate limit."""
-    header = request.headers.get("authorization", "")
+    header = request.headers.get("authorization")
+    if header is None:
+        raise Unauthorized(f"the Authorization header is missing; {_SEND_KEY}")
     kind, _, token = header.partition(" ")
     token = token.strip()
     if kind.lower() != "bearer" or not token:
-        raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
+        raise Unauthorized(f"the Authorization header is not a bearer key; {_SEND_KEY}")
     now = time.time()
     key = metadata.find_key(token, now) if len(token) <= MAX_TOKEN else None
     if key is None:
@@ -104,7 +107,12 @@ def authenticate_caller(request: Request, metadata: Metadata, scope: Scope = Sco
     A session reads for any role and has the admin scope for admins; it never ingests.
     State-changing requests made with the cookie must pass the CSRF check.
     """
-    if "authorization" in request.headers or COOKIE not in request.cookies:
+    if "authorization" not in request.headers and COOKIE not in request.cookies:
+        raise Unauthorized(
+            f"no credential: the Authorization header and the {COOKIE} cookie are both "
+            f"missing; {_SEND_KEY}, or sign in at /signin for the cookie"
+        )
+    if "authorization" in request.headers:
         key = authenticate(request, metadata, scope)
         return Caller(key.org_id, key=key)
     session = request_session(request, metadata)

@@ -26,7 +26,7 @@ from livereport.ingest.decode import read_body
 from livereport.report.build import Reports
 from livereport.store.metadata import Scope
 from livereport.web.auth import authenticate_caller
-from livereport.web.params import services_of
+from livereport.web.params import NOT_BLANK, SPACE, services_of
 from livereport.web.session import client_address
 
 MAX_BODY = 1_000_000
@@ -55,6 +55,18 @@ async def get_bounce_rules(request: Request) -> Response:
     return _json(table_json(version, json.loads(text)))
 
 
+def _whole_numbers(value: Any) -> Any:
+    """The body with whole floats made integers (a version, a rule's code): JSON Schema counts
+    550.0 as an integer, so the API does too."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value
+
+
 def read_table(body: bytes) -> tuple[list[dict[str, Any]], int | None]:
     """The rows and the expected version of a PUT body; BadRequest naming what is wrong."""
     try:
@@ -63,6 +75,7 @@ def read_table(body: bytes) -> tuple[list[dict[str, Any]], int | None]:
         raise BadRequest(f"the body is not valid JSON ({exc}); expected "
                          '{"rules": [{"name": …, "reason": …, "category": …, …}], "version": n}'
                          ) from None  # fmt: skip
+    value = _whole_numbers(value)
     expected: int | None = None
     if isinstance(value, dict):
         unknown = sorted(set(value) - {"rules", "version"})
@@ -161,21 +174,35 @@ def _error(description: str) -> dict[str, Any]:
 
 def openapi_paths() -> dict[str, Any]:
     """This module's route for the OpenAPI document (web/openapi.py)."""
+    # The texts: no control characters, not blank (spaces around are dropped).
+    allowed = "[^\\u0000-\\u001f\\u007f]"
+    kept = "[^\\u0000-\\u001f\\u007f" + NOT_BLANK[2:]
+    text = f"^{allowed}*{kept}{allowed}*$"
+    status = f"^{SPACE}*[45](?:\\.(?:[0-9]{{1,3}}(?:\\.(?:[0-9]{{1,3}})?)?)?)?{SPACE}*$"
     row = {
         "type": "object",
         "properties": {
-            "name": {"type": "string", "maxLength": 64, "description": "Unique in the table; explanations name the rule org:<name>."},
-            "reason": {"type": "string", "maxLength": 64, "description": "The reason a matching bounce gets (free text)."},
-            "category": {"type": "string", "enum": ["hard", "soft", "ignored"]},
-            "status": {"type": "string", "description": "Enhanced status code or prefix of class 4 or 5: 5.1.1, 5.1. or 4."},
-            "code": {"type": "integer", "minimum": 400, "maximum": 599, "description": "SMTP reply code."},
-            "pattern": {"type": "string", "maxLength": MAX_PATTERN, "description": "Case-insensitive Python regular expression searched in the diagnostic text; no backreferences, nested or alternated repetitions, at most one unbounded repetition, and fast on 1000-character texts."},
-            "note": {"type": "string", "maxLength": 256},
+            "name": {"type": "string", "maxLength": 64, "pattern": text, "description": "Unique in the table; explanations name the rule org:<name>."},
+            "reason": {"type": "string", "maxLength": 64, "pattern": text, "description": "The reason a matching bounce gets (free text)."},
+            "category": {"type": "string", "enum": ["hard", "soft", "ignored"], "description": "Read in any case, spaces around ignored."},
+            "status": {"type": ["string", "null"], "pattern": f"^$|{status}", "description": "Enhanced status code or prefix of class 4 or 5: 5.1.1, 5.1. or 4. Empty or null: not a condition."},
+            "code": {"type": ["integer", "null"], "minimum": 400, "maximum": 599, "description": "SMTP reply code (a string of its digits is read too). Null: not a condition."},
+            "pattern": {"type": ["string", "null"], "maxLength": MAX_PATTERN, "format": "regex", "description": "Case-insensitive Python regular expression searched in the diagnostic text; no backreferences, nested or alternated repetitions, at most one unbounded repetition, and fast on 1000-character texts. Empty or null: not a condition."},
+            "note": {"type": ["string", "null"], "maxLength": 256, "pattern": f"^$|{text}"},
         },
         "required": ["name", "reason", "category"],
         "additionalProperties": False,
-        "description": "A rule applies when every condition it sets (status, code, pattern; at least one) holds. A hard rule never applies to a 4.x.x / 4xx failure.",
+        # At least one condition, and a hard rule never applies to a transient (4xx) failure.
+        "anyOf": [
+            {"properties": {"status": {"type": "string", "minLength": 1}}, "required": ["status"]},
+            {"properties": {"code": {"type": "integer"}}, "required": ["code"]},
+            {"properties": {"pattern": {"type": "string", "minLength": 1}}, "required": ["pattern"]},
+        ],
+        "if": {"properties": {"category": {"const": "hard"}}, "required": ["category"]},
+        "then": {"properties": {"status": {"not": {"type": "string", "pattern": f"^{SPACE}*4"}}, "code": {"minimum": 500}}},
+        "description": "A rule applies when every condition it sets (status, code, pattern; at least one) holds. A hard rule never applies to a 4.x.x / 4xx failure. Names are unique in a table.",
     }  # fmt: skip
+    rows = {"type": "array", "items": row, "maxItems": MAX_RULES}
     table = {
         "type": "object",
         "properties": {
@@ -215,16 +242,16 @@ def openapi_paths() -> dict[str, Any]:
             "get": {
                 "summary": "The org's own bounce qualification rules",
                 "description": "Rules tried in order before the default table; the first that matches a bounce's SMTP data decides its reason and category, unless the sender gave them.",
-                "security": [{"apiKey": ["read"]}],
+                "security": [{"apiKey": ["read"]}, {"session": []}],
                 "responses": {"200": {"description": "The table.", "content": {"application/json": {"schema": table}}}, **common},
             },
             "put": {
                 "summary": "Replace the org's bounce rules (whole table)",
                 "description": f"At most {MAX_RULES} rows. An empty array removes the org's rules. With `version`, the replace happens only if the stored table is still that version (else 409). Takes effect at once on every node for bounces arriving afterwards; stored events keep their reason until POST /v1/bounce-rules/reclassify.",
-                "security": [{"apiKey": ["admin"]}],
+                "security": [{"apiKey": ["admin"]}, {"session": []}],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
-                    {"type": "object", "properties": {"rules": {"type": "array", "items": row}, "version": {"type": "integer", "minimum": 0}}, "required": ["rules"]},
-                    {"type": "array", "items": row},
+                    {"type": "object", "properties": {"rules": rows, "version": {"type": ["integer", "null"], "minimum": 0, "description": "The version you read (0: no table yet); null or left out: replace whatever is there."}}, "required": ["rules"], "additionalProperties": False},
+                    rows,
                 ]}}}},
                 "responses": {
                     "200": {"description": "The stored table and its new version.", "content": {"application/json": {"schema": table}}},
@@ -240,7 +267,7 @@ def openapi_paths() -> dict[str, Any]:
             "post": {
                 "summary": "Apply the org's bounce rules to the email bounces of the live window",
                 "description": "Stored email bounces with SMTP data, dated from the start of the 24-hour window on, whose reason and category are what the default rules give take what the org's rules (first) and the defaults say now; a reason or category the sender gave is kept. The report rollups change with them, so every report stays exact. With `dry_run`, nothing changes. One at a time per org (409 while one runs).",
-                "security": [{"apiKey": ["admin"]}],
+                "security": [{"apiKey": ["admin"]}, {"session": []}],
                 "requestBody": {"required": False, "content": {"application/json": {"schema": {
                     "type": "object", "properties": {"dry_run": {"type": "boolean", "default": False}}, "additionalProperties": False,
                 }}}},

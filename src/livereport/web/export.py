@@ -1,8 +1,10 @@
 """CSV exports of a report: a whole tab (each widget's title, then its rows) or one widget.
 
-Built from the same report JSON the API serves, with the catalogue's labels. Text cells that
-a spreadsheet would run as a formula are neutralised with a leading apostrophe.
-``GET /v1/campaigns/{c}/export.csv?tab=…[&widget=…][&execution=…]``.
+Built from the same report JSON the API serves, with the catalogue's labels and the
+dashboard's names for rows without a key. Rates and shares keep the JSON's meaning, a
+fraction of 1, rounded to four decimals (0.2500 is 25 %), so a spreadsheet can show them as
+percentages. Text cells that a spreadsheet would run as a formula are neutralised with a
+leading apostrophe. ``GET /v1/campaigns/{c}/export.csv?tab=…[&widget=…][&execution=…]``.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from livereport.errors import NotFound
-from livereport.report.catalogue import DIMENSIONS, METRICS, TABS, Kind
+from livereport.errors import BadRequest
+from livereport.report.catalogue import DIMENSIONS, METRICS, TABS, Format, Kind, widgets_of
 from livereport.web.auth import authenticate_caller
 from livereport.web.params import query_param, services_of
 
@@ -26,6 +28,11 @@ if TYPE_CHECKING:
 
 Cell = str | int | float | None
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: Decimals of rates and shares: 0.1234 is 12.34 %.
+FRACTION_DECIMALS = 4
+#: The names of rows whose key is empty, as the dashboard shows them.
+NO_EXECUTION = "(no execution)"
+NO_KEY = "(none)"
 
 
 def neutralise(value: Cell) -> str:
@@ -43,6 +50,24 @@ def _label(name: str) -> str:
     return METRICS[name].label if name in METRICS else name
 
 
+def fraction(value: Cell) -> Cell:
+    """A rate or a share, rounded and written with a fixed number of decimals."""
+    return f"{value:.{FRACTION_DECIMALS}f}" if isinstance(value, int | float) else value
+
+
+def metric_cell(name: str, value: Cell) -> Cell:
+    """A metric's value as exported: rates as fractions, counts as they are."""
+    return fraction(value) if name in METRICS and METRICS[name].format == Format.RATE else value
+
+
+def _key(kind: Kind, key: str) -> str:
+    if kind == Kind.CHANNELS:
+        return TABS.get(key, key)  # a channel's tab bears its name
+    if key == "":
+        return NO_EXECUTION if kind == Kind.STATISTICS else NO_KEY
+    return key
+
+
 def widget_rows(widget: dict[str, Any]) -> list[list[Cell]]:
     """One widget of a report as a header row and data rows (totals last)."""
     kind = Kind(widget["kind"])
@@ -50,12 +75,15 @@ def widget_rows(widget: dict[str, Any]) -> list[list[Cell]]:
     names: list[str] = list(widget["metrics"])
     labels: list[Cell] = [_label(n) for n in names]
     if kind == Kind.KPI:
-        return [["Metric", "Value"], *([_label(n), data["metrics"].get(n)] for n in names)]
+        return [
+            ["Metric", "Value"],
+            *([_label(n), metric_cell(n, data["metrics"].get(n))] for n in names),
+        ]
     if kind == Kind.SERIES:
         series: dict[str, list[Cell]] = data["series"]
         rows: list[list[Cell]] = [["Time (UTC)", *labels]]
         for i, t in enumerate(data["t"]):
-            rows.append([t, *(series[n][i] for n in names)])
+            rows.append([t, *(metric_cell(n, series[n][i]) for n in names)])
         return rows
     if kind == Kind.CHANNELS:
         first = "Channel"
@@ -67,11 +95,12 @@ def widget_rows(widget: dict[str, Any]) -> list[list[Cell]]:
     header: list[Cell] = [first, *labels, *(["Share"] if with_share else [])]
     rows = [header]
     for row in data["rows"]:
-        values: list[Cell] = [row["metrics"].get(n) for n in names]
-        rows.append([row["key"], *values, *([row.get("share")] if with_share else [])])
+        values: list[Cell] = [metric_cell(n, row["metrics"].get(n)) for n in names]
+        share = [fraction(row.get("share"))] if with_share else []
+        rows.append([_key(kind, row["key"]), *values, *share])
     total: dict[str, Any] = data.get("total") or {}
-    share: list[Cell] = [1 if data["rows"] else None] if with_share else []
-    rows.append(["Total", *(total.get(n) for n in names), *share])
+    total_share: list[Cell] = [fraction(1 if data["rows"] else None)] if with_share else []
+    rows.append(["Total", *(metric_cell(n, total.get(n)) for n in names), *total_share])
     return rows
 
 
@@ -101,10 +130,30 @@ def widget_csv(report: dict[str, Any], widget_id: str) -> str:
     for widget in report["widgets"]:
         if widget["id"] == widget_id:
             return _write(widget_rows(widget))
-    raise NotFound(
-        f"widget {widget_id[:80]!r} is not on the {report['title']} tab; "
-        f"expected one of {', '.join(w['id'] for w in report['widgets'])}"
-    )
+    raise AssertionError(f"{widget_id}: check_export lets only the tab's widgets through")
+
+
+def check_export(tab: str | None, widget: str | None) -> tuple[str, str | None]:
+    """The tab and widget asked for, checked against the catalogue before any query runs:
+    a parameter naming nothing is a bad request (400), never another tab's export."""
+    if tab is None and widget is not None:
+        tab = widget.split(".", 1)[0]
+        if tab not in TABS:  # the widget's prefix names no tab
+            raise BadRequest(
+                f"widget: {widget[:80]!r} does not exist; a widget id starts with its tab "
+                f"({', '.join(f'{t}.' for t in TABS)}), see GET /v1/catalogue"
+            )
+    tab = "campaign" if tab is None else tab  # tab= (empty) names no tab
+    if tab not in TABS:
+        raise BadRequest(f"tab: {tab[:40]!r} does not exist; expected one of {', '.join(TABS)}")
+    if widget is not None:
+        ids = [w.id for w in widgets_of(tab)]
+        if widget not in ids:
+            raise BadRequest(
+                f"widget: {widget[:80]!r} is not on the {TABS[tab]} tab; "
+                f"expected one of {', '.join(ids)}"
+            )
+    return tab, widget
 
 
 def filename(*parts: str) -> str:
@@ -112,16 +161,11 @@ def filename(*parts: str) -> str:
     return safe[:150] + ".csv"
 
 
-
-
 async def get_export(request: Request) -> Response:
     services = services_of(request)
     org = authenticate_caller(request, services.metadata).org_id
     campaign = request.path_params["campaign"]
-    widget = query_param(request, "widget")
-    tab = query_param(request, "tab") or (widget.split(".", 1)[0] if widget else "campaign")
-    if tab not in TABS:
-        raise NotFound(f"tab {tab[:40]!r} does not exist; expected one of {', '.join(TABS)}")
+    tab, widget = check_export(query_param(request, "tab"), query_param(request, "widget"))
     execution = query_param(request, "execution")
     report = await run_in_threadpool(services.reports.report, org, campaign, tab, execution)
     if widget is None:

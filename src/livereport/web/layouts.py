@@ -198,3 +198,74 @@ async def delete_layout(request: Request) -> Response:
     user_id = _editor(caller)
     await run_in_threadpool(services.metadata.delete_layout, user_id, tab)
     return JSONResponse(layout_json(tab, default_layout(tab), True))
+
+
+def _error(description: str) -> dict[str, Any]:
+    schema = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def openapi_paths() -> dict[str, Any]:
+    """This module's routes for the OpenAPI document (web/openapi.py)."""
+    placement = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "description": "A widget of the tab (GET /v1/catalogue)."},
+            "x": {"type": "integer", "minimum": 0, "maximum": COLUMNS - 1},
+            "y": {"type": "integer", "minimum": 0, "maximum": MAX_Y},
+            "w": {"type": "integer", "minimum": MIN_W, "maximum": COLUMNS, "description": f"x + w is at most {COLUMNS}."},
+            "h": {"type": "integer", "minimum": MIN_H, "maximum": MAX_H},
+            "visualisation": {"type": "string", "description": "One of the widget's visualisations; without it, its default."},
+        },
+        "required": ["id", "x", "y", "w", "h"],
+    }  # fmt: skip
+    layout = {
+        "type": "object",
+        "properties": {
+            "tab": {"type": "string", "enum": list(TABS)},
+            "default": {"type": "boolean", "description": "The catalogue's layout, not one the user saved."},
+            "columns": {"type": "integer"},
+            "limits": {"type": "object", "properties": {k: {"type": "integer"} for k in ("min_w", "min_h", "max_h", "max_y")}, "required": ["min_w", "min_h", "max_h", "max_y"]},
+            "widgets": {"type": "array", "items": {**placement, "required": [*placement["required"], "visualisation"]}},
+            "removed": {"type": "array", "items": {"type": "string"}, "description": "The tab's widgets the layout leaves out."},
+        },
+        "required": ["tab", "default", "columns", "limits", "widgets", "removed"],
+    }  # fmt: skip
+    tab = {"name": "tab", "in": "path", "required": True, "schema": {"type": "string", "enum": list(TABS)}}
+    csrf = {"name": "X-Requested-With", "in": "header", "required": True,
+            "description": "Proves the request comes from the dashboard's own pages (CSRF).",
+            "schema": {"type": "string", "const": "livereport"}}  # fmt: skip
+    common = {
+        "401": _error("No credential, or an unknown or ended one."),
+        "403": _error("Not a signed-in editor or admin (an API key has no layouts), or the X-Requested-With header is missing."),
+        "404": _error("No such tab."),
+    }
+    answer = {"description": "The layout.", "content": {"application/json": {"schema": layout}}}
+    changes = "Signed-in editors and admins only (session cookie): API keys and viewers get 403."
+    return {
+        "/v1/layouts/{tab}": {
+            "get": {
+                "summary": "Your layout of a tab, or the default (the default for API keys)",
+                "security": [{"apiKey": ["read"]}, {"session": []}],
+                "parameters": [tab],
+                "responses": {"200": answer, **common},
+            },
+            "put": {
+                "summary": "Save your layout of a tab",
+                "description": f"{changes} Every placed widget once, inside the {COLUMNS} columns, none overlapping; the tab's widgets left out are removed ones. At most {MAX_BODY_BYTES // 1024} KB.",
+                "security": [{"session": []}],
+                "parameters": [tab, csrf],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"widgets": {"type": "array", "items": placement}}, "required": ["widgets"],
+                }}}},
+                "responses": {"200": answer, "400": _error("The layout does not fit: the message names the first problem."), **common},
+            },
+            "delete": {
+                "summary": "Back to the default layout",
+                "description": changes,
+                "security": [{"session": []}],
+                "parameters": [tab, csrf],
+                "responses": {"200": answer, **common},
+            },
+        },
+    }  # fmt: skip

@@ -24,9 +24,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from livereport.errors import LivereportError, NotFound
+from livereport.errors import LivereportError
 from livereport.report.build import check_tab
-from livereport.report.query import Window, campaign_exists, isoformat
+from livereport.report.query import Window, isoformat
 from livereport.store.base import Store
 from livereport.web.auth import authenticate_caller
 from livereport.web.params import query_param, services_of
@@ -187,23 +187,50 @@ def _event(name: str, data: Any) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + _encode(data) + b"\n\n"
 
 
+def stream_event_schema(report: dict[str, Any]) -> dict[str, Any]:
+    """One event of the stream, as OpenAPI documents an event stream: an object of the SSE
+    fields (``event``, ``data``), whose ``data`` is JSON: the report (of schema ``report``),
+    a heartbeat, a problem or the end of the session."""
+    error = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+    data = {
+        "report": (report, "The whole report of the tab: at once, then after each change."),
+        "heartbeat": (
+            {"type": "object", "properties": {"as_of": {"type": ["string", "null"], "format": "date-time"}}, "required": ["as_of"]},
+            f"Every {HEARTBEAT_S:g} s without a change: when the numbers were last checked.",
+        ),
+        "problem": (error, "The report could not be built this time (storage); the stream goes on."),
+        "signed-out": (error, "The session of the stream ended; the stream closes."),
+    }  # fmt: skip
+    return {"oneOf": [
+        {
+            "type": "object",
+            "description": text,
+            "properties": {
+                "event": {"const": name},
+                "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": schema},
+            },
+            "required": ["event", "data"],
+        }
+        for name, (schema, text) in data.items()
+    ]}  # fmt: skip
+
 
 async def get_live(request: Request) -> Response:
     """The report of a tab as an event stream; 4xx before the stream starts when it cannot."""
     services = services_of(request)
     caller = authenticate_caller(request, services.metadata)
     campaign = request.path_params["campaign"]
-    tab = query_param(request, "tab", "campaign") or "campaign"
-    execution = query_param(request, "execution")
+    tab = query_param(request, "tab", "campaign")
+    assert tab is not None
+    execution = query_param(request, "execution") or None
     org = caller.org_id
 
     def build(known: Fingerprint | None) -> dict[str, Any]:
         return services.reports.report(org, campaign, tab, execution, share=True, known=known)
 
-    # Unknown tab or campaign: a plain 404 now, not an event stream.
+    # Unknown tab or campaign (404), or execution (400): a plain error now, not a stream.
     check_tab(tab)
-    if not await run_in_threadpool(campaign_exists, services.store, org, campaign):
-        raise NotFound(f"campaign {campaign[:128]!r} has no events; check its id")
+    await run_in_threadpool(services.reports.check_campaign, org, campaign, execution)
     watches = watches_of(request)
 
     async def stream() -> AsyncIterator[bytes]:

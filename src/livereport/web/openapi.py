@@ -20,10 +20,13 @@ from livereport.events import (
     Platform,
 )
 from livereport.ingest.decode import JSON_TYPES, NDJSON_TYPES
-from livereport.report.catalogue import BUCKETS, DIMENSIONS, METRICS, SCOPES, TABS
+from livereport.report.catalogue import BUCKETS, DIMENSIONS, METRICS, SCOPES, TABS, widgets_of
 from livereport.web.accounts import openapi_paths as account_paths
 from livereport.web.bounce_rules import openapi_paths as bounce_rule_paths
+from livereport.web.layouts import openapi_paths as layout_paths
+from livereport.web.live import stream_event_schema
 from livereport.web.returns import openapi_paths as return_paths
+from livereport.web.session import COOKIE
 from livereport.web.webhooks import openapi_paths as webhook_paths
 
 
@@ -36,8 +39,18 @@ _CAMPAIGN = {
     "description": "The campaign id chosen by the sender.",
     "schema": {"type": "string", "minLength": 1, "maxLength": 128},
 }  # fmt: skip
+_CSRF = {
+    "name": "X-Requested-With", "in": "header", "required": True,
+    "description": "Proves the request comes from a page of this site, not another one (CSRF).",
+    "schema": {"type": "string", "const": "livereport"},
+}  # fmt: skip
 _CHANNEL = _query("channel", "A channel, or `campaign` for the campaign level.", {"type": "string", "enum": list(SCOPES)}, True)
-_EXECUTION = _query("execution", "Only events of this execution.", {"type": "string", "maxLength": 64})
+_EXECUTION = _query(
+    "execution",
+    "Only events of this execution: one the campaign has events of in the window (the "
+    "report's `executions`), else 400 listing them. Empty: every execution.",
+    {"type": "string", "maxLength": 64},
+)
 _ERRORS = {
     code: {"description": text, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     for code, text in {
@@ -53,6 +66,7 @@ _WINDOW = {
     "properties": {"from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"}},
     "required": ["from", "to"],
 }  # fmt: skip
+_TAB = _query("tab", "The tab.", {"type": "string", "enum": list(TABS), "default": "campaign"})
 _VALUE = {"type": ["number", "null"]}
 _METRICS = {"type": "object", "additionalProperties": _VALUE, "description": "Metric name → value; rates are null when their denominator is 0."}
 
@@ -72,6 +86,11 @@ def _head(extra: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+_REPORT = _head({
+    "tab": {"type": "string", "enum": list(TABS)}, "title": {"type": "string"}, "empty": {"type": "boolean"},
+    "executions": {"type": "array", "items": {"type": "string"}, "description": "The campaign's named executions with events in the window."},
+    "widgets": {"type": "array", "items": {"type": "object"}},
+})  # fmt: skip
 _ROWS = {
     "type": "array",
     "items": {
@@ -215,24 +234,24 @@ def _events_operation() -> dict[str, Any]:
     return {
         "summary": "Send events",
         "description": (
-            "A JSON array of events, or one event per line (NDJSON); gzip or zstd bodies "
-            "accepted. At most LIVEREPORT_MAX_BODY_BYTES (10 MiB) as sent and decoded, and "
-            "LIVEREPORT_MAX_EVENTS_PER_REQUEST (10,000) events. The answer comes once the "
-            "accepted events are stored. The contract, with examples: docs/events.md."
+            "A JSON array of events, or one event per line (NDJSON). A body may be compressed, "
+            "saying so in `Content-Encoding: gzip` or `zstd` (HTTP's own header: the body "
+            "must then be compressed that way). At most LIVEREPORT_MAX_BODY_BYTES (10 MiB) as "
+            "sent and decoded, and LIVEREPORT_MAX_EVENTS_PER_REQUEST (10,000) events. The "
+            "answer comes once the accepted events are stored. Events are checked one by one: "
+            "an item that is not a valid Event is rejected alone, and the request is still "
+            "answered 200, with the rejected items listed by index (IngestResult.rejected); "
+            "only a body that cannot be read as a whole gets a 4xx. The contract, with "
+            "examples: docs/events.md."
         ),
         "security": [{"apiKey": ["ingest"]}],
-        "parameters": [{
-            "name": "Content-Encoding", "in": "header", "required": False,
-            "description": "How the body is compressed.",
-            "schema": {"type": "string", "enum": ["gzip", "zstd", "identity"]},
-        }],
-        "requestBody": {"required": True, "content": {
+        "requestBody": {"required": True, "description": "Events; an item that is not a valid Event is answered in `rejected` (200), not refused with the request.", "content": {
             **{media: {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}} for media in sorted(JSON_TYPES)},
             **{media: ndjson for media in sorted(NDJSON_TYPES)},
         }},
         "responses": {
             "200": {
-                "description": "Every event accounted for: accepted + duplicates + rejected. Sent even when some (or all) events are rejected.",
+                "description": "Every event accounted for: accepted + duplicates + rejected. Also the answer when some or all items are not valid Events: those are listed in `rejected`, each with a message per bad field, and the others are stored.",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IngestResult"}}},
             },
             "400": _error("The body as a whole cannot be read: not JSON, not an array, not UTF-8, nested too deeply, or not valid gzip / zstd."),
@@ -246,8 +265,50 @@ def _events_operation() -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _session_paths() -> dict[str, Any]:
+    """Sign-in, sign-out and who is signed in (web/session.py)."""
+    me = {"type": "object", "properties": {
+        "email": {"type": "string"}, "role": {"type": "string", "enum": ["admin", "editor", "viewer"]},
+        "org_id": {"type": "integer"}, "can_modify": {"type": "boolean"},
+        "expires": {"type": "number", "description": "When the session ends unless used again (epoch seconds)."},
+    }, "required": ["email", "role", "org_id", "can_modify", "expires"]}  # fmt: skip
+    signed_in = {"description": "Signed in: the session cookie is set.", "content": {"application/json": {"schema": me}}}
+    return {
+        "/v1/signin": {"post": {
+            "summary": "Sign in with email and password; sets the session cookie",
+            "description": "Wrong passwords are counted per email and per address: too many are answered 429 for a while, and enough in a row lock the account.",
+            "security": [],
+            "parameters": [_CSRF],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"email": {"type": "string"}, "password": {"type": "string"}}, "required": ["email", "password"],
+            }}}},
+            "responses": {
+                "200": signed_in,
+                "400": _error("The body is not {email, password} as JSON (at most 4 KB)."),
+                "401": _error("The email or the password is wrong."),
+                "403": _error("The X-Requested-With header is missing."),
+                "429": _error("Too many failed sign-ins for this email or from this address, or the account is locked; retry after Retry-After seconds."),
+            },
+        }},
+        "/v1/signout": {"post": {
+            "summary": "End the session (if any) and clear its cookie",
+            "description": "With a session cookie, needs `X-Requested-With: livereport`.",
+            "security": [],
+            "responses": {
+                "200": {"description": "Signed out.", "content": {"application/json": {"schema": {"type": "object", "properties": {"signed_out": {"const": True}}, "required": ["signed_out"]}}}},
+                "403": _error("A session cookie without the X-Requested-With header."),
+            },
+        }},
+        "/v1/me": {"get": {
+            "summary": "The signed-in user",
+            "security": [{"session": []}],
+            "responses": {"200": {**signed_in, "description": "The user of the session."}, "401": _error("Not signed in, or the session ended.")},
+        }},
+    }  # fmt: skip
+
+
 def openapi_document() -> dict[str, Any]:
-    read = [{"apiKey": ["read"]}]
+    read = [{"apiKey": ["read"]}, {"session": []}]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -256,7 +317,10 @@ def openapi_document() -> dict[str, Any]:
             "description": "Live 24-hour campaign reports: send events, read totals, breakdowns, series and whole report tabs.",
         },
         "components": {
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "An API key of your org (`livereport keys create`)."}},
+            "securitySchemes": {
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "An API key of your org (`livereport keys create`)."},
+                "session": {"type": "apiKey", "in": "cookie", "name": COOKIE, "description": "A signed-in user's session (POST /v1/signin): reads, and admin routes for admins; state changes also need `X-Requested-With: livereport`."},
+            },
             "schemas": {
                 "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]},
                 "IngestResult": _ingest_result(),
@@ -307,7 +371,9 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "Metrics over time, in buckets aligned to UTC (zeros included)", "security": read,
                 "parameters": [
                     _CAMPAIGN, _CHANNEL,
-                    _query("metrics", f"Comma-separated metric names, of: {', '.join(METRICS)}.", {"type": "string"}, True),
+                    {**_query("metrics", "Metric names, comma-separated (sent,delivered); each must be one of the channel's (GET /v1/catalogue `channels`), else 400.",
+                              {"type": "array", "items": {"type": "string", "enum": list(METRICS)}, "minItems": 1}, True),
+                     "style": "form", "explode": False},
                     _query("bucket", "Bucket size.", {"type": "string", "enum": list(BUCKETS), "default": "5m"}),
                     _EXECUTION,
                 ],
@@ -315,33 +381,29 @@ def openapi_document() -> dict[str, Any]:
             }},
             "/v1/campaigns/{campaign}/report": {"get": {
                 "summary": "Every widget of a report tab, with its data", "security": read,
-                "parameters": [_CAMPAIGN, _query("tab", "The tab.", {"type": "string", "enum": list(TABS), "default": "campaign"}), _EXECUTION],
-                "responses": _ok(_head({"tab": {"type": "string"}, "title": {"type": "string"}, "empty": {"type": "boolean"}, "executions": {"type": "array", "items": {"type": "string"}}, "widgets": {"type": "array", "items": {"type": "object"}}})),
+                "parameters": [_CAMPAIGN, _TAB, _EXECUTION],
+                "responses": _ok(_REPORT),
             }},
             "/v1/catalogue": {"get": {"summary": "Metrics, dimensions, tabs and widgets", "responses": {"200": {"description": "The catalogue.", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
             "/v1/campaigns/{campaign}/live": {"get": {
                 "summary": "A tab's report as Server-Sent Events: at once, then on every change", "security": read,
-                "parameters": [_CAMPAIGN, _query("tab", "The tab.", {"type": "string", "enum": list(TABS), "default": "campaign"}), _EXECUTION],
-                "responses": {"200": {"description": "An event stream: `report` events carry the report JSON, `heartbeat` events the time.", "content": {"text/event-stream": {"schema": {"type": "string"}}}}, **_ERRORS},
+                "description": "The stream does not end by itself; an error before it starts (unknown campaign or tab, bad execution) is a plain JSON answer.",
+                "parameters": [_CAMPAIGN, _TAB, _EXECUTION],
+                "responses": {"200": {
+                    "description": "An event stream (text/event-stream). OpenAPI 3.1 has no keyword for the items of a stream, so, as OpenAPI 3.2's `itemSchema` does, `schema` describes one event: its SSE fields, `event` and `data` (JSON).",
+                    "content": {"text/event-stream": {"schema": stream_event_schema(_REPORT)}},
+                }, **_ERRORS},
             }},
             "/v1/campaigns/{campaign}/export.csv": {"get": {
                 "summary": "A tab (each widget's title and rows) or one widget as CSV", "security": read,
-                "parameters": [_CAMPAIGN, _query("tab", "The tab.", {"type": "string", "enum": list(TABS)}), _query("widget", "One widget id.", {"type": "string"}), _EXECUTION],
+                "parameters": [_CAMPAIGN, _query("tab", "The tab.", {"type": "string", "enum": list(TABS)}), _query("widget", "One widget, of the tab (without `tab`: of the tab its id starts with).", {"type": "string", "enum": [w.id for t in TABS for w in widgets_of(t)]}), _EXECUTION],
                 "responses": {"200": {"description": "CSV; cells a spreadsheet would run as formulas start with '.", "content": {"text/csv": {"schema": {"type": "string"}}}}, **_ERRORS},
             }},
-            "/v1/layouts/{tab}": {
-                **{method: {
-                    "summary": summary, "description": "Signed-in users only (session cookie); state changes need `X-Requested-With: livereport`.",
-                    "parameters": [{"name": "tab", "in": "path", "required": True, "schema": {"type": "string", "enum": list(TABS)}}],
-                    "responses": _ok({"type": "object"}, "The layout: widgets with position, size and visualisation."),
-                } for method, summary in (("get", "Your layout of a tab, or the default"), ("put", "Save your layout of a tab"), ("delete", "Back to the default layout"))},
-            },
+            **layout_paths(),
             **account_paths(),
             **webhook_paths(),
             **return_paths(),
             **bounce_rule_paths(),
-            "/v1/signin": {"post": {"summary": "Sign in with email and password; sets the session cookie", "responses": _ok({"type": "object"}, "Signed in.")}},
-            "/v1/signout": {"post": {"summary": "End the session", "responses": _ok({"type": "object"}, "Signed out.")}},
-            "/v1/me": {"get": {"summary": "The signed-in user", "responses": _ok({"type": "object"}, "The user and their org.")}},
+            **_session_paths(),
         },
     }  # fmt: skip

@@ -3,6 +3,7 @@ the ingest pipeline's context for the caller's org."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,11 @@ if TYPE_CHECKING:
 
 #: Longest value of a query parameter; `metrics` lists may be longer.
 PARAM_LIMIT = 256
+#: The characters Python's ``str.strip`` removes, as a regex class that reads the same in
+#: Python and in ECMA-262 (the OpenAPI document's dialect), unlike ``\s``.
+SPACE = "[\\u0009-\\u000d\\u001c-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+#: Text that is not blank: it has a character ``str.strip`` keeps.
+NOT_BLANK = "[^" + SPACE[1:]
 
 
 def services_of(request: Request) -> Services:
@@ -24,11 +30,23 @@ def services_of(request: Request) -> Services:
     return found
 
 
+def check_query(request: Request, accepted: Collection[str]) -> None:
+    """Refuse a query parameter the route does not take (a typo would otherwise be ignored
+    silently), naming it and the ones the route takes."""
+    unknown = sorted(set(request.query_params) - set(accepted))
+    if unknown:
+        takes = f"expected only {', '.join(sorted(accepted))}" if accepted else "expected none"
+        raise BadRequest(
+            f"{unknown[0]}: unknown query parameter; {takes} (see /v1/openapi.json)"
+        )
+
+
 def query_param(
     request: Request, name: str, default: str | None = None, limit: int = PARAM_LIMIT
 ) -> str | None:
-    """The parameter (an empty value counts as absent), refused when longer than ``limit``."""
-    value = request.query_params.get(name) or default
+    """The parameter, or ``default`` when absent; refused when longer than ``limit``. An
+    empty value is a value: the route decides whether it means anything."""
+    value = request.query_params.get(name, default)
     if value is not None and len(value) > limit:
         raise BadRequest(f"{name}: expected at most {limit} characters")
     return value
@@ -38,6 +56,15 @@ def required_param(request: Request, name: str, hint: str, limit: int = PARAM_LI
     value = query_param(request, name, limit=limit)
     if not value:
         raise BadRequest(f"{name}: is required; expected {hint}")
+    return value
+
+
+def choice_param(request: Request, name: str, choices: Collection[str], default: str) -> str:
+    """A parameter with a closed set of values; absent, the default (empty is not absent)."""
+    value = query_param(request, name, default)
+    assert value is not None
+    if value not in choices:
+        raise BadRequest(f"{name}: {value[:40]!r} is unknown; expected one of {', '.join(choices)}")
     return value
 
 

@@ -30,6 +30,8 @@ from livereport.web.params import ingest_context, query_param, services_of
 
 _encode = msgspec.json.Encoder().encode
 MEDIA_TYPE = "message/rfc822"
+#: Largest id a page of kept returns may start before.
+MAX_BEFORE = 2**62
 
 def _json(content: Any, status: int = 200) -> Response:
     return Response(_encode(content), status_code=status, media_type="application/json")
@@ -60,7 +62,7 @@ def _int_param(request: Request, name: str, low: int, high: int, default: int | 
     value = query_param(request, name)
     if value is None:
         return default
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
         raise BadRequest(f"{name}: {value[:20]!r} is not valid; expected an integer {low}-{high}")
     return int(value)
 
@@ -69,7 +71,7 @@ async def get_unattributed(request: Request) -> Response:
     s = services_of(request)
     caller = authenticate_caller(request, s.metadata, Scope.ADMIN)
     limit = _int_param(request, "limit", 1, 1000, 100)
-    before = _int_param(request, "before", 1, 2**62, None)
+    before = _int_param(request, "before", 1, MAX_BEFORE, None)
     assert limit is not None
     kept = await run_in_threadpool(s.metadata.kept_returns, caller.org_id, limit, before)
     return _json({"returns": [kept_json(k) for k in kept]})
@@ -180,7 +182,11 @@ def openapi_paths() -> dict[str, Any]:
             "summary": "Send one returned mail (bounce, auto-reply, delay warning, feedback report)",
             "description": "The raw RFC 5322 message. It is classified and attributed (X-Livereport-Campaign / -Profile headers of the returned original, or a VERP address) and stored as one bounce, spam_complaint or retry event whose id comes from the message, so sending it again is a duplicate. A return without campaign and profile, or not recognised, is kept for admins (GET /v1/returns/unattributed).",
             "security": [{"apiKey": ["ingest"]}],
-            "requestBody": {"required": True, "content": {MEDIA_TYPE: {"schema": {"type": "string"}}}},
+            "requestBody": {"required": True, "content": {MEDIA_TYPE: {"schema": {
+                # Not blank: bytes.strip() leaves something.
+                "type": "string", "pattern": "[^\\u0009-\\u000d\\u0020]",
+                "description": "The whole message as received, headers then body (RFC 5322), sent as the body's bytes.",
+            }}}},
             "responses": {
                 "200": {"description": "What became of the return.", "content": {"application/json": {"schema": {"type": "object", "properties": verdict, "required": ["kind", "is_bounce", "rule", "outcome"]}}}},
                 **common,
@@ -191,10 +197,10 @@ def openapi_paths() -> dict[str, Any]:
         }},
         "/v1/returns/unattributed": {"get": {
             "summary": "Returned mails kept without an event, newest first",
-            "security": [{"apiKey": ["admin"]}],
+            "security": [{"apiKey": ["admin"]}, {"session": []}],
             "parameters": [
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
-                {"name": "before", "in": "query", "description": "Only returns with a smaller id (the next page).", "schema": {"type": "integer", "minimum": 1}},
+                {"name": "before", "in": "query", "description": "Only returns with a smaller id (the next page).", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_BEFORE}},
             ],
             "responses": {
                 "200": {"description": "The kept returns.", "content": {"application/json": {"schema": {"type": "object", "properties": {"returns": {"type": "array", "items": {"type": "object", "properties": {
@@ -208,7 +214,7 @@ def openapi_paths() -> dict[str, Any]:
         "/v1/campaigns/{campaign}/bounces/{event_id}": {"get": {
             "summary": "Why a bounce has its category and reason",
             "description": "The stored bounce beside what the qualification rules say when re-run over its SMTP data (or its APNs / FCM / Twilio code): the rule that decides, and whether the stored reason came from the rules or from the sender.",
-            "security": [{"apiKey": ["read"]}],
+            "security": [{"apiKey": ["read"]}, {"session": []}],
             "parameters": [
                 {"name": "campaign", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 128}},
                 {"name": "event_id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 128}},

@@ -6,6 +6,8 @@ sign-in, whichever comes first. State-changing requests made with the cookie mus
 ``X-Requested-With: livereport`` (a header other sites cannot make a browser send).
 Failed sign-ins are slowed down per email and per address, and too many wrong passwords in
 a row lock the account for a while (store/accounts.py keeps the count and the lock).
+The cookie is ``Secure`` when the browser used HTTPS: to this server, or to a proxy named in
+the ``trusted_proxies`` setting (whose X-Forwarded-Proto and -For uvicorn applies; cli.py).
 """
 
 from __future__ import annotations
@@ -116,11 +118,19 @@ def require_csrf(request: Request) -> None:
     """Refuse a state-changing cookie request that another site could have made."""
     if request.method in SAFE_METHODS:
         return
-    if request.headers.get(CSRF_HEADER, "").lower() != CSRF_VALUE:
+    given = request.headers.get(CSRF_HEADER)
+    if (given or "").lower() != CSRF_VALUE:
+        what = "is missing" if given is None else f"is {given[:40]!r}, not {CSRF_VALUE!r}"
         raise Forbidden(
-            f"this request changes something and was made with a session cookie; "
-            f"send the header 'X-Requested-With: {CSRF_VALUE}'"
+            f"the X-Requested-With header {what}; send 'X-Requested-With: {CSRF_VALUE}' "
+            "to sign in, and with every change made with a session cookie"
         )
+
+
+def over_https(request: Request) -> bool:
+    """Whether the browser used HTTPS. The scheme is the connection's own, or what a trusted
+    proxy said in X-Forwarded-Proto; the header from anyone else changes nothing."""
+    return request.url.scheme == "https"
 
 
 def _set_cookie(response: Response, request: Request, token: str) -> None:
@@ -131,13 +141,13 @@ def _set_cookie(response: Response, request: Request, token: str) -> None:
         path="/",
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=over_https(request),
     )
 
 
 def _clear_cookie(response: Response, request: Request) -> None:
     response.delete_cookie(
-        COOKIE, path="/", httponly=True, samesite="lax", secure=request.url.scheme == "https"
+        COOKIE, path="/", httponly=True, samesite="lax", secure=over_https(request)
     )
 
 
@@ -186,7 +196,6 @@ _throttle = _Throttle()
 class _Credentials(msgspec.Struct):
     email: str
     password: str
-
 
 
 def _me(session: Session) -> dict[str, Any]:
@@ -243,6 +252,7 @@ async def post_signin(request: Request) -> Response:
 
 
 def client_address(request: Request) -> str:
+    """The client's address: the connection's, or a trusted proxy's X-Forwarded-For."""
     return request.client.host if request.client else "unknown"
 
 

@@ -27,10 +27,16 @@ const METRIC_COLORS = {
   engagements: "#0d9488",
 };
 const KEY_COLORS = { hard: "#dc2626", soft: "#f59e0b", ignored: "#94a3b8" };
-const PALETTE = ["#3b82f6", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#0ea5e9", "#ec4899", "#14b8a6"];
-const OTHER_COLOR = "#cbd5e1";
-const FOLD_AFTER = 6;
+/** The keys of a breakdown, by rank: one colour each, none repeated and none the grey of Other. */
+export const PALETTE = [
+  "#3b82f6", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#0ea5e9", "#ec4899", "#84cc16",
+  "#92400e", "#1e3a8a",
+];
+export const OTHER_COLOR = "#cbd5e1";
 const MAX_BARS = 10;
+/** Keys drawn on their own, donut or bars alike (so a key keeps its colour); the rest is Other. */
+export const FOLD_AFTER = MAX_BARS - 1;
+if (PALETTE.length < FOLD_AFTER) throw new Error("charts.js: fewer colours than keys drawn");
 
 export const charts = new Set();
 
@@ -89,13 +95,13 @@ export function chartData(widget, vis, ctx) {
   const rows = data.rows || [];
   if (type === "doughnut" || widget.kind === "reasons") {
     const metric = data.sort || widget.metrics[0];
-    const parts = fold(rows, metric, type === "doughnut" ? FOLD_AFTER : MAX_BARS - 1);
+    const parts = fold(rows, metric, FOLD_AFTER);
     return {
       type, horizontal: type === "bar", keys: parts.map((p) => p.key), split: widget.kind === "reasons",
       labels: parts.map((p) => (p.key === null ? "Other" : keyLabel(widget, p.key))),
       datasets: [{
         label: label(metric), data: parts.map((p) => p.value),
-        backgroundColor: parts.map((p, i) => (p.key === null ? OTHER_COLOR : KEY_COLORS[p.key] || PALETTE[i % PALETTE.length])),
+        backgroundColor: parts.map((p, i) => (p.key === null ? OTHER_COLOR : KEY_COLORS[p.key] || PALETTE[i])),
       }],
       empty: parts.every((p) => !p.value),
     };

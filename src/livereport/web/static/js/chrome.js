@@ -10,7 +10,7 @@ export async function loadAccount() {
   // The email is the user menu's way to the account page (password change).
   const link = h("a", {
     id: "account-email", href: "/account", class: "muted",
-    title: "Your account: change your password",
+    title: `${me.email}: your account, to change your password`,
     "aria-current": location.pathname === "/account" ? "page" : null,
   }, me.email);
   shown.replaceWith(link);

@@ -2,7 +2,8 @@
 // and Modify mode (move, resize, remove, add back, switch visualisation, Save, Cancel, Reset).
 // On a narrow screen the cards stack in one column in the desktop's reading order (row by row,
 // left to right: each item's CSS order), each as tall as its content; the grid keeps the
-// 12-column layout, which Modify changes there with the arrow buttons only.
+// 12-column layout, which Modify changes there with the arrow buttons only. On the grid, a card
+// whose table must be seen whole grows to fit it, and the cards of its row with it (fit()).
 
 import { api } from "./api.js";
 import { h } from "./dom.js";
@@ -40,6 +41,13 @@ export class Board {
     this.grid.on("change", () => this.reorder());
     NARROW.addEventListener("change", () => {
       if (this.modifying) this.grid.setStatic(NARROW.matches);
+      else this.fit();
+    });
+    // A narrower card may wrap its table onto more lines, or put it below its chart.
+    let resizing = null;
+    window.addEventListener("resize", () => {
+      clearTimeout(resizing);
+      resizing = setTimeout(() => this.fit(), 150);
     });
   }
 
@@ -58,8 +66,47 @@ export class Board {
       if (widget) this.place(widget, p, p.visualisation);
     }
     this.grid.batchUpdate(false);
+    this.fit();
     this.reorder();
     this.hooks.changed();
+  }
+
+  /**
+   * Cards that lack room to show their table whole (WidgetCard.shortfall) grow by as many rows
+   * as they need, up to the tallest allowed; so do the cards whose bottom is on the same row, so
+   * that the row stays even and no hole opens beside the taller card. Cards only grow: a card
+   * once fitted keeps its size until the layout is shown again. Not in one column, where every
+   * card is as tall as its content, nor in Modify mode, where the user sets the sizes.
+   */
+  fit() {
+    if (this.modifying || NARROW.matches) return;
+    const cell = this.grid.getCellHeight(true);
+    if (!cell) return;
+    const maxH = this.limits.max_h;
+    const nodes = [...this.cards.values()].map((c) => c.item.gridstackNode).filter(Boolean);
+    let grown = false;
+    // A few rounds: a card that grew may lose its scroll cue, or need a row more for it.
+    for (let round = 0; round < 4; round += 1) {
+      const bands = new Map(); // the row a band ends on → rows it must grow by
+      for (const card of this.cards.values()) {
+        const node = card.item.gridstackNode;
+        const short = node ? card.shortfall() : 0;
+        if (short < 1) continue;
+        const rows = Math.min(Math.ceil(short / cell), maxH - node.h);
+        const bottom = node.y + node.h;
+        if (rows > 0) bands.set(bottom, Math.max(rows, bands.get(bottom) || 0));
+      }
+      if (!bands.size) break;
+      // Which cards make each band is read before any grows and pushes the ones below down.
+      const growing = [...bands].map(([bottom, rows]) => [
+        nodes.filter((n) => n.y + n.h === bottom), rows,
+      ]);
+      for (const [band, rows] of growing) {
+        for (const n of band) this.grid.update(n.el, { h: Math.min(maxH, n.h + rows) });
+      }
+      grown = true;
+    }
+    if (grown) this.reorder();
   }
 
   /** The cards' order in one column (and on paper): the grid's rows top down, left to right. */
@@ -101,6 +148,7 @@ export class Board {
       const widget = this.widgets.get(id);
       if (widget) card.update(widget);
     }
+    this.fit();
   }
 
   removedIds() {

@@ -1,6 +1,7 @@
 // The live connection: an EventSource on /v1/campaigns/{c}/live. It reconnects by itself;
 // this module adds a watchdog (no word for 40 s means the line is dead) and reports the state:
-// "connecting", "live", "lost" (retrying) or "stopped" (the server refused: signed out, 404).
+// "connecting", "live", "lost" (retrying) or "stopped" (the server refused: signed out, no such
+// campaign, a wrong parameter).
 
 import { api } from "./api.js";
 
@@ -49,21 +50,24 @@ export class LiveStream {
     });
     source.addEventListener("error", () => {
       if (source !== this.source) return;
-      this.setState("lost");
-      if (source.readyState === EventSource.CLOSED) this.retryLater();
+      // Closed: an HTTP error or a refused stream, whose reason is asked before saying "lost".
       // Otherwise EventSource is already reconnecting by itself.
+      if (source.readyState === EventSource.CLOSED) this.retryLater();
+      else this.setState("lost");
     });
   }
 
-  /** EventSource gave up (an HTTP error or a refused stream): find out why, then retry. */
+  /** EventSource gave up: find out why; retry later unless the server said no for good. */
   async retryLater() {
     this.dropSource();
     try {
       await api(this.checkUrl, { redirect: false });
     } catch (err) {
-      if (err.status === 401) return this.stop("signed-out");
-      if (err.status === 404 || err.status === 400) return this.stop(err.message);
+      if (err.status === 401) return this.stop("signed-out", err.status);
+      // No such campaign (404) or a wrong parameter (400): asking again cannot help.
+      if (err.status === 404 || err.status === 400) return this.stop(err.message, err.status);
     }
+    this.setState("lost");
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.connect(), this.backoff);
     this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
@@ -78,10 +82,11 @@ export class LiveStream {
     }, WATCHDOG_MS);
   }
 
-  stop(reason) {
+  /** No more connections until open() is called again; `status` is the server's answer. */
+  stop(reason, status = 0) {
     this.close();
     this.setState("stopped");
-    this.handlers.onStopped(reason);
+    this.handlers.onStopped(reason, status);
   }
 
   setState(state) {

@@ -22,6 +22,7 @@ const state = {
   catalogue: null,
   me: null,
   asOf: null,
+  notFound: false,
 };
 let board = null;
 let noticeTimer = null;
@@ -135,13 +136,15 @@ const live = new LiveStream({
     renderAsOf();
   },
   onState: (now, before) => renderLiveState(now, before),
-  onStopped: (reason) => {
+  onStopped: (reason, status) => {
     if (reason === "signed-out") goToSignin();
+    else if (status === 404) showNotFound();
     else showProblem(reason);
   },
 });
 
 function connect() {
+  if (state.notFound) return;
   const params = { tab: state.tab, execution: state.execution };
   live.open(campaignApi(campaign, "live", params), campaignApi(campaign, "report", params));
 }
@@ -151,6 +154,17 @@ function showBoard() {
   if (state.shown || !state.layout || !state.report || state.report.empty) return;
   board.show(state.layout, state.report);
   state.shown = true;
+}
+
+/** The campaign does not exist (for this org): one message instead of the report, no stream. */
+function showNotFound() {
+  state.notFound = true;
+  live.close();
+  if (board) board.clear();
+  document.title = "No such campaign · livereport";
+  $("#not-found-id").textContent = campaign;
+  for (const id of ["#report-head", "#connection-notice", "#tabs", "#panel"]) $(id).hidden = true;
+  $("#not-found").hidden = false;
 }
 
 function showProblem(message) {
@@ -174,7 +188,8 @@ function renderLiveState(now, before) {
     notice.textContent = "The live connection is back: the numbers are current again.";
     notice.hidden = false;
     noticeTimer = setTimeout(() => { notice.hidden = true; }, 8000);
-  } else if (now === "live") {
+  } else if (now === "live" || now === "stopped") {
+    // Why a stream stopped is said elsewhere: a problem, or no such campaign.
     notice.hidden = true;
   }
 }

@@ -121,6 +121,17 @@ export class WidgetCard {
     }
   }
 
+  /**
+   * The pixels this card lacks to show its table whole: a reasons table lists every reason and
+   * must not be cut, not even behind a scroll cue. 0 when it fits, or for other cards.
+   */
+  shortfall() {
+    const wrap = this.widget.kind === "reasons" ? this.body.querySelector(".table-wrap") : null;
+    if (!wrap) return 0;
+    return Math.max(0, this.body.scrollHeight - this.body.clientHeight,
+      wrap.scrollHeight - wrap.clientHeight);
+  }
+
   setVisualisation(vis) {
     if (!this.widget.visualisations.includes(vis)) return;
     this.vis = vis;
