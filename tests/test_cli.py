@@ -206,6 +206,14 @@ def test_orgs_create_twice_fails_with_one_line(server: Server) -> None:
     assert result.stdout == ""
 
 
+def test_keys_list_on_a_data_dir_without_an_org_says_so(tmp_path: Path) -> None:
+    result = run("keys", "list", "--data", str(tmp_path / "data"))
+    assert result.returncode == 1
+    assert one_line(result.stderr) == (
+        "livereport: there is no org yet; create one with `livereport orgs create NAME`"
+    )
+
+
 def test_keys_create_for_an_unknown_org_fails(server: Server) -> None:
     result = cli("keys", "create", "--org", unique("nobody"), "--scope", "read", data=server.data, check=False)  # fmt: skip
     assert result.returncode == 1

@@ -287,8 +287,8 @@ class Metadata(AccountRecords):
             else:
                 row = db.execute("SELECT id, name FROM orgs WHERE name = ?", (name,)).fetchone()
         if row is None:
-            what = f"org {name!r}" if name else "any org"
-            raise NotFound(f"there is no {what}; create one with `livereport orgs create NAME`")
+            what = f"there is no org {name!r}" if name else "there is no org yet"
+            raise NotFound(f"{what}; create one with `livereport orgs create NAME`")
         return Org(*row)
 
     # API keys
