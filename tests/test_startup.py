@@ -145,7 +145,7 @@ def unwritable(data: Path) -> Iterator[None]:
     made = subprocess.run([chattr, "+i", str(data)], capture_output=True, text=True) if chattr else None  # fmt: skip
     if made is None or made.returncode != 0:
         why = made.stderr.strip() if made is not None else "no chattr command"
-        pytest.skip(f"as root only the immutable flag stops writes, and it cannot be set here: {why}")  # fmt: skip
+        pytest.fail(f"as root only the immutable flag stops writes, and it cannot be set here: {why}")  # fmt: skip
     assert chattr is not None
     try:
         yield

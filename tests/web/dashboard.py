@@ -121,6 +121,8 @@ def seeded_site(directory: Path) -> Iterator[Site]:
 @contextmanager
 def browser_for_tests() -> Iterator[Browser]:
     """Debian's Chromium, headless, with nothing that calls home."""
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"{CHROMIUM} is missing: `./dev test` installs Debian's chromium")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

@@ -7,19 +7,14 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from dashboard import CHROMIUM, Site, browser_for_tests, save_screenshot, visit
+from dashboard import Site, browser_for_tests, save_screenshot, visit
 from playwright.sync_api import Browser, Page, expect
 
 from conftest import Server, cli
 from livereport.store.metadata import Metadata
-
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="needs Debian's chromium (./dev test installs it)"
-)
 
 PHONE = {"width": 375, "height": 740}
 

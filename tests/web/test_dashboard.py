@@ -43,10 +43,6 @@ from livereport.web.export import NO_EXECUTION, metric_cell
 
 RATES = {"share", *(m.name for m in METRICS.values() if m.format == Format.RATE)}
 
-pytestmark = pytest.mark.skipif(
-    not Path("/usr/bin/chromium").exists(),
-    reason="needs Debian's chromium (./dev test installs it)",
-)
 
 
 @pytest.fixture(scope="module")

@@ -35,11 +35,6 @@ from conftest import cli, post
 from livereport.bounces.rules import DEFAULT_CATEGORY
 from livereport.report.catalogue import METRICS, Format
 
-pytestmark = pytest.mark.skipif(
-    not Path("/usr/bin/chromium").exists(),
-    reason="needs Debian's chromium (./dev test installs it)",
-)
-
 AUDIT = (Path(__file__).resolve().parent / "layout_audit.js").read_text(encoding="utf-8")
 #: A phone (iPhone 12 to 15), a small laptop, a desktop; heights as those screens have.
 SCREENS = {390: 844, 1024: 768, 1440: 900}

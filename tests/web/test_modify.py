@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,11 +22,6 @@ from dashboard import (
     wait_for_report,
 )
 from playwright.sync_api import Browser, Page, expect
-
-pytestmark = pytest.mark.skipif(
-    not Path("/usr/bin/chromium").exists(),
-    reason="needs Debian's chromium (./dev test installs it)",
-)
 
 
 @pytest.fixture(scope="module")

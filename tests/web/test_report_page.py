@@ -7,7 +7,6 @@ in the table beside the chart.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,11 +15,6 @@ from playwright.sync_api import Browser, expect
 
 from conftest import Server, post
 from livereport.bounces.rules import DEFAULT_CATEGORY
-
-pytestmark = pytest.mark.skipif(
-    not Path("/usr/bin/chromium").exists(),
-    reason="needs Debian's chromium (./dev test installs it)",
-)
 
 REASONS = "many-reasons"
 #: Twelve bounce reasons, each bounced a different number of times: a clear order.
