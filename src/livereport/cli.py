@@ -571,15 +571,20 @@ def ingest(files: tuple[Path, ...], fmt: str, data: Path | None, org: str | None
 @click.option("--duration", default=60.0, show_default=True, type=click.FloatRange(min=0), help="Seconds; 0 runs until interrupted.")
 @click.option("--seed", default=1, show_default=True)
 @click.option("--channel", "channels", multiple=True, type=click.Choice([c.value for c in Channel]), help="Channels to simulate (repeat; default all).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar (there is none either when standard error is not a terminal).")  # fmt: skip
-def simulate(url: str, key: str, campaign: str, rate: int, duration: float, seed: int, channels: tuple[str, ...], quiet: bool) -> None:  # fmt: skip
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar (there is none either when standard error is not a terminal).")
+@click.option("--incident", "incidents", multiple=True, metavar="KIND[:key=value,...]", help="Make the traffic go wrong, to see alerts fire: bounce-storm, complaint-spike or stall, with keys channel, start, duration (seconds, or 30s/5m/1h), share (0.4 or 40%) and domain; e.g. bounce-storm:start=2m,duration=5m (repeat for several).")  # fmt: skip
+def simulate(url: str, key: str, campaign: str, rate: int, duration: float, seed: int, channels: tuple[str, ...], quiet: bool, incidents: tuple[str, ...]) -> None:  # fmt: skip
     """Send realistic campaign traffic to a running instance."""
     from livereport import simulate as sim
 
+    try:
+        planned = [sim.Incident.parse(spec) for spec in incidents]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--incident") from None
     with failures(), _sending(campaign, duration, quiet or not err.is_terminal) as on_batch:
         totals = sim.run(
             url, key, campaign=campaign, rate=rate, duration=duration or None, seed=seed,
-            channels=channels or None, on_batch=on_batch,
+            channels=channels or None, on_batch=on_batch, incidents=planned,
         )  # fmt: skip
     err.print(
         f"{campaign}: {totals['accepted']:,} accepted, {totals['duplicates']:,} duplicates, "
@@ -1370,6 +1375,12 @@ def _printable(text: str) -> str:
 def _when(epoch: float | None, seconds: bool = False) -> str:
     shape = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
     return "" if epoch is None else datetime.fromtimestamp(epoch, UTC).strftime(shape)
+
+
+# alerts: a module of their own, which uses the helpers above (so it is imported after them)
+from livereport.alerts.cli import alerts  # noqa: E402
+
+main.add_command(alerts)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("signin_max_failures", 10, "Failed sign-ins per account and per address within 15 minutes before further tries are slowed down (429)."),
     Setting("signin_lock_after", 20, "Wrong passwords in a row that lock an account; while locked even the right password fails."),
     Setting("signin_lock_s", 1800, "Seconds an account stays locked after too many wrong passwords (admins can unlock it sooner)."),
+    Setting("alert_private_targets", 0, "1: alert notifications, pause calls and the SMTP server may be on loopback, private or link-local addresses (a receiver on the same network, tests); 0: such targets are refused, so that rules cannot make the server call internal services."),
     Setting("trusted_proxies", "", "Addresses or networks of the reverse proxies in front of livereport, comma-separated (10.0.0.5,10.1.0.0/16; * for any): only requests from them may say, with X-Forwarded-Proto and X-Forwarded-For, that the browser used HTTPS (the session cookie is then Secure) and from which address (sign-in throttling, audit log). Empty: no proxy is trusted."),
 )
 
@@ -68,6 +69,7 @@ class Config:
     signin_lock_after: int = 20
     signin_lock_s: int = 1800
     trusted_proxies: str = ""
+    alert_private_targets: int = 0
 
     def __post_init__(self) -> None:
         _check_proxies(self.proxies)

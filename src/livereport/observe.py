@@ -183,6 +183,32 @@ class IngestMetrics:
             self.rejected.inc(count, field[:64])
 
 
+class AlertMetrics:
+    """What judging and notifying alerts tell operators (alerts/service.py)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.pass_seconds: Histogram = registry.add(
+            Histogram(
+                "livereport_alert_pass_seconds",
+                "Time to judge the alert rules of the campaigns that changed (one pass).",
+            )
+        )
+        self.alerts: Counter = registry.add(
+            Counter(
+                "livereport_alerts",
+                "Alerts this node opened or resolved, by what happened and severity.",
+                ("event", "severity"),
+            )
+        )
+        self.deliveries: Counter = registry.add(
+            Counter(
+                "livereport_alert_deliveries",
+                "Notification and pause attempts, by kind and outcome (delivered, retry, failed).",
+                ("kind", "outcome"),
+            )
+        )
+
+
 # logs
 
 

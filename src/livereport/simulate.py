@@ -2,7 +2,10 @@
 
 The source end of the pipeline: `generate` makes a whole campaign for tests and benchmarks,
 `LiveTraffic` and `run` stream one into the ingest API for `livereport demo` and `simulate`,
-and `history` makes the hours a live stream continues, at its rate.
+and `history` makes the hours a live stream continues, at its rate. An `Incident` (a bounce
+storm, a complaint spike, a stall) makes live traffic go wrong for a while, and
+`incident_batch` / `healthy_batch` make one minute of either, so that alerts have something to
+catch.
 """
 
 from __future__ import annotations
@@ -12,18 +15,19 @@ import heapq
 import math
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from enum import StrEnum
 from itertools import accumulate
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
 import httpx
 import msgspec
 
-from livereport.events import MATRIX, Channel
+from livereport.events import MATRIX, Channel, EventType, normalise_domain
 from livereport.providers.mobile import read_failure
 
 JsonEvent = dict[str, Any]
@@ -77,8 +81,9 @@ _ERRORS: dict[str, Table[str]] = {
     "web": _table(("Rendering error", 60), ("Script timeout", 40)),
     "directmail": _table(("Print file rejected", 60), ("Address validation failed", 40)),
 }  # fmt: skip
+_USER_UNKNOWN = ("5.1.1", 550, "550 5.1.1 <{addr}>: Recipient address rejected: User unknown")
 _SMTP = _table(
-    (("5.1.1", 550, "550 5.1.1 <{addr}>: Recipient address rejected: User unknown"), 30),
+    (_USER_UNKNOWN, 30),
     (("5.2.2", 552, "552 5.2.2 The email account that you tried to reach is over quota"), 10),
     (("4.4.1", 451, "451 4.4.1 No answer from host: connection timed out"), 8),
     (("5.7.1", 550, "550 5.7.1 Message rejected as spam by content filtering"), 8),
@@ -279,14 +284,18 @@ def _bounce_mobile(f: _Funnel, p: _Profile, t: float) -> None:
         return
     if f.common["channel"] == "sms":
         service, codes = "twilio", _SMS_BOUNCES
-    elif p.platform in ("ios", "apns"):
-        service, codes = "apns", _APNS_BOUNCES
-    else:  # FCM for Android and web push
-        service, codes = "fcm", _FCM_BOUNCES
+    else:
+        service = _push_service(p.platform)
+        codes = _APNS_BOUNCES if service == "apns" else _FCM_BOUNCES
     code = _pick(f.rng, codes)
     failure = read_failure(service, code)
     assert failure is not None, code  # the tables above hold known codes only
     f.add(t, "bounce", code=code, reason=failure.reason, bounce=failure.category)
+
+
+def _push_service(platform: str) -> str:
+    """Who delivers a push: APNs for iOS, FCM for Android and web push."""
+    return "apns" if platform in ("ios", "apns") else "fcm"
 
 
 def _plan_onsite(f: _Funnel, p: _Profile, t: float) -> None:
@@ -339,15 +348,18 @@ def _plan_profile(rng: random.Random, campaign: str, p: _Profile, channels: Sequ
     for channel in channels:
         if rng.random() >= _REACH[channel]:
             continue
-        common = {**base, "channel": channel}
-        if channel in ("email", "sms"):
-            common["recipient"] = p.email if channel == "email" else p.phone
-        elif channel == "push":
-            common["platform"] = p.platform
+        common = {**base, "channel": channel, **_address(p, channel)}
         funnel = _Funnel(rng, scale, common)
         _PLANS[channel](funnel, p, funnel.after(t, _LAG[channel]))
         drafts.extend(funnel.drafts)
     return drafts
+
+
+def _address(p: _Profile, channel: str) -> JsonEvent:
+    """Where a channel's message goes: the profile's address, number or push platform."""
+    if channel in ("email", "sms"):
+        return {"recipient": p.email if channel == "email" else p.phone}
+    return {"platform": p.platform} if channel == "push" else {}
 
 
 class _Stamper:
@@ -455,13 +467,25 @@ class LiveTraffic:
     `speed` compresses the funnels' delays (60: an open that would come an hour after
     delivery comes a minute after), so a live report shows engagement within minutes.
     `tag` goes into every id: two runs of the same seed with other tags send other events.
+    `incidents` go wrong from their `start`, in seconds after `origin` (by default the start
+    of the first batch), by the time of the events they change.
     """
 
     def __init__(self, seed: int, campaign: str, channels: Sequence[str] | None = CHANNELS,
                  rate: float = 50.0, *, executions: Sequence[str] = (),
-                 variants: Sequence[str] = (), speed: float = 60.0, tag: str = "") -> None:  # fmt: skip
+                 variants: Sequence[str] = (), speed: float = 60.0, tag: str = "",
+                 incidents: Sequence[Incident] = (), origin: datetime | None = None) -> None:  # fmt: skip
         self.channels = tuple(str(c) for c in channels or CHANNELS)
         _check(campaign, self.channels, (*executions, *variants))
+        _check_incidents(incidents, self.channels)
+        if origin is not None and origin.tzinfo is None:
+            raise ValueError("origin: expected a timezone-aware datetime")
+        self.incidents = tuple(incidents)
+        self._origin = None if origin is None else origin.timestamp()
+        self._windows: tuple[_Window, ...] | None = None  # placed in time by the first batch
+        # Incidents draw from a generator of their own: outside their time, the traffic is
+        # the very one the seed makes without them.
+        self._incident_rng = random.Random(f"incidents-{seed}")
         self.campaign, self.rate, self.speed = campaign, rate, speed
         self.executions, self.variants = tuple(executions), tuple(variants)
         self._rng = random.Random(seed)
@@ -475,6 +499,9 @@ class LiveTraffic:
         """About `rate * seconds` events that happened by `now` (which must not go back)."""
         end = now.timestamp()
         begin = end - max(seconds, 0.0)
+        if self._windows is None:
+            origin = begin if self._origin is None else self._origin
+            self._windows = tuple(_Window.place(i, origin) for i in self.incidents)
         self._credit += self.rate * max(seconds, 0.0)
         want = int(self._credit)
         self._credit -= want
@@ -509,7 +536,10 @@ class LiveTraffic:
         execution = rng.choice(self.executions) if self.executions else None
         name = f"{self._stamper.prefix}-p{self._profiles}"
         p = _make_profile(rng, name, execution, self.variants)
-        for when, fields in _plan_profile(rng, self.campaign, p, self.channels, t, 1 / self.speed):
+        drafts = _plan_profile(rng, self.campaign, p, self.channels, t, 1 / self.speed)
+        for window in self._windows or ():
+            drafts = window.disturb(drafts, self._incident_rng, 1 / self.speed)
+        for when, fields in drafts:
             self._seq += 1
             heapq.heappush(self._pending, (when, self._seq, fields))
 
@@ -540,6 +570,307 @@ def history(traffic: Callable[[int], LiveTraffic], start: datetime, end: datetim
         hour.warm_up(bottom - warmup, bottom)
         yield from replay(hour, bottom, top, batch)
         top, n = bottom, n + 1
+
+
+# incidents: what alert rules are written to catch
+
+
+class IncidentKind(StrEnum):
+    BOUNCE_STORM = "bounce-storm"
+    COMPLAINT_SPIKE = "complaint-spike"
+    STALL = "stall"
+
+
+#: The share of the sends (bounce storm) or of the deliveries (complaint spike) hit by default.
+INCIDENT_SHARES: Final[Mapping[IncidentKind, float]] = {
+    IncidentKind.BOUNCE_STORM: 0.4,
+    IncidentKind.COMPLAINT_SPIKE: 0.02,
+}
+#: Channels that report deliveries: where bounces and stalls can happen.
+_ANSWERING: Final = tuple(c.value for c in Channel if c in MATRIX[EventType.DELIVERED])
+_INCIDENT_CHANNELS: Final[Mapping[IncidentKind, tuple[str, ...]]] = {
+    IncidentKind.BOUNCE_STORM: _ANSWERING,
+    IncidentKind.COMPLAINT_SPIKE: tuple(c.value for c in MATRIX[EventType.SPAM_COMPLAINT]),
+    IncidentKind.STALL: _ANSWERING,
+}
+#: What a stalled channel stops reporting: every answer of the provider or the recipient.
+_STALLED: Final = frozenset({"delivered", "bounce", "retry", "open", "click", "unsubscribe",
+                             "spam_complaint", "action"})  # fmt: skip
+#: The failure code of a recipient that does not exist, by provider: a stale list's bounces.
+_UNKNOWN_CODES: Final = {"twilio": "21211", "apns": "Unregistered", "fcm": "UNREGISTERED"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Incident:
+    """Something going wrong on one channel, from `start` for `duration` seconds.
+
+    bounce-storm     `share` of the sends (0.4) bounce hard as unknown users (SMTP 550 5.1.1;
+                     the provider's code on SMS and push), their addresses at `domain`: a stale
+                     list from one mailbox provider, so that a rule on recipient_domain fires too
+    complaint-spike  `share` of the deliveries (0.02) draw a spam complaint
+    stall            the provider goes quiet: no delivered, bounce, open… on the channel, while
+                     the sends go on
+    """
+
+    kind: IncidentKind
+    channel: str = "email"
+    start: float = 0.0
+    duration: float = 300.0
+    share: float | None = None
+    domain: str = "outlook.com"
+
+    def __post_init__(self) -> None:
+        kind = _incident_kind(self.kind)
+        object.__setattr__(self, "kind", kind)
+        if self.channel not in _INCIDENT_CHANNELS[kind]:
+            raise ValueError(f"incident channel: a {kind} cannot happen on {self.channel!r}; "
+                             f"expected one of {', '.join(_INCIDENT_CHANNELS[kind])}")  # fmt: skip
+        if not (math.isfinite(self.start) and self.start >= 0):
+            raise ValueError(f"incident start: {self.start} s; expected 0 or more seconds")
+        if not (math.isfinite(self.duration) and self.duration > 0):
+            raise ValueError(f"incident duration: {self.duration} s; expected more than 0 seconds")
+        if self.share is not None and kind not in INCIDENT_SHARES:
+            raise ValueError(f"incident share: a {kind} has none; expected no share")
+        if self.share is not None and not 0 < self.share <= 1:
+            raise ValueError(f"incident share: {self.share}; expected more than 0, at most 1")
+        if normalise_domain(self.domain) is None:
+            raise ValueError(f"incident domain: {self.domain!r}; expected a domain name")
+
+    @property
+    def fraction(self) -> float:
+        """The share it hits: the one given, or its kind's (1: a stall stops every answer)."""
+        return INCIDENT_SHARES.get(self.kind, 1.0) if self.share is None else self.share
+
+    @classmethod
+    def parse(cls, spec: str) -> Incident:
+        """One from the command line: ``KIND[:key=value,…]`` with the keys channel, start and
+        duration (seconds, or with s, m, h), share (0.4 or 40%) and domain; for instance
+        ``bounce-storm:start=2m,duration=5m,share=0.4``. A ValueError says what is wrong."""
+        kind, _, rest = spec.strip().partition(":")
+        fields: dict[str, Any] = {}
+        for item in filter(None, (part.strip() for part in rest.split(","))):
+            key, equals, value = (part.strip() for part in item.partition("="))
+            if not equals or key not in _SPEC_KEYS or key in fields:
+                raise ValueError(f"incident {spec!r}: {item!r}; expected key=value, each key "
+                                 f"once, the keys {', '.join(_SPEC_KEYS)}")  # fmt: skip
+            try:
+                fields[key] = _SPEC_KEYS[key](value)
+            except ValueError as exc:
+                raise ValueError(f"incident {spec!r}: {key}: {exc}") from None
+        return cls(kind=_incident_kind(kind), **fields)
+
+
+def _incident_kind(value: str) -> IncidentKind:
+    try:
+        return IncidentKind(value)
+    except ValueError:
+        kinds = ", ".join(k.value for k in IncidentKind)
+        raise ValueError(f"incident kind {value!r} is unknown; expected one of {kinds}") from None
+
+
+def _seconds(value: str) -> float:
+    unit = {"s": 1, "m": 60, "h": 3600}.get(value[-1:].lower())
+    try:
+        return float(value[:-1] if unit else value) * (unit or 1)
+    except ValueError:
+        raise ValueError(f"{value!r}; expected seconds, or a number with s, m or h") from None
+
+
+def _share(value: str) -> float:
+    try:
+        return float(value[:-1]) / 100 if value.endswith("%") else float(value)
+    except ValueError:
+        raise ValueError(f"{value!r}; expected a share such as 0.4 or 40%") from None
+
+
+_SPEC_KEYS: Final[Mapping[str, Callable[[str], Any]]] = {
+    "channel": str, "start": _seconds, "duration": _seconds, "share": _share, "domain": str,
+}  # fmt: skip
+
+
+def _check_incidents(incidents: Sequence[Incident], channels: Sequence[str]) -> None:
+    for incident in incidents:
+        if incident.channel not in channels:
+            raise ValueError(f"incident {incident.kind} on {incident.channel}: the traffic has no "
+                             f"{incident.channel}; expected one of {', '.join(channels)}")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Window:
+    """An incident placed in time (epoch seconds), applied to each profile's planned events."""
+
+    incident: Incident
+    begin: float
+    end: float
+
+    @classmethod
+    def place(cls, incident: Incident, origin: float) -> _Window:
+        start = origin + incident.start
+        return cls(incident, start, start + incident.duration)
+
+    def covers(self, t: float) -> bool:
+        return self.begin <= t < self.end
+
+    def disturb(self, drafts: list[Draft], rng: random.Random, scale: float) -> list[Draft]:
+        return _DISTURB[self.incident.kind](self, drafts, rng, scale)
+
+
+def _without_type(event: JsonEvent) -> JsonEvent:
+    return {k: v for k, v in event.items() if k != "type"}
+
+
+def _storm(w: _Window, drafts: list[Draft], rng: random.Random, scale: float) -> list[Draft]:
+    """A profile whose message went out within the storm may get a hard bounce at once, in
+    place of whatever was to follow; its address moves to the storm's domain."""
+    channel = w.incident.channel
+    mine = [(t, e) for t, e in drafts if e.get("channel") == channel]
+    sent = next(((t, e) for t, e in mine if e["type"] == "sent"), None)
+    # From its first event on: no event before the storm changes.
+    if sent is None or not (w.covers(min(t for t, _ in mine)) and w.covers(sent[0])):
+        return drafts
+    if rng.random() >= w.incident.fraction:
+        return drafts
+    kept: list[Draft] = []
+    for t, e in drafts:
+        if e.get("channel") != channel:
+            kept.append((t, e))
+        elif t <= sent[0]:
+            kept.append((t, _moved(e, w.incident.domain)))
+    fields = _without_type(_moved(sent[1], w.incident.domain))
+    bounce = {**fields, "type": "bounce", **_unknown_user(fields)}
+    return [*kept, (sent[0] + rng.expovariate(1 / 30) * scale, bounce)]
+
+
+def _moved(event: JsonEvent, domain: str) -> JsonEvent:
+    """The event with its email address at another domain."""
+    if event.get("channel") != "email" or "recipient" not in event:
+        return event
+    return {**event, "recipient": f"{event['recipient'].rsplit('@', 1)[0]}@{domain}"}
+
+
+def _unknown_user(event: JsonEvent) -> JsonEvent:
+    """A hard bounce's fields for a recipient that does not exist, as its channel says it."""
+    if event["channel"] == "email":
+        status, code, text = _USER_UNKNOWN
+        smtp = {"status": status, "code": code, "diagnostic": text.format(addr=event["recipient"])}
+        return {"bounce": "hard", "reason": "Invalid Recipient", "smtp": smtp}
+    service = "twilio" if event["channel"] == "sms" else _push_service(event.get("platform", ""))
+    failure = read_failure(service, _UNKNOWN_CODES[service])
+    assert failure is not None  # the table above holds known codes only
+    return {"code": failure.code, "reason": failure.reason, "bounce": failure.category}
+
+
+def _complaints(w: _Window, drafts: list[Draft], rng: random.Random, scale: float) -> list[Draft]:
+    """Some deliveries within the spike draw a spam complaint, a couple of minutes later."""
+    added: list[Draft] = []
+    for t, e in drafts:
+        if e.get("channel") == w.incident.channel and e["type"] == "delivered" and w.covers(t):
+            if rng.random() < w.incident.fraction:
+                complaint = {**_without_type(e), "type": "spam_complaint"}
+                added.append((t + rng.expovariate(1 / 120) * scale, complaint))
+    return drafts + added
+
+
+def _stall(w: _Window, drafts: list[Draft], rng: random.Random, scale: float) -> list[Draft]:
+    """The provider goes quiet: what it or the recipient would answer within the stall is lost."""
+    channel = w.incident.channel
+    return [(t, e) for t, e in drafts
+            if not (e.get("channel") == channel and e["type"] in _STALLED and w.covers(t))]  # fmt: skip
+
+
+_DISTURB: Final[Mapping[IncidentKind, Callable[[_Window, list[Draft], random.Random, float], list[Draft]]]] = {
+    IncidentKind.BOUNCE_STORM: _storm,
+    IncidentKind.COMPLAINT_SPIKE: _complaints,
+    IncidentKind.STALL: _stall,
+}  # fmt: skip
+
+
+class _Minute:
+    """A batch of events within the minute of `now`, none after it, with ids of their own."""
+
+    def __init__(self, label: str, *, campaign: str, channel: str, sends: int, now: datetime,
+                 seed: int) -> None:  # fmt: skip
+        _check(campaign, (channel,), ())
+        if now.tzinfo is None:
+            raise ValueError("now: expected a timezone-aware datetime")
+        if sends < 0:
+            raise ValueError(f"sends: {sends}; expected 0 or more")
+        self.campaign, self.channel = campaign, channel
+        self.rng = random.Random(f"{label}-{seed}")
+        self.last = math.floor(now.timestamp() * 1000)
+        self.first = self.last - self.last % 60_000
+        name = "".join(c for c in campaign[:56] if c.isprintable())
+        # Unique to the minute, the seed and the label: batches of several minutes all count.
+        self.prefix = f"{name}-{label}-{channel}-{self.first // 60_000}-s{seed % 10**9}"
+        self.drafts: list[tuple[int, JsonEvent]] = []
+
+    def recipient(self, n: int) -> tuple[_Profile, JsonEvent, list[int]]:
+        """The n-th recipient, the fields of its events, and three times in order."""
+        p = _make_profile(self.rng, f"{self.prefix}-p{n}", None, ())
+        common = {"campaign": self.campaign, "profile": p.id, "channel": self.channel,
+                  **_address(p, self.channel)}  # fmt: skip
+        return p, common, sorted(self.rng.randint(self.first, self.last) for _ in range(3))
+
+    def add(self, ms: int, fields: JsonEvent, type_: str) -> None:
+        self.drafts.append((ms, {**fields, "type": type_}))
+
+    def events(self) -> list[JsonEvent]:
+        ordered = sorted(self.drafts, key=lambda d: d[0])
+        return [{"id": f"{self.prefix}-{n}", "time": _format_time(ms), **fields}
+                for n, (ms, fields) in enumerate(ordered, 1)]  # fmt: skip
+
+
+def incident_batch(kind: IncidentKind | str, *, campaign: str, channel: str = "email",
+                   sends: int = 200, share: float | None = None, domain: str = "outlook.com",
+                   now: datetime, seed: int = 1) -> list[JsonEvent]:  # fmt: skip
+    """One minute that makes an incident plain, its rates known exactly by counting:
+    `sends` sent, then for a bounce-storm round(sends × share) hard bounces of unknown users at
+    `domain` and the rest delivered; for a complaint-spike every one delivered and
+    round(sends × share) spam complaints; for a stall nothing more."""
+    incident = Incident(kind=_incident_kind(kind), channel=channel, share=share, domain=domain)
+    minute = _Minute(incident.kind, campaign=campaign, channel=channel, sends=sends, now=now,
+                     seed=seed)  # fmt: skip
+    hit = set(minute.rng.sample(range(sends), round(sends * incident.fraction)))
+    for n in range(sends):
+        _, common, (sent, answered, later) = minute.recipient(n)
+        if incident.kind == IncidentKind.BOUNCE_STORM and n in hit:
+            common = _moved(common, domain)
+            minute.add(sent, common, "sent")
+            minute.add(answered, {**common, **_unknown_user(common)}, "bounce")
+            continue
+        minute.add(sent, common, "sent")
+        if incident.kind != IncidentKind.STALL:
+            minute.add(answered, common, "delivered")
+        if incident.kind == IncidentKind.COMPLAINT_SPIKE and n in hit:
+            minute.add(later, common, "spam_complaint")
+    return minute.events()
+
+
+def healthy_batch(*, campaign: str, channel: str = "email", sends: int = 200, now: datetime,
+                  seed: int = 1) -> list[JsonEvent]:  # fmt: skip
+    """One ordinary minute in the same form: `sends` sent, sends // 100 of them bounced (as
+    the simulator's bounces come), the rest delivered, a quarter of those opened (email and
+    push); no complaint."""
+    if channel not in _ANSWERING:
+        raise ValueError(f"channel: {channel!r}; expected one of {', '.join(_ANSWERING)}")
+    minute = _Minute("healthy", campaign=campaign, channel=channel, sends=sends, now=now,
+                     seed=seed)  # fmt: skip
+    bounced = set(minute.rng.sample(range(sends), sends // 100))
+    delivered = [n for n in range(sends) if n not in bounced]
+    opened = set(minute.rng.sample(delivered, len(delivered) // 4))
+    opens = channel in MATRIX[EventType.OPEN]
+    for n in range(sends):
+        p, common, (sent, answered, later) = minute.recipient(n)
+        minute.add(sent, common, "sent")
+        if n in bounced:
+            funnel = _Funnel(minute.rng, 1.0, common)
+            (_bounce_email if channel == "email" else _bounce_mobile)(funnel, p, 0.0)
+            minute.drafts.append((answered, funnel.drafts[0][1]))
+            continue
+        minute.add(answered, common, "delivered")
+        if opens and n in opened:
+            minute.add(later, common, "open")
+    return minute.events()
 
 
 class _Reply(msgspec.Struct):
@@ -604,12 +935,14 @@ def _retry_after(response: httpx.Response, attempt: int) -> float:
 
 def run(url: str, key: str, *, campaign: str = "simulated-campaign", rate: float = 50.0,
         duration: float | None = None, seed: int = 1, channels: Sequence[str] | None = None,
-        on_batch: Callable[[list[JsonEvent], dict[str, int]], None] | None = None) -> dict[str, int]:  # fmt: skip
+        on_batch: Callable[[list[JsonEvent], dict[str, int]], None] | None = None,
+        incidents: Sequence[Incident] = ()) -> dict[str, int]:  # fmt: skip
     """Stream live traffic to a server, one POST a second, for `duration` s or until Ctrl-C.
 
     Returns the summed counts; `on_batch(events, counts)` sees each batch as it is answered.
+    `incidents` start their seconds after the run does.
     """
-    traffic = LiveTraffic(seed, campaign, channels, rate)
+    traffic = LiveTraffic(seed, campaign, channels, rate, incidents=incidents)
     totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
     stop = time.monotonic() + duration if duration else math.inf
     last = datetime.now(UTC) - timedelta(seconds=1)

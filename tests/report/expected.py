@@ -62,6 +62,7 @@ UNIQUES: Mapping[str, str] = {
 SUMS: Mapping[str, tuple[str, ...]] = {"engagements": ("opens", "actions")}
 RATIOS: Mapping[str, tuple[str, str]] = {
     "delivery_rate": ("delivered", "sent"), "bounce_rate": ("bounces", "sent"),
+    "hard_bounce_rate": ("hard_bounces", "sent"),
     "error_rate": ("errors", "sent"), "open_rate": ("unique_opens", "delivered"),
     "click_rate": ("unique_clicks", "delivered"),
     "click_to_open_rate": ("unique_clicks", "unique_opens"),

@@ -44,6 +44,11 @@ LIMITS = [
     # Rule names are unique within a table, and a pattern must be a regular expression that
     # runs fast: JSON Schema has no keyword for either.
     ("PUT", "/v1/bounce-rules", "positive_data_acceptance"),
+    # An alert rule's metric must apply to its channel and its dimension to its metric, ids
+    # are unique, and targets must be http(s) URLs or addresses outside private networks
+    # (as must an SMTP server): relations and lookups a schema cannot state.
+    ("PUT", "/v1/alert-rules", "positive_data_acceptance"),
+    ("PUT", "/v1/alert-smtp", "positive_data_acceptance"),
 ]
 
 

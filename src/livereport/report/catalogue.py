@@ -79,6 +79,7 @@ METRICS: Final[Mapping[str, Metric]] = {
         _m("engagements", "Engagements", "Opens plus actions on the push notification.", total=("opens", "actions")),
         _m("delivery_rate", "Delivery rate", "Delivered divided by sent.", ratio=("delivered", "sent")),
         _m("bounce_rate", "Bounce rate", "Bounces divided by sent.", ratio=("bounces", "sent")),
+        _m("hard_bounce_rate", "Hard-bounce rate", "Hard bounces divided by sent.", ratio=("hard_bounces", "sent")),
         _m("error_rate", "Error rate", "Errors divided by sent.", ratio=("errors", "sent")),
         _m("open_rate", "Open rate", "Unique opens divided by delivered.", ratio=("unique_opens", "delivered")),
         _m("click_rate", "Click rate", "Unique clicks divided by delivered.", ratio=("unique_clicks", "delivered")),
@@ -216,7 +217,7 @@ WIDGETS: Final[tuple[Widget, ...]] = (
     Widget("campaign.channels", "Channels", "The main counts of each channel side by side, to see where the campaign is doing well.", Kind.CHANNELS, ("targeted", "sent", "delivered", "bounces", "errors", "opens", "impressions"), None, (Vis.TABLE, Vis.BARS), (12, 4)),
     # Email
     Widget("email.sending_performance", "Email sending performance", "How many emails were targeted, and what became of them: delivered, bounced, queued again or failed.", Kind.KPI, ("targeted", "delivered", "bounces", "retries", "errors"), None, (Vis.BARS, Vis.DONUT, Vis.TILES, Vis.TABLE), (12, 4)),
-    Widget("email.statistics", "Email statistics", "The email funnel from targeting to engagement, per execution and in total, with the rates that matter.", Kind.STATISTICS, (*_STATS, "opens", "unique_opens", "clicks", "unique_clicks", "unsubscribes", "spam_complaints", "retries", "delivery_rate", "bounce_rate", "error_rate", "open_rate", "click_rate", "click_to_open_rate", "unsubscribe_rate", "complaint_rate"), None, (Vis.TABLE,), (12, 6)),
+    Widget("email.statistics", "Email statistics", "The email funnel from targeting to engagement, per execution and in total, with the rates that matter.", Kind.STATISTICS, (*_STATS, "opens", "unique_opens", "clicks", "unique_clicks", "unsubscribes", "spam_complaints", "retries", "delivery_rate", "bounce_rate", "hard_bounce_rate", "error_rate", "open_rate", "click_rate", "click_to_open_rate", "unsubscribe_rate", "complaint_rate"), None, (Vis.TABLE,), (12, 6)),
     Widget("email.bounce_categories", "Bounce categories", "Bounces split into hard (the address is dead), soft (try again later) and ignored (nothing learned about the address).", Kind.REASONS, ("bounces",), "bounce_category", _REASONS, (6, 5)),
     _reasons("email", "bounce_reasons", "bounce_reason", "bounces", "Bounce reasons", "Why receiving servers refused or returned the email, most frequent first."),
     Widget("email.performance_by_date", "Email performance over time", "Sending and engagement over the last 24 hours, in time buckets.", Kind.SERIES, ("sent", "delivered", "bounces", "errors", "opens", "clicks", "unsubscribes", "spam_complaints"), None, _SERIES, (12, 5)),

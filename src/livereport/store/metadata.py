@@ -25,6 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from livereport.errors import BadRequest, NotFound, StorageUnavailable
 from livereport.store.accounts import AccountRecords, check_new_password
+from livereport.store.alerts import ALERT_SCHEMA, AlertRecords
 from livereport.store.sqldb import PostgreSQL
 
 KEY_PREFIX = "lr_"
@@ -142,7 +143,7 @@ CREATE TABLE IF NOT EXISTS bounce_rule_tables (
     updated REAL NOT NULL,
     updated_by TEXT NOT NULL
 );
-"""
+""" + ALERT_SCHEMA
 
 
 class Scope(StrEnum):
@@ -211,7 +212,7 @@ def hash_key(plain: str) -> str:
     return hashlib.sha256(plain.encode()).hexdigest()
 
 
-class Metadata(AccountRecords):
+class Metadata(AccountRecords, AlertRecords):
     def __init__(self, path: Path, database_url: str = "") -> None:
         """SQLite in ``path``, or with ``database_url`` the PostgreSQL database of a cluster."""
         self.path = path

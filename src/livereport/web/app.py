@@ -8,7 +8,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from livereport.alerts.service import Alerts
 from livereport.bounces.reclassify import journal_of
 from livereport.bounces.reclassify import repair as repair_reclassify
 from livereport.config import Config
@@ -37,6 +38,7 @@ from livereport.store.recover import InsertJournal
 from livereport.store.schema import migrate
 from livereport.store.tenant import TenantStore
 from livereport.web.accounts import account_routes
+from livereport.web.alerts import alert_routes
 from livereport.web.auth import authenticate, authenticate_caller
 from livereport.web.bounce_rules import get_bounce_rules, post_reclassify, put_bounce_rules
 from livereport.web.export import get_export
@@ -76,6 +78,7 @@ class Services:
     metadata: Metadata
     writer: Writer
     reports: Reports
+    alerts: Alerts
 
 
 
@@ -102,7 +105,14 @@ def _read(request: Request) -> tuple[Services, int]:
 
 async def get_campaigns(request: Request) -> Response:
     s, org = _read(request)
-    return JSON(await run_in_threadpool(s.reports.campaigns, org))
+    found = await run_in_threadpool(s.reports.campaigns, org)
+    # Each campaign's firing alerts, for the campaign list's badges.
+    alerts = await run_in_threadpool(s.metadata.open_alert_counts, org)
+    rows = []
+    for row in found["campaigns"]:
+        count, worst = alerts.get(row["campaign"], (0, None))
+        rows.append({**row, "open_alerts": count, "alert_severity": worst})
+    return JSON({**found, "campaigns": rows})
 
 
 async def get_totals(request: Request) -> Response:
@@ -300,15 +310,30 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
         reports = Reports(TenantStore(store), cache=not config.clickhouse)
         # Live streams of a campaign this node just stored events for check it at once,
         # rather than at their next poll (events stored by other nodes wait for that poll).
-        watches = app.state.watches = Watches(store)
-        writer.on_stored = watches.notifier(asyncio.get_running_loop())
-        services = Services(config, store, metadata, writer, reports)
+        watches = app.state.watches = Watches(store, metadata=metadata)
+        touched = watches.notifier(asyncio.get_running_loop())
+        # Alerts judge the campaigns this node stores events for (alerts/service.py); what they
+        # open or resolve reaches the campaign's live streams at once.
+        alerts = Alerts(
+            TenantStore(store), metadata, allow_private=bool(config.alert_private_targets),
+            keep_days=config.retention_days, on_change=touched, metrics=observed.alerts,
+        )  # fmt: skip
+
+        def stored(keys: Iterable[tuple[int, str]]) -> None:
+            keys = set(keys)
+            touched(keys)
+            alerts.stored(keys)
+
+        writer.on_stored = stored
+        services = Services(config, store, metadata, writer, reports, alerts)
         app.state.services = services
         retention = asyncio.create_task(_drop_old_partitions(services))
+        alerts.start()
         try:
             yield
         finally:
             retention.cancel()
+            await alerts.stop()
             await run_in_threadpool(writer.stop)
 
     routes = [
@@ -336,6 +361,7 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
         Route("/v1/catalogue", get_catalogue),
         Route("/v1/openapi.json", get_openapi),
         *account_routes(),
+        *alert_routes(),
         *ops_routes(),
         *page_routes(),
     ]

@@ -33,7 +33,7 @@ from livereport.web.params import query_param, services_of
 from livereport.web.session import still_live
 
 if TYPE_CHECKING:
-    pass
+    from livereport.store.metadata import Metadata
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
@@ -46,6 +46,8 @@ HEARTBEAT_S = 15.0
 RETRY_MS = 2000
 
 Fingerprint = tuple[int, int]
+#: The ``alerts`` event of a campaign without firing alerts.
+NO_ALERTS = b'{"alerts":[]}'
 
 
 def fingerprint(store: Store, org: int, campaign: str, now: float) -> Fingerprint:
@@ -77,6 +79,8 @@ class Watch:
     #: The encoded body of the reports its streams sent lately: streams that share a build
     #: (report/build.py) share the same report object, and encode it once between them.
     encoded: dict[int, tuple[Any, bytes]] = field(default_factory=dict)
+    #: The campaign's firing alerts as the stream's ``alerts`` event carries them (encoded).
+    alerts: bytes = NO_ALERTS
 
     def encode(self, report: dict[str, Any]) -> bytes:
         found = self.encoded.get(id(report))
@@ -105,9 +109,10 @@ class Watch:
 class Watches:
     """The watchers of campaigns that have at least one open stream."""
 
-    def __init__(self, store: Store, poll_s: float = POLL_S) -> None:
+    def __init__(self, store: Store, poll_s: float = POLL_S, metadata: Metadata | None = None) -> None:
         self.store = store
         self.poll_s = poll_s
+        self.metadata = metadata
         self._watches: dict[tuple[int, str], Watch] = {}
 
     @contextlib.asynccontextmanager
@@ -138,6 +143,16 @@ class Watches:
         except LivereportError as exc:
             log.warning("live: cannot check campaign %r: %s", campaign[:80], exc.message)
             return None
+        if self.metadata is not None:
+            try:
+                alerts = await run_in_threadpool(self.metadata.firing_alerts, org, campaign)
+            except LivereportError as exc:
+                log.warning("live: cannot read the alerts of %r: %s", campaign[:80], exc.message)
+            else:
+                encoded = _encode({"alerts": [a.json() for a in alerts]})
+                if encoded != watch.alerts:
+                    watch.alerts = encoded
+                    watch.bump()
         watch.checked = now
         watch.fingerprint = current
         return current
@@ -187,7 +202,7 @@ def _event(name: str, data: Any) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + _encode(data) + b"\n\n"
 
 
-def stream_event_schema(report: dict[str, Any]) -> dict[str, Any]:
+def stream_event_schema(report: dict[str, Any], alert: dict[str, Any]) -> dict[str, Any]:
     """One event of the stream, as OpenAPI documents an event stream: an object of the SSE
     fields (``event``, ``data``), whose ``data`` is JSON: the report (of schema ``report``),
     a heartbeat, a problem or the end of the session."""
@@ -197,6 +212,10 @@ def stream_event_schema(report: dict[str, Any]) -> dict[str, Any]:
         "heartbeat": (
             {"type": "object", "properties": {"as_of": {"type": ["string", "null"], "format": "date-time"}}, "required": ["as_of"]},
             f"Every {HEARTBEAT_S:g} s without a change: when the numbers were last checked.",
+        ),
+        "alerts": (
+            {"type": "object", "properties": {"alerts": {"type": "array", "items": alert}}, "required": ["alerts"]},
+            "The campaign's firing alerts: after the first report when there are any, then whenever they change (an empty list when the last one resolved).",
         ),
         "problem": (error, "The report could not be built this time (storage); the stream goes on."),
         "signed-out": (error, "The session of the stream ended; the stream closes."),
@@ -238,6 +257,7 @@ async def get_live(request: Request) -> Response:
         async with watches.watch(org, campaign) as watch:
             seen = watch.version
             last_sent = b""
+            alerts_sent = NO_ALERTS  # a stream starts with none: sent once there are some
             while True:
                 try:
                     report = await run_in_threadpool(build, watch.fingerprint)
@@ -248,6 +268,9 @@ async def get_live(request: Request) -> Response:
                     if body != last_sent:
                         last_sent = body
                         yield b"event: report\ndata: " + body + b"\n\n"
+                if watch.alerts != alerts_sent:
+                    alerts_sent = watch.alerts
+                    yield b"event: alerts\ndata: " + alerts_sent + b"\n\n"
                 while not await watch.wait(seen, HEARTBEAT_S):
                     if caller.session is not None and not await run_in_threadpool(
                         still_live, services.metadata, caller.session

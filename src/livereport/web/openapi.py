@@ -22,6 +22,8 @@ from livereport.events import (
 from livereport.ingest.decode import JSON_TYPES, NDJSON_TYPES
 from livereport.report.catalogue import BUCKETS, DIMENSIONS, METRICS, SCOPES, TABS, widgets_of
 from livereport.web.accounts import openapi_paths as account_paths
+from livereport.web.alerts import ALERT_SCHEMA
+from livereport.web.alerts import openapi_paths as alert_paths
 from livereport.web.bounce_rules import openapi_paths as bounce_rule_paths
 from livereport.web.layouts import openapi_paths as layout_paths
 from livereport.web.live import stream_event_schema
@@ -391,7 +393,7 @@ def openapi_document() -> dict[str, Any]:
                 "parameters": [_CAMPAIGN, _TAB, _EXECUTION],
                 "responses": {"200": {
                     "description": "An event stream (text/event-stream). OpenAPI 3.1 has no keyword for the items of a stream, so, as OpenAPI 3.2's `itemSchema` does, `schema` describes one event: its SSE fields, `event` and `data` (JSON).",
-                    "content": {"text/event-stream": {"schema": stream_event_schema(_REPORT)}},
+                    "content": {"text/event-stream": {"schema": stream_event_schema(_REPORT, ALERT_SCHEMA)}},
                 }, **_ERRORS},
             }},
             "/v1/campaigns/{campaign}/export.csv": {"get": {
@@ -404,6 +406,7 @@ def openapi_document() -> dict[str, Any]:
             **webhook_paths(),
             **return_paths(),
             **bounce_rule_paths(),
+            **alert_paths(),
             **_session_paths(),
         },
     }  # fmt: skip

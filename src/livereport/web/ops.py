@@ -14,7 +14,15 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from livereport.observe import Gauge, Histogram, IngestMetrics, Registry, new_request_id, request_id
+from livereport.observe import (
+    AlertMetrics,
+    Gauge,
+    Histogram,
+    IngestMetrics,
+    Registry,
+    new_request_id,
+    request_id,
+)
 from livereport.store.schema import migration_files
 
 if TYPE_CHECKING:
@@ -32,6 +40,7 @@ class Observed:
     def __init__(self) -> None:
         self.registry = Registry()
         self.ingest = IngestMetrics(self.registry)
+        self.alerts = AlertMetrics(self.registry)
         self.requests: Histogram = self.registry.add(
             Histogram(
                 "livereport_request_seconds",

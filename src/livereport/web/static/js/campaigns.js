@@ -1,5 +1,7 @@
-// The campaign list: GET /v1/campaigns, searchable, refreshed every few seconds.
+// The campaign list: GET /v1/campaigns, searchable, refreshed every few seconds; a campaign
+// with firing alerts wears a badge in the colour of the worst.
 
+import { alertBadge } from "./alerts.js";
 import { api, campaignPage } from "./api.js";
 import { loadAccount } from "./chrome.js";
 import { $, clear, h } from "./dom.js";
@@ -20,7 +22,7 @@ function row(c) {
       c.channels.map((ch) => h("li", { class: `chip chip-${ch}` }, CHANNELS[ch] || ch)))
     : h("span", { class: "muted" }, "Campaign level only");
   return h("tr", { dataset: { campaign: c.campaign } },
-    h("th", { scope: "row" }, link),
+    h("th", { scope: "row" }, link, alertBadge(c, `${campaignPage(c.campaign)}#alerts`)),
     h("td", {}, channels),
     h("td", {}, h("time", { datetime: c.last, title: formatDateTime(c.last) }, formatAgo(c.last))),
     h("td", { class: "num", dataset: { metric: "events_in_window", value: rawValue(c.events_in_window) } },
@@ -41,8 +43,10 @@ function render() {
   }
   empty.hidden = shown.length > 0;
   const active = campaigns.filter((c) => c.events_in_window > 0).length;
+  const alerting = campaigns.filter((c) => c.open_alerts > 0).length;
   $("#list-summary").textContent =
-    `${formatCount(campaigns.length)} campaigns · ${formatCount(active)} with events in the last 24 hours`;
+    `${formatCount(campaigns.length)} campaigns · ${formatCount(active)} with events in the last 24 hours` +
+    (alerting ? ` · ${formatCount(alerting)} with firing alerts` : "");
 }
 
 async function refresh() {

@@ -1,7 +1,8 @@
 // The live connection: an EventSource on /v1/campaigns/{c}/live. It reconnects by itself;
 // this module adds a watchdog (no word for 40 s means the line is dead) and reports the state:
 // "connecting", "live", "lost" (retrying) or "stopped" (the server refused: signed out, no such
-// campaign, a wrong parameter).
+// campaign, a wrong parameter). Besides the reports, the stream carries the campaign's firing
+// alerts (`alerts`), at the start and whenever they change.
 
 import { api } from "./api.js";
 
@@ -9,8 +10,8 @@ const WATCHDOG_MS = 40_000;
 const MAX_BACKOFF_MS = 30_000;
 
 export class LiveStream {
-  constructor({ onReport, onHeartbeat, onState, onStopped }) {
-    this.handlers = { onReport, onHeartbeat, onState, onStopped };
+  constructor({ onReport, onHeartbeat, onState, onStopped, onAlerts = () => {} }) {
+    this.handlers = { onReport, onHeartbeat, onState, onStopped, onAlerts };
     this.source = null;
     this.url = null;
     this.state = "connecting";
@@ -44,6 +45,11 @@ export class LiveStream {
       this.arm();
       this.setState("live");
       this.handlers.onHeartbeat(JSON.parse(event.data));
+    });
+    source.addEventListener("alerts", (event) => {
+      this.arm();
+      this.setState("live");
+      this.handlers.onAlerts(JSON.parse(event.data).alerts || []);
     });
     source.addEventListener("signed-out", () => {
       this.stop("signed-out");

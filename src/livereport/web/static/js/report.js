@@ -1,6 +1,8 @@
 // The campaign live report page: tabs, the live stream, the board of widgets, Modify mode,
-// the execution filter, the time zone, exports and print. Reads the same JSON as the API.
+// the execution filter, the time zone, exports and print, the campaign's alerts. Reads the same
+// JSON as the API.
 
+import { CampaignAlerts } from "./alerts.js";
 import { api, campaignApi, goToSignin } from "./api.js";
 import { loadAccount } from "./chrome.js";
 import { resizeCharts } from "./charts.js";
@@ -25,6 +27,7 @@ const state = {
   notFound: false,
 };
 let board = null;
+let alerts = null;
 let noticeTimer = null;
 
 const ctx = {
@@ -135,6 +138,9 @@ const live = new LiveStream({
     if (asOf) state.asOf = asOf;
     renderAsOf();
   },
+  onAlerts: (firing) => {
+    if (alerts) alerts.update(firing);
+  },
   onState: (now, before) => renderLiveState(now, before),
   onStopped: (reason, status) => {
     if (reason === "signed-out") goToSignin();
@@ -161,9 +167,10 @@ function showNotFound() {
   state.notFound = true;
   live.close();
   if (board) board.clear();
+  if (alerts) alerts.stop();
   document.title = "No such campaign · livereport";
   $("#not-found-id").textContent = campaign;
-  for (const id of ["#report-head", "#connection-notice", "#tabs", "#panel"]) $(id).hidden = true;
+  for (const id of ["#report-head", "#connection-notice", "#alert-banner", "#tabs", "#panel"]) $(id).hidden = true;
   $("#not-found").hidden = false;
 }
 
@@ -322,6 +329,7 @@ function bindControls() {
   tz.value = timeZoneChoice();
   tz.addEventListener("change", () => {
     setTimeZoneChoice(tz.value);
+    alerts.retime();
     if (state.report) {
       renderHead();
       board.update(state.report);
@@ -351,6 +359,8 @@ async function start() {
   }
   ctx.metrics = state.catalogue.metrics;
   ctx.dimensions = state.catalogue.dimensions;
+  // Viewers may read alerts but not acknowledge them (the server answers them 403).
+  alerts = new CampaignAlerts({ campaign, catalogue: state.catalogue, canAcknowledge: state.me.role !== "viewer" });
   buildTabs();
   board = new Board($("#grid"), ctx, { help: showHelp, changed: onBoardChanged });
   bindControls();
