@@ -31,7 +31,7 @@ from livereport.config import Config
 from livereport.errors import LivereportError
 from livereport.events import Channel
 from livereport.observe import configure_logging
-from livereport.report.catalogue import TABS
+from livereport.report.catalogue import PERIODS, TABS
 from livereport.report.render import Column, fit_tables, render_report
 from livereport.store.metadata import Role, Scope
 
@@ -476,19 +476,31 @@ def _client_target(data: Path | None, url: str | None, key: str | None) -> tuple
 @click.argument("campaign")
 @click.option("--tab", default="campaign", show_default=True, type=click.Choice(list(TABS)), help="The tab to show.")
 @click.option("--execution", default=None, help="Only this execution.")
+@click.option("--period", default=None, type=click.Choice(list(PERIODS)), help="A period ending now (default 24h, the live window); not with --from.")  # fmt: skip
+@click.option("--from", "start", default=None, metavar="TIME", help="The start of a custom period: RFC 3339 with an offset, a whole minute (2026-11-30T08:00:00Z).")  # fmt: skip
+@click.option("--to", "end", default=None, metavar="TIME", help="The end of a custom period (excluded); without it, until now.")  # fmt: skip
+@click.option("--compare", is_flag=True, help="Show the KPIs of the previous period of the same length beside them.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @data_option
 @click.option("--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000.")
 @click.option("--key", default=None, help="An API key with the read scope (with --url).")
-def report(campaign: str, tab: str, execution: str | None, as_json: bool, data: Path | None, url: str | None, key: str | None) -> None:  # fmt: skip
-    """Show a campaign's live report tab in the terminal."""
+def report(campaign: str, tab: str, execution: str | None, period: str | None, start: str | None, end: str | None, compare: bool, as_json: bool, data: Path | None, url: str | None, key: str | None) -> None:  # fmt: skip
+    """Show a campaign's report tab in the terminal: the live last 24 hours, or any period."""
     import msgspec
 
+    from livereport.report.period import asked
+
+    wanted = {"period": period, "from": start, "to": end, "compare": "previous" if compare else None}
+    given = {name: value for name, value in wanted.items() if value is not None}
     with failures():
+        try:
+            asked_for = asked(period, start, end, given.get("compare"))
+        except LivereportError as exc:
+            raise click.UsageError(exc.message) from None
         target = _client_target(data, url, key)
         if target is not None:
             base, token = target
-            params = {"tab": tab, **({"execution": execution} if execution else {})}
+            params = {"tab": tab, **({"execution": execution} if execution else {}), **given}
             response = httpx.get(
                 f"{base}/v1/campaigns/{httpx.URL(campaign).raw_path.decode()}/report",
                 params=params, headers={"Authorization": f"Bearer {token}"}, timeout=30,
@@ -497,17 +509,24 @@ def report(campaign: str, tab: str, execution: str | None, as_json: bool, data: 
                 raise Failure(_refusal(response))
             body = response.json()
         else:
-            body = _local(data, lambda store, org: _local_report(store, org, campaign, tab, execution))
+            body = _local(
+                data,
+                lambda store, org: _local_report(
+                    store, org, campaign, tab, execution, asked_for, _config(data).retention_days
+                ),
+            )
         if as_json:
             sys.stdout.write(msgspec.json.encode(body).decode() + "\n")
         else:
             render_report(out, body)
 
 
-def _local_report(store: Any, org: int, campaign: str, tab: str, execution: str | None) -> Any:
+def _local_report(store: Any, org: int, campaign: str, tab: str, execution: str | None, asked_for: Any, retention_days: int) -> Any:  # fmt: skip
     from livereport.report.build import Reports
 
-    return Reports(store).report(org, campaign, tab, execution)
+    reports = Reports(store, retention_days=retention_days)
+    window = None if asked_for.default else reports.window(org, campaign, asked_for)
+    return reports.report(org, campaign, tab, execution, window=window, compare=asked_for.compare)
 
 
 def _local(data: Path | None, fn: Callable[[Any, int], Any], org_name: str | None = None) -> Any:

@@ -41,6 +41,11 @@ LIMITS = [
     ("GET", "/v1/campaigns/{campaign}/series", "positive_data_acceptance"),
     ("GET", "/v1/campaigns/{campaign}/breakdown", "positive_data_acceptance"),
     ("GET", "/v1/campaigns/{campaign}/export.csv", "positive_data_acceptance"),
+    # A period is `period` or `from` (with `to` after it), whole minutes within the
+    # retention and not in the future: relations between parameters and the clock.
+    ("GET", "/v1/campaigns/{campaign}/totals", "positive_data_acceptance"),
+    ("GET", "/v1/campaigns/{campaign}/report", "positive_data_acceptance"),
+    ("GET", "/v1/campaigns/{campaign}/live", "positive_data_acceptance"),
     # Rule names are unique within a table, and a pattern must be a regular expression that
     # runs fast: JSON Schema has no keyword for either.
     ("PUT", "/v1/bounce-rules", "positive_data_acceptance"),

@@ -14,6 +14,7 @@ from typing import Any
 
 from livereport.errors import BadRequest, NotFound
 from livereport.events import CAMPAIGN, Channel
+from livereport.report import period as periods
 from livereport.report.catalogue import (
     BUCKETS,
     DEFAULT_BUCKET,
@@ -35,6 +36,7 @@ from livereport.report.query import (
     Tally,
     Window,
     campaign_exists,
+    campaign_first,
     campaign_rows,
     executions,
     high_water_mark,
@@ -118,9 +120,12 @@ class Reports:
 
     CACHED_TABS = 256
 
-    def __init__(self, store: Store, *, raw: bool = False, cache: bool = True) -> None:
+    def __init__(
+        self, store: Store, *, raw: bool = False, cache: bool = True, retention_days: int = 30
+    ) -> None:
         self.store = store
         self.raw = raw
+        self.retention_days = retention_days
         self.cache = cache and not raw
         self._cached: OrderedDict[tuple[Any, ...], tuple[int, dict[str, Any]]] = OrderedDict()
         self._lock = threading.Lock()
@@ -156,6 +161,20 @@ class Reports:
         window = Window.at(time.time() if now is None else now)
         self._scope(org, campaign, CAMPAIGN, execution, window)
 
+    def window(
+        self, org: int, campaign: str, asked: periods.Asked, now: float | None = None
+    ) -> Window:
+        """The window a request's period parameters name (report/period.py)."""
+        return periods.resolve(
+            asked, time.time() if now is None else now, self.retention_days,
+            lambda: campaign_first(self.store, org, campaign),
+        )  # fmt: skip
+
+    def _kept(self, window: Window) -> bool:
+        """Whether the window lies within the retention: before it, events are gone, and its
+        zeros are no sign of a quiet campaign."""
+        return window.start >= window.as_of - self.retention_days * 86_400 - 60
+
     def campaigns(self, org: int, now: float | None = None) -> dict[str, Any]:
         window = Window.at(time.time() if now is None else now)
         return {
@@ -166,22 +185,26 @@ class Reports:
 
     def totals(
         self, org: int, campaign: str, channel: str, execution: str | None = None,
-        now: float | None = None,
+        now: float | None = None, window: Window | None = None, compare: bool = False,
     ) -> dict[str, Any]:  # fmt: skip
-        window = Window.at(time.time() if now is None else now)
+        window = window or Window.at(time.time() if now is None else now)
         scope = self._scope(org, campaign, channel, execution, window)
         names = metrics_for(channel)
         tally = total_tally(self.store, scope, window.start, window.end, names, self.raw)
-        return {
-            **_head(scope, window),
-            "metrics": tally.compute(names),
-        }
+        found = {**_head(scope, window), "metrics": tally.compute(names)}
+        if compare:
+            before = window.previous()
+            earlier = total_tally(self.store, scope, before.start, before.end, names, self.raw)
+            found["previous"] = {
+                **before.json(), "complete": self._kept(before), "metrics": earlier.compute(names),
+            }  # fmt: skip
+        return found
 
     def breakdown(
         self, org: int, campaign: str, channel: str, by: str, execution: str | None = None,
-        now: float | None = None,
+        now: float | None = None, window: Window | None = None,
     ) -> dict[str, Any]:  # fmt: skip
-        window = Window.at(time.time() if now is None else now)
+        window = window or Window.at(time.time() if now is None else now)
         scope = self._scope(org, campaign, channel, execution, window)
         if by not in DIMENSIONS:
             raise BadRequest(f"by: {by[:40]!r} is unknown; expected one of {', '.join(DIMENSIONS)}")
@@ -230,9 +253,9 @@ class Reports:
 
     def series(
         self, org: int, campaign: str, channel: str, metrics: list[str], bucket: str | None = None,
-        execution: str | None = None, now: float | None = None,
+        execution: str | None = None, now: float | None = None, window: Window | None = None,
     ) -> dict[str, Any]:  # fmt: skip
-        window = Window.at(time.time() if now is None else now)
+        window = window or Window.at(time.time() if now is None else now)
         scope = self._scope(org, campaign, channel, execution, window)
         allowed = metrics_for(channel)
         unknown = [m for m in metrics if m not in allowed]
@@ -247,14 +270,21 @@ class Reports:
         self, scope: Scope, window: Window, names: tuple[str, ...], bucket: str | None,
         tally: Callable[..., dict[Any, Tally]] = tallies,
     ) -> dict[str, Any]:  # fmt: skip
-        name = bucket or DEFAULT_BUCKET
+        name = bucket or (DEFAULT_BUCKET if window.is_day else periods.default_bucket(window))
         if name not in BUCKETS:
             raise BadRequest(f"bucket: {name[:20]!r} is unknown; expected one of {', '.join(BUCKETS)}")
+        periods.check_points(window, name)
         size = BUCKETS[name].seconds
-        count = WINDOW_SECONDS // size
-        first = _series_start(window, name)
+        if window.is_day:  # whole buckets, the last one holding now
+            first = _series_start(window, name)
+            count = WINDOW_SECONDS // size
+            read_from = first
+        else:  # every minute of the period, the first and last buckets maybe in part
+            first = window.start // size * size
+            count = -(-(window.end - first) // size)
+            read_from = window.start
         groups = tally(
-            self.store, scope, first, window.end, bucket=size, names=names, raw=self.raw
+            self.store, scope, read_from, window.end, bucket=size, names=names, raw=self.raw
         )
         starts = [first + i * size for i in range(count)]
         values = [groups.get(s, Tally()).compute(names) for s in starts]
@@ -267,6 +297,7 @@ class Reports:
     def report(
         self, org: int, campaign: str, tab: str, execution: str | None = None,
         now: float | None = None, share: bool = False, known: tuple[int, int] | None = None,
+        window: Window | None = None, compare: bool = False,
     ) -> dict[str, Any]:  # fmt: skip
         """A whole tab. ``share``: join a build of the same tab that another caller started at
         the same high-water mark (live streams), instead of building it again; every caller
@@ -274,10 +305,12 @@ class Reports:
         ``known``: (high-water mark, window end) the caller read just before (a live
         stream's watcher), used instead of reading the mark again while the window holds."""
         check_tab(tab)
-        window = Window.at(time.time() if now is None else now)
+        window = window or Window.at(time.time() if now is None else now)
         if self.raw:
-            return self._report(self._scope(org, campaign, tab, execution, window), window, tab)
-        if known is not None and known[1] == window.end:
+            scope = self._scope(org, campaign, tab, execution, window)
+            return self._report(scope, window, tab, compare)
+        # The watcher's mark counts the live 24 hours: of no use for another period.
+        if known is not None and known[1] == window.end and window.is_day:
             mark = known[0]
         else:
             mark = high_water_mark(self.store, org, campaign, window.start, window.end)
@@ -287,7 +320,7 @@ class Reports:
             if mark
             else self._scope(org, campaign, tab, execution, window)
         )
-        key = (org, campaign, tab, scope.execution, window.end)
+        key = (org, campaign, tab, scope.execution, window.start, window.end, compare)
         with self._lock:
             found = self._cached.get(key) if self.cache else None
             if found is not None and found[0] == mark:
@@ -306,13 +339,13 @@ class Reports:
             if flight is None and share:
                 flight = self._flights[(key, mark)] = Future()
         if not share:
-            return {**self._cache_build(key, mark, scope, window, tab)}
+            return {**self._cache_build(key, mark, scope, window, tab, compare)}
         assert flight is not None
         if not owner:
             self.shared += 1
             return flight.result()
         try:
-            built = self._cache_build(key, mark, scope, window, tab)
+            built = self._cache_build(key, mark, scope, window, tab, compare)
         except BaseException as exc:
             flight.set_exception(exc)
             raise
@@ -324,11 +357,12 @@ class Reports:
         return built
 
     def _cache_build(
-        self, key: tuple[Any, ...], mark: int, scope: Scope, window: Window, tab: str
-    ) -> dict[str, Any]:
+        self, key: tuple[Any, ...], mark: int, scope: Scope, window: Window, tab: str,
+        compare: bool,
+    ) -> dict[str, Any]:  # fmt: skip
         """Build a tab, and keep it when nothing was written while it was built."""
         before = self._writes()
-        report = self._report(scope, window, tab)
+        report = self._report(scope, window, tab, compare)
         if not self.cache:
             return report
         if before is not None and (before[1] or self._writes() != before):
@@ -342,7 +376,7 @@ class Reports:
                 self._cached.popitem(last=False)
         return report
 
-    def _report(self, scope: Scope, window: Window, tab: str) -> dict[str, Any]:
+    def _report(self, scope: Scope, window: Window, tab: str, compare: bool = False) -> dict[str, Any]:
         shown = {name for w in widgets_of(tab) for name in w.metrics}
         tally: Callable[..., dict[Any, Tally]]
         if self.raw:
@@ -356,7 +390,7 @@ class Reports:
             has_series = any(w.kind == Kind.SERIES for w in widgets_of(tab))
             tab_tallies = TabTallies(
                 self.store, scope, window.start, window.end, dimensions, needed(shown)[1],
-                _series_start(window, DEFAULT_BUCKET) if has_series else None,
+                _series_start(window, DEFAULT_BUCKET) if has_series and window.is_day else None,
             )  # fmt: skip
             tally = tab_tallies.tallies
             named = _WIDGETS.submit(tab_tallies.executions)
@@ -366,8 +400,15 @@ class Reports:
             lambda: tally(self.store, scope, window.start, window.end, names=shown, raw=self.raw,
                           count_all=True).get("", Tally())
         )  # fmt: skip
+        earlier: Future[Tally] | None = None
+        if compare and any(w.kind == Kind.KPI for w in widgets_of(tab)):
+            before = window.previous()
+            earlier = _WIDGETS.submit(
+                lambda: tallies(self.store, scope, before.start, before.end, names=shown,
+                                raw=self.raw).get("", Tally())
+            )  # fmt: skip
         built = [
-            _WIDGETS.submit(self._widget, w, scope, window, total, tally)
+            _WIDGETS.submit(self._widget, w, scope, window, total, tally, earlier)
             for w in widgets_of(tab)
         ]
         known = named.result()
@@ -385,11 +426,15 @@ class Reports:
 
     def _widget(
         self, w: Widget, scope: Scope, window: Window, totals: Future[Tally],
-        tally: Callable[..., dict[Any, Tally]],
+        tally: Callable[..., dict[Any, Tally]], earlier: Future[Tally] | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         data: dict[str, Any]
         if w.kind == Kind.KPI:
             data = {"metrics": totals.result().compute(w.metrics)}
+            if earlier is not None:
+                data["previous"] = earlier.result().compute(w.metrics)
+                before = window.previous()
+                data["previous_period"] = {**before.json(), "complete": self._kept(before)}
         elif w.kind == Kind.STATISTICS:
             data = self._breakdown(scope, window, "execution", w.metrics, True, tally)
             data["total"] = totals.result().compute(w.metrics)
@@ -459,6 +504,7 @@ def _head(scope: Scope, window: Window) -> dict[str, Any]:
         "channel": scope.channel,
         "window": window.json(),
         "as_of": isoformat(window.as_of),
+        **periods.head(window),
     }
     if scope.execution is not None:
         head["execution"] = scope.execution

@@ -280,13 +280,22 @@ class Bucket:
 BUCKETS: Final[Mapping[str, Bucket]] = {
     b.name: b
     for b in (
+        Bucket("1m", 60),
         Bucket("5m", 300),
         Bucket("10m", 600),
         Bucket("15m", 900),
         Bucket("30m", 1800),
         Bucket("1h", 3600),
+        Bucket("6h", 6 * 3600),
+        Bucket("1d", 86_400),
     )
 }
 DEFAULT_BUCKET: Final = "5m"
 WINDOW_SECONDS: Final = 86_400
+#: The preset periods of a report (report/period.py) and their length in seconds; ``life``
+#: starts with the campaign's first event.
+PERIODS: Final[Mapping[str, int | None]] = {
+    "1h": 3600, "24h": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400, "life": None,
+}  # fmt: skip
+DEFAULT_PERIOD: Final = "24h"
 

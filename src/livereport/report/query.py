@@ -28,16 +28,30 @@ def isoformat(epoch: float) -> str:
 
 @dataclass(frozen=True)
 class Window:
-    """The last 24 hours to the minute: [start, end), end being the end of the current minute."""
+    """The minutes a report covers, [start, end): by default the last 24 hours, ``end`` being
+    the end of the current minute (report/period.py makes the others). ``live``: the period
+    includes now; ``period``: the preset it comes from, or "custom"."""
 
     start: int
     end: int
     as_of: float
+    live: bool = True
+    period: str = "24h"
 
     @classmethod
     def at(cls, now: float) -> Window:
         end = (int(now) // 60 + 1) * 60
         return cls(end - WINDOW_SECONDS, end, now)
+
+    @property
+    def is_day(self) -> bool:
+        """The live last 24 hours: the window the live tables and the tab cache serve."""
+        return self.live and self.end - self.start == WINDOW_SECONDS and self.end == Window.at(self.as_of).end
+
+    def previous(self) -> Window:
+        """The period of the same length just before this one."""
+        length = self.end - self.start
+        return Window(self.start - length, self.start, self.as_of, False, self.period)
 
     def json(self) -> dict[str, str]:
         return {"from": isoformat(self.start), "to": isoformat(self.end)}
@@ -312,6 +326,16 @@ def high_water_mark(store: Store, org: int, campaign: str, start: int, end: int)
         {"org": org, "campaign": campaign, "start": start, "end": end},
     )
     return int(rows[0][0] or 0) if rows else 0
+
+
+def campaign_first(store: Store, org: int, campaign: str) -> int | None:
+    """When the campaign's first stored event happened (epoch seconds), if it has one."""
+    rows = store.execute(
+        "SELECT toUInt32(minMerge(first)), count() FROM {db}.campaigns "
+        "WHERE org = %(org)s AND campaign = %(campaign)s",
+        {"org": org, "campaign": campaign},
+    )
+    return int(rows[0][0]) if rows and rows[0][1] else None
 
 
 def campaign_exists(store: Store, org: int, campaign: str) -> bool:

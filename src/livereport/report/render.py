@@ -258,10 +258,12 @@ def _marks(buckets: int, room: int) -> int:
 
 
 def _duration(seconds: int) -> str:
+    if seconds % 86_400 == 0 and seconds > 86_400:
+        return f"{seconds // 86_400} d"
     return f"{seconds // 3600} h" if seconds % 3600 == 0 else f"{seconds // 60} min"
 
 
-def _series(data: dict[str, Any], width: int) -> list[Table]:
+def _series(data: dict[str, Any], width: int, live: bool = True) -> list[Table]:
     """Each metric over the whole window as one line of bars, as many as the width allows."""
     series: dict[str, list[float | None]] = data["series"]
     bucket = BUCKETS[data["bucket"]].seconds if data.get("bucket") in BUCKETS else 300
@@ -280,7 +282,8 @@ def _series(data: dict[str, Any], width: int) -> list[Table]:
         room = width - _chrome(4) - sum(least for _, _, least in measures)
     marks = _marks(count, room)
     span = bucket * count
-    bars = Column(f"Last {_duration(span)} ({_duration(span // marks)} per bar)")
+    shown = f"Last {_duration(span)}" if live else _duration(span)
+    bars = Column(f"{shown} ({_duration(span // marks)} per bar)")
     rows = [
         [label, sparkline(downsample(series[n], marks, rate=rates[n])), summed, latest]
         for n, label, summed, latest in zip(series, labels, totals, lasts, strict=True)
@@ -288,21 +291,47 @@ def _series(data: dict[str, Any], width: int) -> list[Table]:
     return fit_tables([metric, bars, total, last], rows, width)
 
 
-def widget_view(widget: dict[str, Any], width: int = 76) -> Group:
-    """A widget's data as tables at most ``width`` wide."""
+def widget_view(widget: dict[str, Any], width: int = 76, live: bool = True) -> Group:
+    """A widget's data as tables at most ``width`` wide; ``live``: its period ends now."""
     data = widget["data"]
     kind = widget["kind"]
     if kind == "kpi":
-        columns = [Column(_label(n), "right") for n in data["metrics"]]
-        values = [format_value(n, v) for n, v in data["metrics"].items()]
-        tables = fit_tables(columns, [values], width, key=False)
+        names = list(data["metrics"])
+        rows = [[format_value(n, data["metrics"][n]) for n in names]]
+        if "previous" in data:  # compared with the period before: its values and the change
+            rows.append([format_value(n, data["previous"].get(n)) for n in names])
+            rows.append([change(n, data["metrics"][n], data["previous"].get(n)) for n in names])
+            columns = [Column(""), *(Column(_label(n), "right") for n in names)]
+            rows = [[label, *row] for label, row in zip(("now", "before", "change"), rows, strict=True)]
+            tables = fit_tables(columns, rows, width)
+        else:
+            columns = [Column(_label(n), "right") for n in names]
+            tables = fit_tables(columns, rows, width, key=False)
     elif kind == "series":
-        tables = _series(data, width)
+        tables = _series(data, width, live)
     elif kind == "statistics":
         tables = _statistics(widget, data, width)
     else:
         tables = _breakdown(widget, data, width)
     return Group(*tables)
+
+
+def change(name: str, now: Any, before: Any) -> str:
+    """A KPI's change against the period before: absolute and relative for a count, in
+    points for a rate; "–" when either side has no value."""
+    if now is None or before is None:
+        return "–"
+    if name in METRICS and METRICS[name].format == Format.RATE:
+        return f"{(now - before) * 100:+.2f} pt"
+    delta = now - before
+    relative = f" ({delta / before:+.1%})" if before else ""
+    return f"{delta:+,}{relative}"
+
+
+_PERIOD_WORDS = {
+    "1h": "the last hour", "24h": "the last 24 hours", "7d": "the last 7 days",
+    "30d": "the last 30 days", "life": "the campaign's life",
+}  # fmt: skip
 
 
 def _moment(iso: str, shape: str) -> str:
@@ -312,14 +341,17 @@ def _moment(iso: str, shape: str) -> str:
 def render_report(console: Console, report: dict[str, Any]) -> None:
     console.print(Text.assemble((report["title"], "bold"), " — ", report["campaign"]))
     window = report["window"]
+    words = _PERIOD_WORDS.get(report.get("period", "24h"), "a period of your choice")
     console.print(Text.assemble(
+        f"{words[0].upper()}{words[1:]}: "
         f"{_moment(window['from'], '%Y-%m-%d %H:%M')} → {_moment(window['to'], '%Y-%m-%d %H:%M')}"
         f" UTC, as of {_moment(report['as_of'], '%H:%M:%S')}",
         *((", execution ", (report["execution"], "bold")) if report.get("execution") else ()),
     ))  # fmt: skip
     if report.get("empty"):
-        console.print(f"No {report['title']} events in the last 24 hours.")
+        words = _PERIOD_WORDS.get(report.get("period", "24h"), "this period")
+        console.print(f"No {report['title']} events in {words}.")
         return
     for widget in report["widgets"]:
-        view = widget_view(widget, console.width - _PANEL)
+        view = widget_view(widget, console.width - _PANEL, report.get("live", True))
         console.print(Panel(view, title=Text(widget["title"]), title_align="left"))

@@ -52,6 +52,7 @@ from livereport.web.params import (
     check_query,
     choice_param,
     ingest_context,
+    period_param,
     query_param,
     required_param,
     services_of,
@@ -120,7 +121,13 @@ async def get_totals(request: Request) -> Response:
     campaign = request.path_params["campaign"]
     channel = required_param(request, "channel", "a channel or 'campaign'")
     execution = query_param(request, "execution")
-    return JSON(await run_in_threadpool(s.reports.totals, org, campaign, channel, execution))
+    asked = period_param(request)
+
+    def totals() -> dict[str, Any]:
+        window = s.reports.window(org, campaign, asked)
+        return s.reports.totals(org, campaign, channel, execution, window=window, compare=asked.compare)
+
+    return JSON(await run_in_threadpool(totals))
 
 
 async def get_breakdown(request: Request) -> Response:
@@ -129,7 +136,13 @@ async def get_breakdown(request: Request) -> Response:
     channel = required_param(request, "channel", "a channel or 'campaign'")
     by = required_param(request, "by", "a dimension such as bounce_reason")
     execution = query_param(request, "execution")
-    return JSON(await run_in_threadpool(s.reports.breakdown, org, campaign, channel, by, execution))
+    asked = period_param(request)
+
+    def breakdown() -> dict[str, Any]:
+        window = s.reports.window(org, campaign, asked)
+        return s.reports.breakdown(org, campaign, channel, by, execution, window=window)
+
+    return JSON(await run_in_threadpool(breakdown))
 
 
 async def get_series(request: Request) -> Response:
@@ -143,13 +156,16 @@ async def get_series(request: Request) -> Response:
             f"metrics: {listed[:80]!r} has an empty name; expected metric names separated by "
             "single commas, e.g. sent,delivered"
         )
-    bucket = choice_param(request, "bucket", BUCKETS, DEFAULT_BUCKET)
+    given = query_param(request, "bucket")
+    bucket = None if given is None else choice_param(request, "bucket", BUCKETS, DEFAULT_BUCKET)
     execution = query_param(request, "execution")
-    return JSON(
-        await run_in_threadpool(
-            s.reports.series, org, campaign, channel, metrics, bucket, execution
-        )
-    )
+    asked = period_param(request)
+
+    def series() -> dict[str, Any]:
+        window = s.reports.window(org, campaign, asked)
+        return s.reports.series(org, campaign, channel, metrics, bucket, execution, window=window)
+
+    return JSON(await run_in_threadpool(series))
 
 
 async def get_report(request: Request) -> Response:
@@ -158,7 +174,13 @@ async def get_report(request: Request) -> Response:
     tab = query_param(request, "tab", "campaign")
     assert tab is not None
     execution = query_param(request, "execution")
-    return JSON(await run_in_threadpool(s.reports.report, org, campaign, tab, execution))
+    asked = period_param(request)
+
+    def report() -> dict[str, Any]:
+        window = None if asked.default else s.reports.window(org, campaign, asked)
+        return s.reports.report(org, campaign, tab, execution, window=window, compare=asked.compare)
+
+    return JSON(await run_in_threadpool(report))
 
 
 async def get_catalogue(request: Request) -> Response:
@@ -307,7 +329,9 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
         # The embedded engine counts its writes, so the tab cache keeps only reports built
         # while no insert ran (report/build.py). A server answers reads during an insert,
         # between the views' commits, and cannot say when: no cache there.
-        reports = Reports(TenantStore(store), cache=not config.clickhouse)
+        reports = Reports(
+            TenantStore(store), cache=not config.clickhouse, retention_days=config.retention_days
+        )
         # Live streams of a campaign this node just stored events for check it at once,
         # rather than at their next poll (events stored by other nodes wait for that poll).
         watches = app.state.watches = Watches(store, metadata=metadata)

@@ -159,7 +159,9 @@ async def post_reclassify(request: Request) -> Response:
         if outcome["changed"]:
             # The tab cache keys tabs by the campaign's event count, which a reclassification
             # leaves as it is: start an empty one (report/build.py).
-            s.reports = Reports(s.reports.store, cache=s.reports.cache)
+            s.reports = Reports(
+                s.reports.store, cache=s.reports.cache, retention_days=s.reports.retention_days
+            )
         target = (f"{outcome['changed']} bounces of {outcome['campaigns']} campaigns "
                   f"(rules version {outcome['rules_version']})")  # fmt: skip
         await run_in_threadpool(s.metadata.audit, caller.org_id, caller.actor,

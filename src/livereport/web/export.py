@@ -21,7 +21,7 @@ from starlette.responses import Response
 from livereport.errors import BadRequest
 from livereport.report.catalogue import DIMENSIONS, METRICS, TABS, Format, Kind, widgets_of
 from livereport.web.auth import authenticate_caller
-from livereport.web.params import query_param, services_of
+from livereport.web.params import period_param, query_param, services_of
 
 if TYPE_CHECKING:
     pass
@@ -167,7 +167,13 @@ async def get_export(request: Request) -> Response:
     campaign = request.path_params["campaign"]
     tab, widget = check_export(query_param(request, "tab"), query_param(request, "widget"))
     execution = query_param(request, "execution")
-    report = await run_in_threadpool(services.reports.report, org, campaign, tab, execution)
+    asked = period_param(request)
+
+    def report_of() -> dict[str, Any]:
+        window = None if asked.default else services.reports.window(org, campaign, asked)
+        return services.reports.report(org, campaign, tab, execution, window=window)
+
+    report = await run_in_threadpool(report_of)
     if widget is None:
         text, name = tab_csv(report), filename(campaign, tab)
     else:

@@ -29,7 +29,7 @@ from livereport.report.build import check_tab
 from livereport.report.query import Window, isoformat
 from livereport.store.base import Store
 from livereport.web.auth import authenticate_caller
-from livereport.web.params import query_param, services_of
+from livereport.web.params import period_param, query_param, services_of
 from livereport.web.session import still_live
 
 if TYPE_CHECKING:
@@ -242,14 +242,22 @@ async def get_live(request: Request) -> Response:
     tab = query_param(request, "tab", "campaign")
     assert tab is not None
     execution = query_param(request, "execution") or None
+    asked = period_param(request)
     org = caller.org_id
 
     def build(known: Fingerprint | None) -> dict[str, Any]:
-        return services.reports.report(org, campaign, tab, execution, share=True, known=known)
+        # A preset moves with the clock: its window is made again for every build.
+        window = None if asked.default else services.reports.window(org, campaign, asked)
+        return services.reports.report(
+            org, campaign, tab, execution, share=True, known=known, window=window,
+            compare=asked.compare,
+        )  # fmt: skip
 
-    # Unknown tab or campaign (404), or execution (400): a plain error now, not a stream.
+    # Unknown tab or campaign (404), execution or period (400): a plain error now, not a stream.
     check_tab(tab)
     await run_in_threadpool(services.reports.check_campaign, org, campaign, execution)
+    if not asked.default:
+        await run_in_threadpool(services.reports.window, org, campaign, asked)
     watches = watches_of(request)
 
     async def stream() -> AsyncIterator[bytes]:

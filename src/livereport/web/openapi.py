@@ -20,7 +20,16 @@ from livereport.events import (
     Platform,
 )
 from livereport.ingest.decode import JSON_TYPES, NDJSON_TYPES
-from livereport.report.catalogue import BUCKETS, DIMENSIONS, METRICS, SCOPES, TABS, widgets_of
+from livereport.report.catalogue import (
+    BUCKETS,
+    DEFAULT_PERIOD,
+    DIMENSIONS,
+    METRICS,
+    SCOPES,
+    TABS,
+    widgets_of,
+)
+from livereport.report.catalogue import PERIODS as PRESETS
 from livereport.web.accounts import openapi_paths as account_paths
 from livereport.web.alerts import ALERT_SCHEMA
 from livereport.web.alerts import openapi_paths as alert_paths
@@ -69,8 +78,22 @@ _WINDOW = {
     "required": ["from", "to"],
 }  # fmt: skip
 _TAB = _query("tab", "The tab.", {"type": "string", "enum": list(TABS), "default": "campaign"})
+_PERIOD = [
+    _query("period", "A preset period ending now: the last hour, 24 hours (the default, the live window), 7 or 30 days, or the campaign's whole life (within the retention). Not with from/to.", {"type": "string", "enum": list(PRESETS), "default": DEFAULT_PERIOD}),
+    _query("from", "The start of a custom period: RFC 3339 with a UTC offset, a whole minute, within the retention. Not with period.", {"type": "string", "format": "date-time"}),
+    _query("to", "The end of a custom period (excluded), as from; at most the end of the current minute. Without it: until now (live). Needs from.", {"type": "string", "format": "date-time"}),
+]
+_COMPARE = _query("compare", "`previous`: add the values of the period of the same length just before (totals: `previous`; KPI widgets: `data.previous`).", {"type": "string", "enum": ["previous"]})
 _VALUE = {"type": ["number", "null"]}
 _METRICS = {"type": "object", "additionalProperties": _VALUE, "description": "Metric name → value; rates are null when their denominator is 0."}
+
+
+def _with_previous(schema: dict[str, Any]) -> dict[str, Any]:
+    """Totals with ``compare=previous``: the metrics of the period just before."""
+    moment = {"type": "string", "format": "date-time"}
+    complete = {"type": "boolean", "description": "False when the period starts before the retention: its events are partly gone."}
+    previous = {"type": "object", "properties": {"from": moment, "to": moment, "complete": complete, "metrics": _METRICS}, "required": ["from", "to", "complete", "metrics"]}
+    return {**schema, "properties": {**schema["properties"], "previous": previous}}
 
 
 def _ok(schema: dict[str, Any], description: str = "The report.") -> dict[str, Any]:
@@ -82,9 +105,12 @@ def _head(extra: dict[str, Any]) -> dict[str, Any]:
         "type": "object",
         "properties": {
             "campaign": {"type": "string"}, "channel": {"type": "string"}, "execution": {"type": "string"},
-            "window": _WINDOW, "as_of": {"type": "string", "format": "date-time"}, **extra,
+            "window": _WINDOW, "as_of": {"type": "string", "format": "date-time"},
+            "period": {"type": "string", "enum": [*PRESETS, "custom"]},
+            "from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"},
+            "live": {"type": "boolean", "description": "Whether the period includes now."}, **extra,
         },
-        "required": ["campaign", "channel", "window", "as_of", *extra],
+        "required": ["campaign", "channel", "window", "as_of", "period", "from", "to", "live", *extra],
     }  # fmt: skip
 
 
@@ -361,12 +387,12 @@ def openapi_document() -> dict[str, Any]:
             }},
             "/v1/campaigns/{campaign}/totals": {"get": {
                 "summary": "Every metric of a channel over the window", "security": read,
-                "parameters": [_CAMPAIGN, _CHANNEL, _EXECUTION],
-                "responses": _ok(_head({"metrics": _METRICS})),
+                "parameters": [_CAMPAIGN, _CHANNEL, _EXECUTION, *_PERIOD, _COMPARE],
+                "responses": _ok(_with_previous(_head({"metrics": _METRICS}))),
             }},
             "/v1/campaigns/{campaign}/breakdown": {"get": {
                 "summary": "Metrics per key of a dimension, main metric first", "security": read,
-                "parameters": [_CAMPAIGN, _CHANNEL, _query("by", "The dimension.", {"type": "string", "enum": list(DIMENSIONS)}, True), _EXECUTION],
+                "parameters": [_CAMPAIGN, _CHANNEL, _query("by", "The dimension.", {"type": "string", "enum": list(DIMENSIONS)}, True), _EXECUTION, *_PERIOD],
                 "responses": _ok(_head({"by": {"type": "string"}, "sort": {"type": "string"}, "rows": _ROWS})),
             }},
             "/v1/campaigns/{campaign}/series": {"get": {
@@ -376,21 +402,21 @@ def openapi_document() -> dict[str, Any]:
                     {**_query("metrics", "Metric names, comma-separated (sent,delivered); each must be one of the channel's (GET /v1/catalogue `channels`), else 400.",
                               {"type": "array", "items": {"type": "string", "enum": list(METRICS)}, "minItems": 1}, True),
                      "style": "form", "explode": False},
-                    _query("bucket", "Bucket size.", {"type": "string", "enum": list(BUCKETS), "default": "5m"}),
-                    _EXECUTION,
+                    _query("bucket", "Bucket size; by default 5m for the last 24 hours, else by the period's length (1m up to 2 hours, 5m up to 2 days, 1h up to 8 days, 6h up to 31 days, then 1d). At most 2,000 buckets.", {"type": "string", "enum": list(BUCKETS)}),
+                    _EXECUTION, *_PERIOD,
                 ],
                 "responses": _ok(_head({"bucket": {"type": "string"}, "t": {"type": "array", "items": {"type": "string"}}, "series": {"type": "object", "additionalProperties": {"type": "array", "items": _VALUE}}})),
             }},
             "/v1/campaigns/{campaign}/report": {"get": {
                 "summary": "Every widget of a report tab, with its data", "security": read,
-                "parameters": [_CAMPAIGN, _TAB, _EXECUTION],
+                "parameters": [_CAMPAIGN, _TAB, _EXECUTION, *_PERIOD, _COMPARE],
                 "responses": _ok(_REPORT),
             }},
             "/v1/catalogue": {"get": {"summary": "Metrics, dimensions, tabs and widgets", "responses": {"200": {"description": "The catalogue.", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
             "/v1/campaigns/{campaign}/live": {"get": {
                 "summary": "A tab's report as Server-Sent Events: at once, then on every change", "security": read,
                 "description": "The stream does not end by itself; an error before it starts (unknown campaign or tab, bad execution) is a plain JSON answer.",
-                "parameters": [_CAMPAIGN, _TAB, _EXECUTION],
+                "parameters": [_CAMPAIGN, _TAB, _EXECUTION, *_PERIOD, _COMPARE],
                 "responses": {"200": {
                     "description": "An event stream (text/event-stream). OpenAPI 3.1 has no keyword for the items of a stream, so, as OpenAPI 3.2's `itemSchema` does, `schema` describes one event: its SSE fields, `event` and `data` (JSON).",
                     "content": {"text/event-stream": {"schema": stream_event_schema(_REPORT, ALERT_SCHEMA)}},
@@ -398,7 +424,7 @@ def openapi_document() -> dict[str, Any]:
             }},
             "/v1/campaigns/{campaign}/export.csv": {"get": {
                 "summary": "A tab (each widget's title and rows) or one widget as CSV", "security": read,
-                "parameters": [_CAMPAIGN, _query("tab", "The tab.", {"type": "string", "enum": list(TABS)}), _query("widget", "One widget, of the tab (without `tab`: of the tab its id starts with).", {"type": "string", "enum": [w.id for t in TABS for w in widgets_of(t)]}), _EXECUTION],
+                "parameters": [_CAMPAIGN, _query("tab", "The tab.", {"type": "string", "enum": list(TABS)}), _query("widget", "One widget, of the tab (without `tab`: of the tab its id starts with).", {"type": "string", "enum": [w.id for t in TABS for w in widgets_of(t)]}), _EXECUTION, *_PERIOD],
                 "responses": {"200": {"description": "CSV; cells a spreadsheet would run as formulas start with '.", "content": {"text/csv": {"schema": {"type": "string"}}}}, **_ERRORS},
             }},
             **layout_paths(),

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from livereport.bounces.org import org_rules
 from livereport.errors import BadRequest
 from livereport.ingest import pipeline
+from livereport.report.period import Asked, asked
 
 if TYPE_CHECKING:
     from livereport.web.app import Services
@@ -76,4 +77,13 @@ def ingest_context(request: Request, org: int) -> pipeline.Context:
     return pipeline.Context(
         org, datetime.now(UTC), timedelta(days=s.config.retention_days),
         lambda: org_rules(metadata, org), request.app.state.observed.ingest,
+    )  # fmt: skip
+
+
+def period_param(request: Request) -> Asked:
+    """The period a report request names: ``period``, or ``from`` and ``to``, and ``compare``
+    (report/period.py)."""
+    return asked(
+        query_param(request, "period"), query_param(request, "from"),
+        query_param(request, "to"), query_param(request, "compare"),
     )  # fmt: skip

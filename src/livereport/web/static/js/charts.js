@@ -2,7 +2,8 @@
 // Reason charts fold the long tail into "Other"; the table beside them never does.
 
 import { clear, h } from "./dom.js";
-import { formatCount, formatRate, formatTime, formatValue, rawValue } from "./format.js";
+import { formatCount, formatRate, formatValue, rawValue } from "./format.js";
+import { bucketLabel, changeNote } from "./period.js";
 import { CHANNEL_NAMES, TableView } from "./tables.js";
 
 const Chart = window.Chart;
@@ -88,7 +89,7 @@ export function chartData(widget, vis, ctx) {
       borderWidth: 2, pointRadius: 0, pointHoverRadius: 3, tension: 0.25, fill: false,
     }));
     return {
-      type, labels: data.t.map((t) => formatTime(t)), datasets, horizontal: false, series: true,
+      type, labels: data.t.map((t) => bucketLabel(t, data.bucket)), datasets, horizontal: false, series: true,
       empty: datasets.every((d) => d.data.every((v) => !v)),
     };
   }
@@ -209,7 +210,8 @@ export class ChartView {
       return h("li", {},
         h("span", { class: "swatch", dataset: { color: color(m, i) } }),
         h("span", { class: "legend-label" }, metric.label),
-        h("span", { class: "legend-value", dataset: { metric: m, value: rawValue(value) } }, formatValue(value, metric.format)));
+        h("span", { class: "legend-value", dataset: { metric: m, value: rawValue(value) } }, formatValue(value, metric.format)),
+        changeNote(widget, m, metric));
     }));
     for (const swatch of this.legend.querySelectorAll(".swatch")) swatch.style.background = swatch.dataset.color;
   }
@@ -231,10 +233,11 @@ export class ChartView {
 export function emptyText(widget, ctx) {
   const metric = ctx.metrics[(widget.data && widget.data.sort) || widget.metrics[0]];
   const what = metric ? metric.label.toLowerCase() : "events";
-  if (widget.kind === "series") return "Nothing happened in the last 24 hours yet.";
-  if (widget.kind === "reasons") return `No ${what} in the last 24 hours, so no reasons to show.`;
-  if (widget.kind === "kpi") return "All of these are still zero in the last 24 hours.";
-  return `No ${what} in the last 24 hours yet.`;
+  const when = ctx.periodPhrase ? ctx.periodPhrase() : "in the last 24 hours";
+  if (widget.kind === "series") return `Nothing happened ${when} yet.`;
+  if (widget.kind === "reasons") return `No ${what} ${when}, so no reasons to show.`;
+  if (widget.kind === "kpi") return `All of these are still zero ${when}.`;
+  return `No ${what} ${when} yet.`;
 }
 
 /** Charts keep their size in print: Chart.js must measure their boxes again. */

@@ -2,7 +2,8 @@
 // this module adds a watchdog (no word for 40 s means the line is dead) and reports the state:
 // "connecting", "live", "lost" (retrying) or "stopped" (the server refused: signed out, no such
 // campaign, a wrong parameter). Besides the reports, the stream carries the campaign's firing
-// alerts (`alerts`), at the start and whenever they change.
+// alerts (`alerts`), at the start and whenever they change, and a `problem` when a report cannot
+// be built (a period the server refuses, say), while the stream itself stays open.
 
 import { api } from "./api.js";
 
@@ -10,8 +11,8 @@ const WATCHDOG_MS = 40_000;
 const MAX_BACKOFF_MS = 30_000;
 
 export class LiveStream {
-  constructor({ onReport, onHeartbeat, onState, onStopped, onAlerts = () => {} }) {
-    this.handlers = { onReport, onHeartbeat, onState, onStopped, onAlerts };
+  constructor({ onReport, onHeartbeat, onState, onStopped, onAlerts = () => {}, onProblem = () => {} }) {
+    this.handlers = { onReport, onHeartbeat, onState, onStopped, onAlerts, onProblem };
     this.source = null;
     this.url = null;
     this.state = "connecting";
@@ -50,6 +51,11 @@ export class LiveStream {
       this.arm();
       this.setState("live");
       this.handlers.onAlerts(JSON.parse(event.data).alerts || []);
+    });
+    source.addEventListener("problem", (event) => {
+      this.arm();
+      this.setState("live");
+      this.handlers.onProblem(JSON.parse(event.data).error || "the report could not be built");
     });
     source.addEventListener("signed-out", () => {
       this.stop("signed-out");

@@ -1,6 +1,6 @@
 // The campaign live report page: tabs, the live stream, the board of widgets, Modify mode,
-// the execution filter, the time zone, exports and print, the campaign's alerts. Reads the same
-// JSON as the API.
+// the execution filter, the period (period.js), the time zone, exports and print, the campaign's
+// alerts. Reads the same JSON as the API; the address carries the tab, execution and period.
 
 import { CampaignAlerts } from "./alerts.js";
 import { api, campaignApi, goToSignin } from "./api.js";
@@ -12,12 +12,17 @@ import {
 } from "./format.js";
 import { Board } from "./grid.js";
 import { LiveStream } from "./live.js";
+import {
+  PeriodPicker, formatMoment, guessLive, periodKey, periodParams, periodPhrase, periodTitle, readPeriod,
+  writePeriod,
+} from "./period.js";
 
 const campaign = decodeURIComponent(location.pathname.replace(/^\/campaigns\//, ""));
 const query = new URLSearchParams(location.search);
 const state = {
   tab: query.get("tab") || "campaign",
   execution: query.get("execution") || "",
+  period: readPeriod(query),
   report: null,
   layout: null,
   shown: false,
@@ -25,9 +30,11 @@ const state = {
   me: null,
   asOf: null,
   notFound: false,
+  streamProblem: false,
 };
 let board = null;
 let alerts = null;
+let picker = null;
 let noticeTimer = null;
 
 const ctx = {
@@ -36,6 +43,9 @@ const ctx = {
   campaign,
   get tab() { return state.tab; },
   execution: () => state.execution,
+  // Exports follow the period; the comparison is the page's own.
+  periodParams: () => periodParams(state.period, { compare: false }),
+  periodPhrase: () => periodPhrase(state.period),
   zoneLabel,
   tabWidgets: () => tabInfo(state.tab).widgets.map((w) => w.id),
 };
@@ -95,8 +105,11 @@ function syncUrl() {
   url.searchParams.set("tab", state.tab);
   if (state.execution) url.searchParams.set("execution", state.execution);
   else url.searchParams.delete("execution");
+  writePeriod(url, state.period);
   history.replaceState(null, "", url);
-  $("#export-tab").href = campaignApi(campaign, "export.csv", { tab: state.tab, execution: state.execution });
+  $("#export-tab").href = campaignApi(campaign, "export.csv", {
+    tab: state.tab, execution: state.execution, ...ctx.periodParams(),
+  });
 }
 
 async function openTab(tab) {
@@ -130,6 +143,11 @@ const live = new LiveStream({
     if (report.tab !== state.tab || (report.execution || "") !== state.execution) return;
     state.report = report;
     state.asOf = report.as_of;
+    if (state.streamProblem) $("#tab-problem").hidden = true;
+    state.streamProblem = false;
+    // The numbers shown are now those of the period asked (tests wait for this mark).
+    $("#report-head").dataset.period = periodKey(state.period);
+    $("#panel").setAttribute("aria-busy", "false");
     renderHead();
     if (state.shown) board.update(report);
     else showBoard();
@@ -141,6 +159,11 @@ const live = new LiveStream({
   onAlerts: (firing) => {
     if (alerts) alerts.update(firing);
   },
+  onProblem: (message) => {
+    state.streamProblem = true;
+    $("#panel").setAttribute("aria-busy", "false");
+    showProblem(`The report could not be built: ${message}`);
+  },
   onState: (now, before) => renderLiveState(now, before),
   onStopped: (reason, status) => {
     if (reason === "signed-out") goToSignin();
@@ -151,8 +174,60 @@ const live = new LiveStream({
 
 function connect() {
   if (state.notFound) return;
-  const params = { tab: state.tab, execution: state.execution };
+  const params = { tab: state.tab, execution: state.execution, ...periodParams(state.period) };
+  delete $("#report-head").dataset.period;
+  $("#panel").setAttribute("aria-busy", "true");
   live.open(campaignApi(campaign, "live", params), campaignApi(campaign, "report", params));
+}
+
+// --- the period ------------------------------------------------------------------------------
+
+function changePeriod(period) {
+  state.period = period;
+  picker.set(period);
+  syncUrl();
+  $("#tab-problem").hidden = true;
+  renderPeriod();
+  connect();
+}
+
+/** A custom period the server refuses (outside the retention, say): its message, or null. */
+async function checkPeriod(period) {
+  const params = { channel: "campaign", execution: state.execution, ...periodParams(period, { compare: false }) };
+  try {
+    await api(campaignApi(campaign, "totals", params), { redirect: false });
+    return null;
+  } catch (err) {
+    return err.status === 400 ? err.message : null;
+  }
+}
+
+/** The report shown is of the period asked (not the one before a change, still on screen). */
+function currentReport() {
+  return state.report && $("#report-head").dataset.period === periodKey(state.period) ? state.report : null;
+}
+
+function periodLive() {
+  const report = currentReport();
+  return report && typeof report.live === "boolean" ? report.live : guessLive(state.period);
+}
+
+function renderPeriod() {
+  const report = currentReport();
+  const live = periodLive();
+  let title = periodTitle(state.period);
+  if (state.period.preset === "life" && report && report.from) title += ` (since ${formatMoment(report.from)})`;
+  $("#period-title").textContent = title;
+  $("#report-kind").textContent = live ? "Campaign live report" : "Campaign report";
+  $("#report-head").dataset.live = String(live);
+  $("#live-status").dataset.period = live ? "live" : "past";
+  renderLiveText();
+}
+
+function renderLiveText() {
+  const now = $("#live-status").dataset.state;
+  const live = periodLive() ? "Live" : "Past period: not live";
+  $("#live-text").textContent = { connecting: "Connecting…", live, lost: "Reconnecting…", stopped: "Not live" }[now];
 }
 
 function showBoard() {
@@ -183,7 +258,7 @@ function showProblem(message) {
 function renderLiveState(now, before) {
   const status = $("#live-status");
   status.dataset.state = now;
-  $("#live-text").textContent = { connecting: "Connecting…", live: "Live", lost: "Reconnecting…", stopped: "Not live" }[now];
+  renderLiveText();
   const notice = $("#connection-notice");
   clearTimeout(noticeTimer);
   if (now === "lost") {
@@ -210,6 +285,7 @@ function renderAsOf() {
 function renderHead() {
   const report = state.report;
   renderAsOf();
+  renderPeriod();
   const select = $("#execution");
   const wanted = [...new Set([...report.executions, ...(state.execution ? [state.execution] : [])])];
   const present = [...select.options].slice(1).map((o) => o.value);
@@ -225,16 +301,20 @@ function renderHead() {
     const where = state.tab === "campaign" ? "for this campaign" : `on the ${tab.title} channel`;
     const run = state.execution ? ` for execution “${state.execution}”` : "";
     clear(empty).append(
-      h("p", { class: "empty-title" }, `No events ${where} in the last 24 hours${run}.`),
-      h("p", { class: "muted" }, "This tab fills in by itself as soon as events arrive."));
+      h("p", { class: "empty-title" }, `No events ${where} ${periodPhrase(state.period)}${run}.`),
+      h("p", { class: "muted" }, periodLive()
+        ? "This tab fills in by itself as soon as events arrive."
+        : "Pick another period above to see other events."));
   }
   empty.hidden = !report.empty;
   $("#grid").hidden = report.empty;
   $("#modify").disabled = report.empty && !state.shown;
   const button = document.querySelector(`[role="tab"][data-tab="${state.tab}"]`);
   if (button && state.tab !== "campaign") button.classList.toggle("no-events", report.empty);
+  const span = { from: report.from || report.window.from, to: report.to || report.window.to };
   $("#print-meta").textContent =
-    `${tab.title} tab · ${formatDateTime(report.window.from)} to ${formatDateTime(report.window.to)} (${zoneLabel()})` +
+    `${tab.title} tab · ${periodTitle(state.period)}: ${formatDateTime(span.from)} to ${formatDateTime(span.to)} (${zoneLabel()})` +
+    (state.period.compare ? " · compared with the previous period" : "") +
     (state.execution ? ` · execution ${state.execution}` : "") + ` · as of ${formatDateTime(report.as_of)}`;
 }
 
@@ -330,11 +410,21 @@ function bindControls() {
   tz.addEventListener("change", () => {
     setTimeZoneChoice(tz.value);
     alerts.retime();
+    renderPeriod();
     if (state.report) {
       renderHead();
       board.update(state.report);
     }
   });
+  picker = new PeriodPicker(state.period, {
+    onChange: changePeriod,
+    check: checkPeriod,
+    shown: () => {
+      const report = currentReport();
+      return report && report.from ? { from: report.from, to: report.to, live: report.live } : null;
+    },
+  });
+  renderPeriod();
   $("#print").addEventListener("click", () => window.print());
   window.addEventListener("beforeprint", resizeCharts);
   window.addEventListener("afterprint", resizeCharts);

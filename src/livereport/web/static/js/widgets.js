@@ -6,6 +6,7 @@ import { campaignApi } from "./api.js";
 import { clear, h, uniqueId } from "./dom.js";
 import { ChartView, emptyText } from "./charts.js";
 import { formatValue, rawValue } from "./format.js";
+import { changeNote } from "./period.js";
 import { scrollable } from "./scrollcue.js";
 import { StatisticsView, TableView } from "./tables.js";
 
@@ -24,7 +25,8 @@ class TilesView {
       const value = widget.data.metrics[m];
       return h("div", { class: "tile", title: metric.help },
         h("span", { class: "tile-label" }, metric.label),
-        h("span", { class: "tile-value", dataset: { metric: m, value: rawValue(value) } }, formatValue(value, metric.format)));
+        h("span", { class: "tile-value", dataset: { metric: m, value: rawValue(value) } }, formatValue(value, metric.format)),
+        changeNote(widget, m, metric));
     }));
   }
 
@@ -46,7 +48,7 @@ export class WidgetCard {
   /**
    * @param widget  the widget of the report JSON (id, title, help, kind, data …)
    * @param vis     the visualisation to show
-   * @param ctx     {metrics, dimensions, campaign, tab, execution(), zoneLabel()}
+   * @param ctx     {metrics, dimensions, campaign, tab, execution(), periodParams(), periodPhrase(), zoneLabel()}
    * @param actions {help, remove, move, resize, visualise}: called with the card
    */
   constructor(widget, vis, ctx, actions) {
@@ -100,7 +102,7 @@ export class WidgetCard {
   update(widget) {
     this.widget = widget;
     this.csv.href = campaignApi(this.ctx.campaign, "export.csv", {
-      tab: this.ctx.tab, widget: widget.id, execution: this.ctx.execution(),
+      tab: this.ctx.tab, widget: widget.id, execution: this.ctx.execution(), ...this.ctx.periodParams(),
     });
     const empty = !hasRows(widget) && this.vis === "table";
     if (empty) {
