@@ -82,3 +82,18 @@ def test_viewers_see_targets_without_their_credentials() -> None:
     assert "SECRET" not in shown and "ops@" not in shown and "s" * 20 not in shown
     assert "hooks.slack.com" in shown and "example.com" in shown
     assert "SECRET" in str(rule.json())
+
+
+def test_a_count_below_a_number_watches_for_silence() -> None:
+    """`sent` below 1 over 15 minutes: a campaign that stopped sending. No least volume
+    applies (the volume of a count is the count), and an empty span does not resolve it."""
+    quiet = _one(metric="sent", channel="email", below=1, span_minutes=15, min_volume=100)
+    assert quiet.watches_silence
+    assert holds(quiet, Reading(0.0, 0)) and not holds(quiet, Reading(1.0, 1))
+    assert not clears(quiet, Reading(0.0, 0))
+    assert not clears(quiet, Reading(1.0, 1))  # back at the line, inside the margin
+    assert clears(quiet, Reading(2.0, 2))
+    slow = _one(metric="sent", channel="email", below=100)
+    assert holds(slow, Reading(40.0, 40)) and clears(slow, Reading(110.0, 110))
+    rate = _one(metric="delivery_rate", channel="email", below=0.9)
+    assert not rate.watches_silence and not holds(rate, Reading(None, 0))

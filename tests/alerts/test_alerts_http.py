@@ -451,3 +451,19 @@ def test_metrics_count_passes_alerts_and_deliveries(alert_server: Server, admin:
     assert 'livereport_alerts_total{event="fired",severity="critical"}' in text
     assert 'livereport_alert_deliveries_total{kind="webhook",outcome="delivered"}' in text
     assert 'livereport_alert_deliveries_total{kind="webhook",outcome="retry"}' in text
+
+
+def test_a_count_below_a_number_fires_when_a_campaign_falls_silent(admin: httpx.Client) -> None:
+    campaign = _campaign("silent")
+    events = Events(campaign)
+    _put_rules(admin, [
+        {"id": "silence", "metric": "sent", "channel": "email", "below": 1, "span_minutes": 1,
+         "severity": "warning", "campaign": campaign},
+    ])  # fmt: skip
+    # Sends of two minutes ago: the span (the current minute) holds none.
+    post(admin, events.sends(2, delivered=False, ago=150))
+    fired = wait_for(lambda: _alerts(admin, campaign, "firing"), "the silence alert")
+    assert (fired[0]["rule"], fired[0]["value"], fired[0]["volume"]) == ("silence", 0, 0)
+    post(admin, events.sends(2, delivered=False))
+    wait_for(lambda: not _alerts(admin, campaign, "firing"), "the silence to end")
+    assert _alerts(admin, campaign)[0]["resolved_value"] == 2

@@ -97,8 +97,16 @@ class AlertRule:
     def applies_to(self, campaign: str) -> bool:
         return self.campaign is None or self.campaign == campaign
 
+    @property
+    def watches_silence(self) -> bool:
+        """A count that must not fall below a number (``sent`` below 1 over 15 minutes): it
+        fires on few or no events, so no least volume applies."""
+        return self.below is not None and not self.is_rate and self.baseline_minutes is None
+
     def holds(self, value: float | None, volume: int) -> bool:
         """Whether the condition holds for a reading (stall: ``value`` is the deliveries)."""
+        if self.watches_silence:
+            return value is not None and value < (self.below or 0)
         if volume < max(self.min_volume, 1) or value is None:
             return False
         if self.metric == STALL:
@@ -111,6 +119,8 @@ class AlertRule:
     def clears(self, value: float | None, volume: int) -> bool:
         """Whether a firing alert may resolve: nothing left to judge in the span, or the value
         back past the threshold by the margin."""
+        if self.watches_silence:
+            return value is not None and value >= (self.below or 0) + self.margin - _ROUNDING
         if volume == 0 or value is None:
             return True
         if self.metric == STALL:
