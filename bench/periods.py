@@ -20,7 +20,6 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from common import generate_sql, header, load_average, percentile
 from livereport.report import period
@@ -28,6 +27,7 @@ from livereport.report.build import Reports
 from livereport.report.catalogue import TABS
 from livereport.store.chdb import ChdbStore
 from livereport.store.schema import migrate
+from query import timed, widgets
 
 ORG = 1
 DAYS = 30
@@ -43,19 +43,6 @@ def make(store: ChdbStore, campaign: str, count: int, now: int) -> float:
     for table in ROLLUPS:
         store.execute(f"OPTIMIZE TABLE {{db}}.{table} FINAL")
     return time.perf_counter() - started
-
-
-def timed(call: Any, runs: int) -> tuple[list[float], Any]:
-    samples, result = [], None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples, result
-
-
-def widgets(report: dict[str, Any]) -> Any:
-    return [w["data"] for w in report["widgets"]], report["executions"], report["empty"]
 
 
 def main() -> None:
