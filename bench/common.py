@@ -91,25 +91,34 @@ _ELEMENTS = ("Buy now", "Hero banner", "Newsletter sign-up", "Close")
 
 
 def generate_sql(
-    org: int, campaign: str, first: int, count: int, start: int, end: int, total: int = 0
+    org: int, campaign: str, first: int, count: int, start: int, end: int, total: int = 0,
+    campaigns: int = 0,
 ) -> str:
     """``INSERT … SELECT … FROM numbers()`` of ``count`` events of one campaign, numbered from
     ``first``, spread over [start, end) (epoch seconds): the channel/type funnel, reasons,
     domains, platforms and elements of bench/ingest.py's synthetic generator, one profile per
     ten events of the campaign's ``total`` (several statements make one campaign), each
     profile with its own email domain, variant and push platform. The events table's
-    materialized views build the rollups as usual."""
+    materialized views build the rollups as usual.
+
+    With ``campaigns``, the events go to that many campaigns named ``<campaign>-<i>``, each
+    living a fifteenth of [start, end) somewhere inside it."""
     mix = [(c, t) for c, t, w in _MIX for _ in range(w)]
     channels = _sql_list([c for c, _ in mix])
     types = _sql_list([t for _, t in mix])
     profiles = max(max(total, count) // 10, 1000)
     span = max(end - start, 1)
     quoted = _sql_list([campaign])[1:-1]
+    at = f"{int(start)} + h % {span}"
+    if campaigns:
+        life = max(span // 15, 1)
+        quoted = f"concat({quoted}, '-', toString(c))"
+        at = f"{int(start)} + sipHash64(c, 6) % {max(span - life, 1)} + h % {life}"
     # Only integers and quoted constants go into the statement.
     return f"""
 INSERT INTO {{db}}.events (org, id, time, ms, received, campaign, channel, type, profile,
     execution, variant, reason, bounce, recipient_domain, platform, interaction, element)
-SELECT {int(org)}, concat('g-', toString(n)), toDateTime({int(start)} + h % {span}, 'UTC'),
+SELECT {int(org)}, concat('g-', toString(n)), toDateTime({at}, 'UTC'),
     h % 1000, toDateTime({int(end)}, 'UTC'), {quoted}, ch, ty,
     concat('p', toString(p)),
     if(n % 3 = 0, 'evening', 'morning'), if(p % 2 = 0, 'A', 'B'),
@@ -123,7 +132,7 @@ SELECT {int(org)}, concat('g-', toString(n)), toDateTime({int(start)} + h % {spa
     if(ty = 'interaction' AND ch = 'web', {_sql_list(_ELEMENTS)}[1 + r % {len(_ELEMENTS)}], '')
 FROM (
     SELECT number + {int(first)} AS n, sipHash64(n, 1) AS h, sipHash64(n, 3) AS r,
-           sipHash64(n, 2) % {profiles} AS p,
+           sipHash64(n, 2) % {profiles} AS p, sipHash64(n, 5) % {max(int(campaigns), 1)} AS c,
            sipHash64(n, 4) % {len(mix)} AS k, {channels}[1 + k] AS ch, {types}[1 + k] AS ty
     FROM numbers({int(count)})
 )"""  # noqa: S608

@@ -6,6 +6,7 @@ process, reached over real HTTP like any client would.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -251,3 +252,15 @@ def post(client: httpx.Client, events: list[dict[str, Any]]) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result
+
+
+def next_report(lines: Iterator[str]) -> dict[str, Any]:
+    """The next ``report`` event of a live stream's lines (other events are skipped)."""
+    name = None
+    for line in lines:
+        if line.startswith("event: "):
+            name = line[len("event: ") :]
+        elif line.startswith("data: ") and name == "report":
+            report: dict[str, Any] = json.loads(line[len("data: ") :])
+            return report
+    raise AssertionError("the stream ended")

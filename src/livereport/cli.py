@@ -31,7 +31,7 @@ from livereport.config import Config
 from livereport.errors import LivereportError
 from livereport.events import Channel
 from livereport.observe import configure_logging
-from livereport.report.catalogue import PERIODS, TABS
+from livereport.report.catalogue import OVERVIEW_SORTS, PERIODS, STATUSES, TABS
 from livereport.report.render import Column, fit_tables, render_report
 from livereport.store.metadata import Role, Scope
 
@@ -390,7 +390,10 @@ class _DemoStream:
         """Where the history begins: ``history`` before now, or after the latest demo event
         the server holds when that is later (a restarted demo); None: nothing to load."""
         headers = {"Authorization": f"Bearer {self.key}"}
-        response = httpx.get(f"{self.url}/v1/campaigns", headers=headers, timeout=30)
+        response = httpx.get(
+            f"{self.url}/v1/campaigns", params={"q": DEMO_CAMPAIGN, "limit": 500}, headers=headers,
+            timeout=30,
+        )  # fmt: skip
         response.raise_for_status()
         since = self.now - self.history
         for row in response.json()["campaigns"]:
@@ -519,6 +522,69 @@ def report(campaign: str, tab: str, execution: str | None, period: str | None, s
             sys.stdout.write(msgspec.json.encode(body).decode() + "\n")
         else:
             render_report(out, body)
+
+
+@main.command()
+@click.option("--period", default=None, type=click.Choice(list(PERIODS)), help="A period ending now (default 24h); not with --from.")  # fmt: skip
+@click.option("--from", "start", default=None, metavar="TIME", help="The start of a custom period: RFC 3339 with an offset, a whole minute.")  # fmt: skip
+@click.option("--to", "end", default=None, metavar="TIME", help="The end of a custom period (excluded); without it, until now.")  # fmt: skip
+@click.option("--search", default=None, help="Only campaigns whose id contains this text (any case).")
+@click.option("--channel", default=None, type=click.Choice([c.value for c in Channel]), help="Only campaigns with events on this channel.")  # fmt: skip
+@click.option("--status", default=None, type=click.Choice(list(STATUSES)), help="Only campaigns of this status.")
+@click.option("--sort", default=None, type=click.Choice(list(OVERVIEW_SORTS)), help="What to sort by (default: last activity).")  # fmt: skip
+@click.option("--asc", is_flag=True, help="Smallest first (the default is largest, or newest, first).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500), help="Campaigns to show.")
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(0), help="Campaigns to skip.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@data_option
+@click.option("--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000.")
+@click.option("--key", default=None, help="An API key with the read scope (with --url).")
+def campaigns(period: str | None, start: str | None, end: str | None, search: str | None, channel: str | None, status: str | None, sort: str | None, asc: bool, limit: int, offset: int, as_json: bool, data: Path | None, url: str | None, key: str | None) -> None:  # fmt: skip
+    """Every campaign at a glance: status, key numbers and activity over a period."""
+    import msgspec
+
+    from livereport.report import overview
+    from livereport.report.period import asked
+    from livereport.report.render import render_overview
+
+    given = {
+        name: value
+        for name, value in {
+            "period": period, "from": start, "to": end, "q": search, "channel": channel,
+            "status": status, "sort": sort, "order": "asc" if asc else None,
+            "limit": str(limit), "offset": str(offset),
+        }.items()
+        if value is not None
+    }  # fmt: skip
+    with failures():
+        try:
+            asked_for = asked(period, start, end)
+            listing = overview.listing(*(given.get(name) for name in overview.LISTING_PARAMS))
+        except LivereportError as exc:
+            raise click.UsageError(exc.message) from None
+        target = _client_target(data, url, key)
+        if target is not None:
+            base, token = target
+            response = httpx.get(
+                f"{base}/v1/campaigns", params=given, headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            )  # fmt: skip
+            if response.status_code != 200:
+                raise Failure(_refusal(response))
+            body = response.json()
+        else:
+            retention = _config(data).retention_days
+
+            def local(store: Any, org: int) -> Any:
+                from livereport.report.build import Reports
+
+                return Reports(store, retention_days=retention).campaigns(org, None, asked_for, listing)
+
+            body = _local(data, local)
+        if as_json:
+            sys.stdout.write(msgspec.json.encode(body).decode() + "\n")
+        else:
+            render_overview(out, body)
 
 
 def _local_report(store: Any, org: int, campaign: str, tab: str, execution: str | None, asked_for: Any, retention_days: int) -> Any:  # fmt: skip

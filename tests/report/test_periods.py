@@ -5,6 +5,7 @@ previous period of the same length."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import uuid
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from conftest import Server, post
+from conftest import Server, next_report, post
 from report import expected as hand
 from report.test_exactness import assert_metrics, assert_rows, get, path, same
 
@@ -198,6 +199,27 @@ def test_a_late_event_changes_a_past_period_already_shown(world: World) -> None:
     assert sent(again) == sent(first) + 1
 
 
+def test_a_stream_of_a_past_period_sends_the_report_again_after_a_late_event(world: World) -> None:
+    """The live stream of the last 7 days watches every stored event of the campaign, not
+    only those of the live 24 hours: an event dated 5 days ago that arrives now changes it."""
+    url = f"{world.server.url}{path(world.campaign, 'live')}"
+    headers = {"Authorization": world.client.headers["Authorization"]}
+    params = {"tab": "email", "period": "7d"}
+
+    def sent(report: dict[str, Any]) -> int:
+        return next(int(w["data"]["total"]["sent"]) for w in report["widgets"] if w["kind"] == "statistics")
+
+    with httpx.stream("GET", url, params=params, headers=headers, timeout=30) as stream:
+        lines = stream.iter_lines()
+        first = next_report(lines)
+        assert first["period"] == "7d"
+        late_at = datetime.now(UTC) - timedelta(days=5)
+        world.post([{"id": uuid.uuid4().hex, "time": _iso(late_at), "campaign": world.campaign,
+                     "type": "sent", "channel": "email", "profile": "late-streamed"}])  # fmt: skip
+        again = next_report(lines)
+        assert sent(again) == sent(first) + 1
+
+
 @pytest.mark.parametrize(
     ("params", "says"),
     [
@@ -281,6 +303,53 @@ def test_a_range_across_a_dst_change_is_counted_in_real_time(long_memory: Server
                    **{"from": start.astimezone(zone).isoformat(), "to": end.astimezone(zone).isoformat()})  # fmt: skip
     assert body["metrics"]["sent"] == 2, (name, change, body)
     assert (body["from"], body["to"]) == (_iso(start), _iso(end))
+
+
+def test_day_buckets_follow_the_time_zone_asked_across_a_dst_change(long_memory: Server) -> None:
+    """bucket=1d with tz=: each bucket starts at that zone's midnight, the day of a change of
+    daylight saving time lasts 23 or 25 hours, and each day counts the events of its local
+    date; a zone name that is not one is refused."""
+    zones = ("America/New_York", "Europe/Paris", "Australia/Sydney")  # changes away from midnight
+    now = datetime.now(UTC)
+    name, change = max((latest_change_in(z, now), z) for z in zones)[::-1]
+    zone = ZoneInfo(name)
+    day = change.astimezone(zone).date()
+    days = [day + timedelta(days=d) for d in (-2, -1, 0, 1, 2)]
+    midnights = [datetime.combine(d, datetime.min.time(), tzinfo=zone) for d in days]
+    campaign = f"tz-days-{uuid.uuid4().hex[:6]}"
+    events, per_day = [], {d: 0 for d in days[:-1]}
+    for d in days[:-1]:
+        for i, local in enumerate(("00:00", "00:10", "12:00", "23:59")):
+            hour, minute = map(int, local.split(":"))
+            at = datetime.combine(d, datetime.min.time().replace(hour=hour, minute=minute), tzinfo=zone)
+            events.append({"id": uuid.uuid4().hex, "time": _iso(at.astimezone(UTC)), "campaign": campaign,
+                           "type": "sent", "channel": "email", "profile": f"p{d}-{i}"})  # fmt: skip
+            per_day[d] += 1
+    with long_memory.client(long_memory.key("ingest", "read")) as client:
+        post(client, events)
+        params = {"channel": "email", "metrics": "sent", "bucket": "1d", "tz": name,
+                  "from": midnights[0].isoformat(), "to": midnights[-1].isoformat()}  # fmt: skip
+        body = get(client, path(campaign, "series"), **params)
+        utc = get(client, path(campaign, "series"), **{**params, "tz": "UTC"})
+        refused = client.get(path(campaign, "series"), params={**params, "tz": "Mars/Olympus"})
+    assert body["tz"] == name and utc["tz"] == "UTC"
+    assert body["t"] == [_iso(m.astimezone(UTC)) for m in midnights[:-1]], (name, body["t"])
+    lengths = {(b.timestamp() - a.timestamp()) / 3600 for a, b in itertools.pairwise(midnights)}
+    assert lengths == {24, 23} or lengths == {24, 25}, lengths
+    assert body["series"]["sent"] == [per_day[d] for d in days[:-1]]
+    assert sum(utc["series"]["sent"]) == sum(per_day.values()) and utc["series"]["sent"] != body["series"]["sent"]
+    assert refused.status_code == 400 and "tz: 'Mars/Olympus' is not a time zone name" in refused.json()["error"]
+
+
+def latest_change_in(name: str, now: datetime) -> datetime:
+    zone = ZoneInfo(name)
+    t = now.replace(minute=0, second=0, microsecond=0) - timedelta(days=3)
+    for _ in range((LONG_RETENTION - 10) * 24):
+        earlier = t - timedelta(hours=1)
+        if earlier.astimezone(zone).utcoffset() != t.astimezone(zone).utcoffset():
+            return t
+        t = earlier
+    raise AssertionError(f"no change of daylight saving time in {name} in the last {LONG_RETENTION} days")
 
 
 def test_a_previous_period_before_the_retention_says_it_is_incomplete(world: World) -> None:

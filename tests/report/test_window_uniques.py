@@ -172,7 +172,13 @@ def check_upgrade(store):
         "'old', 'email', if(number %% 3 = 0, 'click', 'open'), concat('p', toString(number %% 41)), "
         "if(number %% 2 = 0, 'morning', 'evening'), if(number %% 5 = 0, 'a.example', 'b.example') "
         "FROM numbers(2000)", {"now": now})
-    assert migrate(store) == ["0003_window_uniques.sql"]
+    assert migrate(store) == ["0003_window_uniques.sql", "0004_campaign_overview.sql"]
+    # The overview's hourly counts start from the events already stored too.
+    hourly = store.execute("SELECT toUInt32(hour), sum(events) FROM {db}.campaign_hours "
+                           "WHERE org = 1 GROUP BY hour ORDER BY hour")
+    raw = store.execute("SELECT toUInt32(toStartOfHour(time)) AS h, count() FROM {db}.events "
+                        "WHERE org = 1 GROUP BY h ORDER BY h")
+    assert hourly == raw and len(raw) > 40, (hourly[:3], raw[:3])
     start = (now // 60 + 1) * 60 - 86400
     scope = Scope(1, "old", "email")
     assert window_usable(scope, start, "none", frozenset({"open"}))

@@ -66,7 +66,7 @@ def test_an_unknown_query_parameter_is_named_with_the_accepted_ones(admin: httpx
         "chanel: unknown query parameter; expected only channel, compare, execution, from, period, "
         "to (see /v1/openapi.json)"
     )
-    none = admin.get("/v1/campaigns", params={"page": "2"})
+    none = admin.get("/v1/catalogue", params={"page": "2"})
     assert error(none, 400).startswith("page: unknown query parameter; expected none")
 
 

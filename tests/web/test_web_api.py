@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ import httpx
 import pytest
 from dashboard import EDITOR, OTHER, VIEWER, create_users, event
 
-from conftest import Server, post
+from conftest import Server, next_report, post
 from livereport.store.metadata import Metadata
 from livereport.web.layouts import default_layout
 from livereport.web.session import (
@@ -283,17 +282,6 @@ def test_export_of_an_unknown_widget_or_campaign(srv: Server) -> None:
 # the live stream
 
 
-def _next_report(lines: Iterator[str]) -> dict[str, Any]:
-    name = None
-    for line in lines:
-        if line.startswith("event: "):
-            name = line[len("event: ") :]
-        elif line.startswith("data: ") and name == "report":
-            report: dict[str, Any] = json.loads(line[len("data: ") :])
-            return report
-    raise AssertionError("the stream ended")
-
-
 def test_the_live_stream_sends_the_report_then_each_change(srv: Server) -> None:
     campaign = "live-api"
     key = srv.key("ingest", "read")
@@ -305,15 +293,15 @@ def test_the_live_stream_sends_the_report_then_each_change(srv: Server) -> None:
         assert stream.status_code == 200
         assert stream.headers["content-type"].startswith("text/event-stream")
         lines = stream.iter_lines()
-        first = _next_report(lines)
+        first = next_report(lines)
         assert first["tab"] == "email"
         assert first["widgets"][0]["data"]["metrics"]["delivered"] == 1
         started = time.monotonic()
         with srv.client(key) as client:
             post(client, [event(campaign, "delivered"), event(campaign, "delivered")])
-        report = _next_report(lines)
+        report = next_report(lines)
         while report["widgets"][0]["data"]["metrics"]["delivered"] != 3:
-            report = _next_report(lines)
+            report = next_report(lines)
         assert time.monotonic() - started < 5
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from livereport.errors import BadRequest, NotFound
 from livereport.events import CAMPAIGN, Channel
+from livereport.report import overview
 from livereport.report import period as periods
 from livereport.report.catalogue import (
     BUCKETS,
@@ -37,7 +38,6 @@ from livereport.report.query import (
     Window,
     campaign_exists,
     campaign_first,
-    campaign_rows,
     executions,
     high_water_mark,
     isoformat,
@@ -175,13 +175,26 @@ class Reports:
         zeros are no sign of a quiet campaign."""
         return window.start >= window.as_of - self.retention_days * 86_400 - 60
 
-    def campaigns(self, org: int, now: float | None = None) -> dict[str, Any]:
-        window = Window.at(time.time() if now is None else now)
-        return {
-            "window": window.json(),
-            "as_of": isoformat(window.as_of),
-            "campaigns": campaign_rows(self.store, org, window.start, window.end),
-        }
+    def campaigns(
+        self, org: int, now: float | None = None, asked: periods.Asked | None = None,
+        listing: overview.Listing | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """The campaign overview: every campaign's numbers over the period, one page of them
+        (report/overview.py)."""
+        at = time.time() if now is None else now
+        window = overview.org_window(self.store, org, asked or periods.Asked(), at, self.retention_days)
+        earliest = int(at) - self.retention_days * 86_400
+        return overview.overview(self.store, org, window, listing or overview.Listing(), earliest)
+
+    def org_totals(
+        self, org: int, asked: periods.Asked, channel: str, top: str, limit: int,
+        min_volume: int, now: float | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        at = time.time() if now is None else now
+        window = overview.org_window(self.store, org, asked, at, self.retention_days)
+        return overview.org_totals(
+            self.store, org, window, channel, top, limit, min_volume, asked.compare
+        )
 
     def totals(
         self, org: int, campaign: str, channel: str, execution: str | None = None,
@@ -275,34 +288,40 @@ class Reports:
             raise BadRequest(f"bucket: {name[:20]!r} is unknown; expected one of {', '.join(BUCKETS)}")
         periods.check_points(window, name)
         size = BUCKETS[name].seconds
-        if window.is_day:  # whole buckets, the last one holding now
-            first = _series_start(window, name)
-            count = WINDOW_SECONDS // size
-            read_from = first
-        else:  # every minute of the period, the first and last buckets maybe in part
-            first = window.start // size * size
-            count = -(-(window.end - first) // size)
-            read_from = window.start
-        groups = tally(
-            self.store, scope, read_from, window.end, bucket=size, names=names, raw=self.raw
-        )
-        starts = [first + i * size for i in range(count)]
+        if name == "1d" and window.tz != "UTC":  # the days of the zone asked, from midnight
+            starts = periods.day_starts(window.start, window.end, window.tz)
+            groups = tally(self.store, scope, window.start, window.end, bucket=size,
+                           names=names, raw=self.raw, day_tz=window.tz)  # fmt: skip
+        else:
+            if window.is_day:  # whole buckets, the last one holding now
+                first = _series_start(window, name)
+                count = WINDOW_SECONDS // size
+                read_from = first
+            else:  # every minute of the period, the first and last buckets maybe in part
+                first = window.start // size * size
+                count = -(-(window.end - first) // size)
+                read_from = window.start
+            groups = tally(
+                self.store, scope, read_from, window.end, bucket=size, names=names, raw=self.raw
+            )
+            starts = [first + i * size for i in range(count)]
         values = [groups.get(s, Tally()).compute(names) for s in starts]
         return {
             "bucket": name,
+            "tz": window.tz if name == "1d" else "UTC",
             "t": [isoformat(s) for s in starts],
             "series": {n: [v[n] for v in values] for n in names},
         }
 
     def report(
         self, org: int, campaign: str, tab: str, execution: str | None = None,
-        now: float | None = None, share: bool = False, known: tuple[int, int] | None = None,
+        now: float | None = None, share: bool = False, known: tuple[int, ...] | None = None,
         window: Window | None = None, compare: bool = False,
     ) -> dict[str, Any]:  # fmt: skip
         """A whole tab. ``share``: join a build of the same tab that another caller started at
         the same high-water mark (live streams), instead of building it again; every caller
         then gets the very same report (as of that build), to read and not to change.
-        ``known``: (high-water mark, window end) the caller read just before (a live
+        ``known``: (high-water mark, window end, …) the caller read just before (a live
         stream's watcher), used instead of reading the mark again while the window holds."""
         check_tab(tab)
         window = window or Window.at(time.time() if now is None else now)
@@ -320,7 +339,7 @@ class Reports:
             if mark
             else self._scope(org, campaign, tab, execution, window)
         )
-        key = (org, campaign, tab, scope.execution, window.start, window.end, compare)
+        key = (org, campaign, tab, scope.execution, window.start, window.end, window.tz, compare)
         with self._lock:
             found = self._cached.get(key) if self.cache else None
             if found is not None and found[0] == mark:

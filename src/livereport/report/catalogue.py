@@ -97,6 +97,16 @@ CAMPAIGN_OWN: Final = frozenset({"entered_profiles"})
 #: Every value of the ``channel`` parameter: the six channels and the campaign level.
 SCOPES: Final = (CAMPAIGN, *(c.value for c in Channel))
 
+#: The numbers of each campaign in the campaign overview (report/overview.py), in order.
+OVERVIEW_METRICS: Final = (
+    "sent", "delivered", "delivery_rate", "open_rate", "click_rate", "bounce_rate",
+    "complaint_rate",
+)  # fmt: skip
+#: What the overview sorts by: its numbers, or one of these.
+OVERVIEW_SORTS: Final = ("last", "first", "campaign", "events", *OVERVIEW_METRICS)
+#: A campaign's status in the overview: sending now, done sending, or nothing for an hour.
+STATUSES: Final = ("sending", "finished", "quiet")
+
 
 def metrics_for(scope: str) -> tuple[str, ...]:
     """The metrics that apply to a channel: those whose event types it can produce."""

@@ -10,10 +10,13 @@ show zeros that look like a quiet campaign.
 
 from __future__ import annotations
 
+import functools
 import math
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from datetime import time as dtime
 
 from livereport.errors import BadRequest
 from livereport.report.catalogue import BUCKETS, DEFAULT_PERIOD, PERIODS
@@ -42,6 +45,7 @@ class Asked:
     start: int | None = None
     end: int | None = None
     compare: bool = False
+    tz: str = "UTC"
 
     @property
     def default(self) -> bool:
@@ -49,10 +53,12 @@ class Asked:
 
 
 def asked(
-    period: str | None, start: str | None, end: str | None, compare: str | None = None
-) -> Asked:
-    """Read ``period``, ``from``, ``to`` and ``compare`` (each None when not given)."""
+    period: str | None, start: str | None, end: str | None, compare: str | None = None,
+    tz: str | None = None,
+) -> Asked:  # fmt: skip
+    """Read ``period``, ``from``, ``to``, ``compare`` and ``tz`` (each None when not given)."""
     wants = compare is not None
+    zone = time_zone(tz) if tz is not None else "UTC"
     if compare is not None and compare not in COMPARE:
         raise BadRequest(f"compare: {compare[:40]!r} is unknown; expected previous, or leave it out")
     if period is not None and (start is not None or end is not None):
@@ -60,16 +66,45 @@ def asked(
     if period is not None:
         if period not in PRESETS:
             raise BadRequest(f"period: {period[:40]!r} is unknown; {_EXPECTED}")
-        return Asked(preset=period, compare=wants)
+        return Asked(preset=period, compare=wants, tz=zone)
     if end is not None and start is None:
         raise BadRequest(f"to is given without from; {_EXPECTED}")
     if start is None:
-        return Asked(compare=wants)
+        return Asked(compare=wants, tz=zone)
     first = _minute("from", start)
     last = _minute("to", end) if end is not None else None
     if last is not None and last <= first:
         raise BadRequest(f"to ({end}) is not after from ({start}); expected a period of at least one minute")
-    return Asked(preset="custom", start=first, end=last, compare=wants)
+    return Asked(preset="custom", start=first, end=last, compare=wants, tz=zone)
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def time_zone(name: str) -> str:
+    """An IANA time zone name the day buckets of a series follow (``tz=``), checked."""
+    if name == "UTC" or name in _zones():
+        return name
+    raise BadRequest(
+        f"tz: {name[:60]!r} is not a time zone name; expected an IANA name such as "
+        "Europe/Paris or America/New_York, or UTC"
+    )
+
+
+def day_starts(start: int, end: int, tz: str) -> list[int]:
+    """The starts (epoch seconds) of the days of ``tz`` that [start, end) touches: each at
+    the zone's midnight, so a day across a DST change lasts 23 or 25 hours."""
+    zone = zoneinfo.ZoneInfo(tz)
+    day = datetime.fromtimestamp(start, zone).date()
+    found: list[int] = []
+    while True:
+        midnight = int(datetime.combine(day, dtime(0), tzinfo=zone).timestamp())
+        if midnight >= end:
+            return found
+        found.append(midnight)
+        day += timedelta(days=1)
 
 
 def _minute(name: str, text: str) -> int:
@@ -106,13 +141,13 @@ def resolve(
             )
         if end <= request.start:
             raise BadRequest("to is not after from; expected a period of at least one minute")
-        return Window(request.start, end, now, end == end_now, "custom")
+        return Window(request.start, end, now, end == end_now, "custom", request.tz)
     length = PRESETS[request.preset]
     if length is None:  # life: from the campaign's first event (within the retention)
         first = first_event()
         start = max(earliest, (first // 60) * 60) if first is not None else end_now - 60
-        return Window(start, end_now, now, True, request.preset)
-    return Window(end_now - length, end_now, now, True, request.preset)
+        return Window(start, end_now, now, True, request.preset, request.tz)
+    return Window(end_now - length, end_now, now, True, request.preset, request.tz)
 
 
 def default_bucket(window: Window) -> str:

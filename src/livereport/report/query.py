@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,13 +30,15 @@ def isoformat(epoch: float) -> str:
 class Window:
     """The minutes a report covers, [start, end): by default the last 24 hours, ``end`` being
     the end of the current minute (report/period.py makes the others). ``live``: the period
-    includes now; ``period``: the preset it comes from, or "custom"."""
+    includes now; ``period``: the preset it comes from, or "custom"; ``tz``: the time zone
+    whose midnights start the day buckets of its series."""
 
     start: int
     end: int
     as_of: float
     live: bool = True
     period: str = "24h"
+    tz: str = "UTC"
 
     @classmethod
     def at(cls, now: float) -> Window:
@@ -51,7 +53,7 @@ class Window:
     def previous(self) -> Window:
         """The period of the same length just before this one."""
         length = self.end - self.start
-        return Window(self.start - length, self.start, self.as_of, False, self.period)
+        return Window(self.start - length, self.start, self.as_of, False, self.period, self.tz)
 
     def json(self) -> dict[str, str]:
         return {"from": isoformat(self.start), "to": isoformat(self.end)}
@@ -143,7 +145,7 @@ _RAW_DIMS = (
 
 # The two statements of a tally (counts, distinct profiles) run side by side, each on its own
 # connection (a read connection of the embedded engine, a pooled server connection).
-_STATEMENTS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="report-statement")
+STATEMENTS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="report-statement")
 
 
 def needed(names: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
@@ -174,9 +176,11 @@ def tallies(
     names: Iterable[str] | None = None,
     raw: bool = False,
     count_all: bool = False,
+    day_tz: str | None = None,
 ) -> dict[Any, Tally]:
     """Base aggregates per group value (or per time bucket), read from the rollups (or, with
-    ``raw``, computed from the raw events).
+    ``raw``, computed from the raw events). ``day_tz``: buckets are the days of that time
+    zone, each keyed by its midnight (``bucket`` is then ignored).
 
     With ``names``, only what those metrics read is queried: no counts query when none
     counts events, and distinct profiles only of the types they name. Distinct profiles are
@@ -205,6 +209,8 @@ def tallies(
     key = _GROUPS[group]
     if bucket is not None:
         key = f"intDiv(toUInt32(minute), {int(bucket)}) * {int(bucket)}"
+    if day_tz is not None:  # a checked zone name, bound as a constant
+        key, params["day_tz"], bucket = "toUInt32(toStartOfDay(minute, %(day_tz)s))", day_tz, 86_400
     result: dict[Any, Tally] = defaultdict(Tally)
     # Table names and group expressions are constants of this module; values are bound.
     found_uniques = None
@@ -213,11 +219,11 @@ def tallies(
         uniques and not raw and (bucket is None or series)
         and window_usable(scope, start, group, uniques)
     ):  # fmt: skip
-        found_uniques = _STATEMENTS.submit(
+        found_uniques = STATEMENTS.submit(
             window_uniques, store, scope, start, end, group, dimension, uniques, series
         )
     if uniques and found_uniques is None:
-        found_uniques = _STATEMENTS.submit(
+        found_uniques = STATEMENTS.submit(
             store.execute,
             f"SELECT {key} AS g, toString(type), {unique_merge} "  # noqa: S608
             f"FROM {uniques_from} WHERE {where} AND type IN %(unique_types)s GROUP BY g, type",
@@ -346,40 +352,6 @@ def campaign_exists(store: Store, org: int, campaign: str) -> bool:
     return bool(rows)
 
 
-def campaign_rows(store: Store, org: int, start: int, end: int) -> list[dict[str, Any]]:
-    """Every campaign of the org: channels, first and last event time, events in the window."""
-    found: dict[str, dict[str, Any]] = {}
-    for campaign, channel, first, last in store.execute(
-        "SELECT campaign, toString(channel), toUInt32(minMerge(first)), toUInt32(maxMerge(last)) "
-        "FROM {db}.campaigns WHERE org = %(org)s GROUP BY campaign, channel",
-        {"org": org},
-    ):
-        entry = found.setdefault(
-            campaign, {"campaign": campaign, "channels": [], "first": first, "last": last}
-        )
-        if channel != CAMPAIGN:
-            entry["channels"].append(channel)
-        entry["first"] = min(entry["first"], first)
-        entry["last"] = max(entry["last"], last)
-    in_window: Mapping[str, int] = dict(
-        store.execute(
-            "SELECT campaign, sum(events) FROM {db}.minute_counts WHERE org = %(org)s "
-            "AND minute >= toDateTime(%(start)s, 'UTC') AND minute < toDateTime(%(end)s, 'UTC') "
-            "GROUP BY campaign",
-            {"org": org, "start": start, "end": end},
-        )
-    )
-    rows = []
-    for entry in found.values():
-        entry["channels"].sort()
-        entry["events_in_window"] = int(in_window.get(entry["campaign"], 0))
-        entry["first"] = isoformat(entry["first"])
-        entry["last"] = isoformat(entry["last"])
-        rows.append(entry)
-    rows.sort(key=lambda e: (e["last"], e["campaign"]), reverse=True)
-    return rows
-
-
 class TabTallies:
     """Every tally a tab's widgets ask for, from at most four statements read side by side:
     the counts per channel and execution, the breakdown keys' counts of all its dimensions,
@@ -402,10 +374,10 @@ class TabTallies:
         self.window = bool(self.unique_types) and all(
             window_usable(scope, start, group, self.unique_types) for group in ("none", "channel")
         )
-        self._counts = _STATEMENTS.submit(self._read_counts)
-        self._dims = _STATEMENTS.submit(self._read_dims) if self.dims else None
-        self._series = _STATEMENTS.submit(self._read_series) if series_start is not None else None
-        self._uniques = _STATEMENTS.submit(self._read_uniques) if self.window else None
+        self._counts = STATEMENTS.submit(self._read_counts)
+        self._dims = STATEMENTS.submit(self._read_dims) if self.dims else None
+        self._series = STATEMENTS.submit(self._read_series) if series_start is not None else None
+        self._uniques = STATEMENTS.submit(self._read_uniques) if self.window else None
 
     # the statements
 
@@ -476,6 +448,7 @@ class TabTallies:
         self, store: Store, scope: Scope, start: int, end: int, *, group: str = "none",
         dimension: Dimension | None = None, bucket: int | None = None,
         names: Iterable[str] | None = None, raw: bool = False, count_all: bool = False,
+        day_tz: str | None = None,
     ) -> dict[Any, Tally]:  # fmt: skip
         """What :func:`tallies` answers, from the tab's statements when they hold it."""
         series = bucket is not None
@@ -492,9 +465,12 @@ class TabTallies:
             and (group in ("none", "execution", "channel") if dimension is None else group == "key")
         )  # fmt: skip
         found_uniques = self._uniques.result() if self._uniques is not None else None
-        if not shape_ok or (uniques and (found_uniques is None or not uniques <= self.unique_types)):
+        if day_tz is not None or not shape_ok or (
+            uniques and (found_uniques is None or not uniques <= self.unique_types)
+        ):
             return tallies(store, scope, start, end, group=group, dimension=dimension,
-                           bucket=bucket, names=names, raw=raw, count_all=count_all)  # fmt: skip
+                           bucket=bucket, names=names, raw=raw, count_all=count_all,
+                           day_tz=day_tz)  # fmt: skip
         result: dict[Any, Tally] = defaultdict(Tally)
         if counted is None or counted or count_all:
             for g, type_, bounce, n in self._count_rows(group, dimension, series):

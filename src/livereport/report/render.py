@@ -355,3 +355,35 @@ def render_report(console: Console, report: dict[str, Any]) -> None:
     for widget in report["widgets"]:
         view = widget_view(widget, console.width - _PANEL, report.get("live", True))
         console.print(Panel(view, title=Text(widget["title"]), title_align="left"))
+
+
+_STATUS_STYLES = {"sending": "green", "finished": "cyan", "quiet": "dim"}
+
+
+def render_overview(console: Console, body: dict[str, Any]) -> None:
+    """The campaign overview (``GET /v1/campaigns``) as a table, one page of it."""
+    words = _PERIOD_WORDS.get(body.get("period", "24h"), "a period of your choice")
+    shown = len(body["campaigns"])
+    first = body["offset"] + 1 if shown else 0
+    console.print(Text.assemble(
+        (f"{words[0].upper()}{words[1:]}", "bold"),
+        f": {_moment(body['from'], '%Y-%m-%d %H:%M')} → {_moment(body['to'], '%Y-%m-%d %H:%M')} UTC"
+        f" · campaigns {first:,}–{body['offset'] + shown:,} of {body['total']:,}"
+        f" · sending {body['statuses']['sending']:,}, finished {body['statuses']['finished']:,},"
+        f" quiet {body['statuses']['quiet']:,}",
+    ))  # fmt: skip
+    if not shown:
+        console.print("No campaign matches." if body["campaigns_total"] else "No campaigns yet.")
+        return
+    names = list(body["campaigns"][0]["metrics"])
+    columns = [Column("Campaign", wrap=True), Column("Status"),
+               *(Column(_label(n), "right") for n in names), Column("Activity")]  # fmt: skip
+    rows: list[list[str | Text]] = [
+        [Text(row["campaign"]),  # untrusted: shown as given, never read as markup
+         Text(row["status"], style=_STATUS_STYLES.get(row["status"], "")),
+         *(format_value(n, row["metrics"][n]) for n in names),
+         sparkline([float(v) for v in row["sparkline"]])]
+        for row in body["campaigns"]
+    ]  # fmt: skip
+    for table in fit_tables(columns, rows, console.width):
+        console.print(table)

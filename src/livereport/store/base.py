@@ -27,8 +27,11 @@ EVENT_COLUMNS: tuple[str, ...] = (
 #: Tables partitioned by day, dropped together when they leave the retention period.
 PARTITIONED_TABLES: tuple[str, ...] = (
     "events", "minute_counts", "minute_uniques", "dim_counts", "dim_uniques", "campaigns",
-    "unique_last", "unique_minutes",
+    "campaign_hours", "unique_last", "unique_minutes",
 )  # fmt: skip
+#: Tables of an org's data kept whole, not by day: their aggregates (min, max, bit or) do
+#: not mind a row added twice, so a rebuild adds to them without dropping anything.
+WHOLE_TABLES: tuple[str, ...] = ("campaign_life",)
 #: The live window's tables (store/window.py) and the days they keep: today and the two
 #: before, whatever the retention (a window starts at most 26 hours back).
 WINDOW_TABLES: frozenset[str] = frozenset({"unique_last", "unique_minutes"})

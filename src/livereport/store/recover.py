@@ -12,7 +12,7 @@ from pathlib import Path
 
 from livereport.errors import StorageUnavailable
 from livereport.store import window
-from livereport.store.base import Store, check_identifier
+from livereport.store.base import WHOLE_TABLES, Store, check_identifier
 
 #: The views that read unique_moves, not the events table.
 WINDOW_VIEWS = frozenset({"unique_last_mv", "unique_minutes_mv"})
@@ -50,7 +50,8 @@ def rebuild_rollups(store: Store, days: Iterable[int]) -> None:
     source = f"FROM {store.database}.events "
     for target, select in rollup_views(store):
         for day in days:
-            store.execute(f"ALTER TABLE {{db}}.{target} DROP PARTITION {day}")
+            if target not in WHOLE_TABLES:
+                store.execute(f"ALTER TABLE {{db}}.{target} DROP PARTITION {day}")
             # Identifiers come from system.tables and the day is an int: nothing user-given.
             day_events = f"FROM (SELECT * FROM {{db}}.events WHERE toYYYYMMDD(time) = {day}) AS events "  # noqa: S608
             store.execute(f"INSERT INTO {{db}}.{target} " + select.replace(source, day_events))

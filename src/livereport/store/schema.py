@@ -42,6 +42,7 @@ _CREATES = re.compile(
     re.IGNORECASE,
 )
 _ALTER = re.compile(r"^\s*ALTER\s+TABLE\s+\{db\}\.(\w+)", re.IGNORECASE)
+_INSERT = re.compile(r"^\s*INSERT\s+INTO\s+\{db\}\.(\w+)", re.IGNORECASE)
 #: The engines of the migrations that have a Replicated variant (parameters kept after
 #: the ZooKeeper path and the replica name).
 _ENGINE = re.compile(
@@ -94,6 +95,10 @@ def cluster_statements(
     created = _CREATES.match(statement)
     altered = _ALTER.match(statement)
     spread = f" ON CLUSTER {cluster}" if on_cluster else ""
+    if _INSERT.match(statement):
+        # A backfill: on each host from its own shard's tables, or once through the
+        # Distributed tables (which put each row on its campaign's shard).
+        return [statement if on_cluster else local]
     if created and created.group(1).upper() == "TABLE":
         name = created.group(2)
         if replicated and _ENGINE.search(local):  # a Null table keeps nothing to replicate

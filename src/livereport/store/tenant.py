@@ -14,10 +14,10 @@ from typing import Any
 
 from livereport.errors import LivereportError
 from livereport.events import Event
-from livereport.store.base import PARTITIONED_TABLES, Store, WindowTurn
+from livereport.store.base import PARTITIONED_TABLES, WHOLE_TABLES, Store, WindowTurn
 
 _TABLE = re.compile(r"\{db\}\.([A-Za-z_][A-Za-z0-9_]*)")
-_TENANT_TABLES = frozenset(PARTITIONED_TABLES)
+_TENANT_TABLES = frozenset(PARTITIONED_TABLES) | frozenset(WHOLE_TABLES)
 
 
 class MissingOrg(LivereportError):

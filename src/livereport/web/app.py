@@ -30,6 +30,7 @@ from livereport.ingest import pipeline
 from livereport.ingest.decode import media_type, read_body
 from livereport.ingest.seen import SharedSeen
 from livereport.ingest.writer import Writer
+from livereport.report import overview
 from livereport.report.build import Reports, describe_catalogue
 from livereport.report.catalogue import BUCKETS, DEFAULT_BUCKET
 from livereport.store.base import Store, drop_partitions_before, retention_start
@@ -106,14 +107,30 @@ def _read(request: Request) -> tuple[Services, int]:
 
 async def get_campaigns(request: Request) -> Response:
     s, org = _read(request)
-    found = await run_in_threadpool(s.reports.campaigns, org)
-    # Each campaign's firing alerts, for the campaign list's badges.
+    asked = period_param(request)
+    wanted = overview.listing(*(query_param(request, name) for name in overview.LISTING_PARAMS))
+    found = await run_in_threadpool(s.reports.campaigns, org, None, asked, wanted)
+    # Each campaign's firing alerts, for the overview's badges.
     alerts = await run_in_threadpool(s.metadata.open_alert_counts, org)
     rows = []
     for row in found["campaigns"]:
         count, worst = alerts.get(row["campaign"], (0, None))
         rows.append({**row, "open_alerts": count, "alert_severity": worst})
     return JSON({**found, "campaigns": rows})
+
+
+async def get_org_totals(request: Request) -> Response:
+    s, org = _read(request)
+    asked = period_param(request)
+    channel = query_param(request, "channel", "email")
+    top = query_param(request, "top", "sent")
+    limit = overview.whole("limit", query_param(request, "limit"), overview.DEFAULT_TOP, 1, overview.MAX_TOP)
+    volume = overview.whole(
+        "min_volume", query_param(request, "min_volume"), overview.DEFAULT_MIN_VOLUME, 0, 10**9
+    )
+    assert channel is not None and top is not None
+    found = await run_in_threadpool(s.reports.org_totals, org, asked, channel, top, limit, volume)
+    return JSON(found)
 
 
 async def get_totals(request: Request) -> Response:
@@ -370,6 +387,7 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
         Route("/v1/bounce-rules", put_bounce_rules, methods=["PUT"]),
         Route("/v1/bounce-rules/reclassify", post_reclassify, methods=["POST"]),
         Route("/v1/campaigns", get_campaigns),
+        Route("/v1/totals", get_org_totals),
         Route("/v1/campaigns/{campaign:path}/totals", get_totals),
         Route("/v1/campaigns/{campaign:path}/breakdown", get_breakdown),
         Route("/v1/campaigns/{campaign:path}/series", get_series),

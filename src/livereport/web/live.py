@@ -45,21 +45,27 @@ HEARTBEAT_S = 15.0
 #: What EventSource waits before it reconnects by itself, in milliseconds.
 RETRY_MS = 2000
 
-Fingerprint = tuple[int, int]
+#: (events of the live 24 hours, the end of that window, events of the campaign stored in
+#: all): the first two tell whether a cached 24-hour report is current, the last moves with
+#: a late event of any older period a stream may show.
+Fingerprint = tuple[int, int, int]
 #: The ``alerts`` event of a campaign without firing alerts.
 NO_ALERTS = b'{"alerts":[]}'
 
 
 def fingerprint(store: Store, org: int, campaign: str, now: float) -> Fingerprint:
-    """Changes when an event of the campaign lands in the window, and when the minute turns."""
+    """Changes when an event of the campaign lands (in the live window or before it), and
+    when the minute turns."""
     window = Window.at(now)
     rows = store.execute(
-        "SELECT sum(events) FROM {db}.minute_counts WHERE org = %(org)s "
+        "SELECT (SELECT sum(events) FROM {db}.minute_counts WHERE org = %(org)s "
         "AND campaign = %(campaign)s AND minute >= toDateTime(%(start)s, 'UTC') "
-        "AND minute < toDateTime(%(end)s, 'UTC')",
+        "AND minute < toDateTime(%(end)s, 'UTC')), "
+        "(SELECT sum(events) FROM {db}.campaign_hours WHERE org = %(org)s AND campaign = %(campaign)s)",
         {"org": org, "campaign": campaign, "start": window.start, "end": window.end},
     )
-    return (int(rows[0][0] or 0) if rows else 0, window.end)
+    day, every = rows[0] if rows else (0, 0)
+    return (int(day or 0), window.end, int(every or 0))
 
 
 @dataclass

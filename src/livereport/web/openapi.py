@@ -20,12 +20,16 @@ from livereport.events import (
     Platform,
 )
 from livereport.ingest.decode import JSON_TYPES, NDJSON_TYPES
+from livereport.report import overview
 from livereport.report.catalogue import (
     BUCKETS,
     DEFAULT_PERIOD,
     DIMENSIONS,
     METRICS,
+    OVERVIEW_METRICS,
+    OVERVIEW_SORTS,
     SCOPES,
+    STATUSES,
     TABS,
     widgets_of,
 )
@@ -83,9 +87,69 @@ _PERIOD = [
     _query("from", "The start of a custom period: RFC 3339 with a UTC offset, a whole minute, within the retention. Not with period.", {"type": "string", "format": "date-time"}),
     _query("to", "The end of a custom period (excluded), as from; at most the end of the current minute. Without it: until now (live). Needs from.", {"type": "string", "format": "date-time"}),
 ]
+_TZ = _query("tz", "The time zone whose midnights start the day buckets (`1d`) of series: an IANA name such as Europe/Paris. Days across a DST change last 23 or 25 hours. Other buckets, and every time of the answer, stay in UTC.", {"type": "string", "default": "UTC", "maxLength": 64})
 _COMPARE = _query("compare", "`previous`: add the values of the period of the same length just before (totals: `previous`; KPI widgets: `data.previous`).", {"type": "string", "enum": ["previous"]})
 _VALUE = {"type": ["number", "null"]}
 _METRICS = {"type": "object", "additionalProperties": _VALUE, "description": "Metric name → value; rates are null when their denominator is 0."}
+_OVERVIEW = [
+    _query("q", "Only campaigns whose id contains this text (case-insensitive).", {"type": "string", "maxLength": 200}),
+    _query("channel", "Only campaigns with events on this channel.", {"type": "string", "enum": [c.value for c in Channel]}),
+    _query("status", "Only campaigns of this status: `sending` (messages sent or shown in the last 15 minutes), `finished` (none sent since, but events in the last hour) or `quiet` (no event in the last hour).", {"type": "string", "enum": list(STATUSES)}),
+    _query("sort", "What the campaigns are sorted by.", {"type": "string", "enum": list(OVERVIEW_SORTS), "default": overview.DEFAULT_SORT}),
+    _query("order", "`desc` (the default; `asc` when sorting by campaign) or `asc`. Campaigns without a value of the rate sorted by come last either way.", {"type": "string", "enum": list(overview.ORDERS)}),
+    _query("limit", "Campaigns per page.", {"type": "integer", "minimum": 1, "maximum": overview.MAX_LIMIT, "default": overview.DEFAULT_LIMIT}),
+    _query("offset", "Campaigns to skip, for the next pages.", {"type": "integer", "minimum": 0, "maximum": 10**9, "default": 0}),
+]
+_MOMENT = {"type": "string", "format": "date-time"}
+_OVERVIEW_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "window": _WINDOW, "as_of": _MOMENT, "period": {"type": "string", "enum": [*PRESETS, "custom"]},
+        "from": _MOMENT, "to": _MOMENT, "live": {"type": "boolean"},
+        "sparkline_step": {"type": "integer", "description": "Seconds per point of the sparklines."},
+        "sort": {"type": "string"}, "order": {"type": "string"}, "offset": {"type": "integer"}, "limit": {"type": "integer"},
+        "total": {"type": "integer", "description": "Campaigns that pass the filters."},
+        "campaigns_total": {"type": "integer", "description": "Campaigns of the org."},
+        "statuses": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "campaigns": {"type": "array", "items": {"type": "object", "properties": {
+            "campaign": {"type": "string"}, "channels": {"type": "array", "items": {"type": "string"}},
+            "first": _MOMENT, "last": _MOMENT, "status": {"type": "string", "enum": list(STATUSES)},
+            "events_in_window": {"type": "integer", "description": "Events of the campaign in the period."},
+            "metrics": {"type": "object", "properties": {name: _VALUE for name in OVERVIEW_METRICS}, "description": "Sent and delivered, and rates that are null when their denominator is 0."},
+            "sparkline": {"type": "array", "items": {"type": "integer"}, "description": "Events per sparkline_step seconds from the period's start."},
+            "open_alerts": {"type": "integer"}, "alert_severity": {"type": ["string", "null"]},
+        }, "required": ["campaign", "channels", "first", "last", "status", "events_in_window", "metrics", "sparkline"]}},
+    },
+    "required": ["window", "as_of", "period", "from", "to", "live", "total", "campaigns_total", "statuses", "campaigns"],
+}  # fmt: skip
+_CHANNEL_TOTALS = {
+    "type": "object",
+    "additionalProperties": {"type": "object", "properties": {"metrics": _METRICS}, "required": ["metrics"]},
+    "description": "Channel (and `campaign` for the campaign level) → its metrics over all campaigns.",
+}
+_ORG_TOTALS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "window": _WINDOW, "as_of": _MOMENT, "period": {"type": "string", "enum": [*PRESETS, "custom"]},
+        "from": _MOMENT, "to": _MOMENT, "live": {"type": "boolean"},
+        "channels": _CHANNEL_TOTALS,
+        "previous": {"type": "object", "properties": {"from": _MOMENT, "to": _MOMENT, "channels": _CHANNEL_TOTALS}},
+        "top": {"type": "object", "properties": {
+            "metric": {"type": "string"}, "channel": {"type": "string"}, "min_volume": {"type": "integer"},
+            "campaigns": {"type": "array", "items": {"type": "object", "properties": {
+                "campaign": {"type": "string"}, "value": {"type": "number"},
+                "volume": {"type": ["number", "null"], "description": "The rate's denominator, or the value of a count."},
+            }, "required": ["campaign", "value", "volume"]}},
+        }, "required": ["metric", "channel", "min_volume", "campaigns"]},
+    },
+    "required": ["window", "as_of", "period", "from", "to", "live", "channels", "top"],
+}  # fmt: skip
+_ORG_TOTALS = [
+    _query("channel", "The channel (or `campaign`) whose campaigns are ranked.", {"type": "string", "enum": list(SCOPES), "default": "email"}),
+    _query("top", "The metric the campaigns are ranked by (one of the channel's).", {"type": "string", "enum": list(METRICS), "default": "sent"}),
+    _query("limit", "How many campaigns are ranked.", {"type": "integer", "minimum": 1, "maximum": overview.MAX_TOP, "default": overview.DEFAULT_TOP}),
+    _query("min_volume", "A rate ranks only campaigns whose denominator reaches this.", {"type": "integer", "minimum": 0, "maximum": 10**9, "default": overview.DEFAULT_MIN_VOLUME}),
+]
 
 
 def _with_previous(schema: dict[str, Any]) -> dict[str, Any]:
@@ -379,11 +443,18 @@ def openapi_document() -> dict[str, Any]:
             }},
             "/v1/events": {"post": _events_operation()},
             "/v1/campaigns": {"get": {
-                "summary": "Campaigns of your org", "security": read,
-                "responses": _ok({"type": "object", "properties": {"window": _WINDOW, "as_of": {"type": "string"}, "campaigns": {"type": "array", "items": {"type": "object", "properties": {
-                    "campaign": {"type": "string"}, "channels": {"type": "array", "items": {"type": "string"}},
-                    "first": {"type": "string", "format": "date-time"}, "last": {"type": "string", "format": "date-time"},
-                    "events_in_window": {"type": "integer"}}}}}}, "The campaigns, most recently active first."),
+                "summary": "The campaign overview: every campaign's numbers over a period",
+                "description": "Per campaign: its channels, first and last event, status, events, sent, delivered and the delivery, open, click, bounce and complaint rates over the period (sums over its channels; the open and click rates only over channels that report opens or clicks), and a sparkline of its events. Filtered, sorted and paged; `total` counts the campaigns that pass the filters, `statuses` those of each status before the status filter.",
+                "security": read,
+                "parameters": [*_PERIOD, *_OVERVIEW],
+                "responses": _ok(_OVERVIEW_SCHEMA, "One page of campaigns."),
+            }},
+            "/v1/totals": {"get": {
+                "summary": "The org's totals per channel, and its leading campaigns",
+                "description": "Every channel's metrics over all campaigns of the org (distinct profiles counted once across campaigns), and the campaigns with the highest value of one metric on one channel.",
+                "security": read,
+                "parameters": [*_PERIOD, _COMPARE, *_ORG_TOTALS],
+                "responses": _ok(_ORG_TOTALS_SCHEMA, "The org's totals."),
             }},
             "/v1/campaigns/{campaign}/totals": {"get": {
                 "summary": "Every metric of a channel over the window", "security": read,
@@ -403,20 +474,20 @@ def openapi_document() -> dict[str, Any]:
                               {"type": "array", "items": {"type": "string", "enum": list(METRICS)}, "minItems": 1}, True),
                      "style": "form", "explode": False},
                     _query("bucket", "Bucket size; by default 5m for the last 24 hours, else by the period's length (1m up to 2 hours, 5m up to 2 days, 1h up to 8 days, 6h up to 31 days, then 1d). At most 2,000 buckets.", {"type": "string", "enum": list(BUCKETS)}),
-                    _EXECUTION, *_PERIOD,
+                    _EXECUTION, *_PERIOD, _TZ,
                 ],
                 "responses": _ok(_head({"bucket": {"type": "string"}, "t": {"type": "array", "items": {"type": "string"}}, "series": {"type": "object", "additionalProperties": {"type": "array", "items": _VALUE}}})),
             }},
             "/v1/campaigns/{campaign}/report": {"get": {
                 "summary": "Every widget of a report tab, with its data", "security": read,
-                "parameters": [_CAMPAIGN, _TAB, _EXECUTION, *_PERIOD, _COMPARE],
+                "parameters": [_CAMPAIGN, _TAB, _EXECUTION, *_PERIOD, _COMPARE, _TZ],
                 "responses": _ok(_REPORT),
             }},
             "/v1/catalogue": {"get": {"summary": "Metrics, dimensions, tabs and widgets", "responses": {"200": {"description": "The catalogue.", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
             "/v1/campaigns/{campaign}/live": {"get": {
                 "summary": "A tab's report as Server-Sent Events: at once, then on every change", "security": read,
                 "description": "The stream does not end by itself; an error before it starts (unknown campaign or tab, bad execution) is a plain JSON answer.",
-                "parameters": [_CAMPAIGN, _TAB, _EXECUTION, *_PERIOD, _COMPARE],
+                "parameters": [_CAMPAIGN, _TAB, _EXECUTION, *_PERIOD, _COMPARE, _TZ],
                 "responses": {"200": {
                     "description": "An event stream (text/event-stream). OpenAPI 3.1 has no keyword for the items of a stream, so, as OpenAPI 3.2's `itemSchema` does, `schema` describes one event: its SSE fields, `event` and `data` (JSON).",
                     "content": {"text/event-stream": {"schema": stream_event_schema(_REPORT, ALERT_SCHEMA)}},
@@ -424,7 +495,7 @@ def openapi_document() -> dict[str, Any]:
             }},
             "/v1/campaigns/{campaign}/export.csv": {"get": {
                 "summary": "A tab (each widget's title and rows) or one widget as CSV", "security": read,
-                "parameters": [_CAMPAIGN, _query("tab", "The tab.", {"type": "string", "enum": list(TABS)}), _query("widget", "One widget, of the tab (without `tab`: of the tab its id starts with).", {"type": "string", "enum": [w.id for t in TABS for w in widgets_of(t)]}), _EXECUTION, *_PERIOD],
+                "parameters": [_CAMPAIGN, _query("tab", "The tab.", {"type": "string", "enum": list(TABS)}), _query("widget", "One widget, of the tab (without `tab`: of the tab its id starts with).", {"type": "string", "enum": [w.id for t in TABS for w in widgets_of(t)]}), _EXECUTION, *_PERIOD, _TZ],
                 "responses": {"200": {"description": "CSV; cells a spreadsheet would run as formulas start with '.", "content": {"text/csv": {"schema": {"type": "string"}}}}, **_ERRORS},
             }},
             **layout_paths(),

@@ -1,8 +1,9 @@
 """The dashboard's pages: static HTML and JavaScript that read the JSON API in the browser.
 
-Each page has a JSON twin (the campaign list is ``/v1/campaigns``, a report tab is
-``/v1/campaigns/{c}/report?tab=…``). Pages need a signed-in session; without one they send
-the browser to ``/signin``. Every page forbids scripts, styles and requests from other hosts.
+Each page has a JSON twin (the campaign list is ``/v1/campaigns``, the org totals
+``/v1/totals``, a report tab is ``/v1/campaigns/{c}/report?tab=…``). Pages need a signed-in
+session; without one they send the browser to ``/signin``. Every page forbids scripts, styles
+and requests from other hosts.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ SECURITY_HEADERS = {
 }
 
 
-
 def _page(name: str) -> Response:
     return FileResponse(STATIC / "html" / name, media_type="text/html", headers=SECURITY_HEADERS)
 
@@ -80,6 +80,10 @@ async def campaigns_page(request: Request) -> Response:
     return await _protected(request, "campaigns.html")
 
 
+async def totals_page(request: Request) -> Response:
+    return await _protected(request, "totals.html")
+
+
 async def report_page(request: Request) -> Response:
     return await _protected(request, "report.html")
 
@@ -99,6 +103,7 @@ def page_routes() -> list[BaseRoute]:
         Route("/", home),
         Route("/signin", signin_page),
         Route("/campaigns", campaigns_page),
+        Route("/totals", totals_page),
         Route("/campaigns/{campaign:path}", report_page),
         Route("/favicon.ico", favicon),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

@@ -81,9 +81,9 @@ def ingest_context(request: Request, org: int) -> pipeline.Context:
 
 
 def period_param(request: Request) -> Asked:
-    """The period a report request names: ``period``, or ``from`` and ``to``, and ``compare``
-    (report/period.py)."""
+    """The period a report request names: ``period``, or ``from`` and ``to``, ``compare`` and
+    ``tz`` (report/period.py)."""
     return asked(
         query_param(request, "period"), query_param(request, "from"),
-        query_param(request, "to"), query_param(request, "compare"),
+        query_param(request, "to"), query_param(request, "compare"), query_param(request, "tz"),
     )  # fmt: skip

@@ -88,7 +88,7 @@ function markTabs() {
 
 async function markChannelsWithoutEvents() {
   try {
-    const list = await api("/v1/campaigns");
+    const list = await api(`/v1/campaigns?${new URLSearchParams({ q: campaign, limit: "500" })}`);
     const entry = list.campaigns.find((c) => c.campaign === campaign);
     if (!entry) return;
     for (const button of document.querySelectorAll('[role="tab"]')) {

@@ -1,0 +1,530 @@
+"""Every campaign of an org at a glance, and the org's totals, over any period.
+
+The overview (``GET /v1/campaigns``) gives each campaign its channels, its key numbers over
+the period, a sparkline of its activity and a status, and sorts, filters and pages them.
+Its numbers are sums over the campaign's channels; a rate divides two such sums, and the
+open and click rates only over the channels that report opens (email, push) or clicks
+(email, SMS): an SMS delivered is no missed open. Unique opens and clicks are each
+channel's distinct profiles, summed.
+
+The work grows with the campaigns of the org, not with their events: one statement counts
+every campaign's events over the period from the per-minute rollups, one finds what each
+did in the last hour (its status), and the page alone gets its distinct profiles and its
+sparkline. Sorting by the open or click rate needs the distinct profiles of every campaign.
+
+The org totals (``GET /v1/totals``) are the numbers of each channel over all the org's
+campaigns, distinct profiles counted once across campaigns, and the campaigns that lead
+by one metric.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from livereport.errors import BadRequest
+from livereport.events import CAMPAIGN, MATRIX, Channel, EventType
+from livereport.report import period as periods
+from livereport.report.catalogue import (
+    METRICS,
+    OVERVIEW_SORTS,
+    STATUSES,
+    metrics_for,
+)
+from livereport.report.query import STATEMENTS, Tally, Value, Window, isoformat, needed
+from livereport.store.base import Store
+
+DEFAULT_SORT: Final = "last"
+ORDERS: Final = ("desc", "asc")
+#: A campaign is sending while messages went out (or were shown) this recently.
+SENDING_S: Final = 15 * 60
+#: A campaign with no event at all for this long is quiet.
+QUIET_S: Final = 3600
+#: The events that make a campaign "sending": messages sent, or in-app and web messages shown.
+_SENDING_TYPES: Final = ("sent", "impression")
+#: The overview's query parameters besides the period's, in the order :func:`listing` takes them.
+LISTING_PARAMS: Final = ("q", "channel", "status", "sort", "order", "limit", "offset")
+DEFAULT_LIMIT: Final = 100
+MAX_LIMIT: Final = 500
+#: Points of a sparkline (at most; each a whole number of minutes).
+SPARK_POINTS: Final = 24
+#: Campaigns the org totals rank, by default and at most.
+DEFAULT_TOP: Final = 10
+MAX_TOP: Final = 100
+#: A rate ranks a campaign only when its denominator reaches this, by default.
+DEFAULT_MIN_VOLUME: Final = 100
+
+_T = EventType
+#: The channels whose deliveries count in the open rate, and in the click rate.
+_OPEN_CHANNELS: Final = tuple(sorted(c.value for c in MATRIX[_T.OPEN]))
+_CLICK_CHANNELS: Final = tuple(sorted(c.value for c in MATRIX[_T.CLICK]))
+#: Every event type: ``campaign_hours`` keeps a ``<type>_events`` column of each.
+_TYPES: Final = tuple(t.value for t in EventType)
+_RANGE = "minute >= toDateTime(%(start)s, 'UTC') AND minute < toDateTime(%(end)s, 'UTC')"
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What a request asks of the overview, checked."""
+
+    q: str = ""
+    channel: str | None = None
+    status: str | None = None
+    sort: str = DEFAULT_SORT
+    order: str = "desc"
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+
+
+def listing(
+    q: str | None = None, channel: str | None = None, status: str | None = None,
+    sort: str | None = None, order: str | None = None, limit: str | None = None,
+    offset: str | None = None,
+) -> Listing:  # fmt: skip
+    """Check the overview's parameters; each bad one gets a 400 that says what is expected."""
+    channels = [c.value for c in Channel]
+    if channel is not None and channel not in channels:
+        raise BadRequest(
+            f"channel: {channel[:40]!r} is unknown; expected one of {', '.join(channels)}"
+        )
+    if status is not None and status not in STATUSES:
+        raise BadRequest(
+            f"status: {status[:40]!r} is unknown; expected one of {', '.join(STATUSES)}"
+        )
+    if sort is not None and sort not in OVERVIEW_SORTS:
+        raise BadRequest(
+            f"sort: {sort[:40]!r} is unknown; expected one of {', '.join(OVERVIEW_SORTS)}"
+        )
+    if order is not None and order not in ORDERS:
+        raise BadRequest(f"order: {order[:40]!r} is unknown; expected desc or asc")
+    return Listing(
+        q=(q or "").strip(), channel=channel, status=status, sort=sort or DEFAULT_SORT,
+        order=order or ("asc" if sort == "campaign" else "desc"),
+        limit=whole("limit", limit, DEFAULT_LIMIT, 1, MAX_LIMIT),
+        offset=whole("offset", offset, 0, 0, 10**9),
+    )  # fmt: skip
+
+
+def whole(name: str, text: str | None, default: int, low: int, high: int) -> int:
+    if text is None:
+        return default
+    if not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
+        raise BadRequest(f"{name}: {text[:40]!r} is not a whole number from {low} to {high:,}")
+    return int(text)
+
+
+def org_window(
+    store: Store, org: int, asked: periods.Asked, now: float, retention_days: int
+) -> Window:
+    """The window of an org-wide request: ``life`` starts with the org's first stored event."""
+
+    def first() -> int | None:
+        rows = store.execute(
+            "SELECT toUInt32(minMerge(first)), count() FROM {db}.campaigns WHERE org = %(org)s",
+            {"org": org},
+        )
+        return int(rows[0][0]) if rows and rows[0][1] else None
+
+    return periods.resolve(asked, now, retention_days, first)
+
+
+def _spark_step(window: Window) -> int:
+    """Seconds per sparkline point: whole minutes, at most :data:`SPARK_POINTS` points."""
+    return max(1, math.ceil((window.end - window.start) / SPARK_POINTS / 60)) * 60
+
+
+def overview(
+    store: Store, org: int, window: Window, asked: Listing, earliest: int
+) -> dict[str, Any]:
+    """The page of campaigns ``asked`` names, with the number of campaigns it was cut from;
+    ``earliest``: the start of the retention (epoch seconds)."""
+    params: dict[str, Any] = {
+        "org": org, "start": window.start, "end": window.end,
+        "open_channels": _OPEN_CHANNELS, "click_channels": _CLICK_CHANNELS,
+    }  # fmt: skip
+    by_uniques = asked.sort in ("open_rate", "click_rate")
+    # Side by side: each statement on its own connection.
+    # Sorted by first event, every campaign needs its stored one (a few times slower).
+    by_first = asked.sort == "first"
+    lives_f = (STATEMENTS.submit(_kept_lives, store, org, None) if by_first
+               else STATEMENTS.submit(_lives, store, org, earliest))  # fmt: skip
+    sums_f = STATEMENTS.submit(_period_sums, store, params)
+    sending_f = STATEMENTS.submit(_sending, store, org, window.as_of)
+    uniques_f = STATEMENTS.submit(_unique_sums, store, params, None) if by_uniques else None
+    lives, sums, sending = lives_f.result(), sums_f.result(), sending_f.result()
+    uniques: dict[str, dict[str, int]] = uniques_f.result() if uniques_f is not None else {}
+    quiet_before = int(window.as_of) - QUIET_S
+    statuses = {
+        name: "sending" if name in sending else "quiet" if life["last"] < quiet_before else "finished"
+        for name, life in lives.items()
+    }  # fmt: skip
+    chosen = []
+    for name, life in lives.items():
+        if asked.q and asked.q.casefold() not in name.casefold():
+            continue
+        if asked.channel is not None and asked.channel not in life["channels"]:
+            continue
+        chosen.append(name)
+    by_status = {s: 0 for s in STATUSES}
+    for name in chosen:
+        by_status[statuses[name]] += 1
+    if asked.status is not None:
+        chosen = [name for name in chosen if statuses[name] == asked.status]
+    ordered = _ordered(
+        chosen,
+        asked,
+        lives,
+        lambda name: _sort_value(asked.sort, sums.get(name), uniques.get(name)),
+    )
+    page = ordered[asked.offset : asked.offset + asked.limit]
+    step = _spark_step(window)
+    page_uniques = (
+        STATEMENTS.submit(_unique_sums, store, params, page) if page and not by_uniques else None
+    )
+    # Campaigns older than the retention: their first event and channels among those kept.
+    older = [name for name in page if not lives[name].get("whole", True)]
+    kept_f = STATEMENTS.submit(_kept_lives, store, org, older) if older else None
+    sparks = _sparklines(store, params, page, step) if page else {}
+    if page_uniques is not None:
+        uniques = page_uniques.result()
+    kept = kept_f.result() if kept_f is not None else lives
+    points = math.ceil((window.end - window.start) / step)
+    campaigns = []
+    for name in page:
+        life = kept.get(name, lives[name])
+        numbers = _row_numbers(sums.get(name, {}), uniques.get(name))
+        spark = sparks.get(name, {})
+        campaigns.append({
+            "campaign": name,
+            "channels": sorted(life["channels"]),
+            "first": isoformat(life["first"]),
+            "last": isoformat(life["last"]),
+            "status": statuses[name],
+            "events_in_window": numbers.pop("events"),
+            "metrics": numbers,
+            "sparkline": [int(spark.get(i, 0)) for i in range(points)],
+        })  # fmt: skip
+    return {
+        "window": window.json(),
+        "as_of": isoformat(window.as_of),
+        **periods.head(window),
+        "sparkline_step": step,
+        "sort": asked.sort,
+        "order": asked.order,
+        "offset": asked.offset,
+        "limit": asked.limit,
+        "total": len(ordered),
+        "campaigns_total": len(lives),
+        "statuses": by_status,
+        "campaigns": campaigns,
+    }
+
+
+#: The channels in the order of their bits in ``campaign_life.channels`` (the migration's).
+_CHANNEL_BITS: Final = ("campaign", "email", "sms", "push", "inapp", "web", "directmail")
+
+
+def _lives(store: Store, org: int, earliest: int) -> dict[str, dict[str, Any]]:
+    """Every campaign of the org with an event since ``earliest`` (the retention's start):
+    its channels, first and last event (epoch seconds), from one row per campaign, and
+    ``whole``: all its events lie within the retention. Without, its first event and
+    channels may be of events gone; :func:`_kept_lives` has the stored ones."""
+    found = {}
+    # Filtered here rather than with HAVING, which made the statement several times slower.
+    for campaign, bits, first, last in store.execute(
+        "SELECT campaign, groupBitOrMerge(channels), toUInt32(minMerge(first)), "
+        "toUInt32(maxMerge(last)) FROM {db}.campaign_life WHERE org = %(org)s GROUP BY campaign",
+        {"org": org},
+    ):
+        if last < earliest:
+            continue
+        channels = [c for i, c in enumerate(_CHANNEL_BITS) if int(bits) >> i & 1 and c != CAMPAIGN]
+        found[campaign] = {
+            "channels": channels, "first": int(first), "last": int(last), "whole": first >= earliest,
+        }  # fmt: skip
+    return found
+
+
+def _kept_lives(store: Store, org: int, campaigns: list[str] | None) -> dict[str, dict[str, Any]]:
+    """The channels, first and last event of the campaigns (all when None) among the events
+    still stored (the campaigns table, trimmed by retention with the events)."""
+    only = " AND campaign IN %(campaigns)s" if campaigns is not None else ""
+    return {
+        campaign: {"channels": sorted(c for c in channels if c != CAMPAIGN), "first": int(first), "last": int(last)}
+        for campaign, channels, first, last in store.execute(
+            "SELECT campaign, groupUniqArray(toString(channel)), toUInt32(minMerge(first)), "  # noqa: S608
+            f"toUInt32(maxMerge(last)) FROM {{db}}.campaigns WHERE org = %(org)s{only} "
+            "GROUP BY campaign",
+            {"org": org, "campaigns": tuple(campaigns or ())},
+        )
+    }  # fmt: skip
+
+
+def _counts(
+    store: Store, params: Mapping[str, Any], by: str, sums: list[str], channel: str | None = None
+) -> list[tuple[Any, ...]]:
+    """Rows of (``by``, *``sums``) over [start, end) of ``params`` (of one channel, or all),
+    ``sums`` being aggregates of ``events``, the ``<type>_events`` columns and ``channel``.
+    Whole hours are read from ``campaign_hours``, the minutes before the first and after the
+    last whole hour from ``minute_counts``."""
+    start, end = params["start"], params["end"]
+    first_hour, last_hour = -(-start // 3600) * 3600, end // 3600 * 3600
+    if first_hour >= last_hour:  # no whole hour inside: the minutes alone
+        first_hour = last_hour = end
+    columns = ["events", *(f"{t}_events" for t in _TYPES)]
+    minutes = ", ".join(["events", *(f"if(type = '{t}', events, 0) AS {t}_events" for t in _TYPES)])
+    only = " AND channel = %(channel)s" if channel is not None else ""
+    return store.execute(
+        f"SELECT {by}, {', '.join(sums)} FROM ("  # noqa: S608
+        f"SELECT campaign, channel, {', '.join(columns)} FROM {{db}}.campaign_hours "
+        f"WHERE org = %(org)s{only} AND hour >= toDateTime(%(first_hour)s, 'UTC') "
+        "AND hour < toDateTime(%(last_hour)s, 'UTC') "
+        f"UNION ALL SELECT campaign, channel, {minutes} FROM {{db}}.minute_counts "
+        f"WHERE org = %(org)s{only} AND ((minute >= toDateTime(%(start)s, 'UTC') "
+        "AND minute < toDateTime(%(first_hour)s, 'UTC')) "
+        "OR (minute >= toDateTime(%(last_hour)s, 'UTC') AND minute < toDateTime(%(end)s, 'UTC')))"
+        f") GROUP BY {by}",
+        {**params, "first_hour": first_hour, "last_hour": last_hour, "channel": channel},
+    )
+
+
+#: What the overview sums per campaign, by name.
+_OVERVIEW_SUMS: Final[Mapping[str, str]] = {
+    "events": "sum(events)",
+    "sent": "sum(sent_events)",
+    "delivered": "sum(delivered_events)",
+    "bounces": "sum(bounce_events)",
+    "spam_complaints": "sum(spam_complaint_events)",
+    "open_delivered": "sumIf(delivered_events, channel IN %(open_channels)s)",
+    "click_delivered": "sumIf(delivered_events, channel IN %(click_channels)s)",
+}
+
+
+def _period_sums(store: Store, params: Mapping[str, Any]) -> dict[str, dict[str, int]]:
+    """Every campaign's :data:`_OVERVIEW_SUMS` over the period. The open and click rates
+    divide by the deliveries of the channels that report opens, or clicks."""
+    names = list(_OVERVIEW_SUMS)
+    rows = _counts(store, {**params, "open_channels": _OPEN_CHANNELS,
+                           "click_channels": _CLICK_CHANNELS}, "campaign", list(_OVERVIEW_SUMS.values()))  # fmt: skip
+    return {row[0]: {n: int(v) for n, v in zip(names, row[1:], strict=True)} for row in rows}
+
+
+def _type_tallies(
+    store: Store, params: Mapping[str, Any], by: str, types: frozenset[str] | None = None,
+    channel: str | None = None,
+) -> dict[str, Tally]:  # fmt: skip
+    """Per ``by`` (campaign or channel), the counts of ``types`` (all when None) over the
+    period: from the hourly counts, and bounces by category from ``minute_counts`` (a
+    reclassification changes categories, which the hourly counts do not keep)."""
+    wanted = [t for t in _TYPES if t != "bounce" and (types is None or t in types)]
+    found: dict[str, Tally] = defaultdict(Tally)
+    if wanted:
+        for key, *ns in _counts(store, params, by, [f"sum({t}_events)" for t in wanted], channel):
+            found[key].counts.update({(t, ""): int(n) for t, n in zip(wanted, ns, strict=True)})
+    if types is None or "bounce" in types:
+        only = " AND channel = %(channel)s" if channel is not None else ""
+        for key, category, n in store.execute(
+            f"SELECT {by}, toString(bounce), sum(events) FROM {{db}}.minute_counts "  # noqa: S608
+            f"WHERE org = %(org)s{only} AND type = 'bounce' AND {_RANGE} GROUP BY {by}, bounce",
+            {**params, "channel": channel},
+        ):
+            found[key].counts[("bounce", category)] = int(n)
+    return found
+
+
+def _unique_sums(
+    store: Store, params: Mapping[str, Any], campaigns: list[str] | None
+) -> dict[str, dict[str, int]]:
+    """Per campaign, unique opens and unique clicks: each channel's distinct profiles, summed."""
+    only = " AND campaign IN %(campaigns)s" if campaigns is not None else ""
+    rows = store.execute(
+        "SELECT campaign, toString(type), sum(n) FROM ("  # noqa: S608
+        "SELECT campaign, channel, type, uniqExactMerge(profiles) AS n FROM {db}.minute_uniques "
+        f"WHERE org = %(org)s AND type IN ('open', 'click') AND {_RANGE}{only} "
+        "GROUP BY campaign, channel, type) GROUP BY campaign, type",
+        {**params, "campaigns": tuple(campaigns or ())},
+    )
+    found: dict[str, dict[str, int]] = defaultdict(dict)
+    for campaign, type_, n in rows:
+        found[campaign]["unique_opens" if type_ == "open" else "unique_clicks"] = int(n)
+    return found
+
+
+def _sending(store: Store, org: int, now: float) -> set[str]:
+    """The campaigns that sent (or showed) a message within :data:`SENDING_S`."""
+    since = (int(now) - SENDING_S) // 60 * 60
+    return {
+        campaign
+        for (campaign,) in store.execute(
+            "SELECT DISTINCT campaign FROM {db}.minute_counts WHERE org = %(org)s "
+            "AND minute >= toDateTime(%(since)s, 'UTC') AND type IN %(types)s",
+            {"org": org, "since": since, "types": _SENDING_TYPES},
+        )
+    }
+
+
+def _sparklines(
+    store: Store, params: Mapping[str, Any], campaigns: list[str], step: int
+) -> dict[str, dict[int, int]]:
+    found: dict[str, dict[int, int]] = defaultdict(dict)
+    for campaign, point, n in store.execute(
+        "SELECT campaign, intDiv(toUInt32(minute) - %(start)s, %(step)s) AS point, sum(events) "  # noqa: S608
+        f"FROM {{db}}.minute_counts WHERE org = %(org)s AND {_RANGE} "
+        "AND campaign IN %(campaigns)s GROUP BY campaign, point",
+        {**params, "campaigns": tuple(campaigns), "step": step},
+    ):
+        found[campaign][int(point)] = int(n)
+    return found
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def _row_numbers(sums: Mapping[str, int], uniques: Mapping[str, int] | None) -> dict[str, Value]:
+    """A campaign's events in the period and its :data:`OVERVIEW_METRICS` (rates None with a
+    denominator of 0)."""
+    u = uniques or {}
+    sent, delivered = sums.get("sent", 0), sums.get("delivered", 0)
+    return {
+        "events": sums.get("events", 0),
+        "sent": sent,
+        "delivered": delivered,
+        "delivery_rate": _ratio(delivered, sent),
+        "open_rate": _ratio(u.get("unique_opens", 0), sums.get("open_delivered", 0)),
+        "click_rate": _ratio(u.get("unique_clicks", 0), sums.get("click_delivered", 0)),
+        "bounce_rate": _ratio(sums.get("bounces", 0), sent),
+        "complaint_rate": _ratio(sums.get("spam_complaints", 0), delivered),
+    }
+
+
+def _sort_value(
+    sort: str, sums: Mapping[str, int] | None, uniques: Mapping[str, int] | None
+) -> Value:
+    """The value of a number column of a campaign, computed from its sums alone."""
+    if sort in ("events", "sent", "delivered"):
+        return (sums or {}).get(sort, 0)
+    return _row_numbers(sums or {}, uniques)[sort]
+
+
+def _ordered(
+    names: list[str], asked: Listing, lives: Mapping[str, Mapping[str, Any]],
+    value: Callable[[str], Value],
+) -> list[str]:  # fmt: skip
+    """``names`` in the order asked, ties by name; campaigns without a value of the rate
+    sorted by come last either way."""
+    names = sorted(names)
+    descending = asked.order == "desc"
+    if asked.sort == "campaign":
+        return names[::-1] if descending else names
+    if asked.sort in ("first", "last"):
+        return sorted(names, key=lambda n: lives[n][asked.sort], reverse=descending)
+    values = {n: value(n) for n in names}
+    valued = [n for n in names if values[n] is not None]
+    unvalued = [n for n in names if values[n] is None]
+    return sorted(valued, key=values.__getitem__, reverse=descending) + unvalued  # type: ignore[arg-type]
+
+
+# --- the org totals --------------------------------------------------------------------------
+
+
+def org_totals(
+    store: Store, org: int, window: Window, channel: str, top: str, limit: int,
+    min_volume: int, compare: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    """Every channel's numbers over all campaigns of the org, and the campaigns that lead by
+    ``top`` on ``channel`` (a rate ranks only campaigns whose denominator reaches
+    ``min_volume``)."""
+    scopes = (CAMPAIGN, *(c.value for c in Channel))
+    if channel not in scopes:
+        raise BadRequest(
+            f"channel: {channel[:40]!r} is unknown; expected one of {', '.join(scopes)}"
+        )
+    if top not in metrics_for(channel):
+        raise BadRequest(
+            f"top: {top[:40]!r} is not a metric of {channel}; expected one of "
+            f"{', '.join(metrics_for(channel))}"
+        )
+    found = _channel_tallies(store, org, window.start, window.end)
+    answer: dict[str, Any] = {
+        "window": window.json(),
+        "as_of": isoformat(window.as_of),
+        **periods.head(window),
+        "channels": {
+            scope: {"metrics": found.get(scope, Tally()).compute(metrics_for(scope))}
+            for scope in scopes
+        },
+    }
+    if compare:
+        before = window.previous()
+        earlier = _channel_tallies(store, org, before.start, before.end)
+        answer["previous"] = {
+            **before.json(),
+            "channels": {
+                scope: {"metrics": earlier.get(scope, Tally()).compute(metrics_for(scope))}
+                for scope in scopes
+            },
+        }
+    answer["top"] = {
+        "metric": top, "channel": channel, "min_volume": min_volume,
+        "campaigns": _leaders(store, org, window, channel, top, limit, min_volume),
+    }  # fmt: skip
+    return answer
+
+
+def _channel_tallies(store: Store, org: int, start: int, end: int) -> dict[str, Tally]:
+    """Per channel, and the campaign level (every channel's counts summed, and its own
+    entered profiles), the base aggregates over all campaigns: distinct profiles counted
+    once across campaigns."""
+    params = {"org": org, "start": start, "end": end}
+    counting = STATEMENTS.submit(_type_tallies, store, params, "toString(channel)")
+    found: dict[str, Tally] = defaultdict(Tally)
+    for channel, type_, n in store.execute(
+        "SELECT toString(channel), toString(type), uniqExactMerge(profiles) "  # noqa: S608
+        f"FROM {{db}}.minute_uniques WHERE org = %(org)s AND {_RANGE} "
+        "GROUP BY channel, type",
+        params,
+    ):
+        found[channel].uniques[type_] = int(n)
+    for channel, tally in counting.result().items():
+        for scope in {channel, CAMPAIGN}:
+            counts = found[scope].counts
+            for key, n in tally.counts.items():
+                counts[key] = counts.get(key, 0) + n
+    return found
+
+
+def _leaders(
+    store: Store, org: int, window: Window, channel: str, top: str, limit: int, min_volume: int
+) -> list[dict[str, Any]]:
+    metric = METRICS[top]
+    counted, uniques = needed([top])
+    params: dict[str, Any] = {"org": org, "start": window.start, "end": window.end}
+    where = f"org = %(org)s AND {_RANGE}"
+    if channel != CAMPAIGN:
+        where += " AND channel = %(channel)s"
+        params["channel"] = channel
+    per: dict[str, Tally] = defaultdict(Tally)
+    if counted:
+        scope = None if channel == CAMPAIGN else channel
+        per.update(_type_tallies(store, params, "campaign", counted, scope))
+    if uniques:
+        for campaign, type_, n in store.execute(
+            "SELECT campaign, type, sum(n) FROM (SELECT campaign, channel, toString(type) AS type, "  # noqa: S608
+            f"uniqExactMerge(profiles) AS n FROM {{db}}.minute_uniques WHERE {where} "
+            "AND type IN %(types)s GROUP BY campaign, channel, type) GROUP BY campaign, type",
+            {**params, "types": tuple(sorted(uniques))},
+        ):
+            per[campaign].uniques[type_] = int(n)
+    ranked: list[dict[str, Any]] = []
+    for campaign, tally in per.items():
+        value = tally.value(top)
+        volume = tally.value(metric.ratio[1]) if metric.ratio else value
+        if value is None or (metric.ratio and (volume or 0) < min_volume):
+            continue
+        ranked.append({"campaign": campaign, "value": value, "volume": volume})
+    ranked.sort(key=lambda r: (-r["value"], r["campaign"]))
+    return ranked[:limit]
