@@ -113,6 +113,7 @@ def _engine(data: Path, body: str) -> str:
         from livereport import simulate
         from livereport.bounces import reclassify as module
         from livereport.ingest import pipeline
+        from livereport.report import period
         from livereport.report.build import Reports
         from livereport.report.catalogue import TABS
         from livereport.store.chdb import ChdbStore
@@ -142,11 +143,14 @@ def _engine(data: Path, body: str) -> str:
         def same_as_raw(org):
             at = time.time()
             rollups, raw = Reports(store, cache=False), Reports(store, raw=True)
+            # The live 24 hours, and 7 days (their whole hours from the hourly sums).
+            week = rollups.window(org, "sim", period.asked("7d", None, None), now=at)
             for tab in TABS:
                 for execution in (None, "a"):
-                    a = rollups.report(org, "sim", tab, execution, now=at)
-                    b = raw.report(org, "sim", tab, execution, now=at)
-                    assert a == b, (org, tab, execution)
+                    for window in (None, week):
+                        a = rollups.report(org, "sim", tab, execution, now=at, window=window)
+                        b = raw.report(org, "sim", tab, execution, now=at, window=window)
+                        assert a == b, (org, tab, execution, window)
     """) + textwrap.dedent(body)
 
 

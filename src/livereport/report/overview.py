@@ -225,6 +225,11 @@ def overview(
 
 #: The channels in the order of their bits in ``campaign_life.channels`` (the migration's).
 _CHANNEL_BITS: Final = ("campaign", "email", "sms", "push", "inapp", "web", "directmail")
+#: The channels (without the campaign level) of each value of those bits.
+_CHANNELS_OF: Final = [
+    [c for i, c in enumerate(_CHANNEL_BITS) if bits >> i & 1 and c != CAMPAIGN]
+    for bits in range(1 << len(_CHANNEL_BITS))
+]
 
 
 def _lives(store: Store, org: int, earliest: int) -> dict[str, dict[str, Any]]:
@@ -239,12 +244,10 @@ def _lives(store: Store, org: int, earliest: int) -> dict[str, dict[str, Any]]:
         "toUInt32(maxMerge(last)) FROM {db}.campaign_life WHERE org = %(org)s GROUP BY campaign",
         {"org": org},
     ):
-        if last < earliest:
-            continue
-        channels = [c for i, c in enumerate(_CHANNEL_BITS) if int(bits) >> i & 1 and c != CAMPAIGN]
-        found[campaign] = {
-            "channels": channels, "first": int(first), "last": int(last), "whole": first >= earliest,
-        }  # fmt: skip
+        if last >= earliest:
+            found[campaign] = {
+                "channels": _CHANNELS_OF[bits], "first": first, "last": last, "whole": first >= earliest,
+            }  # fmt: skip
     return found
 
 
@@ -263,31 +266,58 @@ def _kept_lives(store: Store, org: int, campaigns: list[str] | None) -> dict[str
     }  # fmt: skip
 
 
+def _segments(start: int, end: int) -> dict[str, list[tuple[int, int]]]:
+    """[start, end) cut in the whole days it holds, the whole hours around them, and the
+    minutes at its edges (epoch seconds; empty pieces left out)."""
+    first_hour, last_hour = -(-start // 3600) * 3600, end // 3600 * 3600
+    if first_hour >= last_hour:  # no whole hour inside: the minutes alone
+        return {"minute": [(start, end)], "hour": [], "day": []}
+    first_day, last_day = -(-start // 86_400) * 86_400, end // 86_400 * 86_400
+    days = [(first_day, last_day)] if first_day < last_day else []
+    hours = [(first_hour, first_day), (last_day, last_hour)] if days else [(first_hour, last_hour)]
+    pieces = {"minute": [(start, first_hour), (last_hour, end)], "hour": hours, "day": days}
+    return {grain: [(lo, hi) for lo, hi in found if lo < hi] for grain, found in pieces.items()}
+
+
+#: Where each grain's counts are, and the name of its time column.
+_GRAINS: Final = {
+    "day": ("{db}.campaign_days", "day"),
+    "hour": ("{db}.campaign_hours", "hour"),
+    "minute": ("{db}.minute_counts", "minute"),
+}
+
+
 def _counts(
     store: Store, params: Mapping[str, Any], by: str, sums: list[str], channel: str | None = None
 ) -> list[tuple[Any, ...]]:
     """Rows of (``by``, *``sums``) over [start, end) of ``params`` (of one channel, or all),
     ``sums`` being aggregates of ``events``, the ``<type>_events`` columns and ``channel``.
-    Whole hours are read from ``campaign_hours``, the minutes before the first and after the
-    last whole hour from ``minute_counts``."""
-    start, end = params["start"], params["end"]
-    first_hour, last_hour = -(-start // 3600) * 3600, end // 3600 * 3600
-    if first_hour >= last_hour:  # no whole hour inside: the minutes alone
-        first_hour = last_hour = end
-    columns = ["events", *(f"{t}_events" for t in _TYPES)]
-    minutes = ", ".join(["events", *(f"if(type = '{t}', events, 0) AS {t}_events" for t in _TYPES)])
+    Whole days are read from ``campaign_days``, the whole hours around them from
+    ``campaign_hours``, and the minutes at the period's edges from ``minute_counts``: the
+    rows read grow with the campaigns and days, hardly with the events."""
+    columns = ", ".join(["events", *(f"{t}_events" for t in _TYPES)])
+    from_minutes = ", ".join(["events", *(f"if(type = '{t}', events, 0) AS {t}_events" for t in _TYPES)])
     only = " AND channel = %(channel)s" if channel is not None else ""
+    bound: dict[str, Any] = {**params, "channel": channel}
+    branches = []
+    for grain, pieces in _segments(params["start"], params["end"]).items():
+        if not pieces:
+            continue
+        table, column = _GRAINS[grain]
+        ranges = []
+        for i, (lo, hi) in enumerate(pieces):
+            bound[f"{grain}_lo{i}"], bound[f"{grain}_hi{i}"] = lo, hi
+            ranges.append(
+                f"({column} >= toDateTime(%({grain}_lo{i})s, 'UTC') "
+                f"AND {column} < toDateTime(%({grain}_hi{i})s, 'UTC'))"
+            )
+        branches.append(
+            f"SELECT campaign, channel, {from_minutes if grain == 'minute' else columns} "  # noqa: S608
+            f"FROM {table} WHERE org = %(org)s{only} AND ({' OR '.join(ranges)})"
+        )
     return store.execute(
-        f"SELECT {by}, {', '.join(sums)} FROM ("  # noqa: S608
-        f"SELECT campaign, channel, {', '.join(columns)} FROM {{db}}.campaign_hours "
-        f"WHERE org = %(org)s{only} AND hour >= toDateTime(%(first_hour)s, 'UTC') "
-        "AND hour < toDateTime(%(last_hour)s, 'UTC') "
-        f"UNION ALL SELECT campaign, channel, {minutes} FROM {{db}}.minute_counts "
-        f"WHERE org = %(org)s{only} AND ((minute >= toDateTime(%(start)s, 'UTC') "
-        "AND minute < toDateTime(%(first_hour)s, 'UTC')) "
-        "OR (minute >= toDateTime(%(last_hour)s, 'UTC') AND minute < toDateTime(%(end)s, 'UTC')))"
-        f") GROUP BY {by}",
-        {**params, "first_hour": first_hour, "last_hour": last_hour, "channel": channel},
+        f"SELECT {by}, {', '.join(sums)} FROM ({' UNION ALL '.join(branches)}) GROUP BY {by}",  # noqa: S608
+        bound,
     )
 
 

@@ -27,7 +27,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
 #: Tables partitioned by day, dropped together when they leave the retention period.
 PARTITIONED_TABLES: tuple[str, ...] = (
     "events", "minute_counts", "minute_uniques", "dim_counts", "dim_uniques", "campaigns",
-    "campaign_hours", "unique_last", "unique_minutes",
+    "campaign_hours", "campaign_days", "unique_last", "unique_minutes",
 )  # fmt: skip
 #: Tables of an org's data kept whole, not by day: their aggregates (min, max, bit or) do
 #: not mind a row added twice, so a rebuild adds to them without dropping anything.
