@@ -15,7 +15,8 @@ from livereport.web.live import Watches
 
 
 class CountingStore:
-    """Answers the watcher's query with a number the test moves; counts the queries."""
+    """Answers the watcher's query (the events of the live window, and of the campaign in
+    all) with a number the test moves; counts the queries."""
 
     database = "test"
 
@@ -26,7 +27,7 @@ class CountingStore:
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         assert "minute_counts" in sql and params is not None and params["campaign"] == "c"
         self.queries += 1
-        return [(self.events,)]
+        return [(self.events, self.events)]
 
     def insert_events(self, rows: Sequence[Any], received: int) -> None:
         raise NotImplementedError

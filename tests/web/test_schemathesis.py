@@ -46,6 +46,8 @@ LIMITS = [
     ("GET", "/v1/campaigns/{campaign}/totals", "positive_data_acceptance"),
     ("GET", "/v1/campaigns/{campaign}/report", "positive_data_acceptance"),
     ("GET", "/v1/campaigns/{campaign}/live", "positive_data_acceptance"),
+    ("GET", "/v1/campaigns", "positive_data_acceptance"),
+    ("GET", "/v1/totals", "positive_data_acceptance"),
     # Rule names are unique within a table, and a pattern must be a regular expression that
     # runs fast: JSON Schema has no keyword for either.
     ("PUT", "/v1/bounce-rules", "positive_data_acceptance"),

@@ -7,10 +7,12 @@ open and click rates only over the channels that report opens (email, push) or c
 (email, SMS): an SMS delivered is no missed open. Unique opens and clicks are each
 channel's distinct profiles, summed.
 
-The work grows with the campaigns of the org, not with their events: one statement counts
-every campaign's events over the period from the per-minute rollups, one finds what each
-did in the last hour (its status), and the page alone gets its distinct profiles and its
-sparkline. Sorting by the open or click rate needs the distinct profiles of every campaign.
+The work grows with the campaigns of the org, hardly with their events: one statement
+lists them (``campaign_life``, a row each), one counts their events over the period (whole
+days from ``campaign_days``, whole hours around them from ``campaign_hours``, the minutes at
+the edges from ``minute_counts``), one finds those that sent in the last minutes (their
+status), and the page alone gets its distinct profiles and its sparkline. Sorting by the
+open or click rate needs the distinct profiles of every campaign.
 
 The org totals (``GET /v1/totals``) are the numbers of each channel over all the org's
 campaigns, distinct profiles counted once across campaigns, and the campaigns that lead
@@ -47,6 +49,8 @@ QUIET_S: Final = 3600
 _SENDING_TYPES: Final = ("sent", "impression")
 #: The overview's query parameters besides the period's, in the order :func:`listing` takes them.
 LISTING_PARAMS: Final = ("q", "channel", "status", "sort", "order", "limit", "offset")
+#: The longest text ``q`` may search for (campaign ids are at most 128 characters).
+MAX_QUERY: Final = 200
 DEFAULT_LIMIT: Final = 100
 MAX_LIMIT: Final = 500
 #: Points of a sparkline (at most; each a whole number of minutes).
@@ -86,6 +90,8 @@ def listing(
 ) -> Listing:  # fmt: skip
     """Check the overview's parameters; each bad one gets a 400 that says what is expected."""
     channels = [c.value for c in Channel]
+    if q is not None and len(q) > MAX_QUERY:
+        raise BadRequest(f"q: expected at most {MAX_QUERY} characters of a campaign id")
     if channel is not None and channel not in channels:
         raise BadRequest(
             f"channel: {channel[:40]!r} is unknown; expected one of {', '.join(channels)}"

@@ -92,7 +92,7 @@ _COMPARE = _query("compare", "`previous`: add the values of the period of the sa
 _VALUE = {"type": ["number", "null"]}
 _METRICS = {"type": "object", "additionalProperties": _VALUE, "description": "Metric name → value; rates are null when their denominator is 0."}
 _OVERVIEW = [
-    _query("q", "Only campaigns whose id contains this text (case-insensitive).", {"type": "string", "maxLength": 200}),
+    _query("q", "Only campaigns whose id contains this text (case-insensitive).", {"type": "string", "maxLength": overview.MAX_QUERY}),
     _query("channel", "Only campaigns with events on this channel.", {"type": "string", "enum": [c.value for c in Channel]}),
     _query("status", "Only campaigns of this status: `sending` (messages sent or shown in the last 15 minutes), `finished` (none sent since, but events in the last hour) or `quiet` (no event in the last hour).", {"type": "string", "enum": list(STATUSES)}),
     _query("sort", "What the campaigns are sorted by.", {"type": "string", "enum": list(OVERVIEW_SORTS), "default": overview.DEFAULT_SORT}),
