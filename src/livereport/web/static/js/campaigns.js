@@ -9,7 +9,7 @@ import { loadAccount } from "./chrome.js";
 import { $, clear, h } from "./dom.js";
 import { formatAgo, formatCount, formatDateTime, formatValue, rawValue } from "./format.js";
 import {
-  PeriodPicker, periodKey, periodParams, periodPhrase, periodTitle, readPeriod, writePeriod,
+  PeriodPicker, periodKey, periodParams, periodRefusal, periodPhrase, periodTitle, readPeriod, writePeriod,
 } from "./period.js";
 import { scrollable } from "./scrollcue.js";
 
@@ -332,15 +332,8 @@ function changePeriod(period) {
 }
 
 /** A custom period the server refuses (outside the retention, say): its message, or null. */
-async function checkPeriod(period) {
-  const query = new URLSearchParams({ ...periodParams(period, { compare: false }), limit: "1" });
-  try {
-    await api(`/v1/campaigns?${query}`, { redirect: false });
-    return null;
-  } catch (err) {
-    return err.status === 400 ? err.message : null;
-  }
-}
+const checkPeriod = (period) =>
+  periodRefusal((params) => `/v1/campaigns?${new URLSearchParams({ ...params, limit: "1" })}`, period);
 
 // --- start -------------------------------------------------------------------------------------------
 

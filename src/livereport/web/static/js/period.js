@@ -4,6 +4,7 @@
 // module reads and writes it, names it for people, and draws a KPI's change against the previous
 // period. The picker on the report page is the PeriodPicker below.
 
+import { api } from "./api.js";
 import { $, h } from "./dom.js";
 import { formatCount, formatTime, rawValue, timeZoneChoice } from "./format.js";
 
@@ -269,5 +270,16 @@ export class PeriodPicker {
   refuse(message, field) {
     this.error.textContent = message;
     field.focus();
+  }
+}
+
+/** Why the server refuses a period (outside the retention, say), or null: `url` makes the
+ * address of a cheap request of the page's own with the period's parameters. */
+export async function periodRefusal(url, period) {
+  try {
+    await api(url(periodParams(period, { compare: false })), { redirect: false });
+    return null;
+  } catch (err) {
+    return err.status === 400 ? err.message : null;
   }
 }

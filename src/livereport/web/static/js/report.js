@@ -13,7 +13,7 @@ import {
 import { Board } from "./grid.js";
 import { LiveStream } from "./live.js";
 import {
-  PeriodPicker, formatMoment, guessLive, periodKey, periodParams, periodPhrase, periodTitle, readPeriod,
+  PeriodPicker, formatMoment, guessLive, periodKey, periodParams, periodRefusal, periodPhrase, periodTitle, readPeriod,
   writePeriod,
 } from "./period.js";
 
@@ -192,15 +192,10 @@ function changePeriod(period) {
 }
 
 /** A custom period the server refuses (outside the retention, say): its message, or null. */
-async function checkPeriod(period) {
-  const params = { channel: "campaign", execution: state.execution, ...periodParams(period, { compare: false }) };
-  try {
-    await api(campaignApi(campaign, "totals", params), { redirect: false });
-    return null;
-  } catch (err) {
-    return err.status === 400 ? err.message : null;
-  }
-}
+const checkPeriod = (period) => periodRefusal(
+  (params) => campaignApi(campaign, "totals", { channel: "campaign", execution: state.execution, ...params }),
+  period,
+);
 
 /** The report shown is of the period asked (not the one before a change, still on screen). */
 function currentReport() {

@@ -7,7 +7,7 @@ import { loadAccount } from "./chrome.js";
 import { $, clear, h } from "./dom.js";
 import { formatCount, formatTime, formatValue, rawValue, zoneLabel } from "./format.js";
 import {
-  PeriodPicker, describeChange, formatRange, periodKey, periodParams, periodPhrase, periodTitle, readPeriod,
+  PeriodPicker, describeChange, formatRange, periodKey, periodParams, periodRefusal, periodPhrase, periodTitle, readPeriod,
   writePeriod,
 } from "./period.js";
 import { scrollable } from "./scrollcue.js";
@@ -196,15 +196,8 @@ function changePeriod(period) {
 }
 
 /** A custom period the server refuses (outside the retention, say): its message, or null. */
-async function checkPeriod(period) {
-  const params = new URLSearchParams({ ...periodParams(period, { compare: false }), limit: "1" });
-  try {
-    await api(`/v1/totals?${params}`, { redirect: false });
-    return null;
-  } catch (err) {
-    return err.status === 400 ? err.message : null;
-  }
-}
+const checkPeriod = (period) =>
+  periodRefusal((params) => `/v1/totals?${new URLSearchParams({ ...params, limit: "1" })}`, period);
 
 async function start() {
   loadAccount().catch(() => {});
