@@ -22,6 +22,7 @@ by one metric.
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from livereport.report.catalogue import (
 )
 from livereport.report.query import STATEMENTS, Tally, Value, Window, isoformat, needed
 from livereport.store.base import Store
+from livereport.store.window import USABLE_S
 
 DEFAULT_SORT: Final = "last"
 ORDERS: Final = ("desc", "asc")
@@ -375,18 +377,61 @@ def _unique_sums(
     store: Store, params: Mapping[str, Any], campaigns: list[str] | None
 ) -> dict[str, dict[str, int]]:
     """Per campaign, unique opens and unique clicks: each channel's distinct profiles, summed."""
-    only = " AND campaign IN %(campaigns)s" if campaigns is not None else ""
-    rows = store.execute(
-        "SELECT campaign, toString(type), sum(n) FROM ("  # noqa: S608
-        "SELECT campaign, channel, type, uniqExactMerge(profiles) AS n FROM {db}.minute_uniques "
-        f"WHERE org = %(org)s AND type IN ('open', 'click') AND {_RANGE}{only} "
-        "GROUP BY campaign, channel, type) GROUP BY campaign, type",
-        {**params, "campaigns": tuple(campaigns or ())},
-    )
     found: dict[str, dict[str, int]] = defaultdict(dict)
-    for campaign, type_, n in rows:
-        found[campaign]["unique_opens" if type_ == "open" else "unique_clicks"] = int(n)
+    for campaign, type_, n in _campaign_uniques(store, params, ("click", "open"), None, campaigns):
+        found[campaign]["unique_opens" if type_ == "open" else "unique_clicks"] = n
     return found
+
+
+def _campaign_uniques(
+    store: Store, params: Mapping[str, Any], types: tuple[str, ...], channel: str | None,
+    campaigns: list[str] | None,
+) -> list[tuple[str, str, int]]:  # fmt: skip
+    """(campaign, type, distinct profiles) over the period of ``params``: each channel's
+    (or only ``channel``'s) distinct profiles of each type, summed over the channels; of
+    ``campaigns``, or every campaign of the org when None.
+
+    A period that starts within the live window's reach is read from each profile's last
+    occurrence (``unique_minutes``, store/window.py): a sum over the period's minutes per
+    campaign, where merging every campaign's exact sets minute by minute costs as much as
+    the profiles seen. A campaign with a profile seen again after the period's end has its
+    sets merged instead, as every campaign has for a period starting earlier."""
+    bound: dict[str, Any] = {
+        **params, "types": types, "channel": channel, "campaigns": tuple(campaigns or ()),
+    }  # fmt: skip
+    only = " AND campaign IN %(campaigns)s" if campaigns is not None else ""
+    only += " AND channel = %(channel)s" if channel is not None else ""
+    rows: list[tuple[str, str, int]] = []
+    merge = campaigns
+    if params["start"] >= time.time() - USABLE_S:
+        later: set[str] = set()
+        for campaign, type_, n, after in store.execute(
+            "SELECT campaign, toString(type), sumIf(profiles, minute < toDateTime(%(end)s, 'UTC')), "  # noqa: S608
+            "sumIf(profiles, minute >= toDateTime(%(end)s, 'UTC')) FROM {db}.unique_minutes "
+            "WHERE org = %(org)s AND type IN %(types)s AND dim = '' AND every_execution = 1 "
+            f"AND minute >= toDateTime(%(start)s, 'UTC'){only} GROUP BY campaign, type",
+            bound,
+        ):
+            if after:
+                later.add(campaign)
+            elif n:
+                rows.append((campaign, type_, int(n)))
+        rows = [row for row in rows if row[0] not in later]
+        if not later:
+            return rows
+        merge = sorted(later)
+        bound["campaigns"] = tuple(merge)
+    only = " AND campaign IN %(campaigns)s" if merge is not None else ""
+    only += " AND channel = %(channel)s" if channel is not None else ""
+    for campaign, type_, n in store.execute(
+        "SELECT campaign, type, sum(n) FROM (SELECT campaign, channel, toString(type) AS type, "  # noqa: S608
+        "uniqExactMerge(profiles) AS n FROM {db}.minute_uniques "
+        f"WHERE org = %(org)s AND type IN %(types)s AND {_RANGE}{only} "
+        "GROUP BY campaign, channel, type) GROUP BY campaign, type",
+        bound,
+    ):
+        rows.append((campaign, type_, int(n)))
+    return rows
 
 
 def _sending(store: Store, org: int, now: float) -> set[str]:
@@ -539,22 +584,14 @@ def _leaders(
     metric = METRICS[top]
     counted, uniques = needed([top])
     params: dict[str, Any] = {"org": org, "start": window.start, "end": window.end}
-    where = f"org = %(org)s AND {_RANGE}"
-    if channel != CAMPAIGN:
-        where += " AND channel = %(channel)s"
-        params["channel"] = channel
+    scope = None if channel == CAMPAIGN else channel
     per: dict[str, Tally] = defaultdict(Tally)
     if counted:
-        scope = None if channel == CAMPAIGN else channel
         per.update(_type_tallies(store, params, "campaign", counted, scope))
     if uniques:
-        for campaign, type_, n in store.execute(
-            "SELECT campaign, type, sum(n) FROM (SELECT campaign, channel, toString(type) AS type, "  # noqa: S608
-            f"uniqExactMerge(profiles) AS n FROM {{db}}.minute_uniques WHERE {where} "
-            "AND type IN %(types)s GROUP BY campaign, channel, type) GROUP BY campaign, type",
-            {**params, "types": tuple(sorted(uniques))},
-        ):
-            per[campaign].uniques[type_] = int(n)
+        types = tuple(sorted(uniques))
+        for campaign, type_, n in _campaign_uniques(store, params, types, scope, None):
+            per[campaign].uniques[type_] = n
     ranked: list[dict[str, Any]] = []
     for campaign, tally in per.items():
         value = tally.value(top)
