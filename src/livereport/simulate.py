@@ -145,10 +145,11 @@ class _Profile:
     platform: str
     execution: str | None
     variant: str | None
+    lift: float = 1.0  # the variant's true lift: every human engagement chance is multiplied
 
 
 def _make_profile(rng: random.Random, name: str, execution: str | None,
-                  variants: Sequence[str]) -> _Profile:  # fmt: skip
+                  variants: Sequence[str], lifts: Mapping[str, float]) -> _Profile:  # fmt: skip
     first, last = rng.choice(_FIRST), rng.choice(_LAST)
     local = rng.choice((f"{first}.{last}", f"{first}{rng.randint(1, 99)}", f"{first[0]}{last}"))
     email = f"{local}@{_pick(rng, _DOMAINS)}"
@@ -156,7 +157,8 @@ def _make_profile(rng: random.Random, name: str, execution: str | None,
         email = email.upper()
     phone = f"+{rng.choice(('1', '44', '33', '49'))}{rng.randrange(10**9, 10**10)}"
     variant = rng.choice(variants) if variants else None
-    return _Profile(name, email, phone, _pick(rng, _PLATFORMS), execution, variant)
+    lift = lifts.get(variant, 1.0) if variant is not None else 1.0
+    return _Profile(name, email, phone, _pick(rng, _PLATFORMS), execution, variant, lift)
 
 
 class _Funnel:
@@ -240,7 +242,7 @@ def _engage_email(f: _Funnel, p: _Profile, delivered: float) -> None:
         f.add(f.after(delivered, 60), "open", machine=True, user_agent=_UA_APPLE)
     if f.chance(0.01):  # a security scanner follows every link
         f.add(f.after(delivered, 20), "click", url=f.url(), machine=True)
-    if f.chance(0.35):
+    if f.chance(0.35 * p.lift):
         t = delivered
         for _ in range(f.repeats(0.3)):
             t = f.after(t, 7200)
@@ -272,7 +274,7 @@ def _plan_mobile(f: _Funnel, p: _Profile, t: float) -> None:
             (("open", 0.1, 0.1), ("action", 0.04, 0.0)) if push else (("click", 0.08, 0.2),)
         )
         for kind, first, more in engagements:
-            if f.chance(first):
+            if f.chance(first * p.lift):
                 for _ in range(f.repeats(more)):
                     f.add(f.after(delivered, 1800), kind, **({} if push else {"url": f.url()}))
 
@@ -420,6 +422,18 @@ def _send_offset(rng: random.Random, span: float, run: int, runs: int) -> float:
     return run_start + (offset if offset < room else rng.uniform(0, room))
 
 
+#: The largest true lift a variant may be given: its email open chance (35 %) stays below 1.
+MAX_LIFT = 2.5
+
+
+def _check_lifts(lifts: Mapping[str, float], variants: Sequence[str]) -> None:
+    if unknown := sorted(set(lifts) - set(variants)):
+        raise ValueError(f"lifts: {unknown} are not variants; expected some of {list(variants)}")
+    for variant, lift in lifts.items():
+        if not (isinstance(lift, int | float) and 0 < lift <= MAX_LIFT):
+            raise ValueError(f"lifts: {variant} has {lift!r}; expected a factor above 0, at most {MAX_LIFT}")
+
+
 def _check(campaign: str, channels: Sequence[str], labels: Sequence[str]) -> None:
     if not 1 <= len(campaign) <= 128:
         raise ValueError("campaign: expected 1 to 128 characters")
@@ -431,10 +445,15 @@ def _check(campaign: str, channels: Sequence[str], labels: Sequence[str]) -> Non
 
 def generate(*, seed: int, campaign: str, channels: Sequence[str] | None = CHANNELS,
              profiles: int = 1000, start: datetime, end: datetime,
-             executions: Sequence[str] = (), variants: Sequence[str] = ()) -> list[JsonEvent]:  # fmt: skip
-    """A whole campaign's events between `start` and `end`, in the order a sender posts them."""
+             executions: Sequence[str] = (), variants: Sequence[str] = (),
+             lifts: Mapping[str, float] | None = None) -> list[JsonEvent]:  # fmt: skip
+    """A whole campaign's events between `start` and `end`, in the order a sender posts them.
+    `lifts` gives variants a known true lift: each human open, click and push action chance
+    of their recipients is multiplied by it (the others keep 1)."""
     channels = tuple(str(c) for c in channels or CHANNELS)
     _check(campaign, channels, (*executions, *variants))
+    lifts = dict(lifts or {})
+    _check_lifts(lifts, variants)
     if start.tzinfo is None or end.tzinfo is None or end <= start:
         raise ValueError("start and end: expected timezone-aware datetimes, start before end")
     rng = random.Random(seed)
@@ -445,7 +464,7 @@ def generate(*, seed: int, campaign: str, channels: Sequence[str] | None = CHANN
     for n in range(profiles):
         run = rng.randrange(runs)
         execution = executions[run] if executions else None
-        p = _make_profile(rng, f"{stamper.prefix}-p{n}", execution, variants)
+        p = _make_profile(rng, f"{stamper.prefix}-p{n}", execution, variants, lifts)
         at = first / 1000 + _send_offset(rng, (last - first) / 1000, run, runs)
         drafts.extend(_plan_profile(rng, campaign, p, channels, at, 1.0))
     drafts = [d for d in drafts if first <= math.floor(d[0] * 1000) <= last]
@@ -474,9 +493,12 @@ class LiveTraffic:
     def __init__(self, seed: int, campaign: str, channels: Sequence[str] | None = CHANNELS,
                  rate: float = 50.0, *, executions: Sequence[str] = (),
                  variants: Sequence[str] = (), speed: float = 60.0, tag: str = "",
-                 incidents: Sequence[Incident] = (), origin: datetime | None = None) -> None:  # fmt: skip
+                 incidents: Sequence[Incident] = (), origin: datetime | None = None,
+                 lifts: Mapping[str, float] | None = None) -> None:  # fmt: skip
         self.channels = tuple(str(c) for c in channels or CHANNELS)
         _check(campaign, self.channels, (*executions, *variants))
+        self.lifts = dict(lifts or {})
+        _check_lifts(self.lifts, variants)
         _check_incidents(incidents, self.channels)
         if origin is not None and origin.tzinfo is None:
             raise ValueError("origin: expected a timezone-aware datetime")
@@ -535,7 +557,7 @@ class LiveTraffic:
         rng, self._profiles = self._rng, self._profiles + 1
         execution = rng.choice(self.executions) if self.executions else None
         name = f"{self._stamper.prefix}-p{self._profiles}"
-        p = _make_profile(rng, name, execution, self.variants)
+        p = _make_profile(rng, name, execution, self.variants, self.lifts)
         drafts = _plan_profile(rng, self.campaign, p, self.channels, t, 1 / self.speed)
         for window in self._windows or ():
             drafts = window.disturb(drafts, self._incident_rng, 1 / self.speed)

@@ -41,6 +41,9 @@ LIMITS = [
     ("GET", "/v1/campaigns/{campaign}/series", "positive_data_acceptance"),
     ("GET", "/v1/campaigns/{campaign}/breakdown", "positive_data_acceptance"),
     ("GET", "/v1/campaigns/{campaign}/export.csv", "positive_data_acceptance"),
+    # A compared rate must be one of the channel's, and a control one of the campaign's
+    # variants in the period.
+    ("GET", "/v1/campaigns/{campaign}/variants", "positive_data_acceptance"),
     # A period is `period` or `from` (with `to` after it), whole minutes within the
     # retention and not in the future: relations between parameters and the clock.
     ("GET", "/v1/campaigns/{campaign}/totals", "positive_data_acceptance"),
@@ -76,8 +79,8 @@ def _seed(server: Server, key: str) -> dict[str, str]:
     with server.client(key) as client:
         events = [
             event("entered", None, execution=EXECUTIONS[0]),
-            event("sent", "email", execution=EXECUTIONS[0]),
-            event("delivered", "email", execution=EXECUTIONS[1]),
+            event("sent", "email", execution=EXECUTIONS[0], variant="A"),
+            event("delivered", "email", execution=EXECUTIONS[1], variant="B"),
             event("sent", "sms", execution=EXECUTIONS[0]),
             event("impression", "inapp"),
             bounce,
@@ -94,7 +97,7 @@ def _seed(server: Server, key: str) -> dict[str, str]:
 def _config(ids: dict[str, str]) -> str:
     """schemathesis.toml: the existing ids, the stream's length, the limits."""
     campaign_paths = (
-        "^/v1/campaigns/\\\\{campaign\\\\}/(totals|breakdown|series|report|live|export\\\\.csv)$"
+        "^/v1/campaigns/\\\\{campaign\\\\}/(totals|breakdown|series|variants|report|live|export\\\\.csv)$"
     )
     text = f"""
 [generation]

@@ -16,6 +16,7 @@ from livereport.errors import BadRequest, NotFound
 from livereport.events import CAMPAIGN, Channel
 from livereport.report import overview
 from livereport.report import period as periods
+from livereport.report import variants as comparisons
 from livereport.report.catalogue import (
     BUCKETS,
     DEFAULT_BUCKET,
@@ -227,6 +228,23 @@ class Reports:
                 f"by: {by} does not apply to {channel}; expected one of {', '.join(valid)}"
             )
         return {**_head(scope, window), **self._breakdown(scope, window, by, None)}
+
+    def variants(
+        self, org: int, campaign: str, channel: str, metric: str | None = None,
+        control: str | None = None, execution: str | None = None, now: float | None = None,
+        window: Window | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """The campaign's variants on ``channel`` compared on one rate (report/variants.py):
+        each variant's funnel, and its lift and verdict against the control (by default the
+        first variant by name). Events without a variant are left out."""
+        window = window or Window.at(time.time() if now is None else now)
+        scope = self._scope(org, campaign, channel, execution, window)
+        rate = comparisons.rate_of(channel, metric)
+        found = self._breakdown(scope, window, "variant", None)
+        rows = sorted(
+            (str(row["key"]), row["metrics"]) for row in found["rows"] if row["key"] not in ("", None)
+        )
+        return {**_head(scope, window), **comparisons.variants_json(rate, rows, control)}
 
     def _breakdown(
         self,

@@ -120,6 +120,19 @@ def metrics_for(scope: str) -> tuple[str, ...]:
     )
 
 
+#: The rates a variant comparison may judge (report/variants.py): shares of their
+#: denominator, each success one of the exposures, in the order a channel's default is chosen.
+VARIANT_RATES: Final = (
+    "open_rate", "click_rate", "click_to_open_rate", "delivery_rate", "bounce_rate",
+    "hard_bounce_rate", "error_rate", "unsubscribe_rate", "complaint_rate",
+)  # fmt: skip
+
+
+def variant_channels() -> list[str]:
+    """The channels with a rate their variants can be compared on."""
+    return [c.value for c in Channel if any(r in metrics_for(c) for r in VARIANT_RATES)]
+
+
 @dataclass(frozen=True)
 class Dimension:
     """A breakdown key. ``dim`` names it in the rollups; ``types`` restricts the events."""

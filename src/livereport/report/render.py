@@ -387,3 +387,69 @@ def render_overview(console: Console, body: dict[str, Any]) -> None:
     ]  # fmt: skip
     for table in fit_tables(columns, rows, console.width):
         console.print(table)
+
+
+_VERDICT_WORDS = {
+    "too_early": ("too early", "dim"), "leading": ("leading", ""), "trailing": ("trailing", ""),
+    "even": ("even", ""), "better": ("better", "bold green"), "worse": ("worse", "bold red"),
+}  # fmt: skip
+
+
+def _lift(lift: dict[str, Any] | None) -> tuple[str, str]:
+    """A lift as shown: relative with its interval ("+10.2% (+1.0% to +19.4%)"), else absolute
+    in points when the control's rate is 0; and the p-value."""
+    if lift is None:
+        return "control", "–"
+    if lift["relative"] is not None:
+        low, high = lift["relative_low"], lift["relative_high"]
+        shown = f"{lift['relative']:+.1%}"
+        if low is not None and high is not None:
+            shown += f" ({low:+.1%} to {high:+.1%})"
+    elif lift["absolute"] is not None:
+        shown = f"{lift['absolute'] * 100:+.2f} pt"
+    else:
+        shown = "–"
+    return shown, f"{lift['p_value']:.3g}"
+
+
+def render_variants(console: Console, body: dict[str, Any]) -> None:
+    """A variant comparison (``GET /v1/campaigns/{campaign}/variants``) as a table."""
+    window = body["window"]
+    words = _PERIOD_WORDS.get(body.get("period", "life"), "a period of your choice")
+    console.print(Text.assemble(
+        (f"{_label(body['metric'])} by variant", "bold"), " — ", body["campaign"],
+        f" ({TABS.get(body['channel'], body['channel'])})",
+    ))  # fmt: skip
+    console.print(
+        f"{words[0].upper()}{words[1:]}: {_moment(window['from'], '%Y-%m-%d %H:%M')} → "
+        f"{_moment(window['to'], '%Y-%m-%d %H:%M')} UTC"
+    )
+    if not body["variants"]:
+        console.print("No event of the period has a variant.")
+        return
+    columns = [Column("Variant", wrap=True), Column(_label(body["exposures"]), "right"),
+               Column(_label(body["successes"]), "right"), Column(_label(body["metric"]), "right"),
+               Column("Lift (95% interval)", "right"), Column("p", "right"), Column("Verdict")]  # fmt: skip
+    rows: list[list[str | Text]] = []
+    for variant in body["variants"]:
+        lift, p = _lift(variant["lift"])
+        word, style = _VERDICT_WORDS.get(variant["lift"]["verdict"], ("", "")) if variant["lift"] else ("", "")
+        rows.append([
+            Text(variant["variant"]),  # untrusted: shown as given, never read as markup
+            f"{variant['exposures']:,}", f"{variant['successes']:,}",
+            format_value(body["metric"], variant["rate"]), lift, p, Text(word, style=style),
+        ])  # fmt: skip
+    for table in fit_tables(columns, rows, console.width):
+        console.print(table)
+    if body["winner"] is not None:
+        console.print(Text.assemble("Winner: ", (body["winner"], "bold")))
+    elif len(body["variants"]) < 2:
+        console.print("One variant only: nothing to compare yet.")
+    elif any(v["lift"] and v["lift"]["verdict"] == "too_early" for v in body["variants"]):
+        console.print(
+            f"Too early for a verdict: each variant needs {body['min_exposures']:,} "
+            f"{_label(body['exposures']).lower()}, and {body['min_successes']:,} of them with "
+            f"and {body['min_failures']:,} without {_label(body['successes']).lower()}."
+        )
+    else:
+        console.print("No winner yet: a lead is not called until it would hold however often you look.")

@@ -48,7 +48,7 @@ more than two variants every one is compared with the control at α / (variants 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -57,6 +57,7 @@ import numpy as np
 import numpy.typing as npt
 
 from livereport.errors import BadRequest
+from livereport.report.catalogue import METRICS, VARIANT_RATES, metrics_for, variant_channels
 
 #: The chance, at most, that a comparison without any real difference ever calls a winner.
 ALPHA = 0.05
@@ -366,3 +367,66 @@ def comparison_json(comparison: Comparison) -> dict[str, Any]:
         "min_failures": MIN_FAILURES,
         "variants": variants,
     }
+
+
+def rate_of(channel: str, metric: str | None) -> str:
+    """The rate a comparison on ``channel`` judges: ``metric`` when it is one of the channel's
+    rates in :data:`RATES`, the channel's first one when None; else a BadRequest."""
+    rates = [name for name in VARIANT_RATES if name in metrics_for(channel)]
+    if not rates:
+        raise BadRequest(
+            f"channel: {channel} has no rate to compare variants on; expected one of "
+            f"{', '.join(variant_channels())}"
+        )
+    if metric is None:
+        return rates[0]
+    if metric not in rates:
+        raise BadRequest(
+            f"metric: {metric[:40]!r} is not a rate of {channel} that variants are compared on; "
+            f"expected one of {', '.join(rates)}"
+        )
+    return metric
+
+
+def variants_json(
+    rate: str, rows: Sequence[tuple[str, Mapping[str, Any]]], control: str | None = None
+) -> dict[str, Any]:
+    """The API's answer for ``rate`` from the variant breakdown's ``rows`` (name, metrics),
+    the control first: every variant's funnel and rate, and with two variants or more the
+    lift and verdict of each against the control. A variant whose successes outnumber its
+    exposures over the period (opens of mails delivered before it began) is judged on at
+    most its exposures; its ``metrics`` keep the counts as they are."""
+    ratio = METRICS[rate].ratio
+    assert ratio is not None
+    numerator, denominator = ratio
+    names = [name for name, _ in rows]
+    if control is not None and control not in names:
+        raise BadRequest(
+            f"control: {control[:128]!r} is not a variant of this campaign in the period; "
+            f"expected one of {', '.join(names) or '(none: no event of the period has a variant)'}"
+        )
+    counts = []
+    for name, metrics in rows:
+        exposures = int(metrics.get(denominator) or 0)
+        counts.append((name, exposures, min(int(metrics.get(numerator) or 0), exposures)))
+    if len(counts) >= 2:
+        found = comparison_json(compare(counts, control=control))
+    else:
+        found = {
+            "control": counts[0][0] if counts else None, "winner": None, "method": "msprt",
+            "alpha": ALPHA, "tau": TAU, "min_exposures": MIN_EXPOSURES,
+            "min_successes": MIN_SUCCESSES, "min_failures": MIN_FAILURES,
+            "variants": [
+                {
+                    "variant": name, "control": True, "exposures": exposures,
+                    "successes": successes,
+                    "rate": _rounded(successes / exposures if exposures else None, _RATE_PLACES),
+                    "lift": None,
+                }
+                for name, exposures, successes in counts
+            ],
+        }  # fmt: skip
+    funnels = dict(rows)
+    for variant in found["variants"]:
+        variant["metrics"] = dict(funnels[variant["variant"]])
+    return {"metric": rate, "exposures": denominator, "successes": numerator, **found}

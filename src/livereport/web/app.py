@@ -9,7 +9,7 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import msgspec
@@ -160,6 +160,26 @@ async def get_breakdown(request: Request) -> Response:
         return s.reports.breakdown(org, campaign, channel, by, execution, window=window)
 
     return JSON(await run_in_threadpool(breakdown))
+
+
+async def get_variants(request: Request) -> Response:
+    s, org = _read(request)
+    campaign = request.path_params["campaign"]
+    channel = required_param(request, "channel", "a channel whose variants are compared, e.g. email")
+    metric = query_param(request, "metric")
+    control = query_param(request, "control")
+    execution = query_param(request, "execution")
+    asked = period_param(request)
+    if query_param(request, "period") is None and asked.start is None:
+        # A verdict stays valid only over counts that grow: the campaign's whole life, unless
+        # a period is asked for (a sliding 24 hours drops a long campaign's first exposures).
+        asked = replace(asked, preset="life")
+
+    def variants() -> dict[str, Any]:
+        window = s.reports.window(org, campaign, asked)
+        return s.reports.variants(org, campaign, channel, metric, control, execution, window=window)
+
+    return JSON(await run_in_threadpool(variants))
 
 
 async def get_series(request: Request) -> Response:
@@ -391,6 +411,7 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
         Route("/v1/campaigns/{campaign:path}/totals", get_totals),
         Route("/v1/campaigns/{campaign:path}/breakdown", get_breakdown),
         Route("/v1/campaigns/{campaign:path}/series", get_series),
+        Route("/v1/campaigns/{campaign:path}/variants", get_variants),
         Route("/v1/campaigns/{campaign:path}/report", get_report),
         Route("/v1/campaigns/{campaign:path}/live", get_live),
         Route("/v1/campaigns/{campaign:path}/export.csv", get_export),

@@ -31,9 +31,12 @@ from livereport.report.catalogue import (
     SCOPES,
     STATUSES,
     TABS,
+    VARIANT_RATES,
+    variant_channels,
     widgets_of,
 )
 from livereport.report.catalogue import PERIODS as PRESETS
+from livereport.report.variants import Verdict
 from livereport.web.accounts import openapi_paths as account_paths
 from livereport.web.alerts import ALERT_SCHEMA
 from livereport.web.alerts import openapi_paths as alert_paths
@@ -158,6 +161,37 @@ def _with_previous(schema: dict[str, Any]) -> dict[str, Any]:
     complete = {"type": "boolean", "description": "False when the period starts before the retention: its events are partly gone."}
     previous = {"type": "object", "properties": {"from": moment, "to": moment, "complete": complete, "metrics": _METRICS}, "required": ["from", "to", "complete", "metrics"]}
     return {**schema, "properties": {**schema["properties"], "previous": previous}}
+
+
+_LIFT = {
+    "type": ["object", "null"],
+    "description": "Against the control (null for the control itself): the difference of the rates (`absolute`, a fraction) and that difference over the control's rate (`relative`), each with its always-valid interval (`_low`, `_high`; null without information yet), the always-valid p-value and the verdict.",
+    "properties": {
+        **{name: _VALUE for name in ("absolute", "absolute_low", "absolute_high", "relative", "relative_low", "relative_high")},
+        "p_value": {"type": "number", "minimum": 0, "maximum": 1},
+        "verdict": {"type": "string", "enum": [v.value for v in Verdict]},
+    },
+    "required": ["absolute", "absolute_low", "absolute_high", "relative", "relative_low", "relative_high", "p_value", "verdict"],
+}
+_VARIANTS_EXTRA = {
+    "metric": {"type": "string", "enum": list(VARIANT_RATES)},
+    "exposures": {"type": "string", "description": "The metric counted as exposures: the rate's denominator."},
+    "successes": {"type": "string", "description": "The metric counted as successes: the rate's numerator."},
+    "control": {"type": ["string", "null"]},
+    "winner": {"type": ["string", "null"], "description": "The variant to act on: the control when every other is `worse`, or the one `better` variant when every other is `worse`; else null."},
+    "method": {"const": "msprt"},
+    "alpha": {"type": "number"}, "tau": {"type": "number"},
+    "min_exposures": {"type": "integer"}, "min_successes": {"type": "integer"}, "min_failures": {"type": "integer"},
+    "variants": {"type": "array", "items": {
+        "type": "object",
+        "properties": {
+            "variant": {"type": "string"}, "control": {"type": "boolean"},
+            "exposures": {"type": "integer", "minimum": 0}, "successes": {"type": "integer", "minimum": 0},
+            "rate": _VALUE, "lift": _LIFT, "metrics": _METRICS,
+        },
+        "required": ["variant", "control", "exposures", "successes", "rate", "lift", "metrics"],
+    }},
+}
 
 
 def _ok(schema: dict[str, Any], description: str = "The report.") -> dict[str, Any]:
@@ -477,6 +511,21 @@ def openapi_document() -> dict[str, Any]:
                     _EXECUTION, *_PERIOD, _TZ,
                 ],
                 "responses": _ok(_head({"bucket": {"type": "string"}, "t": {"type": "array", "items": {"type": "string"}}, "series": {"type": "object", "additionalProperties": {"type": "array", "items": _VALUE}}})),
+            }},
+            "/v1/campaigns/{campaign}/variants": {"get": {
+                "summary": "The campaign's variants compared on one rate, live: lift, interval and verdict against the control",
+                "description": "Per variant of the channel (events without a variant are left out): its funnel (`metrics`), its rate, and, for every variant but the control, the lift against the control with an interval and a verdict from an always-valid sequential test (mSPRT), so that the answer may be read at any moment, however often. No variant is called `better` or `worse` before each has `min_exposures` exposures, `min_successes` successes and `min_failures` exposures without success. By default the period is the campaign's whole life: the guarantee holds for counts that only grow, which a sliding 24 hours of a longer campaign is not.",
+                "security": read,
+                "parameters": [
+                    _CAMPAIGN,
+                    _query("channel", "The channel whose variants are compared: one with a rate.", {"type": "string", "enum": variant_channels()}, True),
+                    _query("metric", "The rate compared; by default the channel's first of open_rate, click_rate, delivery_rate, error_rate. It must be one of the channel's.", {"type": "string", "enum": list(VARIANT_RATES)}),
+                    _query("control", "The variant the others are compared with; by default the first by name.", {"type": "string", "maxLength": 128}),
+                    _EXECUTION,
+                    {**_PERIOD[0], "description": "A preset period ending now; by default the campaign's whole life (`life`). Not with from/to.", "schema": {"type": "string", "enum": list(PRESETS), "default": "life"}},
+                    *_PERIOD[1:],
+                ],
+                "responses": _ok(_head(_VARIANTS_EXTRA), "The comparison."),
             }},
             "/v1/campaigns/{campaign}/report": {"get": {
                 "summary": "Every widget of a report tab, with its data", "security": read,
