@@ -828,7 +828,7 @@ class _Minute:
 
     def recipient(self, n: int) -> tuple[_Profile, JsonEvent, list[int]]:
         """The n-th recipient, the fields of its events, and three times in order."""
-        p = _make_profile(self.rng, f"{self.prefix}-p{n}", None, ())
+        p = _make_profile(self.rng, f"{self.prefix}-p{n}", None, (), {})
         common = {"campaign": self.campaign, "profile": p.id, "channel": self.channel,
                   **_address(p, self.channel)}  # fmt: skip
         return p, common, sorted(self.rng.randint(self.first, self.last) for _ in range(3))

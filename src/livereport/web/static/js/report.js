@@ -1,6 +1,7 @@
 // The campaign live report page: tabs, the live stream, the board of widgets, Modify mode,
 // the execution filter, the period (period.js), the time zone, exports and print, the campaign's
-// alerts. Reads the same JSON as the API; the address carries the tab, execution and period.
+// alerts, and the Variants card of a channel (variants.js). Reads the same JSON as the API; the
+// address carries the tab, execution and period.
 
 import { CampaignAlerts } from "./alerts.js";
 import { api, campaignApi, goToSignin } from "./api.js";
@@ -16,6 +17,7 @@ import {
   PeriodPicker, formatMoment, guessLive, periodKey, periodParams, periodRefusal, periodPhrase, periodTitle, readPeriod,
   writePeriod,
 } from "./period.js";
+import { VariantsCard } from "./variants.js";
 
 const campaign = decodeURIComponent(location.pathname.replace(/^\/campaigns\//, ""));
 const query = new URLSearchParams(location.search);
@@ -34,6 +36,7 @@ const state = {
 };
 let board = null;
 let alerts = null;
+let variants = null;
 let picker = null;
 let noticeTimer = null;
 
@@ -151,6 +154,8 @@ const live = new LiveStream({
     renderHead();
     if (state.shown) board.update(report);
     else showBoard();
+    // The variants again: at once for a new view, else at most every few seconds.
+    if (variants) variants.update({ tab: state.tab, execution: state.execution, period: state.period });
   },
   onHeartbeat: ({ as_of: asOf }) => {
     if (asOf) state.asOf = asOf;
@@ -177,6 +182,7 @@ function connect() {
   const params = { tab: state.tab, execution: state.execution, ...periodParams(state.period) };
   delete $("#report-head").dataset.period;
   $("#panel").setAttribute("aria-busy", "true");
+  if (variants) variants.clear();
   live.open(campaignApi(campaign, "live", params), campaignApi(campaign, "report", params));
 }
 
@@ -238,6 +244,7 @@ function showNotFound() {
   live.close();
   if (board) board.clear();
   if (alerts) alerts.stop();
+  if (variants) variants.stop();
   document.title = "No such campaign · livereport";
   $("#not-found-id").textContent = campaign;
   for (const id of ["#report-head", "#connection-notice", "#alert-banner", "#tabs", "#panel"]) $(id).hidden = true;
@@ -405,6 +412,7 @@ function bindControls() {
   tz.addEventListener("change", () => {
     setTimeZoneChoice(tz.value);
     alerts.retime();
+    variants.retime();
     renderPeriod();
     if (state.report) {
       renderHead();
@@ -446,6 +454,7 @@ async function start() {
   ctx.dimensions = state.catalogue.dimensions;
   // Viewers may read alerts but not acknowledge them (the server answers them 403).
   alerts = new CampaignAlerts({ campaign, catalogue: state.catalogue, canAcknowledge: state.me.role !== "viewer" });
+  variants = new VariantsCard({ campaign, catalogue: state.catalogue });
   buildTabs();
   board = new Board($("#grid"), ctx, { help: showHelp, changed: onBoardChanged });
   bindControls();
