@@ -172,6 +172,19 @@ def _samples() -> list[tuple[dict[str, Any], str | None]]:
         (ev(type="bounce", smtp={"code": 600}), "smtp.code"),
         (ev(type="bounce", smtp={"code": "550"}), "smtp.code"),
         (ev(type="entered", channel=None), None),
+        # The client's address of an open or click: IPv4 or IPv6 in any written form.
+        (ev(type="open", ip="192.0.2.7"), None),
+        (ev(type="click", url="https://x.example/", ip="2001:db8::7"), None),
+        (ev(type="open", ip="::ffff:192.0.2.7"), None),
+        (ev(type="open", ip="2001:0db8:0000:0000:0000:ff00:0042:8329"), None),
+        (ev(type="open", ip="1:2:3:4:5:6:7::"), None),
+        (ev(type="open", ip="not-an-ip"), "ip"),
+        (ev(type="open", ip="256.1.1.1"), "ip"),
+        (ev(type="open", ip="01.2.3.4"), "ip"),
+        (ev(type="open", ip="1:2:3:4::5:6:7:8"), "ip"),
+        (ev(type="open", ip="fe80::1%eth0"), "ip"),
+        (ev(type="open", ip="1" * 46), "ip"),
+        (ev(type="open", ip=7), "ip"),
     ]  # fmt: skip
     return found
 

@@ -442,3 +442,61 @@ def test_history_comes_latest_hour_first_with_funnels_under_way() -> None:
                       if kind is None or e["type"] == kind)  # fmt: skip
         assert sorted(per) == list(range(12))
         assert min(per.values()) > 0.8 * max(per.values()), (kind, per)
+
+
+@pytest.fixture(scope="module")
+def labelled() -> list[tuple[Event, bool]]:
+    return simulate.generate_labelled(
+        seed=7, campaign="spring-sale-2026", profiles=10_000, start=START, end=END,
+        executions=("morning", "evening"), variants=("A", "B"),
+    )  # fmt: skip
+
+
+def test_labelled_events_are_the_generated_ones_and_carry_no_label(
+    campaign: list[Event], labelled: list[tuple[Event, bool]]
+) -> None:
+    assert [e for e, _ in labelled] == campaign
+    assert not any(simulate.TRUTH in e for e in campaign)
+    firsts = {e["id"]: machine for e, machine in reversed(labelled)}  # an id's first event wins
+    assert all(not firsts[e["id"]] for e in first_of_each_id(campaign) if e["type"] not in ("open", "click"))
+    again = Counter(e["id"] for e in campaign)
+    assert all(machine == firsts[e["id"]] for e, machine in labelled if again[e["id"]] > 1)
+
+
+def test_machine_traffic_is_apple_s_proxy_and_scanners_mostly_unflagged(
+    labelled: list[tuple[Event, bool]],
+) -> None:
+    first: dict[str, tuple[Event, bool]] = {}
+    for e, machine in labelled:
+        first.setdefault(e["id"], (e, machine))
+    engaged = [(e, m) for e, m in first.values() if e["type"] in ("open", "click")]
+    machines = [e for e, m in engaged if m]
+    flagged = sum(bool(e.get("machine")) for e in machines)
+    assert 0.2 < flagged / len(machines) < 0.5  # the sender flags some, the rules find the rest
+    assert all(m for e, m in engaged if e.get("machine"))  # a flag is never wrong
+    proxy = [e for e in machines if e["type"] == "open" and e.get("user_agent") == "Mozilla/5.0"]
+    assert proxy and all(e.get("ip", "17.").startswith(("17.", "104.28.")) for e in proxy)
+    domains = Counter(e["recipient"].rsplit("@", 1)[1].lower() for e in proxy)
+    assert sum(domains[d] for d in ("icloud.com", "me.com", "mac.com")) > 0.4 * len(proxy)
+    # People's opens through Gmail's and Yahoo's image proxies are people's.
+    proxied = [m for e, m in engaged if "ImageProxy" in e.get("user_agent", "") or
+               "YahooMailProxy" in e.get("user_agent", "")]  # fmt: skip
+    assert proxied and not any(proxied)
+    assert not any(e.get("ip", "").startswith("17.") for e, m in engaged if not m)
+
+
+def test_scanners_click_every_link_within_a_second_of_each_other(
+    labelled: list[tuple[Event, bool]],
+) -> None:
+    by_profile: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    for e, machine in labelled:
+        if machine and e["type"] == "click":
+            by_profile[e["profile"]].append((when(e), e["url"]))
+    assert len(by_profile) > 50
+    for seen in by_profile.values():
+        times = sorted(t for t, _ in seen)
+        assert len({url for _, url in seen}) >= 3
+        assert times[-1] - times[0] < timedelta(seconds=1)
+    corporate = [e for e, m in labelled if m and e["type"] == "click" and
+                 e["recipient"].rsplit("@", 1)[1] in ("contoso.com", "fabrikam.com", "northwind-traders.com")]  # fmt: skip
+    assert len(corporate) > 0.5 * sum(len(v) for v in by_profile.values())

@@ -32,6 +32,7 @@ from livereport.errors import LivereportError
 from livereport.events import Channel
 from livereport.observe import configure_logging
 from livereport.report.catalogue import (
+    ENGAGEMENTS,
     OVERVIEW_SORTS,
     PERIODS,
     STATUSES,
@@ -490,17 +491,21 @@ def _client_target(data: Path | None, url: str | None, key: str | None) -> tuple
 @click.option("--from", "start", default=None, metavar="TIME", help="The start of a custom period: RFC 3339 with an offset, a whole minute (2026-11-30T08:00:00Z).")  # fmt: skip
 @click.option("--to", "end", default=None, metavar="TIME", help="The end of a custom period (excluded); without it, until now.")  # fmt: skip
 @click.option("--compare", is_flag=True, help="Show the KPIs of the previous period of the same length beside them.")  # fmt: skip
+@click.option("--engagement", default="all", show_default=True, type=click.Choice(list(ENGAGEMENTS)), help="Which opens and clicks count: all, only people's (human) or only machines' (machine).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @data_option
 @click.option("--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000.")
 @click.option("--key", default=None, help="An API key with the read scope (with --url).")
-def report(campaign: str, tab: str, execution: str | None, period: str | None, start: str | None, end: str | None, compare: bool, as_json: bool, data: Path | None, url: str | None, key: str | None) -> None:  # fmt: skip
+def report(campaign: str, tab: str, execution: str | None, period: str | None, start: str | None, end: str | None, compare: bool, engagement: str, as_json: bool, data: Path | None, url: str | None, key: str | None) -> None:  # fmt: skip
     """Show a campaign's report tab in the terminal: the live last 24 hours, or any period."""
     import msgspec
 
     from livereport.report.period import asked
 
-    wanted = {"period": period, "from": start, "to": end, "compare": "previous" if compare else None}
+    wanted = {
+        "period": period, "from": start, "to": end, "compare": "previous" if compare else None,
+        "engagement": None if engagement == "all" else engagement,
+    }  # fmt: skip
     given = {name: value for name, value in wanted.items() if value is not None}
     with failures():
         try:
@@ -522,7 +527,8 @@ def report(campaign: str, tab: str, execution: str | None, period: str | None, s
             body = _local(
                 data,
                 lambda store, org: _local_report(
-                    store, org, campaign, tab, execution, asked_for, _config(data).retention_days
+                    store, org, campaign, tab, execution, asked_for, _config(data).retention_days,
+                    engagement,
                 ),
             )
         if as_json:
@@ -603,11 +609,12 @@ def campaigns(period: str | None, start: str | None, end: str | None, search: st
 @click.option("--period", default=None, type=click.Choice(list(PERIODS)), help="A period ending now (default: the campaign's whole life); not with --from.")  # fmt: skip
 @click.option("--from", "start", default=None, metavar="TIME", help="The start of a custom period: RFC 3339 with an offset, a whole minute.")  # fmt: skip
 @click.option("--to", "end", default=None, metavar="TIME", help="The end of a custom period (excluded); without it, until now.")  # fmt: skip
+@click.option("--engagement", default="all", show_default=True, type=click.Choice(list(ENGAGEMENTS)), help="Which opens and clicks count: all, only people's (human) or only machines' (machine).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
 @data_option
 @click.option("--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000.")
 @click.option("--key", default=None, help="An API key with the read scope (with --url).")
-def variants(campaign: str, channel: str, metric: str | None, control: str | None, execution: str | None, period: str | None, start: str | None, end: str | None, as_json: bool, data: Path | None, url: str | None, key: str | None) -> None:  # fmt: skip
+def variants(campaign: str, channel: str, metric: str | None, control: str | None, execution: str | None, period: str | None, start: str | None, end: str | None, engagement: str, as_json: bool, data: Path | None, url: str | None, key: str | None) -> None:  # fmt: skip
     """Compare a campaign's variants on one rate: lift, interval and a verdict you may trust
     however often you look."""
     import msgspec
@@ -620,6 +627,7 @@ def variants(campaign: str, channel: str, metric: str | None, control: str | Non
         for name, value in {
             "channel": channel, "metric": metric, "control": control, "execution": execution,
             "period": period, "from": start, "to": end,
+            "engagement": None if engagement == "all" else engagement,
         }.items()
         if value is not None
     }  # fmt: skip
@@ -646,7 +654,10 @@ def variants(campaign: str, channel: str, metric: str | None, control: str | Non
 
                 reports = Reports(store, retention_days=retention)
                 window = reports.window(org, campaign, asked_for)
-                return reports.variants(org, campaign, channel, metric, control, execution, window=window)
+                return reports.variants(
+                    org, campaign, channel, metric, control, execution, window=window,
+                    engagement=engagement,
+                )  # fmt: skip
 
             body = _local(data, local)
         if as_json:
@@ -655,12 +666,15 @@ def variants(campaign: str, channel: str, metric: str | None, control: str | Non
             render_variants(out, body)
 
 
-def _local_report(store: Any, org: int, campaign: str, tab: str, execution: str | None, asked_for: Any, retention_days: int) -> Any:  # fmt: skip
+def _local_report(store: Any, org: int, campaign: str, tab: str, execution: str | None, asked_for: Any, retention_days: int, engagement: str = "all") -> Any:  # fmt: skip
     from livereport.report.build import Reports
 
     reports = Reports(store, retention_days=retention_days)
     window = None if asked_for.default else reports.window(org, campaign, asked_for)
-    return reports.report(org, campaign, tab, execution, window=window, compare=asked_for.compare)
+    return reports.report(
+        org, campaign, tab, execution, window=window, compare=asked_for.compare,
+        engagement=engagement,
+    )  # fmt: skip
 
 
 def _local(data: Path | None, fn: Callable[[Any, int], Any], org_name: str | None = None) -> Any:

@@ -52,7 +52,7 @@ def _pick(rng: random.Random, table: Table[T]) -> T:
 
 _DOMAINS = _table(
     ("gmail.com", 34), ("outlook.com", 10), ("yahoo.com", 9), ("hotmail.com", 8),
-    ("icloud.com", 7), ("aol.com", 3), ("gmx.de", 4), ("web.de", 3), ("orange.fr", 3),
+    ("icloud.com", 6), ("me.com", 1), ("mac.com", 0.5), ("aol.com", 3), ("gmx.de", 4), ("web.de", 3), ("orange.fr", 3),
     ("comcast.net", 2), ("contoso.com", 1.5), ("fabrikam.com", 1),
     ("northwind-traders.com", 1), ("bücher.de", 0.5),
 )  # fmt: skip
@@ -125,9 +125,38 @@ _UA_HUMAN = (
 _UA_GOOGLE = (
     "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
 )
-_UA_APPLE = (
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+_UA_YAHOO = "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html"
+#: Apple Mail Privacy Protection's proxy: a bare user agent, Apple's addresses (17.0.0.0/8) or,
+#: for a share of fetches, a partner network's.
+_UA_MPP = "Mozilla/5.0"
+_UA_SCANNER = (
+    "Mozilla/5.0 (compatible; Barracuda Sentinel (EE))",
+    "Proofpoint URL Defense/1.0",
+    "Mimecast-URL-Protect/2.1",
+    "python-requests/2.31.0",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0 "
+    "Safari/537.36",
 )
+#: What a scanner that hides looks like: an ordinary browser's user agent.
+_UA_DISGUISED = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0 Safari/537.36"
+)
+_APPLE_DOMAINS = frozenset({"icloud.com", "me.com", "mac.com"})
+#: Companies whose mail gateway scans every link of every mail it lets in.
+_CORPORATE = frozenset({"contoso.com", "fabrikam.com", "northwind-traders.com"})
+#: Recipients whose mail Apple's privacy proxy fetches: most of Apple's own addresses, and those
+#: of other providers read in Apple Mail.
+MPP_SHARE_APPLE = 0.75
+MPP_SHARE_OTHER = 0.05
+#: Machine opens and clicks the sender itself flags as such (its provider recognised them).
+MPP_FLAGGED = 0.4
+SCANNER_FLAGGED = 0.1
+#: Recipients behind a link-scanning gateway: most at companies, a few elsewhere.
+SCANNED_CORPORATE = 0.7
+SCANNED_OTHER = 0.01
+#: The key of a draft's true label (a machine's open or click): never in an event sent.
+TRUTH: Final = "__machine__"
 _PAGES = ("spring-sale", "new-arrivals", "account", "store-locator")
 # Share of entered profiles each channel reaches, and mean lag (s) of its first event.
 _REACH = {"email": 0.9, "sms": 0.35, "push": 0.5, "inapp": 0.3, "web": 0.45, "directmail": 0.12}
@@ -238,24 +267,86 @@ def _bounce_email(f: _Funnel, p: _Profile, t: float) -> None:
 
 def _engage_email(f: _Funnel, p: _Profile, delivered: float) -> None:
     domain = p.email.rsplit("@", 1)[1].lower()
-    if domain == "icloud.com" and f.chance(0.6):  # Mail Privacy Protection fetches at once
-        f.add(f.after(delivered, 60), "open", machine=True, user_agent=_UA_APPLE)
-    if f.chance(0.01):  # a security scanner follows every link
-        f.add(f.after(delivered, 20), "click", url=f.url(), machine=True)
+    proxied = f.chance(MPP_SHARE_APPLE if domain in _APPLE_DOMAINS else MPP_SHARE_OTHER)
+    if proxied:
+        _proxy_open(f, delivered)
+    if f.chance(SCANNED_CORPORATE if domain in _CORPORATE else SCANNED_OTHER):
+        _scan(f, delivered)
     if f.chance(0.35 * p.lift):
         t = delivered
         for _ in range(f.repeats(0.3)):
             t = f.after(t, 7200)
-            agent = _UA_GOOGLE if domain == "gmail.com" else f.rng.choice(_UA_HUMAN)
-            f.add(t, "open", **({"user_agent": agent} if f.chance(0.7) else {}))
+            if proxied:  # the person's own opens are served from the proxy's copy: unseen
+                continue
+            f.add(t, "open", **_person(f, domain, proxy_ok=True))
         if f.chance(0.2):
             for _ in range(f.repeats(0.25)):
                 t = f.after(t, 300)
-                f.add(t, "click", url=f.url(), user_agent=f.rng.choice(_UA_HUMAN))
+                f.add(t, "click", url=f.url(), **_person(f, domain, proxy_ok=False))
     if f.chance(0.005):
         f.add(f.after(delivered, 14400), "unsubscribe", url=f.url("unsubscribe"))
     if f.chance(0.001):
         f.add(f.after(delivered, 10800), "spam_complaint")
+
+
+def _person(f: _Funnel, domain: str, *, proxy_ok: bool) -> JsonEvent:
+    """The client fields of a person's open or click, as a sender passes them on: Gmail's and
+    Yahoo's image proxies for their users' opens, else a mail client or browser; not always
+    the user agent or the address."""
+    if proxy_ok and domain == "gmail.com":
+        agent, ip = _UA_GOOGLE, f"66.249.{f.rng.randint(80, 95)}.{f.rng.randint(1, 254)}"
+    elif proxy_ok and domain == "yahoo.com":
+        agent, ip = _UA_YAHOO, f"98.137.{f.rng.randint(0, 255)}.{f.rng.randint(1, 254)}"
+    else:
+        agent, ip = f.rng.choice(_UA_HUMAN), _home_ip(f.rng)
+    fields: JsonEvent = {}
+    if f.chance(0.7):
+        fields["user_agent"] = agent
+    if f.chance(0.8):
+        fields["ip"] = ip
+    return fields
+
+
+def _home_ip(rng: random.Random) -> str:
+    """An address of a home or mobile network (never Apple's 17.0.0.0/8)."""
+    if rng.random() < 0.2:
+        return f"2a02:{rng.randrange(0x1000, 0xffff):x}:{rng.randrange(0xffff):x}::{rng.randrange(1, 0xffff):x}"
+    return f"{rng.choice((31, 46, 78, 81, 86, 92, 109, 176, 188, 212))}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+
+
+def _proxy_open(f: _Funnel, delivered: float) -> None:
+    """Apple's proxy fetching the images of a mail it received: half at once, the rest when
+    the device comes online; the bare user agent, and Apple's address or a partner's."""
+    at = delivered + f.rng.uniform(0.3, 2.5) if f.chance(0.5) else f.after(delivered, 1200)
+    ip = (f"17.{f.rng.randint(0, 255)}.{f.rng.randint(0, 255)}.{f.rng.randint(1, 254)}"
+          if f.chance(0.85) else f"104.28.{f.rng.randint(0, 255)}.{f.rng.randint(1, 254)}")  # fmt: skip
+    fields: JsonEvent = {TRUTH: True}
+    if f.chance(0.8):
+        fields["user_agent"] = _UA_MPP
+    if f.chance(0.8):
+        fields["ip"] = ip
+    if f.chance(MPP_FLAGGED):
+        fields["machine"] = True
+    f.add(at, "open", **fields)
+
+
+def _scan(f: _Funnel, delivered: float) -> None:
+    """A gateway scanner following every link of the mail, most on arrival, some later from a
+    sandbox; named by its user agent, hidden behind a browser's, or with none."""
+    at = delivered + f.rng.uniform(0.2, 2.0) if f.chance(0.8) else f.after(delivered, 90)
+    roll = f.rng.random()
+    fields: JsonEvent = {TRUTH: True, "ip": f"52.{f.rng.randint(0, 255)}.{f.rng.randint(0, 255)}.{f.rng.randint(1, 254)}"}
+    if roll < 0.5:
+        fields["user_agent"] = f.rng.choice(_UA_SCANNER)
+    elif roll < 0.75:
+        fields["user_agent"] = _UA_DISGUISED
+    if f.chance(SCANNER_FLAGGED):
+        fields["machine"] = True
+    if f.chance(0.5):
+        f.add(at, "open", **fields)
+    pages = f.rng.sample(_PAGES, f.rng.randint(3, len(_PAGES)))
+    for page in pages:
+        f.add(at + f.rng.uniform(0.05, 0.9), "click", url=f.url(page), **fields)
 
 
 def _plan_mobile(f: _Funnel, p: _Profile, t: float) -> None:
@@ -373,9 +464,12 @@ class _Stamper:
         self.prefix = f"{prefix}-{rng.getrandbits(32):08x}{tag[:12]}"
 
     def stamp(self, t: float, fields: JsonEvent) -> JsonEvent:
+        """The event as sent: with its id and time, without its true label (TRUTH)."""
         self.count += 1
         ms = math.floor(t * 1000)
         when: str | int = ms if self.rng.random() < EPOCH_TIME_SHARE else _format_time(ms)
+        if TRUTH in fields:
+            fields = {k: v for k, v in fields.items() if k != TRUTH}
         return {"id": f"{self.prefix}-{self.count}", "time": when, **fields}
 
     def redeliveries(self, event: JsonEvent) -> list[JsonEvent]:
@@ -450,6 +544,19 @@ def generate(*, seed: int, campaign: str, channels: Sequence[str] | None = CHANN
     """A whole campaign's events between `start` and `end`, in the order a sender posts them.
     `lifts` gives variants a known true lift: each human open, click and push action chance
     of their recipients is multiplied by it (the others keep 1)."""
+    return [event for event, _ in generate_labelled(
+        seed=seed, campaign=campaign, channels=channels, profiles=profiles, start=start,
+        end=end, executions=executions, variants=variants, lifts=lifts)]  # fmt: skip
+
+
+def generate_labelled(*, seed: int, campaign: str, channels: Sequence[str] | None = CHANNELS,
+                      profiles: int = 1000, start: datetime, end: datetime,
+                      executions: Sequence[str] = (), variants: Sequence[str] = (),
+                      lifts: Mapping[str, float] | None = None,
+                      ) -> list[tuple[JsonEvent, bool]]:  # fmt: skip
+    """:func:`generate`'s events (the same for the same arguments), each with its true label:
+    True for an open or click a machine made (Apple's proxy, a scanner), whether or not the
+    event says so. The label is never in the event; a repeated id carries its first one's."""
     channels = tuple(str(c) for c in channels or CHANNELS)
     _check(campaign, channels, (*executions, *variants))
     lifts = dict(lifts or {})
@@ -469,15 +576,16 @@ def generate(*, seed: int, campaign: str, channels: Sequence[str] | None = CHANN
         drafts.extend(_plan_profile(rng, campaign, p, channels, at, 1.0))
     drafts = [d for d in drafts if first <= math.floor(d[0] * 1000) <= last]
     drafts.sort(key=lambda d: d[0])
-    queue: list[tuple[float, int, JsonEvent]] = []
+    queue: list[tuple[float, int, JsonEvent, bool]] = []
     for t, fields in drafts:
+        label = bool(fields.get(TRUTH))
         event = stamper.stamp(t, fields)
         sent_at = t + (rng.expovariate(1 / 300) + 1 if rng.random() < LATE_SHARE else 0.0)
-        queue.append((sent_at, len(queue), event))
+        queue.append((sent_at, len(queue), event, label))
         for again in stamper.redeliveries(event):
-            queue.append((sent_at + rng.uniform(1, 3600), len(queue), again))
+            queue.append((sent_at + rng.uniform(1, 3600), len(queue), again, label))
     queue.sort(key=lambda q: (q[0], q[1]))
-    return [event for _, _, event in queue]
+    return [(event, label) for _, _, event, label in queue]
 
 
 class LiveTraffic:

@@ -15,6 +15,7 @@ from typing import Any
 import idna
 
 from livereport.bounces import qualify
+from livereport.ingest.machine import APPLE_PROXY_AGENT, SCANNER_AGENT, in_apple_ranges
 
 Value = int | float | None
 Metrics = dict[str, Value]
@@ -59,7 +60,17 @@ UNIQUES: Mapping[str, str] = {
     "entered_profiles": "entered", "unique_opens": "open", "unique_clicks": "click",
     "unique_impressions": "impression", "unique_interactions": "interaction",
 }  # fmt: skip
-SUMS: Mapping[str, tuple[str, ...]] = {"engagements": ("opens", "actions")}
+#: SPEC §11: opens and clicks of people (False) or machines (True), whatever the filter.
+SPLIT_COUNTS: Mapping[str, tuple[str, bool]] = {
+    "human_opens": ("open", False), "machine_opens": ("open", True),
+    "human_clicks": ("click", False), "machine_clicks": ("click", True),
+}  # fmt: skip
+SPLIT_UNIQUES: Mapping[str, tuple[str, bool]] = {
+    "unique_human_opens": ("open", False), "unique_human_clicks": ("click", False),
+}  # fmt: skip
+SUMS: Mapping[str, tuple[str, ...]] = {
+    "engagements": ("opens", "actions"), "total_opens": ("human_opens", "machine_opens"),
+}  # fmt: skip
 RATIOS: Mapping[str, tuple[str, str]] = {
     "delivery_rate": ("delivered", "sent"), "bounce_rate": ("bounces", "sent"),
     "hard_bounce_rate": ("hard_bounces", "sent"),
@@ -68,8 +79,11 @@ RATIOS: Mapping[str, tuple[str, str]] = {
     "click_to_open_rate": ("unique_clicks", "unique_opens"),
     "unsubscribe_rate": ("unsubscribes", "delivered"),
     "complaint_rate": ("spam_complaints", "delivered"),
+    "human_open_rate": ("unique_human_opens", "delivered"),
+    "human_click_rate": ("unique_human_clicks", "delivered"),
+    "machine_open_share": ("machine_opens", "total_opens"),
 }  # fmt: skip
-METRICS = (*COUNTS, *BOUNCE_CATEGORIES, *UNIQUES, *SUMS, *RATIOS)
+METRICS = (*COUNTS, *BOUNCE_CATEGORIES, *UNIQUES, *SPLIT_COUNTS, *SPLIT_UNIQUES, *SUMS, *RATIOS)
 CAMPAIGN_METRICS = ("entered_profiles", "targeted", "sent", "delivered", "errors", "bounces")
 
 #: Breakdown dimensions: the stored field that keys a row, and the event types it reads
@@ -90,11 +104,13 @@ DIMENSIONS: Mapping[str, tuple[str, frozenset[str] | None]] = {
 #: SPEC §4: the widgets of each tab.
 WIDGETS: Mapping[str, set[str]] = {
     "campaign": {"campaign.statistics", "campaign.channels"},
-    "email": {"email.sending_performance", "email.statistics", "email.bounce_categories",
+    "email": {"email.sending_performance", "email.statistics", "email.engagement_quality",
+              "email.bounce_categories",
               "email.bounce_reasons", "email.performance_by_date", "email.error_reasons",
               "email.excluded_reasons", "email.best_recipient_domains"},
     "inapp": {"inapp.performance", "inapp.summary", "inapp.interactions_by_type"},
     "push": {"push.sending_performance", "push.statistics", "push.sending_summary",
+             "push.engagement_quality",
              "push.excluded_reasons", "push.error_reasons", "push.failed",
              "push.tracking_by_platform", "push.sending_by_platform", "push.breakdown_by_platform"},
     "sms": {"sms.statistics", "sms.performance_by_date", "sms.excluded_reasons",
@@ -146,6 +162,8 @@ def metric_types(name: str) -> set[str]:
         return {"bounce"}
     if name in UNIQUES:
         return {UNIQUES[name]}
+    if name in SPLIT_COUNTS or name in SPLIT_UNIQUES:
+        return {(SPLIT_COUNTS.get(name) or SPLIT_UNIQUES[name])[0]}
     parts = SUMS.get(name) or RATIOS[name]
     return set().union(*(metric_types(p) for p in parts))
 
@@ -186,6 +204,7 @@ class Stored:
     platform: str = ""
     interaction: str = ""
     element: str = ""
+    machine: bool = False
 
 
 def epoch_ms(value: str | int) -> int:
@@ -219,6 +238,27 @@ def qualify_bounce(raw: Mapping[str, Any]) -> tuple[str, str]:
     return reason or UNDETERMINED, category
 
 
+#: The (type, channel) pairs each per-event machine rule looks at.
+_PROXY_OPENS = {("open", "email")}
+_SCANNED = {("open", "email"), ("click", "email"), ("click", "sms")}
+
+
+def machine_of(raw: Mapping[str, Any]) -> bool:
+    """SPEC §11: an open or click is a machine's when the event says so, or when a rule of the
+    product decides from the event alone: Apple's privacy proxy (its user agent or address)
+    or a scanner's user agent — borrowed from ingest/machine.py, whose rules are tested on
+    their own. Worlds counted by hand turn off the rules that look at other events."""
+    pair = (raw["type"], raw.get("channel"))
+    if pair not in _SCANNED and pair != ("open", "push"):
+        return False
+    if raw.get("machine"):
+        return True
+    agent, ip = raw.get("user_agent") or "", raw.get("ip") or ""
+    if pair in _PROXY_OPENS and (agent.strip() == APPLE_PROXY_AGENT or (ip and in_apple_ranges(ip))):
+        return True
+    return pair in _SCANNED and bool(agent) and SCANNER_AGENT.search(agent) is not None
+
+
 def normalise(org: str, raw: Mapping[str, Any]) -> Stored:
     type_ = raw["type"]
     reason, bounce = raw.get("reason") or "", ""
@@ -243,6 +283,7 @@ def normalise(org: str, raw: Mapping[str, Any]) -> Stored:
         platform=PLATFORM_ALIASES.get(platform.lower(), platform),
         interaction=raw.get("interaction") or "",
         element=raw.get("element") or "",
+        machine=machine_of(raw),
     )
 
 
@@ -297,6 +338,12 @@ def value(name: str, events: Iterable[Stored]) -> Value:
         return sum(1 for e in events if e.type == "bounce" and e.bounce == BOUNCE_CATEGORIES[name])
     if name in UNIQUES:
         return len({e.profile for e in events if e.type == UNIQUES[name]})
+    if name in SPLIT_COUNTS:
+        type_, machine = SPLIT_COUNTS[name]
+        return sum(1 for e in events if e.type == type_ and e.machine == machine)
+    if name in SPLIT_UNIQUES:
+        type_, machine = SPLIT_UNIQUES[name]
+        return len({e.profile for e in events if e.type == type_ and e.machine == machine})
     if name in SUMS:
         return sum(int(value(part, events) or 0) for part in SUMS[name])
     numerator, denominator = (value(part, events) for part in RATIOS[name])

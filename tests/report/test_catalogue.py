@@ -17,10 +17,11 @@ from livereport.report.catalogue import (
 
 SPEC_WIDGETS = {
     "campaign": ["statistics", "channels"],
-    "email": ["sending_performance", "statistics", "bounce_categories", "bounce_reasons",
+    # engagement_quality: SPEC §11, the machine share of the email tab (and of push opens).
+    "email": ["sending_performance", "statistics", "engagement_quality", "bounce_categories", "bounce_reasons",
               "performance_by_date", "error_reasons", "excluded_reasons", "best_recipient_domains"],
     "inapp": ["performance", "summary", "interactions_by_type"],
-    "push": ["sending_performance", "statistics", "sending_summary", "excluded_reasons",
+    "push": ["sending_performance", "statistics", "sending_summary", "engagement_quality", "excluded_reasons",
              "error_reasons", "failed", "tracking_by_platform", "sending_by_platform",
              "breakdown_by_platform"],
     "sms": ["statistics", "performance_by_date", "excluded_reasons", "bounce_reasons", "error_reasons"],

@@ -21,7 +21,14 @@ from typing import Any
 from livereport.alerts import targets
 from livereport.errors import BadRequest
 from livereport.events import CAMPAIGN
-from livereport.report.catalogue import DIMENSIONS, METRICS, SCOPES, Format, metrics_for
+from livereport.report.catalogue import (
+    DIMENSIONS,
+    METRICS,
+    SCOPES,
+    SPLIT_METRICS,
+    Format,
+    metrics_for,
+)
 
 STALL = "stall"
 SEVERITIES = ("info", "warning", "critical")
@@ -267,6 +274,12 @@ def _parse_one(item: Any, index: int, errors: list[str], allow_private: bool | N
         errors.append(
             f"metric: {metric[:60]!r} is not a metric of the catalogue; expected one of "
             f"{', '.join(sorted(METRICS))}, or {STALL}"
+        )
+        metric = None
+    if metric in SPLIT_METRICS:
+        errors.append(
+            f"metric: {metric} reads the human and machine split, which alerts do not watch; "
+            "expected a metric of all opens and clicks such as open_rate or click_rate"
         )
         metric = None
     if metric is not None and channel is not None:

@@ -41,16 +41,21 @@ class Rejection:
 
 #: What a sender wrote itself of a bounce's or error's qualification: {"reason": True, …}.
 Given = dict[str, bool]
+#: What an open or click says of the client that made it, (user agent, IP), "" when not given:
+#: read by the machine step (ingest/machine.py), never stored.
+Client = tuple[str, str]
 
 
 @dataclass
 class Batch:
-    """What one request carried: the valid events (with their index), the rejections, and
-    for bounces and errors what the sender gave of their reason and category, by index."""
+    """What one request carried: the valid events (with their index), the rejections, for
+    bounces and errors what the sender gave of their reason and category, and for opens and
+    clicks the client's user agent and IP, by index."""
 
     events: list[tuple[int, Event]] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     given: dict[int, Given] = field(default_factory=dict)
+    clients: dict[int, Client] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -66,6 +71,8 @@ class Batch:
         self.events.append((index, event))
         if event.type in ("bounce", "error"):
             self.given[index] = {"reason": bool(incoming.reason), "bounce": bool(incoming.bounce)}
+        elif (incoming.user_agent or incoming.ip) and event.type in ("open", "click"):
+            self.clients[index] = (incoming.user_agent or "", incoming.ip or "")
 
 
 async def read_body(

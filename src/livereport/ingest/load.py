@@ -5,10 +5,10 @@ from __future__ import annotations
 import gzip
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from rich.console import Console
@@ -17,6 +17,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from livereport.bounces.org import RuleStore, org_rules
 from livereport.errors import StorageUnavailable
 from livereport.ingest.decode import NDJSON_TYPES
+from livereport.ingest.machine import SettingsStore, disabled_rules
 from livereport.ingest.pipeline import Body, Context, run_blocking
 from livereport.ingest.writer import Writer
 from livereport.store.base import Store
@@ -58,7 +59,7 @@ def load_files(
     store: Store | None = None,
     org: int | None = None,
     retention_days: int = 30,
-    metadata: RuleStore | None = None,
+    metadata: OrgSettings | None = None,
 ) -> Summary:
     """Load files through a server (``url``, ``key``) or into ``store`` for ``org``; with
     ``metadata``, the org's own bounce rules apply as on the server (bounces/org.py)."""
@@ -90,12 +91,18 @@ def load_files(
     return summary
 
 
+class OrgSettings(RuleStore, SettingsStore, Protocol):
+    """What ingest reads of an org's own settings: its bounce rules and machine rules."""
+
+
 def _store_lines(
     writer: Writer, org: int, lines: list[bytes], retention_days: int,
-    metadata: RuleStore | None = None,
+    metadata: OrgSettings | None = None,
 ) -> dict[str, Any]:
     rules = (lambda: org_rules(metadata, org)) if metadata is not None else tuple
     ctx = Context(org, datetime.now(UTC), timedelta(days=retention_days), rules)
+    if metadata is not None:  # the machine rules the org turned off, as over HTTP
+        ctx = replace(ctx, machine_off=lambda: disabled_rules(metadata, org))
     body = Body(b"\n".join(lines), next(iter(NDJSON_TYPES)), len(lines))
     return run_blocking(writer, body, ctx).answer(ids=False)
 

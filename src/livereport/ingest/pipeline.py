@@ -17,6 +17,9 @@ validate   the event contract (events.py)
 qualify    a bounce's reason and category from its SMTP data, by the org's own rules before
            the defaults, keeping what the sender gave (bounces/org.py)
 codes      a push or SMS failure's provider code to its reason
+machine    which opens and clicks a machine made, and by which rule: the sender's or provider's
+           flag, Apple's proxy, a scanner's user agent, too soon after delivery, every link at
+           once; the org may turn rules off (ingest/machine.py)
 store      the writer drops what the org sent before (same id) and stores the rest
 
 An event dropped by a step is accounted for with a :class:`DropReason`, which the metrics
@@ -25,7 +28,7 @@ count as is, and, when rejected, with its index, its id and a message per field 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -35,6 +38,7 @@ from starlette.concurrency import run_in_threadpool
 
 from livereport.bounces.org import apply_provider_codes, qualify_bounces
 from livereport.bounces.rules import Rule
+from livereport.ingest import machine as machines
 from livereport.ingest.decode import Batch, Rejection, decode_events, validate_all
 from livereport.ingest.writer import Writer
 
@@ -123,6 +127,11 @@ class Context:
     #: The org's own bounce rules (called at most once, and only when a bounce needs them).
     rules: Callable[[], Sequence[Rule]] = tuple
     metrics: Counts | None = None
+    #: The names of the machine rules the org turned off (called at most once, and only when
+    #: the batch has an open or click): ``lambda: machine.disabled_rules(metadata, org)``.
+    machine_off: Callable[[], Collection[str]] = frozenset
+    #: The deliveries and clicks seen lately; the process's own unless a test brings one.
+    memory: machines.Memory = machines.PROCESS_MEMORY
 
 
 def decode(source: Source, ctx: Context) -> Batch:
@@ -144,10 +153,16 @@ def codes(batch: Batch, ctx: Context) -> Batch:
     return batch
 
 
+def machine(batch: Batch, ctx: Context) -> Batch:
+    machines.detect(batch.events, batch.clients, ctx.org, ctx.machine_off, ctx.memory)
+    return batch
+
+
 #: The steps before the store, in order; each takes the batch and returns it.
 STEPS: tuple[tuple[str, Callable[[Batch, Context], Batch]], ...] = (
     ("qualify", qualify),
     ("codes", codes),
+    ("machine", machine),
 )
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from livereport.errors import BadRequest
+from livereport.events import is_ip_address
 
 
 @dataclass(frozen=True)
@@ -123,3 +124,9 @@ def text(value: Any, limit: int) -> str | None:
     if value is None or value == "":
         return None
     return str(value)[:limit]
+
+
+def client_ip(value: Any) -> str | None:
+    """A provider's client address of an open or click when the ``ip`` field accepts it, else
+    None: a value that is no address is left out rather than making the event rejected."""
+    return value if isinstance(value, str) and is_ip_address(value) else None

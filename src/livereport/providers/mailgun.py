@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 
 from livereport.errors import BadRequest, Unauthorized
-from livereport.providers.base import Delivery, Fields, Parsed, epoch_ms, same, text
+from livereport.providers.base import Delivery, Fields, Parsed, client_ip, epoch_ms, same, text
 
 _STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
 
@@ -21,6 +21,11 @@ _SUPPRESSED = {
     "suppress-unsubscribe": "suppressed address (unsubscribed)",
     "suppress-complaint": "suppressed address (spam complaint)",
 }
+
+#: Values of ``client-info.bot`` that make an open or click a machine's: Apple's privacy proxy
+#: and a scanner or firewall Mailgun cannot name. Not "gmail": Gmail's image proxy fetches when
+#: the person opens the mail, so the open is the person's.
+MACHINE_BOTS = frozenset({"apple", "generic"})
 
 _SIMPLE = {
     "accepted": "sent",
@@ -97,8 +102,10 @@ def _map(data: dict[str, Any], fields: Fields) -> dict[str, Any] | None:
             event["reason"] = text(reject.get("reason"), 256)
         client: dict[str, Any] = data.get("client-info") or {}
         event["user_agent"] = text(client.get("user-agent"), 512)
-        if client.get("bot"):
-            event["machine"] = True
+        if kind in ("opened", "clicked"):
+            event["ip"] = client_ip(data.get("ip"))
+            if client.get("bot") in MACHINE_BOTS:
+                event["machine"] = True
         event["url"] = text(data.get("url"), 2048)
     else:
         return None

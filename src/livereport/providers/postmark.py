@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from livereport.errors import BadRequest, Unauthorized
-from livereport.providers.base import Delivery, Fields, Parsed, rfc3339, same, text
+from livereport.providers.base import Delivery, Fields, Parsed, client_ip, rfc3339, same, text
 
 #: Bounce Type (Postmark's name of the bounce type) → (our type, reason, bounce category);
 #: category None for non-bounces.
@@ -94,6 +94,7 @@ def _add(record: dict[str, Any], fields: Fields, parsed: Parsed) -> None:
             time=rfc3339(record.get("ReceivedAt"), "ReceivedAt"),
             user_agent=text(record.get("UserAgent"), 512),
             url=text(record.get("OriginalLink"), 2048),
+            ip=_client_ip(record),
         )
     elif kind in ("Bounce", "SpamComplaint"):
         name = bounce_type(record)
@@ -132,6 +133,12 @@ def _add(record: dict[str, Any], fields: Fields, parsed: Parsed) -> None:
     metadata = record.get("Metadata") or {}
     fields.apply(metadata if isinstance(metadata, dict) else {}, event)
     parsed.events.append({k: v for k, v in event.items() if v is not None})
+
+
+def _client_ip(record: dict[str, Any]) -> str | None:
+    """The client's address of an Open or Click record (``Geo.IP``), when it has one."""
+    geo = record.get("Geo")
+    return client_ip(geo.get("IP")) if isinstance(geo, dict) else None
 
 
 def bounce_type(record: dict[str, Any]) -> str | None:

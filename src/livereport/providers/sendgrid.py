@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from livereport.bounces.qualify import qualify
 from livereport.bounces.rules import Category, Reason
 from livereport.errors import BadRequest, Unauthorized
-from livereport.providers.base import Delivery, Fields, Parsed, epoch_ms, text
+from livereport.providers.base import Delivery, Fields, Parsed, client_ip, epoch_ms, text
 
 SIGNATURE = "x-twilio-email-event-webhook-signature"
 TIMESTAMP = "x-twilio-email-event-webhook-timestamp"
@@ -102,6 +102,10 @@ def _map(item: dict[str, Any], fields: Fields) -> dict[str, Any] | None:
         event["type"] = _SIMPLE[kind]
         event["user_agent"] = text(item.get("useragent"), 512)
         event["url"] = text(item.get("url"), 2048)
+        if kind in ("open", "click"):
+            # The client's address; a delivered event's ``ip`` is SendGrid's sending address.
+            event["ip"] = client_ip(item.get("ip"))
+        # SendGrid's own verdict on an open: Apple's privacy proxy fetched it.
         if item.get("sg_machine_open") is True:
             event["machine"] = True
     elif kind == "dropped":

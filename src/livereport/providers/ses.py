@@ -21,7 +21,7 @@ from livereport.bounces.attribution import read_verp
 from livereport.bounces.mail import ADDRESS, redact
 from livereport.bounces.qualify import qualify
 from livereport.errors import BadRequest, Unauthorized
-from livereport.providers.base import Delivery, Fields, Kept, Parsed, rfc3339, text
+from livereport.providers.base import Delivery, Fields, Kept, Parsed, client_ip, rfc3339, text
 
 _NOTIFICATION_KEYS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
 _CONFIRMATION_KEYS = (
@@ -301,7 +301,7 @@ def _simple(kind: str, detail: dict[str, Any], mail: dict[str, Any]) -> dict[str
         event["time"] = mail.get("timestamp")
     elif kind in ("Open", "Click"):
         event.update(type=kind.lower(), user_agent=text(detail.get("userAgent"), 512),
-                     url=text(detail.get("link"), 2048))  # fmt: skip
+                     url=text(detail.get("link"), 2048), ip=client_ip(detail.get("ipAddress")))  # fmt: skip
     elif kind == "DeliveryDelay":
         event.update(type="retry", code=text(detail.get("delayType"), 64))
         delayed = detail.get("delayedRecipients") or [{}]

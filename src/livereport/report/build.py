@@ -21,6 +21,7 @@ from livereport.report.catalogue import (
     BUCKETS,
     DEFAULT_BUCKET,
     DIMENSIONS,
+    ENGAGEMENTS,
     METRICS,
     SCOPES,
     TABS,
@@ -102,6 +103,14 @@ def check_execution(scope: Scope, known: list[str]) -> None:
         )
 
 
+def check_engagement(engagement: str) -> str:
+    if engagement not in ENGAGEMENTS:
+        raise BadRequest(
+            f"engagement: {engagement[:40]!r} is unknown; expected one of {', '.join(ENGAGEMENTS)}"
+        )
+    return engagement
+
+
 def check_tab(tab: str) -> str:
     if tab not in TABS:
         raise NotFound(f"tab {tab[:40]!r} does not exist; expected one of {', '.join(TABS)}")
@@ -144,12 +153,14 @@ class Reports:
         return found() if found is not None else None
 
     def _scope(
-        self, org: int, campaign: str, channel: str, execution: str | None, window: Window
-    ) -> Scope:
+        self, org: int, campaign: str, channel: str, execution: str | None, window: Window,
+        engagement: str = "all",
+    ) -> Scope:  # fmt: skip
         check_scope(channel)
+        check_engagement(engagement)
         if not campaign_exists(self.store, org, campaign):
             raise NotFound(f"campaign {campaign[:128]!r} has no events; check its id")
-        scope = Scope(org, campaign, channel, execution or None)
+        scope = Scope(org, campaign, channel, execution or None, engagement)
         if scope.execution is not None:
             check_execution(scope, executions(self.store, scope, window.start, window.end, self.raw))
         return scope
@@ -200,9 +211,10 @@ class Reports:
     def totals(
         self, org: int, campaign: str, channel: str, execution: str | None = None,
         now: float | None = None, window: Window | None = None, compare: bool = False,
+        engagement: str = "all",
     ) -> dict[str, Any]:  # fmt: skip
         window = window or Window.at(time.time() if now is None else now)
-        scope = self._scope(org, campaign, channel, execution, window)
+        scope = self._scope(org, campaign, channel, execution, window, engagement)
         names = metrics_for(channel)
         tally = total_tally(self.store, scope, window.start, window.end, names, self.raw)
         found = {**_head(scope, window), "metrics": tally.compute(names)}
@@ -216,10 +228,10 @@ class Reports:
 
     def breakdown(
         self, org: int, campaign: str, channel: str, by: str, execution: str | None = None,
-        now: float | None = None, window: Window | None = None,
+        now: float | None = None, window: Window | None = None, engagement: str = "all",
     ) -> dict[str, Any]:  # fmt: skip
         window = window or Window.at(time.time() if now is None else now)
-        scope = self._scope(org, campaign, channel, execution, window)
+        scope = self._scope(org, campaign, channel, execution, window, engagement)
         if by not in DIMENSIONS:
             raise BadRequest(f"by: {by[:40]!r} is unknown; expected one of {', '.join(DIMENSIONS)}")
         if not breakdown_metrics(DIMENSIONS[by], channel):
@@ -232,13 +244,13 @@ class Reports:
     def variants(
         self, org: int, campaign: str, channel: str, metric: str | None = None,
         control: str | None = None, execution: str | None = None, now: float | None = None,
-        window: Window | None = None,
+        window: Window | None = None, engagement: str = "all",
     ) -> dict[str, Any]:  # fmt: skip
         """The campaign's variants on ``channel`` compared on one rate (report/variants.py):
         each variant's funnel, and its lift and verdict against the control (by default the
         first variant by name). Events without a variant are left out."""
         window = window or Window.at(time.time() if now is None else now)
-        scope = self._scope(org, campaign, channel, execution, window)
+        scope = self._scope(org, campaign, channel, execution, window, engagement)
         rate = comparisons.rate_of(channel, metric)
         found = self._breakdown(scope, window, "variant", None)
         rows = sorted(
@@ -285,9 +297,10 @@ class Reports:
     def series(
         self, org: int, campaign: str, channel: str, metrics: list[str], bucket: str | None = None,
         execution: str | None = None, now: float | None = None, window: Window | None = None,
+        engagement: str = "all",
     ) -> dict[str, Any]:  # fmt: skip
         window = window or Window.at(time.time() if now is None else now)
-        scope = self._scope(org, campaign, channel, execution, window)
+        scope = self._scope(org, campaign, channel, execution, window, engagement)
         allowed = metrics_for(channel)
         unknown = [m for m in metrics if m not in allowed]
         if unknown or not metrics:
@@ -334,7 +347,7 @@ class Reports:
     def report(
         self, org: int, campaign: str, tab: str, execution: str | None = None,
         now: float | None = None, share: bool = False, known: tuple[int, ...] | None = None,
-        window: Window | None = None, compare: bool = False,
+        window: Window | None = None, compare: bool = False, engagement: str = "all",
     ) -> dict[str, Any]:  # fmt: skip
         """A whole tab. ``share``: join a build of the same tab that another caller started at
         the same high-water mark (live streams), instead of building it again; every caller
@@ -343,8 +356,9 @@ class Reports:
         stream's watcher), used instead of reading the mark again while the window holds."""
         check_tab(tab)
         window = window or Window.at(time.time() if now is None else now)
+        check_engagement(engagement)
         if self.raw:
-            scope = self._scope(org, campaign, tab, execution, window)
+            scope = self._scope(org, campaign, tab, execution, window, engagement)
             return self._report(scope, window, tab, compare)
         # The watcher's mark counts the live 24 hours: of no use for another period.
         if known is not None and known[1] == window.end and window.is_day:
@@ -353,11 +367,14 @@ class Reports:
             mark = high_water_mark(self.store, org, campaign, window.start, window.end)
         # Events in the window prove the campaign exists; without, ask the campaigns table.
         scope = (
-            Scope(org, campaign, tab, execution or None)
+            Scope(org, campaign, tab, execution or None, engagement)
             if mark
-            else self._scope(org, campaign, tab, execution, window)
+            else self._scope(org, campaign, tab, execution, window, engagement)
         )
-        key = (org, campaign, tab, scope.execution, window.start, window.end, window.tz, compare)
+        key = (
+            org, campaign, tab, scope.execution, window.start, window.end, window.tz, compare,
+            engagement,
+        )  # fmt: skip
         with self._lock:
             found = self._cached.get(key) if self.cache else None
             if found is not None and found[0] == mark:
@@ -416,9 +433,11 @@ class Reports:
     def _report(self, scope: Scope, window: Window, tab: str, compare: bool = False) -> dict[str, Any]:
         shown = {name for w in widgets_of(tab) for name in w.metrics}
         tally: Callable[..., dict[Any, Tally]]
-        if self.raw:
+        if self.raw or scope.engagement != "all":  # the tab's broad statements count all opens
             tally = _Shared().tallies
-            named = _WIDGETS.submit(executions, self.store, scope, window.start, window.end, True)
+            named = _WIDGETS.submit(
+                executions, self.store, scope, window.start, window.end, self.raw
+            )
         else:  # a few broad statements for the whole tab
             dimensions = [
                 DIMENSIONS[w.dimension] for w in widgets_of(tab)
@@ -542,6 +561,7 @@ def _head(scope: Scope, window: Window) -> dict[str, Any]:
         "window": window.json(),
         "as_of": isoformat(window.as_of),
         **periods.head(window),
+        "engagement": scope.engagement,
     }
     if scope.execution is not None:
         head["execution"] = scope.execution

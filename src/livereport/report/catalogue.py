@@ -33,6 +33,9 @@ class Metric:
     unique: EventType | None = None  # distinct profiles with an event of this type
     total: tuple[str, ...] = ()  # sum of other metrics
     ratio: tuple[str, str] | None = None  # numerator / denominator; None when it is 0
+    #: With count or unique: only the opens or clicks of machines (True) or of people
+    #: (False), whatever the report's engagement filter.
+    machine: bool | None = None
 
     @property
     def format(self) -> Format:
@@ -69,6 +72,13 @@ METRICS: Final[Mapping[str, Metric]] = {
         _m("unique_opens", "Unique opens", "Distinct profiles that opened at least once.", unique=T.OPEN),
         _m("clicks", "Clicks", "Every click on a tracked link.", count=T.CLICK),
         _m("unique_clicks", "Unique clicks", "Distinct profiles that clicked at least once.", unique=T.CLICK),
+        _m("human_opens", "Human opens", "Opens by people: every open no machine rule claimed.", count=T.OPEN, machine=False),
+        _m("machine_opens", "Machine opens", "Opens made by machines, such as a mail privacy proxy fetching the images of every delivered message.", count=T.OPEN, machine=True),
+        _m("total_opens", "All opens", "Human and machine opens together, whichever engagement the report shows.", total=("human_opens", "machine_opens")),
+        _m("unique_human_opens", "Unique human opens", "Distinct profiles with at least one human open.", unique=T.OPEN, machine=False),
+        _m("human_clicks", "Human clicks", "Clicks by people: every click no machine rule claimed.", count=T.CLICK, machine=False),
+        _m("machine_clicks", "Machine clicks", "Clicks made by machines, such as a security scanner following every link of a message.", count=T.CLICK, machine=True),
+        _m("unique_human_clicks", "Unique human clicks", "Distinct profiles with at least one human click.", unique=T.CLICK, machine=False),
         _m("unsubscribes", "Unsubscribes", "Uses of the unsubscribe link.", count=T.UNSUBSCRIBE),
         _m("spam_complaints", "Spam complaints", "Recipients who reported the message as spam.", count=T.SPAM_COMPLAINT),
         _m("actions", "Actions", "Custom actions taken on a push notification, such as a button.", count=T.ACTION),
@@ -83,11 +93,29 @@ METRICS: Final[Mapping[str, Metric]] = {
         _m("error_rate", "Error rate", "Errors divided by sent.", ratio=("errors", "sent")),
         _m("open_rate", "Open rate", "Unique opens divided by delivered.", ratio=("unique_opens", "delivered")),
         _m("click_rate", "Click rate", "Unique clicks divided by delivered.", ratio=("unique_clicks", "delivered")),
+        _m("human_open_rate", "Human open rate", "Unique human opens divided by delivered.", ratio=("unique_human_opens", "delivered")),
+        _m("human_click_rate", "Human click rate", "Unique human clicks divided by delivered.", ratio=("unique_human_clicks", "delivered")),
+        _m("machine_open_share", "Machine share of opens", "Machine opens divided by all opens: how much of the open count no person made.", ratio=("machine_opens", "total_opens")),
         _m("click_to_open_rate", "Click-to-open rate", "Unique clicks divided by unique opens.", ratio=("unique_clicks", "unique_opens")),
         _m("unsubscribe_rate", "Unsubscribe rate", "Unsubscribes divided by delivered.", ratio=("unsubscribes", "delivered")),
         _m("complaint_rate", "Complaint rate", "Spam complaints divided by delivered.", ratio=("spam_complaints", "delivered")),
     )
 }  # fmt: skip
+
+def _splits(name: str) -> bool:
+    metric = METRICS[name]
+    return metric.machine is not None or any(_splits(p) for p in (*metric.total, *(metric.ratio or ())))
+
+
+#: The metrics read from the human/machine split of opens and clicks: the reports compute
+#: them (report/query.py); the campaign overview, org totals' leaders and alerts do not.
+SPLIT_METRICS: Final = frozenset(name for name in METRICS if _splits(name))
+
+#: The values of a report's ``engagement`` parameter: which opens and clicks ``opens``,
+#: ``clicks``, their distinct profiles and the rates on them count.
+ENGAGEMENTS: Final = ("all", "human", "machine")
+#: The event types the engagement filter and the split apply to.
+ENGAGEMENT_TYPES: Final = (T.OPEN, T.CLICK)
 
 #: What the campaign level reports: entered profiles, and sums over the channels.
 CAMPAIGN_METRICS: Final = ("entered_profiles", "targeted", "sent", "delivered", "errors", "bounces")
@@ -241,6 +269,7 @@ WIDGETS: Final[tuple[Widget, ...]] = (
     # Email
     Widget("email.sending_performance", "Email sending performance", "How many emails were targeted, and what became of them: delivered, bounced, queued again or failed.", Kind.KPI, ("targeted", "delivered", "bounces", "retries", "errors"), None, (Vis.BARS, Vis.DONUT, Vis.TILES, Vis.TABLE), (12, 4)),
     Widget("email.statistics", "Email statistics", "The email funnel from targeting to engagement, per execution and in total, with the rates that matter.", Kind.STATISTICS, (*_STATS, "opens", "unique_opens", "clicks", "unique_clicks", "unsubscribes", "spam_complaints", "retries", "delivery_rate", "bounce_rate", "hard_bounce_rate", "error_rate", "open_rate", "click_rate", "click_to_open_rate", "unsubscribe_rate", "complaint_rate"), None, (Vis.TABLE,), (12, 6)),
+    Widget("email.engagement_quality", "Human and machine engagement", "Opens and clicks split into those of people and those of machines (privacy proxies, security scanners), with the share of opens no person made. It shows both whichever engagement the tab is set to.", Kind.KPI, ("human_opens", "machine_opens", "machine_open_share", "unique_human_opens", "human_open_rate", "human_clicks", "machine_clicks", "unique_human_clicks", "human_click_rate"), None, _KPI, (12, 2)),
     Widget("email.bounce_categories", "Bounce categories", "Bounces split into hard (the address is dead), soft (try again later) and ignored (nothing learned about the address).", Kind.REASONS, ("bounces",), "bounce_category", _REASONS, (6, 5)),
     _reasons("email", "bounce_reasons", "bounce_reason", "bounces", "Bounce reasons", "Why receiving servers refused or returned the email, most frequent first."),
     Widget("email.performance_by_date", "Email performance over time", "Sending and engagement over the last 24 hours, in time buckets.", Kind.SERIES, ("sent", "delivered", "bounces", "errors", "opens", "clicks", "unsubscribes", "spam_complaints"), None, _SERIES, (12, 5)),
@@ -255,6 +284,7 @@ WIDGETS: Final[tuple[Widget, ...]] = (
     Widget("push.sending_performance", "Push sending performance", "Notifications sent, what the push services accepted, refused or could not take, and how often people engaged with them.", Kind.KPI, ("sent", "delivered", "bounces", "errors", "engagements"), None, (Vis.BARS, Vis.DONUT, Vis.TILES, Vis.TABLE), (12, 4)),
     Widget("push.statistics", "Push statistics", "The push funnel from targeting to engagement, per execution and in total.", Kind.STATISTICS, (*_STATS, "opens", "actions", "engagements"), None, (Vis.TABLE,), (12, 5)),
     Widget("push.sending_summary", "Push summary over time", "Sending, delivery and engagement of the notification over the last 24 hours.", Kind.SERIES, ("sent", "delivered", "bounces", "errors", "opens", "actions", "engagements"), None, _SERIES, (12, 5)),
+    Widget("push.engagement_quality", "Human and machine opens", "Opens of the notification split into those of people and those a machine made, with the machine share.", Kind.KPI, ("human_opens", "machine_opens", "machine_open_share", "unique_human_opens"), None, _KPI, (12, 2)),
     _reasons("push", "excluded_reasons", "exclusion_reason", "excluded", "Exclusion reasons", "Why profiles were left out before the notification was sent, such as a missing push token."),
     _reasons("push", "error_reasons", "error_reason", "errors", "Error reasons", "What went wrong in the sending system for notifications that never left."),
     Widget("push.failed", "Failed notifications", "Errors and bounces side by side: how many notifications did not arrive.", Kind.KPI, ("errors", "bounces"), None, (Vis.DONUT, Vis.BARS, Vis.TILES, Vis.TABLE), (4, 4)),

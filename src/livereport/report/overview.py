@@ -34,6 +34,7 @@ from livereport.report import period as periods
 from livereport.report.catalogue import (
     METRICS,
     OVERVIEW_SORTS,
+    SPLIT_METRICS,
     STATUSES,
     metrics_for,
 )
@@ -524,10 +525,11 @@ def org_totals(
         raise BadRequest(
             f"channel: {channel[:40]!r} is unknown; expected one of {', '.join(scopes)}"
         )
-    if top not in metrics_for(channel):
+    ranked = [m for m in metrics_for(channel) if m not in SPLIT_METRICS]
+    if top not in ranked:
         raise BadRequest(
-            f"top: {top[:40]!r} is not a metric of {channel}; expected one of "
-            f"{', '.join(metrics_for(channel))}"
+            f"top: {top[:40]!r} is not a metric of {channel} the org totals rank by; expected "
+            f"one of {', '.join(ranked)}"
         )
     found = _channel_tallies(store, org, window.start, window.end)
     answer: dict[str, Any] = {
@@ -570,6 +572,16 @@ def _channel_tallies(store: Store, org: int, start: int, end: int) -> dict[str, 
         params,
     ):
         found[channel].uniques[type_] = int(n)
+    # Opens and clicks of people and of machines (the campaign level reports neither).
+    for column, aggregate in (("split", "sum(events)"), ("split_uniques", "uniqExactMerge(profiles)")):
+        table = "engagement_counts" if column == "split" else "engagement_uniques"
+        for channel, type_, machine, n in store.execute(
+            f"SELECT toString(channel), toString(type), machine, {aggregate} "  # noqa: S608
+            f"FROM {{db}}.{table} WHERE org = %(org)s AND dim = '' AND {_RANGE} "
+            "GROUP BY channel, type, machine",
+            params,
+        ):
+            getattr(found[channel], column)[(type_, bool(machine))] = int(n)
     for channel, tally in counting.result().items():
         for scope in {channel, CAMPAIGN}:
             counts = found[scope].counts

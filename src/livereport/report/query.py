@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from livereport.events import CAMPAIGN, MATRIX, EventType
-from livereport.report.catalogue import METRICS, WINDOW_SECONDS, Dimension
+from livereport.report.catalogue import ENGAGEMENT_TYPES, METRICS, WINDOW_SECONDS, Dimension
 from livereport.store import window
 from livereport.store.base import Store
 
@@ -61,16 +61,22 @@ class Window:
 
 @dataclass
 class Tally:
-    """Base aggregates of a set of events: counts per (type, bounce), distinct profiles per type."""
+    """Base aggregates of a set of events: counts per (type, bounce), distinct profiles per
+    type, and opens and clicks split by who made them: per (type, machine)."""
 
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
     uniques: dict[str, int] = field(default_factory=dict)
+    split: dict[tuple[str, bool], int] = field(default_factory=dict)
+    split_uniques: dict[tuple[str, bool], int] = field(default_factory=dict)
 
     def compute(self, names: Iterable[str]) -> dict[str, Value]:
         return {name: self.value(name) for name in names}
 
     def value(self, name: str) -> Value:
         metric = METRICS[name]
+        if metric.machine is not None:
+            found = self.split if metric.count is not None else self.split_uniques
+            return found.get((metric.count or metric.unique, metric.machine), 0)  # type: ignore[arg-type]
         if metric.count is not None:
             return sum(
                 n
@@ -88,12 +94,15 @@ class Tally:
 
 @dataclass(frozen=True)
 class Scope:
-    """Which rollup rows a query reads: one org, one campaign, a channel, maybe one execution."""
+    """Which rollup rows a query reads: one org, one campaign, a channel, maybe one execution.
+    ``engagement``: which opens and clicks count (catalogue.ENGAGEMENTS): all, only those of
+    people, or only those of machines; every other type is counted whole."""
 
     org: int
     campaign: str
     channel: str
     execution: str | None = None
+    engagement: str = "all"
 
     def where(self, start: int, end: int) -> tuple[str, dict[str, Any]]:
         sql = (
@@ -131,12 +140,12 @@ UNIQUE_TYPES: tuple[str, ...] = window.UNIQUE_TYPES
 # that both give the same numbers.
 _RAW_MINUTES = (
     "(SELECT org, campaign, channel, toStartOfMinute(time) AS minute, type, execution, bounce, "
-    "profile FROM {db}.events)"
+    "profile, machine FROM {db}.events)"
 )
 _RAW_DIMS = (
     "(SELECT org, campaign, channel, tupleElement(pair, 1) AS dim, "
     "toStartOfMinute(time) AS minute, type, execution, bounce, tupleElement(pair, 2) AS key, "
-    "profile FROM {db}.events ARRAY JOIN arrayFilter(p -> tupleElement(p, 2) != '', ["
+    "profile, machine FROM {db}.events ARRAY JOIN arrayFilter(p -> tupleElement(p, 2) != '', ["
     "('reason', reason), ('bounce', toString(bounce)), ('recipient_domain', recipient_domain), "
     "('platform', toString(platform)), ('interaction', toString(interaction)), "
     "('element', element), ('variant', variant)]) AS pair)"
@@ -148,13 +157,51 @@ _RAW_DIMS = (
 STATEMENTS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="report-statement")
 
 
-def needed(names: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
-    """(types counted, types whose distinct profiles are counted) that the metrics read."""
+def split_needed(names: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """(types counted, types whose distinct profiles are counted) per human and machine that
+    the metrics read."""
     counts: set[str] = set()
     uniques: set[str] = set()
     stack = list(names)
     while stack:
         metric = METRICS[stack.pop()]
+        if metric.machine is not None:
+            (counts if metric.count is not None else uniques).add(metric.count or metric.unique)  # type: ignore[arg-type]
+        stack.extend(metric.total)
+        stack.extend(metric.ratio or ())
+    return frozenset(counts), frozenset(uniques)
+
+
+def _engaged_sources(where: str, dimension: Dimension | None) -> tuple[str, str]:
+    """The rollups of a report that counts only human or only machine opens and clicks
+    (``%(machine)s`` bound): every other type from the rollups of all events, opens and clicks
+    from the engagement rollups. Each side is filtered by ``where`` itself."""
+    columns = "org, campaign, channel, minute, type, execution"
+    split = " AND dim = ''"
+    if dimension is not None:
+        columns, split = "org, campaign, channel, dim, minute, type, execution, key", ""
+    counts, uniques = ("dim_counts", "dim_uniques") if dimension else ("minute_counts", "minute_uniques")
+    others = f"{where} AND type NOT IN %(engaged)s"
+    people = f"{where} AND machine = %(machine)s{split}"
+    return (  # the where clauses are this module's, their values bound parameters
+        f"(SELECT {columns}, toString(bounce) AS bounce, events FROM {{db}}.{counts} "  # noqa: S608
+        f"WHERE {others} UNION ALL SELECT {columns}, '' AS bounce, events "
+        f"FROM {{db}}.engagement_counts WHERE {people})",
+        f"(SELECT {columns}, profiles FROM {{db}}.{uniques} WHERE {others} "  # noqa: S608
+        f"UNION ALL SELECT {columns}, profiles FROM {{db}}.engagement_uniques WHERE {people})",
+    )
+
+
+def needed(names: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """(types counted, types whose distinct profiles are counted) that the metrics read, the
+    human and machine split (:func:`split_needed`) aside."""
+    counts: set[str] = set()
+    uniques: set[str] = set()
+    stack = list(names)
+    while stack:
+        metric = METRICS[stack.pop()]
+        if metric.machine is not None:
+            continue
         if metric.count is not None:
             counts.add(metric.count)
         if metric.unique is not None:
@@ -202,9 +249,23 @@ def tallies(
         if dimension.types is not None:
             where += " AND type IN %(types)s"
             params["types"] = tuple(sorted(dimension.types))
+    # Human and machine opens and clicks, whatever the engagement filter.
+    split_counts, split_uniques, split_where = counts_from, uniques_from, where
+    if not raw:
+        split_counts, split_uniques = "{db}.engagement_counts", "{db}.engagement_uniques"
+        split_where += "" if dimension is not None else " AND dim = ''"
+    if scope.engagement != "all":
+        params["machine"] = int(scope.engagement == "machine")
+        params["engaged"] = tuple(str(t) for t in ENGAGEMENT_TYPES)
+        if raw:
+            where += " AND (type NOT IN %(engaged)s OR machine = %(machine)s)"
+        else:
+            counts_from, uniques_from = _engaged_sources(where, dimension)
     counted, uniques = needed(names) if names is not None else (None, frozenset(UNIQUE_TYPES))
+    split = split_needed(names) if names is not None else (frozenset(ENGAGEMENT_TYPES),) * 2
     if dimension is not None and dimension.types is not None:
         uniques &= dimension.types
+        split = (split[0] & dimension.types, split[1] & dimension.types)
     uniques &= frozenset(UNIQUE_TYPES)
     key = _GROUPS[group]
     if bucket is not None:
@@ -216,7 +277,7 @@ def tallies(
     found_uniques = None
     series = bucket == window.SERIES_BUCKET_S and dimension is None
     if (
-        uniques and not raw and (bucket is None or series)
+        uniques and not raw and (bucket is None or series) and scope.engagement == "all"
         and window_usable(scope, start, group, uniques)
     ):  # fmt: skip
         found_uniques = STATEMENTS.submit(
@@ -229,6 +290,22 @@ def tallies(
             f"FROM {uniques_from} WHERE {where} AND type IN %(unique_types)s GROUP BY g, type",
             {**params, "unique_types": tuple(sorted(uniques))},
         )
+    found_split = [
+        (
+            distinct,
+            STATEMENTS.submit(
+                store.execute,
+                f"SELECT {key} AS g, toString(type), machine, {aggregate} "  # noqa: S608
+                f"FROM {source} WHERE {split_where} AND type IN %(split_types)s "
+                "GROUP BY g, type, machine",
+                {**params, "split_types": tuple(sorted(str(t) for t in types))},
+            ),
+        )
+        for distinct, types, source, aggregate in (
+            (False, split[0], split_counts, count_sum), (True, split[1], split_uniques, unique_merge),
+        )
+        if types
+    ]  # fmt: skip
     if counted is None or counted or count_all:
         rows = store.execute(
             f"SELECT {key} AS g, toString(type), toString(bounce), {count_sum} "  # noqa: S608
@@ -248,6 +325,10 @@ def tallies(
             )
         for g, type_, n in found:
             result[g].uniques[type_] = int(n)
+    for distinct, statement in found_split:
+        for g, type_, machine, n in statement.result():
+            tally = result[g]
+            (tally.split_uniques if distinct else tally.split)[(type_, bool(machine))] = int(n)
     return dict(result)
 
 
@@ -482,6 +563,13 @@ class TabTallies:
             for g, type_, n in self._unique_rows(found_uniques, group, dimension, series):
                 if type_ in uniques:
                     result[g].uniques[type_] = result[g].uniques.get(type_, 0) + int(n)
+        split = [n for n in (names or ()) if METRICS[n].machine is not None]
+        if split:  # the human and machine split: statements of its own
+            found_split = tallies(store, scope, start, end, group=group, dimension=dimension,
+                                  bucket=bucket, names=split, count_all=False)  # fmt: skip
+            for g, tally in found_split.items():
+                result[g].split.update(tally.split)
+                result[g].split_uniques.update(tally.split_uniques)
         return dict(result)
 
     def _count_rows(self, group: str, dimension: Dimension | None, series: bool) -> Iterable[tuple[Any, str, str, Any]]:  # fmt: skip

@@ -20,7 +20,7 @@ _encode = msgspec.json.Encoder().encode
 _INSERT = (
     b"INSERT INTO %s.events (org, id, time, ms, received, campaign, channel, type, profile, "
     b"execution, variant, reason, code, bounce, smtp_status, smtp_code, smtp_diagnostic, "
-    b"recipient_domain, platform, interaction, element, url, machine) FORMAT JSONCompactEachRow\n"
+    b"recipient_domain, platform, interaction, element, url, machine, machine_rule) FORMAT JSONCompactEachRow\n"
 )
 
 _MOVES = (
@@ -178,7 +178,7 @@ class ChdbStore:
                         e.channel, e.type, e.profile, e.execution, e.variant, e.reason, e.code,
                         e.bounce, e.smtp_status, e.smtp_code, e.smtp_diagnostic,
                         e.recipient_domain, e.platform, e.interaction, e.element, e.url,
-                        int(e.machine),
+                        int(e.machine), e.machine_rule,
                     )
                 )
             )  # fmt: skip

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import secrets
 import sqlite3
@@ -140,6 +141,13 @@ CREATE TABLE IF NOT EXISTS bounce_rule_tables (
     org_id INTEGER PRIMARY KEY REFERENCES orgs(id),
     version INTEGER NOT NULL,
     rules TEXT NOT NULL,
+    updated REAL NOT NULL,
+    updated_by TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS machine_rule_settings (
+    org_id INTEGER PRIMARY KEY REFERENCES orgs(id),
+    version INTEGER NOT NULL,
+    disabled TEXT NOT NULL,
     updated REAL NOT NULL,
     updated_by TEXT NOT NULL
 );
@@ -641,6 +649,44 @@ class Metadata(AccountRecords, AlertRecords):
                 (rules, now, actor, org_id, version),
             )
             return version + 1 if cur.rowcount == 1 else None
+
+    # the machine detection rules an org turned off (ingest/machine.py)
+
+    def machine_rules_version(self, org_id: int) -> int:
+        """The version of the org's machine rule settings; 0 when it never changed them."""
+        with self._db() as db:
+            row = db.execute(
+                "SELECT version FROM machine_rule_settings WHERE org_id = ?", (org_id,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def disabled_machine_rules(self, org_id: int) -> tuple[int, tuple[str, ...]]:
+        """(version, names of the rules the org turned off); (0, ()) when it never did."""
+        with self._db() as db:
+            row = db.execute(
+                "SELECT version, disabled FROM machine_rule_settings WHERE org_id = ?", (org_id,)
+            ).fetchone()
+        if row is None:
+            return 0, ()
+        return int(row[0]), tuple(str(name) for name in json.loads(row[1]))
+
+    def set_disabled_machine_rules(self, org_id: int, names: Sequence[str], actor: str) -> int:
+        """Store the names of the rules the org turns off (checked by the caller); return the
+        new version. One statement, so two nodes saving at once each bump the version."""
+        now = time.time()
+        disabled = json.dumps(sorted(set(names)))
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO machine_rule_settings (org_id, version, disabled, updated, updated_by) "
+                "VALUES (?, 1, ?, ?, ?) ON CONFLICT (org_id) DO UPDATE SET "
+                "version = machine_rule_settings.version + 1, disabled = excluded.disabled, "
+                "updated = excluded.updated, updated_by = excluded.updated_by",
+                (org_id, disabled, now, actor),
+            )
+            row = db.execute(
+                "SELECT version FROM machine_rule_settings WHERE org_id = ?", (org_id,)
+            ).fetchone()
+        return int(row[0])
 
 
 @dataclass(frozen=True)

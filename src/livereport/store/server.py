@@ -181,7 +181,7 @@ class ServerStore:
                 str(e.channel), str(e.type), e.profile, e.execution, e.variant, e.reason,
                 e.code, str(e.bounce), e.smtp_status, e.smtp_code, e.smtp_diagnostic,
                 e.recipient_domain, str(e.platform), str(e.interaction), e.element, e.url,
-                int(e.machine),
+                int(e.machine), e.machine_rule,
             )
             for org, e in rows
         ]  # fmt: skip

@@ -46,12 +46,14 @@ from livereport.web.export import get_export
 from livereport.web.layouts import delete_layout, get_layout, put_layout
 from livereport.web.limits import RequestLimits
 from livereport.web.live import Watches, get_live
+from livereport.web.machine_rules import get_machine_rules, put_machine_rules
 from livereport.web.openapi import openapi_document
 from livereport.web.ops import Observed, RequestContext, ops_routes
 from livereport.web.pages import page_routes
 from livereport.web.params import (
     check_query,
     choice_param,
+    engagement_param,
     ingest_context,
     period_param,
     query_param,
@@ -107,6 +109,7 @@ def _read(request: Request) -> tuple[Services, int]:
 
 async def get_campaigns(request: Request) -> Response:
     s, org = _read(request)
+    _all_engagement(request)
     asked = period_param(request)
     wanted = overview.listing(*(query_param(request, name) for name in overview.LISTING_PARAMS))
     found = await run_in_threadpool(s.reports.campaigns, org, None, asked, wanted)
@@ -119,8 +122,19 @@ async def get_campaigns(request: Request) -> Response:
     return JSON({**found, "campaigns": rows})
 
 
+def _all_engagement(request: Request) -> None:
+    """The overview and the org totals count every open and click: they refuse a filter."""
+    if engagement_param(request) != "all":
+        raise BadRequest(
+            "engagement: the campaign overview and the org totals count all opens and clicks; "
+            "expected all (or leave it out), or ask a campaign's report for human or machine "
+            "ones"
+        )
+
+
 async def get_org_totals(request: Request) -> Response:
     s, org = _read(request)
+    _all_engagement(request)
     asked = period_param(request)
     channel = query_param(request, "channel", "email")
     top = query_param(request, "top", "sent")
@@ -139,10 +153,14 @@ async def get_totals(request: Request) -> Response:
     channel = required_param(request, "channel", "a channel or 'campaign'")
     execution = query_param(request, "execution")
     asked = period_param(request)
+    engagement = engagement_param(request)
 
     def totals() -> dict[str, Any]:
         window = s.reports.window(org, campaign, asked)
-        return s.reports.totals(org, campaign, channel, execution, window=window, compare=asked.compare)
+        return s.reports.totals(
+            org, campaign, channel, execution, window=window, compare=asked.compare,
+            engagement=engagement,
+        )  # fmt: skip
 
     return JSON(await run_in_threadpool(totals))
 
@@ -154,10 +172,13 @@ async def get_breakdown(request: Request) -> Response:
     by = required_param(request, "by", "a dimension such as bounce_reason")
     execution = query_param(request, "execution")
     asked = period_param(request)
+    engagement = engagement_param(request)
 
     def breakdown() -> dict[str, Any]:
         window = s.reports.window(org, campaign, asked)
-        return s.reports.breakdown(org, campaign, channel, by, execution, window=window)
+        return s.reports.breakdown(
+            org, campaign, channel, by, execution, window=window, engagement=engagement
+        )
 
     return JSON(await run_in_threadpool(breakdown))
 
@@ -174,10 +195,14 @@ async def get_variants(request: Request) -> Response:
         # A verdict stays valid only over counts that grow: the campaign's whole life, unless
         # a period is asked for (a sliding 24 hours drops a long campaign's first exposures).
         asked = replace(asked, preset="life")
+    engagement = engagement_param(request)
 
     def variants() -> dict[str, Any]:
         window = s.reports.window(org, campaign, asked)
-        return s.reports.variants(org, campaign, channel, metric, control, execution, window=window)
+        return s.reports.variants(
+            org, campaign, channel, metric, control, execution, window=window,
+            engagement=engagement,
+        )  # fmt: skip
 
     return JSON(await run_in_threadpool(variants))
 
@@ -197,10 +222,14 @@ async def get_series(request: Request) -> Response:
     bucket = None if given is None else choice_param(request, "bucket", BUCKETS, DEFAULT_BUCKET)
     execution = query_param(request, "execution")
     asked = period_param(request)
+    engagement = engagement_param(request)
 
     def series() -> dict[str, Any]:
         window = s.reports.window(org, campaign, asked)
-        return s.reports.series(org, campaign, channel, metrics, bucket, execution, window=window)
+        return s.reports.series(
+            org, campaign, channel, metrics, bucket, execution, window=window,
+            engagement=engagement,
+        )  # fmt: skip
 
     return JSON(await run_in_threadpool(series))
 
@@ -212,10 +241,14 @@ async def get_report(request: Request) -> Response:
     assert tab is not None
     execution = query_param(request, "execution")
     asked = period_param(request)
+    engagement = engagement_param(request)
 
     def report() -> dict[str, Any]:
         window = None if asked.default else s.reports.window(org, campaign, asked)
-        return s.reports.report(org, campaign, tab, execution, window=window, compare=asked.compare)
+        return s.reports.report(
+            org, campaign, tab, execution, window=window, compare=asked.compare,
+            engagement=engagement,
+        )  # fmt: skip
 
     return JSON(await run_in_threadpool(report))
 
@@ -405,6 +438,8 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
         Route("/v1/campaigns/{campaign:path}/bounces/{event_id}", get_bounce),
         Route("/v1/bounce-rules", get_bounce_rules, methods=["GET"]),
         Route("/v1/bounce-rules", put_bounce_rules, methods=["PUT"]),
+        Route("/v1/machine-rules", get_machine_rules, methods=["GET"]),
+        Route("/v1/machine-rules", put_machine_rules, methods=["PUT"]),
         Route("/v1/bounce-rules/reclassify", post_reclassify, methods=["POST"]),
         Route("/v1/campaigns", get_campaigns),
         Route("/v1/totals", get_org_totals),

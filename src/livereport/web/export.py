@@ -21,7 +21,7 @@ from starlette.responses import Response
 from livereport.errors import BadRequest
 from livereport.report.catalogue import DIMENSIONS, METRICS, TABS, Format, Kind, widgets_of
 from livereport.web.auth import authenticate_caller
-from livereport.web.params import period_param, query_param, services_of
+from livereport.web.params import engagement_param, period_param, query_param, services_of
 
 if TYPE_CHECKING:
     pass
@@ -112,12 +112,16 @@ def _write(rows: list[list[Cell]]) -> str:
     return buffer.getvalue()
 
 
+_ENGAGEMENT_LABELS = {"all": "all", "human": "human only", "machine": "machine only"}
+
+
 def tab_csv(report: dict[str, Any]) -> str:
     """The whole tab: what was exported, then each widget's title and rows, a blank line apart."""
     rows: list[list[Cell]] = [
         ["Campaign", report["campaign"]],
         ["Tab", report["title"]],
         ["Execution", report.get("execution") or "all"],
+        ["Opens and clicks", _ENGAGEMENT_LABELS[report.get("engagement", "all")]],
         ["Window (UTC)", report["window"]["from"], report["window"]["to"]],
         ["As of", report["as_of"]],
     ]
@@ -168,10 +172,13 @@ async def get_export(request: Request) -> Response:
     tab, widget = check_export(query_param(request, "tab"), query_param(request, "widget"))
     execution = query_param(request, "execution")
     asked = period_param(request)
+    engagement = engagement_param(request)
 
     def report_of() -> dict[str, Any]:
         window = None if asked.default else services.reports.window(org, campaign, asked)
-        return services.reports.report(org, campaign, tab, execution, window=window)
+        return services.reports.report(
+            org, campaign, tab, execution, window=window, engagement=engagement
+        )
 
     report = await run_in_threadpool(report_of)
     if widget is None:

@@ -29,7 +29,7 @@ from livereport.report.build import check_tab
 from livereport.report.query import Window, isoformat
 from livereport.store.base import Store
 from livereport.web.auth import authenticate_caller
-from livereport.web.params import period_param, query_param, services_of
+from livereport.web.params import engagement_param, period_param, query_param, services_of
 from livereport.web.session import still_live
 
 if TYPE_CHECKING:
@@ -249,6 +249,7 @@ async def get_live(request: Request) -> Response:
     assert tab is not None
     execution = query_param(request, "execution") or None
     asked = period_param(request)
+    engagement = engagement_param(request)
     org = caller.org_id
 
     def build(known: Fingerprint | None) -> dict[str, Any]:
@@ -256,7 +257,7 @@ async def get_live(request: Request) -> Response:
         window = None if asked.default else services.reports.window(org, campaign, asked)
         return services.reports.report(
             org, campaign, tab, execution, share=True, known=known, window=window,
-            compare=asked.compare,
+            compare=asked.compare, engagement=engagement,
         )  # fmt: skip
 
     # Unknown tab or campaign (404), execution or period (400): a plain error now, not a stream.

@@ -9,6 +9,7 @@ import msgspec
 
 from livereport import __version__
 from livereport.events import (
+    IP_PATTERN,
     MATRIX,
     PLATFORM_ALIASES,
     SMTP_STATUS,
@@ -25,6 +26,7 @@ from livereport.report.catalogue import (
     BUCKETS,
     DEFAULT_PERIOD,
     DIMENSIONS,
+    ENGAGEMENTS,
     METRICS,
     OVERVIEW_METRICS,
     OVERVIEW_SORTS,
@@ -43,6 +45,7 @@ from livereport.web.alerts import openapi_paths as alert_paths
 from livereport.web.bounce_rules import openapi_paths as bounce_rule_paths
 from livereport.web.layouts import openapi_paths as layout_paths
 from livereport.web.live import stream_event_schema
+from livereport.web.machine_rules import openapi_paths as machine_rule_paths
 from livereport.web.returns import openapi_paths as return_paths
 from livereport.web.session import COOKIE
 from livereport.web.webhooks import openapi_paths as webhook_paths
@@ -91,6 +94,8 @@ _PERIOD = [
     _query("to", "The end of a custom period (excluded), as from; at most the end of the current minute. Without it: until now (live). Needs from.", {"type": "string", "format": "date-time"}),
 ]
 _TZ = _query("tz", "The time zone whose midnights start the day buckets (`1d`) of series: an IANA name such as Europe/Paris. Days across a DST change last 23 or 25 hours. Other buckets, and every time of the answer, stay in UTC.", {"type": "string", "default": "UTC", "maxLength": 64})
+_ENGAGEMENT = _query("engagement", "Which opens and clicks count: `all` (the default), only those of people (`human`) or only those of machines (`machine`: privacy proxies, security scanners). It changes opens, unique_opens, clicks, unique_clicks and every rate built on them; every other metric, and the human_/machine_ metrics, stay the same.", {"type": "string", "enum": list(ENGAGEMENTS), "default": "all"})
+_ALL_ENGAGEMENT = _query("engagement", "Only `all`: the overview and the org totals count every open and click; a campaign's report (totals, report, series…) can count human or machine ones.", {"type": "string", "enum": ["all"], "default": "all"})
 _COMPARE = _query("compare", "`previous`: add the values of the period of the same length just before (totals: `previous`; KPI widgets: `data.previous`).", {"type": "string", "enum": ["previous"]})
 _VALUE = {"type": ["number", "null"]}
 _METRICS = {"type": "object", "additionalProperties": _VALUE, "description": "Metric name → value; rates are null when their denominator is 0."}
@@ -206,9 +211,11 @@ def _head(extra: dict[str, Any]) -> dict[str, Any]:
             "window": _WINDOW, "as_of": {"type": "string", "format": "date-time"},
             "period": {"type": "string", "enum": [*PRESETS, "custom"]},
             "from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"},
-            "live": {"type": "boolean", "description": "Whether the period includes now."}, **extra,
+            "live": {"type": "boolean", "description": "Whether the period includes now."},
+            "engagement": {"type": "string", "enum": list(ENGAGEMENTS), "description": "The opens and clicks counted."},
+            **extra,
         },
-        "required": ["campaign", "channel", "window", "as_of", "period", "from", "to", "live", *extra],
+        "required": ["campaign", "channel", "window", "as_of", "period", "from", "to", "live", "engagement", *extra],
     }  # fmt: skip
 
 
@@ -261,6 +268,8 @@ _FIELD_HELP = {
                "proxy).",
     "user_agent": "The user agent of an open or click; not kept, but one of a known machine "
                   "(proxy, scanner, bot) makes `machine` true.",
+    "ip": "The client address of an open or click (IPv4 or IPv6); not kept, but used to "
+          "recognise machine traffic such as a mail privacy proxy.",
 }
 _SMTP_HELP = {
     "status": "The enhanced status code (RFC 3463), e.g. 5.1.1.",
@@ -303,6 +312,7 @@ def event_schemas() -> dict[str, Any]:
         "One event as a sender writes it. Fields not listed are ignored. An event that breaks "
         "a rule is rejected alone, with a message per field; see docs/events.md."
     )
+    _strings(event["properties"]["ip"])[0]["pattern"] = IP_PATTERN
     for name, prop in event["properties"].items():
         _ecma(prop)
         prop["description"] = _FIELD_HELP[name]
@@ -480,24 +490,24 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "The campaign overview: every campaign's numbers over a period",
                 "description": "Per campaign: its channels, first and last event, status, events, sent, delivered and the delivery, open, click, bounce and complaint rates over the period (sums over its channels; the open and click rates only over channels that report opens or clicks), and a sparkline of its events. Filtered, sorted and paged; `total` counts the campaigns that pass the filters, `statuses` those of each status before the status filter.",
                 "security": read,
-                "parameters": [*_PERIOD, *_OVERVIEW],
+                "parameters": [*_PERIOD, *_OVERVIEW, _ALL_ENGAGEMENT],
                 "responses": _ok(_OVERVIEW_SCHEMA, "One page of campaigns."),
             }},
             "/v1/totals": {"get": {
                 "summary": "The org's totals per channel, and its leading campaigns",
                 "description": "Every channel's metrics over all campaigns of the org (distinct profiles counted once across campaigns), and the campaigns with the highest value of one metric on one channel.",
                 "security": read,
-                "parameters": [*_PERIOD, _COMPARE, *_ORG_TOTALS],
+                "parameters": [*_PERIOD, _COMPARE, *_ORG_TOTALS, _ALL_ENGAGEMENT],
                 "responses": _ok(_ORG_TOTALS_SCHEMA, "The org's totals."),
             }},
             "/v1/campaigns/{campaign}/totals": {"get": {
                 "summary": "Every metric of a channel over the window", "security": read,
-                "parameters": [_CAMPAIGN, _CHANNEL, _EXECUTION, *_PERIOD, _COMPARE],
+                "parameters": [_CAMPAIGN, _CHANNEL, _EXECUTION, *_PERIOD, _COMPARE, _ENGAGEMENT],
                 "responses": _ok(_with_previous(_head({"metrics": _METRICS}))),
             }},
             "/v1/campaigns/{campaign}/breakdown": {"get": {
                 "summary": "Metrics per key of a dimension, main metric first", "security": read,
-                "parameters": [_CAMPAIGN, _CHANNEL, _query("by", "The dimension.", {"type": "string", "enum": list(DIMENSIONS)}, True), _EXECUTION, *_PERIOD],
+                "parameters": [_CAMPAIGN, _CHANNEL, _query("by", "The dimension.", {"type": "string", "enum": list(DIMENSIONS)}, True), _EXECUTION, *_PERIOD, _ENGAGEMENT],
                 "responses": _ok(_head({"by": {"type": "string"}, "sort": {"type": "string"}, "rows": _ROWS})),
             }},
             "/v1/campaigns/{campaign}/series": {"get": {
@@ -508,7 +518,7 @@ def openapi_document() -> dict[str, Any]:
                               {"type": "array", "items": {"type": "string", "enum": list(METRICS)}, "minItems": 1}, True),
                      "style": "form", "explode": False},
                     _query("bucket", "Bucket size; by default 5m for the last 24 hours, else by the period's length (1m up to 2 hours, 5m up to 2 days, 1h up to 8 days, 6h up to 31 days, then 1d). At most 2,000 buckets.", {"type": "string", "enum": list(BUCKETS)}),
-                    _EXECUTION, *_PERIOD, _TZ,
+                    _EXECUTION, *_PERIOD, _TZ, _ENGAGEMENT,
                 ],
                 "responses": _ok(_head({"bucket": {"type": "string"}, "t": {"type": "array", "items": {"type": "string"}}, "series": {"type": "object", "additionalProperties": {"type": "array", "items": _VALUE}}})),
             }},
@@ -523,20 +533,20 @@ def openapi_document() -> dict[str, Any]:
                     _query("control", "The variant the others are compared with; by default the first by name.", {"type": "string", "maxLength": 128}),
                     _EXECUTION,
                     {**_PERIOD[0], "description": "A preset period ending now; by default the campaign's whole life (`life`). Not with from/to.", "schema": {"type": "string", "enum": list(PRESETS), "default": "life"}},
-                    *_PERIOD[1:],
+                    *_PERIOD[1:], _ENGAGEMENT,
                 ],
                 "responses": _ok(_head(_VARIANTS_EXTRA), "The comparison."),
             }},
             "/v1/campaigns/{campaign}/report": {"get": {
                 "summary": "Every widget of a report tab, with its data", "security": read,
-                "parameters": [_CAMPAIGN, _TAB, _EXECUTION, *_PERIOD, _COMPARE, _TZ],
+                "parameters": [_CAMPAIGN, _TAB, _EXECUTION, *_PERIOD, _COMPARE, _TZ, _ENGAGEMENT],
                 "responses": _ok(_REPORT),
             }},
             "/v1/catalogue": {"get": {"summary": "Metrics, dimensions, tabs and widgets", "responses": {"200": {"description": "The catalogue.", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
             "/v1/campaigns/{campaign}/live": {"get": {
                 "summary": "A tab's report as Server-Sent Events: at once, then on every change", "security": read,
                 "description": "The stream does not end by itself; an error before it starts (unknown campaign or tab, bad execution) is a plain JSON answer.",
-                "parameters": [_CAMPAIGN, _TAB, _EXECUTION, *_PERIOD, _COMPARE, _TZ],
+                "parameters": [_CAMPAIGN, _TAB, _EXECUTION, *_PERIOD, _COMPARE, _TZ, _ENGAGEMENT],
                 "responses": {"200": {
                     "description": "An event stream (text/event-stream). OpenAPI 3.1 has no keyword for the items of a stream, so, as OpenAPI 3.2's `itemSchema` does, `schema` describes one event: its SSE fields, `event` and `data` (JSON).",
                     "content": {"text/event-stream": {"schema": stream_event_schema(_REPORT, ALERT_SCHEMA)}},
@@ -544,7 +554,7 @@ def openapi_document() -> dict[str, Any]:
             }},
             "/v1/campaigns/{campaign}/export.csv": {"get": {
                 "summary": "A tab (each widget's title and rows) or one widget as CSV", "security": read,
-                "parameters": [_CAMPAIGN, _query("tab", "The tab.", {"type": "string", "enum": list(TABS)}), _query("widget", "One widget, of the tab (without `tab`: of the tab its id starts with).", {"type": "string", "enum": [w.id for t in TABS for w in widgets_of(t)]}), _EXECUTION, *_PERIOD, _TZ],
+                "parameters": [_CAMPAIGN, _query("tab", "The tab.", {"type": "string", "enum": list(TABS)}), _query("widget", "One widget, of the tab (without `tab`: of the tab its id starts with).", {"type": "string", "enum": [w.id for t in TABS for w in widgets_of(t)]}), _EXECUTION, *_PERIOD, _TZ, _ENGAGEMENT],
                 "responses": {"200": {"description": "CSV; cells a spreadsheet would run as formulas start with '.", "content": {"text/csv": {"schema": {"type": "string"}}}}, **_ERRORS},
             }},
             **layout_paths(),
@@ -552,6 +562,7 @@ def openapi_document() -> dict[str, Any]:
             **webhook_paths(),
             **return_paths(),
             **bounce_rule_paths(),
+            **machine_rule_paths(),
             **alert_paths(),
             **_session_paths(),
         },

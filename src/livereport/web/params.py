@@ -12,6 +12,8 @@ from starlette.requests import Request
 from livereport.bounces.org import org_rules
 from livereport.errors import BadRequest
 from livereport.ingest import pipeline
+from livereport.ingest.machine import disabled_rules
+from livereport.report.catalogue import ENGAGEMENTS
 from livereport.report.period import Asked, asked
 
 if TYPE_CHECKING:
@@ -77,6 +79,7 @@ def ingest_context(request: Request, org: int) -> pipeline.Context:
     return pipeline.Context(
         org, datetime.now(UTC), timedelta(days=s.config.retention_days),
         lambda: org_rules(metadata, org), request.app.state.observed.ingest,
+        machine_off=lambda: disabled_rules(metadata, org),
     )  # fmt: skip
 
 
@@ -87,3 +90,8 @@ def period_param(request: Request) -> Asked:
         query_param(request, "period"), query_param(request, "from"),
         query_param(request, "to"), query_param(request, "compare"), query_param(request, "tz"),
     )  # fmt: skip
+
+
+def engagement_param(request: Request) -> str:
+    """Which opens and clicks a report counts: all (the default), human or machine."""
+    return choice_param(request, "engagement", ENGAGEMENTS, "all")

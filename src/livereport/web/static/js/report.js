@@ -1,13 +1,18 @@
 // The campaign live report page: tabs, the live stream, the board of widgets, Modify mode,
 // the execution filter, the period (period.js), the time zone, exports and print, the campaign's
-// alerts, and the Variants card of a channel (variants.js). Reads the same JSON as the API; the
-// address carries the tab, execution and period.
+// alerts, the Variants card of a channel (variants.js), and the human/machine switch of the tabs
+// with opens or clicks (engagement.js). Reads the same JSON as the API; the address carries the
+// tab, execution, period and engagement.
 
 import { CampaignAlerts } from "./alerts.js";
 import { api, campaignApi, goToSignin } from "./api.js";
 import { loadAccount } from "./chrome.js";
 import { resizeCharts } from "./charts.js";
 import { $, clear, h } from "./dom.js";
+import {
+  DEFAULT_ENGAGEMENT, EngagementSwitch, engagementParams, engagementPhrase, engagementTabs, readEngagement,
+  rememberEngagement, rememberedEngagement, writeEngagement,
+} from "./engagement.js";
 import {
   browserZone, formatDateTime, formatTime, setTimeZoneChoice, timeZoneChoice, zoneLabel,
 } from "./format.js";
@@ -25,6 +30,8 @@ const state = {
   tab: query.get("tab") || "campaign",
   execution: query.get("execution") || "",
   period: readPeriod(query),
+  // The address's, else the one the user chose last (start()), else all.
+  engagement: readEngagement(query),
   report: null,
   layout: null,
   shown: false,
@@ -38,6 +45,9 @@ let board = null;
 let alerts = null;
 let variants = null;
 let picker = null;
+let engagementSwitch = null;
+/** The tabs with the human/machine switch (engagement.js). */
+let switchTabs = new Set();
 let noticeTimer = null;
 
 const ctx = {
@@ -49,9 +59,15 @@ const ctx = {
   // Exports follow the period; the comparison is the page's own.
   periodParams: () => periodParams(state.period, { compare: false }),
   periodPhrase: () => periodPhrase(state.period),
+  engagementParams: () => engagementParams(shownEngagement()),
   zoneLabel,
   tabWidgets: () => tabInfo(state.tab).widgets.map((w) => w.id),
 };
+
+/** The opens and clicks the tab counts: the choice on a tab with the switch, else all. */
+function shownEngagement(tab = state.tab) {
+  return switchTabs.has(tab) ? state.engagement : DEFAULT_ENGAGEMENT;
+}
 
 function tabInfo(id) {
   return state.catalogue.tabs.find((t) => t.id === id) || state.catalogue.tabs[0];
@@ -109,9 +125,10 @@ function syncUrl() {
   if (state.execution) url.searchParams.set("execution", state.execution);
   else url.searchParams.delete("execution");
   writePeriod(url, state.period);
+  writeEngagement(url, state.engagement, { named: switchTabs.has(state.tab) });
   history.replaceState(null, "", url);
   $("#export-tab").href = campaignApi(campaign, "export.csv", {
-    tab: state.tab, execution: state.execution, ...ctx.periodParams(),
+    tab: state.tab, execution: state.execution, ...ctx.periodParams(), ...ctx.engagementParams(),
   });
 }
 
@@ -123,6 +140,8 @@ async function openTab(tab) {
   markTabs();
   syncUrl();
   if (!changed) return;
+  engagementSwitch.show(switchTabs.has(tab));
+  engagementSwitch.showShare(null); // the share of the tab left
   state.report = null;
   state.layout = null;
   state.shown = false;
@@ -144,18 +163,22 @@ async function openTab(tab) {
 const live = new LiveStream({
   onReport: (report) => {
     if (report.tab !== state.tab || (report.execution || "") !== state.execution) return;
+    if ((report.engagement || DEFAULT_ENGAGEMENT) !== shownEngagement()) return;
     state.report = report;
     state.asOf = report.as_of;
     if (state.streamProblem) $("#tab-problem").hidden = true;
     state.streamProblem = false;
     // The numbers shown are now those of the period asked (tests wait for this mark).
     $("#report-head").dataset.period = periodKey(state.period);
+    $("#report-head").dataset.engagement = report.engagement || DEFAULT_ENGAGEMENT;
     $("#panel").setAttribute("aria-busy", "false");
     renderHead();
     if (state.shown) board.update(report);
     else showBoard();
     // The variants again: at once for a new view, else at most every few seconds.
-    if (variants) variants.update({ tab: state.tab, execution: state.execution, period: state.period });
+    if (variants) {
+      variants.update({ tab: state.tab, execution: state.execution, period: state.period, engagement: shownEngagement() });
+    }
   },
   onHeartbeat: ({ as_of: asOf }) => {
     if (asOf) state.asOf = asOf;
@@ -179,8 +202,11 @@ const live = new LiveStream({
 
 function connect() {
   if (state.notFound) return;
-  const params = { tab: state.tab, execution: state.execution, ...periodParams(state.period) };
+  const params = {
+    tab: state.tab, execution: state.execution, ...periodParams(state.period), ...engagementParams(shownEngagement()),
+  };
   delete $("#report-head").dataset.period;
+  delete $("#report-head").dataset.engagement;
   $("#panel").setAttribute("aria-busy", "true");
   if (variants) variants.clear();
   live.open(campaignApi(campaign, "live", params), campaignApi(campaign, "report", params));
@@ -194,6 +220,17 @@ function changePeriod(period) {
   syncUrl();
   $("#tab-problem").hidden = true;
   renderPeriod();
+  connect();
+}
+
+// --- human and machine opens and clicks -------------------------------------------------------
+
+function changeEngagement(engagement) {
+  state.engagement = engagement;
+  engagementSwitch.set(engagement);
+  rememberEngagement(state.me, engagement);
+  syncUrl();
+  $("#tab-problem").hidden = true;
   connect();
 }
 
@@ -313,11 +350,14 @@ function renderHead() {
   $("#modify").disabled = report.empty && !state.shown;
   const button = document.querySelector(`[role="tab"][data-tab="${state.tab}"]`);
   if (button && state.tab !== "campaign") button.classList.toggle("no-events", report.empty);
+  engagementSwitch.showShare(report);
+  const counted = engagementPhrase(shownEngagement());
   const span = { from: report.from || report.window.from, to: report.to || report.window.to };
   $("#print-meta").textContent =
     `${tab.title} tab · ${periodTitle(state.period)}: ${formatDateTime(span.from)} to ${formatDateTime(span.to)} (${zoneLabel()})` +
     (state.period.compare ? " · compared with the previous period" : "") +
-    (state.execution ? ` · execution ${state.execution}` : "") + ` · as of ${formatDateTime(report.as_of)}`;
+    (state.execution ? ` · execution ${state.execution}` : "") + (counted ? ` · ${counted}` : "") +
+    ` · as of ${formatDateTime(report.as_of)}`;
 }
 
 // --- help -------------------------------------------------------------------------------
@@ -428,6 +468,7 @@ function bindControls() {
     },
   });
   renderPeriod();
+  engagementSwitch = new EngagementSwitch(state.engagement, { onChange: changeEngagement });
   $("#print").addEventListener("click", () => window.print());
   window.addEventListener("beforeprint", resizeCharts);
   window.addEventListener("afterprint", resizeCharts);
@@ -452,6 +493,9 @@ async function start() {
   }
   ctx.metrics = state.catalogue.metrics;
   ctx.dimensions = state.catalogue.dimensions;
+  switchTabs = engagementTabs(state.catalogue);
+  // The address wins over the choice remembered for this user.
+  if (!state.engagement) state.engagement = rememberedEngagement(state.me) || DEFAULT_ENGAGEMENT;
   // Viewers may read alerts but not acknowledge them (the server answers them 403).
   alerts = new CampaignAlerts({ campaign, catalogue: state.catalogue, canAcknowledge: state.me.role !== "viewer" });
   variants = new VariantsCard({ campaign, catalogue: state.catalogue });

@@ -8,6 +8,7 @@
 
 import { api, campaignApi } from "./api.js";
 import { $, clear, h } from "./dom.js";
+import { engagementParams, engagementPhrase } from "./engagement.js";
 import { DASH, formatCount, formatRate, rawValue } from "./format.js";
 import { formatMoment, formatRange, periodKey, periodParams, periodPhrase } from "./period.js";
 import { scrollable } from "./scrollcue.js";
@@ -90,7 +91,7 @@ export class VariantsCard {
     }
     this.card = $("#variants");
     this.select = $("#variants-metric");
-    this.view = null; // {tab, execution, period} of the reports shown
+    this.view = null; // {tab, execution, period, engagement} of the reports shown
     this.viewKey = null;
     this.tab = null; // the tab whose rates the chooser offers
     this.answer = null;
@@ -119,8 +120,8 @@ export class VariantsCard {
   }
 
   /**
-   * A report of `view` ({tab, execution, period}) came down the live stream: a new view is
-   * asked for at once, the same one again at most every MIN_INTERVAL_MS.
+   * A report of `view` ({tab, execution, period, engagement}) came down the live stream: a new
+   * view is asked for at once, the same one again at most every MIN_INTERVAL_MS.
    */
   update(view) {
     if (this.stopped) return;
@@ -129,7 +130,7 @@ export class VariantsCard {
       this.clear();
       return;
     }
-    const key = `${view.tab}|${view.execution}|${periodKey(view.period)}`;
+    const key = `${view.tab}|${view.execution}|${periodKey(view.period)}|${view.engagement || "all"}`;
     if (key !== this.viewKey) {
       this.view = view;
       this.viewKey = key;
@@ -194,6 +195,8 @@ export class VariantsCard {
       // The period only when the page's address has one: by default the API takes the
       // campaign's whole life, whose counts only grow, as its guarantee wants.
       ...periodParams(view.period, { compare: false }),
+      // The opens and clicks the tab counts: human ones only, say (engagement.js).
+      ...engagementParams(view.engagement),
     };
     this.card.setAttribute("aria-busy", "true");
     try {
@@ -298,7 +301,8 @@ export class VariantsCard {
     $("#variants-note").textContent =
       `The ${this.label(data.metric).toLowerCase()} (${this.label(data.successes).toLowerCase()} over ` +
       `${this.label(data.exposures).toLowerCase()}) of each variant against the control, ${data.control}, ${period}` +
-      `${data.execution ? `, execution “${data.execution}”` : ""}. A verdict holds however often you look.`;
+      `${data.execution ? `, execution “${data.execution}”` : ""}` +
+      `${engagementPhrase(data.engagement) ? `, counting ${engagementPhrase(data.engagement)}` : ""}. A verdict holds however often you look.`;
   }
 
   renderVerdict(data) {

@@ -48,7 +48,8 @@ export class WidgetCard {
   /**
    * @param widget  the widget of the report JSON (id, title, help, kind, data …)
    * @param vis     the visualisation to show
-   * @param ctx     {metrics, dimensions, campaign, tab, execution(), periodParams(), periodPhrase(), zoneLabel()}
+   * @param ctx     {metrics, dimensions, campaign, tab, execution(), periodParams(), engagementParams(),
+   *                periodPhrase(), zoneLabel()}
    * @param actions {help, remove, move, resize, visualise}: called with the card
    */
   constructor(widget, vis, ctx, actions) {
@@ -103,6 +104,7 @@ export class WidgetCard {
     this.widget = widget;
     this.csv.href = campaignApi(this.ctx.campaign, "export.csv", {
       tab: this.ctx.tab, widget: widget.id, execution: this.ctx.execution(), ...this.ctx.periodParams(),
+      ...this.ctx.engagementParams(),
     });
     const empty = !hasRows(widget) && this.vis === "table";
     if (empty) {

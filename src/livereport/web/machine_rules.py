@@ -1,0 +1,162 @@
+"""The machine detection rules of an org over HTTP (SPEC §11, docs/machine-detection.md).
+
+GET /v1/machine-rules (read scope): every rule, in the order they are tried, with its label,
+what it looks at and whether the org has it on. PUT /v1/machine-rules (admin scope):
+``{"disabled": [names]}`` turns those rules off and every other on; an unknown name is refused
+with the names that exist, and nothing is stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from livereport.errors import BadRequest, UnsupportedMediaType
+from livereport.ingest import machine
+from livereport.ingest.decode import read_body
+from livereport.store.metadata import Metadata, Scope
+from livereport.web.auth import authenticate_caller
+from livereport.web.params import services_of
+from livereport.web.session import client_address
+
+MAX_BODY = 64_000
+_encode = msgspec.json.Encoder().encode
+
+
+def _json(content: Any) -> Response:
+    return Response(_encode(content), media_type="application/json")
+
+
+def rules_json(version: int, disabled: tuple[str, ...]) -> dict[str, Any]:
+    """The answer of both methods: every rule with whether it is on for the org."""
+    off = set(disabled)
+    return {
+        "version": version,
+        "rules": [
+            {
+                "name": rule.name,
+                "label": rule.label,
+                "help": rule.help,
+                "needs": rule.needs,
+                "can_turn_off": rule.can_turn_off,
+                "enabled": rule.name not in off,
+            }
+            for rule in machine.RULES
+        ],
+    }
+
+
+async def get_machine_rules(request: Request) -> Response:
+    s = services_of(request)
+    org = authenticate_caller(request, s.metadata, Scope.READ).org_id
+    version, disabled = await run_in_threadpool(s.metadata.disabled_machine_rules, org)
+    return _json(rules_json(version, disabled))
+
+
+def read_disabled(body: bytes) -> tuple[str, ...]:
+    """The rule names of a PUT body, checked; BadRequest naming what is wrong."""
+    expected = 'expected {"disabled": ["link_burst", …]} (an empty array turns every rule on)'
+    try:
+        value = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON ({exc}); {expected}") from None
+    if not isinstance(value, dict):
+        raise BadRequest(f"the body is not a JSON object; {expected}")
+    unknown = sorted(set(value) - {"disabled"})
+    if unknown:
+        raise BadRequest(f"{unknown[0][:64]}: unknown field; {expected}")
+    names = value.get("disabled")
+    if not isinstance(names, list):
+        raise BadRequest(f"disabled: expected an array of rule names; {expected}")
+    try:
+        return machine.check_disabled(names)
+    except ValueError as exc:
+        raise BadRequest(f"disabled: {exc}; nothing was stored") from None
+
+
+def _store(metadata: Metadata, org: int, names: tuple[str, ...], actor: str) -> int:
+    version = metadata.set_disabled_machine_rules(org, names, actor)
+    machine.forget(metadata, org)  # this node applies the change to the next batch
+    return version
+
+
+async def put_machine_rules(request: Request) -> Response:
+    s = services_of(request)
+    caller = authenticate_caller(request, s.metadata, Scope.ADMIN)
+    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise UnsupportedMediaType(
+            f"Content-Type {media or '(none)'!r} is not accepted; send application/json"
+        )
+    body = await read_body(request.stream(), request.headers.get("content-encoding"), MAX_BODY)
+    names = read_disabled(body)
+    version = await run_in_threadpool(_store, s.metadata, caller.org_id, names, caller.actor)
+    target = "disabled: " + (", ".join(names) or "none")
+    await run_in_threadpool(s.metadata.audit, caller.org_id, caller.actor,
+                            "machine_rules.set", target, client_address(request))  # fmt: skip
+    return _json(rules_json(version, names))
+
+
+def _error(description: str) -> dict[str, Any]:
+    schema = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def openapi_paths() -> dict[str, Any]:
+    """This module's route for the OpenAPI document (web/openapi.py)."""
+    rule = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "enum": list(machine.NAMES), "description": "What a machine open or click keeps as its machine_rule."},
+            "label": {"type": "string"},
+            "help": {"type": "string", "description": "What the rule decides, and on what."},
+            "needs": {"type": "string", "description": "What the events must carry for the rule to decide."},
+            "can_turn_off": {"type": "boolean", "description": "False for flagged: the sender's or provider's own word."},
+            "enabled": {"type": "boolean", "description": "Whether the rule is on for the org."},
+        },
+        "required": ["name", "label", "help", "needs", "can_turn_off", "enabled"],
+    }  # fmt: skip
+    table = {
+        "type": "object",
+        "properties": {
+            "version": {"type": "integer", "description": "Bumped by every PUT; 0 when the org never changed its rules."},
+            "rules": {"type": "array", "items": rule, "description": "In the order they are tried: the first that decides names itself on the event."},
+        },
+        "required": ["version", "rules"],
+    }  # fmt: skip
+    common = {
+        "401": _error("No API key or session, or an unknown or revoked one."),
+        "403": _error("The credential lacks the needed scope (PUT needs admin)."),
+    }
+    return {
+        "/v1/machine-rules": {
+            "get": {
+                "summary": "The machine detection rules and which the org has on",
+                "description": "Every open and click is a person's or a machine's; a machine's keeps the name of the first rule that decided (docs/machine-detection.md).",
+                "security": [{"apiKey": ["read"]}, {"session": []}],
+                "responses": {"200": {"description": "Every rule.", "content": {"application/json": {"schema": table}}}, **common},
+            },
+            "put": {
+                "summary": "Turn machine detection rules off (and every other on)",
+                "description": "Applies to opens and clicks stored afterwards, on the node that saved it at once and on the others within a second; stored events keep their verdict. flagged cannot be turned off.",
+                "security": [{"apiKey": ["admin"]}, {"session": []}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object",
+                    "properties": {"disabled": {"type": "array", "items": {"type": "string", "enum": [n for n in machine.NAMES if n not in machine.FIXED]}, "description": "The rules to turn off; an empty array turns every rule on."}},
+                    "required": ["disabled"],
+                    "additionalProperties": False,
+                }}}},
+                "responses": {
+                    "200": {"description": "Every rule, as now stored.", "content": {"application/json": {"schema": table}}},
+                    "400": _error("Not a valid body, or a name that is no rule (the message lists those that are) or cannot be turned off; nothing was stored."),
+                    **common,
+                    "413": _error("The body is over 64 kB."),
+                    "415": _error("The Content-Type is not application/json."),
+                },
+            },
+        },
+    }  # fmt: skip
