@@ -42,6 +42,8 @@ def cli(*args: str, data: Path, stdin: str | None = None, check: bool = True) ->
     return result
 
 
+#: Machine rules whose verdict depends on earlier events (Server.stateless_machine_rules).
+STATEFUL_MACHINE_RULES = ("fast_after_delivery", "link_burst")
 #: The storage settings of each data directory a test server runs on, for its CLI too.
 BACKEND_ENV: dict[Path, dict[str, str]] = {}
 #: PostgreSQL of the tests (trust auth); each cluster-mode server gets a schema of its own.
@@ -211,6 +213,14 @@ class Server:
         if org:
             args += ["--org", org]
         return cli(*args, data=self.data).stdout.strip()
+
+    def stateless_machine_rules(self, org: str | None = None) -> None:
+        """Turn off, for the org, the machine rules that decide from other events too (a
+        delivery, other clicks): their verdicts depend on what one ingest process saw
+        before, which a count made by hand from the posted events cannot know."""
+        with self.client(self.key("admin", org=org)) as admin:
+            answer = admin.put("/v1/machine-rules", json={"disabled": list(STATEFUL_MACHINE_RULES)})
+            assert answer.status_code == 200, answer.text
 
     def client(self, key: str) -> httpx.Client:
         """A client of the server; on a cluster, of both app nodes in turn."""

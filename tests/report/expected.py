@@ -99,12 +99,14 @@ DIMENSIONS: Mapping[str, tuple[str, frozenset[str] | None]] = {
     "element": ("element", None),
     "execution": ("execution", None),
     "variant": ("variant", None),
+    "machine_rule": ("machine_rule", frozenset({"open", "click"})),
 }
 
 #: SPEC §4: the widgets of each tab.
 WIDGETS: Mapping[str, set[str]] = {
     "campaign": {"campaign.statistics", "campaign.channels"},
     "email": {"email.sending_performance", "email.statistics", "email.engagement_quality",
+              "email.machine_rules",
               "email.bounce_categories",
               "email.bounce_reasons", "email.performance_by_date", "email.error_reasons",
               "email.excluded_reasons", "email.best_recipient_domains"},
@@ -205,6 +207,7 @@ class Stored:
     interaction: str = ""
     element: str = ""
     machine: bool = False
+    machine_rule: str = ""
 
 
 def epoch_ms(value: str | int) -> int:
@@ -243,20 +246,23 @@ _PROXY_OPENS = {("open", "email")}
 _SCANNED = {("open", "email"), ("click", "email"), ("click", "sms")}
 
 
-def machine_of(raw: Mapping[str, Any]) -> bool:
+def machine_rule_of(raw: Mapping[str, Any]) -> str:
     """SPEC §11: an open or click is a machine's when the event says so, or when a rule of the
     product decides from the event alone: Apple's privacy proxy (its user agent or address)
     or a scanner's user agent — borrowed from ingest/machine.py, whose rules are tested on
-    their own. Worlds counted by hand turn off the rules that look at other events."""
+    their own. The rule's name, or "" for a person's. Worlds counted by hand turn off the
+    rules that look at other events."""
     pair = (raw["type"], raw.get("channel"))
     if pair not in _SCANNED and pair != ("open", "push"):
-        return False
+        return ""
     if raw.get("machine"):
-        return True
+        return "flagged"
     agent, ip = raw.get("user_agent") or "", raw.get("ip") or ""
     if pair in _PROXY_OPENS and (agent.strip() == APPLE_PROXY_AGENT or (ip and in_apple_ranges(ip))):
-        return True
-    return pair in _SCANNED and bool(agent) and SCANNER_AGENT.search(agent) is not None
+        return "apple_proxy"
+    if pair in _SCANNED and agent and SCANNER_AGENT.search(agent) is not None:
+        return "scanner_agent"
+    return ""
 
 
 def normalise(org: str, raw: Mapping[str, Any]) -> Stored:
@@ -283,7 +289,8 @@ def normalise(org: str, raw: Mapping[str, Any]) -> Stored:
         platform=PLATFORM_ALIASES.get(platform.lower(), platform),
         interaction=raw.get("interaction") or "",
         element=raw.get("element") or "",
-        machine=machine_of(raw),
+        machine=bool(machine_rule_of(raw)),
+        machine_rule=machine_rule_of(raw),
     )
 
 

@@ -18,7 +18,7 @@ from livereport.report.catalogue import (
 SPEC_WIDGETS = {
     "campaign": ["statistics", "channels"],
     # engagement_quality: SPEC §11, the machine share of the email tab (and of push opens).
-    "email": ["sending_performance", "statistics", "engagement_quality", "bounce_categories", "bounce_reasons",
+    "email": ["sending_performance", "statistics", "engagement_quality", "machine_rules", "bounce_categories", "bounce_reasons",
               "performance_by_date", "error_reasons", "excluded_reasons", "best_recipient_domains"],
     "inapp": ["performance", "summary", "interactions_by_type"],
     "push": ["sending_performance", "statistics", "sending_summary", "engagement_quality", "excluded_reasons",

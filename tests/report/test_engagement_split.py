@@ -284,3 +284,52 @@ def test_the_command_line_takes_the_filter(
     assert body["engagement"] == "machine"
     totals = next(w for w in body["widgets"] if w["id"] == "email.statistics")["data"]["total"]
     assert totals["opens"] == _hand(_email(posted), "machine")["opens"]
+
+
+def test_each_open_and_click_says_which_rule_made_it_a_machines(
+    world: tuple[httpx.Client, str, list[Posted]],
+) -> None:
+    client, _, _ = world
+    campaign = f"rules-{uuid.uuid4().hex[:8]}"
+    hours_ago = datetime.now(UTC) - 5 * HOUR
+    base = {"campaign": campaign, "channel": "email", "execution": "", "variant": ""}
+
+    def event(id_: str, type_: str, profile: str, ago: timedelta, **fields: Any) -> dict[str, Any]:
+        return {**base, "id": id_, "type": type_, "profile": profile,
+                "time": (datetime.now(UTC) - ago).isoformat(), **fields}  # fmt: skip
+
+    events = [
+        *({**base, "id": f"d-{p}", "type": "delivered", "profile": p, "time": hours_ago.isoformat()}
+          for p in ("p1", "p2", "p3", "p4", "p5")),
+        event("o-proxy-agent", "open", "p1", HOUR, user_agent="Mozilla/5.0"),
+        event("o-proxy-ip", "open", "p2", HOUR, ip="17.58.0.10", user_agent="Mozilla/5.0 (iPhone)"),
+        event("o-flag", "open", "p3", HOUR, machine=True),
+        event("o-gmail", "open", "p4", HOUR, user_agent="Mozilla/5.0 (via ggpht.com GoogleImageProxy)"),
+        event("c-script", "click", "p5", HOUR, user_agent="python-requests/2.32.3", url="https://a.example/x"),
+        event("c-person", "click", "p4", HOUR, url="https://a.example/y"),
+    ]
+    post(client, events)
+    expected = {
+        "o-proxy-agent": "apple_proxy", "o-proxy-ip": "apple_proxy", "o-flag": "flagged",
+        "o-gmail": None, "c-script": "scanner_agent", "c-person": None,
+    }  # fmt: skip
+    for event_id, rule in expected.items():
+        answer = client.get(f"/v1/campaigns/{campaign}/engagements/{event_id}")
+        assert answer.status_code == 200, answer.text
+        found = answer.json()
+        assert (found["rule"], found["machine"]) == (rule, rule is not None), event_id
+        assert (found["label"] is None) == (rule is None)
+    for missing in ("d-p1", "no-such-event"):
+        answer = client.get(f"/v1/campaigns/{campaign}/engagements/{missing}")
+        assert answer.status_code == 404, answer.text
+    by_rule = client.get(f"/v1/campaigns/{campaign}/breakdown", params={"channel": "email", "by": "machine_rule"})
+    assert by_rule.status_code == 200, by_rule.text
+    rows = {row["key"]: (row["metrics"]["opens"], row["metrics"]["clicks"]) for row in by_rule.json()["rows"]}
+    assert rows == {"apple_proxy": (2, 0), "flagged": (1, 0), "scanner_agent": (0, 1)}
+    tab = client.get(f"/v1/campaigns/{campaign}/report", params={"tab": "email"})
+    widget = next(w for w in tab.json()["widgets"] if w["id"] == "email.machine_rules")
+    assert {row["key"]: row["metrics"]["opens"] for row in widget["data"]["rows"]} == {
+        "apple_proxy": 2, "flagged": 1, "scanner_agent": 0,
+    }
+    human = client.get(f"/v1/campaigns/{campaign}/totals", params={"channel": "email", "engagement": "human"})
+    assert (human.json()["metrics"]["opens"], human.json()["metrics"]["clicks"]) == (1, 1)

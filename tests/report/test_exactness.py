@@ -58,9 +58,6 @@ PLANS = (
     Plan("b", "été-2026 promo", 16, 400, ("inapp", "web")),
 )
 ORGS = ("a", "b")
-#: Machine rules that decide from other events (a delivery, other clicks) too: as their
-#: answers depend on what one ingest node saw before, the hand count leaves them out.
-STATEFUL_RULES = ["fast_after_delivery", "link_burst"]
 CASES = sorted({(p.org, p.campaign) for p in PLANS})
 ONLY_IN_A = ("spring-sale-2026", "newsletter-w48", "archive-2026")
 
@@ -176,9 +173,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         keys = {"a": server.key("ingest", "read"), "b": server.key("ingest", "read", org="b")}
         clients = {org: server.client(key) for org, key in keys.items()}
         for org in ORGS:  # the hand count knows the machine rules that look at one event only
-            with server.client(server.key("admin", org=None if org == "a" else org)) as admin:
-                answer = admin.put("/v1/machine-rules", json={"disabled": STATEFUL_RULES})
-                assert answer.status_code == 200, answer.text
+            server.stateless_machine_rules(None if org == "a" else org)
         world = World(server, clients)
         post_all(world, random.Random(20261126), datetime.now(UTC) - timedelta(seconds=5))
         yield world

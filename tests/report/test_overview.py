@@ -86,6 +86,7 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     server = Server(tmp_path_factory.mktemp("overview") / "data").start()
     try:
+        server.stateless_machine_rules()  # counted by hand
         with server.client(server.key("ingest", "read")) as client:
             found = World(server, client)
             rng = random.Random(1818)

@@ -69,6 +69,7 @@ def _funnel(campaign: str, at: datetime, n: int, rng: random.Random) -> list[dic
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     server = Server(tmp_path_factory.mktemp("periods") / "data").start()
     try:
+        server.stateless_machine_rules()  # counted by hand
         with server.client(server.key("ingest", "read")) as client:
             found = World(server, client)
             rng = random.Random(18)

@@ -172,7 +172,9 @@ def check_upgrade(store):
         "'old', 'email', if(number %% 3 = 0, 'click', 'open'), concat('p', toString(number %% 41)), "
         "if(number %% 2 = 0, 'morning', 'evening'), if(number %% 5 = 0, 'a.example', 'b.example') "
         "FROM numbers(2000)", {"now": now})
-    assert migrate(store) == ["0003_window_uniques.sql", "0004_campaign_overview.sql"]
+    assert migrate(store) == [
+        "0003_window_uniques.sql", "0004_campaign_overview.sql", "0005_engagement.sql",
+    ]
     # The overview's hourly counts start from the events already stored too.
     hourly = store.execute("SELECT toUInt32(hour), sum(events) FROM {db}.campaign_hours "
                            "WHERE org = 1 GROUP BY hour ORDER BY hour")
@@ -187,6 +189,12 @@ def check_upgrade(store):
         read = {g: t.uniques for g, t in tallies(store, scope, start, start + 86400, **kw).items()}
         raw = {g: t.uniques for g, t in tallies(store, scope, start, start + 86400, raw=True, **kw).items()}
         assert read == raw and all(u for u in read.values()), (group, read, raw)
+    # The human and machine split starts from the opens and clicks already stored too.
+    split = ["human_opens", "machine_opens", "unique_human_opens", "human_clicks"]
+    for group in ("none", "execution"):
+        read = {g: t.compute(split) for g, t in tallies(store, scope, start, start + 86400, group=group, names=split).items()}
+        raw = {g: t.compute(split) for g, t in tallies(store, scope, start, start + 86400, group=group, names=split, raw=True).items()}
+        assert read == raw and all(v["human_opens"] for v in read.values()), (group, read, raw)
     print("upgraded")
 """
 

@@ -63,8 +63,8 @@ def test_an_unknown_query_parameter_is_named_with_the_accepted_ones(admin: httpx
         f"/v1/campaigns/{CAMPAIGN}/totals", params={"channel": "email", "chanel": "sms"}
     )
     assert error(typo, 400) == (
-        "chanel: unknown query parameter; expected only channel, compare, execution, from, period, "
-        "to (see /v1/openapi.json)"
+        "chanel: unknown query parameter; expected only channel, compare, engagement, execution, from, "
+        "period, to (see /v1/openapi.json)"
     )
     none = admin.get("/v1/catalogue", params={"page": "2"})
     assert error(none, 400).startswith("page: unknown query parameter; expected none")

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+import httpx
 import pytest
 from dashboard import (
     EDITOR,
@@ -32,7 +34,7 @@ from dashboard import (
     visit,
     wait_for_report,
 )
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from conftest import Server, post
 
@@ -247,6 +249,12 @@ def test_the_choice_is_remembered_per_user_and_the_address_wins(
 ) -> None:
     with visit(browser, site, **LOCALE) as v:
         page = v.page
+        # The test before chose Human for this user: start from nothing chosen.
+        answer = v.context.request.put(
+            f"{site.url}/v1/me/settings", data={"engagement": "all"},
+            headers={"X-Requested-With": "livereport"},
+        )  # fmt: skip
+        assert answer.status == 200, answer.text()
         page.goto(page_url(site, "tab=email"))
         wait_for_engagement(page, "email", "all")
         # From the keyboard: the arrow keys move along the group and choose.
@@ -260,6 +268,7 @@ def test_the_choice_is_remembered_per_user_and_the_address_wins(
         assert number(page, STATS.format("clicks")) == sum(MACHINE_CLICKS.values())
         page.keyboard.press("ArrowLeft")
         wait_for_engagement(page, "email", "human")
+        wait_for_saved(v.context, site, "human")
 
         # Remembered: an address without it shows the user's last choice.
         page.goto(page_url(site, "tab=email"))
@@ -278,6 +287,11 @@ def test_the_choice_is_remembered_per_user_and_the_address_wins(
         page.goto(page_url(site, "tab=email"))
         wait_for_engagement(page, "email", "human")
 
+        # Remembered for the user, not the browser: another browser shows it too.
+        with visit(browser, site, **LOCALE) as elsewhere:
+            elsewhere.page.goto(page_url(site, "tab=email"))
+            wait_for_engagement(elsewhere.page, "email", "human")
+            assert checked(elsewhere.page) == "human"
         # Another user in the same browser has not chosen anything: All.
         sign_in(v.context, site, OTHER)
         page.goto(page_url(site, "tab=email"))
@@ -288,6 +302,37 @@ def test_the_choice_is_remembered_per_user_and_the_address_wins(
         page.goto(page_url(site, "tab=email"))
         wait_for_engagement(page, "email", "human")
         assert not v.errors, v.errors
+        # Back to All for the tests after this one.
+        page.get_by_role("radio", name="All").check()
+        wait_for_engagement(page, "email", "all")
+        wait_for_saved(v.context, site, "all")
+
+
+def test_a_setting_is_checked_and_kept_per_user(site: Site) -> None:
+    """PUT /v1/me/settings: known names and values only, any role, a session only."""
+    with httpx.Client(base_url=site.url, headers={"X-Requested-With": "livereport"}) as client:
+        assert client.post("/v1/signin", json={"email": OTHER[0], "password": OTHER[1]}).status_code == 200
+        assert client.get("/v1/me").json()["settings"] == {"engagement": "all"}
+        for body, wrong in (({"engagement": "bots"}, "settings.engagement"), ({"colour": "red"}, "colour"), ({}, "at least one")):
+            refused = client.put("/v1/me/settings", json=body)
+            assert refused.status_code == 400 and wrong in refused.json()["error"], refused.text
+        saved = client.put("/v1/me/settings", json={"engagement": "machine"})
+        assert saved.status_code == 200 and saved.json() == {"settings": {"engagement": "machine"}}
+        assert client.get("/v1/me").json()["settings"] == {"engagement": "machine"}
+        assert client.put("/v1/me/settings", json={"engagement": "all"}).status_code == 200
+    with site.api() as keyed:  # an API key has no settings
+        assert keyed.put("/v1/me/settings", json={"engagement": "human"}).status_code == 403
+
+
+def wait_for_saved(context: BrowserContext, site: Site, engagement: str) -> None:
+    """Until the server holds the user's choice (the page saves it in the background)."""
+    deadline = time.monotonic() + 15
+    while True:
+        found = context.request.get(f"{site.url}/v1/me").json()["settings"]["engagement"]
+        if found == engagement:
+            return
+        assert time.monotonic() < deadline, f"the server still remembers {found!r}, not {engagement!r}"
+        time.sleep(0.1)
 
 
 def test_an_engagement_the_server_does_not_know_is_refused_with_its_reason(

@@ -33,14 +33,15 @@ from playwright.sync_api import Browser, Page, expect
 
 from conftest import cli, post
 from livereport.bounces.rules import DEFAULT_CATEGORY
-from livereport.report.catalogue import METRICS, Format
+from livereport.report.catalogue import METRICS, WIDGETS_BY_ID, Format
 
 AUDIT = (Path(__file__).resolve().parent / "layout_audit.js").read_text(encoding="utf-8")
 #: A phone (iPhone 12 to 15), a small laptop, a desktop; heights as those screens have.
 SCREENS = {390: 844, 1024: 768, 1440: 900}
 #: The page's width on paper, in CSS pixels (96 a inch) less the print style's 12 mm margins.
 PAPER = {"a4-portrait": 703, "a4-landscape": 1032}
-RATES = sorted(m.name for m in METRICS.values() if m.format == Format.RATE)
+#: The rates of the email statistics table.
+RATES = sorted(n for n in WIDGETS_BY_ID["email.statistics"].metrics if METRICS[n].format == Format.RATE)
 REPORT = {
     "cards": "[data-widget]",
     "headers": [".topbar", ".page-head", "#tabs", "#tab-problem"],

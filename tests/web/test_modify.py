@@ -66,6 +66,7 @@ def test_modify_save_reload_another_browser_another_user_reset(
         expect(page.get_by_role("button", name="Save", exact=True)).to_be_visible()
         # resize by dragging the bottom-right corner (down: the widget is as wide as the grid)
         item = page.locator(".grid-stack-item:has([data-widget='email.sending_performance'])")
+        item.evaluate("el => el.scrollIntoView({block: 'start'})")  # room below to drag into
         handle = item.locator(".ui-resizable-se")
         box = handle.bounding_box()
         assert box is not None

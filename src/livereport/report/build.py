@@ -442,6 +442,7 @@ class Reports:
             dimensions = [
                 DIMENSIONS[w.dimension] for w in widgets_of(tab)
                 if w.dimension is not None and w.dimension != "execution"
+                and not DIMENSIONS[w.dimension].engagement  # read by tallies() itself
             ]  # fmt: skip
             has_series = any(w.kind == Kind.SERIES for w in widgets_of(tab))
             tab_tallies = TabTallies(

@@ -170,6 +170,8 @@ class Dimension:
     dim: str
     types: frozenset[EventType] | None = None
     sort: tuple[str, ...] = ()  # main metric, first that applies to the channel
+    #: Kept only in the rollups of opens and clicks (engagement_counts / engagement_uniques).
+    engagement: bool = False
 
 
 DIMENSIONS: Final[Mapping[str, Dimension]] = {
@@ -185,6 +187,7 @@ DIMENSIONS: Final[Mapping[str, Dimension]] = {
         Dimension("element", "Element", "element", None, ("interactions", "impressions")),
         Dimension("execution", "Execution", "execution", None, ("sent", "impressions", "entered_profiles", "excluded")),
         Dimension("variant", "Variant", "variant", None, ("sent", "impressions", "entered_profiles", "excluded")),
+        Dimension("machine_rule", "Machine rule", "machine_rule", frozenset({T.OPEN, T.CLICK}), ("opens", "clicks"), engagement=True),
     )
 }  # fmt: skip
 
@@ -269,7 +272,8 @@ WIDGETS: Final[tuple[Widget, ...]] = (
     # Email
     Widget("email.sending_performance", "Email sending performance", "How many emails were targeted, and what became of them: delivered, bounced, queued again or failed.", Kind.KPI, ("targeted", "delivered", "bounces", "retries", "errors"), None, (Vis.BARS, Vis.DONUT, Vis.TILES, Vis.TABLE), (12, 4)),
     Widget("email.statistics", "Email statistics", "The email funnel from targeting to engagement, per execution and in total, with the rates that matter.", Kind.STATISTICS, (*_STATS, "opens", "unique_opens", "clicks", "unique_clicks", "unsubscribes", "spam_complaints", "retries", "delivery_rate", "bounce_rate", "hard_bounce_rate", "error_rate", "open_rate", "click_rate", "click_to_open_rate", "unsubscribe_rate", "complaint_rate"), None, (Vis.TABLE,), (12, 6)),
-    Widget("email.engagement_quality", "Human and machine engagement", "Opens and clicks split into those of people and those of machines (privacy proxies, security scanners), with the share of opens no person made. It shows both whichever engagement the tab is set to.", Kind.KPI, ("human_opens", "machine_opens", "machine_open_share", "unique_human_opens", "human_open_rate", "human_clicks", "machine_clicks", "unique_human_clicks", "human_click_rate"), None, _KPI, (12, 2)),
+    Widget("email.engagement_quality", "Human and machine engagement", "Opens and clicks split into those of people and those of machines (privacy proxies, security scanners), with the share of opens no person made. It shows both whichever engagement the tab is set to.", Kind.KPI, ("human_opens", "machine_opens", "machine_open_share", "unique_human_opens", "human_open_rate", "human_clicks", "machine_clicks", "unique_human_clicks", "human_click_rate"), None, _KPI, (12, 4)),
+    Widget("email.machine_rules", "Machine opens and clicks by rule", "Which detection rule claimed the machine opens and clicks: the sender's or provider's flag, Apple's privacy proxy, a scanner's user agent, too soon after delivery, every link at once.", Kind.BREAKDOWN, ("opens", "clicks"), "machine_rule", _RANKED, (12, 4)),
     Widget("email.bounce_categories", "Bounce categories", "Bounces split into hard (the address is dead), soft (try again later) and ignored (nothing learned about the address).", Kind.REASONS, ("bounces",), "bounce_category", _REASONS, (6, 5)),
     _reasons("email", "bounce_reasons", "bounce_reason", "bounces", "Bounce reasons", "Why receiving servers refused or returned the email, most frequent first."),
     Widget("email.performance_by_date", "Email performance over time", "Sending and engagement over the last 24 hours, in time buckets.", Kind.SERIES, ("sent", "delivered", "bounces", "errors", "opens", "clicks", "unsubscribes", "spam_complaints"), None, _SERIES, (12, 5)),

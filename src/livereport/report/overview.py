@@ -528,8 +528,8 @@ def org_totals(
     ranked = [m for m in metrics_for(channel) if m not in SPLIT_METRICS]
     if top not in ranked:
         raise BadRequest(
-            f"top: {top[:40]!r} is not a metric of {channel} the org totals rank by; expected "
-            f"one of {', '.join(ranked)}"
+            f"top: {top[:40]!r} is not a metric of {channel}; expected one of "
+            f"{', '.join(ranked)} (the human and machine split is not ranked)"
         )
     found = _channel_tallies(store, org, window.start, window.end)
     answer: dict[str, Any] = {

@@ -148,7 +148,17 @@ _RAW_DIMS = (
     "profile, machine FROM {db}.events ARRAY JOIN arrayFilter(p -> tupleElement(p, 2) != '', ["
     "('reason', reason), ('bounce', toString(bounce)), ('recipient_domain', recipient_domain), "
     "('platform', toString(platform)), ('interaction', toString(interaction)), "
-    "('element', element), ('variant', variant)]) AS pair)"
+    "('element', element), ('variant', variant), ('machine_rule', machine_rule)]) AS pair)"
+)
+# A breakdown kept only among opens and clicks (Dimension.engagement), with the columns of
+# dim_counts / dim_uniques.
+_ENGAGED_DIM_COUNTS = (
+    "(SELECT org, campaign, channel, dim, minute, type, execution, '' AS bounce, key, machine, "
+    "events FROM {db}.engagement_counts)"
+)
+_ENGAGED_DIM_UNIQUES = (
+    "(SELECT org, campaign, channel, dim, minute, type, execution, key, machine, profiles "
+    "FROM {db}.engagement_uniques)"
 )
 
 
@@ -242,6 +252,8 @@ def tallies(
         count_sum, unique_merge = "count()", "uniqExact(profile)"
     if dimension is not None:
         counts_from, uniques_from = "{db}.dim_counts", "{db}.dim_uniques"
+        if dimension.engagement:
+            counts_from, uniques_from = _ENGAGED_DIM_COUNTS, _ENGAGED_DIM_UNIQUES
         if raw:
             counts_from = uniques_from = _RAW_DIMS
         where += " AND dim = %(dim)s"
@@ -257,7 +269,7 @@ def tallies(
     if scope.engagement != "all":
         params["machine"] = int(scope.engagement == "machine")
         params["engaged"] = tuple(str(t) for t in ENGAGEMENT_TYPES)
-        if raw:
+        if raw or (dimension is not None and dimension.engagement):  # a machine column to filter
             where += " AND (type NOT IN %(engaged)s OR machine = %(machine)s)"
         else:
             counts_from, uniques_from = _engaged_sources(where, dimension)
@@ -278,6 +290,7 @@ def tallies(
     series = bucket == window.SERIES_BUCKET_S and dimension is None
     if (
         uniques and not raw and (bucket is None or series) and scope.engagement == "all"
+        and (dimension is None or not dimension.engagement)
         and window_usable(scope, start, group, uniques)
     ):  # fmt: skip
         found_uniques = STATEMENTS.submit(

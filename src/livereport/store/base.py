@@ -119,3 +119,24 @@ def drop_partitions_before(store: Store, day: date) -> list[str]:
             store.execute(f"ALTER TABLE {{db}}.{table} DROP PARTITION {int(partition)}")
             dropped.append(f"{table}:{partition}")
     return dropped
+
+
+def stored_event(
+    store: Store, org: int, campaign: str, event_id: str, columns: Sequence[str]
+) -> tuple[Any, ...] | None:
+    """The ``columns`` of one stored event of the org's campaign, then its time in epoch
+    milliseconds; None when there is none. Found by id, the events table's key."""
+    unknown = [c for c in columns if c not in EVENT_COLUMNS]
+    if unknown:
+        raise ValueError(f"{unknown[0]!r} is not a column of the events table")
+    rows = store.execute(
+        f"SELECT {', '.join(columns)}, toUnixTimestamp(time) * 1000 + ms FROM {{db}}.events "  # noqa: S608
+        "WHERE org = %(org)s AND id = %(id)s AND campaign = %(campaign)s LIMIT 1",
+        {"org": org, "id": event_id, "campaign": campaign},
+    )
+    return tuple(rows[0]) if rows else None
+
+
+def iso_ms(ms: int) -> str:
+    """Epoch milliseconds as an RFC 3339 UTC time."""
+    return datetime.fromtimestamp(int(ms) / 1000, UTC).isoformat().replace("+00:00", "Z")

@@ -63,6 +63,13 @@ CREATE TABLE IF NOT EXISTS layouts (
     updated REAL NOT NULL,
     PRIMARY KEY (user_id, tab)
 );
+CREATE TABLE IF NOT EXISTS user_settings (
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (user_id, name)
+);
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
     user_id INTEGER NOT NULL REFERENCES users(id),
@@ -494,6 +501,25 @@ class Metadata(AccountRecords, AlertRecords):
     def delete_layout(self, user_id: int, tab: str) -> None:
         with self._db() as db:
             db.execute("DELETE FROM layouts WHERE user_id = ? AND tab = ?", (user_id, tab))
+
+    # dashboard settings, per user (web/session.py says which names and values there are)
+
+    def user_settings(self, user_id: int) -> dict[str, str]:
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT name, value FROM user_settings WHERE user_id = ?", (user_id,)
+            ).fetchall()
+        return {str(name): str(value) for name, value in rows}
+
+    def save_user_settings(self, user_id: int, settings: dict[str, str]) -> None:
+        with self._db() as db:
+            for name, value in settings.items():
+                db.execute(
+                    "INSERT INTO user_settings (user_id, name, value, updated) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (user_id, name) DO UPDATE SET value = excluded.value, "
+                    "updated = excluded.updated",
+                    (user_id, name, value, time.time()),
+                )
 
     # provider webhooks, per org
 

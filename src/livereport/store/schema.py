@@ -110,8 +110,10 @@ def cluster_statements(
             f"ENGINE = Distributed({cluster}, {{db}}, {name}{LOCAL_SUFFIX}, {key})",
         ]
     if altered and altered.group(1) in tables:
-        # The Distributed table has the same columns.
-        return [_on_cluster(local, spread), _on_cluster(statement, spread)]
+        # The Distributed table has the same columns. On a replicated cluster the server
+        # refuses an ALTER … ON CLUSTER of a table that is not replicated: the caller runs
+        # that one on each host (it is the statement without ON CLUSTER).
+        return [_on_cluster(local, spread), statement if replicated else _on_cluster(statement, spread)]
     return [_on_cluster(local, spread)]
 
 
@@ -190,7 +192,11 @@ def _migrate_cluster(store: ServerStore, hosts: list[ServerStore]) -> list[str]:
         if on_cluster and len(lacking) == len(hosts):
             for statement in statements:
                 for part in cluster_statements(statement, cluster, True, replicated):
-                    _distributed(store, part)
+                    if _ALTER.match(part) and " ON CLUSTER " not in part:
+                        for host in hosts:  # a Distributed table of a replicated cluster
+                            host.execute(part)
+                    else:
+                        _distributed(store, part)
         else:
             for host in lacking:
                 for statement in statements:

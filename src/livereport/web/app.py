@@ -46,7 +46,7 @@ from livereport.web.export import get_export
 from livereport.web.layouts import delete_layout, get_layout, put_layout
 from livereport.web.limits import RequestLimits
 from livereport.web.live import Watches, get_live
-from livereport.web.machine_rules import get_machine_rules, put_machine_rules
+from livereport.web.machine_rules import get_engagement, get_machine_rules, put_machine_rules
 from livereport.web.openapi import openapi_document
 from livereport.web.ops import Observed, RequestContext, ops_routes
 from livereport.web.pages import page_routes
@@ -61,7 +61,7 @@ from livereport.web.params import (
     services_of,
 )
 from livereport.web.returns import get_bounce, get_unattributed, post_return
-from livereport.web.session import get_me, post_signin, post_signout
+from livereport.web.session import get_me, post_signin, post_signout, put_my_settings
 from livereport.web.webhooks import post_webhook
 
 log = logging.getLogger(__name__)
@@ -436,6 +436,7 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
         Route("/v1/returns", post_return, methods=["POST"]),
         Route("/v1/returns/unattributed", get_unattributed),
         Route("/v1/campaigns/{campaign:path}/bounces/{event_id}", get_bounce),
+        Route("/v1/campaigns/{campaign:path}/engagements/{event_id}", get_engagement),
         Route("/v1/bounce-rules", get_bounce_rules, methods=["GET"]),
         Route("/v1/bounce-rules", put_bounce_rules, methods=["PUT"]),
         Route("/v1/machine-rules", get_machine_rules, methods=["GET"]),
@@ -456,6 +457,7 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
         Route("/v1/signin", post_signin, methods=["POST"]),
         Route("/v1/signout", post_signout, methods=["POST"]),
         Route("/v1/me", get_me),
+        Route("/v1/me/settings", put_my_settings, methods=["PUT"]),
         Route("/v1/catalogue", get_catalogue),
         Route("/v1/openapi.json", get_openapi),
         *account_routes(),

@@ -3,7 +3,9 @@
 GET /v1/machine-rules (read scope): every rule, in the order they are tried, with its label,
 what it looks at and whether the org has it on. PUT /v1/machine-rules (admin scope):
 ``{"disabled": [names]}`` turns those rules off and every other on; an unknown name is refused
-with the names that exist, and nothing is stored.
+with the names that exist, and nothing is stored. GET
+/v1/campaigns/{campaign}/engagements/{event_id} (read scope): whether a stored open or click is
+a machine's, and the rule that decided.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from livereport.errors import BadRequest, UnsupportedMediaType
+from livereport.errors import BadRequest, NotFound, UnsupportedMediaType
 from livereport.ingest import machine
 from livereport.ingest.decode import read_body
+from livereport.store.base import iso_ms, stored_event
 from livereport.store.metadata import Metadata, Scope
 from livereport.web.auth import authenticate_caller
 from livereport.web.params import services_of
@@ -101,6 +104,39 @@ async def put_machine_rules(request: Request) -> Response:
     return _json(rules_json(version, names))
 
 
+async def get_engagement(request: Request) -> Response:
+    s = services_of(request)
+    org = authenticate_caller(request, s.metadata, Scope.READ).org_id
+    campaign, event_id = request.path_params["campaign"], request.path_params["event_id"]
+    row = await run_in_threadpool(
+        stored_event, s.store, org, campaign, event_id, ("channel", "type", "machine", "machine_rule")
+    )
+    if row is None:
+        raise NotFound(f"campaign {campaign[:128]!r} has no event {event_id[:128]!r} in your org")
+    return _json(engagement_json(campaign, event_id, *row))
+
+
+def engagement_json(
+    campaign: str, event_id: str, channel: str, type_: str, is_machine: int, rule: str, ms: int
+) -> dict[str, Any]:
+    """Who made a stored open or click: a person, or a machine and the rule that said so."""
+    if type_ not in ("open", "click"):
+        raise NotFound(
+            f"event {event_id[:128]!r} of campaign {campaign[:128]!r} is a {type_} event; "
+            "only opens and clicks are a person's or a machine's"
+        )
+    found = machine.BY_NAME.get(rule)
+    return {
+        "id": event_id, "campaign": campaign, "channel": channel, "type": type_,
+        "time": iso_ms(ms),
+        "machine": bool(is_machine),
+        # Events stored before machine_rule existed keep their flag and no rule.
+        "rule": rule or None,
+        "label": found.label if found else None,
+        "help": found.help if found else None,
+    }  # fmt: skip
+
+
 def _error(description: str) -> dict[str, Any]:
     schema = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
     return {"description": description, "content": {"application/json": {"schema": schema}}}
@@ -132,7 +168,28 @@ def openapi_paths() -> dict[str, Any]:
         "401": _error("No API key or session, or an unknown or revoked one."),
         "403": _error("The credential lacks the needed scope (PUT needs admin)."),
     }
+    explained = {"type": "object", "properties": {
+        "id": {"type": "string"}, "campaign": {"type": "string"}, "channel": {"type": "string"},
+        "type": {"type": "string", "enum": ["open", "click"]}, "time": {"type": "string", "format": "date-time"},
+        "machine": {"type": "boolean", "description": "A machine made it, not a person."},
+        "rule": {"type": ["string", "null"], "enum": [*machine.NAMES, None], "description": "The rule that decided; null for a person's, or for a machine's stored before rules were kept."},
+        "label": {"type": ["string", "null"]}, "help": {"type": ["string", "null"]},
+    }, "required": ["id", "campaign", "channel", "type", "time", "machine", "rule", "label", "help"]}  # fmt: skip
+    path_id = {"type": "string", "minLength": 1, "maxLength": 128}
     return {
+        "/v1/campaigns/{campaign}/engagements/{event_id}": {"get": {
+            "summary": "Whether a stored open or click is a machine's, and which rule decided",
+            "security": [{"apiKey": ["read"]}, {"session": []}],
+            "parameters": [
+                {"name": "campaign", "in": "path", "required": True, "schema": path_id},
+                {"name": "event_id", "in": "path", "required": True, "schema": path_id},
+            ],
+            "responses": {
+                "200": {"description": "The verdict.", "content": {"application/json": {"schema": explained}}},
+                "401": _error("No API key or session, or an unknown or revoked one."),
+                "404": _error("The campaign has no such event in the org, or it is neither an open nor a click."),
+            },
+        }},
         "/v1/machine-rules": {
             "get": {
                 "summary": "The machine detection rules and which the org has on",

@@ -47,7 +47,7 @@ from livereport.web.layouts import openapi_paths as layout_paths
 from livereport.web.live import stream_event_schema
 from livereport.web.machine_rules import openapi_paths as machine_rule_paths
 from livereport.web.returns import openapi_paths as return_paths
-from livereport.web.session import COOKIE
+from livereport.web.session import COOKIE, USER_SETTINGS
 from livereport.web.webhooks import openapi_paths as webhook_paths
 
 
@@ -403,11 +403,15 @@ def _events_operation() -> dict[str, Any]:
 
 def _session_paths() -> dict[str, Any]:
     """Sign-in, sign-out and who is signed in (web/session.py)."""
+    settings = {"type": "object", "description": "What the user's dashboard remembers, in every browser.", "properties": {
+        name: {"type": "string", "enum": list(values), "default": values[0]} for name, values in USER_SETTINGS.items()
+    }, "required": list(USER_SETTINGS)}  # fmt: skip
     me = {"type": "object", "properties": {
         "email": {"type": "string"}, "role": {"type": "string", "enum": ["admin", "editor", "viewer"]},
         "org_id": {"type": "integer"}, "can_modify": {"type": "boolean"},
         "expires": {"type": "number", "description": "When the session ends unless used again (epoch seconds)."},
-    }, "required": ["email", "role", "org_id", "can_modify", "expires"]}  # fmt: skip
+        "settings": settings,
+    }, "required": ["email", "role", "org_id", "can_modify", "expires", "settings"]}  # fmt: skip
     signed_in = {"description": "Signed in: the session cookie is set.", "content": {"application/json": {"schema": me}}}
     return {
         "/v1/signin": {"post": {
@@ -439,6 +443,19 @@ def _session_paths() -> dict[str, Any]:
             "summary": "The signed-in user",
             "security": [{"session": []}],
             "responses": {"200": {**signed_in, "description": "The user of the session."}, "401": _error("Not signed in, or the session ended.")},
+        }},
+        "/v1/me/settings": {"put": {
+            "summary": "Remember dashboard choices for the signed-in user",
+            "description": "Any role, session cookie only (an API key has no settings: 403). The body names one or more settings: `engagement` is the tabs' choice of all, human or machine opens and clicks. Unknown names and values are a 400.",
+            "security": [{"session": []}],
+            "parameters": [{"name": "X-Requested-With", "in": "header", "required": True, "description": "Proves the request comes from the dashboard's own pages (CSRF).", "schema": {"type": "string", "const": "livereport"}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {**settings, "required": [], "minProperties": 1, "additionalProperties": False}}}},
+            "responses": {
+                "200": {"description": "Every setting, as now stored.", "content": {"application/json": {"schema": {"type": "object", "properties": {"settings": settings}, "required": ["settings"]}}}},
+                "400": _error("An unknown setting or value."),
+                "401": _error("The session ended."),
+                "403": _error("No session cookie, or the X-Requested-With header is missing."),
+            },
         }},
     }  # fmt: skip
 

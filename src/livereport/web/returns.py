@@ -23,7 +23,7 @@ from livereport.bounces.returns import take_return
 from livereport.bounces.rules import DEFAULT_RULES, Rule
 from livereport.errors import BadRequest, NotFound, UnsupportedMediaType
 from livereport.ingest.decode import read_body
-from livereport.store.base import Store
+from livereport.store.base import Store, iso_ms, stored_event
 from livereport.store.metadata import KeptReturn, Scope
 from livereport.web.auth import authenticate, authenticate_caller
 from livereport.web.params import ingest_context, query_param, services_of
@@ -86,13 +86,10 @@ def kept_json(k: KeptReturn) -> dict[str, Any]:
     }  # fmt: skip
 
 
-_BOUNCE_SQL = """
-SELECT channel, type, reason, bounce, code, smtp_status, smtp_code, smtp_diagnostic,
-       recipient_domain, platform, toUnixTimestamp(time) * 1000 + ms
-FROM {db}.events
-WHERE org = %(org)s AND id = %(id)s AND campaign = %(campaign)s
-LIMIT 1
-"""
+_BOUNCE_COLUMNS = (
+    "channel", "type", "reason", "bounce", "code", "smtp_status", "smtp_code",
+    "smtp_diagnostic", "recipient_domain", "platform",
+)  # fmt: skip
 
 
 async def get_bounce(request: Request) -> Response:
@@ -112,15 +109,15 @@ def explain_bounce(
 ) -> dict[str, Any]:
     """Why a stored bounce has its category and reason: the rules (the org's own first, then
     the defaults) re-run over its SMTP data, or its provider code, beside what was stored."""
-    rows = store.execute(_BOUNCE_SQL, {"org": org, "id": event_id, "campaign": campaign})
-    if not rows:
+    row = stored_event(store, org, campaign, event_id, _BOUNCE_COLUMNS)
+    if row is None:
         raise NotFound(f"campaign {campaign!r} has no event {event_id!r} in your org")
-    channel, type_, reason, bounce, code, status, smtp_code, diagnostic, domain, platform, ms = rows[0]
+    channel, type_, reason, bounce, code, status, smtp_code, diagnostic, domain, platform, ms = row
     if type_ != "bounce":
         raise NotFound(f"event {event_id!r} of campaign {campaign!r} is a {type_} event, not a bounce")
     answer: dict[str, Any] = {
         "id": event_id, "campaign": campaign, "channel": channel,
-        "time": datetime.fromtimestamp(int(ms) / 1000, UTC).isoformat().replace("+00:00", "Z"),
+        "time": iso_ms(ms),
         "category": bounce or None, "reason": reason or None, "code": code or None,
         "status": status or None, "smtp_code": int(smtp_code) or None,
         "diagnostic": diagnostic or None, "recipient_domain": domain or None,

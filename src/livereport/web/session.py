@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from livereport.errors import BadRequest, Forbidden, LivereportError, Unauthorized
+from livereport.report.catalogue import ENGAGEMENTS
 from livereport.store.metadata import Metadata, Role, StoredSession, User
 from livereport.web.params import services_of
 
@@ -40,6 +41,10 @@ TOUCH_EVERY_S = 60
 CSRF_HEADER = "x-requested-with"
 CSRF_VALUE = "livereport"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: What a user's dashboard remembers across browsers (GET /v1/me, PUT /v1/me/settings): each
+#: setting's values, the first its default.
+USER_SETTINGS: dict[str, tuple[str, ...]] = {"engagement": ENGAGEMENTS}
+MAX_SETTINGS_BYTES = 4096
 #: Failed sign-ins allowed per email (and per client address) in FAILURE_WINDOW_S are the
 #: ``signin_max_failures`` setting; ``signin_lock_after`` wrong passwords in a row lock the
 #: account itself (kept in the metadata, so every node and the CLI see the lock).
@@ -198,7 +203,7 @@ class _Credentials(msgspec.Struct):
     password: str
 
 
-def _me(session: Session) -> dict[str, Any]:
+def _me(session: Session, stored: dict[str, str] | None = None) -> dict[str, Any]:
     user = session.user
     return {
         "email": user.email,
@@ -206,7 +211,39 @@ def _me(session: Session) -> dict[str, Any]:
         "org_id": user.org_id,
         "can_modify": user.role != Role.VIEWER,
         "expires": session.expires,
+        "settings": settings_json(stored or {}),
     }
+
+
+def settings_json(stored: dict[str, str]) -> dict[str, str]:
+    """Every setting, the stored value when it is still one of the allowed, else the default."""
+    return {
+        name: stored[name] if stored.get(name) in values else values[0]
+        for name, values in USER_SETTINGS.items()
+    }
+
+
+def read_settings(body: bytes) -> dict[str, str]:
+    """The settings of a PUT body: a JSON object of known names and allowed values."""
+    if len(body) > MAX_SETTINGS_BYTES:
+        raise BadRequest(f"settings: the body is larger than {MAX_SETTINGS_BYTES} bytes")
+    try:
+        given = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        raise BadRequest('settings: expected a JSON object such as {"engagement": "human"}') from None
+    if not isinstance(given, dict) or not given:
+        raise BadRequest('settings: expected a JSON object with at least one setting, such as {"engagement": "human"}')
+    for name, value in given.items():
+        if name not in USER_SETTINGS:
+            raise BadRequest(
+                f"settings: {str(name)[:40]!r} is not a setting; expected {', '.join(USER_SETTINGS)}"
+            )
+        if value not in USER_SETTINGS[name]:
+            raise BadRequest(
+                f"settings.{name}: {str(value)[:40]!r} is not allowed; expected one of "
+                f"{', '.join(USER_SETTINGS[name])}"
+            )
+    return {str(name): str(value) for name, value in given.items()}
 
 
 async def post_signin(request: Request) -> Response:
@@ -246,7 +283,8 @@ async def post_signin(request: Request) -> Response:
     _throttle.forget(keys[:1])
     await run_in_threadpool(metadata.clear_failed_sign_ins, user.id)
     token, session = await run_in_threadpool(start_session, metadata, user, now)
-    response = JSONResponse(_me(session))
+    stored = await run_in_threadpool(metadata.user_settings, user.id)
+    response = JSONResponse(_me(session, stored))
     _set_cookie(response, request, token)
     return response
 
@@ -286,7 +324,25 @@ async def post_signout(request: Request) -> Response:
 
 async def get_me(request: Request) -> Response:
     """``GET /v1/me``: who the session cookie belongs to (401 when signed out)."""
-    session = await run_in_threadpool(request_session, request, services_of(request).metadata)
+    metadata = services_of(request).metadata
+    session = await run_in_threadpool(request_session, request, metadata)
     if session is None:
         raise Unauthorized("you are not signed in; sign in at /signin")
-    return JSONResponse(_me(session))
+    stored = await run_in_threadpool(metadata.user_settings, session.user.id)
+    return JSONResponse(_me(session, stored))
+
+
+async def put_my_settings(request: Request) -> Response:
+    """``PUT /v1/me/settings``: remember dashboard choices for the signed-in user, whatever
+    the role (a viewer may choose how to read a report too); answers every setting."""
+    metadata = services_of(request).metadata
+    if COOKIE not in request.cookies:
+        raise Forbidden("settings belong to signed-in users; sign in to the dashboard first")
+    session = await run_in_threadpool(request_session, request, metadata)
+    if session is None:
+        raise Unauthorized("your session has ended or is unknown; sign in again at /signin")
+    require_csrf(request)
+    changed = read_settings(await request.body())
+    await run_in_threadpool(metadata.save_user_settings, session.user.id, changed)
+    stored = await run_in_threadpool(metadata.user_settings, session.user.id)
+    return JSONResponse({"settings": settings_json(stored)})

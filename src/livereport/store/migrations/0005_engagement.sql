@@ -5,7 +5,8 @@ ALTER TABLE {db}.events ADD COLUMN machine_rule String;
 
 -- engagement_counts / engagement_uniques: opens and clicks per minute, split into human
 -- (machine = 0) and machine (machine = 1), for the whole campaign channel (dim = '') and per
--- value of each breakdown key an engagement widget uses. A report with engagement=human
+-- value of each breakdown key an engagement widget uses, and per machine rule (the rule that
+-- made an open or click a machine's: the breakdown machine_rule). A report with engagement=human
 -- reads its opens and clicks here and every other type from the rollups of migration 0002.
 CREATE TABLE IF NOT EXISTS {db}.engagement_counts (
     org UInt32,
@@ -30,7 +31,7 @@ SELECT org, campaign, channel, tupleElement(pair, 1) AS dim, toStartOfMinute(tim
 FROM {db}.events
 ARRAY JOIN arrayFilter(p -> tupleElement(p, 1) = '' OR tupleElement(p, 2) != '', [
     ('', ''), ('recipient_domain', recipient_domain), ('platform', toString(platform)),
-    ('element', element), ('variant', variant)]) AS pair
+    ('element', element), ('variant', variant), ('machine_rule', machine_rule)]) AS pair
 WHERE type IN ('open', 'click')
 GROUP BY org, campaign, channel, dim, minute, type, execution, machine, key;
 
@@ -57,7 +58,7 @@ SELECT org, campaign, channel, tupleElement(pair, 1) AS dim, toStartOfMinute(tim
 FROM {db}.events
 ARRAY JOIN arrayFilter(p -> tupleElement(p, 1) = '' OR tupleElement(p, 2) != '', [
     ('', ''), ('recipient_domain', recipient_domain), ('platform', toString(platform)),
-    ('element', element), ('variant', variant)]) AS pair
+    ('element', element), ('variant', variant), ('machine_rule', machine_rule)]) AS pair
 WHERE type IN ('open', 'click')
 GROUP BY org, campaign, channel, dim, minute, type, execution, machine, key;
 
@@ -68,7 +69,7 @@ SELECT org, campaign, channel, tupleElement(pair, 1) AS dim, toStartOfMinute(tim
 FROM {db}.events
 ARRAY JOIN arrayFilter(p -> tupleElement(p, 1) = '' OR tupleElement(p, 2) != '', [
     ('', ''), ('recipient_domain', recipient_domain), ('platform', toString(platform)),
-    ('element', element), ('variant', variant)]) AS pair
+    ('element', element), ('variant', variant), ('machine_rule', machine_rule)]) AS pair
 WHERE type IN ('open', 'click')
 GROUP BY org, campaign, channel, dim, minute, type, execution, machine, key;
 
@@ -78,6 +79,6 @@ SELECT org, campaign, channel, tupleElement(pair, 1) AS dim, toStartOfMinute(tim
 FROM {db}.events
 ARRAY JOIN arrayFilter(p -> tupleElement(p, 1) = '' OR tupleElement(p, 2) != '', [
     ('', ''), ('recipient_domain', recipient_domain), ('platform', toString(platform)),
-    ('element', element), ('variant', variant)]) AS pair
+    ('element', element), ('variant', variant), ('machine_rule', machine_rule)]) AS pair
 WHERE type IN ('open', 'click')
 GROUP BY org, campaign, channel, dim, minute, type, execution, machine, key;

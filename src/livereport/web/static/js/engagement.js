@@ -3,14 +3,16 @@
 // following links). The choice lives in the page's address (engagement=human|machine|all), like
 // the period (period.js), so that a reload or a shared link shows the same view, and goes along
 // with every report, live stream, variants comparison and export of a tab that has opens or
-// clicks. Without one in the address, the page takes the choice the signed-in user made last in
-// this browser (localStorage, keyed by the user's org and email): the address wins.
+// clicks. Without one in the address, the page takes the choice the signed-in user made last,
+// in any browser (GET /v1/me `settings.engagement`, saved with PUT /v1/me/settings): the
+// address wins.
 //
 // The switch (EngagementSwitch) is a group of native radio buttons styled as a segmented
 // control: Tab reaches it, the arrow keys change it. Next to it, the share of opens no person
 // made, read from the report's machine_open_share, so that its size is in view whatever the
 // switch says. Everything goes in as text.
 
+import { api } from "./api.js";
 import { $ } from "./dom.js";
 import { DASH, formatCount, formatRate, rawValue } from "./format.js";
 
@@ -18,7 +20,6 @@ export const ENGAGEMENTS = ["all", "human", "machine"];
 export const DEFAULT_ENGAGEMENT = "all";
 /** The metrics of the human/machine split: a channel with one of them gets the switch. */
 const SPLIT = ["human_opens", "machine_opens", "human_clicks", "machine_clicks"];
-const STORE_PREFIX = "livereport.engagement.";
 /** How the print header and the variants card say what is counted. */
 const PHRASES = {
   human: "human opens and clicks only", machine: "machine opens and clicks only",
@@ -66,31 +67,28 @@ export function engagementPhrase(engagement) {
 
 // --- the choice remembered per user ----------------------------------------------------------------
 
-function storeKey(me) {
-  if (!me || !me.email) return null;
-  return `${STORE_PREFIX}${me.org_id}:${String(me.email).toLowerCase()}`;
-}
-
-/** The choice `me` (GET /v1/me) made last in this browser, or null. */
+/** The choice `me` (GET /v1/me) made last, or null. */
 export function rememberedEngagement(me) {
-  const key = storeKey(me);
-  if (!key) return null;
-  try {
-    const value = localStorage.getItem(key);
-    return ENGAGEMENTS.includes(value) ? value : null;
-  } catch (err) {
-    return null; // storage refused (a private window's quota, a policy): nothing remembered
-  }
+  const value = me && me.settings ? me.settings.engagement : null;
+  return ENGAGEMENTS.includes(value) ? value : null;
 }
 
+let saving = Promise.resolve();
+
+/** Saves the choice for the user (every browser); `me` keeps it for this page. Saves go one
+ * after another, so that the last choice is the one kept. A failure leaves the page as it
+ * is: the address still carries the choice. */
 export function rememberEngagement(me, engagement) {
-  const key = storeKey(me);
-  if (!key || !ENGAGEMENTS.includes(engagement)) return;
-  try {
-    localStorage.setItem(key, engagement);
-  } catch (err) {
-    // Not remembered; the address still carries the choice.
-  }
+  if (!me || !ENGAGEMENTS.includes(engagement)) return saving;
+  saving = saving.then(async () => {
+    try {
+      const saved = await api("/v1/me/settings", { method: "PUT", body: { engagement }, redirect: false });
+      me.settings = saved.settings;
+    } catch (err) {
+      // Not remembered (the session ended, the server is away): the page goes on.
+    }
+  });
+  return saving;
 }
 
 // --- the machine share of a report -----------------------------------------------------------------
