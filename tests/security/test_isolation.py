@@ -33,19 +33,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
 
 
 @pytest.fixture(scope="module")
-def bounce_id(site: Tenants) -> str:
+def event_ids(site: Tenants) -> dict[str, str]:
+    """The ids of org a's stored events that routes name, by the route's kind of event."""
     bounce = event(CAMPAIGN, "bounce", smtp={"status": "5.1.1", "code": 550,
                    "diagnostic": "550 5.1.1 <x@a.example>: user unknown"})  # fmt: skip
+    opened = event(CAMPAIGN, "open")
     with site.key_client("a") as a:
-        result = send(a, [event(CAMPAIGN, "sent"), event(CAMPAIGN, "delivered"),
-                          event(CAMPAIGN, "open"), bounce])  # fmt: skip
+        result = send(a, [event(CAMPAIGN, "sent"), event(CAMPAIGN, "delivered"), opened, bounce])
         assert result["accepted"] == 4, result
     with site.key_client("b") as b:
         send(b, [event("org-b-own", "sent")])
-    return str(bounce["id"])
+    return {"bounces": str(bounce["id"]), "engagements": str(opened["id"])}
 
 
-def _campaign_requests(site: Tenants, campaign: str, bounce_id: str) -> list[tuple[str, dict[str, str]]]:
+def _campaign_requests(site: Tenants, campaign: str, ids: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
     """(path, query) of every GET route of the OpenAPI document that names a campaign."""
     document = httpx.get(f"{site.url}/v1/openapi.json").json()
     found = []
@@ -53,7 +54,8 @@ def _campaign_requests(site: Tenants, campaign: str, bounce_id: str) -> list[tup
         if "{campaign}" not in template or "get" not in item:
             continue
         path = template.replace("{campaign}", quote(campaign, safe="/"))
-        path = path.replace("{event_id}", bounce_id)
+        if "{event_id}" in path:  # …/bounces/{event_id}, …/engagements/{event_id}
+            path = path.replace("{event_id}", ids[path.split("/")[-2]])
         query = {}
         for p in item["get"].get("parameters", []):
             if p["in"] != "query" or not p.get("required"):
@@ -76,9 +78,9 @@ def _get(client: httpx.Client, path: str, query: dict[str, str]) -> tuple[int, A
         return response.status_code, None
 
 
-def test_every_campaign_route_answers_404_to_another_org(site: Tenants, bounce_id: str) -> None:
-    requests = _campaign_requests(site, CAMPAIGN, bounce_id)
-    never = dict(_campaign_requests(site, NEVER, bounce_id))
+def test_every_campaign_route_answers_404_to_another_org(site: Tenants, event_ids: dict[str, str]) -> None:
+    requests = _campaign_requests(site, CAMPAIGN, event_ids)
+    never = dict(_campaign_requests(site, NEVER, event_ids))
     with ExitStack() as stack:
         owner = stack.enter_context(site.key_client("a"))
         owner_session = stack.enter_context(site.signed_in(EDITOR_A))
@@ -101,7 +103,7 @@ def test_every_campaign_route_answers_404_to_another_org(site: Tenants, bounce_i
                 assert body["error"].replace(CAMPAIGN, NEVER) == never_body["error"], (who, path)
 
 
-def test_campaign_lists_show_only_the_callers_org(site: Tenants, bounce_id: str) -> None:
+def test_campaign_lists_show_only_the_callers_org(site: Tenants, event_ids: dict[str, str]) -> None:
     with site.key_client("a") as a, site.key_client("b") as b, site.signed_in(ADMIN_B) as b_session:
         assert CAMPAIGN in [c["campaign"] for c in a.get("/v1/campaigns").json()["campaigns"]]
         for client in (b, b_session):
