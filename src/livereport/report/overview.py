@@ -564,6 +564,20 @@ def _channel_tallies(store: Store, org: int, start: int, end: int) -> dict[str, 
     once across campaigns."""
     params = {"org": org, "start": start, "end": end}
     counting = STATEMENTS.submit(_type_tallies, store, params, "toString(channel)")
+    # Opens and clicks of people and of machines (the campaign level reports neither).
+    splitting = {
+        column: STATEMENTS.submit(
+            store.execute,
+            f"SELECT toString(channel), toString(type), machine, {aggregate} "  # noqa: S608
+            f"FROM {{db}}.{table} WHERE org = %(org)s AND dim = '' AND {_RANGE} "
+            "GROUP BY channel, type, machine",
+            params,
+        )
+        for column, table, aggregate in (
+            ("split", "engagement_counts", "sum(events)"),
+            ("split_uniques", "engagement_uniques", "uniqExactMerge(profiles)"),
+        )
+    }
     found: dict[str, Tally] = defaultdict(Tally)
     for channel, type_, n in store.execute(
         "SELECT toString(channel), toString(type), uniqExactMerge(profiles) "  # noqa: S608
@@ -572,15 +586,8 @@ def _channel_tallies(store: Store, org: int, start: int, end: int) -> dict[str, 
         params,
     ):
         found[channel].uniques[type_] = int(n)
-    # Opens and clicks of people and of machines (the campaign level reports neither).
-    for column, aggregate in (("split", "sum(events)"), ("split_uniques", "uniqExactMerge(profiles)")):
-        table = "engagement_counts" if column == "split" else "engagement_uniques"
-        for channel, type_, machine, n in store.execute(
-            f"SELECT toString(channel), toString(type), machine, {aggregate} "  # noqa: S608
-            f"FROM {{db}}.{table} WHERE org = %(org)s AND dim = '' AND {_RANGE} "
-            "GROUP BY channel, type, machine",
-            params,
-        ):
+    for column, statement in splitting.items():
+        for channel, type_, machine, n in statement.result():
             getattr(found[channel], column)[(type_, bool(machine))] = int(n)
     for channel, tally in counting.result().items():
         for scope in {channel, CAMPAIGN}:
