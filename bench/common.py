@@ -92,7 +92,7 @@ _ELEMENTS = ("Buy now", "Hero banner", "Newsletter sign-up", "Close")
 
 def generate_sql(
     org: int, campaign: str, first: int, count: int, start: int, end: int, total: int = 0,
-    campaigns: int = 0,
+    campaigns: int = 0, machines: int = 0,
 ) -> str:
     """``INSERT … SELECT … FROM numbers()`` of ``count`` events of one campaign, numbered from
     ``first``, spread over [start, end) (epoch seconds): the channel/type funnel, reasons,
@@ -102,7 +102,8 @@ def generate_sql(
     materialized views build the rollups as usual.
 
     With ``campaigns``, the events go to that many campaigns named ``<campaign>-<i>``, each
-    living a fifteenth of [start, end) somewhere inside it."""
+    living a fifteenth of [start, end) somewhere inside it. With ``machines`` (a percentage),
+    that share of the opens and clicks is a machine's (``machine_rule`` flagged)."""
     mix = [(c, t) for c, t, w in _MIX for _ in range(w)]
     channels = _sql_list([c for c, _ in mix])
     types = _sql_list([t for _, t in mix])
@@ -117,7 +118,8 @@ def generate_sql(
     # Only integers and quoted constants go into the statement.
     return f"""
 INSERT INTO {{db}}.events (org, id, time, ms, received, campaign, channel, type, profile,
-    execution, variant, reason, bounce, recipient_domain, platform, interaction, element)
+    execution, variant, reason, bounce, recipient_domain, platform, interaction, element,
+    machine, machine_rule)
 SELECT {int(org)}, concat('g-', toString(n)), toDateTime({at}, 'UTC'),
     h % 1000, toDateTime({int(end)}, 'UTC'), {quoted}, ch, ty,
     concat('p', toString(p)),
@@ -129,7 +131,8 @@ SELECT {int(org)}, concat('g-', toString(n)), toDateTime({at}, 'UTC'),
     if(ch = 'email', {_sql_list(_DOMAINS)}[1 + p % {len(_DOMAINS)}], ''),
     if(ch = 'push', if(intDiv(p, 2) % 2 = 0, 'ios', 'android'), ''),
     if(ty = 'interaction', ['click', 'dismiss', 'other'][1 + r % 3], ''),
-    if(ty = 'interaction' AND ch = 'web', {_sql_list(_ELEMENTS)}[1 + r % {len(_ELEMENTS)}], '')
+    if(ty = 'interaction' AND ch = 'web', {_sql_list(_ELEMENTS)}[1 + r % {len(_ELEMENTS)}], ''),
+    ty IN ('open', 'click') AND r % 100 < {int(machines)} AS m, if(m, 'flagged', '')
 FROM (
     SELECT number + {int(first)} AS n, sipHash64(n, 1) AS h, sipHash64(n, 3) AS r,
            sipHash64(n, 2) % {profiles} AS p, sipHash64(n, 5) % {max(int(campaigns), 1)} AS c,
