@@ -381,3 +381,100 @@ def test_campaigns_before_the_retention_are_left_out_and_trimmed(tmp_path: Path)
     script = _RETENTION_SCRIPT.replace("DATA", repr(str(tmp_path / "events")))
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
+_LIFETIMES_SCRIPT = """
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+import msgspec
+from livereport.ingest import pipeline
+from livereport.report import overview, period
+from livereport.report.build import Reports
+from livereport.store.chdb import ChdbStore
+from livereport.store.schema import migrate
+
+store = ChdbStore(Path(DATA))
+migrate(store)
+now = datetime.now(UTC)
+serial = iter(range(10**6))
+
+def ingest(*events):
+    raw = [{"id": f"e{next(serial)}", "time": (now - timedelta(hours=hours)).isoformat(),
+            "campaign": campaign, "channel": channel, "type": type_, "profile": profile}
+           for campaign, channel, hours, type_, profile in events]
+    batch = pipeline.prepare(pipeline.Body(msgspec.json.encode(raw), "application/json", 10**6),
+                             pipeline.Context(1, now, timedelta(days=30)))
+    assert not batch.rejected, batch.rejected
+    store.insert_events([(1, e) for _, e in batch.events], int(time.time()))
+
+def life(campaign, hours, profiles, opened):
+    found = []
+    for i in range(profiles):
+        for channel in ("email", "push"):
+            found += [(campaign, channel, hours, "sent", f"p{i}"), (campaign, channel, hours, "delivered", f"p{i}")]
+            if i < opened:
+                found += [(campaign, channel, hours + 0.5, "open", f"p{i}"), (campaign, channel, hours, "open", f"p{i}")]
+    return found
+
+ingest(*life("inside-a", 80, 10, 4), *life("inside-b", 90, 8, 6), *life("inside-c", 100, 5, 1),
+       *life("straddle", 24 * 8, 6, 2), *life("straddle", 30, 6, 5))
+
+def by_raw(start, end):
+    rows = store.execute(
+        "SELECT campaign, sum(openers) / sum(delivered) FROM (SELECT campaign, channel, "
+        "uniqExactIf(profile, type = 'open') AS openers, countIf(type = 'delivered') AS delivered "
+        "FROM {db}.events WHERE org = 1 AND time >= toDateTime(%(s)s, 'UTC') AND time < toDateTime(%(e)s, 'UTC') "
+        "GROUP BY campaign, channel) GROUP BY campaign", {"s": start, "e": end})
+    return {c: float(r) for c, r in rows}
+
+def load():
+    body = Reports(store, cache=False).campaigns(1, None, period.asked("7d", None, None), overview.Listing(sort="open_rate"))
+    start = int(datetime.fromisoformat(body["from"]).timestamp())
+    end = int(datetime.fromisoformat(body["to"]).timestamp())
+    shown = {r["campaign"]: r["metrics"]["open_rate"] for r in body["campaigns"]}
+    raw = by_raw(start, end)
+    assert set(shown) == set(raw), (shown, raw)
+    for campaign, rate in shown.items():
+        assert abs(rate - raw[campaign]) < 1e-12, (campaign, rate, raw[campaign])
+    assert [r["campaign"] for r in body["campaigns"]] == sorted(raw, key=lambda c: (-raw[c], c)), body["campaigns"]
+    return shown
+
+memo = overview.LIFETIMES
+first = load()
+assert (memo.hits, memo.misses) == (0, 4), (memo.hits, memo.misses)
+assert load() == first
+# The three campaigns that began and ended inside the 7 days come from memory; the one
+# that straddles the period's start is merged every time.
+assert (memo.hits, memo.misses) == (3, 5), (memo.hits, memo.misses)
+
+# An open stored late, inside inside-a's life, by a profile that had not opened.
+ingest(("inside-a", "email", 81, "open", "p9"))
+later = load()
+assert later["inside-a"] > first["inside-a"], (first, later)
+assert (memo.hits, memo.misses) == (5, 7), (memo.hits, memo.misses)
+
+# While an insert of a campaign runs, its number is counted again and not kept.
+with store._engine.marks.inserting(store.database, {(1, "inside-b")}):
+    assert store.write_marks(1, ["inside-b", "inside-c"])["inside-b"] is None
+    load()
+assert (memo.hits, memo.misses) == (7, 9), (memo.hits, memo.misses)
+load()  # its number is counted again, after the insert that ran
+assert (memo.hits, memo.misses) == (9, 11), (memo.hits, memo.misses)
+
+# Any other write (a rebuild, a partition dropped) forgets every campaign's number.
+store.execute("OPTIMIZE TABLE {db}.minute_uniques FINAL")
+load()
+assert (memo.hits, memo.misses) == (9, 15), (memo.hits, memo.misses)
+print("ok")
+"""
+
+
+def test_distinct_profiles_of_whole_lives_are_kept_while_their_campaign_is_unchanged(tmp_path: Path) -> None:
+    """Over 7 days sorted by open rate, the campaigns that began and ended inside the period
+    are counted once and then served from memory, exactly, until an event of theirs is
+    stored (a late open changes the number at the next load), an insert of theirs is running
+    (counted again, not kept) or anything else is written."""
+    script = _LIFETIMES_SCRIPT.replace("DATA", repr(str(tmp_path / "events")))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]

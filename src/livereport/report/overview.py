@@ -22,9 +22,10 @@ by one metric.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -162,8 +163,9 @@ def overview(
                else STATEMENTS.submit(_lives, store, org, earliest))  # fmt: skip
     sums_f = STATEMENTS.submit(_period_sums, store, params)
     sending_f = STATEMENTS.submit(_sending, store, org, window.as_of)
-    uniques_f = STATEMENTS.submit(_unique_sums, store, params, None) if by_uniques else None
-    lives, sums, sending = lives_f.result(), sums_f.result(), sending_f.result()
+    lives = lives_f.result()
+    uniques_f = STATEMENTS.submit(_unique_sums, store, params, None, lives) if by_uniques else None
+    sums, sending = sums_f.result(), sending_f.result()
     uniques: dict[str, dict[str, int]] = uniques_f.result() if uniques_f is not None else {}
     quiet_before = int(window.as_of) - QUIET_S
     statuses = {
@@ -182,16 +184,13 @@ def overview(
         by_status[statuses[name]] += 1
     if asked.status is not None:
         chosen = [name for name in chosen if statuses[name] == asked.status]
-    ordered = _ordered(
-        chosen,
-        asked,
-        lives,
-        lambda name: _sort_value(asked.sort, sums.get(name), uniques.get(name)),
-    )
+    ordered = _ordered(chosen, asked, lives, _sort_values(asked.sort, chosen, sums, uniques))
     page = ordered[asked.offset : asked.offset + asked.limit]
     step = _spark_step(window)
     page_uniques = (
-        STATEMENTS.submit(_unique_sums, store, params, page) if page and not by_uniques else None
+        STATEMENTS.submit(_unique_sums, store, params, page, lives)
+        if page and not by_uniques
+        else None
     )
     # Campaigns older than the retention: their first event and channels among those kept.
     older = [name for name in page if not lives[name].get("whole", True)]
@@ -375,18 +374,21 @@ def _type_tallies(
 
 
 def _unique_sums(
-    store: Store, params: Mapping[str, Any], campaigns: list[str] | None
-) -> dict[str, dict[str, int]]:
+    store: Store, params: Mapping[str, Any], campaigns: list[str] | None,
+    lives: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, dict[str, int]]:  # fmt: skip
     """Per campaign, unique opens and unique clicks: each channel's distinct profiles, summed."""
     found: dict[str, dict[str, int]] = defaultdict(dict)
-    for campaign, type_, n in _campaign_uniques(store, params, ("click", "open"), None, campaigns):
+    for campaign, type_, n in _campaign_uniques(
+        store, params, ("click", "open"), None, campaigns, lives
+    ):
         found[campaign]["unique_opens" if type_ == "open" else "unique_clicks"] = n
     return found
 
 
 def _campaign_uniques(
     store: Store, params: Mapping[str, Any], types: tuple[str, ...], channel: str | None,
-    campaigns: list[str] | None,
+    campaigns: list[str] | None, lives: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[tuple[str, str, int]]:  # fmt: skip
     """(campaign, type, distinct profiles) over the period of ``params``: each channel's
     (or only ``channel``'s) distinct profiles of each type, summed over the channels; of
@@ -396,7 +398,9 @@ def _campaign_uniques(
     occurrence (``unique_minutes``, store/window.py): a sum over the period's minutes per
     campaign, where merging every campaign's exact sets minute by minute costs as much as
     the profiles seen. A campaign with a profile seen again after the period's end has its
-    sets merged instead, as every campaign has for a period starting earlier."""
+    sets merged instead, as every campaign has for a period starting earlier; of those,
+    the campaigns whose whole life (``lives``) lies within the period are read from
+    :data:`LIFETIMES` while none of their events changed."""
     bound: dict[str, Any] = {
         **params, "types": types, "channel": channel, "campaigns": tuple(campaigns or ()),
     }  # fmt: skip
@@ -421,18 +425,162 @@ def _campaign_uniques(
         if not later:
             return rows
         merge = sorted(later)
-        bound["campaigns"] = tuple(merge)
-    only = " AND campaign IN %(campaigns)s" if merge is not None else ""
-    only += " AND channel = %(channel)s" if channel is not None else ""
-    for campaign, type_, n in store.execute(
-        "SELECT campaign, type, sum(n) FROM (SELECT campaign, channel, toString(type) AS type, "  # noqa: S608
-        "uniqExactMerge(profiles) AS n FROM {db}.minute_uniques "
-        f"WHERE org = %(org)s AND type IN %(types)s AND {_RANGE}{only} "
-        "GROUP BY campaign, channel, type) GROUP BY campaign, type",
-        bound,
-    ):
-        rows.append((campaign, type_, int(n)))
+    summed = LIFETIMES.read(store, params, types, channel, merge, lives)
+    rows.extend((campaign, type_, n) for (campaign, type_), n in summed.items() if n)
     return rows
+
+
+def _summed(
+    per_channel: Mapping[tuple[str, str], int], types: tuple[str, ...], channel: str | None
+) -> dict[str, int]:
+    """type → distinct profiles of one campaign, summed over its channels (or ``channel``'s)."""
+    found = dict.fromkeys(types, 0)
+    for (channel_, type_), n in per_channel.items():
+        if type_ in found and (channel is None or channel_ == channel):
+            found[type_] += n
+    return found
+
+
+def _merged_uniques(
+    store: Store, params: Mapping[str, Any], types: tuple[str, ...], campaigns: list[str] | None
+) -> dict[tuple[str, str, str], int]:
+    """(campaign, channel, type) → distinct profiles over the period, the per-minute sets
+    merged; of ``campaigns``, or every campaign of the org when None."""
+    only = " AND campaign IN %(campaigns)s" if campaigns is not None else ""
+    return {
+        (campaign, channel, type_): int(n)
+        for campaign, channel, type_, n in store.execute(
+            "SELECT campaign, toString(channel), toString(type), uniqExactMerge(profiles) "  # noqa: S608
+            f"FROM {{db}}.minute_uniques WHERE org = %(org)s AND type IN %(types)s "
+            f"AND {_RANGE}{only} GROUP BY campaign, channel, type",
+            {**params, "types": types, "campaigns": tuple(campaigns or ())},
+        )
+    }  # fmt: skip
+
+
+def _by_campaign(
+    merged: Mapping[tuple[str, str, str], int], types: tuple[str, ...], channel: str | None
+) -> dict[tuple[str, str], int]:
+    """(campaign, type) → profiles summed over channels (or ``channel``'s), from the
+    (campaign, channel, type) numbers of :func:`_merged_uniques`."""
+    found: dict[tuple[str, str], int] = defaultdict(int)
+    for (campaign, channel_, type_), n in merged.items():
+        if channel is None or channel_ == channel:
+            found[(campaign, type_)] += n
+    return found
+
+
+class Lifetimes:
+    """Each campaign's distinct profiles per channel and type over its whole stored life,
+    kept between requests: the overview over 7 or 30 days sorted by open or click rate needs
+    those of every campaign, and merging their exact sets costs as much as the profiles seen
+    (hundreds of milliseconds at 10 M events), while most campaigns of such a period began
+    and ended inside it and have not changed since.
+
+    Only for a store whose one writer is this process (the embedded engine), which marks the
+    writes of each campaign (store/chdb.py WriteMarks): a number is kept only when its
+    campaign's mark was the same before and after the statement that counted it, and served
+    only while the mark has not changed since — an event stored late, a rebuild or a
+    partition dropped change it. A campaign counts from here only when its kept life (first
+    to last stored event, all of them within the retention) lies within the period: over
+    such a period its distinct profiles are those of its whole life.
+    """
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        #: (database, org) → campaign → (mark, first, last, {(channel, type): profiles},
+        #: {type: profiles of every channel}, the types counted). An org past ``capacity``
+        #: campaigns starts again from none.
+        self._kept: dict[tuple[str, int], dict[str, tuple[Any, int, int, dict[tuple[str, str], int], dict[str, int], frozenset[str]]]] = {}  # fmt: skip
+        self.hits = 0
+        self.misses = 0
+
+    def read(
+        self, store: Store, params: Mapping[str, Any], types: tuple[str, ...], channel: str | None,
+        campaigns: list[str] | None, lives: Mapping[str, Mapping[str, Any]] | None,
+    ) -> dict[tuple[str, str], int]:  # fmt: skip
+        """(campaign, type) → distinct profiles over the period of ``params``, summed over the
+        campaign's channels (or only ``channel``'s), of ``campaigns`` (every campaign of the
+        org when None)."""
+        marking = getattr(store, "write_marks", None)
+        if lives is None or marking is None:
+            return _by_campaign(_merged_uniques(store, params, types, campaigns), types, channel)
+        org, start, end = params["org"], params["start"], params["end"]
+        asked = list(lives) if campaigns is None else campaigns
+        whole = [
+            c for c in asked
+            if c in lives and lives[c].get("whole", True) and start <= lives[c]["first"] < lives[c]["last"] + 1 <= end
+        ]  # fmt: skip
+        before: dict[str, Any] | None = marking(org, whole) if whole else {}
+        if before is None:  # a store with other writers
+            return _by_campaign(_merged_uniques(store, params, types, campaigns), types, channel)
+        found: dict[tuple[str, str], int] = {}
+        known: set[str] = set()
+        wanted = frozenset(types)
+        with self._lock:
+            kept = self._kept.setdefault((store.database, org), {})
+            for campaign in whole:
+                entry = kept.get(campaign)
+                if entry is None:
+                    continue
+                mark, first, last, numbers, sums, kept_types = entry
+                life = lives[campaign]
+                if (
+                    mark != before[campaign] or mark is None or first != life["first"]
+                    or last != life["last"] or not wanted <= kept_types
+                ):  # fmt: skip
+                    continue
+                known.add(campaign)
+                summed = sums if channel is None else _summed(numbers, types, channel)
+                for type_ in types:
+                    found[(campaign, type_)] = summed[type_]
+            self.hits += len(known)
+            self.misses += len(asked) - len(known)
+        rest = [c for c in asked if c not in known]
+        if not rest:
+            return found
+        # Every campaign but a few: one statement over the org reads fewer rows than a list.
+        merged = _merged_uniques(
+            store, params, types, None if campaigns is None and len(rest) * 2 > len(asked) else rest
+        )
+        counted = set(rest) & set(whole)
+        after = marking(org, sorted(counted)) if counted else {}
+        by_campaign: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
+        for (campaign, channel_, type_), n in merged.items():
+            if campaign not in known:
+                by_campaign[campaign][(channel_, type_)] = n
+        for campaign, numbers in by_campaign.items():
+            for type_, n in _summed(numbers, types, channel).items():
+                found[(campaign, type_)] = n
+        with self._lock:
+            kept = self._kept.setdefault((store.database, org), {})
+            if len(kept) + len(counted) > self.capacity:
+                kept.clear()
+            for campaign in counted:
+                mark = before[campaign]
+                if mark is None or after.get(campaign) != mark:
+                    continue  # written meanwhile: the count may have missed part of it
+                entry = kept.get(campaign)
+                numbers = by_campaign.get(campaign, {})
+                kept_types = wanted
+                if entry is not None and entry[0] == mark:
+                    numbers = {**{k: v for k, v in entry[3].items() if k[1] not in wanted}, **numbers}
+                    kept_types = wanted | entry[5]
+                life = lives[campaign]
+                kept[campaign] = (
+                    mark, life["first"], life["last"], numbers,
+                    _summed(numbers, tuple(kept_types), None), kept_types,
+                )  # fmt: skip
+        return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+
+#: The process's one :class:`Lifetimes`.
+LIFETIMES: Final = Lifetimes()
 
 
 def _sending(store: Store, org: int, now: float) -> set[str]:
@@ -483,18 +631,38 @@ def _row_numbers(sums: Mapping[str, int], uniques: Mapping[str, int] | None) -> 
     }
 
 
-def _sort_value(
-    sort: str, sums: Mapping[str, int] | None, uniques: Mapping[str, int] | None
-) -> Value:
-    """The value of a number column of a campaign, computed from its sums alone."""
+def _sort_values(
+    sort: str, names: list[str], sums: Mapping[str, Mapping[str, int]],
+    uniques: Mapping[str, Mapping[str, int]],
+) -> dict[str, Value]:  # fmt: skip
+    """The value of a number column for each campaign, computed from its sums alone."""
+    empty: Mapping[str, int] = {}
     if sort in ("events", "sent", "delivered"):
-        return (sums or {}).get(sort, 0)
-    return _row_numbers(sums or {}, uniques)[sort]
+        return {n: sums.get(n, empty).get(sort, 0) for n in names}
+    if sort not in _RATES:
+        return {}
+    numerator, denominator = _RATES[sort]
+    tops = uniques if numerator.startswith("unique_") else sums
+    values: dict[str, Value] = {}
+    for n in names:
+        below = sums.get(n, empty).get(denominator, 0)
+        values[n] = tops.get(n, empty).get(numerator, 0) / below if below else None
+    return values
+
+
+#: Each rate column: (its numerator, its denominator), as in :func:`_row_numbers`.
+_RATES: Final = {
+    "delivery_rate": ("delivered", "sent"),
+    "open_rate": ("unique_opens", "open_delivered"),
+    "click_rate": ("unique_clicks", "click_delivered"),
+    "bounce_rate": ("bounces", "sent"),
+    "complaint_rate": ("spam_complaints", "delivered"),
+}
 
 
 def _ordered(
     names: list[str], asked: Listing, lives: Mapping[str, Mapping[str, Any]],
-    value: Callable[[str], Value],
+    values: Mapping[str, Value],
 ) -> list[str]:  # fmt: skip
     """``names`` in the order asked, ties by name; campaigns without a value of the rate
     sorted by come last either way."""
@@ -504,7 +672,6 @@ def _ordered(
         return names[::-1] if descending else names
     if asked.sort in ("first", "last"):
         return sorted(names, key=lambda n: lives[n][asked.sort], reverse=descending)
-    values = {n: value(n) for n in names}
     valued = [n for n in names if values[n] is not None]
     unvalued = [n for n in names if values[n] is None]
     return sorted(valued, key=values.__getitem__, reverse=descending) + unvalued  # type: ignore[arg-type]

@@ -54,6 +54,7 @@ class _Engine:
         self._writes_running = 0
         #: By database: the last minutes this process wrote (store/window.py RecentLasts).
         self.recent_lasts: dict[str, window.RecentLasts] = {}
+        self.marks = WriteMarks()
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -96,6 +97,66 @@ class _Engine:
                 self._available.notify()
 
 
+class WriteMarks:
+    """Which writes this process began, per campaign: what a reader needs to know that a
+    campaign's stored events did not change between two moments.
+
+    This process is the only writer of its directory. Every insert of events takes a new
+    number for each of its campaigns before it writes, and every other write (a rebuild, a
+    reclassification, a partition dropped) one for all of them. A campaign's :meth:`mark` is
+    then (the last other write's number, its last insert's number), or None while either is
+    running: equal marks at two moments, neither None, mean nothing of the campaign was
+    written in between, and what a read made in between saw is what is stored still.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next = 0
+        self._inserts: dict[tuple[str, int, str], int] = {}
+        self._inserting: dict[tuple[str, int, str], int] = {}
+        self._other = 0
+        self._others_running = 0
+
+    @contextmanager
+    def inserting(self, database: str, campaigns: set[tuple[int, str]]) -> Iterator[None]:
+        keys = [(database, org, campaign) for org, campaign in campaigns]
+        with self._lock:
+            self._next += 1
+            for key in keys:
+                self._inserts[key] = self._next
+                self._inserting[key] = self._inserting.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                for key in keys:
+                    left = self._inserting.pop(key) - 1
+                    if left:
+                        self._inserting[key] = left
+
+    @contextmanager
+    def rewriting(self) -> Iterator[None]:
+        with self._lock:
+            self._next += 1
+            self._other = self._next
+            self._others_running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._others_running -= 1
+
+    def marks(self, database: str, org: int, campaigns: Sequence[str]) -> dict[str, tuple[int, int] | None]:
+        with self._lock:
+            if self._others_running:
+                return dict.fromkeys(campaigns)
+            return {
+                campaign: None if (database, org, campaign) in self._inserting
+                else (self._other, self._inserts.get((database, org, campaign), 0))
+                for campaign in campaigns
+            }  # fmt: skip
+
+
 def _engine(path: Path) -> _Engine:
     key = str(path.resolve())
     with _engines_lock:
@@ -120,7 +181,7 @@ class ChdbStore:
         read = statement.lstrip()[:8].upper().startswith(_READS)
         if read:
             return self._select(statement)
-        with self._engine.reader() as conn, self._engine.writing():
+        with self._engine.marks.rewriting(), self._engine.reader() as conn, self._engine.writing():
             cursor = conn.cursor()
             try:
                 cursor.execute(statement)
@@ -182,7 +243,8 @@ class ChdbStore:
                     )
                 )
             )  # fmt: skip
-        self._write(lines[0], lines[1:])
+        with self._engine.marks.inserting(self.database, {(org, e.campaign) for org, e in rows}):
+            self._write(lines[0], lines[1:])
 
     def _write(self, head: bytes, lines: list[bytes]) -> None:
         body = b"\n".join([head, *lines]).decode()
@@ -194,6 +256,10 @@ class ChdbStore:
                 raise _unavailable(exc) from exc
             finally:
                 cursor.close()
+
+    def write_marks(self, org: int, campaigns: Sequence[str]) -> dict[str, tuple[int, int] | None]:
+        """Each campaign's :class:`WriteMarks` mark in this database."""
+        return self._engine.marks.marks(self.database, org, campaigns)
 
     def recent_lasts(self) -> window.RecentLasts:
         """The live window's memory of recent last minutes: this process is the only writer of

@@ -61,5 +61,11 @@ class TenantStore:
         found = getattr(self._store, "writes", None)
         return found() if found is not None else None
 
+    def write_marks(self, org: int, campaigns: Sequence[str]) -> dict[str, tuple[int, int] | None] | None:
+        """The campaigns' marks (store/chdb.py WriteMarks) of a store whose one writer is this
+        process, else None: a ClickHouse server has writers this process does not see."""
+        found = getattr(self._store, "write_marks", None)
+        return found(org, campaigns) if found is not None else None
+
     def close(self) -> None:
         self._store.close()
