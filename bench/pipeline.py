@@ -6,7 +6,8 @@ The synthetic events of bench/ingest.py (every channel and type, a tenth of them
 and errors), as JSON bodies of ``--batch`` events. Each step of ingest/pipeline.py runs
 alone over every body, ``--runs`` times, and the best run is kept: decode (msgspec into typed
 incoming events), validate (the event contract, ``normalise``), qualify (bounces: the
-default rules, then an org's own, here one rule), codes (push / SMS provider codes), then
+default rules, then an org's own, here one rule), codes (push / SMS provider codes), machine
+(the rules that tell a machine's opens and clicks from a person's), then
 the store step (the writer: duplicate memory, the live window's plan, its insert, the
 events' insert) into a new embedded engine, once per body. Writes a table into
 docs/performance.md (section ``pipeline``).
@@ -83,7 +84,7 @@ def main() -> None:
 
     def fresh() -> list[Batch]:
         """The validated batches, before the steps that change events in place."""
-        return [Batch(list(b.events), list(b.rejected), b.given) for b in validated]
+        return [Batch(list(b.events), list(b.rejected), b.given, b.clients) for b in validated]
 
     timings = {
         "decode (msgspec, whole body)": best(
@@ -96,8 +97,11 @@ def main() -> None:
         "codes (push / SMS provider codes)": best(
             lambda bs: [pipeline.codes(b, ctx) for b in bs], args.runs, fresh
         ),
+        "machine (the machine rules of opens and clicks)": best(
+            lambda bs: [pipeline.machine(b, ctx) for b in bs], args.runs, fresh
+        ),
     }
-    batches = [pipeline.codes(pipeline.qualify(b, ctx), ctx) for b in fresh()]
+    batches = [pipeline.machine(pipeline.codes(pipeline.qualify(b, ctx), ctx), ctx) for b in fresh()]
     with tempfile.TemporaryDirectory(prefix="livereport-steps-") as tmp:
         store = ChdbStore(Path(tmp) / "data")
         try:

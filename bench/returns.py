@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from common import load_average, machine
-from livereport.bounces.returns import read_return
+from livereport.returns.intake import read_return
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "bounces" / "corpus"
 _MESSAGE_ID = re.compile(rb"^Message-ID:[^\n]*\n", re.IGNORECASE | re.MULTILINE)

@@ -384,9 +384,9 @@ def test_push_and_sms_bounces_carry_a_category(campaign: list[Event]) -> None:
 
 
 def test_push_and_sms_bounce_codes_are_the_providers_own(campaign: list[Event]) -> None:
+    from livereport.bounces.mobile import Outcome
     from livereport.bounces.org import provider_failure
     from livereport.events import PLATFORM_ALIASES
-    from livereport.providers.mobile import Outcome
 
     coded = 0
     for e in first_of_each_id(campaign):

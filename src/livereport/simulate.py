@@ -27,8 +27,8 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
+from livereport.bounces.mobile import read_failure
 from livereport.events import MATRIX, Channel, EventType, normalise_domain
-from livereport.providers.mobile import read_failure
 
 JsonEvent = dict[str, Any]
 Draft = tuple[float, JsonEvent]  # (epoch seconds, every field but id and time)
@@ -100,7 +100,7 @@ _BOUNCES_GIVEN = _table(
     (("soft", "DNS Failure"), 10), (("ignored", "Timeout"), 15),
 )  # fmt: skip
 # Push and SMS bounces carry the provider's failure code, as its API or webhook gives it, with
-# the reason and category it means (providers/mobile.py), as an export of the reference product
+# the reason and category it means (bounces/mobile.py), as an export of the reference product
 # gives them.
 _SMS_BOUNCES = _table(("21211", 20), ("30003", 25), ("30005", 15), ("30006", 8), ("30007", 17),
                       ("21610", 5), ("30004", 5), ("30008", 5))  # fmt: skip

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from conftest import Server, cli
-from livereport.bounces import reclassify as module
+from livereport.returns import reclassify as module
 
 RULES = [
     {"name": "gone", "reason": "Acme Gone", "category": "soft", "pattern": "user unknown"},
@@ -111,7 +111,7 @@ def _engine(data: Path, body: str) -> str:
         from pathlib import Path
         import msgspec
         from livereport import simulate
-        from livereport.bounces import reclassify as module
+        from livereport.returns import reclassify as module
         from livereport.ingest import pipeline
         from livereport.report import period
         from livereport.report.build import Reports

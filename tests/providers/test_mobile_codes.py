@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from livereport.providers.mobile import SERVICES, Outcome, read_failure
+from livereport.bounces.mobile import SERVICES, Outcome, read_failure
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "bounces.md").read_text(encoding="utf-8")
 

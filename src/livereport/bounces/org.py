@@ -21,11 +21,11 @@ from typing import Any, Protocol
 
 import msgspec
 
+from livereport.bounces.mobile import Failure, Outcome, read_failure
 from livereport.bounces.overrides import FIELDS, parse_rules
 from livereport.bounces.qualify import Qualification, qualify
 from livereport.bounces.rules import DEFAULT_CATEGORY, DEFAULT_RULES, Reason, Rule
 from livereport.events import Event
-from livereport.providers.mobile import Failure, Outcome, read_failure
 
 #: Prefix of an org rule's name wherever a decision is explained ("org:acme-vip").
 ORG_PREFIX = "org:"

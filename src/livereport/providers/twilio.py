@@ -9,9 +9,9 @@ import hmac
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from livereport.bounces.mobile import Outcome, read_failure
 from livereport.errors import BadRequest, Unauthorized
 from livereport.providers.base import Delivery, Fields, Parsed, epoch_ms, same, text
-from livereport.providers.mobile import Outcome, read_failure
 
 #: Statuses that say nothing new to a report: before the hand-over, or inbound / read receipts.
 _NO_EVENT = frozenset(
@@ -64,7 +64,7 @@ class Twilio:
 
 
 def _failure(status: str, code: str | None) -> dict[str, Any]:
-    """A known ErrorCode decides bounce or error (providers/mobile.py); else the status does:
+    """A known ErrorCode decides bounce or error (bounces/mobile.py); else the status does:
     undelivered (the carrier refused it) is a bounce, failed (never sent) an error."""
     known = read_failure("twilio", code)
     if known is not None:

@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from livereport.errors import BadRequest, NotFound
-
-if TYPE_CHECKING:
-    from livereport.store.metadata import Org, User
+from livereport.store.records import Org, User
 
 ROLES = ("admin", "editor", "viewer")
 #: Most audit entries one read returns.
@@ -120,8 +118,6 @@ class AccountRecords:
         def set_password(self, user_id: int, password: str, keep_session: str | None = None) -> int: ...
 
     def org_by_id(self, org_id: int) -> Org:
-        from livereport.store.metadata import Org  # defined beside the class that mixes this in
-
         with self._db() as db:
             row = db.execute("SELECT id, name FROM orgs WHERE id = ?", (org_id,)).fetchone()
         if row is None:

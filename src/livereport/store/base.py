@@ -37,6 +37,9 @@ WHOLE_TABLES: tuple[str, ...] = ("campaign_life",)
 #: before, whatever the retention (a window starts at most 26 hours back).
 WINDOW_TABLES: frozenset[str] = frozenset({"unique_last", "unique_minutes"})
 WINDOW_KEEP_DAYS = 2
+#: A cluster's tables on each host are named with this suffix; the names without it are the
+#: Distributed tables over them (store/schema.py).
+LOCAL_SUFFIX = "_local"
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 

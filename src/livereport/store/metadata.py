@@ -15,8 +15,6 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import cast
@@ -27,7 +25,22 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from livereport.errors import BadRequest, NotFound, StorageUnavailable
 from livereport.store.accounts import AccountRecords, check_new_password
 from livereport.store.alerts import ALERT_SCHEMA, AlertRecords
+from livereport.store.records import (
+    ApiKey,
+    KeptReturn,
+    Org,
+    Role,
+    Scope,
+    StoredSession,
+    User,
+    WebhookOrg,
+)
 from livereport.store.sqldb import PostgreSQL
+
+__all__ = [
+    "ApiKey", "KeptReturn", "Metadata", "Org", "Role", "Scope", "StoredSession", "User",
+    "WebhookOrg",
+]  # fmt: skip
 
 KEY_PREFIX = "lr_"
 
@@ -159,67 +172,6 @@ CREATE TABLE IF NOT EXISTS machine_rule_settings (
     updated_by TEXT NOT NULL
 );
 """ + ALERT_SCHEMA
-
-
-class Scope(StrEnum):
-    INGEST = "ingest"
-    READ = "read"
-    ADMIN = "admin"
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    EDITOR = "editor"
-    VIEWER = "viewer"
-
-
-@dataclass(frozen=True)
-class Org:
-    id: int
-    name: str
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    id: int
-    org_id: int
-    name: str
-    prefix: str
-    scopes: frozenset[Scope]
-    created: float
-    revoked: float | None
-    expires: float | None = None
-    last_used: float | None = None
-
-
-@dataclass(frozen=True)
-class User:
-    id: int
-    org_id: int
-    email: str
-    role: Role
-
-
-@dataclass(frozen=True)
-class StoredSession:
-    """A browser session: ``id`` is the hash of the cookie value, never the value itself."""
-
-    id: str
-    user: User
-    created: float
-    last_seen: float
-
-
-@dataclass(frozen=True)
-class WebhookOrg:
-    """An org's provider webhooks: its secrets by provider and its metadata field names."""
-
-    org_id: int
-    secrets: dict[str, str]
-    campaign_field: str = "campaign"
-    profile_field: str = "profile"
-    execution_field: str = "execution"
-    variant_field: str = "variant"
 
 
 def hash_key(plain: str) -> str:
@@ -586,7 +538,7 @@ class Metadata(AccountRecords, AlertRecords):
         return [(float(c), str(p), str(n)) for c, p, n in rows]
 
 
-    # returned mails that made no event (bounces/returns.py), kept for admins
+    # returned mails that made no event (returns/intake.py), kept for admins
 
     def keep_return(self, org_id: int, kept: KeptReturn, message: bytes) -> bool:
         """Keep a returned mail once per org (by digest); False when it was kept already.
@@ -713,22 +665,6 @@ class Metadata(AccountRecords, AlertRecords):
                 "SELECT version FROM machine_rule_settings WHERE org_id = ?", (org_id,)
             ).fetchone()
         return int(row[0])
-
-
-@dataclass(frozen=True)
-class KeptReturn:
-    """A returned mail that made no event: not attributed, or not recognised as a return."""
-
-    digest: str
-    received: float
-    kind: str
-    category: str | None
-    reason: str | None
-    status: str | None
-    rule: str
-    subject: str
-    why: str
-    id: int = 0
 
 
 _WEBHOOK_FIELDS = frozenset({"campaign", "profile", "execution", "variant"})

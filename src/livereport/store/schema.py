@@ -22,14 +22,25 @@ from __future__ import annotations
 
 import re
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from livereport.errors import StorageUnavailable
 from livereport.store import window
-from livereport.store.base import Store
+from livereport.store.base import LOCAL_SUFFIX, Store
 
-if TYPE_CHECKING:
-    from livereport.store.server import ServerStore
+
+class ClusterStore(Store, Protocol):
+    """What migrating a cluster needs of its store (store/server.py ServerStore)."""
+
+    cluster: str
+    replicated: bool
+    address: Any
+
+    def hosts(self) -> list[ClusterStore]: ...
+
+    def distributed_ddl(self) -> bool: ...
+
+    def has_zookeeper(self) -> bool: ...
 
 _LEDGER = """
 CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
@@ -49,7 +60,6 @@ _ENGINE = re.compile(
     r"\bENGINE\s*=\s*((?:Summing|Aggregating|Replacing|Collapsing)?MergeTree)\b(?:\s*\(([^)]*)\))?",
     re.IGNORECASE,
 )
-LOCAL_SUFFIX = "_local"
 #: The migration that made the live window's distinct-profile tables (store/window.py).
 _WINDOW_MIGRATION = "0003_window_uniques.sql"
 
@@ -147,7 +157,7 @@ def migrate(store: Store) -> list[str]:
     if not cluster:
         applied = _migrate_host(store)
     else:
-        server: ServerStore = store  # type: ignore[assignment]
+        server: ClusterStore = store  # type: ignore[assignment]
         hosts = server.hosts()
         try:
             applied = _migrate_cluster(server, hosts)
@@ -160,7 +170,7 @@ def migrate(store: Store) -> list[str]:
     return applied
 
 
-def _migrate_cluster(store: ServerStore, hosts: list[ServerStore]) -> list[str]:
+def _migrate_cluster(store: ClusterStore, hosts: list[ClusterStore]) -> list[str]:
     cluster, replicated = store.cluster, store.replicated
     on_cluster = store.distributed_ddl()
     if replicated and not store.has_zookeeper():
@@ -208,7 +218,7 @@ def _migrate_cluster(store: ServerStore, hosts: list[ServerStore]) -> list[str]:
     return applied
 
 
-def _distributed(store: ServerStore, statement: str) -> None:
+def _distributed(store: ClusterStore, statement: str) -> None:
     """Run distributed DDL; a failure says what the servers need for it."""
     try:
         store.execute(statement)

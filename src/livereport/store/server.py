@@ -27,13 +27,13 @@ from livereport.events import Event
 from livereport.store import window
 from livereport.store.base import (
     EVENT_COLUMNS,
+    LOCAL_SUFFIX,
     PARTITIONED_TABLES,
     WindowTurn,
     bind,
     check_identifier,
     partition_cutoff,
 )
-from livereport.store.schema import LOCAL_SUFFIX
 
 _INSERT = "INSERT INTO {db}.events (" + ", ".join(EVENT_COLUMNS) + ") VALUES"
 _MOVES = "INSERT INTO {db}.unique_moves (" + ", ".join(window.MOVE_COLUMNS) + ") VALUES"

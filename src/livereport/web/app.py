@@ -9,7 +9,7 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import msgspec
@@ -22,8 +22,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from livereport.alerts.service import Alerts
-from livereport.bounces.reclassify import journal_of
-from livereport.bounces.reclassify import repair as repair_reclassify
 from livereport.config import Config
 from livereport.errors import BadRequest, LivereportError
 from livereport.ingest import pipeline
@@ -33,6 +31,8 @@ from livereport.ingest.writer import Writer
 from livereport.report import overview
 from livereport.report.build import Reports, describe_catalogue
 from livereport.report.catalogue import BUCKETS, DEFAULT_BUCKET
+from livereport.returns.reclassify import journal_of
+from livereport.returns.reclassify import repair as repair_reclassify
 from livereport.store.base import Store, drop_partitions_before, retention_start
 from livereport.store.metadata import Metadata, Scope
 from livereport.store.recover import InsertJournal
@@ -61,6 +61,7 @@ from livereport.web.params import (
     services_of,
 )
 from livereport.web.returns import get_bounce, get_unattributed, post_return
+from livereport.web.services import Services
 from livereport.web.session import get_me, post_signin, post_signout, put_my_settings
 from livereport.web.webhooks import post_webhook
 
@@ -73,16 +74,6 @@ class JSON(Response):
 
     def render(self, content: Any) -> bytes:
         return _encode(content)
-
-
-@dataclass
-class Services:
-    config: Config
-    store: Store
-    metadata: Metadata
-    writer: Writer
-    reports: Reports
-    alerts: Alerts
 
 
 

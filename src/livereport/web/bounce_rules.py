@@ -4,7 +4,7 @@ GET /v1/bounce-rules (read scope): the org's table, its version, and how many de
 follow it. PUT /v1/bounce-rules (admin scope): replace the whole table; a body that breaks any
 row is refused with every problem named by row and field, and nothing is stored.
 POST /v1/bounce-rules/reclassify (admin scope): apply the table to the email bounces already
-stored in the live window (bounces/reclassify.py), or with ``dry_run`` say what would change.
+stored in the live window (returns/reclassify.py), or with ``dry_run`` say what would change.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from starlette.responses import Response
 
 from livereport.bounces.org import rows_json
 from livereport.bounces.overrides import MAX_PATTERN, MAX_RULES, parse_rules
-from livereport.bounces.reclassify import journal_of, reclassify
 from livereport.bounces.rules import DEFAULT_RULES
 from livereport.errors import BadRequest, LivereportError, UnsupportedMediaType
 from livereport.ingest.decode import read_body
 from livereport.report.build import Reports
+from livereport.returns.reclassify import journal_of, reclassify
 from livereport.store.metadata import Scope
 from livereport.web.auth import authenticate_caller
 from livereport.web.params import NOT_BLANK, SPACE, services_of

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -21,9 +21,7 @@ from livereport.report.catalogue import TABS, Widget, widgets_of
 from livereport.store.metadata import Role
 from livereport.web.auth import Caller, authenticate_caller
 from livereport.web.params import services_of
-
-if TYPE_CHECKING:
-    from livereport.web.app import Services
+from livereport.web.services import Services
 
 COLUMNS = 12
 MIN_W, MIN_H = 2, 2

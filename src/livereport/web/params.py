@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
@@ -15,9 +14,7 @@ from livereport.ingest import pipeline
 from livereport.ingest.machine import disabled_rules
 from livereport.report.catalogue import ENGAGEMENTS
 from livereport.report.period import Asked, asked
-
-if TYPE_CHECKING:
-    from livereport.web.app import Services
+from livereport.web.services import Services
 
 #: Longest value of a query parameter; `metrics` lists may be longer.
 PARAM_LIMIT = 256

@@ -19,10 +19,10 @@ from starlette.responses import Response
 
 from livereport.bounces.org import ORG_PREFIX, provider_failure, rules_for
 from livereport.bounces.qualify import qualify
-from livereport.bounces.returns import take_return
 from livereport.bounces.rules import DEFAULT_RULES, Rule
 from livereport.errors import BadRequest, NotFound, UnsupportedMediaType
 from livereport.ingest.decode import read_body
+from livereport.returns.intake import take_return
 from livereport.store.base import Store, iso_ms, stored_event
 from livereport.store.metadata import KeptReturn, Scope
 from livereport.web.auth import authenticate, authenticate_caller

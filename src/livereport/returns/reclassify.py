@@ -47,7 +47,7 @@ from livereport.bounces.qualify import qualify
 from livereport.bounces.rules import DEFAULT_RULES, Rule
 from livereport.errors import LivereportError, StorageUnavailable
 from livereport.report.query import Window
-from livereport.store.base import Store
+from livereport.store.base import LOCAL_SUFFIX, Store
 from livereport.store.recover import InsertJournal
 from livereport.store.tenant import check_org
 
@@ -452,7 +452,6 @@ def _hosts(store: Store) -> Iterator[tuple[Store, str]]:
     if not getattr(store, "cluster", ""):
         yield store, ""
         return
-    from livereport.store.schema import LOCAL_SUFFIX
 
     hosts = cast(Any, store).hosts()
     try:

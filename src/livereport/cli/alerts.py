@@ -7,7 +7,8 @@ directory: `list`, which only reads, goes through the server running there with 
 metadata directly, which such a server reads too (rules by their saved text, the secret and
 the SMTP server at each delivery, acknowledgements at the live stream's next check).
 
-Imported by livereport.cli once its helpers exist (at the end of that module).
+Registered on the main group by livereport/cli/__init__.py; the helpers it shares with the
+other commands are in livereport/cli/common.py.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import httpx
 from livereport import instance
 from livereport.alerts import send, targets
 from livereport.alerts.rules import DEFAULT_RULES, parse_rules, rules_json
-from livereport.cli import (
+from livereport.cli.common import (
     SERVER_URL,
     Failure,
     _audit,
@@ -109,8 +110,7 @@ def _echo_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
-#: Built, not decorated: livereport.cli imports it while both modules load, and mypy sees the
-#: type of a decorated function there only once the cycle is resolved.
+#: The group, built rather than decorated; its commands are added below.
 alerts: click.Group = click.Group(
     "alerts",
     help="Alerts on campaign numbers: list, acknowledge, rules, notifications (docs/alerts.md).",

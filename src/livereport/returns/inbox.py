@@ -20,10 +20,10 @@ from typing import Any, Protocol
 import httpx
 
 from livereport.bounces.org import org_rules
-from livereport.bounces.returns import take_returns
 from livereport.errors import BadRequest, StorageUnavailable
 from livereport.ingest.pipeline import Context
 from livereport.ingest.writer import Writer
+from livereport.returns.intake import take_returns
 from livereport.store.base import Store
 from livereport.store.metadata import Metadata
 

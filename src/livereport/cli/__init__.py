@@ -20,13 +20,29 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 import httpx
-from rich.console import Console
 
 from livereport import instance
+from livereport.cli.common import (
+    SERVER_URL,
+    Failure,
+    _audit,
+    _client_target,
+    _config,
+    _existing,
+    _print_table,
+    _printable,
+    _refusal,
+    _rules_target,
+    _when,
+    data_option,
+    err,
+    failures,
+    out,
+)
 from livereport.config import Config
 from livereport.errors import LivereportError
 from livereport.events import Channel
@@ -40,89 +56,11 @@ from livereport.report.catalogue import (
     VARIANT_RATES,
     variant_channels,
 )
-from livereport.report.render import Column, fit_tables, render_report
+from livereport.report.render import Column, render_report
 from livereport.store.metadata import Role, Scope
-
-F = TypeVar("F", bound=Callable[..., Any])
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
 
 DEMO_CAMPAIGN = "demo-spring-sale"
 log = logging.getLogger("livereport.serve")
-
-
-class Failure(click.ClickException):
-    """A failure the user can act on: exit 1, one line on stderr."""
-
-    exit_code = 1
-
-    def show(self, file: Any = None) -> None:
-        # One line, even when the message quotes a driver's multi-line error.
-        click.echo(f"livereport: {' '.join(self.message.split())}", err=True)
-
-
-@contextmanager
-def failures() -> Iterator[None]:
-    try:
-        yield
-    except LivereportError as exc:
-        raise Failure(exc.message) from None
-    except httpx.HTTPStatusError as exc:
-        raise Failure(_refusal(exc.response)) from None
-    except httpx.HTTPError as exc:
-        raise Failure(f"cannot reach the server ({exc}); check --url and that it runs") from None
-    except (OSError, ValueError) as exc:
-        raise Failure(str(exc)) from None
-
-
-def _refusal(response: httpx.Response) -> str:
-    """A server's refusal as the one line a user can act on: its own message, and for a key
-    it does not take, that the key is the problem."""
-    try:
-        said = str(response.json().get("error") or "")
-    except (ValueError, AttributeError):
-        said = ""
-    said = said or response.text[:300] or f"the server answered {response.status_code}"
-    if response.status_code == 401:
-        return f"key rejected by {response.url.host}: {said}; check --key"
-    if response.status_code == 403:
-        return f"key refused by {response.url.host}: {said}"
-    return said
-
-
-class ServerURL(click.ParamType[str]):
-    """The base URL of a livereport server: http or https, a host; no trailing slash."""
-
-    name = "url"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        url = httpx.URL(str(value).strip())
-        if url.scheme not in ("http", "https") or not url.host:
-            self.fail(f"{value!r} is not a server URL; expected one like http://127.0.0.1:8000", param, ctx)  # fmt: skip
-        return str(url).rstrip("/")
-
-
-SERVER_URL = ServerURL()
-
-
-def data_option(f: F) -> F:
-    return click.option(
-        "--data",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help="Data directory (default: $LIVEREPORT_DATA, else ./.livereport).",
-    )(f)
-
-
-def _config(data: Path | None) -> Config:
-    return Config.load(data=data)
-
-
-def _print_table(columns: list[Column], rows: list[list[str]], title: str | None = None) -> None:
-    """A table on stdout as wide as the terminal, continued below when it is wider: free text
-    wraps, ids and numbers stay whole (``fit_tables``)."""
-    for table in fit_tables(columns, rows, out.width, title=title):
-        out.print(table)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -467,22 +405,6 @@ def _quietly(fn: Callable[[], None], stopping: threading.Event) -> Callable[[], 
 # clients of a running server
 
 
-def _client_target(data: Path | None, url: str | None, key: str | None) -> tuple[str, str] | None:
-    """(url, key) to reach a server, or None to open the data directory in this process."""
-    if url:
-        if not key:
-            raise click.UsageError("--url needs --key (an API key of your org)")
-        return url.rstrip("/"), key
-    config = _config(data)
-    running = instance.running_server(config)
-    if running:
-        cli_key = instance.cli_key(config)
-        if cli_key is None:
-            raise Failure(f"{config.data} has no {instance.CLI_KEY_FILE}; use --url and --key")
-        return running, cli_key
-    return None
-
-
 @main.command()
 @click.argument("campaign")
 @click.option("--tab", default="campaign", show_default=True, type=click.Choice(list(TABS)), help="The tab to show.")
@@ -819,17 +741,6 @@ def orgs_list(data: Path | None) -> None:
         found = instance.open_metadata(_config(data)).orgs()
     for org in found:
         click.echo(f"{org.id}\t{org.name}")
-
-
-def _audit(metadata: Any, org_id: int, action: str, target: str) -> None:
-    """Admin actions made on the command line go to the audit log like the API's."""
-    import getpass
-
-    try:
-        who = getpass.getuser()
-    except (KeyError, OSError):
-        who = "unknown"
-    metadata.audit(org_id, f"command line ({who})", action, target, "local")
 
 
 @main.group()
@@ -1217,30 +1128,9 @@ def _classify_rules(data: Path | None, org: str | None, url: str | None, key: st
     return (*own, *DEFAULT_RULES)
 
 
-def _existing(data: Path | None) -> Config:
-    """The configuration of a data directory that holds an instance (never made here)."""
-    config = _config(data)
-    if not config.database and not config.metadata_path.exists():
-        raise Failure(f"{config.data} holds no livereport instance (no {config.metadata_path.name}); "
-                      "check --data or $LIVEREPORT_DATA")  # fmt: skip
-    return config
-
-
 @bounces.group("rules")
 def bounces_rules() -> None:
     """The org's own bounce rules, tried before the default table (SPEC §5)."""
-
-
-def _rules_target(url: str | None, key: str | None) -> tuple[str, str] | None:
-    """(url, key) with --url; else None: the data directory's metadata, which a server running
-    on it reads too (the rules take effect there at once, by their version)."""
-    if not url:
-        if key:
-            raise click.UsageError("--key goes with --url, the server to use it on")
-        return None
-    if not key:
-        raise click.UsageError("--url needs --key (an API key of your org)")
-    return url.rstrip("/"), key
 
 
 def _rules_call(method: str, base: str, token: str, body: Any = None) -> dict[str, Any]:
@@ -1329,7 +1219,7 @@ def bounces_reclassify(data: Path | None, org: str | None, url: str | None, key:
                                "key's org is used: leave --org out")  # fmt: skip
     with failures():
         if target is not None:
-            from livereport.bounces.reclassify import MUTATION_WAIT_S
+            from livereport.returns.reclassify import MUTATION_WAIT_S
 
             response = httpx.post(
                 f"{target[0]}/v1/bounce-rules/reclassify", json={"dry_run": dry_run},
@@ -1349,7 +1239,7 @@ def bounces_reclassify(data: Path | None, org: str | None, url: str | None, key:
 
 def _reclassify_local(data: Path | None, org: str | None, dry_run: bool) -> dict[str, Any]:
     """On the data directory, opened in this process: no server may run on it."""
-    from livereport.bounces.reclassify import journal_of, reclassify, repair
+    from livereport.returns.reclassify import journal_of, reclassify, repair
     from livereport.store.schema import migrate
 
     config = _existing(data)
@@ -1403,7 +1293,7 @@ def returns() -> None:
 @contextmanager
 def _return_sink(data: Path | None, url: str | None, key: str | None, org: str | None) -> Iterator[Any]:
     """A running server's POST /v1/returns, else the data directory opened in this process."""
-    from livereport.bounces.inbox import LocalSink, ServerSink
+    from livereport.returns.inbox import LocalSink, ServerSink
 
     target = _client_target(data, url, key)
     if target is not None:
@@ -1436,7 +1326,7 @@ def returns_import(paths: tuple[Path, ...], data: Path | None, org: str | None, 
     """Read maildir folders, mbox files or single message files of returned mails."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from livereport.bounces.inbox import Tally, count_messages, read_messages
+    from livereport.returns.inbox import Tally, count_messages, read_messages
 
     tally = Tally()
     with failures(), _return_sink(data, url, key, org) as sink:
@@ -1511,7 +1401,7 @@ def returns_smtp(listen: str, data: Path | None, org: str | None, url: str | Non
     """Accept returned mails for a bounce address over SMTP until stopped (Ctrl-C, SIGTERM)."""
     from aiosmtpd.controller import Controller
 
-    from livereport.bounces.inbox import SmtpHandler
+    from livereport.returns.inbox import SmtpHandler
 
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
@@ -1533,19 +1423,7 @@ def returns_smtp(listen: str, data: Path | None, org: str | None, url: str | Non
             controller.stop()
 
 
-def _printable(text: str) -> str:
-    """Text from users as one safe line: control characters (tabs, newlines, terminal
-    escapes) are shown escaped instead of acting on the terminal."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def _when(epoch: float | None, seconds: bool = False) -> str:
-    shape = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
-    return "" if epoch is None else datetime.fromtimestamp(epoch, UTC).strftime(shape)
-
-
-# alerts: a module of their own, which uses the helpers above (so it is imported after them)
-from livereport.alerts.cli import alerts  # noqa: E402
+from livereport.cli.alerts import alerts  # noqa: E402
 
 main.add_command(alerts)
 
