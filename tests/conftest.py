@@ -274,3 +274,36 @@ def next_report(lines: Iterator[str]) -> dict[str, Any]:
             report: dict[str, Any] = json.loads(line[len("data: ") :])
             return report
     raise AssertionError("the stream ended")
+
+
+# --- markers -------------------------------------------------------------------------------
+#: What a test module's text shows it starts, by marker: ``./dev test --fast`` leaves these
+#: out (the edit loop), the full run keeps them. A module is judged whole, by what it calls.
+_STARTS: dict[str, tuple[str, ...]] = {
+    "browser": ("playwright", "chromium"),
+    "cluster": ("clickhouse_servers(", "use_backend", "start_servers(", "tests/cluster"),
+    "server": ("Server(", "subprocess", "cli(", "server:", "world:", "uvicorn", "start_tenants("),
+}
+#: Modules slow without a server of their own: crash, soak and retention runs.
+_SLOW_DIRECTORIES = ("reliability",)
+_judged: dict[Path, set[str]] = {}
+
+
+def _markers_of(path: Path) -> set[str]:
+    if path not in _judged:
+        text = path.read_text(encoding="utf-8")
+        found = {name for name, signs in _STARTS.items() if any(s in text for s in signs)}
+        if path.parent.name == "cluster":
+            found.add("cluster")
+        if path.parent.name in _SLOW_DIRECTORIES:
+            found.add("slow")
+        _judged[path] = found
+    return _judged[path]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for name in sorted(_markers_of(Path(str(item.path)))):
+            item.add_marker(getattr(pytest.mark, name))
+        if {"server", "keys", "world", "client", "site"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
