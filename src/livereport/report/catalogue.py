@@ -262,54 +262,316 @@ def _reasons(
     tab: str, name: str, dimension: str, metric: str, title: str, help: str,
     size: tuple[int, int] = (6, 5),
 ) -> Widget:  # fmt: skip
-    return Widget(f"{tab}.{name}", title, help, Kind.REASONS, (metric,), dimension, _REASONS, size)
+    return Widget(
+        id=f"{tab}.{name}", title=title, help=help, kind=Kind.REASONS, metrics=(metric,),
+        dimension=dimension, visualisations=_REASONS, size=size,
+    )
 
 
 WIDGETS: Final[tuple[Widget, ...]] = (
     # Campaign
-    Widget("campaign.statistics", "Campaign statistics", "How many profiles entered the campaign, and how many messages were targeted, delivered or failed across all channels.", Kind.KPI, ("entered_profiles", "targeted", "delivered", "errors"), None, _KPI, (12, 2)),
-    Widget("campaign.channels", "Channels", "The main counts of each channel side by side, to see where the campaign is doing well.", Kind.CHANNELS, ("targeted", "sent", "delivered", "bounces", "errors", "opens", "impressions"), None, (Vis.TABLE, Vis.BARS), (12, 4)),
+    Widget(
+        id="campaign.statistics",
+        title="Campaign statistics",
+        help=(
+            "How many profiles entered the campaign, and how many messages were targeted, "
+            "delivered or failed across all channels."
+        ),
+        kind=Kind.KPI,
+        metrics=("entered_profiles", "targeted", "delivered", "errors"),
+        visualisations=_KPI,
+        size=(12, 2),
+    ),
+    Widget(
+        id="campaign.channels",
+        title="Channels",
+        help=(
+            "The main counts of each channel side by side, to see where the campaign is doing "
+            "well."
+        ),
+        kind=Kind.CHANNELS,
+        metrics=("targeted", "sent", "delivered", "bounces", "errors", "opens", "impressions"),
+        visualisations=(Vis.TABLE, Vis.BARS),
+        size=(12, 4),
+    ),
     # Email
-    Widget("email.sending_performance", "Email sending performance", "How many emails were targeted, and what became of them: delivered, bounced, queued again or failed.", Kind.KPI, ("targeted", "delivered", "bounces", "retries", "errors"), None, (Vis.BARS, Vis.DONUT, Vis.TILES, Vis.TABLE), (12, 4)),
-    Widget("email.statistics", "Email statistics", "The email funnel from targeting to engagement, per execution and in total, with the rates that matter.", Kind.STATISTICS, (*_STATS, "opens", "unique_opens", "clicks", "unique_clicks", "unsubscribes", "spam_complaints", "retries", "delivery_rate", "bounce_rate", "hard_bounce_rate", "error_rate", "open_rate", "click_rate", "click_to_open_rate", "unsubscribe_rate", "complaint_rate"), None, (Vis.TABLE,), (12, 6)),
-    Widget("email.engagement_quality", "Human and machine engagement", "Opens and clicks split into those of people and those of machines (privacy proxies, security scanners), with the share of opens no person made. It shows both whichever engagement the tab is set to.", Kind.KPI, ("human_opens", "machine_opens", "machine_open_share", "human_clicks", "machine_clicks"), None, _KPI, (12, 3)),
-    Widget("email.machine_rules", "Machine opens and clicks by rule", "Which detection rule claimed the machine opens and clicks: the sender's or provider's flag, Apple's privacy proxy, a scanner's user agent, too soon after delivery, every link at once.", Kind.BREAKDOWN, ("opens", "clicks"), "machine_rule", _RANKED, (12, 4)),
-    Widget("email.bounce_categories", "Bounce categories", "Bounces split into hard (the address is dead), soft (try again later) and ignored (nothing learned about the address).", Kind.REASONS, ("bounces",), "bounce_category", _REASONS, (6, 5)),
+    Widget(
+        id="email.sending_performance",
+        title="Email sending performance",
+        help=(
+            "How many emails were targeted, and what became of them: delivered, bounced, queued "
+            "again or failed."
+        ),
+        kind=Kind.KPI,
+        metrics=("targeted", "delivered", "bounces", "retries", "errors"),
+        visualisations=(Vis.BARS, Vis.DONUT, Vis.TILES, Vis.TABLE),
+        size=(12, 4),
+    ),
+    Widget(
+        id="email.statistics",
+        title="Email statistics",
+        help=(
+            "The email funnel from targeting to engagement, per execution and in total, with the "
+            "rates that matter."
+        ),
+        kind=Kind.STATISTICS,
+        metrics=(*_STATS, "opens", "unique_opens", "clicks", "unique_clicks", "unsubscribes", "spam_complaints", "retries", "delivery_rate", "bounce_rate", "hard_bounce_rate", "error_rate", "open_rate", "click_rate", "click_to_open_rate", "unsubscribe_rate", "complaint_rate"),
+        size=(12, 6),
+    ),
+    Widget(
+        id="email.engagement_quality",
+        title="Human and machine engagement",
+        help=(
+            "Opens and clicks split into those of people and those of machines (privacy proxies, "
+            "security scanners), with the share of opens no person made. It shows both whichever "
+            "engagement the tab is set to."
+        ),
+        kind=Kind.KPI,
+        metrics=("human_opens", "machine_opens", "machine_open_share", "human_clicks", "machine_clicks"),
+        visualisations=_KPI,
+        size=(12, 3),
+    ),
+    Widget(
+        id="email.machine_rules",
+        title="Machine opens and clicks by rule",
+        help=(
+            "Which detection rule claimed the machine opens and clicks: the sender's or "
+            "provider's flag, Apple's privacy proxy, a scanner's user agent, too soon after "
+            "delivery, every link at once."
+        ),
+        kind=Kind.BREAKDOWN,
+        metrics=("opens", "clicks"),
+        dimension="machine_rule",
+        visualisations=_RANKED,
+        size=(12, 4),
+    ),
+    Widget(
+        id="email.bounce_categories",
+        title="Bounce categories",
+        help=(
+            "Bounces split into hard (the address is dead), soft (try again later) and ignored "
+            "(nothing learned about the address)."
+        ),
+        kind=Kind.REASONS,
+        metrics=("bounces",),
+        dimension="bounce_category",
+        visualisations=_REASONS,
+        size=(6, 5),
+    ),
     _reasons("email", "bounce_reasons", "bounce_reason", "bounces", "Bounce reasons", "Why receiving servers refused or returned the email, most frequent first."),
-    Widget("email.performance_by_date", "Email performance over time", "Sending and engagement over the last 24 hours, in time buckets.", Kind.SERIES, ("sent", "delivered", "bounces", "errors", "opens", "clicks", "unsubscribes", "spam_complaints"), None, _SERIES, (12, 5)),
+    Widget(
+        id="email.performance_by_date",
+        title="Email performance over time",
+        help="Sending and engagement over the last 24 hours, in time buckets.",
+        kind=Kind.SERIES,
+        metrics=("sent", "delivered", "bounces", "errors", "opens", "clicks", "unsubscribes", "spam_complaints"),
+        visualisations=_SERIES,
+        size=(12, 5),
+    ),
     _reasons("email", "error_reasons", "error_reason", "errors", "Error reasons", "What went wrong in the sending system for emails that never left."),
     _reasons("email", "excluded_reasons", "exclusion_reason", "excluded", "Exclusion reasons", "Why profiles of the audience were left out before sending."),
-    Widget("email.best_recipient_domains", "Best recipient domains", "The mailbox domains where the email was opened most, with how much reached them and their open rate.", Kind.BREAKDOWN, ("opens", "unique_opens", "delivered", "open_rate"), "recipient_domain", _RANKED, (12, 5)),
+    Widget(
+        id="email.best_recipient_domains",
+        title="Best recipient domains",
+        help=(
+            "The mailbox domains where the email was opened most, with how much reached them and "
+            "their open rate."
+        ),
+        kind=Kind.BREAKDOWN,
+        metrics=("opens", "unique_opens", "delivered", "open_rate"),
+        dimension="recipient_domain",
+        visualisations=_RANKED,
+        size=(12, 5),
+    ),
     # In-app
-    Widget("inapp.performance", "In-app performance", "How often the in-app message was shown, to how many profiles, and how often people interacted.", Kind.KPI, ("impressions", "unique_impressions", "interactions"), None, _KPI, (12, 2)),
-    Widget("inapp.summary", "In-app summary", "Impressions and interactions over the last 24 hours.", Kind.SERIES, ("impressions", "interactions"), None, _SERIES, (8, 5)),
-    Widget("inapp.interactions_by_type", "Interactions by type", "Interactions split into clicks, dismissals and the rest.", Kind.BREAKDOWN, ("interactions", "unique_interactions"), "interaction_type", _COUNTS, (4, 5)),
+    Widget(
+        id="inapp.performance",
+        title="In-app performance",
+        help=(
+            "How often the in-app message was shown, to how many profiles, and how often people "
+            "interacted."
+        ),
+        kind=Kind.KPI,
+        metrics=("impressions", "unique_impressions", "interactions"),
+        visualisations=_KPI,
+        size=(12, 2),
+    ),
+    Widget(
+        id="inapp.summary",
+        title="In-app summary",
+        help="Impressions and interactions over the last 24 hours.",
+        kind=Kind.SERIES,
+        metrics=("impressions", "interactions"),
+        visualisations=_SERIES,
+        size=(8, 5),
+    ),
+    Widget(
+        id="inapp.interactions_by_type",
+        title="Interactions by type",
+        help="Interactions split into clicks, dismissals and the rest.",
+        kind=Kind.BREAKDOWN,
+        metrics=("interactions", "unique_interactions"),
+        dimension="interaction_type",
+        visualisations=_COUNTS,
+        size=(4, 5),
+    ),
     # Push
-    Widget("push.sending_performance", "Push sending performance", "Notifications sent, what the push services accepted, refused or could not take, and how often people engaged with them.", Kind.KPI, ("sent", "delivered", "bounces", "errors", "engagements"), None, (Vis.BARS, Vis.DONUT, Vis.TILES, Vis.TABLE), (12, 4)),
-    Widget("push.statistics", "Push statistics", "The push funnel from targeting to engagement, per execution and in total.", Kind.STATISTICS, (*_STATS, "opens", "actions", "engagements"), None, (Vis.TABLE,), (12, 5)),
-    Widget("push.sending_summary", "Push summary over time", "Sending, delivery and engagement of the notification over the last 24 hours.", Kind.SERIES, ("sent", "delivered", "bounces", "errors", "opens", "actions", "engagements"), None, _SERIES, (12, 5)),
-    Widget("push.engagement_quality", "Human and machine opens", "Opens of the notification split into those of people and those a machine made, with the machine share.", Kind.KPI, ("human_opens", "machine_opens", "machine_open_share"), None, _KPI, (12, 2)),
+    Widget(
+        id="push.sending_performance",
+        title="Push sending performance",
+        help=(
+            "Notifications sent, what the push services accepted, refused or could not take, and "
+            "how often people engaged with them."
+        ),
+        kind=Kind.KPI,
+        metrics=("sent", "delivered", "bounces", "errors", "engagements"),
+        visualisations=(Vis.BARS, Vis.DONUT, Vis.TILES, Vis.TABLE),
+        size=(12, 4),
+    ),
+    Widget(
+        id="push.statistics",
+        title="Push statistics",
+        help="The push funnel from targeting to engagement, per execution and in total.",
+        kind=Kind.STATISTICS,
+        metrics=(*_STATS, "opens", "actions", "engagements"),
+        size=(12, 5),
+    ),
+    Widget(
+        id="push.sending_summary",
+        title="Push summary over time",
+        help="Sending, delivery and engagement of the notification over the last 24 hours.",
+        kind=Kind.SERIES,
+        metrics=("sent", "delivered", "bounces", "errors", "opens", "actions", "engagements"),
+        visualisations=_SERIES,
+        size=(12, 5),
+    ),
+    Widget(
+        id="push.engagement_quality",
+        title="Human and machine opens",
+        help=(
+            "Opens of the notification split into those of people and those a machine made, with "
+            "the machine share."
+        ),
+        kind=Kind.KPI,
+        metrics=("human_opens", "machine_opens", "machine_open_share"),
+        visualisations=_KPI,
+        size=(12, 2),
+    ),
     _reasons("push", "excluded_reasons", "exclusion_reason", "excluded", "Exclusion reasons", "Why profiles were left out before the notification was sent, such as a missing push token."),
     _reasons("push", "error_reasons", "error_reason", "errors", "Error reasons", "What went wrong in the sending system for notifications that never left."),
-    Widget("push.failed", "Failed notifications", "Errors and bounces side by side: how many notifications did not arrive.", Kind.KPI, ("errors", "bounces"), None, (Vis.DONUT, Vis.BARS, Vis.TILES, Vis.TABLE), (4, 4)),
-    Widget("push.tracking_by_platform", "Tracking by platform", "Opens and actions per operating system.", Kind.BREAKDOWN, ("opens", "actions"), "platform", _COUNTS, (4, 4)),
-    Widget("push.sending_by_platform", "Sending by platform", "Notifications sent and delivered per operating system.", Kind.BREAKDOWN, ("sent", "delivered"), "platform", _COUNTS, (4, 4)),
-    Widget("push.breakdown_by_platform", "Breakdown by platform", "The whole push funnel per operating system.", Kind.BREAKDOWN, ("targeted", "delivered", "opens", "actions", "bounces", "errors", "excluded"), "platform", (Vis.TABLE, Vis.BARS), (12, 4)),
+    Widget(
+        id="push.failed",
+        title="Failed notifications",
+        help="Errors and bounces side by side: how many notifications did not arrive.",
+        kind=Kind.KPI,
+        metrics=("errors", "bounces"),
+        visualisations=(Vis.DONUT, Vis.BARS, Vis.TILES, Vis.TABLE),
+        size=(4, 4),
+    ),
+    Widget(
+        id="push.tracking_by_platform",
+        title="Tracking by platform",
+        help="Opens and actions per operating system.",
+        kind=Kind.BREAKDOWN,
+        metrics=("opens", "actions"),
+        dimension="platform",
+        visualisations=_COUNTS,
+        size=(4, 4),
+    ),
+    Widget(
+        id="push.sending_by_platform",
+        title="Sending by platform",
+        help="Notifications sent and delivered per operating system.",
+        kind=Kind.BREAKDOWN,
+        metrics=("sent", "delivered"),
+        dimension="platform",
+        visualisations=_COUNTS,
+        size=(4, 4),
+    ),
+    Widget(
+        id="push.breakdown_by_platform",
+        title="Breakdown by platform",
+        help="The whole push funnel per operating system.",
+        kind=Kind.BREAKDOWN,
+        metrics=("targeted", "delivered", "opens", "actions", "bounces", "errors", "excluded"),
+        dimension="platform",
+        visualisations=(Vis.TABLE, Vis.BARS),
+        size=(12, 4),
+    ),
     # SMS
-    Widget("sms.statistics", "SMS statistics", "The SMS funnel per execution and in total: targeted, left out, sent, delivered, failed and clicked.", Kind.STATISTICS, (*_STATS, "clicks"), None, (Vis.TABLE,), (12, 4)),
-    Widget("sms.performance_by_date", "SMS performance over time", "Messages sent, bounced and failed over the last 24 hours.", Kind.SERIES, ("sent", "bounces", "errors"), None, _SERIES, (12, 5)),
+    Widget(
+        id="sms.statistics",
+        title="SMS statistics",
+        help=(
+            "The SMS funnel per execution and in total: targeted, left out, sent, delivered, "
+            "failed and clicked."
+        ),
+        kind=Kind.STATISTICS,
+        metrics=(*_STATS, "clicks"),
+        size=(12, 4),
+    ),
+    Widget(
+        id="sms.performance_by_date",
+        title="SMS performance over time",
+        help="Messages sent, bounced and failed over the last 24 hours.",
+        kind=Kind.SERIES,
+        metrics=("sent", "bounces", "errors"),
+        visualisations=_SERIES,
+        size=(12, 5),
+    ),
     _reasons("sms", "excluded_reasons", "exclusion_reason", "excluded", "Exclusion reasons", "Why profiles were left out before the text was sent, such as a missing phone number."),
     _reasons("sms", "bounce_reasons", "bounce_reason", "bounces", "Bounce reasons", "Why carriers or the provider refused the text message."),
     _reasons("sms", "error_reasons", "error_reason", "errors", "Error reasons", "What went wrong in the sending system for texts that never left.", size=(12, 5)),
     # Web
-    Widget("web.performance", "Web performance", "How often the web experience was shown, to how many profiles, and how often visitors interacted.", Kind.KPI, ("impressions", "unique_impressions", "interactions"), None, _KPI, (12, 2)),
-    Widget("web.summary", "Web summary", "Impressions, unique impressions and interactions over the last 24 hours.", Kind.SERIES, ("impressions", "unique_impressions", "interactions"), None, _SERIES, (12, 5)),
-    Widget("web.interactions_by_element", "Interactions by element", "Which tracked page elements visitors used, with how many distinct visitors used each.", Kind.BREAKDOWN, ("interactions", "unique_interactions"), "element", (Vis.TABLE, Vis.BARS), (12, 4)),
+    Widget(
+        id="web.performance",
+        title="Web performance",
+        help=(
+            "How often the web experience was shown, to how many profiles, and how often visitors "
+            "interacted."
+        ),
+        kind=Kind.KPI,
+        metrics=("impressions", "unique_impressions", "interactions"),
+        visualisations=_KPI,
+        size=(12, 2),
+    ),
+    Widget(
+        id="web.summary",
+        title="Web summary",
+        help="Impressions, unique impressions and interactions over the last 24 hours.",
+        kind=Kind.SERIES,
+        metrics=("impressions", "unique_impressions", "interactions"),
+        visualisations=_SERIES,
+        size=(12, 5),
+    ),
+    Widget(
+        id="web.interactions_by_element",
+        title="Interactions by element",
+        help=(
+            "Which tracked page elements visitors used, with how many distinct visitors used "
+            "each."
+        ),
+        kind=Kind.BREAKDOWN,
+        metrics=("interactions", "unique_interactions"),
+        dimension="element",
+        visualisations=(Vis.TABLE, Vis.BARS),
+        size=(12, 4),
+    ),
     # Direct mail
-    Widget("directmail.statistics", "Direct mail statistics", "Letters targeted, sent to the mail provider, failed or left out, per execution and in total.", Kind.STATISTICS, ("targeted", "sent", "errors", "excluded"), None, (Vis.TABLE,), (12, 3)),
+    Widget(
+        id="directmail.statistics",
+        title="Direct mail statistics",
+        help=(
+            "Letters targeted, sent to the mail provider, failed or left out, per execution and "
+            "in total."
+        ),
+        kind=Kind.STATISTICS,
+        metrics=("targeted", "sent", "errors", "excluded"),
+        size=(12, 3),
+    ),
     _reasons("directmail", "excluded_reasons", "exclusion_reason", "excluded", "Exclusion reasons", "Why profiles were left out of the mailing, such as a missing postal address."),
     _reasons("directmail", "error_reasons", "error_reason", "errors", "Error reasons", "What went wrong while preparing or handing over the mailing."),
-)  # fmt: skip
+)
 
 TABS: Final[Mapping[str, str]] = {
     "campaign": "Campaign",

@@ -415,15 +415,21 @@ def executions(store: Store, scope: Scope, start: int, end: int, raw: bool = Fal
     return sorted(e for (e,) in rows)
 
 
+#: The campaign's events in [start, end), by the rollups (:func:`high_water_mark`; the live
+#: streams' fingerprint reads it beside another count, web/live.py).
+HIGH_WATER_SQL = (
+    "SELECT sum(events) FROM {db}.minute_counts WHERE org = %(org)s "
+    "AND campaign = %(campaign)s AND minute >= toDateTime(%(start)s, 'UTC') "
+    "AND minute < toDateTime(%(end)s, 'UTC')"
+)
+
+
 def high_water_mark(store: Store, org: int, campaign: str, start: int, end: int) -> int:
     """Events of the campaign in the window, by the rollups: it grows with every insert that
     can change a report of the window (rows are only ever added), so a cached report is
     current while it stays the same and the window does not move."""
     rows = store.execute(
-        "SELECT sum(events) FROM {db}.minute_counts WHERE org = %(org)s "
-        "AND campaign = %(campaign)s AND minute >= toDateTime(%(start)s, 'UTC') "
-        "AND minute < toDateTime(%(end)s, 'UTC')",
-        {"org": org, "campaign": campaign, "start": start, "end": end},
+        HIGH_WATER_SQL, {"org": org, "campaign": campaign, "start": start, "end": end}
     )
     return int(rows[0][0] or 0) if rows else 0
 

@@ -26,7 +26,7 @@ from starlette.responses import Response, StreamingResponse
 
 from livereport.errors import LivereportError
 from livereport.report.build import check_tab
-from livereport.report.query import Window, isoformat
+from livereport.report.query import HIGH_WATER_SQL, Window, isoformat
 from livereport.store.base import Store
 from livereport.web.auth import authenticate_caller
 from livereport.web.params import engagement_param, period_param, query_param, services_of
@@ -58,10 +58,8 @@ def fingerprint(store: Store, org: int, campaign: str, now: float) -> Fingerprin
     when the minute turns."""
     window = Window.at(now)
     rows = store.execute(
-        "SELECT (SELECT sum(events) FROM {db}.minute_counts WHERE org = %(org)s "
-        "AND campaign = %(campaign)s AND minute >= toDateTime(%(start)s, 'UTC') "
-        "AND minute < toDateTime(%(end)s, 'UTC')), "
-        "(SELECT sum(events) FROM {db}.campaign_hours WHERE org = %(org)s AND campaign = %(campaign)s)",
+        f"SELECT ({HIGH_WATER_SQL}), (SELECT sum(events) FROM {{db}}.campaign_hours "  # noqa: S608 - a constant
+        "WHERE org = %(org)s AND campaign = %(campaign)s)",
         {"org": org, "campaign": campaign, "start": window.start, "end": window.end},
     )
     day, every = rows[0] if rows else (0, 0)
