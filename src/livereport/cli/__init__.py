@@ -599,16 +599,21 @@ def _local_report(store: Any, org: int, campaign: str, tab: str, execution: str 
     )  # fmt: skip
 
 
-def _local(data: Path | None, fn: Callable[[Any, int], Any], org_name: str | None = None) -> Any:
-    """Run ``fn(store, org_id)`` on the data directory opened in this process."""
+def _local(
+    data: Path | None, fn: Callable[[Any, int], Any], org_name: str | None = None,
+    writes: bool = False,
+) -> Any:  # fmt: skip
+    """Run ``fn(store, org_id)`` on the data directory opened in this process. The store is
+    the report layer's (store/tenant.py: reads only, each of one org) unless ``fn`` writes."""
     from livereport.store.schema import migrate
+    from livereport.store.tenant import TenantStore
 
     config = _config(data)
     metadata = instance.open_metadata(config)
     instance.bootstrap(config, metadata)
     store = instance.open_store(config)
     migrate(store)
-    return fn(store, metadata.org(org_name).id)
+    return fn(store if writes else TenantStore(store), metadata.org(org_name).id)
 
 
 @main.command()
@@ -639,7 +644,7 @@ def ingest(files: tuple[Path, ...], fmt: str, data: Path | None, org: str | None
         else:
             # The org's own bounce rules apply to canonical events, as on a server.
             rules = {} if fmt == "ajo" else {"metadata": instance.open_metadata(_config(data))}
-            summary = _local(data, lambda store, org_id: loader(files, batch=batch, store=store, org=org_id, **rules), org)
+            summary = _local(data, lambda store, org_id: loader(files, batch=batch, store=store, org=org_id, **rules), org, writes=True)
     for why, count in sorted(getattr(summary, "skipped", {}).items()):
         err.print(f"  skipped {count}: {why}", markup=False)
     err.print(

@@ -395,7 +395,7 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
         )
         # Live streams of a campaign this node just stored events for check it at once,
         # rather than at their next poll (events stored by other nodes wait for that poll).
-        watches = app.state.watches = Watches(store, metadata=metadata)
+        watches = app.state.watches = Watches(TenantStore(store), metadata=metadata)
         touched = watches.notifier(asyncio.get_running_loop())
         # Alerts judge the campaigns this node stores events for (alerts/service.py); what they
         # open or resolve reaches the campaign's live streams at once.
