@@ -149,8 +149,7 @@ class Reports:
         """(writes finished, writes running) of an engine that counts them (chDB), else None.
         A ClickHouse server cannot say, and can show half an insert: the app turns the cache
         off there."""
-        found = getattr(self.store, "writes", None)
-        return found() if found is not None else None
+        return self.store.writes()
 
     def _scope(
         self, org: int, campaign: str, channel: str, execution: str | None, window: Window,

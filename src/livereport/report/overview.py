@@ -503,17 +503,14 @@ class Lifetimes:
         """(campaign, type) → distinct profiles over the period of ``params``, summed over the
         campaign's channels (or only ``channel``'s), of ``campaigns`` (every campaign of the
         org when None)."""
-        marking = getattr(store, "write_marks", None)
-        if lives is None or marking is None:
-            return _by_campaign(_merged_uniques(store, params, types, campaigns), types, channel)
         org, start, end = params["org"], params["start"], params["end"]
-        asked = list(lives) if campaigns is None else campaigns
+        asked = list(lives or ()) if campaigns is None else campaigns
         whole = [
             c for c in asked
-            if c in lives and lives[c].get("whole", True) and start <= lives[c]["first"] < lives[c]["last"] + 1 <= end
+            if lives and c in lives and lives[c].get("whole", True) and start <= lives[c]["first"] < lives[c]["last"] + 1 <= end
         ]  # fmt: skip
-        before: dict[str, Any] | None = marking(org, whole) if whole else {}
-        if before is None:  # a store with other writers
+        before = store.write_marks(org, whole)
+        if lives is None or before is None:  # a store with other writers
             return _by_campaign(_merged_uniques(store, params, types, campaigns), types, channel)
         found: dict[tuple[str, str], int] = {}
         known: set[str] = set()
@@ -545,7 +542,7 @@ class Lifetimes:
             store, params, types, None if campaigns is None and len(rest) * 2 > len(asked) else rest
         )
         counted = set(rest) & set(whole)
-        after = marking(org, sorted(counted)) if counted else {}
+        after = (store.write_marks(org, sorted(counted)) if counted else None) or {}
         by_campaign: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
         for (campaign, channel_, type_), n in merged.items():
             if campaign not in known:

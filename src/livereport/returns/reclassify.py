@@ -38,7 +38,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from clickhouse_driver.util.escape import escape_param
 
@@ -449,11 +449,11 @@ def _execute(store: Store, sql: str, params: Mapping[str, Any]) -> list[tuple[An
 def _hosts(store: Store) -> Iterator[tuple[Store, str]]:
     """(store, table suffix) of each host that holds rows: the hosts of a cluster, with
     their local tables, else the store itself."""
-    if not getattr(store, "cluster", ""):
+    if not store.cluster:
         yield store, ""
         return
 
-    hosts = cast(Any, store).hosts()
+    hosts = store.hosts()
     try:
         for host in hosts:
             yield host, LOCAL_SUFFIX

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from clickhouse_driver.util.escape import escape_params
 
 from livereport.events import Event
+from livereport.store.lasts import RecentLasts
 
 #: Columns of the raw events table, in insert order.
 EVENT_COLUMNS: tuple[str, ...] = (
@@ -64,12 +65,23 @@ WindowTurn = Callable[[Sequence[tuple[int, str]]], AbstractContextManager[None]]
 
 
 class Store(Protocol):
-    """A ClickHouse database holding livereport's schema."""
+    """A ClickHouse database holding livereport's schema: the embedded engine (store/chdb.py),
+    a server or a cluster (store/server.py), or the report layer's view of either
+    (store/tenant.py). What only some can do is asked by a method every one has, whose answer
+    says when it cannot."""
 
     database: str
+    #: The cluster the tables are spread over; "" for one engine or one server.
+    cluster: str
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one statement (``{db}`` and ``%(name)s`` are bound here) and return its rows."""
+        ...
+
+    def select_with_batch(
+        self, sql: str, params: Mapping[str, Any] | None, batch: Mapping[str, list[Any]]
+    ) -> list[tuple[Any, ...]]:
+        """A SELECT that reads ``batch`` (columns by name) as the table ``{batch}``."""
         ...
 
     def insert_events(
@@ -82,6 +94,37 @@ class Store(Protocol):
 
     def iter_event_keys(self, since: int) -> Iterator[tuple[int, str]]:
         """Yield (org, id) of every stored event with time >= since (epoch seconds)."""
+        ...
+
+    def hosts(self) -> Sequence[Store]:
+        """A store on each host of the cluster, their tables named with :data:`LOCAL_SUFFIX`;
+        this store alone without a cluster. The caller closes those it did not have."""
+        ...
+
+    def drop_partitions_before(self, day: date) -> list[str]:
+        """Drop every daily partition older than ``day`` (of each host's tables on a cluster);
+        return the partitions dropped."""
+        ...
+
+    def clear_tables(self, tables: Sequence[str]) -> None:
+        """Drop every partition of these tables (of each host's on a cluster)."""
+        ...
+
+    def writes(self) -> tuple[int, int] | None:
+        """(writes finished, writes running) when this process is the engine's one writer;
+        None for a server, which has writers this process does not see."""
+        ...
+
+    def write_marks(
+        self, org: int, campaigns: Sequence[str]
+    ) -> dict[str, tuple[int, int] | None] | None:
+        """Each campaign's mark (store/chdb.py WriteMarks) when this process is the engine's
+        one writer; None for a server."""
+        ...
+
+    def recent_lasts(self) -> RecentLasts | None:
+        """The live window's memory of the last minutes this process wrote (store/lasts.py),
+        when it is the engine's one writer; None for a server."""
         ...
 
     def close(self) -> None:
@@ -107,14 +150,16 @@ def partition_cutoff(table: str, day: date, today: date | None = None) -> int:
 
 def drop_partitions_before(store: Store, day: date) -> list[str]:
     """Drop every daily partition older than ``day``; return the partitions dropped."""
-    own = getattr(store, "drop_partitions_before", None)
-    if own is not None:  # a cluster drops the partitions of each shard's local tables
-        dropped: list[str] = own(day)
-        return dropped
+    return store.drop_partitions_before(day)
+
+
+def drop_local_partitions(store: Store, day: date, suffix: str = "") -> list[str]:
+    """Retention on one host: drop its partitions older than ``day`` (the live window's tables
+    keep fewer days, :func:`partition_cutoff`), of the tables named with ``suffix``."""
     rows = store.execute(
         "SELECT DISTINCT table, partition FROM system.parts "
         "WHERE database = %(db)s AND active AND table IN %(tables)s",
-        {"db": store.database, "tables": PARTITIONED_TABLES},
+        {"db": store.database, "tables": tuple(t + suffix for t in PARTITIONED_TABLES)},
     )
     dropped = []
     for table, partition in sorted(rows):
@@ -122,6 +167,17 @@ def drop_partitions_before(store: Store, day: date) -> list[str]:
             store.execute(f"ALTER TABLE {{db}}.{table} DROP PARTITION {int(partition)}")
             dropped.append(f"{table}:{partition}")
     return dropped
+
+
+def clear_local_tables(store: Store, tables: Sequence[str], suffix: str = "") -> None:
+    """Drop every partition of these tables on one host (named with ``suffix``)."""
+    rows = store.execute(
+        "SELECT DISTINCT table, partition FROM system.parts "
+        "WHERE database = %(db)s AND active AND table IN %(tables)s",
+        {"db": store.database, "tables": tuple(t + suffix for t in tables)},
+    )
+    for table, partition in sorted(rows):
+        store.execute(f"ALTER TABLE {{db}}.{table} DROP PARTITION {int(partition)}")
 
 
 def stored_event(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,14 @@ import msgspec
 from livereport.errors import StorageUnavailable
 from livereport.events import Event
 from livereport.store import window
-from livereport.store.base import WindowTurn, bind, check_identifier
+from livereport.store.base import (
+    WindowTurn,
+    bind,
+    check_identifier,
+    clear_local_tables,
+    drop_local_partitions,
+)
+from livereport.store.lasts import RecentLasts
 
 _encode = msgspec.json.Encoder().encode
 _INSERT = (
@@ -53,7 +61,7 @@ class _Engine:
         self._writes_done = 0
         self._writes_running = 0
         #: By database: the last minutes this process wrote (store/window.py RecentLasts).
-        self.recent_lasts: dict[str, window.RecentLasts] = {}
+        self.recent_lasts: dict[str, RecentLasts] = {}
         self.marks = WriteMarks()
 
     @contextmanager
@@ -172,9 +180,21 @@ def _engine(path: Path) -> _Engine:
 
 
 class ChdbStore:
+    #: One engine in this process: no cluster.
+    cluster = ""
+
     def __init__(self, path: Path, database: str = "livereport") -> None:
         self.database = check_identifier(database)
         self._engine = _engine(path)
+
+    def hosts(self) -> list[ChdbStore]:
+        return [self]
+
+    def drop_partitions_before(self, day: date) -> list[str]:
+        return drop_local_partitions(self, day)
+
+    def clear_tables(self, tables: Sequence[str]) -> None:
+        clear_local_tables(self, tables)
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         statement = bind(sql, params, self.database)
@@ -261,13 +281,13 @@ class ChdbStore:
         """Each campaign's :class:`WriteMarks` mark in this database."""
         return self._engine.marks.marks(self.database, org, campaigns)
 
-    def recent_lasts(self) -> window.RecentLasts:
+    def recent_lasts(self) -> RecentLasts:
         """The live window's memory of recent last minutes: this process is the only writer of
         its directory, so what it wrote is what the tables hold."""
         caches = self._engine.recent_lasts
         found = caches.get(self.database)
         if found is None:  # made once, not at every insert
-            found = caches.setdefault(self.database, window.RecentLasts())
+            found = caches.setdefault(self.database, RecentLasts())
         return found
 
     def iter_event_keys(self, since: int) -> Iterator[tuple[int, str]]:

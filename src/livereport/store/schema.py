@@ -21,8 +21,9 @@ replica name (both macros of the servers' config).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from importlib import resources
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from livereport.errors import StorageUnavailable
 from livereport.store import window
@@ -36,7 +37,7 @@ class ClusterStore(Store, Protocol):
     replicated: bool
     address: Any
 
-    def hosts(self) -> list[ClusterStore]: ...
+    def hosts(self) -> Sequence[ClusterStore]: ...
 
     def distributed_ddl(self) -> bool: ...
 
@@ -153,11 +154,10 @@ def _replicated(statement: str, table: str) -> str:
 def migrate(store: Store) -> list[str]:
     """Create the database if needed and apply the migrations not applied yet (on every
     host of the cluster when the store names one)."""
-    cluster = getattr(store, "cluster", "")
-    if not cluster:
+    if not store.cluster:
         applied = _migrate_host(store)
     else:
-        server: ClusterStore = store  # type: ignore[assignment]
+        server = cast(ClusterStore, store)  # a cluster is reached through a server store
         hosts = server.hosts()
         try:
             applied = _migrate_cluster(server, hosts)
@@ -170,7 +170,7 @@ def migrate(store: Store) -> list[str]:
     return applied
 
 
-def _migrate_cluster(store: ClusterStore, hosts: list[ClusterStore]) -> list[str]:
+def _migrate_cluster(store: ClusterStore, hosts: Sequence[ClusterStore]) -> list[str]:
     cluster, replicated = store.cluster, store.replicated
     on_cluster = store.distributed_ddl()
     if replicated and not store.has_zookeeper():

@@ -28,11 +28,11 @@ from livereport.store import window
 from livereport.store.base import (
     EVENT_COLUMNS,
     LOCAL_SUFFIX,
-    PARTITIONED_TABLES,
     WindowTurn,
     bind,
     check_identifier,
-    partition_cutoff,
+    clear_local_tables,
+    drop_local_partitions,
 )
 
 _INSERT = "INSERT INTO {db}.events (" + ", ".join(EVENT_COLUMNS) + ") VALUES"
@@ -244,32 +244,36 @@ class ServerStore:
         """Retention on a cluster: each host drops the old days of its local tables (the
         Distributed tables hold no data)."""
         if not self.cluster:
-            return _drop_local(self, day, "")
+            return drop_local_partitions(self, day)
         dropped = []
         for host in self.hosts():
             try:
                 where = f"{host.address.host}:{host.address.port}"
-                dropped += [f"{where}/{d}" for d in _drop_local(host, day, LOCAL_SUFFIX)]
+                dropped += [f"{where}/{d}" for d in drop_local_partitions(host, day, LOCAL_SUFFIX)]
             finally:
                 host.close()
         return dropped
 
     def clear_tables(self, tables: Sequence[str]) -> None:
         """Drop every partition of these tables (their local tables on each host of a cluster)."""
-        hosts = self.hosts() if self.cluster else [self]
-        suffix = LOCAL_SUFFIX if self.cluster else ""
-        for host in hosts:
+        if not self.cluster:
+            clear_local_tables(self, tables)
+            return
+        for host in self.hosts():
             try:
-                rows = host.execute(
-                    "SELECT DISTINCT table, partition FROM system.parts "
-                    "WHERE database = %(db)s AND active AND table IN %(tables)s",
-                    {"db": host.database, "tables": tuple(t + suffix for t in tables)},
-                )
-                for table, partition in sorted(rows):
-                    host.execute(f"ALTER TABLE {{db}}.{table} DROP PARTITION {int(partition)}")
+                clear_local_tables(host, tables, LOCAL_SUFFIX)
             finally:
-                if host is not self:
-                    host.close()
+                host.close()
+
+    def writes(self) -> None:
+        """A server has writers this process does not see, and shows half an insert."""
+        return None
+
+    def write_marks(self, org: int, campaigns: Sequence[str]) -> None:
+        return None
+
+    def recent_lasts(self) -> None:
+        return None
 
     def close(self) -> None:
         with self._lock:
@@ -283,17 +287,3 @@ def _unavailable(address: ServerAddress, exc: BaseException) -> StorageUnavailab
     return StorageUnavailable(
         f"the ClickHouse server at {address.host}:{address.port} failed: {text[:500]}"
     )
-
-
-def _drop_local(store: ServerStore, day: date, suffix: str) -> list[str]:
-    rows = store.execute(
-        "SELECT DISTINCT table, partition FROM system.parts "
-        "WHERE database = %(db)s AND active AND table IN %(tables)s",
-        {"db": store.database, "tables": tuple(t + suffix for t in PARTITIONED_TABLES)},
-    )
-    dropped = []
-    for table, partition in sorted(rows):
-        if partition.isdigit() and int(partition) < partition_cutoff(table, day):
-            store.execute(f"ALTER TABLE {{db}}.{table} DROP PARTITION {int(partition)}")
-            dropped.append(f"{table}:{partition}")
-    return dropped

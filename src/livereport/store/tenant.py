@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import date
 from typing import Any
 
 from livereport.errors import LivereportError
 from livereport.events import Event
 from livereport.store.base import PARTITIONED_TABLES, WHOLE_TABLES, Store, WindowTurn
+from livereport.store.lasts import RecentLasts
 
 _TABLE = re.compile(r"\{db\}\.([A-Za-z_][A-Za-z0-9_]*)")
 _TENANT_TABLES = frozenset(PARTITIONED_TABLES) | frozenset(WHOLE_TABLES)
@@ -44,10 +46,17 @@ class TenantStore:
     def __init__(self, store: Store) -> None:
         self._store = store
         self.database = store.database
+        self.cluster = store.cluster
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         check_org(sql, params)
         return self._store.execute(sql, params)
+
+    def select_with_batch(
+        self, sql: str, params: Mapping[str, Any] | None, batch: Mapping[str, list[Any]]
+    ) -> list[tuple[Any, ...]]:
+        check_org(sql, params)
+        return self._store.select_with_batch(sql, params, batch)
 
     def insert_events(
         self, rows: Sequence[tuple[int, Event]], received: int, turn: WindowTurn | None = None
@@ -57,15 +66,27 @@ class TenantStore:
     def iter_event_keys(self, since: int) -> Iterator[tuple[int, str]]:
         raise MissingOrg("internal error: the report layer does not read every org's ids")
 
-    def writes(self) -> tuple[int, int] | None:
-        found = getattr(self._store, "writes", None)
-        return found() if found is not None else None
+    def hosts(self) -> Sequence[Store]:
+        raise MissingOrg("internal error: the report layer does not reach hosts one by one")
 
-    def write_marks(self, org: int, campaigns: Sequence[str]) -> dict[str, tuple[int, int] | None] | None:
+    def drop_partitions_before(self, day: date) -> list[str]:
+        raise MissingOrg("internal error: the report layer does not drop partitions")
+
+    def clear_tables(self, tables: Sequence[str]) -> None:
+        raise MissingOrg("internal error: the report layer does not clear tables")
+
+    def writes(self) -> tuple[int, int] | None:
+        return self._store.writes()
+
+    def write_marks(
+        self, org: int, campaigns: Sequence[str]
+    ) -> dict[str, tuple[int, int] | None] | None:
         """The campaigns' marks (store/chdb.py WriteMarks) of a store whose one writer is this
         process, else None: a ClickHouse server has writers this process does not see."""
-        found = getattr(self._store, "write_marks", None)
-        return found(org, campaigns) if found is not None else None
+        return self._store.write_marks(org, campaigns)
+
+    def recent_lasts(self) -> RecentLasts | None:
+        return None  # the report layer never records moves
 
     def close(self) -> None:
         self._store.close()

@@ -30,7 +30,10 @@ from typing import Any
 import numpy as np
 
 from livereport.events import Event
-from livereport.store.base import WindowTurn
+from livereport.store.base import Store, WindowTurn
+from livereport.store.lasts import RecentLasts
+
+__all__ = ["RecentLasts"]  # re-exported: tests and the stores name it here
 
 #: The event types whose distinct profiles reports show.
 UNIQUE_TYPES: tuple[str, ...] = ("entered", "open", "click", "impression", "interaction")
@@ -120,77 +123,6 @@ def _mix(z: np.ndarray) -> np.ndarray:
     return mixed
 
 
-class RecentLasts:
-    """The last minute of the keys this process wrote most recently: what the insert's lookup
-    would read back from ``unique_last``, without asking the engine.
-
-    Only for a store with one writer per database (the embedded engine: one process owns its
-    directory, and its batches are recorded one at a time under :func:`recording`). A key is a
-    64-bit hash of (group, profile), checked on a hit against 32 bits of the profile's own
-    hash: a wrong answer needs two keys of one profile with equal 64-bit hashes and equal
-    checks. Entries are sorted NumPy arrays (16 bytes per key): the batches recorded lately,
-    merged now and then into one; past ``capacity`` keys, those with the oldest last minute
-    are forgotten, and the engine is asked for them again.
-
-    A campaign that had no last minutes in the tables when this process first wrote to it is
-    *complete* here: every key it has is known, so a key not found is new, and the engine
-    need not be asked. Forgetting keys ends that.
-    """
-
-    DELTA_MAX = 262_144
-
-    def __init__(self, capacity: int = 4_000_000) -> None:
-        self.capacity = capacity
-        empty = (np.zeros(0, np.uint64), np.zeros(0, np.uint32), np.zeros(0, np.uint32))
-        #: (keys, lasts, checks), each sorted by key: the merged base first, then newer ones.
-        self._runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [empty]
-        #: (org, campaign) whose every key is known here, and those already checked for it.
-        self.complete: set[tuple[int, str]] = set()
-        self.checked: set[tuple[int, str]] = set()
-
-    def __len__(self) -> int:
-        return sum(len(keys) for keys, _, _ in self._runs)
-
-    def lookup(self, keys: np.ndarray, checks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(known, lasts) for each key: whether it is known here, and its last minute."""
-        known = np.zeros(len(keys), dtype=bool)
-        lasts = np.zeros(len(keys), dtype=np.uint32)
-        for run_keys, run_lasts, run_checks in self._runs:  # oldest first: newer ones win
-            if not len(run_keys):
-                continue
-            at = np.minimum(np.searchsorted(run_keys, keys), len(run_keys) - 1)
-            hit = run_keys[at] == keys
-            known[hit] = run_checks[at][hit] == checks[hit]
-            lasts[hit] = run_lasts[at][hit]
-        return known, lasts
-
-    def keep(self, keys: np.ndarray, checks: np.ndarray, lasts: np.ndarray) -> None:
-        """Record keys' last minutes (unique keys; after the insert that wrote them succeeded)."""
-        order = np.argsort(keys)
-        self._runs.append((keys[order], lasts[order].astype(np.uint32), checks[order]))
-        if sum(len(k) for k, _, _ in self._runs[1:]) > self.DELTA_MAX:
-            self._merge()
-
-    def _merge(self) -> None:
-        keys = np.concatenate([k for k, _, _ in self._runs])
-        lasts = np.concatenate([v for _, v, _ in self._runs])
-        checks = np.concatenate([c for _, _, c in self._runs])
-        # Runs are oldest first, so a stable sort puts a key's newest entry last.
-        order = np.argsort(keys, kind="stable")
-        keys, lasts, checks = keys[order], lasts[order], checks[order]
-        last_of_run = np.ones(len(keys), dtype=bool)
-        last_of_run[:-1] = keys[1:] != keys[:-1]
-        keys, lasts, checks = keys[last_of_run], lasts[last_of_run], checks[last_of_run]
-        if len(keys) > self.capacity:
-            self.complete.clear()
-            newest = np.sort(np.argpartition(lasts, len(keys) - self.capacity)[-self.capacity :])
-            keys, lasts, checks = keys[newest], lasts[newest], checks[newest]
-        self._runs = [(keys, lasts, checks)]
-
-    def clear(self) -> None:
-        self.__init__(self.capacity)  # type: ignore[misc]
-
-
 class Plan:
     """A batch's moves, and what to remember once they are stored (:meth:`stored`)."""
 
@@ -202,12 +134,12 @@ class Plan:
 _EVERY = hash(("every execution",)) & _MASK
 
 
-def plan(store: Any, rows: Sequence[tuple[int, Event]], now: float | None = None) -> Plan:
+def plan(store: Store, rows: Sequence[tuple[int, Event]], now: float | None = None) -> Plan:
     """:func:`moves`, and with the store's :class:`RecentLasts` (``store.recent_lasts()``;
     None for stores with several writers), the lookup of the keys it knows skipped. Call
     ``stored()`` on the result once the moves are written; if the write fails, clear the
     memory instead (``recent.clear()``), since the engine may hold part of the moves."""
-    recent: RecentLasts | None = getattr(store, "recent_lasts", lambda: None)()
+    recent = store.recent_lasts()
     if recent is None:
         return Plan(moves(store, rows, now))
     horizon = int(now if now is not None else time.time()) - HORIZON_S
@@ -290,7 +222,7 @@ def plan(store: Any, rows: Sequence[tuple[int, Event]], now: float | None = None
     return Plan(out, lambda: recent.keep(keys, check_a, lasts))
 
 
-def moves(store: Any, rows: Sequence[tuple[int, Event]], now: float | None = None) -> list[Move]:
+def moves(store: Store, rows: Sequence[tuple[int, Event]], now: float | None = None) -> list[Move]:
     """The moves of a batch against the last minutes stored (call under :func:`recording`)."""
     horizon = int(now if now is not None else time.time()) - HORIZON_S
     newest = newest_minutes(rows, horizon)
@@ -306,7 +238,7 @@ def moves(store: Any, rows: Sequence[tuple[int, Event]], now: float | None = Non
 
 
 def _stored_lasts(
-    store: Any, newest: dict[tuple[Group, str], int], horizon: int
+    store: Store, newest: dict[tuple[Group, str], int], horizon: int
 ) -> dict[tuple[Group, str], int]:
     """The last minute stored (at or after ``horizon``) of each key that has one."""
     # The batch's keys go to the engine as a table (chDB: a Python object; a server: an
@@ -395,7 +327,7 @@ GROUP BY org, campaign, channel, type, every_execution, execution, dim, key, pro
 """  # noqa: S608 - only an int and constants go in
 
 
-def rebuild(store: Any, now: float | None = None) -> None:
+def rebuild(store: Store, now: float | None = None) -> None:
     """Recompute both tables from the events of the horizon (after a crash mid-insert, or
     once when the tables are new)."""
     since = int(now if now is not None else time.time()) - HORIZON_S
@@ -410,20 +342,10 @@ def rebuild(store: Any, now: float | None = None) -> None:
             store.execute(rebuild_sql(since, slices, part))
 
 
-def clear(store: Any) -> None:
+def clear(store: Store) -> None:
     """Drop every partition of both tables (on each host of a cluster), and forget what the
     store remembers of them."""
-    recent = getattr(store, "recent_lasts", None)
+    recent = store.recent_lasts()
     if recent is not None:
-        recent().clear()
-    own = getattr(store, "clear_tables", None)
-    if own is not None:
-        own(TABLES)
-        return
-    rows = store.execute(
-        "SELECT DISTINCT table, partition FROM system.parts "
-        "WHERE database = %(db)s AND active AND table IN %(tables)s",
-        {"db": store.database, "tables": TABLES},
-    )
-    for table, partition in sorted(rows):
-        store.execute(f"ALTER TABLE {{db}}.{table} DROP PARTITION {int(partition)}")
+        recent.clear()
+    store.clear_tables(TABLES)
