@@ -153,6 +153,7 @@ class _Unreachable:
     """Stands where the engine would be: a refused query must never get here."""
 
     database = "livereport"
+    cluster = ""
 
     def execute(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         raise AssertionError(f"reached the engine: {sql}")
