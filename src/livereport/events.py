@@ -52,6 +52,8 @@ class EventType(StrEnum):
 
 
 class Bounce(StrEnum):
+    """What a bounce says about the address: stop (hard), retry later (soft), or nothing."""
+
     HARD = "hard"
     SOFT = "soft"
     IGNORED = "ignored"

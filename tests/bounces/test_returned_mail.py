@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from livereport.bounces.attribution import read_verp, verp_address
-from livereport.bounces.classify import Kind, classify_message
+from livereport.bounces.classify import ReturnKind, classify_message
 from livereport.bounces.dsn import read_dsn
 from livereport.bounces.mail import parse_message
 from livereport.bounces.rules import Category
@@ -43,7 +43,7 @@ def plain(headers: str, body: str = "Hello.\n") -> bytes:
 
 def test_dsn_status_and_diagnostic_decide_with_their_rule() -> None:
     found = classify_message(dsn(diagnostic="550 5.1.1 <ana@example.com>: Recipient address\n rejected: User unknown"))  # fmt: skip
-    assert found.kind == Kind.BOUNCE and found.is_bounce
+    assert found.kind == ReturnKind.BOUNCE and found.is_bounce
     assert (found.category, found.reason, found.status) == (
         Category.HARD,
         "Invalid Recipient",
@@ -78,9 +78,9 @@ def test_dsn_blocks_are_read_failed_first_and_folded_fields_unfolded() -> None:
 
 @pytest.mark.parametrize(
     ("action", "kind", "rule"),
-    [("delayed", Kind.DELAY, "dsn:delayed"), ("relayed", Kind.DELIVERED, "dsn:relayed")],
+    [("delayed", ReturnKind.DELAY, "dsn:delayed"), ("relayed", ReturnKind.DELIVERED, "dsn:relayed")],
 )
-def test_delay_and_success_reports_are_not_bounces(action: str, kind: Kind, rule: str) -> None:
+def test_delay_and_success_reports_are_not_bounces(action: str, kind: ReturnKind, rule: str) -> None:
     found = classify_message(dsn(action=action, status="4.4.1", diagnostic="connect timed out"))
     assert (found.kind, found.is_bounce, found.category, found.rule) == (kind, False, None, rule)
 
@@ -122,7 +122,7 @@ def test_qmail_bounce_without_reply_code_reads_the_status_in_its_text() -> None:
 
 def test_a_person_writing_about_errors_is_not_a_bounce() -> None:
     found = classify_message(plain("Subject: a permanent error\n", "This is a permanent error.\n"))
-    assert (found.kind, found.is_bounce, found.rule) == (Kind.OTHER, False, "none")
+    assert (found.kind, found.is_bounce, found.rule) == (ReturnKind.OTHER, False, "none")
 
 
 # Auto-replies (RFC 3834 and variants)
@@ -141,17 +141,17 @@ def test_a_person_writing_about_errors_is_not_a_bounce() -> None:
 def test_auto_replies_are_ignored_bounces_of_reason_auto_reply(headers: str, signal: str) -> None:
     found = classify_message(plain(headers))
     assert (found.kind, found.is_bounce, found.category, found.reason, found.rule) == (
-        Kind.AUTO_REPLY, True, Category.IGNORED, "Auto-Reply", f"autoreply:{signal}",
+        ReturnKind.AUTO_REPLY, True, Category.IGNORED, "Auto-Reply", f"autoreply:{signal}",
     )  # fmt: skip
 
 
 def test_auto_generated_notifications_are_not_auto_replies() -> None:
     found = classify_message(plain("Auto-Submitted: auto-generated\nSubject: Your invoice\n"))
-    assert found.kind == Kind.OTHER
+    assert found.kind == ReturnKind.OTHER
 
 
 def test_a_bounce_marked_auto_replied_stays_a_bounce() -> None:
-    assert classify_message(dsn(diagnostic="550 5.1.1 User unknown")).kind == Kind.BOUNCE
+    assert classify_message(dsn(diagnostic="550 5.1.1 User unknown")).kind == ReturnKind.BOUNCE
 
 
 # Feedback-loop reports (RFC 5965)
@@ -167,7 +167,7 @@ def test_arf_report_is_a_complaint_attributed_to_its_send() -> None:
         f"--F\nContent-Type: message/rfc822\n\n{ORIGINAL}\nHello\n--F--\n"
     ).encode()
     found = classify_message(raw)
-    assert (found.kind, found.is_bounce, found.category, found.reason) == (Kind.COMPLAINT, False, None, None)  # fmt: skip
+    assert (found.kind, found.is_bounce, found.category, found.reason) == (ReturnKind.COMPLAINT, False, None, None)  # fmt: skip
     assert found.rule == "arf:feedback-report" and found.recipient_domain == "example.com"
     assert (found.attribution.campaign, found.attribution.profile) == ("spring-sale", "p-42")
 
@@ -214,7 +214,7 @@ def test_verp_format_is_the_documented_one() -> None:
 
 @pytest.mark.parametrize("raw", [b"", b"\x00\xff\xfe garbage", b"Subject: =?bad?=\n\n\xff"])
 def test_malformed_input_is_classified_not_raised(raw: bytes) -> None:
-    assert classify_message(raw).kind == Kind.OTHER
+    assert classify_message(raw).kind == ReturnKind.OTHER
 
 
 def test_damaged_corpus_messages_never_raise() -> None:
@@ -227,4 +227,4 @@ def test_damaged_corpus_messages_never_raise() -> None:
             for _ in range(rng.randrange(10)):
                 if damaged:
                     damaged[rng.randrange(len(damaged))] = rng.randrange(256)
-            assert classify_message(bytes(damaged)).kind in Kind
+            assert classify_message(bytes(damaged)).kind in ReturnKind

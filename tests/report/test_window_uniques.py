@@ -154,7 +154,7 @@ UPGRADE = """
 import time
 from livereport.report.catalogue import DIMENSIONS
 from livereport.store import window
-from livereport.report.query import Scope, tallies, window_usable
+from livereport.report.query import ReportScope, tallies, window_usable
 from livereport.store.schema import _LEDGER, _record, migrate, migration_files, split_statements
 
 def check_upgrade(store):
@@ -182,7 +182,7 @@ def check_upgrade(store):
                         "WHERE org = 1 GROUP BY h ORDER BY h")
     assert hourly == raw and len(raw) > 40, (hourly[:3], raw[:3])
     start = (now // 60 + 1) * 60 - 86400
-    scope = Scope(1, "old", "email")
+    scope = ReportScope(1, "old", "email")
     assert window_usable(scope, start, "none", frozenset({"open"}))
     for group, dimension in (("none", None), ("execution", None), ("key", DIMENSIONS["recipient_domain"])):
         kw = {"group": group, "dimension": dimension}

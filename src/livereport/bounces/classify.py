@@ -28,7 +28,7 @@ from livereport.bounces.rules import DEFAULT_CATEGORY, DEFAULT_RULES, Category, 
 from livereport.bounces.textbounce import read_text_bounce, report_diagnostic
 
 
-class Kind(StrEnum):
+class ReturnKind(StrEnum):
     """What a returned mail is."""
 
     BOUNCE = "bounce"  # a failed delivery (DSN or a non-standard bounce)
@@ -43,7 +43,7 @@ class Kind(StrEnum):
 class Classification:
     """The verdict on one returned mail, with what it was read from."""
 
-    kind: Kind
+    kind: ReturnKind
     category: Category | None
     reason: str | None
     status: str | None  # enhanced status code found, if any
@@ -56,7 +56,7 @@ class Classification:
     @property
     def is_bounce(self) -> bool:
         """Bounces and auto-replies become bounce events; the other kinds do not."""
-        return self.kind in (Kind.BOUNCE, Kind.AUTO_REPLY)
+        return self.kind in (ReturnKind.BOUNCE, ReturnKind.AUTO_REPLY)
 
 
 def classify_message(raw: bytes, rules: Sequence[Rule] = DEFAULT_RULES) -> Classification:
@@ -67,7 +67,7 @@ def classify_message(raw: bytes, rules: Sequence[Rule] = DEFAULT_RULES) -> Class
     if is_arf(message):
         feedback = read_arf(message)
         domain = address_domain(feedback.recipient)
-        return Classification(Kind.COMPLAINT, None, None, None, "arf:feedback-report",
+        return Classification(ReturnKind.COMPLAINT, None, None, None, "arf:feedback-report",
                               recipient_domain=domain, attribution=who)  # fmt: skip
     if is_dsn(message):
         verdict = _from_dsn(message, who, rules)
@@ -79,7 +79,7 @@ def classify_message(raw: bytes, rules: Sequence[Rule] = DEFAULT_RULES) -> Class
         domain = address_domain(bounce.recipient)
         if bounce.delayed:
             status = read_status(bounce.diagnostic)
-            return Classification(Kind.DELAY, None, None, status, f"{bounce.format}:delayed",
+            return Classification(ReturnKind.DELAY, None, None, status, f"{bounce.format}:delayed",
                                   read_code(bounce.diagnostic), _clean(bounce.diagnostic), domain, who)  # fmt: skip
         code = read_code(bounce.diagnostic) or bounce.code
         found = qualify(code=code, diagnostic=strip_addresses(bounce.diagnostic), rules=rules)
@@ -89,16 +89,16 @@ def classify_message(raw: bytes, rules: Sequence[Rule] = DEFAULT_RULES) -> Class
             reason = Reason.GENERIC_BOUNCE
             found = Qualification(reason.value, DEFAULT_CATEGORY[reason], found.status,
                                   "fallback:returned")  # fmt: skip
-        return Classification(Kind.BOUNCE, found.category, found.reason, found.status,
+        return Classification(ReturnKind.BOUNCE, found.category, found.reason, found.status,
                               f"{bounce.format}+{found.rule}", code,
                               _clean(bounce.diagnostic), domain, who)  # fmt: skip
     signal = read_auto_reply(message)
     if signal is not None:
         sender = address_domain(header(message, "From").rpartition("<")[2].strip(">"))
         reason = Reason.AUTO_REPLY
-        return Classification(Kind.AUTO_REPLY, DEFAULT_CATEGORY[reason], reason.value, None,
+        return Classification(ReturnKind.AUTO_REPLY, DEFAULT_CATEGORY[reason], reason.value, None,
                               f"autoreply:{signal}", recipient_domain=sender, attribution=who)  # fmt: skip
-    return Classification(Kind.OTHER, None, None, None, "none", attribution=who)
+    return Classification(ReturnKind.OTHER, None, None, None, "none", attribution=who)
 
 
 def _from_dsn(message: Message, who: Attribution, rules: Sequence[Rule]) -> Classification | None:
@@ -110,10 +110,10 @@ def _from_dsn(message: Message, who: Attribution, rules: Sequence[Rule]) -> Clas
     code = read_code(first.diagnostic or "")
     status = read_status(first.status or "")
     if first.action in ("delivered", "relayed", "expanded"):
-        return Classification(Kind.DELIVERED, None, None, status, f"dsn:{first.action}",
+        return Classification(ReturnKind.DELIVERED, None, None, status, f"dsn:{first.action}",
                               code, _clean(first.diagnostic), domain, who)  # fmt: skip
     if first.action == "delayed" and not _expired(status):
-        return Classification(Kind.DELAY, None, None, status, "dsn:delayed",
+        return Classification(ReturnKind.DELAY, None, None, status, "dsn:delayed",
                               code, _clean(first.diagnostic), domain, who)  # fmt: skip
     found = qualify(
         status=first.status, diagnostic=strip_addresses(first.diagnostic or ""), rules=rules
@@ -126,7 +126,7 @@ def _from_dsn(message: Message, who: Attribution, rules: Sequence[Rule]) -> Clas
         better = qualify(status=first.status, diagnostic=strip_addresses(said), rules=rules)
         if not better.rule.startswith(_VAGUE):
             found, rule = better, f"dsn+text+{better.rule}"
-    return Classification(Kind.BOUNCE, found.category, found.reason, found.status,
+    return Classification(ReturnKind.BOUNCE, found.category, found.reason, found.status,
                           rule, code, _clean(first.diagnostic), domain, who)  # fmt: skip
 
 

@@ -18,7 +18,7 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Failure:
+class CodeFailure:
     """What one provider failure code means for the report and for the address."""
 
     service: str  # apns, fcm or twilio
@@ -33,9 +33,9 @@ class Failure:
 _B, _E = Outcome.BOUNCE, Outcome.ERROR
 
 
-def _rows(service: str, *rows: tuple[str, Outcome, str, str, bool, str]) -> dict[str, Failure]:
+def _rows(service: str, *rows: tuple[str, Outcome, str, str, bool, str]) -> dict[str, CodeFailure]:
     return {
-        code: Failure(service, code, outcome, reason, category, dead, note)
+        code: CodeFailure(service, code, outcome, reason, category, dead, note)
         for code, outcome, reason, category, dead, note in rows
     }
 
@@ -103,10 +103,10 @@ TWILIO = _rows(
     ("21614", _B, "'To' number is not a mobile number", "hard", True, "The number cannot receive text messages."),
 )  # fmt: skip
 
-SERVICES: dict[str, dict[str, Failure]] = {"apns": APNS, "fcm": FCM, "twilio": TWILIO}
+SERVICES: dict[str, dict[str, CodeFailure]] = {"apns": APNS, "fcm": FCM, "twilio": TWILIO}
 
 
-def read_failure(service: str, code: str | int | None) -> Failure | None:
+def read_failure(service: str, code: str | int | None) -> CodeFailure | None:
     """The meaning of a provider's failure code, or None when the code is not in the table.
 
     APNs reasons are matched as written; FCM codes in any case; Twilio codes as digits.

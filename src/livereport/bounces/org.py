@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from livereport.bounces.mobile import Failure, Outcome, read_failure
+from livereport.bounces.mobile import CodeFailure, Outcome, read_failure
 from livereport.bounces.overrides import FIELDS, parse_rules
 from livereport.bounces.qualify import Qualification, qualify
 from livereport.bounces.rules import DEFAULT_CATEGORY, DEFAULT_RULES, Reason, Rule
@@ -196,7 +196,7 @@ def _from_org_rules(
     return msgspec.structs.replace(event, reason=reason, bounce=bounce)
 
 
-def provider_failure(channel: str, platform: str, code: str) -> Failure | None:
+def provider_failure(channel: str, platform: str, code: str) -> CodeFailure | None:
     """The meaning of a push / SMS event's provider code: Twilio for SMS; APNs for iOS, FCM for
     Android, both (APNs first) for other push platforms."""
     if channel == "sms":

@@ -12,13 +12,11 @@ from enum import StrEnum
 from functools import lru_cache
 from types import MappingProxyType
 
+from livereport.events import Bounce
 
-class Category(StrEnum):
-    """What a bounce says about the address: stop (hard), retry later (soft), or nothing."""
-
-    HARD = "hard"
-    SOFT = "soft"
-    IGNORED = "ignored"
+#: What a bounce says about the address: the event's own ``bounce`` field (one enum, two
+#: names: rules speak of a category, events of their bounce).
+Category = Bounce
 
 
 class Reason(StrEnum):

@@ -1331,9 +1331,9 @@ def returns_import(paths: tuple[Path, ...], data: Path | None, org: str | None, 
     """Read maildir folders, mbox files or single message files of returned mails."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from livereport.returns.inbox import Tally, count_messages, read_messages
+    from livereport.returns.inbox import MailboxTally, count_messages, read_messages
 
-    tally = Tally()
+    tally = MailboxTally()
     with failures(), _return_sink(data, url, key, org) as sink:
         total = sum(count_messages(p) for p in paths)
         columns = (TextColumn("returned mails"), BarColumn(), MofNCompleteColumn())

@@ -179,7 +179,7 @@ def _text(value: Any) -> str:
 
 
 @dataclass
-class Summary:
+class AjoSummary:
     lines: int = 0
     accepted: int = 0
     duplicates: int = 0
@@ -210,9 +210,9 @@ def load_ajo_files(
     store: Store | None = None,
     org: int | None = None,
     retention_days: int = 30,
-) -> Summary:
+) -> AjoSummary:
     """Map and store every record of the files, into a server (url, key) or a store (org)."""
-    summary = Summary()
+    summary = AjoSummary()
     writer = Writer(store, linger_s=0, retention_s=retention_days * 86_400) if store else None
     if writer is not None:
         writer.start()
@@ -255,7 +255,7 @@ def load_ajo_files(
     return summary
 
 
-def _store(writer: Writer, org: int, pending: list[tuple[str, dict[str, Any]]], summary: Summary, retention_days: int) -> None:  # fmt: skip
+def _store(writer: Writer, org: int, pending: list[tuple[str, dict[str, Any]]], summary: AjoSummary, retention_days: int) -> None:  # fmt: skip
     ctx = Context(org, datetime.now(UTC), timedelta(days=retention_days))
     result = run_blocking(writer, Items([raw for _, raw in pending]), ctx)
     summary.accepted += result.accepted
@@ -264,7 +264,7 @@ def _store(writer: Writer, org: int, pending: list[tuple[str, dict[str, Any]]], 
         summary.rejected.append((pending[r.index][0], r.errors))
 
 
-def _post(client: httpx.Client, url: str, key: str, pending: list[tuple[str, dict[str, Any]]], summary: Summary) -> None:
+def _post(client: httpx.Client, url: str, key: str, pending: list[tuple[str, dict[str, Any]]], summary: AjoSummary) -> None:
     body = "".join(json.dumps(raw) + "\n" for _, raw in pending).encode()
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/x-ndjson"}
     for _attempt in range(30):

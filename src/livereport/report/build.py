@@ -34,7 +34,7 @@ from livereport.report.catalogue import (
     widgets_of,
 )
 from livereport.report.query import (
-    Scope,
+    ReportScope,
     TabTallies,
     Tally,
     Window,
@@ -61,7 +61,7 @@ class _Shared:
         self._found: dict[tuple[Any, ...], Future[dict[Any, Tally]]] = {}
         self._lock = threading.Lock()
 
-    def tallies(self, store: Store, scope: Scope, start: int, end: int, **kw: Any) -> dict[Any, Tally]:
+    def tallies(self, store: Store, scope: ReportScope, start: int, end: int, **kw: Any) -> dict[Any, Tally]:
         names = kw.get("names")
         dimension = kw.get("dimension")
         key = (
@@ -91,7 +91,7 @@ def check_scope(channel: str) -> str:
     return channel
 
 
-def check_execution(scope: Scope, known: list[str]) -> None:
+def check_execution(scope: ReportScope, known: list[str]) -> None:
     """An execution the campaign has no events of in the window is most likely a typo: a 400
     listing the known ones, rather than a report of zeros."""
     if scope.execution is not None and scope.execution not in known:
@@ -154,12 +154,12 @@ class Reports:
     def _scope(
         self, org: int, campaign: str, channel: str, execution: str | None, window: Window,
         engagement: str = "all",
-    ) -> Scope:  # fmt: skip
+    ) -> ReportScope:  # fmt: skip
         check_scope(channel)
         check_engagement(engagement)
         if not campaign_exists(self.store, org, campaign):
             raise NotFound(f"campaign {campaign[:128]!r} has no events; check its id")
-        scope = Scope(org, campaign, channel, execution or None, engagement)
+        scope = ReportScope(org, campaign, channel, execution or None, engagement)
         if scope.execution is not None:
             check_execution(scope, executions(self.store, scope, window.start, window.end, self.raw))
         return scope
@@ -259,7 +259,7 @@ class Reports:
 
     def _breakdown(
         self,
-        scope: Scope,
+        scope: ReportScope,
         window: Window,
         by: str,
         names: tuple[str, ...] | None,
@@ -310,7 +310,7 @@ class Reports:
         return {**_head(scope, window), **self._series(scope, window, tuple(metrics), bucket)}
 
     def _series(
-        self, scope: Scope, window: Window, names: tuple[str, ...], bucket: str | None,
+        self, scope: ReportScope, window: Window, names: tuple[str, ...], bucket: str | None,
         tally: Callable[..., dict[Any, Tally]] = tallies,
     ) -> dict[str, Any]:  # fmt: skip
         name = bucket or (DEFAULT_BUCKET if window.is_day else periods.default_bucket(window))
@@ -366,7 +366,7 @@ class Reports:
             mark = high_water_mark(self.store, org, campaign, window.start, window.end)
         # Events in the window prove the campaign exists; without, ask the campaigns table.
         scope = (
-            Scope(org, campaign, tab, execution or None, engagement)
+            ReportScope(org, campaign, tab, execution or None, engagement)
             if mark
             else self._scope(org, campaign, tab, execution, window, engagement)
         )
@@ -410,7 +410,7 @@ class Reports:
         return built
 
     def _cache_build(
-        self, key: tuple[Any, ...], mark: int, scope: Scope, window: Window, tab: str,
+        self, key: tuple[Any, ...], mark: int, scope: ReportScope, window: Window, tab: str,
         compare: bool,
     ) -> dict[str, Any]:  # fmt: skip
         """Build a tab, and keep it when nothing was written while it was built."""
@@ -429,7 +429,7 @@ class Reports:
                 self._cached.popitem(last=False)
         return report
 
-    def _report(self, scope: Scope, window: Window, tab: str, compare: bool = False) -> dict[str, Any]:
+    def _report(self, scope: ReportScope, window: Window, tab: str, compare: bool = False) -> dict[str, Any]:
         shown = {name for w in widgets_of(tab) for name in w.metrics}
         tally: Callable[..., dict[Any, Tally]]
         if self.raw or scope.engagement != "all":  # the tab's broad statements count all opens
@@ -481,7 +481,7 @@ class Reports:
         }
 
     def _widget(
-        self, w: Widget, scope: Scope, window: Window, totals: Future[Tally],
+        self, w: Widget, scope: ReportScope, window: Window, totals: Future[Tally],
         tally: Callable[..., dict[Any, Tally]], earlier: Future[Tally] | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         data: dict[str, Any]
@@ -554,7 +554,7 @@ def describe_catalogue() -> dict[str, Any]:
     }
 
 
-def _head(scope: Scope, window: Window) -> dict[str, Any]:
+def _head(scope: ReportScope, window: Window) -> dict[str, Any]:
     head: dict[str, Any] = {
         "campaign": scope.campaign,
         "channel": scope.channel,

@@ -93,7 +93,7 @@ class Tally:
 
 
 @dataclass(frozen=True)
-class Scope:
+class ReportScope:
     """Which rollup rows a query reads: one org, one campaign, a channel, maybe one execution.
     ``engagement``: which opens and clicks count (catalogue.ENGAGEMENTS): all, only those of
     people, or only those of machines; every other type is counted whole."""
@@ -223,7 +223,7 @@ def needed(names: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
 
 def tallies(
     store: Store,
-    scope: Scope,
+    scope: ReportScope,
     start: int,
     end: int,
     *,
@@ -345,7 +345,7 @@ def tallies(
     return dict(result)
 
 
-def window_usable(scope: Scope, start: int, group: str, uniques: frozenset[str]) -> bool:
+def window_usable(scope: ReportScope, start: int, group: str, uniques: frozenset[str]) -> bool:
     """Whether a window's distinct profiles can be read from each profile's last occurrence
     (store/window.py): the window starts recently enough, and, at the campaign level, the
     types counted come from one channel only (a sum over channels would count a profile
@@ -358,7 +358,7 @@ def window_usable(scope: Scope, start: int, group: str, uniques: frozenset[str])
 
 
 def window_uniques(
-    store: Store, scope: Scope, start: int, end: int, group: str, dimension: Dimension | None,
+    store: Store, scope: ReportScope, start: int, end: int, group: str, dimension: Dimension | None,
     uniques: frozenset[str], series: bool = False,
 ) -> list[tuple[Any, str, int]] | None:  # fmt: skip
     """Distinct profiles per group value and type: the profiles whose last occurrence lies in
@@ -397,16 +397,16 @@ def window_uniques(
 
 
 def total_tally(
-    store: Store, scope: Scope, start: int, end: int, names: Iterable[str] | None = None,
+    store: Store, scope: ReportScope, start: int, end: int, names: Iterable[str] | None = None,
     raw: bool = False, count_all: bool = False,
 ) -> Tally:  # fmt: skip
     found = tallies(store, scope, start, end, names=names, raw=raw, count_all=count_all)
     return found.get("", Tally())
 
 
-def executions(store: Store, scope: Scope, start: int, end: int, raw: bool = False) -> list[str]:
+def executions(store: Store, scope: ReportScope, start: int, end: int, raw: bool = False) -> list[str]:
     """The named executions with events in the window (the scope's own execution is ignored)."""
-    where, params = Scope(scope.org, scope.campaign, CAMPAIGN).where(start, end)
+    where, params = ReportScope(scope.org, scope.campaign, CAMPAIGN).where(start, end)
     source = _RAW_MINUTES if raw else "{db}.minute_counts"
     rows = store.execute(
         f"SELECT DISTINCT execution FROM {source} WHERE {where} AND execution != ''",  # noqa: S608
@@ -464,7 +464,7 @@ class TabTallies:
     """
 
     def __init__(
-        self, store: Store, scope: Scope, start: int, end: int, dimensions: Iterable[Dimension],
+        self, store: Store, scope: ReportScope, start: int, end: int, dimensions: Iterable[Dimension],
         uniques: frozenset[str], series_start: int | None,
     ) -> None:  # fmt: skip
         self.store, self.scope, self.start, self.end = store, scope, start, end
@@ -483,7 +483,7 @@ class TabTallies:
 
     def _read_counts(self) -> list[tuple[Any, ...]]:
         # Every channel and execution: the executions list and the channels widget need them.
-        where, params = Scope(self.scope.org, self.scope.campaign, CAMPAIGN).where(self.start, self.end)
+        where, params = ReportScope(self.scope.org, self.scope.campaign, CAMPAIGN).where(self.start, self.end)
         return self.store.execute(
             "SELECT toString(channel), execution, toString(type), toString(bounce), sum(events) "  # noqa: S608
             f"FROM {{db}}.minute_counts WHERE {where} GROUP BY channel, execution, type, bounce",
@@ -545,7 +545,7 @@ class TabTallies:
     # the answers
 
     def tallies(
-        self, store: Store, scope: Scope, start: int, end: int, *, group: str = "none",
+        self, store: Store, scope: ReportScope, start: int, end: int, *, group: str = "none",
         dimension: Dimension | None = None, bucket: int | None = None,
         names: Iterable[str] | None = None, raw: bool = False, count_all: bool = False,
         day_tz: str | None = None,

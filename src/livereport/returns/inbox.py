@@ -135,7 +135,7 @@ def _is_mbox(path: Path) -> bool:
 
 
 @dataclass
-class Tally:
+class MailboxTally:
     """Outcomes of an import, as POST /v1/returns names them."""
 
     messages: int = 0

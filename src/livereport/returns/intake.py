@@ -14,7 +14,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from livereport.bounces.classify import Classification, Kind, classify_message
+from livereport.bounces.classify import Classification, ReturnKind, classify_message
 from livereport.bounces.mail import header, parse_message, redact
 from livereport.bounces.rules import DEFAULT_RULES, Rule
 from livereport.ingest.pipeline import Context, Items, run_blocking
@@ -22,11 +22,11 @@ from livereport.ingest.writer import Writer
 from livereport.store.metadata import KeptReturn, Metadata
 
 #: The event each kind of return becomes, once attributed.
-EVENT_TYPES: dict[Kind, str] = {
-    Kind.BOUNCE: "bounce",
-    Kind.AUTO_REPLY: "bounce",
-    Kind.COMPLAINT: "spam_complaint",
-    Kind.DELAY: "retry",  # the sender's MTA keeps trying: the message is back in a retry queue
+EVENT_TYPES: dict[ReturnKind, str] = {
+    ReturnKind.BOUNCE: "bounce",
+    ReturnKind.AUTO_REPLY: "bounce",
+    ReturnKind.COMPLAINT: "spam_complaint",
+    ReturnKind.DELAY: "retry",  # the sender's MTA keeps trying: the message is back in a retry queue
 }
 
 UNATTRIBUTED = (
@@ -63,7 +63,7 @@ def read_return(raw: bytes, now: datetime, rules: Sequence[Rule] = DEFAULT_RULES
     subject = redact(header(message, "Subject"))[:200]
     kind = EVENT_TYPES.get(verdict.kind)
     if kind is None:
-        because = NOT_A_RETURN if verdict.kind == Kind.OTHER else None
+        because = NOT_A_RETURN if verdict.kind == ReturnKind.OTHER else None
         return Return(digest, verdict, subject, None, because)
     who = verdict.attribution
     if not (who.campaign and who.profile):
