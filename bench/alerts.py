@@ -123,18 +123,28 @@ def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:
 
 def trial_rules(trials: int, receiver: Receiver) -> list[dict[str, Any]]:
     return [
-        {"id": f"latency-{n:03d}", "metric": "hard_bounce_rate", "channel": "email",
-         "above": 0.05, "span_minutes": 5, "min_volume": 50, "severity": "critical",
-         "campaign": trial_campaign(n), "notify": [{"webhook": receiver.url(f"/trial/{n}")}]}
+        {
+            "id": f"latency-{n:03d}",
+            "metric": "hard_bounce_rate",
+            "channel": "email",
+            "above": 0.05,
+            "span_minutes": 5,
+            "min_volume": 50,
+            "severity": "critical",
+            "campaign": trial_campaign(n),
+            "notify": [{"webhook": receiver.url(f"/trial/{n}")}],
+        }
         for n in range(trials)
-    ]  # fmt: skip
+    ]
 
 
 def trial_campaign(n: int) -> str:
     return f"bench-alerts-trial-{n:03d}"
 
 
-def latency_trials(client: httpx.Client, receiver: Receiver, trials: int, timeout: float) -> list[float]:  # fmt: skip
+def latency_trials(
+    client: httpx.Client, receiver: Receiver, trials: int, timeout: float
+) -> list[float]:
     """Seconds from the 200 of each crossing POST to its webhook's arrival."""
     delays = []
     for n in range(trials):
@@ -173,7 +183,7 @@ _KINDS: tuple[tuple[str, str | None, tuple[str, ...], tuple[float, ...]], ...] =
     ("errors", "above", ("email", "sms", "push"), (200, 500, 1000)),
     ("bounces", "above", ("email", "sms", "push"), (1000, 5000)),
     ("stall", None, ("email", "sms", "push"), ()),
-)  # fmt: skip
+)
 
 
 def cost_rules(count: int, campaigns: Sequence[str], seed: int = 17) -> list[dict[str, Any]]:
@@ -186,11 +196,13 @@ def cost_rules(count: int, campaigns: Sequence[str], seed: int = 17) -> list[dic
         metric, condition, channels, thresholds = _KINDS[n % len(_KINDS)]
         channel = rng.choice(channels)
         rule: dict[str, Any] = {
-            "id": f"cost-{n:04d}-{metric}", "metric": metric, "channel": channel,
+            "id": f"cost-{n:04d}-{metric}",
+            "metric": metric,
+            "channel": channel,
             "span_minutes": rng.choice((5, 15, 60)),
             "min_volume": rng.choice((50, 100, 200, 500, 1000)) if condition else 100,
             "severity": rng.choice(("info", "warning", "critical")),
-        }  # fmt: skip
+        }
         if condition is not None:
             rule[condition] = rng.choice(thresholds)
             if metric.endswith("_rate") and channel == "email" and rng.random() < 0.2:
@@ -211,9 +223,11 @@ def template_bodies(batch: int) -> list[bytes]:
     traffic.warm_up(now - timedelta(minutes=20), now - timedelta(minutes=3))
     events = [
         {**e, "id": f"r000000-{e['id']}"}
-        for chunk in simulate.replay(traffic, now - timedelta(minutes=3), now - timedelta(seconds=5))
+        for chunk in simulate.replay(
+            traffic, now - timedelta(minutes=3), now - timedelta(seconds=5)
+        )
         for e in chunk
-    ]  # fmt: skip
+    ]
     return encode_batches(events, batch, compress=False)
 
 
@@ -262,10 +276,14 @@ def judging_passes(url: str) -> tuple[int, float] | None:
             found[name] = float(value)
     if len(found) != 2:
         return None
-    return int(found["livereport_alert_pass_seconds_count"]), found["livereport_alert_pass_seconds_sum"]
+    return int(found["livereport_alert_pass_seconds_count"]), found[
+        "livereport_alert_pass_seconds_sum"
+    ]
 
 
-def run_slice(server: BenchServer, key: str, phase: Phase, load: Iterator[bytes], seconds: float, clients: int) -> None:  # fmt: skip
+def run_slice(
+    server: BenchServer, key: str, phase: Phase, load: Iterator[bytes], seconds: float, clients: int
+) -> None:
     assert server.process is not None
     stop = threading.Event()
     timer = threading.Timer(seconds, stop.set)
@@ -304,7 +322,9 @@ def put_rules(client: httpx.Client, rules: list[dict[str, Any]]) -> None:
         )
 
 
-def measure_cost(server: BenchServer, key: str, client: httpx.Client, args: argparse.Namespace) -> tuple[Phase, Phase, int]:  # fmt: skip
+def measure_cost(
+    server: BenchServer, key: str, client: httpx.Client, args: argparse.Namespace
+) -> tuple[Phase, Phase, int]:
     """Phases (a) without rules and (b) with ``--rules`` rules, and how many of those rules'
     alerts fired."""
     campaigns = load_campaigns()
@@ -340,9 +360,11 @@ def main() -> None:
         "--timeout", type=float, default=60.0, help="Seconds to wait for a webhook."
     )
     parser.add_argument(
-        "--latency-rules", type=int, default=0,
+        "--latency-rules",
+        type=int,
+        default=0,
         help="Also keep this many of the cost rules during the latency trials.",
-    )  # fmt: skip
+    )
     parser.add_argument("--rules", type=int, default=1000, help="Rules in phase (b).")
     parser.add_argument("--seconds", type=float, default=30.0, help="Ingest seconds per phase.")
     parser.add_argument(
@@ -360,14 +382,18 @@ def main() -> None:
     console = Console()
     started_at = datetime.now(UTC)
     load_before = load_average()
-    console.print(f"[bold]livereport alerts benchmark[/] — {started_at:%Y-%m-%d %H:%M} UTC on {machine()}")  # fmt: skip
+    console.print(
+        f"[bold]livereport alerts benchmark[/] — {started_at:%Y-%m-%d %H:%M} UTC on {machine()}"
+    )
     receiver, http_server = start_receiver()
     os.environ["LIVEREPORT_ALERT_PRIVATE_TARGETS"] = "1"  # the child server inherits it
     root = Path(tempfile.mkdtemp(prefix="livereport-bench-"))
     server = BenchServer(root / "data").start()
     try:
         key = server.key("ingest", "read", "admin")
-        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as client:  # fmt: skip
+        with httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=120
+        ) as client:
             # The cost first: the trials' bounce storms would otherwise fire the cost rules
             # that apply to every campaign, again at each switch of the rules.
             console.print(f"cost: {args.rules:,} rules vs none, {args.seconds:g} s each …")
@@ -388,25 +414,42 @@ def main() -> None:
 
     p50, p95, worst = percentile(delays, 0.5), percentile(delays, 0.95), max(delays)
     others = f", {args.latency_rules:,} other rules" if args.latency_rules else ""
-    latency = Table(title=f"Notification latency: 200 of the crossing POST → webhook ({len(delays)} trials{others})")  # fmt: skip
+    latency = Table(
+        title=f"Notification latency: 200 of the crossing POST → webhook ({len(delays)} trials{others})"
+    )
     for column in ("p50 (ms)", "p95 (ms)", "max (ms)", f"target p95 ≤ {TARGET_P95_S:g} s"):
         latency.add_column(column, justify="right")
     verdict = "[green]met[/]" if p95 <= TARGET_P95_S else "[red]missed[/]"
     latency.add_row(f"{p50 * 1000:,.0f}", f"{p95 * 1000:,.0f}", f"{worst * 1000:,.0f}", verdict)
     console.print(latency)
 
-    cost = Table(title=f"Ingest while judging: {CAMPAIGNS} campaigns round-robin, {args.clients} clients, batches of {args.batch:,}")  # fmt: skip
-    for column in ("phase", "seconds", "events/s", "server CPU s", "cores", "CPU ms/1k events",
-                   "passes", "ms/pass", "retries"):  # fmt: skip
+    cost = Table(
+        title=f"Ingest while judging: {CAMPAIGNS} campaigns round-robin, {args.clients} clients, batches of {args.batch:,}"
+    )
+    for column in (
+        "phase",
+        "seconds",
+        "events/s",
+        "server CPU s",
+        "cores",
+        "CPU ms/1k events",
+        "passes",
+        "ms/pass",
+        "retries",
+    ):
         cost.add_column(column, justify="left" if column == "phase" else "right")
     for phase in (without, with_rules):
         cost.add_row(
-            phase.name, f"{phase.seconds:.1f}", f"{phase.events_s:,.0f}", f"{phase.cpu_s:.1f}",
-            f"{phase.cpu_s / phase.seconds:.2f}", f"{phase.cpu_ms_per_1k:.1f}",
+            phase.name,
+            f"{phase.seconds:.1f}",
+            f"{phase.events_s:,.0f}",
+            f"{phase.cpu_s:.1f}",
+            f"{phase.cpu_s / phase.seconds:.2f}",
+            f"{phase.cpu_ms_per_1k:.1f}",
             "n/a" if phase.passes is None else f"{phase.passes:,}",
             f"{phase.pass_s * 1000 / phase.passes:,.0f}" if phase.passes else "",
             f"{phase.retries}",
-        )  # fmt: skip
+        )
     console.print(cost)
     slower = 1 - with_rules.events_s / without.events_s if without.events_s else 0.0
     dearer = with_rules.cpu_ms_per_1k / without.cpu_ms_per_1k - 1 if without.cpu_ms_per_1k else 0.0
@@ -415,23 +458,42 @@ def main() -> None:
         f"({without.events_s:,.0f} → {with_rules.events_s:,.0f} events/s), server CPU per event "
         f"{dearer:+.1%}; {opened if opened < 1000 else 'at least 1000'} alerts of those rules "
         "fired. Judging passes: "
-        + ("n/a (the server's /metrics has no counter of them). " if with_rules.passes is None else "see the table. ")
+        + (
+            "n/a (the server's /metrics has no counter of them). "
+            if with_rules.passes is None
+            else "see the table. "
+        )
         + "events/s are accepted events; cores = server CPU s ÷ seconds. Load average before the run "
         f"{load_before}, after {load_average()}."
-    )  # fmt: skip
+    )
 
     if args.json is not None:
         found = {
-            "at": started_at.isoformat(), "machine": machine(), "load_before": load_before,
-            "load_after": load_average(), "args": {k: str(v) for k, v in vars(args).items()},
-            "latency_s": {"trials": len(delays), "other_rules": args.latency_rules,
-                          "p50": p50, "p95": p95, "max": worst,
-                          "target_p95": TARGET_P95_S, "samples": delays},
-            "cost": {"campaigns": CAMPAIGNS, "alerts_fired": opened, "ingest_slower": slower,
-                     "cpu_per_event_dearer": dearer,
-                     "phases": [{**asdict(p), "events_s": p.events_s, "cpu_ms_per_1k": p.cpu_ms_per_1k}
-                                for p in (without, with_rules)]},
-        }  # fmt: skip
+            "at": started_at.isoformat(),
+            "machine": machine(),
+            "load_before": load_before,
+            "load_after": load_average(),
+            "args": {k: str(v) for k, v in vars(args).items()},
+            "latency_s": {
+                "trials": len(delays),
+                "other_rules": args.latency_rules,
+                "p50": p50,
+                "p95": p95,
+                "max": worst,
+                "target_p95": TARGET_P95_S,
+                "samples": delays,
+            },
+            "cost": {
+                "campaigns": CAMPAIGNS,
+                "alerts_fired": opened,
+                "ingest_slower": slower,
+                "cpu_per_event_dearer": dearer,
+                "phases": [
+                    {**asdict(p), "events_s": p.events_s, "cpu_ms_per_1k": p.cpu_ms_per_1k}
+                    for p in (without, with_rules)
+                ],
+            },
+        }
         args.json.write_bytes(msgspec.json.format(msgspec.json.encode(found)) + b"\n")
         console.print(f"wrote {args.json}")
 

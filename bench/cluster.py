@@ -85,12 +85,17 @@ def body(tag: str, size: int, now_ms: int) -> bytes:
     """One batch of new events: ``tag`` makes the ids unique across batches."""
     return msgspec.json.encode(
         [
-            {"id": f"{tag}-{i}", "time": now_ms - i, "campaign": f"bench-{i % 20}",
-             "channel": "email", "type": ("sent", "delivered", "open")[i % 3],
-             "profile": f"p{i % 5000}"}
+            {
+                "id": f"{tag}-{i}",
+                "time": now_ms - i,
+                "campaign": f"bench-{i % 20}",
+                "channel": "email",
+                "type": ("sent", "delivered", "open")[i % 3],
+                "profile": f"p{i % 5000}",
+            }
             for i in range(size)
         ]
-    )  # fmt: skip
+    )
 
 
 def _metrics(node: Server) -> dict[str, float]:
@@ -154,11 +159,15 @@ def run(setup: str, shards: int, count: int, duration: float, clients: int, size
                     check.disconnect()
             seen = [_metrics(node) for node in nodes]
             return Result(
-                setup, sum(accepted), stored, seconds, disk,
+                setup,
+                sum(accepted),
+                stored,
+                seconds,
+                disk,
                 _mean_ms(seen, "livereport_shared_wait_seconds"),
                 _mean_ms(seen, "livereport_flush_seconds"),
                 sum(accepted) / max(1.0, sum(m["livereport_flush_seconds_count"] for m in seen)),
-            )  # fmt: skip
+            )
         finally:
             for node in nodes:
                 node.stop()
@@ -185,8 +194,10 @@ def main() -> None:
         run(setup, shards, count, args.duration, args.clients, args.batch)
         for setup, shards, count in setups
     ]
-    print(f"{platform.node()}: {os.cpu_count()} cores, {args.clients} clients, "
-          f"batches of {args.batch}, {args.duration:.0f} s each")  # fmt: skip
+    print(
+        f"{platform.node()}: {os.cpu_count()} cores, {args.clients} clients, "
+        f"batches of {args.batch}, {args.duration:.0f} s each"
+    )
     print()
     print(
         "| setup | events accepted | stored | events/s | events per batch "

@@ -18,15 +18,21 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 
 def machine() -> str:
     model = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
         platform.processor() or "unknown CPU",
-    )  # fmt: skip
+    )
     mem = next(
-        (int(line.split()[1]) // 1024 for line in Path("/proc/meminfo").read_text().splitlines()
-         if line.startswith("MemTotal:")),
+        (
+            int(line.split()[1]) // 1024
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal:")
+        ),
         0,
-    )  # fmt: skip
+    )
     return f"{os.cpu_count()} cores ({model}), {mem / 1024:.0f} GiB RAM, Python {platform.python_version()}"
 
 
@@ -91,8 +97,15 @@ _ELEMENTS = ("Buy now", "Hero banner", "Newsletter sign-up", "Close")
 
 
 def generate_sql(
-    org: int, campaign: str, first: int, count: int, start: int, end: int, total: int = 0,
-    campaigns: int = 0, machines: int = 0,
+    org: int,
+    campaign: str,
+    first: int,
+    count: int,
+    start: int,
+    end: int,
+    total: int = 0,
+    campaigns: int = 0,
+    machines: int = 0,
 ) -> str:
     """``INSERT … SELECT … FROM numbers()`` of ``count`` events of one campaign, numbered from
     ``first``, spread over [start, end) (epoch seconds): the channel/type funnel, reasons,

@@ -28,9 +28,14 @@ from query import timed, widgets
 
 ORG = 1
 ROLLUPS = (
-    "minute_counts", "minute_uniques", "dim_counts", "dim_uniques", "campaigns",
-    "engagement_counts", "engagement_uniques",
-)  # fmt: skip
+    "minute_counts",
+    "minute_uniques",
+    "dim_counts",
+    "dim_uniques",
+    "campaigns",
+    "engagement_counts",
+    "engagement_uniques",
+)
 TABS = ("email", "push", "sms")
 MACHINES = 25  # percent of opens and clicks
 
@@ -40,7 +45,9 @@ def make(store: ChdbStore, campaign: str, count: int, now: int) -> float:
     for first in range(0, count, 1_000_000):
         size = min(1_000_000, count - first)
         store.execute(
-            generate_sql(ORG, campaign, first, size, now - 86_400 + 120, now - 10, count, machines=MACHINES)
+            generate_sql(
+                ORG, campaign, first, size, now - 86_400 + 120, now - 10, count, machines=MACHINES
+            )
         )
     for table in ROLLUPS:
         store.execute(f"OPTIMIZE TABLE {{db}}.{table} FINAL")
@@ -75,13 +82,18 @@ def main() -> None:
             baseline = raw.report(ORG, campaign, tab, now=at, engagement="human")
             same = widgets(found["human"][1]) == widgets(baseline)
             cells = " | ".join(
-                f"{statistics.median(ms):,.0f} | {percentile(ms, 0.99):,.0f}" for ms, _ in found.values()
+                f"{statistics.median(ms):,.0f} | {percentile(ms, 0.99):,.0f}"
+                for ms, _ in found.values()
             )
             rows.append(f"| {tab} | {cells} | {'yes' if same else 'NO'} |")
             print(rows[-1], flush=True)
-        print(f"\nLive tabs of one campaign of {args.events:,} events over the last 24 hours, "
-              f"{MACHINES} % of its opens and clicks a machine's; ms\n")  # fmt: skip
-        print("| tab | all p50 | all p99 | human p50 | human p99 | machine p50 | machine p99 | human equals raw |")
+        print(
+            f"\nLive tabs of one campaign of {args.events:,} events over the last 24 hours, "
+            f"{MACHINES} % of its opens and clicks a machine's; ms\n"
+        )
+        print(
+            "| tab | all p50 | all p99 | human p50 | human p99 | machine p50 | machine p99 | human equals raw |"
+        )
         print("| :--- | ---: | ---: | ---: | ---: | ---: | ---: | :--- |")
         print("\n".join(rows))
         print(f"\nload average after: {load_average()}")

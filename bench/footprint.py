@@ -39,7 +39,11 @@ def through_api(count: int) -> list[str]:
     from datetime import UTC, datetime, timedelta
 
     now = datetime.now(UTC)
-    events = list(synthetic_events(count, "bench-footprint", now - timedelta(hours=20), now - timedelta(seconds=5)))  # fmt: skip
+    events = list(
+        synthetic_events(
+            count, "bench-footprint", now - timedelta(hours=20), now - timedelta(seconds=5)
+        )
+    )
     ndjson = b"\n".join(msgspec.json.encode(e) for e in events)
     root = Path(tempfile.mkdtemp(prefix="livereport-bench-"))
     server = BenchServer(root / "data").start()
@@ -79,8 +83,9 @@ def active_bytes(engine: Path) -> int:
         "query = 'SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = %(db)s'\n"
         "print(store.execute(query, {'db': store.database})[0][0])\n"
     )
-    done = subprocess.run([sys.executable, "-c", script, str(engine)], capture_output=True,
-                          text=True, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(engine)], capture_output=True, text=True, check=True
+    )
     return int(done.stdout.strip().splitlines()[-1])
 
 
@@ -102,10 +107,23 @@ def _engine_made(store: ChdbStore, sizes: list[int]) -> list[str]:
     done = 0
     for size in sizes:
         for first in range(done, size, 1_000_000):
-            store.execute(generate_sql(1, "bench", first, min(1_000_000, size - first), now - 23 * 3600, now - 10, size))  # fmt: skip
+            store.execute(
+                generate_sql(
+                    1, "bench", first, min(1_000_000, size - first), now - 23 * 3600, now - 10, size
+                )
+            )
         done = size
         window.rebuild(store)  # the live window's tables, as ingest or an upgrade fills them
-        for table in ("events", "minute_counts", "minute_uniques", "dim_counts", "dim_uniques", "campaigns", "unique_last", "unique_minutes"):  # fmt: skip
+        for table in (
+            "events",
+            "minute_counts",
+            "minute_uniques",
+            "dim_counts",
+            "dim_uniques",
+            "campaigns",
+            "unique_last",
+            "unique_minutes",
+        ):
             store.execute(f"OPTIMIZE TABLE {{db}}.{table} FINAL")
         parts = store.execute(
             "SELECT table, sum(bytes_on_disk) FROM system.parts WHERE database = %(db)s "
@@ -117,8 +135,10 @@ def _engine_made(store: ChdbStore, sizes: list[int]) -> list[str]:
         rows.append(
             f"| engine-made, {size:,} events | tables, merged | {total * 1e6 / size / 2**20:,.1f} MB "
             f"| {total / size:.0f} ({detail}) | |"
-        )  # fmt: skip
-        rows.append(f"| engine-made, {size:,} events | process RSS | {rss_bytes() / 2**20:,.0f} MB in all | | |")  # fmt: skip
+        )
+        rows.append(
+            f"| engine-made, {size:,} events | process RSS | {rss_bytes() / 2**20:,.0f} MB in all | | |"
+        )
     return rows
 
 

@@ -60,8 +60,12 @@ class Reader(threading.Thread):
 
     def _read(self) -> None:
         headers = {"Authorization": f"Bearer {self.key}", "Accept": "text/event-stream"}
-        with httpx.Client(base_url=self.url, headers=headers, timeout=None) as client, \
-                client.stream("GET", f"/v1/campaigns/{CAMPAIGN}/live", params={"tab": "email"}) as stream:  # fmt: skip
+        with (
+            httpx.Client(base_url=self.url, headers=headers, timeout=None) as client,
+            client.stream(
+                "GET", f"/v1/campaigns/{CAMPAIGN}/live", params={"tab": "email"}
+            ) as stream,
+        ):
             stream.raise_for_status()
             name = ""
             for line in stream.iter_lines():
@@ -82,12 +86,20 @@ class Reader(threading.Thread):
                     if value >= delivered:
                         return max(at, after) - after
             time.sleep(0.005)
-        raise SystemExit(f"the live stream did not show {delivered} delivered events within {timeout} s")
+        raise SystemExit(
+            f"the live stream did not show {delivered} delivered events within {timeout} s"
+        )
 
 
 def event(n: int) -> dict[str, Any]:
-    return {"id": f"f-{uuid.uuid4().hex}", "time": datetime.now(UTC).isoformat(),
-            "campaign": CAMPAIGN, "channel": "email", "type": "delivered", "profile": f"p{n}"}  # fmt: skip
+    return {
+        "id": f"f-{uuid.uuid4().hex}",
+        "time": datetime.now(UTC).isoformat(),
+        "campaign": CAMPAIGN,
+        "channel": "email",
+        "type": "delivered",
+        "profile": f"p{n}",
+    }
 
 
 def poll_baseline(client: httpx.Client, n: int) -> float:
@@ -112,8 +124,12 @@ def main() -> None:
     server = BenchServer(root / "data").start()
     try:
         key = server.key("ingest", "read")
-        head = header("bench/freshness.py" + (" --quick" if args.quick else f" --samples {samples}"))
-        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:  # fmt: skip
+        head = header(
+            "bench/freshness.py" + (" --quick" if args.quick else f" --samples {samples}")
+        )
+        with httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=60
+        ) as client:
             client.post("/v1/events", json=[event(0)]).raise_for_status()  # the campaign exists
             reader = Reader(server.url, key)
             reader.start()
@@ -139,7 +155,7 @@ def main() -> None:
         "| :--- | ---: | ---: | ---: | ---: |",
         f"| live stream (SSE, email tab) | {len(live)} | {ms(live, 0.5)} | {ms(live, 0.95)} | {ms(live, 0.99)} |",
         f"| baseline: polling GET …/totals back to back | {len(polled)} | {ms(polled, 0.5)} | {ms(polled, 0.95)} | {ms(polled, 0.99)} |",
-    ]  # fmt: skip
+    ]
     text = "\n".join([head, "", f"Load average after the run: {load_average()}.", "", *rows])
     print(text)
     write_section("freshness-quick" if args.quick else "freshness", text)

@@ -74,8 +74,9 @@ class BenchServer:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [*LIVEREPORT, "serve", "--data", str(self.data), "--port", str(self.port)],
-                stdout=log, stderr=log,
-            )  # fmt: skip
+                stdout=log,
+                stderr=log,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -127,20 +128,43 @@ _ELEMENTS = ("Buy now", "Hero banner", "Newsletter sign-up", "Close")
 # (channel, type, weight): roughly the funnel of a real campaign.
 _MIX: tuple[tuple[str, str, int], ...] = (
     (CAMPAIGN, "entered", 6),
-    ("email", "targeted", 10), ("email", "excluded", 1), ("email", "sent", 9),
-    ("email", "delivered", 9), ("email", "bounce", 1), ("email", "error", 1), ("email", "retry", 1),
-    ("email", "open", 5), ("email", "click", 2), ("email", "unsubscribe", 1),
+    ("email", "targeted", 10),
+    ("email", "excluded", 1),
+    ("email", "sent", 9),
+    ("email", "delivered", 9),
+    ("email", "bounce", 1),
+    ("email", "error", 1),
+    ("email", "retry", 1),
+    ("email", "open", 5),
+    ("email", "click", 2),
+    ("email", "unsubscribe", 1),
     ("email", "spam_complaint", 1),
-    ("sms", "targeted", 3), ("sms", "excluded", 1), ("sms", "sent", 3), ("sms", "delivered", 3),
-    ("sms", "bounce", 1), ("sms", "error", 1), ("sms", "click", 1),
-    ("push", "targeted", 4), ("push", "excluded", 1), ("push", "sent", 4),
-    ("push", "delivered", 4), ("push", "bounce", 1), ("push", "error", 1), ("push", "open", 2),
+    ("sms", "targeted", 3),
+    ("sms", "excluded", 1),
+    ("sms", "sent", 3),
+    ("sms", "delivered", 3),
+    ("sms", "bounce", 1),
+    ("sms", "error", 1),
+    ("sms", "click", 1),
+    ("push", "targeted", 4),
+    ("push", "excluded", 1),
+    ("push", "sent", 4),
+    ("push", "delivered", 4),
+    ("push", "bounce", 1),
+    ("push", "error", 1),
+    ("push", "open", 2),
     ("push", "action", 1),
-    ("inapp", "impression", 4), ("inapp", "interaction", 2), ("inapp", "excluded", 1),
-    ("web", "impression", 4), ("web", "interaction", 2), ("web", "error", 1),
-    ("directmail", "targeted", 1), ("directmail", "sent", 1), ("directmail", "excluded", 1),
+    ("inapp", "impression", 4),
+    ("inapp", "interaction", 2),
+    ("inapp", "excluded", 1),
+    ("web", "impression", 4),
+    ("web", "interaction", 2),
+    ("web", "error", 1),
+    ("directmail", "targeted", 1),
+    ("directmail", "sent", 1),
+    ("directmail", "excluded", 1),
     ("directmail", "error", 1),
-)  # fmt: skip
+)
 
 
 def synthetic_events(
@@ -153,10 +177,14 @@ def synthetic_events(
     first, span = int(start.timestamp() * 1000), int((end - start).total_seconds() * 1000)
     for n, (channel, type_, _) in enumerate(kinds):
         e: dict[str, Any] = {
-            "id": f"{seed}-{n}", "time": first + rng.randrange(span), "campaign": campaign,
-            "type": type_, "profile": f"p{(p := rng.randrange(profiles))}",
-            "execution": "morning" if n % 3 else "evening", "variant": "AB"[p % 2],
-        }  # fmt: skip
+            "id": f"{seed}-{n}",
+            "time": first + rng.randrange(span),
+            "campaign": campaign,
+            "type": type_,
+            "profile": f"p{(p := rng.randrange(profiles))}",
+            "execution": "morning" if n % 3 else "evening",
+            "variant": "AB"[p % 2],
+        }
         if channel != CAMPAIGN:
             e["channel"] = channel
         if type_ == "excluded":
@@ -176,23 +204,35 @@ def synthetic_events(
         yield e
 
 
-def simulated_events(count: int, campaign: str, start: datetime, end: datetime) -> list[dict[str, Any]]:  # fmt: skip
+def simulated_events(
+    count: int, campaign: str, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
     """`livereport.simulate.generate` traffic, grown until there are ``count`` events."""
     from livereport import simulate
 
     events: list[dict[str, Any]] = []
     profiles = max(1000, count // 20)
     while True:
-        events = [dict(e) for e in simulate.generate(
-            seed=1, campaign=campaign, profiles=profiles, start=start, end=end,
-            executions=("morning", "evening"), variants=("A", "B"),
-        )]  # fmt: skip
+        events = [
+            dict(e)
+            for e in simulate.generate(
+                seed=1,
+                campaign=campaign,
+                profiles=profiles,
+                start=start,
+                end=end,
+                executions=("morning", "evening"),
+                variants=("A", "B"),
+            )
+        ]
         if len(events) >= count or profiles > count:
             return events[:count]
         profiles = int(profiles * count / max(len(events), 1) * 1.1) + 1
 
 
-def make_events(kind: str, count: int, campaign: str, start: datetime, end: datetime) -> tuple[str, list[dict[str, Any]]]:  # fmt: skip
+def make_events(
+    kind: str, count: int, campaign: str, start: datetime, end: datetime
+) -> tuple[str, list[dict[str, Any]]]:
     if kind == "auto":
         kind = "simulate" if importlib.util.find_spec("livereport.simulate") else "synthetic"
     if kind == "simulate":
@@ -210,14 +250,21 @@ def encode_batches(events: Sequence[dict[str, Any]], batch: int, compress: bool)
 ROUND_MARK = b'"id":"r000000-'
 
 
-def sustained_bodies(events: Sequence[dict[str, Any]], batch: int, compress: bool, rounds: int) -> Iterator[list[bytes]]:  # fmt: skip
+def sustained_bodies(
+    events: Sequence[dict[str, Any]], batch: int, compress: bool, rounds: int
+) -> Iterator[list[bytes]]:
     """The events again and again, each round under new ids (``r000001-…``): per round, the
     list of bodies; gzip bodies are compressed here, before the clock starts."""
     marked = [{**e, "id": f"r000000-{e['id']}"} for e in events]
     plain = encode_batches(marked, batch, False)
     for r in range(rounds):
         mark = b'"id":"r%06d-' % r
-        yield [gzip.compress(b.replace(ROUND_MARK, mark), 1) if compress else b.replace(ROUND_MARK, mark) for b in plain]  # fmt: skip
+        yield [
+            gzip.compress(b.replace(ROUND_MARK, mark), 1)
+            if compress
+            else b.replace(ROUND_MARK, mark)
+            for b in plain
+        ]
 
 
 # the load
@@ -234,9 +281,15 @@ class Outcome:
 
 
 def post_all(
-    url: str, key: str, bodies: Iterable[bytes], compressed: bool, clients: int,
-    rate: float | None = None, stop: threading.Event | None = None, events_per_body: int = 0,
-) -> Outcome:  # fmt: skip
+    url: str,
+    key: str,
+    bodies: Iterable[bytes],
+    compressed: bool,
+    clients: int,
+    rate: float | None = None,
+    stop: threading.Event | None = None,
+    events_per_body: int = 0,
+) -> Outcome:
     """Post every body with ``clients`` threads; a 429/503 is retried after Retry-After.
 
     ``rate`` (events/s, with ``events_per_body``) paces the posting; ``stop`` ends it early.
@@ -296,7 +349,9 @@ def _outcome(e: dict[str, Any]) -> tuple[str, str, str]:
     return e["channel"], metric, ""
 
 
-def expected_ranges(events: Sequence[dict[str, Any]]) -> tuple[dict[tuple[str, str], tuple[int, int]], int]:  # fmt: skip
+def expected_ranges(
+    events: Sequence[dict[str, Any]],
+) -> tuple[dict[tuple[str, str], tuple[int, int]], int]:
     """(channel, metric) → (least, most) the totals may say, and how many entered events are
     stored. An id sent again with other content counts once, as whichever version came
     first: with concurrent clients that order is not fixed, hence a range."""
@@ -321,7 +376,9 @@ def expected_ranges(events: Sequence[dict[str, Any]]) -> tuple[dict[tuple[str, s
     return {k: (least[k], most[k]) for k in most}, entered_events
 
 
-def check_totals(url: str, key: str, campaign: str, events: Sequence[dict[str, Any]], accepted: int) -> str:  # fmt: skip
+def check_totals(
+    url: str, key: str, campaign: str, events: Sequence[dict[str, Any]], accepted: int
+) -> str:
     """Every count metric of every channel against the events, and their sum against the
     accepted count; a one-line verdict."""
     expected, entered_events = expected_ranges(events)
@@ -367,9 +424,10 @@ def stored_count(url: str, key: str, campaign: str) -> int:
             response.raise_for_status()
             metrics = response.json()["metrics"]
             stored += sum(
-                metrics[name] for name in metrics_for(channel.value)
+                metrics[name]
+                for name in metrics_for(channel.value)
                 if METRICS[name].count is not None and METRICS[name].bounce is None
-            )  # fmt: skip
+            )
     return stored
 
 
@@ -386,7 +444,9 @@ class Sustained:
     verdict: str
 
 
-def sustained(events: Sequence[dict[str, Any]], batch: int, compress: bool, duration: float, clients: int) -> tuple[float, Outcome, int, str]:  # fmt: skip
+def sustained(
+    events: Sequence[dict[str, Any]], batch: int, compress: bool, duration: float, clients: int
+) -> tuple[float, Outcome, int, str]:
     """Post the events round after round for ``duration`` seconds: (seconds, outcome, server
     RSS, verdict of the stored count)."""
     root = Path(tempfile.mkdtemp(prefix="livereport-bench-"))
@@ -414,9 +474,8 @@ def sustained(events: Sequence[dict[str, Any]], batch: int, compress: bool, dura
         posted_bodies = sent["bodies"]
         entered = sum(entered_per_body[i % len(entered_per_body)] for i in range(posted_bodies))
         stored = stored_count(server.url, key, events[0]["campaign"]) + entered
-        verdict = (
-            f"stored {stored:,} = accepted {outcome.accepted:,}: "
-            + ("OK" if stored == outcome.accepted and outcome.rejected == 0 else "DIFFERENT")
+        verdict = f"stored {stored:,} = accepted {outcome.accepted:,}: " + (
+            "OK" if stored == outcome.accepted and outcome.rejected == 0 else "DIFFERENT"
         )
         return outcome.seconds, outcome, rss, verdict
     finally:
@@ -437,11 +496,31 @@ def stored_rows_file(events: Sequence[dict[str, Any]], path: Path) -> int:
     encode = msgspec.json.Encoder().encode
     with path.open("wb") as out:
         for _, e in batch.events:
-            values = (1, e.id, e.time_ms // 1000, e.time_ms % 1000, received, e.campaign,
-                      e.channel, e.type, e.profile, e.execution, e.variant, e.reason, e.code,
-                      e.bounce, e.smtp_status, e.smtp_code, e.smtp_diagnostic,
-                      e.recipient_domain, e.platform, e.interaction, e.element, e.url,
-                      int(e.machine))  # fmt: skip
+            values = (
+                1,
+                e.id,
+                e.time_ms // 1000,
+                e.time_ms % 1000,
+                received,
+                e.campaign,
+                e.channel,
+                e.type,
+                e.profile,
+                e.execution,
+                e.variant,
+                e.reason,
+                e.code,
+                e.bounce,
+                e.smtp_status,
+                e.smtp_code,
+                e.smtp_diagnostic,
+                e.recipient_domain,
+                e.platform,
+                e.interaction,
+                e.element,
+                e.url,
+                int(e.machine),
+            )
             out.write(encode(dict(zip(EVENT_COLUMNS, values, strict=True))) + b"\n")
     return len(batch.events)
 
@@ -452,10 +531,22 @@ def engine_rate(path: Path, rows: int, duration: float) -> float:
     data = Path(tempfile.mkdtemp(prefix="livereport-engine-"))
     try:
         out = subprocess.run(
-            [sys.executable, __file__, "--engine", str(path), "--engine-rows", str(rows),
-             "--duration", str(duration), "--data", str(data)],
-            check=True, capture_output=True, text=True,
-        ).stdout  # fmt: skip
+            [
+                sys.executable,
+                __file__,
+                "--engine",
+                str(path),
+                "--engine-rows",
+                str(rows),
+                "--duration",
+                str(duration),
+                "--data",
+                str(data),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         return float(out.strip().splitlines()[-1])
     finally:
         shutil.rmtree(data, ignore_errors=True)
@@ -482,23 +573,35 @@ def matrix(args: argparse.Namespace) -> None:
     now = datetime.now(UTC)
     count = 20_000 if args.quick else 200_000
     duration = 10.0 if args.quick else args.duration
-    events = list(synthetic_events(count, campaign, now - timedelta(hours=1), now - timedelta(seconds=5)))  # fmt: skip
-    lines = [header(f"bench/ingest.py --matrix --duration {duration:g}" + (" --quick" if args.quick else ""))]  # fmt: skip
+    events = list(
+        synthetic_events(count, campaign, now - timedelta(hours=1), now - timedelta(seconds=5))
+    )
+    lines = [
+        header(
+            f"bench/ingest.py --matrix --duration {duration:g}" + (" --quick" if args.quick else "")
+        )
+    ]
     rows: list[str] = []
     with tempfile.TemporaryDirectory(prefix="livereport-ndjson-") as tmp:
         path = Path(tmp) / "events.ndjson"
         for batch, compress in ((10_000, False), (10_000, True), (1_000, False), (1_000, True)):
             # One file of at most 50,000 rows: what the writer inserts at once, at most.
-            file_rows = stored_rows_file([{**e, "id": f"e-{e['id']}"} for e in events[:50_000]], path)
+            file_rows = stored_rows_file(
+                [{**e, "id": f"e-{e['id']}"} for e in events[:50_000]], path
+            )
             engine = engine_rate(path, file_rows, min(duration, 20.0))
-            seconds, outcome, rss, verdict = sustained(events, batch, compress, duration, args.clients)
+            seconds, outcome, rss, verdict = sustained(
+                events, batch, compress, duration, args.clients
+            )
             ours = outcome.accepted / seconds
-            print(f"batch {batch} gzip {compress}: {ours:,.0f} events/s, engine {engine:,.0f}; {verdict}")
+            print(
+                f"batch {batch} gzip {compress}: {ours:,.0f} events/s, engine {engine:,.0f}; {verdict}"
+            )
             rows.append(
                 f"| {batch:,} | {'gzip' if compress else 'plain'} | {seconds:.0f} | {ours:,.0f} "
                 f"| {engine:,.0f} | {ours / engine:.2f} | {outcome.retries} | {rss / 2**20:,.0f} "
                 f"| {verdict} |"
-            )  # fmt: skip
+            )
     lines += [
         "",
         f"{args.clients} client threads on the same machine; {count:,} synthetic events sent "
@@ -517,10 +620,13 @@ def matrix(args: argparse.Namespace) -> None:
 
 def machine() -> str:
     model = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
         platform.processor() or "unknown CPU",
-    )  # fmt: skip
+    )
     return (
         f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {platform.system()}"
     )
@@ -532,16 +638,29 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000, help="Events per request.")
     parser.add_argument("--gzip", action="store_true", help="Send gzip-compressed bodies.")
     parser.add_argument("--clients", type=int, default=4, help="Concurrent client threads.")
-    parser.add_argument("--generator", choices=("auto", "simulate", "synthetic"), default="auto",
-                        help="auto: livereport.simulate when present, else synthetic.")  # fmt: skip
-    parser.add_argument("--settle", type=float, default=30.0,
-                        help="Seconds to let merges run before the final disk size.")  # fmt: skip
+    parser.add_argument(
+        "--generator",
+        choices=("auto", "simulate", "synthetic"),
+        default="auto",
+        help="auto: livereport.simulate when present, else synthetic.",
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=30.0,
+        help="Seconds to let merges run before the final disk size.",
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the data directory.")
-    parser.add_argument("--matrix", action="store_true",
-                        help="Sustained ingest of every batch size and body, beside the engine's "
-                             "rate; writes docs/performance.md.")  # fmt: skip
+    parser.add_argument(
+        "--matrix",
+        action="store_true",
+        help="Sustained ingest of every batch size and body, beside the engine's "
+        "rate; writes docs/performance.md.",
+    )
     parser.add_argument("--duration", type=float, default=60.0, help="Seconds per --matrix run.")
-    parser.add_argument("--quick", action="store_true", help="--matrix with small sizes, 10 s runs.")
+    parser.add_argument(
+        "--quick", action="store_true", help="--matrix with small sizes, 10 s runs."
+    )
     parser.add_argument("--engine", type=Path, help=argparse.SUPPRESS)  # the child process
     parser.add_argument("--engine-rows", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
@@ -555,14 +674,21 @@ def main() -> None:
 
     campaign = "bench-ingest"
     now = datetime.now(UTC)
-    kind, events = make_events(kind=args.generator, count=args.events, campaign=campaign,
-                               start=now - timedelta(hours=1), end=now - timedelta(seconds=5))  # fmt: skip
+    kind, events = make_events(
+        kind=args.generator,
+        count=args.events,
+        campaign=campaign,
+        start=now - timedelta(hours=1),
+        end=now - timedelta(seconds=5),
+    )
     bodies = encode_batches(events, args.batch, args.gzip)
     wire = sum(len(b) for b in bodies)
     print(f"# livereport ingest benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {machine()}")
-    print(f"events: {len(events)} from the {kind} generator; {len(bodies)} requests, "
-          f"{wire / len(events):.0f} bytes/event on the wire\n")  # fmt: skip
+    print(
+        f"events: {len(events)} from the {kind} generator; {len(bodies)} requests, "
+        f"{wire / len(events):.0f} bytes/event on the wire\n"
+    )
 
     root = Path(tempfile.mkdtemp(prefix="livereport-bench-"))
     server = BenchServer(root / "data").start()
@@ -575,15 +701,21 @@ def main() -> None:
         time.sleep(args.settle)  # background merges of the many small inserted parts
         server.stop()  # the engine deletes the parts merges replaced when it closes
         settled = server.data_bytes() / max(outcome.accepted, 1)
-        print("| events | batch | gzip | clients | seconds | accepted events/s | server RSS (MB) "
-              "| disk bytes/event, live | disk bytes/event, merged |")  # fmt: skip
+        print(
+            "| events | batch | gzip | clients | seconds | accepted events/s | server RSS (MB) "
+            "| disk bytes/event, live | disk bytes/event, merged |"
+        )
         print("| ---: | ---: | :---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-        print(f"| {len(events):,} | {args.batch:,} | {'yes' if args.gzip else 'no'} "
-              f"| {args.clients} | {outcome.seconds:.2f} "
-              f"| {outcome.accepted / outcome.seconds:,.0f} | {rss / 2**20:,.0f} "
-              f"| {live:.0f} | {settled:.0f} |")  # fmt: skip
-        print(f"\naccepted {outcome.accepted}, duplicates {outcome.duplicates}, rejected "
-              f"{outcome.rejected}, 429/503 retries {outcome.retries}")  # fmt: skip
+        print(
+            f"| {len(events):,} | {args.batch:,} | {'yes' if args.gzip else 'no'} "
+            f"| {args.clients} | {outcome.seconds:.2f} "
+            f"| {outcome.accepted / outcome.seconds:,.0f} | {rss / 2**20:,.0f} "
+            f"| {live:.0f} | {settled:.0f} |"
+        )
+        print(
+            f"\naccepted {outcome.accepted}, duplicates {outcome.duplicates}, rejected "
+            f"{outcome.rejected}, 429/503 retries {outcome.retries}"
+        )
         print(verdict)
         if not verdict.endswith(": OK"):
             raise SystemExit(1)

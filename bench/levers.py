@@ -52,8 +52,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def base_module(base: str, path: str, name: str, tmp: Path, replace: dict[str, str]) -> ModuleType:
-    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{base}:{path}"], check=True,
-                            capture_output=True, text=True).stdout  # fmt: skip
+    source = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{base}:{path}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     for old, new in replace.items():
         source = source.replace(old, new)
     file = tmp / f"{name}.py"
@@ -96,7 +100,9 @@ def decode_lever(base: str, tmp: Path) -> list[str]:
             decode_events(body, "application/json", 10_000, now=now, retention=retention)
 
     old, new = best_rates(len(events), before, after)
-    return [f"| decode + validate (events/s, one core) | {old:,.0f} | {new:,.0f} | {new / old:.2f}× | kept |"]  # fmt: skip
+    return [
+        f"| decode + validate (events/s, one core) | {old:,.0f} | {new:,.0f} | {new / old:.2f}× | kept |"
+    ]
 
 
 def seen_lever(base: str, tmp: Path) -> list[str]:
@@ -117,7 +123,9 @@ def seen_lever(base: str, tmp: Path) -> list[str]:
         return run
 
     old, new = best_rates(len(keys), with_class(old_seen.SeenIds), with_class(SeenIds))
-    return [f"| duplicate memory: ask and add 100,000 new ids (ids/s) | {old:,.0f} (BLAKE2b per id) | {new:,.0f} (Python's hash, mixed in NumPy) | {new / old:.2f}× | kept |"]  # fmt: skip
+    return [
+        f"| duplicate memory: ask and add 100,000 new ids (ids/s) | {old:,.0f} (BLAKE2b per id) | {new:,.0f} (Python's hash, mixed in NumPy) | {new / old:.2f}× | kept |"
+    ]
 
 
 def insert_lever(tmp: Path) -> list[str]:
@@ -163,18 +171,29 @@ def insert_lever(tmp: Path) -> list[str]:
             store._engine.writer.cursor().execute(statement)
 
     old, new = best_rates(len(rows), text, arrow, repeats=3)
-    return [f"| insert 100,000 events, 2 inserts, with the materialized views (events/s) | {old:,.0f} (JSONCompactEachRow) | {new:,.0f} (Arrow via Python()) | {new / old:.2f}× | not taken |"]  # fmt: skip
+    return [
+        f"| insert 100,000 events, 2 inserts, with the materialized views (events/s) | {old:,.0f} (JSONCompactEachRow) | {new:,.0f} (Arrow via Python()) | {new / old:.2f}× | not taken |"
+    ]
 
 
 def tabs_lever(base: str, tmp: Path, count: int, runs: int) -> list[str]:
     base_module(base, "src/livereport/report/query.py", "base_query", tmp, {})
-    old_build = base_module(base, "src/livereport/report/build.py", "base_build", tmp,
-                            {"from livereport.report.query import": "from base_query import"})  # fmt: skip
+    old_build = base_module(
+        base,
+        "src/livereport/report/build.py",
+        "base_build",
+        tmp,
+        {"from livereport.report.query import": "from base_query import"},
+    )
     store = ChdbStore(tmp / "engine")
     migrate(store)
     now = int(time.time())
     for first in range(0, count, 1_000_000):
-        store.execute(generate_sql(1, "tabs", first, min(1_000_000, count - first), now - 23 * 3600, now - 10, count))  # fmt: skip
+        store.execute(
+            generate_sql(
+                1, "tabs", first, min(1_000_000, count - first), now - 23 * 3600, now - 10, count
+            )
+        )
     for table in ("minute_counts", "minute_uniques", "dim_counts", "dim_uniques", "campaigns"):
         store.execute(f"OPTIMIZE TABLE {{db}}.{table} FINAL")
     old, plain, cached = old_build.Reports(store), Reports(store, cache=False), Reports(store)
@@ -186,7 +205,9 @@ def tabs_lever(base: str, tmp: Path, count: int, runs: int) -> list[str]:
         for _ in range(runs):  # in turn, so that a change of load hits each alike
             for label, reports in (("old", old), ("plain", plain), ("cached", cached)):
                 started = time.perf_counter()
-                results[label] = reports.report(1, "tabs", tab, now=None if label == "cached" else at)
+                results[label] = reports.report(
+                    1, "tabs", tab, now=None if label == "cached" else at
+                )
                 samples[label].append((time.perf_counter() - started) * 1000)
         ms = {label: statistics.median(values) for label, values in samples.items()}
         same = results["old"]["widgets"] == results["plain"]["widgets"]
@@ -194,7 +215,7 @@ def tabs_lever(base: str, tmp: Path, count: int, runs: int) -> list[str]:
             f"| tab {tab} at {count:,} events, p50 (ms) | {ms['old']:.0f} | {ms['plain']:.0f} "
             f"(cache hit: {ms['cached']:.0f}) | {ms['old'] / ms['plain']:.2f}× "
             f"({ms['old'] / ms['cached']:.0f}×) | kept{'' if same else ' — **numbers differ**'} |"
-        )  # fmt: skip
+        )
     return rows
 
 
@@ -227,7 +248,8 @@ def read_pool_lever(tmp: Path, count: int, runs: int, rate: float) -> list[str]:
                     samples[label].append((time.perf_counter() - started) * 1000)
             engine.reader = pooled  # type: ignore[method-assign]
             one, pool = (
-                (statistics.median(v), percentile(v, 0.99)) for v in (samples["one"], samples["pool"])
+                (statistics.median(v), percentile(v, 0.99))
+                for v in (samples["one"], samples["pool"])
             )
             rows.append(
                 f"| tab {tab} at {count:,} events while inserting {rate:,.0f} events/s, "
@@ -241,13 +263,18 @@ def read_pool_lever(tmp: Path, count: int, runs: int, rate: float) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="7e646ac", help="Commit of the code before the levers.")
-    parser.add_argument("--ingest-base", default="f1fcfb4",
-                        help="Commit before the duplicate-memory lever.")  # fmt: skip
+    parser.add_argument(
+        "--ingest-base", default="f1fcfb4", help="Commit before the duplicate-memory lever."
+    )
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="100,000 events, 3 runs.")
-    parser.add_argument("--ingest-rate", type=float, default=40_000,
-                        help="Events/s inserted during the read-connection lever.")  # fmt: skip
+    parser.add_argument(
+        "--ingest-rate",
+        type=float,
+        default=40_000,
+        help="Events/s inserted during the read-connection lever.",
+    )
     args = parser.parse_args()
     if args.quick:
         args.events, args.runs = 100_000, 3

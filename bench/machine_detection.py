@@ -62,7 +62,9 @@ def decoded(bodies: Sequence[bytes], now: datetime) -> list[Batch]:
     return [pipeline.decode(pipeline.Body(body, "application/json", 10**6), ctx) for body in bodies]
 
 
-def judge(batches: Sequence[Batch], rules: Sequence[machine.MachineRule], nodes: int = 1) -> dict[str, Event]:
+def judge(
+    batches: Sequence[Batch], rules: Sequence[machine.MachineRule], nodes: int = 1
+) -> dict[str, Event]:
     """Every id's first open or click as the machine step leaves it, with ``rules`` only, the
     batches shared out in turn between ``nodes`` memories."""
     memories = [machine.Memory() for _ in range(nodes)]
@@ -89,13 +91,17 @@ def share(value: float) -> str:
 
 def row(name: str, scores: dict[str, Score]) -> str:
     o, c = scores["open"], scores["click"]
-    return (f"| {name} | {share(o.precision)} | {share(o.recall)} | {o.fp} | "
-            f"{share(c.precision)} | {share(c.recall)} | {c.fp} |")  # fmt: skip
+    return (
+        f"| {name} | {share(o.precision)} | {share(o.recall)} | {o.fp} | "
+        f"{share(c.precision)} | {share(c.recall)} | {c.fp} |"
+    )
 
 
-HEAD = ("| rules | opens: precision | opens: recall | opens: people flagged | "
-        "clicks: precision | clicks: recall | clicks: people flagged |\n"
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |")  # fmt: skip
+HEAD = (
+    "| rules | opens: precision | opens: recall | opens: people flagged | "
+    "clicks: precision | clicks: recall | clicks: people flagged |\n"
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+)
 
 
 def main() -> None:
@@ -107,23 +113,33 @@ def main() -> None:
 
     now = datetime.now(UTC).replace(microsecond=0)
     pairs = simulate.generate_labelled(
-        seed=args.seed, campaign="machine-study", channels=("email",), profiles=args.profiles,
-        start=now - timedelta(hours=6), end=now - timedelta(minutes=1),
-    )  # fmt: skip
+        seed=args.seed,
+        campaign="machine-study",
+        channels=("email",),
+        profiles=args.profiles,
+        start=now - timedelta(hours=6),
+        end=now - timedelta(minutes=1),
+    )
     truth: dict[str, bool] = {}
     for event, label in pairs:
         truth.setdefault(event["id"], label)
     events: list[dict[str, Any]] = [e for e, _ in pairs]
-    bodies = [msgspec.json.encode(events[i : i + args.batch]) for i in range(0, len(events), args.batch)]
+    bodies = [
+        msgspec.json.encode(events[i : i + args.batch]) for i in range(0, len(events), args.batch)
+    ]
     batches = decoded(bodies, now)
 
     full = judge(batches, machine.RULES)
     kinds = {k: [i for i, e in full.items() if e.type == k] for k in ("open", "click")}
-    print(f"{args.profiles:,} profiles, seed {args.seed}: {len(events):,} email events in "
-          f"{len(bodies)} bodies of {args.batch:,}")  # fmt: skip
+    print(
+        f"{args.profiles:,} profiles, seed {args.seed}: {len(events):,} email events in "
+        f"{len(bodies)} bodies of {args.batch:,}"
+    )
     for kind, ids in kinds.items():
         machines = sum(truth[i] for i in ids)
-        print(f"- {kind}s: {len(ids):,}, of which {machines:,} a machine's ({machines / len(ids):.1%})")
+        print(
+            f"- {kind}s: {len(ids):,}, of which {machines:,} a machine's ({machines / len(ids):.1%})"
+        )
     print()
     print(HEAD)
     print(row("all rules", score(full, truth)))
@@ -141,8 +157,10 @@ def main() -> None:
         decided = [(i, e) for i, e in full.items() if e.machine_rule == rule.name]
         opens = [i for i, e in decided if e.type == "open"]
         clicks = [i for i, e in decided if e.type == "click"]
-        print(f"| {rule.name} | {len(opens):,} | {sum(not truth[i] for i in opens):,} | "
-              f"{len(clicks):,} | {sum(not truth[i] for i in clicks):,} |")  # fmt: skip
+        print(
+            f"| {rule.name} | {len(opens):,} | {sum(not truth[i] for i in opens):,} | "
+            f"{len(clicks):,} | {sum(not truth[i] for i in clicks):,} |"
+        )
     print()
 
     started = time.perf_counter()
@@ -156,9 +174,11 @@ def main() -> None:
         for batch in again:
             machine.detect(list(batch.events), batch.clients, 1, frozenset, memory)
         best = min(best, time.perf_counter() - started)
-    print(f"cost: decode + validate {decode_s / len(events) * 1e6:.2f} µs/event, "
-          f"machine step {best / len(events) * 1e6:.2f} µs/event "
-          f"({best / decode_s:.1%} of decode + validate)")  # fmt: skip
+    print(
+        f"cost: decode + validate {decode_s / len(events) * 1e6:.2f} µs/event, "
+        f"machine step {best / len(events) * 1e6:.2f} µs/event "
+        f"({best / decode_s:.1%} of decode + validate)"
+    )
 
 
 if __name__ == "__main__":

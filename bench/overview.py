@@ -36,9 +36,17 @@ from query import timed
 ORG = 1
 DAYS = 30
 ROLLUPS = (
-    "minute_counts", "minute_uniques", "dim_counts", "dim_uniques", "campaigns", "campaign_hours",
-    "campaign_days", "campaign_life", "engagement_counts", "engagement_uniques",
-)  # fmt: skip
+    "minute_counts",
+    "minute_uniques",
+    "dim_counts",
+    "dim_uniques",
+    "campaigns",
+    "campaign_hours",
+    "campaign_days",
+    "campaign_life",
+    "engagement_counts",
+    "engagement_uniques",
+)
 #: (label, period, listing parameters) of each timed overview load.
 LOADS: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("24 h, by last activity (the default)", "24h", {}),
@@ -66,7 +74,9 @@ def make(store: ChdbStore, campaigns: int, count: int, now: int) -> float:
     return time.perf_counter() - started
 
 
-def raw_page(store: ChdbStore, names: list[str], start: int, end: int) -> dict[str, tuple[Any, ...]]:
+def raw_page(
+    store: ChdbStore, names: list[str], start: int, end: int
+) -> dict[str, tuple[Any, ...]]:
     """(events, sent, delivered, open rate) of each campaign of a page, from the raw events:
     the open rate as the overview defines it, each channel's distinct openers added up over
     the deliveries of the channels with opens."""
@@ -81,7 +91,12 @@ def raw_page(store: ChdbStore, names: list[str], start: int, end: int) -> dict[s
         {"org": ORG, "names": tuple(names), "start": start, "end": end},
     )
     return {
-        row[0]: (int(row[1]), int(row[2]), int(row[3]), int(row[4]) / int(row[5]) if int(row[5]) else None)
+        row[0]: (
+            int(row[1]),
+            int(row[2]),
+            int(row[3]),
+            int(row[4]) / int(row[5]) if int(row[5]) else None,
+        )
         for row in rows
     }
 
@@ -107,7 +122,12 @@ def main() -> None:
     parser.add_argument("--campaigns", type=int, default=10_000, help="Campaigns of the org.")
     parser.add_argument("--events", type=int, default=10_000_000, help="Events of the org.")
     parser.add_argument("--runs", type=int, default=20, help="Timed loads of each view.")
-    parser.add_argument("--data", type=Path, default=None, help="Keep the events in this directory, and use those already there (made by an earlier run) instead of making them: two versions of the code timed on the same data.")  # fmt: skip
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="Keep the events in this directory, and use those already there (made by an earlier run) instead of making them: two versions of the code timed on the same data.",
+    )
     args = parser.parse_args()
     print(header(f"bench/overview.py --campaigns {args.campaigns:,} --events {args.events:,}"))
     with tempfile.TemporaryDirectory(prefix="livereport-overview-") as directory:
@@ -121,7 +141,9 @@ def main() -> None:
         else:
             now = int(time.time())
             made = make(store, args.campaigns, args.events, now)
-            print(f"made {args.events:,} events of {args.campaigns:,} campaigns over {DAYS} days in {made:.0f} s")
+            print(
+                f"made {args.events:,} events of {args.campaigns:,} campaigns over {DAYS} days in {made:.0f} s"
+            )
         reports = Reports(store, cache=False)
         rows = []
         for label, preset, params in LOADS:
@@ -148,14 +170,23 @@ def main() -> None:
         for preset in ("24h", "30d"):
             asked = periods.asked(preset, None, None)
             for top in ("sent", "open_rate"):
-                took, _ = timed(lambda: reports.org_totals(ORG, asked, "email", top, 10, 100), args.runs)  # noqa: B023
-                totals.append(f"| {preset} | {top} | {statistics.median(took):,.0f} | {percentile(took, 0.99):,.0f} |")
+                took, _ = timed(
+                    lambda a=asked, t=top: reports.org_totals(ORG, a, "email", t, 10, 100),
+                    args.runs,
+                )
+                totals.append(
+                    f"| {preset} | {top} | {statistics.median(took):,.0f} | {percentile(took, 0.99):,.0f} |"
+                )
                 print(totals[-1], flush=True)
         print()
-        print(f"Overview of {args.campaigns:,} campaigns, {args.events:,} events; ms; the raw baseline "
-              "lists every campaign with its counts over the period from the raw events")
+        print(
+            f"Overview of {args.campaigns:,} campaigns, {args.events:,} events; ms; the raw baseline "
+            "lists every campaign with its counts over the period from the raw events"
+        )
         print()
-        print("| view | campaigns listed | rows | cold | p50 | p99 | raw baseline p50 | page equals raw |")
+        print(
+            "| view | campaigns listed | rows | cold | p50 | p99 | raw baseline p50 | page equals raw |"
+        )
         print("| :--- | ---: | ---: | ---: | ---: | ---: | ---: | :--- |")
         print("\n".join(rows))
         print()
@@ -179,7 +210,11 @@ def _same(page: list[dict[str, Any]], raw: dict[str, tuple[Any, ...]]) -> bool:
     for row in page:
         events, sent, delivered, open_rate = raw.get(row["campaign"], (0, 0, 0, None))
         metrics = row["metrics"]
-        if (row["events_in_window"], metrics["sent"], metrics["delivered"]) != (events, sent, delivered):
+        if (row["events_in_window"], metrics["sent"], metrics["delivered"]) != (
+            events,
+            sent,
+            delivered,
+        ):
             return False
         if not close(metrics["open_rate"], open_rate):
             return False

@@ -63,20 +63,26 @@ def main() -> None:
         rows = []
         for tab in TABS:
             window = plain.window(ORG, campaign, period.asked("30d", None, None), now=time.time())
-            month_ms, month = timed(lambda: plain.report(ORG, campaign, tab, window=window), args.runs)  # noqa: B023
-            raw_ms, baseline = timed(lambda: raw.report(ORG, campaign, tab, window=window), args.raw_runs)  # noqa: B023
-            day_ms, _ = timed(lambda: plain.report(ORG, campaign, tab), args.runs)  # noqa: B023
+            month_ms, month = timed(
+                lambda t=tab, w=window: plain.report(ORG, campaign, t, window=w), args.runs
+            )
+            raw_ms, baseline = timed(
+                lambda t=tab, w=window: raw.report(ORG, campaign, t, window=w), args.raw_runs
+            )
+            day_ms, _ = timed(lambda t=tab: plain.report(ORG, campaign, t), args.runs)
             same = widgets(month) == widgets(baseline)
             rows.append(
                 f"| {tab} | {statistics.median(month_ms):,.0f} | {percentile(month_ms, 0.99):,.0f} "
                 f"| {statistics.median(raw_ms):,.0f} | {statistics.median(raw_ms) / statistics.median(month_ms):.1f}× "
                 f"| {statistics.median(day_ms):,.0f} | {'yes' if same else 'NO'} |"
-            )  # fmt: skip
+            )
             print(rows[-1], flush=True)
         print()
         print(f"30 days, {args.events:,} events, no result cache; ms")
         print()
-        print("| tab | 30 d p50 | 30 d p99 | raw 30 d p50 | rollups vs raw | 24 h p50 | same numbers |")
+        print(
+            "| tab | 30 d p50 | 30 d p99 | raw 30 d p50 | rollups vs raw | 24 h p50 | same numbers |"
+        )
         print("| :--- | ---: | ---: | ---: | ---: | ---: | :--- |")
         print("\n".join(rows))
         print(f"\nload average after: {load_average()}")

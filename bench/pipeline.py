@@ -101,7 +101,9 @@ def main() -> None:
             lambda bs: [pipeline.machine(b, ctx) for b in bs], args.runs, fresh
         ),
     }
-    batches = [pipeline.machine(pipeline.codes(pipeline.qualify(b, ctx), ctx), ctx) for b in fresh()]
+    batches = [
+        pipeline.machine(pipeline.codes(pipeline.qualify(b, ctx), ctx), ctx) for b in fresh()
+    ]
     with tempfile.TemporaryDirectory(prefix="livereport-steps-") as tmp:
         store = ChdbStore(Path(tmp) / "data")
         try:

@@ -42,9 +42,14 @@ from livereport.store.schema import migrate
 
 ORG = 1
 ROLLUPS = (
-    "minute_counts", "minute_uniques", "dim_counts", "dim_uniques", "campaigns", "unique_last",
+    "minute_counts",
+    "minute_uniques",
+    "dim_counts",
+    "dim_uniques",
+    "campaigns",
+    "unique_last",
     "unique_minutes",
-)  # fmt: skip
+)
 
 
 def generate(store: ChdbStore, campaign: str, count: int, now: int) -> tuple[float, float]:
@@ -82,8 +87,10 @@ class Ingest:
         while not self._stop.is_set():
             body = self.bodies[n % len(self.bodies)].replace(b'"id":"7-', b'"id":"i%d-' % n)
             now = datetime.now(UTC)
-            batch = pipeline.prepare(pipeline.Body(body, "application/json", self.batch),
-                                     pipeline.Context(ORG, now, timedelta(days=30)))  # fmt: skip
+            batch = pipeline.prepare(
+                pipeline.Body(body, "application/json", self.batch),
+                pipeline.Context(ORG, now, timedelta(days=30)),
+            )
             self.store.insert_events([(ORG, e) for _, e in batch.events], int(time.time()))
             self.stored += len(batch.events)
             n += 1
@@ -113,7 +120,9 @@ def widgets(report: dict[str, Any]) -> Any:
     return [w["data"] for w in report["widgets"]], report["executions"], report["empty"]
 
 
-def measure(store: ChdbStore, campaign: str, runs: int, raw_runs: int) -> dict[str, dict[str, list[float]]]:  # fmt: skip
+def measure(
+    store: ChdbStore, campaign: str, runs: int, raw_runs: int
+) -> dict[str, dict[str, list[float]]]:
     plain, cached, raw = Reports(store, cache=False), Reports(store), Reports(store, raw=True)
     out: dict[str, dict[str, list[float]]] = {}
     for tab in TABS:
@@ -123,9 +132,11 @@ def measure(store: ChdbStore, campaign: str, runs: int, raw_runs: int) -> dict[s
         raw_ms, baseline = timed(lambda: raw.report(ORG, campaign, tab, now=now), raw_runs)  # noqa: B023
         same = widgets(rollup) == widgets(baseline)
         out[tab] = {"rollups": rollup_ms, "cached": cached_ms, "raw": raw_ms, "same": [float(same)]}
-        print(f"  {tab}: rollups p50 {statistics.median(rollup_ms):.0f} ms, cached "
-              f"{statistics.median(cached_ms):.0f}, raw {statistics.median(raw_ms):.0f}"
-              + ("" if same else "  (raw DIFFERS)"))  # fmt: skip
+        print(
+            f"  {tab}: rollups p50 {statistics.median(rollup_ms):.0f} ms, cached "
+            f"{statistics.median(cached_ms):.0f}, raw {statistics.median(raw_ms):.0f}"
+            + ("" if same else "  (raw DIFFERS)")
+        )
     return out
 
 
@@ -143,14 +154,25 @@ def row(size: int, state: str, tab: str, m: dict[str, list[float]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000000,10000000", help="Events per campaign, comma-separated.")
-    parser.add_argument("--big", action="store_true",
-                        help="1, 10 and 100 million events (10 and 1 runs), in its own section.")  # fmt: skip
-    parser.add_argument("--quick", action="store_true", help="100,000 and 1,000,000 events, fewer runs.")
+    parser.add_argument(
+        "--sizes", default="1000000,10000000", help="Events per campaign, comma-separated."
+    )
+    parser.add_argument(
+        "--big",
+        action="store_true",
+        help="1, 10 and 100 million events (10 and 1 runs), in its own section.",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="100,000 and 1,000,000 events, fewer runs."
+    )
     parser.add_argument("--runs", type=int, help="Timed loads per tab (rollups); default 20.")
     parser.add_argument("--raw-runs", type=int, help="Timed loads per tab (raw); default 5.")
-    parser.add_argument("--ingest-rate", type=float, default=20_000,
-                        help="Events/s stored during the 'ingesting' runs (about half the most bench/ingest.py reached, 40–47 k).")  # fmt: skip
+    parser.add_argument(
+        "--ingest-rate",
+        type=float,
+        default=20_000,
+        help="Events/s stored during the 'ingesting' runs (about half the most bench/ingest.py reached, 40–47 k).",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     runs, raw_runs, section = 20, 5, "query"
@@ -161,7 +183,9 @@ def main() -> None:
     args.runs = args.runs or runs
     args.raw_runs = args.raw_runs or raw_runs
 
-    command = "bench/query.py" + (" --quick" if args.quick else " --big" if args.big else f" --sizes {args.sizes}")  # fmt: skip
+    command = "bench/query.py" + (
+        " --quick" if args.quick else " --big" if args.big else f" --sizes {args.sizes}"
+    )
     lines = [header(command), ""]
     table = [
         "| events in window | engine | tab | rollups p50 / p99 (ms) | rollups + cache p50 / p99 "
@@ -178,7 +202,9 @@ def main() -> None:
             for size in sizes:
                 campaign = f"bench-{size}"
                 seconds, filled = generate(store, campaign, size, now)
-                print(f"{campaign}: generated and merged in {seconds:.0f} s, window tables filled in {filled:.1f} s")
+                print(
+                    f"{campaign}: generated and merged in {seconds:.0f} s, window tables filled in {filled:.1f} s"
+                )
                 notes.append(
                     f"{size:,} events made and merged by the engine in {seconds:.0f} s, the live "
                     f"window's distinct-profile tables filled from them (as an upgrade does) in {filled:.1f} s"
@@ -199,7 +225,8 @@ def main() -> None:
     lines += [
         f"{args.runs} loads per tab from the rollups (without and with the result cache), "
         f"{args.raw_runs} from the raw events; p99 of so few samples is close to the slowest. "
-        + "; ".join(notes) + f". Load average after the runs: {load_average()}.",
+        + "; ".join(notes)
+        + f". Load average after the runs: {load_average()}.",
         "",
         *table,
     ]

@@ -43,7 +43,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def time_query(client: httpx.Client, path: str, params: dict[str, str], runs: int) -> tuple[float, list[float]]:  # fmt: skip
+def time_query(
+    client: httpx.Client, path: str, params: dict[str, str], runs: int
+) -> tuple[float, list[float]]:
     """(first call in ms, the next ``runs`` calls in ms)."""
     samples = []
     for _ in range(runs + 1):
@@ -68,7 +70,9 @@ def main() -> None:
     print(f"machine: {machine()}\n")
     now = datetime.now(UTC)
     started = time.perf_counter()
-    encoded = list(bodies(args.events, args.batch, now - timedelta(hours=23), now - timedelta(seconds=10)))  # fmt: skip
+    encoded = list(
+        bodies(args.events, args.batch, now - timedelta(hours=23), now - timedelta(seconds=10))
+    )
     print(f"generated and encoded {args.events:,} events in {time.perf_counter() - started:.1f} s")
 
     root = Path(tempfile.mkdtemp(prefix="livereport-bench-"))
@@ -77,9 +81,11 @@ def main() -> None:
         key = server.key("ingest", "read")
         loaded = post_all(server.url, key, encoded, False, args.clients)
         del encoded
-        print(f"loaded {loaded.accepted:,} events in {loaded.seconds:.1f} s "
-              f"({loaded.accepted / loaded.seconds:,.0f} events/s); server RSS "
-              f"{server.rss_bytes() / 2**20:,.0f} MB, data {server.data_bytes() / 2**20:,.0f} MB\n")  # fmt: skip
+        print(
+            f"loaded {loaded.accepted:,} events in {loaded.seconds:.1f} s "
+            f"({loaded.accepted / loaded.seconds:,.0f} events/s); server RSS "
+            f"{server.rss_bytes() / 2**20:,.0f} MB, data {server.data_bytes() / 2**20:,.0f} MB\n"
+        )
 
         queries: list[tuple[str, str, dict[str, str]]] = [
             (f"report tab={tab}", "report", {"tab": tab}) for tab in TABS
@@ -87,20 +93,38 @@ def main() -> None:
         queries += [
             ("totals channel=email", "totals", {"channel": "email"}),
             ("totals channel=campaign", "totals", {"channel": "campaign"}),
-            ("breakdown email by=bounce_reason", "breakdown", {"channel": "email", "by": "bounce_reason"}),
-            ("breakdown email by=recipient_domain", "breakdown", {"channel": "email", "by": "recipient_domain"}),
-            ("series email sent,delivered,opens (5 min)", "series", {"channel": "email", "metrics": "sent,delivered,opens"}),
-        ]  # fmt: skip
+            (
+                "breakdown email by=bounce_reason",
+                "breakdown",
+                {"channel": "email", "by": "bounce_reason"},
+            ),
+            (
+                "breakdown email by=recipient_domain",
+                "breakdown",
+                {"channel": "email", "by": "recipient_domain"},
+            ),
+            (
+                "series email sent,delivered,opens (5 min)",
+                "series",
+                {"channel": "email", "metrics": "sent,delivered,opens"},
+            ),
+        ]
         rows: list[tuple[str, float, float, float]] = []
         headers = {"Authorization": f"Bearer {key}"}
         with httpx.Client(base_url=server.url, headers=headers, timeout=120) as client:
             for label, endpoint, params in queries:
-                first, samples = time_query(client, f"/v1/campaigns/{CAMPAIGN}/{endpoint}", params, args.runs)  # fmt: skip
+                first, samples = time_query(
+                    client, f"/v1/campaigns/{CAMPAIGN}/{endpoint}", params, args.runs
+                )
                 rows.append((label, first, statistics.median(samples), percentile(samples, 0.99)))
-            size: Any = len(client.get(f"/v1/campaigns/{CAMPAIGN}/report", params={"tab": "email"}).content)  # fmt: skip
+            size: Any = len(
+                client.get(f"/v1/campaigns/{CAMPAIGN}/report", params={"tab": "email"}).content
+            )
 
-        print(f"{loaded.accepted:,} events in one campaign; {args.runs} timed calls per query after "
-              f"one untimed first call; one client, one call at a time\n")  # fmt: skip
+        print(
+            f"{loaded.accepted:,} events in one campaign; {args.runs} timed calls per query after "
+            f"one untimed first call; one client, one call at a time\n"
+        )
         print("| query | first call (ms) | median (ms) | p99 (ms) |")
         print("| --- | ---: | ---: | ---: |")
         for label, first, median, p99 in rows:

@@ -40,7 +40,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     args = parser.parse_args()
     corpus = [p.read_bytes() for p in sorted(CORPUS.rglob("*.eml"))]
-    mails = [distinct(raw, i * len(corpus) + j) for i in range(args.copies) for j, raw in enumerate(corpus)]
+    mails = [
+        distinct(raw, i * len(corpus) + j)
+        for i in range(args.copies)
+        for j, raw in enumerate(corpus)
+    ]
 
     started = time.perf_counter()
     for raw in corpus:
@@ -53,10 +57,17 @@ def main() -> None:
         s.close()
         data = Path(tmp) / "data"
         run = [sys.executable, "-m", "livereport"]
-        key = subprocess.run([*run, "keys", "create", "--scope", "ingest", "--data", str(data)],
-                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-        server = subprocess.Popen([*run, "serve", "--data", str(data), "--port", str(port)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        key = subprocess.run(
+            [*run, "keys", "create", "--scope", "ingest", "--data", str(data)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        server = subprocess.Popen(
+            [*run, "serve", "--data", str(data), "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             while True:
@@ -65,11 +76,17 @@ def main() -> None:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.2)
-            client = httpx.Client(timeout=120, headers={"Authorization": f"Bearer {key}",
-                                                        "Content-Type": "message/rfc822"})  # fmt: skip
+            client = httpx.Client(
+                timeout=120,
+                headers={"Authorization": f"Bearer {key}", "Content-Type": "message/rfc822"},
+            )
             started = time.perf_counter()
             with ThreadPoolExecutor(args.clients) as pool:
-                answers = list(pool.map(lambda raw: client.post(f"{url}/v1/returns", content=raw).json(), mails))
+                answers = list(
+                    pool.map(
+                        lambda raw: client.post(f"{url}/v1/returns", content=raw).json(), mails
+                    )
+                )
             seconds = time.perf_counter() - started
         finally:
             server.terminate()
@@ -78,10 +95,14 @@ def main() -> None:
     for answer in answers:
         outcomes[answer["outcome"]] = outcomes.get(answer["outcome"], 0) + 1
     print(f"Machine: {machine()}; load {load_average()}\n")
-    print("| returns | clients | classify (ms / mail, in process) | POST /v1/returns (returns/s) | outcomes |")
+    print(
+        "| returns | clients | classify (ms / mail, in process) | POST /v1/returns (returns/s) | outcomes |"
+    )
     print("| --- | --- | --- | --- | --- |")
     shown = ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items()))
-    print(f"| {len(mails)} | {args.clients} | {classify_ms:.1f} | {len(mails) / seconds:.0f} | {shown} |")
+    print(
+        f"| {len(mails)} | {args.clients} | {classify_ms:.1f} | {len(mails) / seconds:.0f} | {shown} |"
+    )
 
 
 if __name__ == "__main__":

@@ -65,9 +65,18 @@ class Load:
                 if self.stop.is_set():
                     break
                 now = datetime.now(UTC)  # ids are "<n>-<i>": unique per batch number
-                body = encoder.encode(list(synthetic_events(
-                    self.batch, CAMPAIGN, now - timedelta(minutes=5), now, seed=n, profiles=20_000
-                )))  # fmt: skip
+                body = encoder.encode(
+                    list(
+                        synthetic_events(
+                            self.batch,
+                            CAMPAIGN,
+                            now - timedelta(minutes=5),
+                            now,
+                            seed=n,
+                            profiles=20_000,
+                        )
+                    )
+                )
                 started = time.monotonic()
                 try:
                     r = client.post(f"{self.url}/v1/events", content=body, headers=self.headers)
@@ -86,7 +95,9 @@ class Load:
         with httpx.Client(timeout=60, headers=self.headers) as client:
             while not self.stop.wait(1.0):
                 started = time.monotonic()
-                r = client.get(f"{self.url}/v1/campaigns/{CAMPAIGN}/report", params={"tab": "email"})
+                r = client.get(
+                    f"{self.url}/v1/campaigns/{CAMPAIGN}/report", params={"tab": "email"}
+                )
                 with self.lock:
                     self.reads.append(time.monotonic() - started)
                     self.failures += r.status_code not in (200, 404)
@@ -117,9 +128,13 @@ def main() -> None:
         threads = [threading.Thread(target=load.post_loop), threading.Thread(target=load.read_loop)]
         for t in threads:
             t.start()
-        print(f"soak: {machine()}; {args.rate} events/s in batches of {args.batch} for "
-              f"{args.duration:.0f} s\n")  # fmt: skip
-        print("| t (s) | RSS (MiB) | open fds | active parts | post p50/p99 (ms) | report p50/p99 (ms) | failures |")
+        print(
+            f"soak: {machine()}; {args.rate} events/s in batches of {args.batch} for "
+            f"{args.duration:.0f} s\n"
+        )
+        print(
+            "| t (s) | RSS (MiB) | open fds | active parts | post p50/p99 (ms) | report p50/p99 (ms) | failures |"
+        )
         print("| --- | --- | --- | --- | --- | --- | --- |")
         started = time.monotonic()
         baseline: float | None = None
@@ -132,17 +147,22 @@ def main() -> None:
             fds = len(os.listdir(f"/proc/{pid}/fd"))
             if baseline is None and elapsed >= args.warmup:
                 baseline = rss
-            print(f"| {elapsed:.0f} | {rss:.0f} | {fds} | {scrape_parts(server.url)} | "
-                  f"{statistics.median(posts) * 1000 if posts else 0:.1f} / {p(posts, 0.99) * 1000:.1f} | "
-                  f"{statistics.median(reads) * 1000 if reads else 0:.1f} / {p(reads, 0.99) * 1000:.1f} | "
-                  f"{load.failures} |", flush=True)  # fmt: skip
+            print(
+                f"| {elapsed:.0f} | {rss:.0f} | {fds} | {scrape_parts(server.url)} | "
+                f"{statistics.median(posts) * 1000 if posts else 0:.1f} / {p(posts, 0.99) * 1000:.1f} | "
+                f"{statistics.median(reads) * 1000 if reads else 0:.1f} / {p(reads, 0.99) * 1000:.1f} | "
+                f"{load.failures} |",
+                flush=True,
+            )
         load.stop.set()
         for t in threads:
             t.join()
         print(f"\n{load.accepted} events accepted.")
         if baseline is not None:
-            print(f"RSS after warm-up {baseline:.0f} MiB, at the end {rss:.0f} MiB "
-                  f"({(rss - baseline) / baseline * 100:+.1f} %).")  # fmt: skip
+            print(
+                f"RSS after warm-up {baseline:.0f} MiB, at the end {rss:.0f} MiB "
+                f"({(rss - baseline) / baseline * 100:+.1f} %)."
+            )
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -173,7 +173,7 @@ def lift_rows(
             f"| {share(tally.better, experiments)} | {share(tally.worse, experiments)} "
             f"| {duration(p25, scenario.hours)} | {duration(p50, scenario.hours)} "
             f"| {duration(p75, scenario.hours)} | {recipients(p50, scenario)} | {fixed} |"
-        )  # fmt: skip
+        )
     return lines
 
 
@@ -196,15 +196,21 @@ def main() -> None:
     print(
         f"\nA/A: identical variants, checked every minute for {scenarios[0].hours} h, α = {ALPHA}\n"
     )
-    print("| scenario | rate | campaigns | mSPRT false winners | 95 % upper bound "
-          "| z-test read every minute | z-test read once at the end |")  # fmt: skip
+    print(
+        "| scenario | rate | campaigns | mSPRT false winners | 95 % upper bound "
+        "| z-test read every minute | z-test read once at the end |"
+    )
     print("| :--- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for scenario in scenarios:
         print(aa_row(rng, scenario, experiments), flush=True)
-    print(f"\nA true {percent(LIFT)} lift, checked every minute; time to the first verdict "
-          f"(over all campaigns, one without a verdict counted as never)\n")  # fmt: skip
-    print("| scenario | true rates | τ | called better | called worse | p25 | median | p75 "
-          "| recipients per variant at the median | fixed test for 80 % power waits |")  # fmt: skip
+    print(
+        f"\nA true {percent(LIFT)} lift, checked every minute; time to the first verdict "
+        f"(over all campaigns, one without a verdict counted as never)\n"
+    )
+    print(
+        "| scenario | true rates | τ | called better | called worse | p25 | median | p75 "
+        "| recipients per variant at the median | fixed test for 80 % power waits |"
+    )
     print("| :--- | :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for scenario in scenarios:
         print("\n".join(lift_rows(rng, scenario, experiments, taus)), flush=True)

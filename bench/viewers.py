@@ -84,8 +84,12 @@ class Viewer(threading.Thread):
     def run(self) -> None:
         headers = {"Authorization": f"Bearer {self.key}", "Accept": "text/event-stream"}
         try:
-            with httpx.Client(base_url=self.url, headers=headers, timeout=None) as client, \
-                    client.stream("GET", f"/v1/campaigns/{CAMPAIGN}/live", params={"tab": "email"}) as stream:  # fmt: skip
+            with (
+                httpx.Client(base_url=self.url, headers=headers, timeout=None) as client,
+                client.stream(
+                    "GET", f"/v1/campaigns/{CAMPAIGN}/live", params={"tab": "email"}
+                ) as stream,
+            ):
                 name = ""
                 for line in stream.iter_lines():
                     if self.closing.is_set():
@@ -119,8 +123,16 @@ class Sender(threading.Thread):
         with httpx.Client(base_url=self.url, headers=headers, timeout=60) as client:
             while not self.stop.is_set():
                 now = datetime.now(UTC)
-                events = list(synthetic_events(self.batch, CAMPAIGN, now - timedelta(seconds=1),
-                                               now, seed=1000 + n, profiles=1_000_000))  # fmt: skip
+                events = list(
+                    synthetic_events(
+                        self.batch,
+                        CAMPAIGN,
+                        now - timedelta(seconds=1),
+                        now,
+                        seed=1000 + n,
+                        profiles=1_000_000,
+                    )
+                )
                 for e in events:
                     e["id"] = f"v{n}-{e['id']}"
                 self.delivered += sum(
@@ -146,7 +158,9 @@ def freshness(viewer: Viewer, posted: list[tuple[float, int]]) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000_000)
-    parser.add_argument("--rate", type=float, default=2_000, help="Events/s posted into the campaign.")
+    parser.add_argument(
+        "--rate", type=float, default=2_000, help="Events/s posted into the campaign."
+    )
     parser.add_argument("--viewers", default="0,10,100")
     parser.add_argument("--seconds", type=float, default=20.0, help="CPU measured over this long.")
     args = parser.parse_args()
@@ -178,14 +192,18 @@ def main() -> None:
             reports = sum(v.reports for v in viewers) - reports_before
             delays = freshness(viewers[0], sender.posted[posts_before:]) if count else []
             results.append((count, used / args.seconds, reports, delays))
-            print(f"{count} viewers: server CPU {used / args.seconds:.2f} cores, {reports} reports"
-                  + (f", freshness p50 {statistics.median(delays) * 1000:.0f} ms" if delays else ""))  # fmt: skip
+            print(
+                f"{count} viewers: server CPU {used / args.seconds:.2f} cores, {reports} reports"
+                + (f", freshness p50 {statistics.median(delays) * 1000:.0f} ms" if delays else "")
+            )
             for v in viewers:
                 v.closing.set()
             time.sleep(2)
         sender.stop.set()
         sender.join()
-        achieved = sender.delivered and len(sender.posted) * sender.batch / (sender.posted[-1][0] - sender.posted[0][0])
+        achieved = sender.delivered and len(sender.posted) * sender.batch / (
+            sender.posted[-1][0] - sender.posted[0][0]
+        )
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -199,18 +217,25 @@ def main() -> None:
     for count, cores, reports, delays in results:
         fresh = (
             " / ".join(f"{percentile(delays, q) * 1000:,.0f}" for q in (0.5, 0.95, 0.99))
-            if delays else "—"
-        )  # fmt: skip
+            if delays
+            else "—"
+        )
         added = f"{(cores - base) * 100:+.0f} %" if count else "(baseline)"
         rows.append(f"| {count} | {cores:.2f} | {added} | {reports:,} | {fresh} |")
-    command = f"bench/viewers.py --events {args.events} --rate {args.rate:.0f} --viewers {args.viewers}"
-    text = "\n".join([
-        header(command), "",
-        f"{args.events:,} events made by the engine in {made:.0f} s; events posted into the same "
-        f"campaign at {achieved:,.0f} events/s during every measurement; server CPU over "
-        f"{args.seconds:.0f} s per line. Load average after the run: {load_average()}.",
-        "", *rows,
-    ])  # fmt: skip
+    command = (
+        f"bench/viewers.py --events {args.events} --rate {args.rate:.0f} --viewers {args.viewers}"
+    )
+    text = "\n".join(
+        [
+            header(command),
+            "",
+            f"{args.events:,} events made by the engine in {made:.0f} s; events posted into the same "
+            f"campaign at {achieved:,.0f} events/s during every measurement; server CPU over "
+            f"{args.seconds:.0f} s per line. Load average after the run: {load_average()}.",
+            "",
+            *rows,
+        ]
+    )
     print(text)
     write_section("viewers", text)
 

@@ -37,7 +37,11 @@ RETENTION = timedelta(days=30)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--drop", default="engagement_counts_mv,engagement_uniques_mv", help="The views to drop, comma-separated.")  # fmt: skip
+    parser.add_argument(
+        "--drop",
+        default="engagement_counts_mv,engagement_uniques_mv",
+        help="The views to drop, comma-separated.",
+    )
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
@@ -51,7 +55,10 @@ def main() -> None:
     timings: dict[str, list[float]] = {"every view": [], "without": []}
     for round_ in range(args.rounds):
         for mode in timings:
-            store = ChdbStore(root / "data", database=f"views_{round_}_{'all' if mode == 'every view' else 'less'}")
+            store = ChdbStore(
+                root / "data",
+                database=f"views_{round_}_{'all' if mode == 'every view' else 'less'}",
+            )
             migrate(store)
             if mode == "without":
                 for view in dropped:
@@ -62,7 +69,9 @@ def main() -> None:
                 body = msgspec.json.encode(events[first : first + BATCH])
                 for index, incoming in enumerate(decode(body)):
                     batch.add(index, incoming, now=now, retention=RETENTION)
-                batches.append(pipeline.machine(pipeline.codes(pipeline.qualify(batch, ctx), ctx), ctx))
+                batches.append(
+                    pipeline.machine(pipeline.codes(pipeline.qualify(batch, ctx), ctx), ctx)
+                )
             writer = Writer(store, linger_s=0, retention_s=int(RETENTION.total_seconds()))
             writer.start()
             started = time.perf_counter()
@@ -73,13 +82,19 @@ def main() -> None:
             print(f"round {round_ + 1}, {mode}: {timings[mode][-1]:.1f} µs per event", flush=True)
     every, less = statistics.median(timings["every view"]), statistics.median(timings["without"])
     print()
-    print(f"The store step, µs per event (median of {args.rounds}); load average after: {load_average()}")
+    print(
+        f"The store step, µs per event (median of {args.rounds}); load average after: {load_average()}"
+    )
     print()
     print("| views | µs per event | runs |")
     print("| :--- | ---: | :--- |")
     print(f"| every view | {every:.1f} | {', '.join(f'{t:.1f}' for t in timings['every view'])} |")
-    print(f"| without {', '.join(dropped)} | {less:.1f} | {', '.join(f'{t:.1f}' for t in timings['without'])} |")
-    print(f"\nThe views dropped cost {every - less:.1f} µs per event, {(every - less) / every:.0%} of the store step.")
+    print(
+        f"| without {', '.join(dropped)} | {less:.1f} | {', '.join(f'{t:.1f}' for t in timings['without'])} |"
+    )
+    print(
+        f"\nThe views dropped cost {every - less:.1f} µs per event, {(every - less) / every:.0%} of the store step."
+    )
 
 
 if __name__ == "__main__":

@@ -30,13 +30,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def cli(*args: str, data: Path, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, data: Path, stdin: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run the real command line in a child process."""
     result = subprocess.run(
         [sys.executable, "-m", "livereport", *args, "--data", str(data)],
-        input=stdin, capture_output=True, text=True, timeout=120,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, **BACKEND_ENV.get(data, {})},
-    )  # fmt: skip
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"livereport {' '.join(args)} failed: {result.stderr}")
     return result
@@ -168,7 +173,9 @@ class Server:
         if self.env:
             BACKEND_ENV[self.data] = self.env
         self._spawn()
-        if self.peer is not None and (self.peer.process is None or self.peer.process.poll() is not None):
+        if self.peer is not None and (
+            self.peer.process is None or self.peer.process.poll() is not None
+        ):
             self.peer.start()
         return self
 
@@ -176,10 +183,20 @@ class Server:
         self.port = free_port()
         with (self.data.parent / f"{self.data.name}-server.log").open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "livereport", "serve", "--data", str(self.data),
-                 "--port", str(self.port)],
-                stdout=log, stderr=log, env={**os.environ, **self.env},
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "livereport",
+                    "serve",
+                    "--data",
+                    str(self.data),
+                    "--port",
+                    str(self.port),
+                ],
+                stdout=log,
+                stderr=log,
+                env={**os.environ, **self.env},
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -226,9 +243,11 @@ class Server:
         """A client of the server; on a cluster, of both app nodes in turn."""
         transport = _RoundRobin([self.port, self.peer.port]) if self.peer is not None else None
         return httpx.Client(
-            base_url=self.url, headers={"Authorization": f"Bearer {key}"}, timeout=60,
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=60,
             transport=transport,
-        )  # fmt: skip
+        )
 
 
 @pytest.fixture(scope="session")

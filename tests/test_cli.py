@@ -43,22 +43,30 @@ def event(
     }
 
 
-def run(*args: str, stdin: str | None = None, columns: int | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+def run(
+    *args: str, stdin: str | None = None, columns: int | None = None
+) -> subprocess.CompletedProcess[str]:
     """The command line without --data (for commands that only talk to a URL)."""
     return subprocess.run(
         [sys.executable, "-m", "livereport", *args],
-        input=stdin, capture_output=True, text=True, timeout=120,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, **({"COLUMNS": str(columns)} if columns else {})},
-    )  # fmt: skip
+    )
 
 
 def on_a_terminal(*args: str) -> tuple[int, str]:
     """The command line with its standard output and error on a terminal (a pty)."""
     main, other = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "livereport", *args], stdin=subprocess.DEVNULL, stdout=other,
-        stderr=other, env={**os.environ, "TERM": "xterm", "COLUMNS": "100"},
-    )  # fmt: skip
+        [sys.executable, "-m", "livereport", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=other,
+        stderr=other,
+        env={**os.environ, "TERM": "xterm", "COLUMNS": "100"},
+    )
     os.close(other)
     chunks = []
     while True:
@@ -140,10 +148,21 @@ def test_keys_list_shows_the_prefix_not_the_key(server: Server) -> None:
     assert key not in listing and key[10:20] not in listing
 
 
-def test_keys_list_fits_80_columns_with_ids_prefixes_and_times_whole(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_keys_list_fits_80_columns_with_ids_prefixes_and_times_whole(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
     name = "the nightly export of the spring sale to the data warehouse"
-    key = cli("keys", "create", "--scope", "read", "--name", name, "--expires-days", "30",
-              data=server.data).stdout.strip()  # fmt: skip
+    key = cli(
+        "keys",
+        "create",
+        "--scope",
+        "read",
+        "--name",
+        name,
+        "--expires-days",
+        "30",
+        data=server.data,
+    ).stdout.strip()
     monkeypatch.setenv("COLUMNS", "80")
     listing = cli("keys", "list", data=server.data).stdout
     assert listing.count("…") == listing.count("lr_")  # only the prefixes' own
@@ -215,7 +234,16 @@ def test_keys_list_on_a_data_dir_without_an_org_says_so(tmp_path: Path) -> None:
 
 
 def test_keys_create_for_an_unknown_org_fails(server: Server) -> None:
-    result = cli("keys", "create", "--org", unique("nobody"), "--scope", "read", data=server.data, check=False)  # fmt: skip
+    result = cli(
+        "keys",
+        "create",
+        "--org",
+        unique("nobody"),
+        "--scope",
+        "read",
+        data=server.data,
+        check=False,
+    )
     assert result.returncode == 1
     assert "orgs create" in one_line(result.stderr)
     assert result.stdout == ""
@@ -280,16 +308,33 @@ def test_options_of_a_fixed_set_are_choices_of_that_set() -> None:
 
 def test_users_create_reads_the_password_from_stdin(server: Server) -> None:
     email = f"{unique('ana')}@example.com"
-    result = cli("users", "create", email, "--role", "viewer", "--password-stdin",
-                 data=server.data, stdin="a long enough password\n")  # fmt: skip
+    result = cli(
+        "users",
+        "create",
+        email,
+        "--role",
+        "viewer",
+        "--password-stdin",
+        data=server.data,
+        stdin="a long enough password\n",
+    )
     assert result.returncode == 0
     assert email in result.stderr and "a long enough password" not in result.stderr + result.stdout
 
 
 def test_users_create_refuses_a_short_password(server: Server) -> None:
     email = f"{unique('bob')}@example.com"
-    result = cli("users", "create", email, "--role", "viewer", "--password-stdin",
-                 data=server.data, stdin="short\n", check=False)  # fmt: skip
+    result = cli(
+        "users",
+        "create",
+        email,
+        "--role",
+        "viewer",
+        "--password-stdin",
+        data=server.data,
+        stdin="short\n",
+        check=False,
+    )
     assert result.returncode == 1
     assert "password" in one_line(result.stderr)
 
@@ -298,7 +343,9 @@ def test_users_create_refuses_a_short_password(server: Server) -> None:
 
 
 @pytest.mark.parametrize("name", ["events.ndjson", "events.ndjson.gz"])
-def test_ingest_through_the_running_server(server: Server, keys: dict[str, str], tmp_path: Path, name: str) -> None:  # fmt: skip
+def test_ingest_through_the_running_server(
+    server: Server, keys: dict[str, str], tmp_path: Path, name: str
+) -> None:
     campaign = unique("ingest-data")
     path = events_file(tmp_path / name, campaign, sent=25, bad_line=7)
     result = cli("ingest", str(path), data=server.data)
@@ -310,15 +357,21 @@ def test_ingest_through_the_running_server(server: Server, keys: dict[str, str],
 def test_ingest_with_url_and_key(server: Server, keys: dict[str, str], tmp_path: Path) -> None:
     campaign = unique("ingest-url")
     path = events_file(tmp_path / "events.ndjson.gz", campaign, sent=30, bad_line=2)
-    result = cli("ingest", str(path), "--url", server.url, "--key", keys["ingest"], data=tmp_path / "none")  # fmt: skip
+    result = cli(
+        "ingest", str(path), "--url", server.url, "--key", keys["ingest"], data=tmp_path / "none"
+    )
     assert "30 accepted" in result.stderr and "events.ndjson.gz:2" in result.stderr
     assert totals(server, keys["read"], campaign)["sent"] == 30
-    again = cli("ingest", str(path), "--url", server.url, "--key", keys["ingest"], data=tmp_path / "none")  # fmt: skip
+    again = cli(
+        "ingest", str(path), "--url", server.url, "--key", keys["ingest"], data=tmp_path / "none"
+    )
     assert "0 accepted" in again.stderr and "30 duplicates" in again.stderr
     assert totals(server, keys["read"], campaign)["sent"] == 30
 
 
-def test_ingest_into_another_org_through_a_running_server_is_refused(server: Server, tmp_path: Path) -> None:  # fmt: skip
+def test_ingest_into_another_org_through_a_running_server_is_refused(
+    server: Server, tmp_path: Path
+) -> None:
     org = unique("other")
     cli("orgs", "create", org, data=server.data)
     path = events_file(tmp_path / "events.ndjson", unique("wrong-org"), sent=2)
@@ -349,18 +402,31 @@ def test_ingest_into_an_org_without_a_server(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_a_stopped_server_hands_the_data_back_to_the_cli(fresh_server: Server, tmp_path: Path) -> None:  # fmt: skip
+def test_a_stopped_server_hands_the_data_back_to_the_cli(
+    fresh_server: Server, tmp_path: Path
+) -> None:
     campaign = unique("after-stop")
     cli("ingest", str(events_file(tmp_path / "e.ndjson", campaign, sent=3)), data=fresh_server.data)
     fresh_server.stop()
     assert not (fresh_server.data / "server.json").exists()
-    local = json.loads(cli("report", campaign, "--tab", "email", "--json", data=fresh_server.data).stdout)  # fmt: skip
+    local = json.loads(
+        cli("report", campaign, "--tab", "email", "--json", data=fresh_server.data).stdout
+    )
     assert local["widgets"][1]["data"]["total"]["sent"] == 3
 
 
 def test_ingest_with_a_bad_key_fails(server: Server, tmp_path: Path) -> None:
     path = events_file(tmp_path / "events.ndjson", unique("bad-key"), sent=2)
-    result = cli("ingest", str(path), "--url", server.url, "--key", "lr_nope", data=tmp_path / "none", check=False)  # fmt: skip
+    result = cli(
+        "ingest",
+        str(path),
+        "--url",
+        server.url,
+        "--key",
+        "lr_nope",
+        data=tmp_path / "none",
+        check=False,
+    )
     assert result.returncode == 1
     assert "401" in result.stderr.strip().splitlines()[-1]
 
@@ -387,8 +453,14 @@ def test_ingest_without_a_server_then_serve(tmp_path: Path) -> None:
 def test_report_json_is_the_api_report(server: Server, keys: dict[str, str]) -> None:
     campaign = unique("report-json")
     with server.client(keys["both"]) as client:
-        client.post("/v1/events", json=[event(campaign, "sent"), event(campaign, "delivered"),
-                                        event(campaign, "bounce", reason="Mailbox Full")])  # fmt: skip
+        client.post(
+            "/v1/events",
+            json=[
+                event(campaign, "sent"),
+                event(campaign, "delivered"),
+                event(campaign, "bounce", reason="Mailbox Full"),
+            ],
+        )
         result = cli("report", campaign, "--tab", "email", "--json", data=server.data)
         api = client.get(f"/v1/campaigns/{campaign}/report", params={"tab": "email"}).json()
     shown = json.loads(result.stdout)
@@ -405,15 +477,21 @@ def every_channel(server: Server, keys: dict[str, str]) -> str:
     events = [event(campaign, "entered", channel="campaign")]
     for execution in ("morning", "evening"):
         for channel, type_, extra in [
-            ("email", "sent", {"recipient": "ana@example.com"}), ("email", "delivered", {}),
-            ("email", "open", {}), ("email", "bounce", {"reason": "Mailbox Full"}),
-            ("email", "excluded", {"reason": "No consent"}), ("sms", "sent", {}),
-            ("sms", "error", {"reason": "Throttled"}), ("push", "sent", {"platform": "ios"}),
-            ("push", "action", {"platform": "android"}), ("inapp", "impression", {}),
+            ("email", "sent", {"recipient": "ana@example.com"}),
+            ("email", "delivered", {}),
+            ("email", "open", {}),
+            ("email", "bounce", {"reason": "Mailbox Full"}),
+            ("email", "excluded", {"reason": "No consent"}),
+            ("sms", "sent", {}),
+            ("sms", "error", {"reason": "Throttled"}),
+            ("push", "sent", {"platform": "ios"}),
+            ("push", "action", {"platform": "android"}),
+            ("inapp", "impression", {}),
             ("inapp", "interaction", {"interaction": "dismiss"}),
             ("web", "interaction", {"element": "Buy [bold]now[/]", "interaction": "click"}),
-            ("directmail", "sent", {}), ("directmail", "excluded", {"reason": "No address"}),
-        ]:  # fmt: skip
+            ("directmail", "sent", {}),
+            ("directmail", "excluded", {"reason": "No address"}),
+        ]:
             events.append(event(campaign, type_, channel=channel, execution=execution, **extra))
     with server.client(keys["ingest"]) as client:
         assert client.post("/v1/events", json=events).json()["accepted"] == len(events)
@@ -431,7 +509,9 @@ def test_report_in_the_terminal(server: Server, every_channel: str, tab: str) ->
 
 
 @pytest.mark.parametrize("tab", list(TABS))
-def test_report_in_the_terminal_fits_80_columns(server: Server, every_channel: str, tab: str, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_report_in_the_terminal_fits_80_columns(
+    server: Server, every_channel: str, tab: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("COLUMNS", "80")
     shown = cli("report", every_channel, "--tab", tab, data=server.data).stdout
     fits(shown)
@@ -452,13 +532,32 @@ def test_report_with_url_and_key(server: Server, keys: dict[str, str]) -> None:
     campaign = unique("report-url")
     with server.client(keys["ingest"]) as client:
         client.post("/v1/events", json=[event(campaign, "impression", channel="web")])
-    result = cli("report", campaign, "--tab", "web", "--json", "--url", server.url, "--key", keys["read"], data=server.data)  # fmt: skip
+    result = cli(
+        "report",
+        campaign,
+        "--tab",
+        "web",
+        "--json",
+        "--url",
+        server.url,
+        "--key",
+        keys["read"],
+        data=server.data,
+    )
     assert json.loads(result.stdout)["widgets"][0]["data"]["metrics"]["impressions"] == 1
 
 
 def test_report_with_a_refused_key_says_so_in_one_line(server: Server, tmp_path: Path) -> None:
-    result = cli("report", unique("any"), "--url", server.url, "--key", "lr_nope",
-                 data=tmp_path / "none", check=False)  # fmt: skip
+    result = cli(
+        "report",
+        unique("any"),
+        "--url",
+        server.url,
+        "--key",
+        "lr_nope",
+        data=tmp_path / "none",
+        check=False,
+    )
     assert result.returncode == 1 and result.stdout == ""
     line = one_line(result.stderr)
     assert line.startswith("livereport: key rejected") and "--key" in line, line
@@ -491,31 +590,89 @@ def test_simulate_with_a_refused_key_says_so_in_one_line(server: Server) -> None
 
 def test_simulate_shows_its_progress_on_a_terminal(server: Server, keys: dict[str, str]) -> None:
     campaign = unique("simulated-tty")
-    code, shown = on_a_terminal("simulate", "--url", server.url, "--key", keys["ingest"],
-                                "--campaign", campaign, "--duration", "3", "--rate", "100")  # fmt: skip
+    code, shown = on_a_terminal(
+        "simulate",
+        "--url",
+        server.url,
+        "--key",
+        keys["ingest"],
+        "--campaign",
+        campaign,
+        "--duration",
+        "3",
+        "--rate",
+        "100",
+    )
     assert code == 0, shown
     assert "━" in shown and re.search(r"[\d,]+ sent: [\d,]+ accepted", shown), shown
     assert f"{campaign}: " in shown and " accepted, " in shown
 
 
-def test_simulate_is_quiet_off_a_terminal_and_with_quiet(server: Server, keys: dict[str, str]) -> None:  # fmt: skip
+def test_simulate_is_quiet_off_a_terminal_and_with_quiet(
+    server: Server, keys: dict[str, str]
+) -> None:
     campaign = unique("simulated-quiet")
-    piped = run("simulate", "--url", server.url, "--key", keys["ingest"], "--campaign", campaign,
-                "--duration", "2", "--rate", "100")  # fmt: skip
+    piped = run(
+        "simulate",
+        "--url",
+        server.url,
+        "--key",
+        keys["ingest"],
+        "--campaign",
+        campaign,
+        "--duration",
+        "2",
+        "--rate",
+        "100",
+    )
     assert piped.returncode == 0 and one_line(piped.stderr).startswith(f"{campaign}: ")
-    code, shown = on_a_terminal("simulate", "--url", server.url, "--key", keys["ingest"],
-                                "--campaign", campaign, "--duration", "2", "--quiet")  # fmt: skip
+    code, shown = on_a_terminal(
+        "simulate",
+        "--url",
+        server.url,
+        "--key",
+        keys["ingest"],
+        "--campaign",
+        campaign,
+        "--duration",
+        "2",
+        "--quiet",
+    )
     assert code == 0 and "━" not in shown and one_line(shown).startswith(f"{campaign}: ")
 
 
 def test_simulate_sends_traffic(server: Server, keys: dict[str, str]) -> None:
     campaign = unique("simulated")
-    result = run("simulate", "--url", server.url, "--key", keys["ingest"], "--campaign", campaign,
-                 "--duration", "3", "--rate", "200")  # fmt: skip
+    result = run(
+        "simulate",
+        "--url",
+        server.url,
+        "--key",
+        keys["ingest"],
+        "--campaign",
+        campaign,
+        "--duration",
+        "3",
+        "--rate",
+        "200",
+    )
     assert result.returncode == 0, result.stderr
     first = totals(server, keys["read"], campaign, channel="campaign")
     assert first["entered_profiles"] or first["targeted"]
-    run("simulate", "--url", server.url, "--key", keys["ingest"], "--campaign", campaign,
-        "--duration", "2", "--rate", "200", "--seed", "2")  # fmt: skip
+    run(
+        "simulate",
+        "--url",
+        server.url,
+        "--key",
+        keys["ingest"],
+        "--campaign",
+        campaign,
+        "--duration",
+        "2",
+        "--rate",
+        "200",
+        "--seed",
+        "2",
+    )
     second = totals(server, keys["read"], campaign, channel="campaign")
     assert sum(v or 0 for v in second.values()) > sum(v or 0 for v in first.values())

@@ -31,10 +31,22 @@ class Demo:
         self.log = data.parent / f"demo-{self.port}.log"
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "livereport", "demo", "--data", str(data),
-                 "--port", str(self.port), "--rate", str(RATE), *args],
-                stdout=log, stderr=log,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "livereport",
+                    "demo",
+                    "--data",
+                    str(data),
+                    "--port",
+                    str(self.port),
+                    "--rate",
+                    str(RATE),
+                    *args,
+                ],
+                stdout=log,
+                stderr=log,
+            )
 
     def said(self) -> str:
         # rich wraps lines to the width it assumes off a terminal
@@ -52,8 +64,12 @@ class Demo:
 
     def get(self, path: str, **params: str) -> Any:
         key = (self.data / "cli.key").read_text(encoding="utf-8").strip()
-        response = httpx.get(f"http://127.0.0.1:{self.port}{path}", params=params,
-                             headers={"Authorization": f"Bearer {key}"}, timeout=30)  # fmt: skip
+        response = httpx.get(
+            f"http://127.0.0.1:{self.port}{path}",
+            params=params,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -74,9 +90,14 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
     started.stop()
 
 
-def test_the_history_comes_at_the_live_rate_and_a_restart_continues(demo: Demo, tmp_path: Path) -> None:  # fmt: skip
+def test_the_history_comes_at_the_live_rate_and_a_restart_continues(
+    demo: Demo, tmp_path: Path
+) -> None:
     demo.wait("the history", lambda: "Demo history loaded" in demo.said())
-    assert "Demo history: loading the 1 hours before now, about 72,000 events, the latest first" in demo.said()
+    assert (
+        "Demo history: loading the 1 hours before now, about 72,000 events, the latest first"
+        in demo.said()
+    )
     assert demo.events() >= 0.95 * RATE * 3600
     # The hour of history, in 5-minute buckets: about as many sends in each (the first
     # bucket holds the start of the history, the last ones the live stream).
@@ -85,8 +106,12 @@ def test_the_history_comes_at_the_live_rate_and_a_restart_continues(demo: Demo, 
     assert min(full) > 0.6 * mean(full) and mean(full) > 0.1 * RATE * 300, full
 
     for channel in ("sms", "push"):
-        keys = {row["key"] for row in demo.get(f"/v1/campaigns/{CAMPAIGN}/breakdown",
-                                               channel=channel, by="bounce_category")["rows"]}  # fmt: skip
+        keys = {
+            row["key"]
+            for row in demo.get(
+                f"/v1/campaigns/{CAMPAIGN}/breakdown", channel=channel, by="bounce_category"
+            )["rows"]
+        }
         assert {"hard", "soft"} <= keys, (channel, keys)
 
     before = demo.events()

@@ -110,6 +110,8 @@ def test_links_of_the_docs_stay_in_the_repository() -> None:
             found = (page.parent / path).resolve() if path else page
             assert found.is_relative_to(ROOT) and found.exists(), f"{page.name}: {target}"
             if anchor:
-                assert anchor in _anchors(found.read_text(encoding="utf-8")), f"{page.name}: {target}"
+                assert anchor in _anchors(found.read_text(encoding="utf-8")), (
+                    f"{page.name}: {target}"
+                )
     assert "](docs/events.md)" in README
     assert "](events.md)" in REFERENCE

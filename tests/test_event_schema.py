@@ -36,8 +36,13 @@ from livereport.events import (
 ROOT = Path(__file__).resolve().parent.parent
 MI = msgspec.inspect
 #: The JSON type of each msgspec type an event field may have.
-JSON_TYPE = {MI.StrType: "string", MI.IntType: "integer", MI.BoolType: "boolean",
-             MI.NoneType: "null", MI.StructType: "object"}  # fmt: skip
+JSON_TYPE = {
+    MI.StrType: "string",
+    MI.IntType: "integer",
+    MI.BoolType: "boolean",
+    MI.NoneType: "null",
+    MI.StructType: "object",
+}
 CHOICES: dict[str, set[str]] = {
     "type": {t.value for t in EventType},
     "channel": {c.value for c in Channel},
@@ -115,7 +120,9 @@ def test_the_event_schema_has_every_field_of_the_struct(document: dict[str, Any]
 
 def test_the_event_schema_states_the_channel_matrix(document: dict[str, Any]) -> None:
     matrix = {
-        rule["if"]["properties"]["type"]["const"]: set(rule["then"]["properties"]["channel"]["enum"])
+        rule["if"]["properties"]["type"]["const"]: set(
+            rule["then"]["properties"]["channel"]["enum"]
+        )
         for rule in document["components"]["schemas"]["Event"]["allOf"]
     }
     assert matrix == {t.value: {c.value for c in chans} for t, chans in MATRIX.items() if chans}
@@ -136,8 +143,14 @@ def _samples() -> list[tuple[dict[str, Any], str | None]]:
     count = iter(range(10**6))
 
     def ev(**fields: Any) -> dict[str, Any]:
-        base = {"id": f"schema-{run}-{next(count)}", "time": now, "campaign": f"schema-{run}",
-                "channel": "email", "type": "sent", "profile": "p-1"}  # fmt: skip
+        base = {
+            "id": f"schema-{run}-{next(count)}",
+            "time": now,
+            "campaign": f"schema-{run}",
+            "channel": "email",
+            "type": "sent",
+            "profile": "p-1",
+        }
         return {k: v for k, v in {**base, **fields}.items() if v is not None}
 
     found: list[tuple[dict[str, Any], str | None]] = []
@@ -155,9 +168,18 @@ def _samples() -> list[tuple[dict[str, Any], str | None]]:
         found.append((ev(**{name: "nope"}), name))
     # Every required field missing; strings at their longest, then one character longer.
     found += [(ev(**{name: None}), name) for name in ("id", "time", "campaign", "type", "profile")]
-    for name, longest in [("id", 128), ("campaign", 128), ("profile", 256), ("execution", 64),
-                          ("variant", 64), ("reason", 256), ("code", 64), ("element", 256),
-                          ("url", 2048), ("user_agent", 512)]:  # fmt: skip
+    for name, longest in [
+        ("id", 128),
+        ("campaign", 128),
+        ("profile", 256),
+        ("execution", 64),
+        ("variant", 64),
+        ("reason", 256),
+        ("code", 64),
+        ("element", 256),
+        ("url", 2048),
+        ("user_agent", 512),
+    ]:
         found.append((ev(**{name: "é" * longest}), None))
         found.append((ev(**{name: "é" * (longest + 1)}), name))
     found += [
@@ -167,7 +189,10 @@ def _samples() -> list[tuple[dict[str, Any], str | None]]:
         (ev(time=1.5), "time"),
         (ev(machine=True, recipient="ana@example.com", execution=None), None),
         (ev(machine="yes"), "machine"),
-        (ev(type="bounce", smtp={"status": "5.1.1", "code": 550, "diagnostic": "user unknown"}), None),
+        (
+            ev(type="bounce", smtp={"status": "5.1.1", "code": 550, "diagnostic": "user unknown"}),
+            None,
+        ),
         (ev(type="bounce", smtp={"status": "550"}), "smtp.status"),
         (ev(type="bounce", smtp={"code": 600}), "smtp.code"),
         (ev(type="bounce", smtp={"code": "550"}), "smtp.code"),
@@ -185,7 +210,7 @@ def _samples() -> list[tuple[dict[str, Any], str | None]]:
         (ev(type="open", ip="fe80::1%eth0"), "ip"),
         (ev(type="open", ip="1" * 46), "ip"),
         (ev(type="open", ip=7), "ip"),
-    ]  # fmt: skip
+    ]
     return found
 
 
@@ -212,9 +237,18 @@ def _expected_answers(script: str) -> list[Any]:
 def _run(script: str, env: dict[str, str]) -> list[Any]:
     """Run a shell snippet as a user would paste it; its answers, one JSON document a line."""
     for tool in ("bash", "curl", "gzip"):  # what the README expects a user to have
-        assert shutil.which(tool) is not None, f"{tool} is not installed; the README's examples need it"
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, env={**os.environ, **env},
-                            capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+        assert shutil.which(tool) is not None, (
+            f"{tool} is not installed; the README's examples need it"
+        )
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 

@@ -54,8 +54,14 @@ def new_id(prefix: str = "ev") -> str:
 
 def event(campaign: str, **fields: Any) -> dict[str, Any]:
     """A valid email `sent` event; ``fields`` override (None drops a field)."""
-    base = {"id": new_id(), "time": iso(), "campaign": campaign, "channel": "email",
-            "type": "sent", "profile": "p-1"}  # fmt: skip
+    base = {
+        "id": new_id(),
+        "time": iso(),
+        "campaign": campaign,
+        "channel": "email",
+        "type": "sent",
+        "profile": "p-1",
+    }
     merged = {**base, **fields}
     return {k: v for k, v in merged.items() if v is not None}
 
@@ -88,8 +94,10 @@ class Rule:
 
 
 RULES = [
-    *(Rule(f"missing {f}", f, without(f))
-      for f in ("id", "time", "campaign", "type", "profile", "channel")),
+    *(
+        Rule(f"missing {f}", f, without(f))
+        for f in ("id", "time", "campaign", "type", "profile", "channel")
+    ),
     Rule("id empty", "id", with_(id="")),
     Rule("id of 129 chars", "id", with_(id=lambda: new_id().ljust(129, "x"))),
     Rule("id with a newline", "id", with_(id=lambda: new_id() + "\n")),
@@ -124,23 +132,34 @@ RULES = [
     Rule("smtp.code 42", "smtp.code", with_(smtp={"code": 42})),
     Rule("smtp.code a string", "smtp.code", with_(smtp={"code": "550"})),
     Rule("smtp.code a float", "smtp.code", with_(smtp={"code": 550.5})),
-    Rule("smtp.diagnostic of 1001 chars", "smtp.diagnostic",
-         with_(smtp={"diagnostic": "d" * 1001})),
+    Rule(
+        "smtp.diagnostic of 1001 chars", "smtp.diagnostic", with_(smtp={"diagnostic": "d" * 1001})
+    ),
     Rule("smtp a string", "smtp", with_(smtp="550 5.1.1 no such user")),
     Rule("smtp an array", "smtp", with_(smtp=[550])),
     Rule("recipient neither email nor phone", "recipient", with_(recipient="ana at home")),
     Rule("recipient without domain", "recipient", with_(recipient="ana@")),
     Rule("recipient without local part", "recipient", with_(recipient="@example.com")),
     Rule("recipient with a bad domain", "recipient", with_(recipient="ana@exa mple.com")),
-    Rule("recipient_domain with a space", "recipient_domain",
-         with_(recipient_domain="exa mple.com")),
-    Rule("recipient_domain with empty label", "recipient_domain",
-         with_(recipient_domain="example..com")),
+    Rule(
+        "recipient_domain with a space", "recipient_domain", with_(recipient_domain="exa mple.com")
+    ),
+    Rule(
+        "recipient_domain with empty label",
+        "recipient_domain",
+        with_(recipient_domain="example..com"),
+    ),
     Rule("platform unknown", "platform", with_(channel="push", platform="symbian")),
-    Rule("interaction unknown", "interaction",
-         with_(channel="inapp", type="interaction", interaction="hover")),
-    Rule("element of 257 chars", "element",
-         with_(channel="web", type="interaction", element="x" * 257)),
+    Rule(
+        "interaction unknown",
+        "interaction",
+        with_(channel="inapp", type="interaction", interaction="hover"),
+    ),
+    Rule(
+        "element of 257 chars",
+        "element",
+        with_(channel="web", type="interaction", element="x" * 257),
+    ),
     Rule("url of 2049 chars", "url", with_(type="click", url="https://e.com/" + "u" * 2035)),
     Rule("machine a string", "machine", with_(type="open", machine="yes")),
     Rule("machine a number", "machine", with_(type="open", machine=1)),
@@ -150,7 +169,7 @@ RULES = [
     Rule("event null", "event", instead(None)),
     Rule("event an array", "event", instead([{"type": "sent"}])),
     *(Rule(f"{t} on {c}", "type", with_(type=t, channel=c)) for t, c in REFUSED_PAIRS),
-]  # fmt: skip
+]
 
 
 def good_events(campaign: str) -> list[dict[str, Any]]:
@@ -163,15 +182,30 @@ def good_events(campaign: str) -> list[dict[str, Any]]:
         event(campaign, channel="sms", time=iso(minutes=4)),
         event(campaign, channel="sms", time=iso(days=-29)),
         event(campaign, time=epoch_ms()),
-        event(campaign, type="bounce", execution="e" * 64, variant="v" * 64, reason="r" * 256,
-              code="c" * 64, bounce="soft", recipient="ana@example.com",
-              smtp={"status": "4.2.2", "code": 452, "diagnostic": "d" * 1000}),
-        event(campaign, type="click", url="https://e.com/" + "u" * 2034, machine=True,
-              user_agent="a" * 512, recipient="+1 (555) 010-0000"),
+        event(
+            campaign,
+            type="bounce",
+            execution="e" * 64,
+            variant="v" * 64,
+            reason="r" * 256,
+            code="c" * 64,
+            bounce="soft",
+            recipient="ana@example.com",
+            smtp={"status": "4.2.2", "code": 452, "diagnostic": "d" * 1000},
+        ),
+        event(
+            campaign,
+            type="click",
+            url="https://e.com/" + "u" * 2034,
+            machine=True,
+            user_agent="a" * 512,
+            recipient="+1 (555) 010-0000",
+        ),
         event(campaign, channel="push", type="open", platform="android"),
-        event(campaign, channel="web", type="interaction", interaction="dismiss",
-              element="x" * 256),
-    ]  # fmt: skip
+        event(
+            campaign, channel="web", type="interaction", interaction="dismiss", element="x" * 256
+        ),
+    ]
     return goods
 
 
@@ -240,12 +274,14 @@ def test_refused_combination_lists_the_valid_types(
         (with_(campaign="", channel="fax"), ["campaign", "channel"]),
         (with_(type="opened", channel="fax"), ["type", "channel"]),
         (with_(profile=7, time="yesterday", recipient="ana@"), ["profile", "time", "recipient"]),
-        (with_(id=5, smtp={"code": "550", "status": "5.1"}, machine="yes"),
-         ["id", "smtp.code", "machine", "smtp.status"]),
+        (
+            with_(id=5, smtp={"code": "550", "status": "5.1"}, machine="yes"),
+            ["id", "smtp.code", "machine", "smtp.status"],
+        ),
         (without("campaign"), ["campaign"]),
     ],
     ids=["campaign and channel", "type and channel", "three fields", "nested", "one missing"],
-)  # fmt: skip
+)
 def test_every_bad_field_of_an_event_is_named(
     client: httpx.Client, change: Change, fields: list[str]
 ) -> None:
@@ -265,8 +301,11 @@ def test_every_good_event_of_the_request_is_accepted(posted: Posted) -> None:
 
 
 def test_rejected_events_are_not_counted(posted: Posted, client: httpx.Client) -> None:
-    sent = [g for _, g in posted.goods if g["campaign"] == posted.campaign
-            and (g.get("channel"), g["type"]) == ("email", "sent")]  # fmt: skip
+    sent = [
+        g
+        for _, g in posted.goods
+        if g["campaign"] == posted.campaign and (g.get("channel"), g["type"]) == ("email", "sent")
+    ]
     assert totals(client, posted.campaign, "email")["sent"] == len(sent)
 
 
@@ -302,8 +341,13 @@ def test_entered_needs_no_channel(client: httpx.Client) -> None:
 
 def test_entered_ignores_a_channel(client: httpx.Client) -> None:
     campaign = new_id("entered")
-    accept(client, [event(campaign, type="entered", channel="sms", profile="p-1"),
-                    event(campaign, type="entered", channel="fax", profile="p-2")])  # fmt: skip
+    accept(
+        client,
+        [
+            event(campaign, type="entered", channel="sms", profile="p-1"),
+            event(campaign, type="entered", channel="fax", profile="p-2"),
+        ],
+    )
     assert totals(client, campaign, "campaign")["entered_profiles"] == 2
 
 
@@ -321,8 +365,10 @@ def test_recipient_domain_is_normalised_too(client: httpx.Client) -> None:
 
 def test_internationalised_domain_is_one_domain_in_any_spelling(client: httpx.Client) -> None:
     campaign = new_id("idn")
-    accept(client, [event(campaign, recipient="x@BÜCHER.de"),
-                    event(campaign, recipient="y@xn--bcher-kva.de")])  # fmt: skip
+    accept(
+        client,
+        [event(campaign, recipient="x@BÜCHER.de"), event(campaign, recipient="y@xn--bcher-kva.de")],
+    )
     rows = breakdown(client, campaign, "email", "recipient_domain")
     assert rows.keys() == {"bücher.de"}
     assert rows["bücher.de"]["sent"] == 2
@@ -337,9 +383,14 @@ def test_phone_recipient_is_accepted_without_a_domain(client: httpx.Client) -> N
 
 def test_push_provider_names_become_platforms(client: httpx.Client) -> None:
     campaign = new_id("platform")
-    accept(client, [event(campaign, channel="push", platform="apns"),
-                    event(campaign, channel="push", platform="fcm"),
-                    event(campaign, channel="push", platform="fcm")])  # fmt: skip
+    accept(
+        client,
+        [
+            event(campaign, channel="push", platform="apns"),
+            event(campaign, channel="push", platform="fcm"),
+            event(campaign, channel="push", platform="fcm"),
+        ],
+    )
     rows = breakdown(client, campaign, "push", "platform")
     assert {key: m["sent"] for key, m in rows.items()} == {"ios": 1, "android": 2}
 

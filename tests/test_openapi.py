@@ -26,10 +26,18 @@ OPS = ("/healthz", "/readyz", "/metrics")
 def test_openapi_lists_every_api_route(server: Server) -> None:
     document = httpx.get(f"{server.url}/v1/openapi.json").json()
     assert document["openapi"].startswith("3.1")
-    for path in ["/v1/events", "/v1/campaigns", "/v1/campaigns/{campaign}/totals",
-                 "/v1/campaigns/{campaign}/breakdown", "/v1/campaigns/{campaign}/series",
-                 "/v1/campaigns/{campaign}/report", "/v1/catalogue",
-                 "/healthz", "/readyz", "/metrics"]:  # fmt: skip
+    for path in [
+        "/v1/events",
+        "/v1/campaigns",
+        "/v1/campaigns/{campaign}/totals",
+        "/v1/campaigns/{campaign}/breakdown",
+        "/v1/campaigns/{campaign}/series",
+        "/v1/campaigns/{campaign}/report",
+        "/v1/catalogue",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ]:
         assert path in document["paths"], path
     for item in document["paths"].values():
         for operation in item.values():
@@ -39,8 +47,14 @@ def test_openapi_lists_every_api_route(server: Server) -> None:
 def test_catalogue_endpoint_matches_the_report_widgets(server: Server) -> None:
     catalogue = httpx.get(f"{server.url}/v1/catalogue").json()
     assert [t["id"] for t in catalogue["tabs"]] == [
-        "campaign", "email", "inapp", "push", "sms", "web", "directmail",
-    ]  # fmt: skip
+        "campaign",
+        "email",
+        "inapp",
+        "push",
+        "sms",
+        "web",
+        "directmail",
+    ]
     assert "open_rate" in catalogue["channels"]["email"]
 
 
@@ -65,8 +79,19 @@ def test_the_live_streams_events_are_the_documented_ones(
 ) -> None:
     campaign = f"openapi-live-{uuid.uuid4().hex[:6]}"
     with server.client(keys["both"]) as client:
-        post(client, [{"id": uuid.uuid4().hex, "time": datetime.now(UTC).isoformat(),
-                       "campaign": campaign, "type": "sent", "channel": "email", "profile": "p"}])  # fmt: skip
+        post(
+            client,
+            [
+                {
+                    "id": uuid.uuid4().hex,
+                    "time": datetime.now(UTC).isoformat(),
+                    "campaign": campaign,
+                    "type": "sent",
+                    "channel": "email",
+                    "profile": "p",
+                }
+            ],
+        )
         document = client.get("/v1/openapi.json").json()
         operation = document["paths"]["/v1/campaigns/{campaign}/live"]["get"]
         one_event = operation["responses"]["200"]["content"]["text/event-stream"]["schema"]

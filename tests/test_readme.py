@@ -140,7 +140,9 @@ def _mailboxes(home: Path) -> None:
 def _clean_env(home: Path) -> dict[str, str]:
     venv_bins = {str(ROOT / ".venv" / "bin"), str(Path(sys.prefix) / "bin")}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEREPORT_", "VIRTUAL_ENV"))}
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p not in venv_bins)
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", "").split(os.pathsep) if p not in venv_bins
+    )
     return {**env, "HOME": str(home), "MAILGUN_SIGNING_KEY": "key-readme-test-secret"}
 
 
@@ -158,8 +160,11 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clone]:
     with log.open("wb") as out:
         demo = subprocess.Popen(
             [".venv/bin/livereport", "demo", "--port", str(port)],
-            cwd=path, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            cwd=path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 90
         while f"{DEMO_CAMPAIGN} streams" not in " ".join(log.read_text().split()):
@@ -180,11 +185,17 @@ def _run(clone: Clone, command: Command) -> subprocess.CompletedProcess[str]:
     script = [c.text for c in before if c.section == command.section and _sets(c)]
     script.append(clone.verbatim(command.text))
     if _sets(command):
-        script.append(f'test -n "${_sets(command)}" || {{ echo "{command.text} set nothing" >&2; exit 1; }}')
+        script.append(
+            f'test -n "${_sets(command)}" || {{ echo "{command.text} set nothing" >&2; exit 1; }}'
+        )
     return subprocess.run(
         ["bash", "-c", "set -eo pipefail\n" + "\n".join(script)],
-        cwd=clone.path, env=clone.env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=clone.path,
+        env=clone.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _sets(command: Command) -> str | None:
@@ -196,8 +207,12 @@ def _sets(command: Command) -> str | None:
 def _serves(clone: Clone, command: Command) -> None:
     process = subprocess.Popen(
         ["bash", "-c", f"exec {clone.verbatim(command.text)}"],
-        cwd=clone.path, env=clone.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=clone.path,
+        env=clone.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -245,7 +260,10 @@ def test_each_command_of_the_readme_works_verbatim(clone: Clone, command: Comman
         assert "Traceback" not in result.stderr
         if command.output is not None:
             pattern = ".+".join(re.escape(part) for part in command.output.split("…"))
-            assert re.fullmatch(pattern, result.stdout.strip(), re.S), (command.output, result.stdout)
+            assert re.fullmatch(pattern, result.stdout.strip(), re.S), (
+                command.output,
+                result.stdout,
+            )
         elif not _sets(command):
             assert (result.stdout + result.stderr).strip(), f"{command.text} said nothing"
 
@@ -293,7 +311,9 @@ def _check_synopsis(command: click.Command, words: list[str], line: str) -> None
             _check_synopsis(command.commands[name], words[1:], line)
         return
     options = {o: p for p in command.params for o in p.opts if o.startswith("-")}
-    positional = next((c for p in command.params if (c := _choices(p)) and p not in options.values()), None)
+    positional = next(
+        (c for p in command.params if (c := _choices(p)) and p not in options.values()), None
+    )
     value_of: click.Parameter | None = None  # the option the word is the value of
     for word in (w.strip("[]()") for w in words):
         if word.startswith("--"):
@@ -301,7 +321,9 @@ def _check_synopsis(command: click.Command, words: list[str], line: str) -> None
             option = options[word]
             value_of = None if isinstance(option, click.Option) and option.is_flag else option
             continue
-        allowed = _choices(value_of) if value_of is not None else positional if "|" in word else None
+        allowed = (
+            _choices(value_of) if value_of is not None else positional if "|" in word else None
+        )
         placeholder = word != word.lower() or word == "|"  # FILE, EMAIL, FILE.json|FILE.csv
         if allowed is not None and not placeholder:
             assert set(word.split("|")) <= set(allowed), f"{line}: {word!r} is not one of {allowed}"

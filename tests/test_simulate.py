@@ -35,8 +35,15 @@ MATRIX: dict[str, set[str]] = {
     "impression": {"inapp", "web"},
     "interaction": {"inapp", "web"},
 }
-LIMITS = {"execution": 64, "variant": 64, "reason": 256, "code": 64, "element": 256,
-          "url": 2048, "user_agent": 512}  # fmt: skip
+LIMITS = {
+    "execution": 64,
+    "variant": 64,
+    "reason": 256,
+    "code": 64,
+    "element": 256,
+    "url": 2048,
+    "user_agent": 512,
+}
 RFC3339_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 Event = dict[str, Any]
 
@@ -58,9 +65,14 @@ def first_of_each_id(events: list[Event]) -> list[Event]:
 @pytest.fixture(scope="module")
 def campaign() -> list[Event]:
     return simulate.generate(
-        seed=7, campaign="spring-sale-2026", profiles=10_000, start=START, end=END,
-        executions=("morning", "evening"), variants=("A", "B"),
-    )  # fmt: skip
+        seed=7,
+        campaign="spring-sale-2026",
+        profiles=10_000,
+        start=START,
+        end=END,
+        executions=("morning", "evening"),
+        variants=("A", "B"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -320,8 +332,9 @@ def test_post_events_batches_authenticates_and_sums_counts(naps: list[float]) ->
         body = msgspec.json.decode(request.content)
         bodies.append(body)
         rejected = [{"index": 0, "id": body[0]["id"], "errors": ["x"]}]
-        return httpx.Response(200, json={"accepted": len(body) - 2, "duplicates": 1,
-                                         "rejected": rejected})  # fmt: skip
+        return httpx.Response(
+            200, json={"accepted": len(body) - 2, "duplicates": 1, "rejected": rejected}
+        )
 
     events = small(1)[:250]
     with httpx.Client(transport=httpx.MockTransport(answer)) as client:
@@ -430,7 +443,9 @@ def test_a_tag_gives_other_ids_and_the_same_traffic() -> None:
 
 def test_history_comes_latest_hour_first_with_funnels_under_way() -> None:
     start = END - timedelta(hours=2)
-    batches = list(simulate.history(lambda n: simulate.LiveTraffic(9 + n, "h", None, 40), start, END))  # fmt: skip
+    batches = list(
+        simulate.history(lambda n: simulate.LiveTraffic(9 + n, "h", None, 40), start, END)
+    )
     latest = [when(e) >= END - timedelta(hours=1) for e in batches[0]]
     assert sum(latest) > 0.95 * len(latest)  # all but late deliveries of its warm-up
     assert all(when(e) <= END - timedelta(hours=1) for e in batches[-1])
@@ -438,8 +453,11 @@ def test_history_comes_latest_hour_first_with_funnels_under_way() -> None:
     assert all(start <= when(e) <= END for e in events)
     assert len({e["id"] for e in events}) > 0.97 * len(events)  # the hours' ids differ
     for kind in (None, "delivered", "open", "impression"):  # no dip where an hour begins
-        per = Counter((when(e) - start) // timedelta(minutes=10) for e in events
-                      if kind is None or e["type"] == kind)  # fmt: skip
+        per = Counter(
+            (when(e) - start) // timedelta(minutes=10)
+            for e in events
+            if kind is None or e["type"] == kind
+        )
         assert sorted(per) == list(range(12))
         assert min(per.values()) > 0.8 * max(per.values()), (kind, per)
 
@@ -447,9 +465,14 @@ def test_history_comes_latest_hour_first_with_funnels_under_way() -> None:
 @pytest.fixture(scope="module")
 def labelled() -> list[tuple[Event, bool]]:
     return simulate.generate_labelled(
-        seed=7, campaign="spring-sale-2026", profiles=10_000, start=START, end=END,
-        executions=("morning", "evening"), variants=("A", "B"),
-    )  # fmt: skip
+        seed=7,
+        campaign="spring-sale-2026",
+        profiles=10_000,
+        start=START,
+        end=END,
+        executions=("morning", "evening"),
+        variants=("A", "B"),
+    )
 
 
 def test_labelled_events_are_the_generated_ones_and_carry_no_label(
@@ -458,7 +481,11 @@ def test_labelled_events_are_the_generated_ones_and_carry_no_label(
     assert [e for e, _ in labelled] == campaign
     assert not any(simulate.TRUTH in e for e in campaign)
     firsts = {e["id"]: machine for e, machine in reversed(labelled)}  # an id's first event wins
-    assert all(not firsts[e["id"]] for e in first_of_each_id(campaign) if e["type"] not in ("open", "click"))
+    assert all(
+        not firsts[e["id"]]
+        for e in first_of_each_id(campaign)
+        if e["type"] not in ("open", "click")
+    )
     again = Counter(e["id"] for e in campaign)
     assert all(machine == firsts[e["id"]] for e, machine in labelled if again[e["id"]] > 1)
 
@@ -479,8 +506,11 @@ def test_machine_traffic_is_apple_s_proxy_and_scanners_mostly_unflagged(
     domains = Counter(e["recipient"].rsplit("@", 1)[1].lower() for e in proxy)
     assert sum(domains[d] for d in ("icloud.com", "me.com", "mac.com")) > 0.4 * len(proxy)
     # People's opens through Gmail's and Yahoo's image proxies are people's.
-    proxied = [m for e, m in engaged if "ImageProxy" in e.get("user_agent", "") or
-               "YahooMailProxy" in e.get("user_agent", "")]  # fmt: skip
+    proxied = [
+        m
+        for e, m in engaged
+        if "ImageProxy" in e.get("user_agent", "") or "YahooMailProxy" in e.get("user_agent", "")
+    ]
     assert proxied and not any(proxied)
     assert not any(e.get("ip", "").startswith("17.") for e, m in engaged if not m)
 
@@ -497,6 +527,12 @@ def test_scanners_click_every_link_within_a_second_of_each_other(
         times = sorted(t for t, _ in seen)
         assert len({url for _, url in seen}) >= 3
         assert times[-1] - times[0] < timedelta(seconds=1)
-    corporate = [e for e, m in labelled if m and e["type"] == "click" and
-                 e["recipient"].rsplit("@", 1)[1] in ("contoso.com", "fabrikam.com", "northwind-traders.com")]  # fmt: skip
+    corporate = [
+        e
+        for e, m in labelled
+        if m
+        and e["type"] == "click"
+        and e["recipient"].rsplit("@", 1)[1]
+        in ("contoso.com", "fabrikam.com", "northwind-traders.com")
+    ]
     assert len(corporate) > 0.5 * sum(len(v) for v in by_profile.values())

@@ -108,10 +108,18 @@ def test_a_healthy_batch_bounces_at_most_one_percent_and_draws_no_complaint() ->
 
 @pytest.mark.parametrize(
     ("kind", "channel"),
-    [("bounce-storm", "email"), ("bounce-storm", "sms"), ("bounce-storm", "push"),
-     ("complaint-spike", "email"), ("stall", "email"), ("stall", "push"),
-     ("healthy", "email"), ("healthy", "sms"), ("healthy", "push")],
-)  # fmt: skip
+    [
+        ("bounce-storm", "email"),
+        ("bounce-storm", "sms"),
+        ("bounce-storm", "push"),
+        ("complaint-spike", "email"),
+        ("stall", "email"),
+        ("stall", "push"),
+        ("healthy", "email"),
+        ("healthy", "sms"),
+        ("healthy", "push"),
+    ],
+)
 def test_batches_pass_the_contract_with_unique_ids_within_the_minute_of_now(
     kind: str, channel: str
 ) -> None:
@@ -178,8 +186,12 @@ def test_batches_refuse_what_cannot_happen() -> None:
 # incidents in live traffic
 
 
-def stream(seed: int, incidents: list[Incident], channels: tuple[str, ...] = ("email",),
-           seconds: int = SECONDS) -> list[list[Event]]:  # fmt: skip
+def stream(
+    seed: int,
+    incidents: list[Incident],
+    channels: tuple[str, ...] = ("email",),
+    seconds: int = SECONDS,
+) -> list[list[Event]]:
     """Ten minutes of live traffic at 100 events a second, one batch a second."""
     traffic = simulate.LiveTraffic(seed, "live", channels, 100, incidents=incidents)
     return [traffic.next_batch(ORIGIN + timedelta(seconds=s), 1.0) for s in range(1, seconds + 1)]
@@ -220,8 +232,14 @@ def stall() -> list[list[Event]]:
 
 
 def storm_bounces(events: list[Event]) -> list[Event]:
-    return [e for e in events if e["type"] == "bounce" and e.get("smtp", {}).get("status") == "5.1.1"
-            and e.get("bounce") == "hard" and domain(e) == "outlook.com"]  # fmt: skip
+    return [
+        e
+        for e in events
+        if e["type"] == "bounce"
+        and e.get("smtp", {}).get("status") == "5.1.1"
+        and e.get("bounce") == "hard"
+        and domain(e) == "outlook.com"
+    ]
 
 
 def test_a_bounce_storm_bounces_its_share_of_the_sends(storm: list[list[Event]]) -> None:
@@ -304,8 +322,9 @@ def test_run_applies_its_incidents(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(simulate, "post_events", post)
     monkeypatch.setattr(simulate, "_sleep", lambda seconds: None)
     storm = Incident(kind=IncidentKind.BOUNCE_STORM, duration=3600)
-    totals = simulate.run("http://lr.test", "k", rate=5000, duration=0.3, channels=["email"],
-                          incidents=[storm])  # fmt: skip
+    totals = simulate.run(
+        "http://lr.test", "k", rate=5000, duration=0.3, channels=["email"], incidents=[storm]
+    )
     assert totals["accepted"] == len(posted) > 0
     assert storm_bounces(posted)
     with pytest.raises(ValueError, match="the traffic has no email"):
@@ -317,8 +336,9 @@ def test_run_applies_its_incidents(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_an_incident_reads_from_a_command_line_spec() -> None:
     parsed = Incident.parse("bounce-storm:start=2m,duration=300,share=40%,domain=gmx.de")
-    assert parsed == Incident(kind=IncidentKind.BOUNCE_STORM, start=120, duration=300,
-                              share=0.4, domain="gmx.de")  # fmt: skip
+    assert parsed == Incident(
+        kind=IncidentKind.BOUNCE_STORM, start=120, duration=300, share=0.4, domain="gmx.de"
+    )
     stalled = Incident.parse("stall:channel=push")
     assert (stalled.kind, stalled.channel, stalled.fraction) == ("stall", "push", 1)
     assert stalled.start == 0
@@ -327,17 +347,19 @@ def test_an_incident_reads_from_a_command_line_spec() -> None:
 
 @pytest.mark.parametrize(
     ("spec", "message"),
-    [("flood", "kind 'flood' is unknown; expected one of bounce-storm, complaint-spike, stall"),
-     ("stall:start", "'start'; expected key=value"),
-     ("stall:speed=3", "'speed=3'; expected key=value"),
-     ("stall:start=1,start=2", "each key once"),
-     ("stall:start=soon", "start: 'soon'; expected seconds"),
-     ("stall:share=0.5", "a stall has none"),
-     ("bounce-storm:share=lots", "share: 'lots'; expected a share"),
-     ("bounce-storm:duration=0", "expected more than 0 seconds"),
-     ("complaint-spike:channel=sms", "a complaint-spike cannot happen on 'sms'"),
-     ("bounce-storm:domain=not a domain", "expected a domain name")],
-)  # fmt: skip
+    [
+        ("flood", "kind 'flood' is unknown; expected one of bounce-storm, complaint-spike, stall"),
+        ("stall:start", "'start'; expected key=value"),
+        ("stall:speed=3", "'speed=3'; expected key=value"),
+        ("stall:start=1,start=2", "each key once"),
+        ("stall:start=soon", "start: 'soon'; expected seconds"),
+        ("stall:share=0.5", "a stall has none"),
+        ("bounce-storm:share=lots", "share: 'lots'; expected a share"),
+        ("bounce-storm:duration=0", "expected more than 0 seconds"),
+        ("complaint-spike:channel=sms", "a complaint-spike cannot happen on 'sms'"),
+        ("bounce-storm:domain=not a domain", "expected a domain name"),
+    ],
+)
 def test_a_bad_incident_spec_says_what_is_expected(spec: str, message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(")) as caught:
         Incident.parse(spec)

@@ -65,7 +65,9 @@ def busy_port() -> Iterator[int]:
 # a busy port
 
 
-def test_a_busy_port_fails_at_once_every_time_and_the_data_works_after(tmp_path: Path, busy_port: int) -> None:  # fmt: skip
+def test_a_busy_port_fails_at_once_every_time_and_the_data_works_after(
+    tmp_path: Path, busy_port: int
+) -> None:
     data = tmp_path / "data"
     cli("orgs", "create", "kept", data=data)
     key = cli("keys", "create", "--scope", "read", data=data).stdout.strip()
@@ -99,8 +101,10 @@ def test_a_host_not_of_this_machine_is_bad_usage(tmp_path: Path) -> None:
     data = tmp_path / "data"
     result = subprocess.run(
         [sys.executable, "-m", "livereport", "serve", "--data", str(data), "--host", "192.0.2.1"],
-        capture_output=True, text=True, timeout=QUICK_S,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=QUICK_S,
+    )
     assert result.returncode == 2, result.stderr
     assert "--host" in result.stderr and "Traceback" not in result.stderr
     assert not data.exists()
@@ -142,10 +146,16 @@ def unwritable(data: Path) -> Iterator[None]:
             data.chmod(0o700)
         return
     chattr = shutil.which("chattr")
-    made = subprocess.run([chattr, "+i", str(data)], capture_output=True, text=True) if chattr else None  # fmt: skip
+    made = (
+        subprocess.run([chattr, "+i", str(data)], capture_output=True, text=True)
+        if chattr
+        else None
+    )
     if made is None or made.returncode != 0:
         why = made.stderr.strip() if made is not None else "no chattr command"
-        pytest.fail(f"as root only the immutable flag stops writes, and it cannot be set here: {why}")  # fmt: skip
+        pytest.fail(
+            f"as root only the immutable flag stops writes, and it cannot be set here: {why}"
+        )
     assert chattr is not None
     try:
         yield
@@ -178,7 +188,9 @@ def test_a_data_directory_this_user_cannot_write(tmp_path: Path) -> None:
     ],
 )
 @pytest.mark.parametrize("command", ["serve", "demo"])
-def test_a_bad_setting_fails_before_anything_is_made(tmp_path: Path, command: str, env: dict[str, str], said: str) -> None:  # fmt: skip
+def test_a_bad_setting_fails_before_anything_is_made(
+    tmp_path: Path, command: str, env: dict[str, str], said: str
+) -> None:
     data = tmp_path / "data"
     result, seconds = start(command, data, env=env)
     assert said in failed(result, seconds)
@@ -205,7 +217,11 @@ def test_an_unreachable_postgresql_database(tmp_path: Path) -> None:
 def open_to_others(data: Path) -> list[str]:
     """Everything under ``data`` that users other than its owner may read or enter."""
     found = [data, *data.rglob("*")]
-    return [f"{p} {stat.S_IMODE(p.lstat().st_mode):04o}" for p in found if not p.is_symlink() and p.lstat().st_mode & 0o077]  # fmt: skip
+    return [
+        f"{p} {stat.S_IMODE(p.lstat().st_mode):04o}"
+        for p in found
+        if not p.is_symlink() and p.lstat().st_mode & 0o077
+    ]
 
 
 def test_a_new_data_directory_is_private(tmp_path: Path) -> None:
@@ -258,13 +274,25 @@ def test_demo_stops_at_once_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     log = (tmp_path / "demo.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "livereport", "demo", "--data", str(tmp_path / "data"), "--port", str(port)],
-        stdout=log, stderr=log,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "livereport",
+            "demo",
+            "--data",
+            str(tmp_path / "data"),
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=log,
+    )
     try:
         deadline = time.monotonic() + 60
         while b"Demo campaign" not in (tmp_path / "demo.log").read_bytes():
-            assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "demo.log").read_text()  # fmt: skip
+            assert process.poll() is None and time.monotonic() < deadline, (
+                tmp_path / "demo.log"
+            ).read_text()
             time.sleep(0.2)
         time.sleep(1.5)  # live traffic flows
         began = time.monotonic()

@@ -83,8 +83,18 @@ def ensure_vendor() -> None:
             f"{'npm' if npm is None else 'node'} was not found on PATH. Install Node.js and "
             "npm (Debian: apt-get install nodejs npm), or run ./dev setup, then build again."
         )
-    _run([npm, "ci", "--prefix", str(FRONTEND), "--ignore-scripts", "--no-audit", "--no-fund",
-          "--loglevel=error"])  # fmt: skip
+    _run(
+        [
+            npm,
+            "ci",
+            "--prefix",
+            str(FRONTEND),
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+        ]
+    )
     _run([node, str(FRONTEND / "vendor.mjs")])
     missing = _missing()
     if missing:

@@ -26,25 +26,73 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("data", ".livereport", "Directory of the embedded instance: events, metadata, keys."),
-    Setting("clickhouse", "", "Events on a ClickHouse server or cluster instead of the embedded engine: clickhouse://host:9000/database, with ?cluster=NAME for a cluster, plus &on_cluster=0|1 and &replicated=1 (empty: embedded)."),
-    Setting("database", "", "Metadata (orgs, keys, users, sessions, layouts) in PostgreSQL instead of SQLite: postgresql://user@host:5432/name; required with a cluster (empty: SQLite in the data directory)."),
+    Setting(
+        "clickhouse",
+        "",
+        "Events on a ClickHouse server or cluster instead of the embedded engine: clickhouse://host:9000/database, with ?cluster=NAME for a cluster, plus &on_cluster=0|1 and &replicated=1 (empty: embedded).",
+    ),
+    Setting(
+        "database",
+        "",
+        "Metadata (orgs, keys, users, sessions, layouts) in PostgreSQL instead of SQLite: postgresql://user@host:5432/name; required with a cluster (empty: SQLite in the data directory).",
+    ),
     Setting("retention_days", 30, "Days of events kept; older partitions are dropped."),
     Setting("max_body_bytes", 10 * 1024 * 1024, "Largest decoded request body accepted."),
     Setting("max_events_per_request", 10_000, "Most events accepted in one request."),
     Setting("flush_linger_ms", 20, "How long the writer waits to gather more events per insert."),
     Setting("flush_max_events", 50_000, "Most events written to the engine in one insert."),
-    Setting("max_pending_events", 400_000, "Events waiting to be stored before ingest answers 503."),
+    Setting(
+        "max_pending_events", 400_000, "Events waiting to be stored before ingest answers 503."
+    ),
     Setting("retention_check_s", 3600, "Seconds between two checks for partitions to drop."),
-    Setting("log_level", "info", "Lowest level of the JSON log lines on stderr: debug, info (one line per request), warning or error. `livereport demo` logs warnings unless this is set."),
-    Setting("shutdown_timeout_s", 30, "On SIGTERM, longest wait for open requests (live streams) before they are cut."),
-    Setting("test_insert_delay_ms", 0, "For tests only: delay added to every insert, to make storage slower than input."),
-    Setting("key_requests_per_s", 100, "Requests per second each API key may send (a token bucket; 0: no limit); more get 429 with Retry-After."),
-    Setting("key_burst", 300, "Requests an API key may send at once before its per-second rate applies."),
-    Setting("signin_max_failures", 10, "Failed sign-ins per account and per address within 15 minutes before further tries are slowed down (429)."),
-    Setting("signin_lock_after", 20, "Wrong passwords in a row that lock an account; while locked even the right password fails."),
-    Setting("signin_lock_s", 1800, "Seconds an account stays locked after too many wrong passwords (admins can unlock it sooner)."),
-    Setting("alert_private_targets", 0, "1: alert notifications, pause calls and the SMTP server may be on loopback, private or link-local addresses (a receiver on the same network, tests); 0: such targets are refused, so that rules cannot make the server call internal services."),
-    Setting("trusted_proxies", "", "Addresses or networks of the reverse proxies in front of livereport, comma-separated (10.0.0.5,10.1.0.0/16; * for any): only requests from them may say, with X-Forwarded-Proto and X-Forwarded-For, that the browser used HTTPS (the session cookie is then Secure) and from which address (sign-in throttling, audit log). Empty: no proxy is trusted."),
+    Setting(
+        "log_level",
+        "info",
+        "Lowest level of the JSON log lines on stderr: debug, info (one line per request), warning or error. `livereport demo` logs warnings unless this is set.",
+    ),
+    Setting(
+        "shutdown_timeout_s",
+        30,
+        "On SIGTERM, longest wait for open requests (live streams) before they are cut.",
+    ),
+    Setting(
+        "test_insert_delay_ms",
+        0,
+        "For tests only: delay added to every insert, to make storage slower than input.",
+    ),
+    Setting(
+        "key_requests_per_s",
+        100,
+        "Requests per second each API key may send (a token bucket; 0: no limit); more get 429 with Retry-After.",
+    ),
+    Setting(
+        "key_burst", 300, "Requests an API key may send at once before its per-second rate applies."
+    ),
+    Setting(
+        "signin_max_failures",
+        10,
+        "Failed sign-ins per account and per address within 15 minutes before further tries are slowed down (429).",
+    ),
+    Setting(
+        "signin_lock_after",
+        20,
+        "Wrong passwords in a row that lock an account; while locked even the right password fails.",
+    ),
+    Setting(
+        "signin_lock_s",
+        1800,
+        "Seconds an account stays locked after too many wrong passwords (admins can unlock it sooner).",
+    ),
+    Setting(
+        "alert_private_targets",
+        0,
+        "1: alert notifications, pause calls and the SMTP server may be on loopback, private or link-local addresses (a receiver on the same network, tests); 0: such targets are refused, so that rules cannot make the server call internal services.",
+    ),
+    Setting(
+        "trusted_proxies",
+        "",
+        "Addresses or networks of the reverse proxies in front of livereport, comma-separated (10.0.0.5,10.1.0.0/16; * for any): only requests from them may say, with X-Forwarded-Proto and X-Forwarded-For, that the browser used HTTPS (the session cookie is then Secure) and from which address (sign-in throttling, audit log). Empty: no proxy is trusted.",
+    ),
 )
 
 

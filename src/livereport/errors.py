@@ -1,15 +1,15 @@
 """Every error livereport raises on purpose, with the HTTP status it maps to.
 
-    LivereportError                 base; .status, .message (what went wrong, what to do)
-    ├── BadRequest (400)            a request that cannot be read as a whole
-    │   └── InvalidEvent            one event broke the contract; .errors lists each field
-    ├── Unauthorized (401)          no credential, or one we do not know
-    ├── Forbidden (403)             a known credential without the needed scope
-    ├── NotFound (404)              unknown campaign, tab, widget … (never reveals other orgs)
-    ├── PayloadTooLarge (413)
-    ├── UnsupportedMediaType (415)
-    ├── Overloaded (503)            ingest buffer full; .retry_after seconds
-    └── StorageUnavailable (503)    the engine failed or cannot be reached
+LivereportError                 base; .status, .message (what went wrong, what to do)
+├── BadRequest (400)            a request that cannot be read as a whole
+│   └── InvalidEvent            one event broke the contract; .errors lists each field
+├── Unauthorized (401)          no credential, or one we do not know
+├── Forbidden (403)             a known credential without the needed scope
+├── NotFound (404)              unknown campaign, tab, widget … (never reveals other orgs)
+├── PayloadTooLarge (413)
+├── UnsupportedMediaType (415)
+├── Overloaded (503)            ingest buffer full; .retry_after seconds
+└── StorageUnavailable (503)    the engine failed or cannot be reached
 """
 
 from __future__ import annotations

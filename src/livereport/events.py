@@ -266,8 +266,13 @@ def decode_incoming(
     if now is not None and retention is not None:
         # The fields of the wrong type get stand-ins that pass every check of the contract
         # (an unknown type only hides the checks that depend on the type).
-        stand_ins = {"id": "?", "campaign": "?", "profile": "?", "type": "",
-                     "time": int(now.timestamp() * 1000)}  # fmt: skip
+        stand_ins = {
+            "id": "?",
+            "campaign": "?",
+            "profile": "?",
+            "type": "",
+            "time": int(now.timestamp() * 1000),
+        }
         for name, stand_in in stand_ins.items():
             fields.setdefault(name, stand_in)
         try:
@@ -346,9 +351,7 @@ def _explain(message: str) -> tuple[str, str]:
     what = re.sub(r"`str` of length <= (\d+)", r"a string of at most \1 characters", what)
     what = re.sub(r"`int` >= (\d+)", r"an integer of at least \1", what)
     what = re.sub(r"`int` <= (\d+)", r"an integer of at most \1", what)
-    what = re.sub(
-        r"`str` matching regex .*$", "a string without control characters", what
-    )
+    what = re.sub(r"`str` matching regex .*$", "a string without control characters", what)
     what = re.sub(r"`([^`]+)`", lambda m: _TYPE_NAMES.get(m[1], m[1]), what)
     return path, f"{what[:1].lower()}{what[1:]}"
 
@@ -507,15 +510,15 @@ def _check_time(value: str | int, now: datetime, retention: timedelta, errors: P
     return ms
 
 
-def _check_type_and_channel(
-    type_: str, channel: str | None, errors: Problems
-) -> tuple[str, str]:
+def _check_type_and_channel(type_: str, channel: str | None, errors: Problems) -> tuple[str, str]:
     try:
         kind = EventType(type_)
     except ValueError:
         errors.add("type", f"{type_[:40]!r} is unknown; expected one of {_listing(EventType)}")
         if channel is not None and channel not in Channel._value2member_map_:
-            errors.add("channel", f"{channel[:40]!r} is unknown; expected one of {_listing(Channel)}")
+            errors.add(
+                "channel", f"{channel[:40]!r} is unknown; expected one of {_listing(Channel)}"
+            )
         return type_, channel or ""
     if kind == EventType.ENTERED:
         return kind, CAMPAIGN
@@ -530,7 +533,8 @@ def _check_type_and_channel(
     if chan not in MATRIX[kind]:
         valid = sorted(t for t, chans in MATRIX.items() if chan in chans)
         errors.add(
-            "type", f"{kind} is not a {chan} event; expected one of {', '.join(valid)} for channel {chan}"
+            "type",
+            f"{kind} is not a {chan} event; expected one of {', '.join(valid)} for channel {chan}",
         )
     return kind, chan
 

@@ -39,10 +39,18 @@ class FirstStart:
 
 
 #: The least value of the numeric settings that 0 or less would break (the others: 0).
-_AT_LEAST_ONE = frozenset({
-    "retention_days", "max_body_bytes", "max_events_per_request", "flush_max_events",
-    "max_pending_events", "retention_check_s", "key_burst", "signin_lock_after",
-})  # fmt: skip
+_AT_LEAST_ONE = frozenset(
+    {
+        "retention_days",
+        "max_body_bytes",
+        "max_events_per_request",
+        "flush_max_events",
+        "max_pending_events",
+        "retention_check_s",
+        "key_burst",
+        "signin_lock_after",
+    }
+)
 
 
 def check_config(config: Config) -> None:

@@ -20,8 +20,20 @@ Labels = tuple[str, ...]
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 LATENCY_BUCKETS: tuple[float, ...] = (
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-)  # fmt: skip
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
 
 
 def _escape(value: str) -> str:
@@ -152,7 +164,9 @@ class IngestMetrics:
             Counter("livereport_events_duplicate", "Events whose id the org had already sent.")
         )
         self.rejected: Counter = registry.add(
-            Counter("livereport_events_rejected", "Events rejected, by offending field.", ("field",))
+            Counter(
+                "livereport_events_rejected", "Events rejected, by offending field.", ("field",)
+            )
         )
         self.dropped: Counter = registry.add(
             Counter(

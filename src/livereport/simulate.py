@@ -51,36 +51,91 @@ def _pick(rng: random.Random, table: Table[T]) -> T:
 
 
 _DOMAINS = _table(
-    ("gmail.com", 34), ("outlook.com", 10), ("yahoo.com", 9), ("hotmail.com", 8),
-    ("icloud.com", 6), ("me.com", 1), ("mac.com", 0.5), ("aol.com", 3), ("gmx.de", 4), ("web.de", 3), ("orange.fr", 3),
-    ("comcast.net", 2), ("contoso.com", 1.5), ("fabrikam.com", 1),
-    ("northwind-traders.com", 1), ("bücher.de", 0.5),
-)  # fmt: skip
-_FIRST = ("anna", "ben", "chloe", "david", "emma", "farid", "grace", "hugo", "ines", "jonas",
-          "kim", "lucas", "maria", "noah", "olga", "pierre", "rosa", "sven", "tom", "yuki")  # fmt: skip
-_LAST = ("smith", "muller", "martin", "garcia", "rossi", "kowalski", "nguyen", "dubois",
-         "schmidt", "johnson", "lopez", "tanaka", "silva", "novak", "berg")  # fmt: skip
+    ("gmail.com", 34),
+    ("outlook.com", 10),
+    ("yahoo.com", 9),
+    ("hotmail.com", 8),
+    ("icloud.com", 6),
+    ("me.com", 1),
+    ("mac.com", 0.5),
+    ("aol.com", 3),
+    ("gmx.de", 4),
+    ("web.de", 3),
+    ("orange.fr", 3),
+    ("comcast.net", 2),
+    ("contoso.com", 1.5),
+    ("fabrikam.com", 1),
+    ("northwind-traders.com", 1),
+    ("bücher.de", 0.5),
+)
+_FIRST = (
+    "anna",
+    "ben",
+    "chloe",
+    "david",
+    "emma",
+    "farid",
+    "grace",
+    "hugo",
+    "ines",
+    "jonas",
+    "kim",
+    "lucas",
+    "maria",
+    "noah",
+    "olga",
+    "pierre",
+    "rosa",
+    "sven",
+    "tom",
+    "yuki",
+)
+_LAST = (
+    "smith",
+    "muller",
+    "martin",
+    "garcia",
+    "rossi",
+    "kowalski",
+    "nguyen",
+    "dubois",
+    "schmidt",
+    "johnson",
+    "lopez",
+    "tanaka",
+    "silva",
+    "novak",
+    "berg",
+)
 _EXCLUSIONS: dict[str, Table[str]] = {
-    "email": _table(("No consent", 30), ("Suppressed address", 25), ("Frequency rule", 15),
-                    ("Malformed address", 10), ("No address in profile", 12),
-                    ("Experiment hold-out", 8)),
-    "sms": _table(("No phone number", 40), ("No consent", 35), ("Frequency rule", 15),
-                  ("Quiet hours", 10)),
+    "email": _table(
+        ("No consent", 30),
+        ("Suppressed address", 25),
+        ("Frequency rule", 15),
+        ("Malformed address", 10),
+        ("No address in profile", 12),
+        ("Experiment hold-out", 8),
+    ),
+    "sms": _table(
+        ("No phone number", 40), ("No consent", 35), ("Frequency rule", 15), ("Quiet hours", 10)
+    ),
     "push": _table(("No push token", 55), ("No consent", 25), ("Frequency rule", 20)),
     "inapp": _table(("Frequency rule", 50), ("Experiment hold-out", 30), ("No consent", 20)),
     "web": _table(("Experiment hold-out", 50), ("Frequency rule", 30), ("No variant", 20)),
-    "directmail": _table(("No postal address", 50), ("No consent", 25),
-                         ("Address not allowed", 25)),
-}  # fmt: skip
+    "directmail": _table(
+        ("No postal address", 50), ("No consent", 25), ("Address not allowed", 25)
+    ),
+}
 _ERRORS: dict[str, Table[str]] = {
-    "email": _table(("Rendering error", 50), ("Dispatch timeout", 35),
-                    ("Personalisation data missing", 15)),
+    "email": _table(
+        ("Rendering error", 50), ("Dispatch timeout", 35), ("Personalisation data missing", 15)
+    ),
     "sms": _table(("Provider timeout", 60), ("Rate limited by provider", 40)),
     "push": _table(("Expired certificate", 40), ("Provider unavailable", 60)),
     "inapp": _table(("Rendering error", 70), ("Asset not found", 30)),
     "web": _table(("Rendering error", 60), ("Script timeout", 40)),
     "directmail": _table(("Print file rejected", 60), ("Address validation failed", 40)),
-}  # fmt: skip
+}
 _USER_UNKNOWN = ("5.1.1", 550, "550 5.1.1 <{addr}>: Recipient address rejected: User unknown")
 _SMTP = _table(
     (_USER_UNKNOWN, 30),
@@ -95,25 +150,51 @@ _SMTP = _table(
     (("5.2.1", 550, "550 5.2.1 <{addr}>: The email account is disabled"), 5),
 )
 _BOUNCES_GIVEN = _table(
-    (("hard", "Invalid Recipient"), 30), (("soft", "Mailbox Full"), 20),
-    (("ignored", "Spam Block"), 15), (("hard", "Recipient Refused"), 10),
-    (("soft", "DNS Failure"), 10), (("ignored", "Timeout"), 15),
-)  # fmt: skip
+    (("hard", "Invalid Recipient"), 30),
+    (("soft", "Mailbox Full"), 20),
+    (("ignored", "Spam Block"), 15),
+    (("hard", "Recipient Refused"), 10),
+    (("soft", "DNS Failure"), 10),
+    (("ignored", "Timeout"), 15),
+)
 # Push and SMS bounces carry the provider's failure code, as its API or webhook gives it, with
 # the reason and category it means (bounces/mobile.py), as an export of the reference product
 # gives them.
-_SMS_BOUNCES = _table(("21211", 20), ("30003", 25), ("30005", 15), ("30006", 8), ("30007", 17),
-                      ("21610", 5), ("30004", 5), ("30008", 5))  # fmt: skip
-_APNS_BOUNCES = _table(("Unregistered", 45), ("BadDeviceToken", 25), ("ExpiredToken", 10),
-                       ("TooManyRequests", 12), ("ServiceUnavailable", 8))  # fmt: skip
-_FCM_BOUNCES = _table(("UNREGISTERED", 65), ("SENDER_ID_MISMATCH", 5), ("QUOTA_EXCEEDED", 18),
-                      ("UNAVAILABLE", 12))  # fmt: skip
+_SMS_BOUNCES = _table(
+    ("21211", 20),
+    ("30003", 25),
+    ("30005", 15),
+    ("30006", 8),
+    ("30007", 17),
+    ("21610", 5),
+    ("30004", 5),
+    ("30008", 5),
+)
+_APNS_BOUNCES = _table(
+    ("Unregistered", 45),
+    ("BadDeviceToken", 25),
+    ("ExpiredToken", 10),
+    ("TooManyRequests", 12),
+    ("ServiceUnavailable", 8),
+)
+_FCM_BOUNCES = _table(
+    ("UNREGISTERED", 65), ("SENDER_ID_MISMATCH", 5), ("QUOTA_EXCEEDED", 18), ("UNAVAILABLE", 12)
+)
 # Some senders qualify their bounces themselves: a reason and a category, no code.
-_GIVEN_MOBILE = _table((("Number deactivated", "hard"), 40), (("Handset switched off", "soft"), 35),
-                       (("Blocked by the recipient", "ignored"), 25))  # fmt: skip
+_GIVEN_MOBILE = _table(
+    (("Number deactivated", "hard"), 40),
+    (("Handset switched off", "soft"), 35),
+    (("Blocked by the recipient", "ignored"), 25),
+)
 _PLATFORMS = _table(("ios", 44), ("android", 44), ("web", 5), ("apns", 4), ("fcm", 3))
-_ELEMENTS = _table(("Hero banner", 30), ("Add to cart", 25), ("Sign up", 15), ("Close", 15),
-                   ("Product carousel", 10), ('<b>"Promo"</b> & more', 5))  # fmt: skip
+_ELEMENTS = _table(
+    ("Hero banner", 30),
+    ("Add to cart", 25),
+    ("Sign up", 15),
+    ("Close", 15),
+    ("Product carousel", 10),
+    ('<b>"Promo"</b> & more', 5),
+)
 _KINDS = _table(("click", 55), ("dismiss", 35), ("other", 10))
 _UA_HUMAN = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
@@ -160,10 +241,25 @@ TRUTH: Final = "__machine__"
 _PAGES = ("spring-sale", "new-arrivals", "account", "store-locator")
 # Share of entered profiles each channel reaches, and mean lag (s) of its first event.
 _REACH = {"email": 0.9, "sms": 0.35, "push": 0.5, "inapp": 0.3, "web": 0.45, "directmail": 0.12}
-_LAG = {"email": 1.0, "sms": 90.0, "push": 45.0, "inapp": 5400.0, "web": 3600.0,
-        "directmail": 300.0}  # fmt: skip
-_BASE_FIELDS = ("id", "time", "campaign", "channel", "profile", "execution", "variant",
-                "recipient", "platform")  # fmt: skip
+_LAG = {
+    "email": 1.0,
+    "sms": 90.0,
+    "push": 45.0,
+    "inapp": 5400.0,
+    "web": 3600.0,
+    "directmail": 300.0,
+}
+_BASE_FIELDS = (
+    "id",
+    "time",
+    "campaign",
+    "channel",
+    "profile",
+    "execution",
+    "variant",
+    "recipient",
+    "platform",
+)
 
 
 @dataclass(frozen=True)
@@ -177,8 +273,13 @@ class _Profile:
     lift: float = 1.0  # the variant's true lift: every human engagement chance is multiplied
 
 
-def _make_profile(rng: random.Random, name: str, execution: str | None,
-                  variants: Sequence[str], lifts: Mapping[str, float]) -> _Profile:  # fmt: skip
+def _make_profile(
+    rng: random.Random,
+    name: str,
+    execution: str | None,
+    variants: Sequence[str],
+    lifts: Mapping[str, float],
+) -> _Profile:
     first, last = rng.choice(_FIRST), rng.choice(_LAST)
     local = rng.choice((f"{first}.{last}", f"{first}{rng.randint(1, 99)}", f"{first[0]}{last}"))
     email = f"{local}@{_pick(rng, _DOMAINS)}"
@@ -310,7 +411,7 @@ def _person(f: _Funnel, domain: str, *, proxy_ok: bool) -> JsonEvent:
 def _home_ip(rng: random.Random) -> str:
     """An address of a home or mobile network (never Apple's 17.0.0.0/8)."""
     if rng.random() < 0.2:
-        return f"2a02:{rng.randrange(0x1000, 0xffff):x}:{rng.randrange(0xffff):x}::{rng.randrange(1, 0xffff):x}"
+        return f"2a02:{rng.randrange(0x1000, 0xFFFF):x}:{rng.randrange(0xFFFF):x}::{rng.randrange(1, 0xFFFF):x}"
     return f"{rng.choice((31, 46, 78, 81, 86, 92, 109, 176, 188, 212))}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
 
 
@@ -318,8 +419,11 @@ def _proxy_open(f: _Funnel, delivered: float) -> None:
     """Apple's proxy fetching the images of a mail it received: half at once, the rest when
     the device comes online; the bare user agent, and Apple's address or a partner's."""
     at = delivered + f.rng.uniform(0.3, 2.5) if f.chance(0.5) else f.after(delivered, 1200)
-    ip = (f"17.{f.rng.randint(0, 255)}.{f.rng.randint(0, 255)}.{f.rng.randint(1, 254)}"
-          if f.chance(0.85) else f"104.28.{f.rng.randint(0, 255)}.{f.rng.randint(1, 254)}")  # fmt: skip
+    ip = (
+        f"17.{f.rng.randint(0, 255)}.{f.rng.randint(0, 255)}.{f.rng.randint(1, 254)}"
+        if f.chance(0.85)
+        else f"104.28.{f.rng.randint(0, 255)}.{f.rng.randint(1, 254)}"
+    )
     fields: JsonEvent = {TRUTH: True}
     if f.chance(0.8):
         fields["user_agent"] = _UA_MPP
@@ -335,7 +439,10 @@ def _scan(f: _Funnel, delivered: float) -> None:
     sandbox; named by its user agent, hidden behind a browser's, or with none."""
     at = delivered + f.rng.uniform(0.2, 2.0) if f.chance(0.8) else f.after(delivered, 90)
     roll = f.rng.random()
-    fields: JsonEvent = {TRUTH: True, "ip": f"52.{f.rng.randint(0, 255)}.{f.rng.randint(0, 255)}.{f.rng.randint(1, 254)}"}
+    fields: JsonEvent = {
+        TRUTH: True,
+        "ip": f"52.{f.rng.randint(0, 255)}.{f.rng.randint(0, 255)}.{f.rng.randint(1, 254)}",
+    }
     if roll < 0.5:
         fields["user_agent"] = f.rng.choice(_UA_SCANNER)
     elif roll < 0.75:
@@ -426,13 +533,18 @@ def _plan_directmail(f: _Funnel, p: _Profile, t: float) -> None:
 
 
 _PLANS: dict[str, Callable[[_Funnel, _Profile, float], None]] = {
-    "email": _plan_email, "sms": _plan_mobile, "push": _plan_mobile, "inapp": _plan_onsite,
-    "web": _plan_onsite, "directmail": _plan_directmail,
-}  # fmt: skip
+    "email": _plan_email,
+    "sms": _plan_mobile,
+    "push": _plan_mobile,
+    "inapp": _plan_onsite,
+    "web": _plan_onsite,
+    "directmail": _plan_directmail,
+}
 
 
-def _plan_profile(rng: random.Random, campaign: str, p: _Profile, channels: Sequence[str],
-                  t: float, scale: float) -> list[Draft]:  # fmt: skip
+def _plan_profile(
+    rng: random.Random, campaign: str, p: _Profile, channels: Sequence[str], t: float, scale: float
+) -> list[Draft]:
     """One profile's whole journey: it enters, then moves down each channel's funnel."""
     base: JsonEvent = {"campaign": campaign, "profile": p.id}
     base |= {"execution": p.execution} if p.execution else {}
@@ -525,7 +637,9 @@ def _check_lifts(lifts: Mapping[str, float], variants: Sequence[str]) -> None:
         raise ValueError(f"lifts: {unknown} are not variants; expected some of {list(variants)}")
     for variant, lift in lifts.items():
         if not (isinstance(lift, int | float) and 0 < lift <= MAX_LIFT):
-            raise ValueError(f"lifts: {variant} has {lift!r}; expected a factor above 0, at most {MAX_LIFT}")
+            raise ValueError(
+                f"lifts: {variant} has {lift!r}; expected a factor above 0, at most {MAX_LIFT}"
+            )
 
 
 def _check(campaign: str, channels: Sequence[str], labels: Sequence[str]) -> None:
@@ -537,23 +651,49 @@ def _check(campaign: str, channels: Sequence[str], labels: Sequence[str]) -> Non
         raise ValueError("executions and variants: expected 1 to 64 characters each")
 
 
-def generate(*, seed: int, campaign: str, channels: Sequence[str] | None = CHANNELS,
-             profiles: int = 1000, start: datetime, end: datetime,
-             executions: Sequence[str] = (), variants: Sequence[str] = (),
-             lifts: Mapping[str, float] | None = None) -> list[JsonEvent]:  # fmt: skip
+def generate(
+    *,
+    seed: int,
+    campaign: str,
+    channels: Sequence[str] | None = CHANNELS,
+    profiles: int = 1000,
+    start: datetime,
+    end: datetime,
+    executions: Sequence[str] = (),
+    variants: Sequence[str] = (),
+    lifts: Mapping[str, float] | None = None,
+) -> list[JsonEvent]:
     """A whole campaign's events between `start` and `end`, in the order a sender posts them.
     `lifts` gives variants a known true lift: each human open, click and push action chance
     of their recipients is multiplied by it (the others keep 1)."""
-    return [event for event, _ in generate_labelled(
-        seed=seed, campaign=campaign, channels=channels, profiles=profiles, start=start,
-        end=end, executions=executions, variants=variants, lifts=lifts)]  # fmt: skip
+    return [
+        event
+        for event, _ in generate_labelled(
+            seed=seed,
+            campaign=campaign,
+            channels=channels,
+            profiles=profiles,
+            start=start,
+            end=end,
+            executions=executions,
+            variants=variants,
+            lifts=lifts,
+        )
+    ]
 
 
-def generate_labelled(*, seed: int, campaign: str, channels: Sequence[str] | None = CHANNELS,
-                      profiles: int = 1000, start: datetime, end: datetime,
-                      executions: Sequence[str] = (), variants: Sequence[str] = (),
-                      lifts: Mapping[str, float] | None = None,
-                      ) -> list[tuple[JsonEvent, bool]]:  # fmt: skip
+def generate_labelled(
+    *,
+    seed: int,
+    campaign: str,
+    channels: Sequence[str] | None = CHANNELS,
+    profiles: int = 1000,
+    start: datetime,
+    end: datetime,
+    executions: Sequence[str] = (),
+    variants: Sequence[str] = (),
+    lifts: Mapping[str, float] | None = None,
+) -> list[tuple[JsonEvent, bool]]:
     """:func:`generate`'s events (the same for the same arguments), each with its true label:
     True for an open or click a machine made (Apple's proxy, a scanner), whether or not the
     event says so. The label is never in the event; a repeated id carries its first one's."""
@@ -598,11 +738,21 @@ class LiveTraffic:
     of the first batch), by the time of the events they change.
     """
 
-    def __init__(self, seed: int, campaign: str, channels: Sequence[str] | None = CHANNELS,
-                 rate: float = 50.0, *, executions: Sequence[str] = (),
-                 variants: Sequence[str] = (), speed: float = 60.0, tag: str = "",
-                 incidents: Sequence[Incident] = (), origin: datetime | None = None,
-                 lifts: Mapping[str, float] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        seed: int,
+        campaign: str,
+        channels: Sequence[str] | None = CHANNELS,
+        rate: float = 50.0,
+        *,
+        executions: Sequence[str] = (),
+        variants: Sequence[str] = (),
+        speed: float = 60.0,
+        tag: str = "",
+        incidents: Sequence[Incident] = (),
+        origin: datetime | None = None,
+        lifts: Mapping[str, float] | None = None,
+    ) -> None:
         self.channels = tuple(str(c) for c in channels or CHANNELS)
         _check(campaign, self.channels, (*executions, *variants))
         self.lifts = dict(lifts or {})
@@ -674,8 +824,9 @@ class LiveTraffic:
             heapq.heappush(self._pending, (when, self._seq, fields))
 
 
-def replay(traffic: LiveTraffic, start: datetime, end: datetime,
-           batch: int = 5000) -> Iterator[list[JsonEvent]]:  # fmt: skip
+def replay(
+    traffic: LiveTraffic, start: datetime, end: datetime, batch: int = 5000
+) -> Iterator[list[JsonEvent]]:
     """The traffic between `start` and `end`, at its rate, made as fast as it is read, about
     `batch` events at a time: the history a live stream continues (`livereport demo`)."""
     step = timedelta(seconds=batch / traffic.rate)
@@ -686,9 +837,15 @@ def replay(traffic: LiveTraffic, start: datetime, end: datetime,
         t = later
 
 
-def history(traffic: Callable[[int], LiveTraffic], start: datetime, end: datetime, *,
-            chunk: timedelta = timedelta(hours=1), warmup: timedelta = timedelta(minutes=15),
-            batch: int = 5000) -> Iterator[list[JsonEvent]]:  # fmt: skip
+def history(
+    traffic: Callable[[int], LiveTraffic],
+    start: datetime,
+    end: datetime,
+    *,
+    chunk: timedelta = timedelta(hours=1),
+    warmup: timedelta = timedelta(minutes=15),
+    batch: int = 5000,
+) -> Iterator[list[JsonEvent]]:
     """The traffic of the hours between `start` and `end`, the latest hour first, so that a
     report read while it loads shows a campaign running until now. Each hour comes from its
     own `traffic(n)` (n = 0, 1, …), run for `warmup` first: its funnels are under way from
@@ -724,8 +881,9 @@ _INCIDENT_CHANNELS: Final[Mapping[IncidentKind, tuple[str, ...]]] = {
     IncidentKind.STALL: _ANSWERING,
 }
 #: What a stalled channel stops reporting: every answer of the provider or the recipient.
-_STALLED: Final = frozenset({"delivered", "bounce", "retry", "open", "click", "unsubscribe",
-                             "spam_complaint", "action"})  # fmt: skip
+_STALLED: Final = frozenset(
+    {"delivered", "bounce", "retry", "open", "click", "unsubscribe", "spam_complaint", "action"}
+)
 #: The failure code of a recipient that does not exist, by provider: a stale list's bounces.
 _UNKNOWN_CODES: Final = {"twilio": "21211", "apns": "Unregistered", "fcm": "UNREGISTERED"}
 
@@ -753,8 +911,10 @@ class Incident:
         kind = _incident_kind(self.kind)
         object.__setattr__(self, "kind", kind)
         if self.channel not in _INCIDENT_CHANNELS[kind]:
-            raise ValueError(f"incident channel: a {kind} cannot happen on {self.channel!r}; "
-                             f"expected one of {', '.join(_INCIDENT_CHANNELS[kind])}")  # fmt: skip
+            raise ValueError(
+                f"incident channel: a {kind} cannot happen on {self.channel!r}; "
+                f"expected one of {', '.join(_INCIDENT_CHANNELS[kind])}"
+            )
         if not (math.isfinite(self.start) and self.start >= 0):
             raise ValueError(f"incident start: {self.start} s; expected 0 or more seconds")
         if not (math.isfinite(self.duration) and self.duration > 0):
@@ -781,8 +941,10 @@ class Incident:
         for item in filter(None, (part.strip() for part in rest.split(","))):
             key, equals, value = (part.strip() for part in item.partition("="))
             if not equals or key not in _SPEC_KEYS or key in fields:
-                raise ValueError(f"incident {spec!r}: {item!r}; expected key=value, each key "
-                                 f"once, the keys {', '.join(_SPEC_KEYS)}")  # fmt: skip
+                raise ValueError(
+                    f"incident {spec!r}: {item!r}; expected key=value, each key "
+                    f"once, the keys {', '.join(_SPEC_KEYS)}"
+                )
             try:
                 fields[key] = _SPEC_KEYS[key](value)
             except ValueError as exc:
@@ -814,15 +976,21 @@ def _share(value: str) -> float:
 
 
 _SPEC_KEYS: Final[Mapping[str, Callable[[str], Any]]] = {
-    "channel": str, "start": _seconds, "duration": _seconds, "share": _share, "domain": str,
-}  # fmt: skip
+    "channel": str,
+    "start": _seconds,
+    "duration": _seconds,
+    "share": _share,
+    "domain": str,
+}
 
 
 def _check_incidents(incidents: Sequence[Incident], channels: Sequence[str]) -> None:
     for incident in incidents:
         if incident.channel not in channels:
-            raise ValueError(f"incident {incident.kind} on {incident.channel}: the traffic has no "
-                             f"{incident.channel}; expected one of {', '.join(channels)}")  # fmt: skip
+            raise ValueError(
+                f"incident {incident.kind} on {incident.channel}: the traffic has no "
+                f"{incident.channel}; expected one of {', '.join(channels)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -904,22 +1072,28 @@ def _complaints(w: _Window, drafts: list[Draft], rng: random.Random, scale: floa
 def _stall(w: _Window, drafts: list[Draft], rng: random.Random, scale: float) -> list[Draft]:
     """The provider goes quiet: what it or the recipient would answer within the stall is lost."""
     channel = w.incident.channel
-    return [(t, e) for t, e in drafts
-            if not (e.get("channel") == channel and e["type"] in _STALLED and w.covers(t))]  # fmt: skip
+    return [
+        (t, e)
+        for t, e in drafts
+        if not (e.get("channel") == channel and e["type"] in _STALLED and w.covers(t))
+    ]
 
 
-_DISTURB: Final[Mapping[IncidentKind, Callable[[_Window, list[Draft], random.Random, float], list[Draft]]]] = {
+_DISTURB: Final[
+    Mapping[IncidentKind, Callable[[_Window, list[Draft], random.Random, float], list[Draft]]]
+] = {
     IncidentKind.BOUNCE_STORM: _storm,
     IncidentKind.COMPLAINT_SPIKE: _complaints,
     IncidentKind.STALL: _stall,
-}  # fmt: skip
+}
 
 
 class _Minute:
     """A batch of events within the minute of `now`, none after it, with ids of their own."""
 
-    def __init__(self, label: str, *, campaign: str, channel: str, sends: int, now: datetime,
-                 seed: int) -> None:  # fmt: skip
+    def __init__(
+        self, label: str, *, campaign: str, channel: str, sends: int, now: datetime, seed: int
+    ) -> None:
         _check(campaign, (channel,), ())
         if now.tzinfo is None:
             raise ValueError("now: expected a timezone-aware datetime")
@@ -937,8 +1111,12 @@ class _Minute:
     def recipient(self, n: int) -> tuple[_Profile, JsonEvent, list[int]]:
         """The n-th recipient, the fields of its events, and three times in order."""
         p = _make_profile(self.rng, f"{self.prefix}-p{n}", None, (), {})
-        common = {"campaign": self.campaign, "profile": p.id, "channel": self.channel,
-                  **_address(p, self.channel)}  # fmt: skip
+        common = {
+            "campaign": self.campaign,
+            "profile": p.id,
+            "channel": self.channel,
+            **_address(p, self.channel),
+        }
         return p, common, sorted(self.rng.randint(self.first, self.last) for _ in range(3))
 
     def add(self, ms: int, fields: JsonEvent, type_: str) -> None:
@@ -946,20 +1124,31 @@ class _Minute:
 
     def events(self) -> list[JsonEvent]:
         ordered = sorted(self.drafts, key=lambda d: d[0])
-        return [{"id": f"{self.prefix}-{n}", "time": _format_time(ms), **fields}
-                for n, (ms, fields) in enumerate(ordered, 1)]  # fmt: skip
+        return [
+            {"id": f"{self.prefix}-{n}", "time": _format_time(ms), **fields}
+            for n, (ms, fields) in enumerate(ordered, 1)
+        ]
 
 
-def incident_batch(kind: IncidentKind | str, *, campaign: str, channel: str = "email",
-                   sends: int = 200, share: float | None = None, domain: str = "outlook.com",
-                   now: datetime, seed: int = 1) -> list[JsonEvent]:  # fmt: skip
+def incident_batch(
+    kind: IncidentKind | str,
+    *,
+    campaign: str,
+    channel: str = "email",
+    sends: int = 200,
+    share: float | None = None,
+    domain: str = "outlook.com",
+    now: datetime,
+    seed: int = 1,
+) -> list[JsonEvent]:
     """One minute that makes an incident plain, its rates known exactly by counting:
     `sends` sent, then for a bounce-storm round(sends × share) hard bounces of unknown users at
     `domain` and the rest delivered; for a complaint-spike every one delivered and
     round(sends × share) spam complaints; for a stall nothing more."""
     incident = Incident(kind=_incident_kind(kind), channel=channel, share=share, domain=domain)
-    minute = _Minute(incident.kind, campaign=campaign, channel=channel, sends=sends, now=now,
-                     seed=seed)  # fmt: skip
+    minute = _Minute(
+        incident.kind, campaign=campaign, channel=channel, sends=sends, now=now, seed=seed
+    )
     hit = set(minute.rng.sample(range(sends), round(sends * incident.fraction)))
     for n in range(sends):
         _, common, (sent, answered, later) = minute.recipient(n)
@@ -976,15 +1165,15 @@ def incident_batch(kind: IncidentKind | str, *, campaign: str, channel: str = "e
     return minute.events()
 
 
-def healthy_batch(*, campaign: str, channel: str = "email", sends: int = 200, now: datetime,
-                  seed: int = 1) -> list[JsonEvent]:  # fmt: skip
+def healthy_batch(
+    *, campaign: str, channel: str = "email", sends: int = 200, now: datetime, seed: int = 1
+) -> list[JsonEvent]:
     """One ordinary minute in the same form: `sends` sent, sends // 100 of them bounced (as
     the simulator's bounces come), the rest delivered, a quarter of those opened (email and
     push); no complaint."""
     if channel not in _ANSWERING:
         raise ValueError(f"channel: {channel!r}; expected one of {', '.join(_ANSWERING)}")
-    minute = _Minute("healthy", campaign=campaign, channel=channel, sends=sends, now=now,
-                     seed=seed)  # fmt: skip
+    minute = _Minute("healthy", campaign=campaign, channel=channel, sends=sends, now=now, seed=seed)
     bounced = set(minute.rng.sample(range(sends), sends // 100))
     delivered = [n for n in range(sends) if n not in bounced]
     opened = set(minute.rng.sample(delivered, len(delivered) // 4))
@@ -1014,8 +1203,9 @@ _MAX_ATTEMPTS = 8
 _sleep = time.sleep  # tests replace it
 
 
-def post_events(client: httpx.Client, url: str, key: str, events: list[JsonEvent],
-                batch: int = 1000) -> dict[str, int]:  # fmt: skip
+def post_events(
+    client: httpx.Client, url: str, key: str, events: list[JsonEvent], batch: int = 1000
+) -> dict[str, int]:
     """POST events in batches; retry what the server could not take. Returns summed counts."""
     endpoint = f"{url.rstrip('/')}/v1/events"
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
@@ -1063,10 +1253,18 @@ def _retry_after(response: httpx.Response, attempt: int) -> float:
     return min(max(seconds, 0.0), 60.0)
 
 
-def run(url: str, key: str, *, campaign: str = "simulated-campaign", rate: float = 50.0,
-        duration: float | None = None, seed: int = 1, channels: Sequence[str] | None = None,
-        on_batch: Callable[[list[JsonEvent], dict[str, int]], None] | None = None,
-        incidents: Sequence[Incident] = ()) -> dict[str, int]:  # fmt: skip
+def run(
+    url: str,
+    key: str,
+    *,
+    campaign: str = "simulated-campaign",
+    rate: float = 50.0,
+    duration: float | None = None,
+    seed: int = 1,
+    channels: Sequence[str] | None = None,
+    on_batch: Callable[[list[JsonEvent], dict[str, int]], None] | None = None,
+    incidents: Sequence[Incident] = (),
+) -> dict[str, int]:
     """Stream live traffic to a server, one POST a second, for `duration` s or until Ctrl-C.
 
     Returns the summed counts; `on_batch(events, counts)` sees each batch as it is answered.

@@ -67,7 +67,9 @@ def http_receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
-            request = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time())
+            request = Received(
+                self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time()
+            )
             status = receiver.take(request)
             self.send_response(status)
             self.send_header("Content-Length", "2")

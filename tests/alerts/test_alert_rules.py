@@ -21,22 +21,28 @@ def test_defaults_are_valid_rules_and_survive_a_round_trip() -> None:
 
 def test_missing_ids_are_made_from_the_metric_and_position_and_ids_are_unique() -> None:
     rules = parse_rules(
-        [{"metric": "bounce_rate", "channel": "email", "above": 0.1},
-         {"metric": "stall", "channel": "sms"}],
+        [
+            {"metric": "bounce_rate", "channel": "email", "above": 0.1},
+            {"metric": "stall", "channel": "sms"},
+        ],
         allow_private=True,
-    )  # fmt: skip
+    )
     assert [r.id for r in rules] == ["bounce_rate-1", "stall-2"]
     with pytest.raises(BadRequest, match="used by an earlier rule"):
-        parse_rules([{"id": "a", "metric": "errors", "channel": "sms", "above": 1}] * 2, allow_private=True)
+        parse_rules(
+            [{"id": "a", "metric": "errors", "channel": "sms", "above": 1}] * 2, allow_private=True
+        )
 
 
 def test_every_problem_of_every_rule_is_named_and_nothing_is_kept() -> None:
     with pytest.raises(BadRequest) as refused:
         parse_rules(
-            [{"id": "x", "metric": "nope", "channel": "fax"},
-             {"metric": "bounce_rate", "channel": "email", "above": 0.1, "colour": "red"}],
+            [
+                {"id": "x", "metric": "nope", "channel": "fax"},
+                {"metric": "bounce_rate", "channel": "email", "above": 0.1, "colour": "red"},
+            ],
             allow_private=True,
-        )  # fmt: skip
+        )
     message = refused.value.message
     assert "rule 0 ('x'): metric" in message and "rule 0 ('x'): channel" in message
     assert "unknown field 'colour'" in message
@@ -64,7 +70,9 @@ def test_below_and_stall_rules() -> None:
 
 
 def test_a_baseline_rule_judges_the_change_and_needs_volume_before_too() -> None:
-    rule = _one(metric="bounce_rate", channel="email", above=0.1, baseline_minutes=60, min_volume=50)
+    rule = _one(
+        metric="bounce_rate", channel="email", above=0.1, baseline_minutes=60, min_volume=50
+    )
     assert holds(rule, Reading(0.2, 100, 0.05, 100))
     assert not holds(rule, Reading(0.2, 100, 0.15, 100))
     assert not holds(rule, Reading(0.2, 100, 0.0, 10))  # too little before to compare
@@ -74,10 +82,15 @@ def test_a_baseline_rule_judges_the_change_and_needs_volume_before_too() -> None
 
 def test_viewers_see_targets_without_their_credentials() -> None:
     rule = _one(
-        metric="bounce_rate", channel="email", above=0.1,
-        notify=[{"slack": "https://hooks.slack.com/services/T0/B0/SECRET"}, {"email": "ops@example.com"}],
+        metric="bounce_rate",
+        channel="email",
+        above=0.1,
+        notify=[
+            {"slack": "https://hooks.slack.com/services/T0/B0/SECRET"},
+            {"email": "ops@example.com"},
+        ],
         pause={"url": "https://sender.example/pause?token=SECRET", "secret": "s" * 20},
-    )  # fmt: skip
+    )
     shown = str(rule.json(redact=True))
     assert "SECRET" not in shown and "ops@" not in shown and "s" * 20 not in shown
     assert "hooks.slack.com" in shown and "example.com" in shown

@@ -52,7 +52,9 @@ def admin(served: Server, admin_key: str) -> Iterator[httpx.Client]:
         yield client
 
 
-def alerts(*args: str, srv: Server, key: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:  # fmt: skip
+def alerts(
+    *args: str, srv: Server, key: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """`livereport alerts ARGS` through the server's API with ``key``, else on its data
     directory (through the server found there, or its metadata)."""
     remote = ("--url", srv.url, "--key", key) if key else ()
@@ -62,16 +64,31 @@ def alerts(*args: str, srv: Server, key: str | None = None, check: bool = True) 
 def errors(campaign: str, n: int) -> list[dict[str, Any]]:
     when = (datetime.now(UTC) - timedelta(seconds=5)).isoformat().replace("+00:00", "Z")
     return [
-        {"id": f"{campaign}-{i}", "time": when, "campaign": campaign, "type": "error",
-         "channel": "email", "profile": f"p-{i}", "reason": "Template failed"}
+        {
+            "id": f"{campaign}-{i}",
+            "time": when,
+            "campaign": campaign,
+            "type": "error",
+            "channel": "email",
+            "profile": f"p-{i}",
+            "reason": "Template failed",
+        }
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
 def error_rule(rule_id: str, campaign: str, **extra: Any) -> dict[str, Any]:
-    return {"id": rule_id, "metric": "errors", "channel": "email", "above": 2,
-            "span_minutes": 5, "min_volume": 0, "severity": "warning", "campaign": campaign,
-            **extra}  # fmt: skip
+    return {
+        "id": rule_id,
+        "metric": "errors",
+        "channel": "email",
+        "above": 2,
+        "span_minutes": 5,
+        "min_volume": 0,
+        "severity": "warning",
+        "campaign": campaign,
+        **extra,
+    }
 
 
 def write(path: Path, value: Any) -> Path:
@@ -103,17 +120,37 @@ def delivered(srv: Server, alert_id: int, key: str | None) -> list[dict[str, Any
     return [d for d in log if d["state"] == "delivered"]
 
 
-def test_rules_set_and_show_round_trip(served: Server, admin_key: str, admin: httpx.Client, receiver: Receiver, tmp_path: Path) -> None:  # fmt: skip
+def test_rules_set_and_show_round_trip(
+    served: Server, admin_key: str, admin: httpx.Client, receiver: Receiver, tmp_path: Path
+) -> None:
     rules = [
-        {"id": "bounces", "metric": "hard_bounce_rate", "channel": "email", "above": 0.05,
-         "span_minutes": 15, "min_volume": 200, "severity": "critical",
-         "notify": [{"webhook": f"{receiver.url}/hook"}, {"slack": f"{receiver.url}/slack"},
-                    {"email": "ops@example.com"}],
-         "pause": {"url": f"{receiver.url}/pause", "secret": "p" * 20}},
-        {"id": "domains", "metric": "bounce_rate", "channel": "email", "above": 0.2,
-         "dimension": "recipient_domain", "span_minutes": 15, "min_volume": 100,
-         "severity": "warning", "baseline_minutes": 60},
-    ]  # fmt: skip
+        {
+            "id": "bounces",
+            "metric": "hard_bounce_rate",
+            "channel": "email",
+            "above": 0.05,
+            "span_minutes": 15,
+            "min_volume": 200,
+            "severity": "critical",
+            "notify": [
+                {"webhook": f"{receiver.url}/hook"},
+                {"slack": f"{receiver.url}/slack"},
+                {"email": "ops@example.com"},
+            ],
+            "pause": {"url": f"{receiver.url}/pause", "secret": "p" * 20},
+        },
+        {
+            "id": "domains",
+            "metric": "bounce_rate",
+            "channel": "email",
+            "above": 0.2,
+            "dimension": "recipient_domain",
+            "span_minutes": 15,
+            "min_volume": 100,
+            "severity": "warning",
+            "baseline_minutes": 60,
+        },
+    ]
     alerts("rules", "set", str(write(tmp_path / "rules.json", rules)), srv=served, key=admin_key)
     shown = json.loads(alerts("rules", "show", "--json", srv=served, key=admin_key).stdout)
     assert shown == admin.get("/v1/alert-rules").json()
@@ -132,9 +169,14 @@ def test_rules_set_and_show_round_trip(served: Server, admin_key: str, admin: ht
     assert "2 alert rules" in table.stderr
 
 
-def test_a_bad_rules_file_fails_with_the_api_message(served: Server, admin_key: str, admin: httpx.Client, tmp_path: Path) -> None:  # fmt: skip
+def test_a_bad_rules_file_fails_with_the_api_message(
+    served: Server, admin_key: str, admin: httpx.Client, tmp_path: Path
+) -> None:
     before = admin.get("/v1/alert-rules").json()
-    bad = write(tmp_path / "bad.json", [{"id": "bad", "metric": "bounce_rate", "channel": "email", "above": 1.5}])  # fmt: skip
+    bad = write(
+        tmp_path / "bad.json",
+        [{"id": "bad", "metric": "bounce_rate", "channel": "email", "above": 1.5}],
+    )
     api = admin.put("/v1/alert-rules", json=json.loads(bad.read_text())).json()["error"]
     for key in (admin_key, None):
         failed = alerts("rules", "set", str(bad), srv=served, key=key, check=False)
@@ -150,20 +192,35 @@ def test_a_bad_rules_file_fails_with_the_api_message(served: Server, admin_key: 
     assert usage.returncode == 2 and "leave --org out" in usage.stderr
 
 
-def test_list_and_acknowledge_alerts(served: Server, admin_key: str, admin: httpx.Client, receiver: Receiver) -> None:  # fmt: skip
+def test_list_and_acknowledge_alerts(
+    served: Server, admin_key: str, admin: httpx.Client, receiver: Receiver
+) -> None:
     campaign = f"cli-ack-{secrets.token_hex(3)}"
     hook = f"/hook/{campaign}"
-    assert admin.put("/v1/alert-rules", json=[
-        error_rule("errors-a", campaign, notify=[{"webhook": receiver.url + hook}]),
-        error_rule("errors-b", campaign, above=1, severity="critical"),
-    ]).status_code == 200  # fmt: skip
+    assert (
+        admin.put(
+            "/v1/alert-rules",
+            json=[
+                error_rule("errors-a", campaign, notify=[{"webhook": receiver.url + hook}]),
+                error_rule("errors-b", campaign, above=1, severity="critical"),
+            ],
+        ).status_code
+        == 200
+    )
     post(admin, errors(campaign, 3))
     api = sorted(firing(admin, campaign, 2), key=lambda a: a["rule"])
 
     # Listing reads through the server running on the data directory (with its local key).
     listed = json.loads(alerts("list", "--campaign", campaign, "--json", srv=served).stdout)
     assert sorted(listed, key=lambda a: a["rule"]) == api
-    assert json.loads(alerts("list", "--campaign", campaign, "--state", "resolved", "--json", srv=served).stdout) == []  # fmt: skip
+    assert (
+        json.loads(
+            alerts(
+                "list", "--campaign", campaign, "--state", "resolved", "--json", srv=served
+            ).stdout
+        )
+        == []
+    )
     table = alerts("list", "--campaign", campaign, srv=served).stdout
     fits(table)
     assert "errors-a" in table and "warning" in table and "firing" in table
@@ -173,19 +230,30 @@ def test_list_and_acknowledge_alerts(served: Server, admin_key: str, admin: http
     acked = alerts("ack", str(first["id"]), srv=served, key=admin_key).stdout
     assert f"alert {first['id']}" in acked and "acknowledged by key " in acked
     assert "acknowledged by cli" in alerts("ack", str(second["id"]), srv=served).stdout
-    by = {a["rule"]: a["acknowledged_by"] for a in admin.get("/v1/alerts", params={"campaign": campaign}).json()}  # fmt: skip
+    by = {
+        a["rule"]: a["acknowledged_by"]
+        for a in admin.get("/v1/alerts", params={"campaign": campaign}).json()
+    }
     assert by["errors-a"].startswith("key ") and by["errors-b"] == "cli"
     audit = admin.get("/v1/admin/audit").json()
     entries = audit["entries"] if isinstance(audit, dict) else audit
-    assert any(e["action"] == "alert.ack" and e["target"] == f"alert {second['id']}" for e in entries)  # fmt: skip
+    assert any(
+        e["action"] == "alert.ack" and e["target"] == f"alert {second['id']}" for e in entries
+    )
     missing = alerts("ack", "999999", srv=served, key=admin_key, check=False)
     assert missing.returncode == 1 and "no alert 999999" in missing.stderr
 
     # The notification of errors-a is in the delivery log, either way.
     wait_for(lambda: receiver.at(hook), "the webhook of errors-a")
     for key in (admin_key, None):
-        log = wait_for(lambda key=key: delivered(served, first["id"], key), "the delivered notification")  # fmt: skip
-        assert (log[0]["event"], log[0]["kind"], log[0]["target"]) == ("fired", "webhook", receiver.url + hook)  # fmt: skip
+        log = wait_for(
+            lambda key=key: delivered(served, first["id"], key), "the delivered notification"
+        )
+        assert (log[0]["event"], log[0]["kind"], log[0]["target"]) == (
+            "fired",
+            "webhook",
+            receiver.url + hook,
+        )
     fits(alerts("deliveries", srv=served).stdout)
 
 
@@ -201,13 +269,25 @@ def test_secret_prints_the_api_secret(served: Server, admin_key: str, admin: htt
     assert refused.returncode == 1 and "key refused" in refused.stderr
 
 
-def test_the_test_command_sends_a_sample_to_each_target(served: Server, admin_key: str, admin: httpx.Client, receiver: Receiver) -> None:  # fmt: skip
+def test_the_test_command_sends_a_sample_to_each_target(
+    served: Server, admin_key: str, admin: httpx.Client, receiver: Receiver
+) -> None:
     campaign = f"cli-sample-{secrets.token_hex(3)}"
     ok, failing = f"/sample/{campaign}", f"/fail-99/{campaign}"
-    assert admin.put("/v1/alert-rules", json=[
-        error_rule("sample", campaign, notify=[{"webhook": receiver.url + ok}]),
-        error_rule("mixed", campaign, notify=[{"webhook": receiver.url + ok}, {"webhook": receiver.url + failing}]),
-    ]).status_code == 200  # fmt: skip
+    assert (
+        admin.put(
+            "/v1/alert-rules",
+            json=[
+                error_rule("sample", campaign, notify=[{"webhook": receiver.url + ok}]),
+                error_rule(
+                    "mixed",
+                    campaign,
+                    notify=[{"webhook": receiver.url + ok}, {"webhook": receiver.url + failing}],
+                ),
+            ],
+        ).status_code
+        == 200
+    )
     secret = admin.get("/v1/alert-secret").json()["secret"]
     for key in (admin_key, None):
         sent = alerts("test", "sample", srv=served, key=key)
@@ -227,9 +307,17 @@ def test_the_test_command_sends_a_sample_to_each_target(served: Server, admin_ke
     assert unknown.returncode == 1 and "no rule 'nope'" in unknown.stderr
 
 
-def test_smtp_set_show_and_clear(served: Server, admin_key: str, admin: httpx.Client, tmp_path: Path) -> None:  # fmt: skip
-    smtp = {"host": "127.0.0.1", "port": 2525, "security": "none", "sender": "alerts@example.com",
-            "username": "u", "password": "secret-password"}  # fmt: skip
+def test_smtp_set_show_and_clear(
+    served: Server, admin_key: str, admin: httpx.Client, tmp_path: Path
+) -> None:
+    smtp = {
+        "host": "127.0.0.1",
+        "port": 2525,
+        "security": "none",
+        "sender": "alerts@example.com",
+        "username": "u",
+        "password": "secret-password",
+    }
     for key in (admin_key, None):
         alerts("smtp", "set", str(write(tmp_path / "smtp.json", smtp)), srv=served, key=key)
         shown = json.loads(alerts("smtp", "show", srv=served, key=key).stdout)
@@ -238,11 +326,19 @@ def test_smtp_set_show_and_clear(served: Server, admin_key: str, admin: httpx.Cl
         alerts("smtp", "clear", srv=served, key=key)
         assert admin.get("/v1/alert-smtp").json() is None
         assert alerts("smtp", "show", srv=served, key=key).stdout.strip() == "null"
-    bad = alerts("smtp", "set", str(write(tmp_path / "bad.json", {**smtp, "port": 0})), srv=served, check=False)  # fmt: skip
+    bad = alerts(
+        "smtp",
+        "set",
+        str(write(tmp_path / "bad.json", {**smtp, "port": 0})),
+        srv=served,
+        check=False,
+    )
     assert bad.returncode == 1 and "port" in bad.stderr
 
 
-def test_every_command_works_on_a_data_directory_without_a_server(tmp_path: Path, receiver: Receiver) -> None:  # fmt: skip
+def test_every_command_works_on_a_data_directory_without_a_server(
+    tmp_path: Path, receiver: Receiver
+) -> None:
     srv = Server(tmp_path / "data", env=dict(PRIVATE)).start()
     campaign = f"cli-local-{secrets.token_hex(3)}"
     hook = f"/local/{campaign}"
@@ -266,10 +362,19 @@ def test_every_command_works_on_a_data_directory_without_a_server(tmp_path: Path
     assert [r["id"] for r in shown] == ["local"]
     changed = [*shown, error_rule("more", campaign, above=10)]
     alerts("rules", "set", str(write(tmp_path / "rules.json", changed)), srv=srv)
-    assert [r["id"] for r in json.loads(alerts("rules", "show", "--json", srv=srv).stdout)] == ["local", "more"]  # fmt: skip
-    bad = write(tmp_path / "bad.json", [{"id": "bad", "metric": "bounce_ratio", "channel": "email", "above": 0.1}])  # fmt: skip
+    assert [r["id"] for r in json.loads(alerts("rules", "show", "--json", srv=srv).stdout)] == [
+        "local",
+        "more",
+    ]
+    bad = write(
+        tmp_path / "bad.json",
+        [{"id": "bad", "metric": "bounce_ratio", "channel": "email", "above": 0.1}],
+    )
     failed = alerts("rules", "set", str(bad), srv=srv, check=False)
-    assert failed.returncode == 1 and "rule 0 ('bad'): metric: 'bounce_ratio' is not a metric" in failed.stderr  # fmt: skip
+    assert (
+        failed.returncode == 1
+        and "rule 0 ('bad'): metric: 'bounce_ratio' is not a metric" in failed.stderr
+    )
 
     assert alerts("secret", srv=srv).stdout.strip() == secret
     alerts("test", "local", srv=srv)

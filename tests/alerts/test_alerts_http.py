@@ -76,19 +76,30 @@ class Events:
         found = []
         for _ in range(n):
             self.count += 1
-            found.append({
-                "id": f"{self.campaign}-{self.count}", "time": when, "campaign": self.campaign,
-                "type": type_, "channel": "email", "profile": f"p-{self.count}", **fields,
-            })  # fmt: skip
+            found.append(
+                {
+                    "id": f"{self.campaign}-{self.count}",
+                    "time": when,
+                    "campaign": self.campaign,
+                    "type": type_,
+                    "channel": "email",
+                    "profile": f"p-{self.count}",
+                    **fields,
+                }
+            )
         return found
 
-    def sends(self, n: int, domain: str = "gmail.com", delivered: bool = True, ago: float = 5) -> list[dict[str, Any]]:  # fmt: skip
+    def sends(
+        self, n: int, domain: str = "gmail.com", delivered: bool = True, ago: float = 5
+    ) -> list[dict[str, Any]]:
         found = self.make("sent", n, ago, recipient_domain=domain)
         if delivered:
             found += self.make("delivered", n, ago, recipient_domain=domain)
         return found
 
-    def hard_bounces(self, n: int, domain: str = "outlook.com", ago: float = 5) -> list[dict[str, Any]]:  # fmt: skip
+    def hard_bounces(
+        self, n: int, domain: str = "outlook.com", ago: float = 5
+    ) -> list[dict[str, Any]]:
         smtp = {"status": "5.1.1", "code": 550, "diagnostic": "550 5.1.1 User unknown"}
         return self.make("bounce", n, ago, bounce="hard", smtp=smtp, recipient_domain=domain)
 
@@ -116,19 +127,45 @@ def test_a_bounce_storm_fires_once_notifies_everywhere_pauses_and_resolves(
 ) -> None:
     campaign = _campaign("storm")
     events = Events(campaign)
-    smtp = {"host": "127.0.0.1", "port": smtp_port, "security": "none", "sender": "alerts@example.com"}
+    smtp = {
+        "host": "127.0.0.1",
+        "port": smtp_port,
+        "security": "none",
+        "sender": "alerts@example.com",
+    }
     assert admin.put("/v1/alert-smtp", json=smtp).status_code == 200
-    _put_rules(admin, [
-        {"id": "storm", "metric": "hard_bounce_rate", "channel": "email", "above": 0.05,
-         "span_minutes": 5, "min_volume": 50, "severity": "critical", "campaign": campaign,
-         "notify": [{"webhook": f"{receiver.url}/hook/{campaign}"},
+    _put_rules(
+        admin,
+        [
+            {
+                "id": "storm",
+                "metric": "hard_bounce_rate",
+                "channel": "email",
+                "above": 0.05,
+                "span_minutes": 5,
+                "min_volume": 50,
+                "severity": "critical",
+                "campaign": campaign,
+                "notify": [
+                    {"webhook": f"{receiver.url}/hook/{campaign}"},
                     {"slack": f"{receiver.url}/slack/{campaign}"},
-                    {"email": "ops@example.com"}],
-         "pause": {"url": f"{receiver.url}/pause/{campaign}", "secret": PAUSE_SECRET}},
-        {"id": "domain", "metric": "bounce_rate", "channel": "email", "above": 0.2,
-         "dimension": "recipient_domain", "span_minutes": 5, "min_volume": 20,
-         "severity": "warning", "campaign": campaign},
-    ])  # fmt: skip
+                    {"email": "ops@example.com"},
+                ],
+                "pause": {"url": f"{receiver.url}/pause/{campaign}", "secret": PAUSE_SECRET},
+            },
+            {
+                "id": "domain",
+                "metric": "bounce_rate",
+                "channel": "email",
+                "above": 0.2,
+                "dimension": "recipient_domain",
+                "span_minutes": 5,
+                "min_volume": 20,
+                "severity": "warning",
+                "campaign": campaign,
+            },
+        ],
+    )
     secret = admin.get("/v1/alert-secret").json()["secret"]
 
     # Healthy traffic crosses nothing.
@@ -164,7 +201,9 @@ def test_a_bounce_storm_fires_once_notifies_everywhere_pauses_and_resolves(
     assert domain[0]["key"] == "outlook.com" and domain[0]["value"] == pytest.approx(36 / 150)
 
     # More bounces while it fires open nothing new; the pause is called once.
-    post(admin, events.sends(10, "gmail.com", delivered=False) + events.hard_bounces(5, "gmail.com"))
+    post(
+        admin, events.sends(10, "gmail.com", delivered=False) + events.hard_bounces(5, "gmail.com")
+    )
     assert [a["rule"] for a in _alerts(admin, campaign)].count("storm") == 1
     audit = admin.get("/v1/admin/audit").json()
     entries = audit["entries"] if isinstance(audit, dict) else audit
@@ -173,10 +212,13 @@ def test_a_bounce_storm_fires_once_notifies_everywhere_pauses_and_resolves(
     # Healthy volume brings the rate under the threshold by the margin: resolved, notified.
     post(admin, events.sends(900, "gmail.com"))
     resolved = wait_for(
-        lambda: [json.loads(r.body) for r in receiver.at(f"/hook/{campaign}")
-                 if json.loads(r.body)["event"] == "resolved"],
+        lambda: [
+            json.loads(r.body)
+            for r in receiver.at(f"/hook/{campaign}")
+            if json.loads(r.body)["event"] == "resolved"
+        ],
         "the resolved notification",
-    )  # fmt: skip
+    )
     assert resolved[0]["state"] == "resolved" and resolved[0]["resolved_at"]
     assert resolved[0]["resolved_value"] == pytest.approx(41 / 1110)
     assert len(receiver.at(f"/pause/{campaign}")) == 1
@@ -189,11 +231,22 @@ def test_a_failing_receiver_is_retried_with_one_delivery_id(
 ) -> None:
     campaign = _campaign("complaints")
     events = Events(campaign)
-    _put_rules(admin, [
-        {"id": "complaints", "metric": "complaint_rate", "channel": "email", "above": 0.003,
-         "span_minutes": 5, "min_volume": 100, "severity": "warning", "campaign": campaign,
-         "notify": [{"webhook": f"{receiver.url}/fail-2/{campaign}"}]},
-    ])  # fmt: skip
+    _put_rules(
+        admin,
+        [
+            {
+                "id": "complaints",
+                "metric": "complaint_rate",
+                "channel": "email",
+                "above": 0.003,
+                "span_minutes": 5,
+                "min_volume": 100,
+                "severity": "warning",
+                "campaign": campaign,
+                "notify": [{"webhook": f"{receiver.url}/fail-2/{campaign}"}],
+            },
+        ],
+    )
     post(admin, events.sends(1000) + events.make("spam_complaint", 10))
     path = f"/fail-2/{campaign}"
     tries = wait_for(lambda: len(receiver.at(path)) >= 3 and receiver.at(path), "three tries")
@@ -202,20 +255,33 @@ def test_a_failing_receiver_is_retried_with_one_delivery_id(
     fired = json.loads(tries[0].body)
     assert fired["value"] == pytest.approx(10 / 1000) and fired["volume"] == 1000
     log = wait_for(
-        lambda: [d for d in admin.get("/v1/alert-deliveries", params={"alert": fired["id"]}).json()
-                 if d["state"] == "delivered"],
+        lambda: [
+            d
+            for d in admin.get("/v1/alert-deliveries", params={"alert": fired["id"]}).json()
+            if d["state"] == "delivered"
+        ],
         "the delivery log entry",
-    )  # fmt: skip
+    )
     assert log[0]["attempts"] == 3 and log[0]["status"] == 200
 
 
 def test_a_stall_fires_and_a_delivery_resolves_it(admin: httpx.Client) -> None:
     campaign = _campaign("stall")
     events = Events(campaign)
-    _put_rules(admin, [
-        {"id": "stall", "metric": "stall", "channel": "email", "span_minutes": 5,
-         "min_volume": 50, "severity": "critical", "campaign": campaign},
-    ])  # fmt: skip
+    _put_rules(
+        admin,
+        [
+            {
+                "id": "stall",
+                "metric": "stall",
+                "channel": "email",
+                "span_minutes": 5,
+                "min_volume": 50,
+                "severity": "critical",
+                "campaign": campaign,
+            },
+        ],
+    )
     post(admin, events.sends(49, delivered=False))
     post(admin, events.sends(1, delivered=False))
     fired = wait_for(lambda: _alerts(admin, campaign, "firing"), "the stall alert")
@@ -230,12 +296,25 @@ def test_a_hanging_receiver_blocks_neither_ingest_nor_other_receivers(
 ) -> None:
     campaign = _campaign("hang")
     events = Events(campaign)
-    _put_rules(admin, [
-        {"id": "hang", "metric": "hard_bounce_rate", "channel": "email", "above": 0.05,
-         "span_minutes": 5, "min_volume": 50, "severity": "critical", "campaign": campaign,
-         "notify": [{"webhook": f"{receiver.url}/hang/{campaign}"},
-                    {"webhook": f"{receiver.url}/after-hang/{campaign}"}]},
-    ])  # fmt: skip
+    _put_rules(
+        admin,
+        [
+            {
+                "id": "hang",
+                "metric": "hard_bounce_rate",
+                "channel": "email",
+                "above": 0.05,
+                "span_minutes": 5,
+                "min_volume": 50,
+                "severity": "critical",
+                "campaign": campaign,
+                "notify": [
+                    {"webhook": f"{receiver.url}/hang/{campaign}"},
+                    {"webhook": f"{receiver.url}/after-hang/{campaign}"},
+                ],
+            },
+        ],
+    )
     post(admin, events.sends(100, delivered=False) + events.hard_bounces(20))
     wait_for(receiver.holding.is_set, "the hanging receiver to be called")
     wait_for(lambda: receiver.at(f"/after-hang/{campaign}"), "the other receiver, meanwhile")
@@ -244,13 +323,26 @@ def test_a_hanging_receiver_blocks_neither_ingest_nor_other_receivers(
     receiver.release.set()
 
 
-def test_acknowledging_names_who_and_viewers_cannot(alert_server: Server, admin: httpx.Client) -> None:
+def test_acknowledging_names_who_and_viewers_cannot(
+    alert_server: Server, admin: httpx.Client
+) -> None:
     campaign = _campaign("ack")
     events = Events(campaign)
-    _put_rules(admin, [
-        {"id": "ack", "metric": "errors", "channel": "email", "above": 2, "span_minutes": 5,
-         "min_volume": 0, "severity": "info", "campaign": campaign},
-    ])  # fmt: skip
+    _put_rules(
+        admin,
+        [
+            {
+                "id": "ack",
+                "metric": "errors",
+                "channel": "email",
+                "above": 2,
+                "span_minutes": 5,
+                "min_volume": 0,
+                "severity": "info",
+                "campaign": campaign,
+            },
+        ],
+    )
     post(admin, events.make("error", 3, reason="Template failed"))
     alert = wait_for(lambda: _alerts(admin, campaign, "firing"), "the error alert")[0]
     assert (alert["value"], alert["volume"]) == (3, 3)
@@ -268,18 +360,44 @@ def test_acknowledging_names_who_and_viewers_cannot(alert_server: Server, admin:
 @pytest.mark.parametrize(
     ("rule", "says"),
     [
-        ({"metric": "bounce_ratio", "channel": "email", "above": 0.1}, "not a metric of the catalogue"),
+        (
+            {"metric": "bounce_ratio", "channel": "email", "above": 0.1},
+            "not a metric of the catalogue",
+        ),
         ({"metric": "bounce_rate", "channel": "email", "above": 1.5}, "could never be exceeded"),
         ({"metric": "bounce_rate", "channel": "email", "below": 0}, "could never be undercut"),
         ({"metric": "errors", "channel": "email", "below": -1}, "could never be undercut"),
-        ({"metric": "bounce_rate", "channel": "email", "above": 0.1, "below": 0.2}, "exactly one of above or below"),
+        (
+            {"metric": "bounce_rate", "channel": "email", "above": 0.1, "below": 0.2},
+            "exactly one of above or below",
+        ),
         ({"metric": "open_rate", "channel": "sms", "above": 0.1}, "does not apply to sms"),
         ({"metric": "stall", "channel": "email", "above": 1}, "a stall has no threshold"),
-        ({"metric": "bounce_rate", "channel": "email", "above": 0.1, "notify": [{"webhook": "ftp://example.com/x"}]}, "http or https"),
-        ({"metric": "bounce_rate", "channel": "email", "above": 0.1, "notify": [{"pager": "x"}]}, "expected one of"),
-        ({"metric": "bounce_rate", "channel": "email", "above": 0.1, "span_minutes": 0}, "span_minutes"),
-        ({"metric": "bounce_rate", "channel": "email", "above": 0.1, "severity": "panic"}, "severity"),
-        ({"metric": "bounce_rate", "channel": "email", "above": 0.1, "key": "gmail.com"}, "needs the dimension"),
+        (
+            {
+                "metric": "bounce_rate",
+                "channel": "email",
+                "above": 0.1,
+                "notify": [{"webhook": "ftp://example.com/x"}],
+            },
+            "http or https",
+        ),
+        (
+            {"metric": "bounce_rate", "channel": "email", "above": 0.1, "notify": [{"pager": "x"}]},
+            "expected one of",
+        ),
+        (
+            {"metric": "bounce_rate", "channel": "email", "above": 0.1, "span_minutes": 0},
+            "span_minutes",
+        ),
+        (
+            {"metric": "bounce_rate", "channel": "email", "above": 0.1, "severity": "panic"},
+            "severity",
+        ),
+        (
+            {"metric": "bounce_rate", "channel": "email", "above": 0.1, "key": "gmail.com"},
+            "needs the dimension",
+        ),
     ],
 )
 def test_bad_rules_are_refused_with_what_is_expected(
@@ -294,12 +412,25 @@ def test_bad_rules_are_refused_with_what_is_expected(
 
 def test_private_targets_are_refused_unless_the_setting_allows_them(server: Server) -> None:
     with server.client(server.key("admin", "read")) as client:
-        for url in ("http://127.0.0.1:9/x", "http://[::1]/x", "http://10.1.2.3/x",
-                    "http://169.254.169.254/latest/meta-data", "http://localhost/x"):  # fmt: skip
-            response = client.put("/v1/alert-rules", json=[
-                {"id": "ssrf", "metric": "bounce_rate", "channel": "email", "above": 0.1,
-                 "notify": [{"webhook": url}]},
-            ])  # fmt: skip
+        for url in (
+            "http://127.0.0.1:9/x",
+            "http://[::1]/x",
+            "http://10.1.2.3/x",
+            "http://169.254.169.254/latest/meta-data",
+            "http://localhost/x",
+        ):
+            response = client.put(
+                "/v1/alert-rules",
+                json=[
+                    {
+                        "id": "ssrf",
+                        "metric": "bounce_rate",
+                        "channel": "email",
+                        "above": 0.1,
+                        "notify": [{"webhook": url}],
+                    },
+                ],
+            )
             assert response.status_code == 400, (url, response.text)
             assert "alert_private_targets" in response.json()["error"], response.text
         smtp = {"host": "127.0.0.1", "port": 25, "security": "none", "sender": "a@example.com"}
@@ -307,13 +438,24 @@ def test_private_targets_are_refused_unless_the_setting_allows_them(server: Serv
         assert response.status_code == 400 and "alert_private_targets" in response.json()["error"]
 
 
-def test_viewers_read_rules_without_their_credentials(alert_server: Server, admin: httpx.Client, receiver: Receiver) -> None:  # fmt: skip
+def test_viewers_read_rules_without_their_credentials(
+    alert_server: Server, admin: httpx.Client, receiver: Receiver
+) -> None:
     campaign = _campaign("redact")
-    _put_rules(admin, [
-        {"id": "r", "metric": "bounce_rate", "channel": "email", "above": 0.1,
-         "campaign": campaign, "notify": [{"slack": f"{receiver.url}/services/T0/B0/SECRET"}],
-         "pause": {"url": f"{receiver.url}/pause", "secret": PAUSE_SECRET}},
-    ])  # fmt: skip
+    _put_rules(
+        admin,
+        [
+            {
+                "id": "r",
+                "metric": "bounce_rate",
+                "channel": "email",
+                "above": 0.1,
+                "campaign": campaign,
+                "notify": [{"slack": f"{receiver.url}/services/T0/B0/SECRET"}],
+                "pause": {"url": f"{receiver.url}/pause", "secret": PAUSE_SECRET},
+            },
+        ],
+    )
     with alert_server.client(alert_server.key("read")) as reader:
         shown = reader.get("/v1/alert-rules")
         assert shown.status_code == 200
@@ -331,12 +473,23 @@ def test_an_org_without_rules_gets_the_defaults(server: Server) -> None:
     assert any(r["metric"] == "stall" for r in rules)
 
 
-def test_the_test_command_sends_a_sample_to_each_target(admin: httpx.Client, receiver: Receiver) -> None:
+def test_the_test_command_sends_a_sample_to_each_target(
+    admin: httpx.Client, receiver: Receiver
+) -> None:
     campaign = _campaign("sample")
-    _put_rules(admin, [
-        {"id": "sample", "metric": "bounce_rate", "channel": "email", "above": 0.1,
-         "campaign": campaign, "notify": [{"webhook": f"{receiver.url}/sample/{campaign}"}]},
-    ])  # fmt: skip
+    _put_rules(
+        admin,
+        [
+            {
+                "id": "sample",
+                "metric": "bounce_rate",
+                "channel": "email",
+                "above": 0.1,
+                "campaign": campaign,
+                "notify": [{"webhook": f"{receiver.url}/sample/{campaign}"}],
+            },
+        ],
+    )
     response = admin.post("/v1/alert-rules/sample/test")
     assert response.status_code == 200, response.text
     assert response.json()["deliveries"][0]["ok"] is True
@@ -361,9 +514,10 @@ def test_the_default_rules_catch_the_simulators_incidents(alert_server: Server) 
 
     def count(events: list[dict[str, Any]], type_: str, **fields: str) -> int:
         return sum(
-            1 for e in events
+            1
+            for e in events
             if e["type"] == type_ and all(e.get(k) == v for k, v in fields.items())
-        )  # fmt: skip
+        )
 
     with alert_server.client(alert_server.key("ingest", "read", org="defaults-org")) as client:
         for _, events in batches.values():
@@ -376,16 +530,31 @@ def test_the_default_rules_catch_the_simulators_incidents(alert_server: Server) 
             found = {a["rule"]: a for a in _alerts(client, campaign, "firing")}
             return found if expected <= set(found) else {}
 
-        found = wait_for(lambda: rules_of(storm_campaign, {"hard-bounce-rate-critical", "hard-bounce-rate-warning"}), "the storm's alerts")  # fmt: skip
+        found = wait_for(
+            lambda: rules_of(
+                storm_campaign, {"hard-bounce-rate-critical", "hard-bounce-rate-warning"}
+            ),
+            "the storm's alerts",
+        )
         sent = count(storm, "sent")
-        assert found["hard-bounce-rate-critical"]["value"] == pytest.approx(count(storm, "bounce", bounce="hard") / sent)
+        assert found["hard-bounce-rate-critical"]["value"] == pytest.approx(
+            count(storm, "bounce", bounce="hard") / sent
+        )
         assert found["hard-bounce-rate-critical"]["volume"] == sent
-        found = wait_for(lambda: rules_of(spike_campaign, {"complaint-rate-critical", "complaint-rate-warning"}), "the spike's alerts")  # fmt: skip
+        found = wait_for(
+            lambda: rules_of(spike_campaign, {"complaint-rate-critical", "complaint-rate-warning"}),
+            "the spike's alerts",
+        )
         delivered = count(spike, "delivered")
-        assert found["complaint-rate-critical"]["value"] == pytest.approx(count(spike, "spam_complaint") / delivered)
+        assert found["complaint-rate-critical"]["value"] == pytest.approx(
+            count(spike, "spam_complaint") / delivered
+        )
         assert found["complaint-rate-critical"]["volume"] == delivered
         found = wait_for(lambda: rules_of(stall_campaign, {"email-stall"}), "the stall's alert")
-        assert (found["email-stall"]["value"], found["email-stall"]["volume"]) == (0, count(stall, "sent"))
+        assert (found["email-stall"]["value"], found["email-stall"]["volume"]) == (
+            0,
+            count(stall, "sent"),
+        )
         assert set(found) == {"email-stall"}
 
 
@@ -393,19 +562,37 @@ def test_a_rule_with_a_baseline_judges_the_change_against_the_campaigns_own_past
     admin: httpx.Client,
 ) -> None:
     jumped, steady = _campaign("jump"), _campaign("steady")
-    _put_rules(admin, [
-        {"id": "jump", "metric": "bounce_rate", "channel": "email", "above": 0.1,
-         "baseline_minutes": 30, "span_minutes": 5, "min_volume": 50, "severity": "warning"},
-    ])  # fmt: skip
+    _put_rules(
+        admin,
+        [
+            {
+                "id": "jump",
+                "metric": "bounce_rate",
+                "channel": "email",
+                "above": 0.1,
+                "baseline_minutes": 30,
+                "span_minutes": 5,
+                "min_volume": 50,
+                "severity": "warning",
+            },
+        ],
+    )
     # 15 minutes ago: 2 % bounced at one, 15 % at the other; now 20 % at both.
     before, now = 15 * 60, 5
     first, second = Events(jumped), Events(steady)
-    post(admin, [
-        *first.sends(100, delivered=False, ago=before), *first.hard_bounces(2, ago=before),
-        *second.sends(100, delivered=False, ago=before), *second.hard_bounces(15, ago=before),
-        *first.sends(100, delivered=False, ago=now), *first.hard_bounces(20, ago=now),
-        *second.sends(100, delivered=False, ago=now), *second.hard_bounces(20, ago=now),
-    ])  # fmt: skip
+    post(
+        admin,
+        [
+            *first.sends(100, delivered=False, ago=before),
+            *first.hard_bounces(2, ago=before),
+            *second.sends(100, delivered=False, ago=before),
+            *second.hard_bounces(15, ago=before),
+            *first.sends(100, delivered=False, ago=now),
+            *first.hard_bounces(20, ago=now),
+            *second.sends(100, delivered=False, ago=now),
+            *second.hard_bounces(20, ago=now),
+        ],
+    )
     fired = wait_for(lambda: _alerts(admin, jumped, "firing"), "the jump's alert")
     assert fired[0]["value"] == pytest.approx(0.2) and fired[0]["baseline"] == pytest.approx(0.02)
     assert fired[0]["volume"] == 100
@@ -418,17 +605,41 @@ def test_simulate_with_an_incident_makes_the_default_alert_fire(alert_server: Se
     key = alert_server.key("ingest", "read", org="simulated-org")
     campaign = _campaign("simulated-storm")
     run = subprocess.run(
-        [sys.executable, "-m", "livereport", "simulate", "--url", alert_server.url, "--key", key,
-         "--campaign", campaign, "--channel", "email", "--rate", "300", "--duration", "15",
-         "--incident", "bounce-storm:start=0,duration=1h", "--quiet"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "livereport",
+            "simulate",
+            "--url",
+            alert_server.url,
+            "--key",
+            key,
+            "--campaign",
+            campaign,
+            "--channel",
+            "email",
+            "--rate",
+            "300",
+            "--duration",
+            "15",
+            "--incident",
+            "bounce-storm:start=0,duration=1h",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     with alert_server.client(key) as client:
         fired = wait_for(
-            lambda: [a for a in _alerts(client, campaign, "firing") if a["rule"] == "hard-bounce-rate-critical"],
+            lambda: [
+                a
+                for a in _alerts(client, campaign, "firing")
+                if a["rule"] == "hard-bounce-rate-critical"
+            ],
             "the storm's alert",
-        )  # fmt: skip
+        )
         totals = client.get(f"/v1/campaigns/{campaign}/totals", params={"channel": "email"}).json()
     # The simulator's bounces arrive after their sends: the alert fired on the first minutes
     # that crossed the line; the storm's share (40 % of sends) is far above it.
@@ -437,15 +648,29 @@ def test_simulate_with_an_incident_makes_the_default_alert_fire(alert_server: Se
 
 def test_simulate_refuses_an_incident_it_does_not_know(alert_server: Server) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "livereport", "simulate", "--url", alert_server.url, "--key", "x",
-         "--incident", "meteor-strike"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "livereport",
+            "simulate",
+            "--url",
+            alert_server.url,
+            "--key",
+            "x",
+            "--incident",
+            "meteor-strike",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 2
     assert "meteor-strike" in run.stderr and "bounce-storm, complaint-spike, stall" in run.stderr
 
 
-def test_metrics_count_passes_alerts_and_deliveries(alert_server: Server, admin: httpx.Client) -> None:
+def test_metrics_count_passes_alerts_and_deliveries(
+    alert_server: Server, admin: httpx.Client
+) -> None:
     text = httpx.get(f"{alert_server.url}/metrics").text
     assert "# TYPE livereport_alert_pass_seconds histogram" in text
     assert 'livereport_alerts_total{event="fired",severity="critical"}' in text
@@ -456,10 +681,20 @@ def test_metrics_count_passes_alerts_and_deliveries(alert_server: Server, admin:
 def test_a_count_below_a_number_fires_when_a_campaign_falls_silent(admin: httpx.Client) -> None:
     campaign = _campaign("silent")
     events = Events(campaign)
-    _put_rules(admin, [
-        {"id": "silence", "metric": "sent", "channel": "email", "below": 1, "span_minutes": 1,
-         "severity": "warning", "campaign": campaign},
-    ])  # fmt: skip
+    _put_rules(
+        admin,
+        [
+            {
+                "id": "silence",
+                "metric": "sent",
+                "channel": "email",
+                "below": 1,
+                "span_minutes": 1,
+                "severity": "warning",
+                "campaign": campaign,
+            },
+        ],
+    )
     # Sends of two minutes ago: the span (the current minute) holds none.
     post(admin, events.sends(2, delivered=False, ago=150))
     fired = wait_for(lambda: _alerts(admin, campaign, "firing"), "the silence alert")

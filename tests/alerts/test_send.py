@@ -52,13 +52,29 @@ from livereport.errors import BadRequest
 
 SECRET = "org-alert-secret-0123456789"
 ALERT: dict[str, Any] = {
-    "id": 12, "rule": "complaint-rate-critical", "campaign": "spring-sale", "channel": "email",
-    "state": "firing", "severity": "critical", "value": 0.0042, "volume": 2381,
-    "fired_at": "2025-05-01T10:00:00Z", "resolved_at": None, "acknowledged_by": None,
-    "metric": "complaint_rate", "condition": "above", "threshold": 0.003, "span_minutes": 60,
-    "execution": None, "dimension": None, "key": None, "baseline": None,
-    "acknowledged_at": None, "resolved_value": None, "resolved_volume": None,
-}  # fmt: skip
+    "id": 12,
+    "rule": "complaint-rate-critical",
+    "campaign": "spring-sale",
+    "channel": "email",
+    "state": "firing",
+    "severity": "critical",
+    "value": 0.0042,
+    "volume": 2381,
+    "fired_at": "2025-05-01T10:00:00Z",
+    "resolved_at": None,
+    "acknowledged_by": None,
+    "metric": "complaint_rate",
+    "condition": "above",
+    "threshold": 0.003,
+    "span_minutes": 60,
+    "execution": None,
+    "dimension": None,
+    "key": None,
+    "baseline": None,
+    "acknowledged_at": None,
+    "resolved_value": None,
+    "resolved_volume": None,
+}
 SUMMARY = (
     "FIRING critical · complaint_rate 0.42 % (above 0.3 %) over 60 min "
     "on campaign spring-sale / email · 2,381 delivered"
@@ -456,17 +472,34 @@ def test_describe_says_what_resolved_and_what_stalled() -> None:
     resolved = {**ALERT, "state": "resolved", "resolved_value": 0.0012, "resolved_volume": 5000}
     assert describe(resolved).startswith("RESOLVED critical · complaint_rate 0.12 % (above 0.3 %)")
     assert describe(resolved).endswith("· 5,000 delivered")
-    stall = {**ALERT, "metric": "stall", "condition": "stall", "severity": "warning", "value": 0,
-             "volume": 1204, "threshold": None, "span_minutes": 15}  # fmt: skip
+    stall = {
+        **ALERT,
+        "metric": "stall",
+        "condition": "stall",
+        "severity": "warning",
+        "value": 0,
+        "volume": 1204,
+        "threshold": None,
+        "span_minutes": 15,
+    }
     assert describe(stall) == (
         "FIRING warning · no deliveries in 15 min while 1,204 sent, on campaign spring-sale / email"
     )
     assert describe({**stall, "state": "resolved"}).startswith(
         "RESOLVED warning · deliveries resumed"
     )
-    domain = {**ALERT, "metric": "bounce_rate", "value": 0.25, "volume": 400, "threshold": 0.2,
-              "span_minutes": 15, "dimension": "recipient_domain", "key": "gmail.com",
-              "execution": "2025-05-01", "baseline": 0.02}  # fmt: skip
+    domain = {
+        **ALERT,
+        "metric": "bounce_rate",
+        "value": 0.25,
+        "volume": 400,
+        "threshold": 0.2,
+        "span_minutes": 15,
+        "dimension": "recipient_domain",
+        "key": "gmail.com",
+        "execution": "2025-05-01",
+        "baseline": 0.02,
+    }
     assert describe(domain) == (
         "FIRING critical · bounce_rate 25.00 %, +23.00 pt on 2.00 % before (change above 20 pt) "
         "over 15 min on campaign spring-sale / email, execution 2025-05-01, "
@@ -497,8 +530,12 @@ def test_line_breaks_in_ids_cannot_add_headers_or_recipients(
     smtp_server: tuple[Inbox, dict[str, Any]],
 ) -> None:
     inbox, smtp = smtp_server
-    alert = {**ALERT, "campaign": "spring\r\nBcc: victim@example.com\r\n\r\nforged body",
-             "rule": "r\nX-Injected: 1", "severity": "critical\u2028To: victim@example.com"}  # fmt: skip
+    alert = {
+        **ALERT,
+        "campaign": "spring\r\nBcc: victim@example.com\r\n\r\nforged body",
+        "rule": "r\nX-Injected: 1",
+        "severity": "critical\u2028To: victim@example.com",
+    }
     send_email(
         smtp, email_message(alert, "test", smtp["sender"], "ops@example.com"), allow_private=True
     )
@@ -551,7 +588,10 @@ def test_a_pause_call_is_signed_with_the_rules_pause_secret(receiver: Receiver) 
     assert _signature_ok(got, got_body, "pause-secret-abcdef")
     assert not _signature_ok(got, got_body, SECRET)
     assert json.loads(got_body) == {
-        "action": "pause", "campaign": "spring-sale", "channel": "email",
-        "execution": "2025-05-01", "alert": alert,
-    }  # fmt: skip
+        "action": "pause",
+        "campaign": "spring-sale",
+        "channel": "email",
+        "execution": "2025-05-01",
+        "alert": alert,
+    }
     assert got["X-Livereport-Event"] == "pause"

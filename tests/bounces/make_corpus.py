@@ -284,7 +284,9 @@ def main() -> None:
     # itself: keep their entries.
     path = CORPUS / "labels.json"
     kept = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    labels.update({k: v for k, v in kept.items() if k not in labels and not k.startswith("generated/")})
+    labels.update(
+        {k: v for k, v in kept.items() if k not in labels and not k.startswith("generated/")}
+    )
     path.write_text(
         json.dumps(labels, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
     )

@@ -86,7 +86,9 @@ def leaving_out(source: str | None) -> Iterator[tuple[rules.Rule, ...]]:
         textbounce.FORMATS, textbounce.NOTICES = saved
 
 
-def score(names: list[str], table: tuple[rules.Rule, ...], misses: list[str] | None = None) -> Figures:
+def score(
+    names: list[str], table: tuple[rules.Rule, ...], misses: list[str] | None = None
+) -> Figures:
     known = labels()
     figures = Figures()
     for name in names:

@@ -24,23 +24,37 @@ ORDINARY = CORPUS / "generated" / "ordinary-00.eml"
 def classify(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "livereport", "bounces", "classify", *args],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "COLUMNS": "250", **(env or {})},
-    )  # fmt: skip
+    )
 
 
 def test_json_prints_one_object_per_file_with_the_documented_keys() -> None:
     result = classify(str(BOUNCE), str(AUTO_REPLY), str(ORDINARY), "--json")
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [list(row) for row in rows] == [["file", "is_bounce", "category", "reason", "status", "rule"]] * 3  # fmt: skip
+    assert [list(row) for row in rows] == [
+        ["file", "is_bounce", "category", "reason", "status", "rule"]
+    ] * 3
     assert rows[0] == {
-        "file": str(BOUNCE), "is_bounce": True, "category": "hard",
-        "reason": "Invalid Recipient", "status": "5.1.1", "rule": "dsn+diagnostic:user-unknown",
-    }  # fmt: skip
+        "file": str(BOUNCE),
+        "is_bounce": True,
+        "category": "hard",
+        "reason": "Invalid Recipient",
+        "status": "5.1.1",
+        "rule": "dsn+diagnostic:user-unknown",
+    }
     assert rows[1]["rule"] == "autoreply:auto-submitted" and rows[1]["category"] == "ignored"
-    assert rows[2] == {"file": str(ORDINARY), "is_bounce": False, "category": None,
-                       "reason": None, "status": None, "rule": "none"}  # fmt: skip
+    assert rows[2] == {
+        "file": str(ORDINARY),
+        "is_bounce": False,
+        "category": None,
+        "reason": None,
+        "status": None,
+        "rule": "none",
+    }
 
 
 def test_without_json_prints_a_table() -> None:

@@ -25,10 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "returns"))
 from mails import dsn
 
 RULES = [
-    {"name": "acme-unknown", "reason": "Acme Unknown User", "category": "soft",
-     "pattern": r"user unknown|does not exist", "note": "our MX says this for parked users"},
+    {
+        "name": "acme-unknown",
+        "reason": "Acme Unknown User",
+        "category": "soft",
+        "pattern": r"user unknown|does not exist",
+        "note": "our MX says this for parked users",
+    },
     {"name": "acme-block", "reason": "Acme Block", "category": "ignored", "status": "5.7."},
-]  # fmt: skip
+]
 MAILGUN_KEY = "key-org-rules-test-0123456789"
 
 
@@ -61,12 +66,22 @@ def rules_set(srv: Server, keys: dict[str, str]) -> dict[str, Any]:
 
 
 def bounce(id_: str, campaign: str, **extra: Any) -> dict[str, Any]:
-    return {"id": id_, "time": int(time.time() * 1000) - 1000, "campaign": campaign,
-            "profile": f"p-{id_}", "channel": "email", "type": "bounce", **extra}  # fmt: skip
+    return {
+        "id": id_,
+        "time": int(time.time() * 1000) - 1000,
+        "campaign": campaign,
+        "profile": f"p-{id_}",
+        "channel": "email",
+        "type": "bounce",
+        **extra,
+    }
 
 
-UNKNOWN = {"code": 550, "status": "5.1.1",
-           "diagnostic": "550 5.1.1 <x@example.com>: Recipient address rejected: User unknown"}  # fmt: skip
+UNKNOWN = {
+    "code": 550,
+    "status": "5.1.1",
+    "diagnostic": "550 5.1.1 <x@example.com>: Recipient address rejected: User unknown",
+}
 
 
 def post(client: httpx.Client, events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -80,15 +95,18 @@ def post(client: httpx.Client, events: list[dict[str, Any]]) -> dict[str, Any]:
 def reasons(client: httpx.Client, campaign: str, channel: str = "email") -> dict[str, int]:
     """Bounce reason → bounces, from the report's breakdown (which waits for nothing: the
     writer has stored the events before /v1/events answered)."""
-    response = client.get(f"/v1/campaigns/{quote(campaign, safe='')}/breakdown",
-                          params={"channel": channel, "by": "bounce_reason"})  # fmt: skip
+    response = client.get(
+        f"/v1/campaigns/{quote(campaign, safe='')}/breakdown",
+        params={"channel": channel, "by": "bounce_reason"},
+    )
     assert response.status_code == 200, response.text
     return {r["key"]: r["metrics"]["bounces"] for r in response.json()["rows"]}
 
 
 def categories(client: httpx.Client, campaign: str, channel: str = "email") -> dict[str, int]:
-    response = client.get(f"/v1/campaigns/{quote(campaign, safe='')}/totals",
-                          params={"channel": channel})  # fmt: skip
+    response = client.get(
+        f"/v1/campaigns/{quote(campaign, safe='')}/totals", params={"channel": channel}
+    )
     assert response.status_code == 200, response.text
     m = response.json()["metrics"]
     return {k: m[k] for k in ("hard_bounces", "soft_bounces", "ignored_bounces")}
@@ -104,45 +122,71 @@ def explain(client: httpx.Client, campaign: str, event_id: str) -> dict[str, Any
 # --- storing the table -------------------------------------------------------------------
 
 
-def test_a_table_is_stored_versioned_and_read_back(srv: Server, keys: dict[str, str], rules_set: dict[str, Any]) -> None:  # fmt: skip
+def test_a_table_is_stored_versioned_and_read_back(
+    srv: Server, keys: dict[str, str], rules_set: dict[str, Any]
+) -> None:
     assert rules_set["version"] == 1 and rules_set["rules"] == RULES
     with srv.client(keys["read"]) as client:
         got = client.get("/v1/bounce-rules").json()
     assert (got["version"], got["rules"]) == (1, RULES) and got["default_rules"] > 50
     with srv.client(keys["other"]) as client:
-        assert client.get("/v1/bounce-rules").json() == {"version": 0, "rules": [], "default_rules": got["default_rules"]}  # fmt: skip
+        assert client.get("/v1/bounce-rules").json() == {
+            "version": 0,
+            "rules": [],
+            "default_rules": got["default_rules"],
+        }
         stale = client.put("/v1/bounce-rules", json={"rules": [], "version": 3})
         assert stale.status_code == 409 and "version" in stale.json()["error"]
 
 
-def test_invalid_tables_get_400_naming_row_and_field_and_store_nothing(srv: Server, keys: dict[str, str], rules_set: dict[str, Any]) -> None:  # fmt: skip
+def test_invalid_tables_get_400_naming_row_and_field_and_store_nothing(
+    srv: Server, keys: dict[str, str], rules_set: dict[str, Any]
+) -> None:
     bad_tables: list[tuple[Any, list[str]]] = [
-        ([RULES[0], {**RULES[1], "category": "maybe"}], ["rules[1].category", "expected one of hard, soft, ignored"]),
-        ([{**RULES[0], "pattern": "(a+)+$"}], ["rules[0].pattern", "repetition inside a repetition"]),
+        (
+            [RULES[0], {**RULES[1], "category": "maybe"}],
+            ["rules[1].category", "expected one of hard, soft, ignored"],
+        ),
+        (
+            [{**RULES[0], "pattern": "(a+)+$"}],
+            ["rules[0].pattern", "repetition inside a repetition"],
+        ),
         ([{**RULES[0], "pattern": ".*.*x"}], ["rules[0].pattern", "more than one unbounded"]),
         ([{**RULES[0], "pattern": r"(\w+)@\1"}], ["rules[0].pattern", "backreference"]),
-        ([{**RULES[0], "pattern": "user (unknown"}], ["rules[0].pattern", "not a valid regular expression"]),
+        (
+            [{**RULES[0], "pattern": "user (unknown"}],
+            ["rules[0].pattern", "not a valid regular expression"],
+        ),
         ([RULES[0], RULES[0]], ["rules[1].name", "used twice"]),
-        ([{"name": "x", "reason": "r", "category": "hard", "code": 450}], ["rules[0].code", "transient"]),
+        (
+            [{"name": "x", "reason": "r", "category": "hard", "code": 450}],
+            ["rules[0].code", "transient"],
+        ),
         ({"rules": RULES, "version": "one"}, ["version:", "integer"]),
         ({"rulez": RULES}, ["rulez: unknown field"]),
         ("not a table", ["rules: expected an array"]),
-    ]  # fmt: skip
+    ]
     with srv.client(keys["admin"]) as client:
         for body, words in bad_tables:
             response = client.put("/v1/bounce-rules", json=body)
             assert response.status_code == 400, (body, response.text)
             message = response.json()["error"]
             assert all(w in message for w in words), (words, message)
-        not_json = client.put("/v1/bounce-rules", content=b"{", headers={"Content-Type": "application/json"})  # fmt: skip
+        not_json = client.put(
+            "/v1/bounce-rules", content=b"{", headers={"Content-Type": "application/json"}
+        )
         assert not_json.status_code == 400 and "not valid JSON" in not_json.json()["error"]
-        as_text = client.put("/v1/bounce-rules", content=b"[]", headers={"Content-Type": "text/plain"})  # fmt: skip
+        as_text = client.put(
+            "/v1/bounce-rules", content=b"[]", headers={"Content-Type": "text/plain"}
+        )
         assert as_text.status_code == 415
         got = client.get("/v1/bounce-rules").json()
     assert (got["version"], got["rules"]) == (rules_set["version"], RULES)
 
 
-def test_a_read_or_ingest_key_cannot_replace_the_table(srv: Server, keys: dict[str, str], rules_set: dict[str, Any]) -> None:  # fmt: skip
+def test_a_read_or_ingest_key_cannot_replace_the_table(
+    srv: Server, keys: dict[str, str], rules_set: dict[str, Any]
+) -> None:
     for scope in ("read", "ingest", "both"):
         with srv.client(keys[scope]) as client:
             response = client.put("/v1/bounce-rules", json={"rules": []})
@@ -156,11 +200,15 @@ def test_a_read_or_ingest_key_cannot_replace_the_table(srv: Server, keys: dict[s
 # --- applying it -------------------------------------------------------------------------
 
 
-def test_events_over_http_take_the_org_rule_and_other_orgs_keep_the_defaults(srv: Server, keys: dict[str, str], rules_set: dict[str, Any]) -> None:  # fmt: skip
+def test_events_over_http_take_the_org_rule_and_other_orgs_keep_the_defaults(
+    srv: Server, keys: dict[str, str], rules_set: dict[str, Any]
+) -> None:
     campaign = "org-rules-http"
     events = [
         bounce("h-1", campaign, smtp=UNKNOWN),
-        bounce("h-2", campaign, smtp={"status": "5.7.1", "diagnostic": "550 5.7.1 message refused"}),
+        bounce(
+            "h-2", campaign, smtp={"status": "5.7.1", "diagnostic": "550 5.7.1 message refused"}
+        ),
         # The sender's own reason and category stand (SPEC §5).
         bounce("h-3", campaign, smtp=UNKNOWN, reason="Sender Says", bounce="hard"),
         # A 4.x.x failure the org rule's pattern matches: soft is allowed, so it applies.
@@ -168,10 +216,23 @@ def test_events_over_http_take_the_org_rule_and_other_orgs_keep_the_defaults(srv
     ]
     with srv.client(keys["both"]) as client:
         assert post(client, events)["accepted"] == 4
-        assert reasons(client, campaign) == {"Acme Unknown User": 1, "Acme Block": 1, "Sender Says": 1, "Mailbox Full": 1}  # fmt: skip
-        assert categories(client, campaign) == {"hard_bounces": 1, "soft_bounces": 2, "ignored_bounces": 1}  # fmt: skip
+        assert reasons(client, campaign) == {
+            "Acme Unknown User": 1,
+            "Acme Block": 1,
+            "Sender Says": 1,
+            "Mailbox Full": 1,
+        }
+        assert categories(client, campaign) == {
+            "hard_bounces": 1,
+            "soft_bounces": 2,
+            "ignored_bounces": 1,
+        }
         why = explain(client, campaign, "h-1")
-        assert (why["rule"], why["org_rule"], why["decided_by"]) == ("org:acme-unknown", True, "rules")
+        assert (why["rule"], why["org_rule"], why["decided_by"]) == (
+            "org:acme-unknown",
+            True,
+            "rules",
+        )
         assert why["rules_say"] == {"reason": "Acme Unknown User", "category": "soft"}
         sender = explain(client, campaign, "h-3")
         assert (sender["rule"], sender["decided_by"]) == ("org:acme-unknown", "sender")
@@ -179,21 +240,36 @@ def test_events_over_http_take_the_org_rule_and_other_orgs_keep_the_defaults(srv
     with srv.client(keys["other"]) as client:
         assert post(client, events[:2])["accepted"] == 2
         assert reasons(client, campaign) == {"Invalid Recipient": 1, "Mail Block": 1}
-        assert categories(client, campaign) == {"hard_bounces": 1, "soft_bounces": 0, "ignored_bounces": 1}  # fmt: skip
+        assert categories(client, campaign) == {
+            "hard_bounces": 1,
+            "soft_bounces": 0,
+            "ignored_bounces": 1,
+        }
         why = explain(client, campaign, "h-1")
         assert (why["rule"], why["org_rule"]) == ("diagnostic:user-unknown", False)
 
 
-def test_ndjson_events_take_the_org_rule_and_keep_explicit_fields(srv: Server, keys: dict[str, str], rules_set: dict[str, Any]) -> None:  # fmt: skip
+def test_ndjson_events_take_the_org_rule_and_keep_explicit_fields(
+    srv: Server, keys: dict[str, str], rules_set: dict[str, Any]
+) -> None:
     campaign = "org-rules-ndjson"
-    lines = [bounce("n-1", campaign, smtp=UNKNOWN), bounce("n-2", campaign, smtp=UNKNOWN, bounce="hard")]
+    lines = [
+        bounce("n-1", campaign, smtp=UNKNOWN),
+        bounce("n-2", campaign, smtp=UNKNOWN, bounce="hard"),
+    ]
     body = "\n".join(json.dumps(e) for e in lines) + "\n"
     with srv.client(keys["both"]) as client:
-        response = client.post("/v1/events", content=body, headers={"Content-Type": "application/x-ndjson"})  # fmt: skip
+        response = client.post(
+            "/v1/events", content=body, headers={"Content-Type": "application/x-ndjson"}
+        )
         assert response.json()["accepted"] == 2, response.text
         assert reasons(client, campaign) == {"Acme Unknown User": 2}
         # n-2 gave its category itself: hard stays, the org rule gives the reason.
-        assert categories(client, campaign) == {"hard_bounces": 1, "soft_bounces": 1, "ignored_bounces": 0}  # fmt: skip
+        assert categories(client, campaign) == {
+            "hard_bounces": 1,
+            "soft_bounces": 1,
+            "ignored_bounces": 0,
+        }
 
 
 def _mailgun(srv: Server, org: str | None) -> str:
@@ -205,21 +281,36 @@ def _mailgun(srv: Server, org: str | None) -> str:
 
 def _failed(id_: str, campaign: str) -> dict[str, Any]:
     data = {
-        "event": "failed", "id": id_, "timestamp": time.time() - 5, "severity": "permanent",
-        "reason": "bounce", "recipient": "carol@example.net",
-        "delivery-status": {"message": "5.1.1 The email account that you tried to reach does not exist.",
-                            "code": 550, "description": ""},
+        "event": "failed",
+        "id": id_,
+        "timestamp": time.time() - 5,
+        "severity": "permanent",
+        "reason": "bounce",
+        "recipient": "carol@example.net",
+        "delivery-status": {
+            "message": "5.1.1 The email account that you tried to reach does not exist.",
+            "code": 550,
+            "description": "",
+        },
         "message": {"headers": {"message-id": f"{id_}@mg.example"}},
         "user-variables": {"campaign": campaign, "profile": "p-1"},
-    }  # fmt: skip
+    }
     stamp, token = str(int(time.time())), hashlib.sha256(id_.encode()).hexdigest()[:50]
     digest = hmac.new(MAILGUN_KEY.encode(), (stamp + token).encode(), hashlib.sha256).hexdigest()
-    return {"signature": {"timestamp": stamp, "token": token, "signature": digest}, "event-data": data}  # fmt: skip
+    return {
+        "signature": {"timestamp": stamp, "token": token, "signature": digest},
+        "event-data": data,
+    }
 
 
-def test_webhook_bounces_take_the_org_rule(srv: Server, keys: dict[str, str], rules_set: dict[str, Any]) -> None:  # fmt: skip
+def test_webhook_bounces_take_the_org_rule(
+    srv: Server, keys: dict[str, str], rules_set: dict[str, Any]
+) -> None:
     campaign = "org-rules-webhook"
-    for org, key, expected in ((None, "both", "Acme Unknown User"), ("other", "other", "Invalid Recipient")):  # fmt: skip
+    for org, key, expected in (
+        (None, "both", "Acme Unknown User"),
+        ("other", "other", "Invalid Recipient"),
+    ):
         path = _mailgun(srv, org)
         answer = httpx.post(srv.url + path, json=_failed(f"wh-{key}", campaign), timeout=60).json()
         assert answer["accepted"] == 1, answer
@@ -227,12 +318,21 @@ def test_webhook_bounces_take_the_org_rule(srv: Server, keys: dict[str, str], ru
             assert reasons(client, campaign) == {expected: 1}
 
 
-def test_returned_mails_take_the_org_rule(srv: Server, keys: dict[str, str], rules_set: dict[str, Any]) -> None:  # fmt: skip
+def test_returned_mails_take_the_org_rule(
+    srv: Server, keys: dict[str, str], rules_set: dict[str, Any]
+) -> None:
     campaign = "org-rules-returns"
-    for key, expected in (("both", ("Acme Unknown User", "soft")), ("other", ("Invalid Recipient", "hard"))):  # fmt: skip
+    for key, expected in (
+        ("both", ("Acme Unknown User", "soft")),
+        ("other", ("Invalid Recipient", "hard")),
+    ):
         raw = dsn(f"ret-{key}", campaign, "p-1")
-        response = httpx.post(f"{srv.url}/v1/returns", content=raw, timeout=60, headers={
-            "Authorization": f"Bearer {keys[key]}", "Content-Type": "message/rfc822"})  # fmt: skip
+        response = httpx.post(
+            f"{srv.url}/v1/returns",
+            content=raw,
+            timeout=60,
+            headers={"Authorization": f"Bearer {keys[key]}", "Content-Type": "message/rfc822"},
+        )
         answer = response.json()
         assert answer["outcome"] == "accepted", answer
         assert (answer["reason"], answer["category"]) == expected
@@ -242,14 +342,22 @@ def test_returned_mails_take_the_org_rule(srv: Server, keys: dict[str, str], rul
             assert explain(client, campaign, answer["event"]["id"])["decided_by"] == "rules"
 
 
-def test_a_change_from_the_command_line_applies_at_once_on_the_running_server(srv: Server, keys: dict[str, str], rules_set: dict[str, Any], tmp_path: Path) -> None:  # fmt: skip
+def test_a_change_from_the_command_line_applies_at_once_on_the_running_server(
+    srv: Server, keys: dict[str, str], rules_set: dict[str, Any], tmp_path: Path
+) -> None:
     campaign = "org-rules-cli"
     table = tmp_path / "rules.csv"
-    table.write_text("name,reason,category,status,code,pattern,note\n"
-                     "other-unknown,Other Gone,hard,5.1.1,,,\n", encoding="utf-8")  # fmt: skip
+    table.write_text(
+        "name,reason,category,status,code,pattern,note\nother-unknown,Other Gone,hard,5.1.1,,,\n",
+        encoding="utf-8",
+    )
     cli("bounces", "rules", "set", str(table), "--org", "other", data=srv.data)
-    shown = json.loads(cli("bounces", "rules", "show", "--json", "--org", "other", data=srv.data).stdout)  # fmt: skip
-    assert shown["rules"] == [{"name": "other-unknown", "reason": "Other Gone", "category": "hard", "status": "5.1.1"}]  # fmt: skip
+    shown = json.loads(
+        cli("bounces", "rules", "show", "--json", "--org", "other", data=srv.data).stdout
+    )
+    assert shown["rules"] == [
+        {"name": "other-unknown", "reason": "Other Gone", "category": "hard", "status": "5.1.1"}
+    ]
     with srv.client(keys["other"]) as client:
         assert post(client, [bounce("c-1", campaign, smtp=UNKNOWN)])["accepted"] == 1
         assert reasons(client, campaign) == {"Other Gone": 1}
@@ -260,7 +368,11 @@ def test_a_change_from_the_command_line_applies_at_once_on_the_running_server(sr
     bad = tmp_path / "bad.csv"
     bad.write_text("name,reason,category,pattern\nx,r,soft,(a+)+\n", encoding="utf-8")
     failed = cli("bounces", "rules", "set", str(bad), "--org", "other", data=srv.data, check=False)
-    assert failed.returncode != 0 and "rules[0].pattern" in failed.stderr and "nothing was stored" in failed.stderr  # fmt: skip
+    assert (
+        failed.returncode != 0
+        and "rules[0].pattern" in failed.stderr
+        and "nothing was stored" in failed.stderr
+    )
 
 
 def test_push_and_sms_codes_get_their_reason_at_ingest(srv: Server, keys: dict[str, str]) -> None:
@@ -269,8 +381,15 @@ def test_push_and_sms_codes_get_their_reason_at_ingest(srv: Server, keys: dict[s
     base = {"time": now, "campaign": campaign}
 
     def ev(id_: str, channel: str, type_: str, code: str, **extra: str) -> dict[str, Any]:
-        return {**base, "id": id_, "profile": f"p-{id_}", "channel": channel, "type": type_,
-                "code": code, **extra}  # fmt: skip
+        return {
+            **base,
+            "id": id_,
+            "profile": f"p-{id_}",
+            "channel": channel,
+            "type": type_,
+            "code": code,
+            **extra,
+        }
 
     events = [
         ev("m-1", "push", "bounce", "Unregistered", platform="ios"),
@@ -282,15 +401,30 @@ def test_push_and_sms_codes_get_their_reason_at_ingest(srv: Server, keys: dict[s
     ]
     with srv.client(keys["both"]) as client:
         assert post(client, events)["accepted"] == 6
-        assert reasons(client, campaign, "push") == {"Device token unregistered": 1, "Sending quota exceeded": 1}  # fmt: skip
-        assert categories(client, campaign, "push") == {"hard_bounces": 1, "soft_bounces": 1, "ignored_bounces": 0}  # fmt: skip
-        assert reasons(client, campaign, "sms") == {"Unknown destination handset": 1, "Carrier said no": 1, "Undetermined": 1}  # fmt: skip
+        assert reasons(client, campaign, "push") == {
+            "Device token unregistered": 1,
+            "Sending quota exceeded": 1,
+        }
+        assert categories(client, campaign, "push") == {
+            "hard_bounces": 1,
+            "soft_bounces": 1,
+            "ignored_bounces": 0,
+        }
+        assert reasons(client, campaign, "sms") == {
+            "Unknown destination handset": 1,
+            "Carrier said no": 1,
+            "Undetermined": 1,
+        }
         assert categories(client, campaign, "sms")["hard_bounces"] == 1
         why = explain(client, campaign, "m-3")
         assert (why["rule"], why["dead"], why["decided_by"]) == ("twilio:30005", True, "rules")
-        errors = client.get(f"/v1/campaigns/{campaign}/breakdown", params={"channel": "push", "by": "error_reason"})  # fmt: skip
+        errors = client.get(
+            f"/v1/campaigns/{campaign}/breakdown", params={"channel": "push", "by": "error_reason"}
+        )
         assert errors.status_code == 200, errors.text
-        assert [(r["key"], r["metrics"]["errors"]) for r in errors.json()["rows"]] == [("Invalid topic", 1)]
+        assert [(r["key"], r["metrics"]["errors"]) for r in errors.json()["rows"]] == [
+            ("Invalid topic", 1)
+        ]
 
 
 # --- without a server --------------------------------------------------------------------
@@ -302,7 +436,9 @@ def test_local_ingest_applies_the_org_rules(tmp_path: Path) -> None:
     table.write_text(json.dumps({"rules": RULES}), encoding="utf-8")
     cli("bounces", "rules", "set", str(table), data=data)
     events = tmp_path / "events.ndjson"
-    events.write_text(json.dumps(bounce("l-1", "org-rules-local", smtp=UNKNOWN)) + "\n", encoding="utf-8")  # fmt: skip
+    events.write_text(
+        json.dumps(bounce("l-1", "org-rules-local", smtp=UNKNOWN)) + "\n", encoding="utf-8"
+    )
     cli("ingest", str(events), data=data)
     report = cli("report", "org-rules-local", "--tab", "email", "--json", data=data).stdout
     assert "Acme Unknown User" in report and "Invalid Recipient" not in report
@@ -311,9 +447,13 @@ def test_local_ingest_applies_the_org_rules(tmp_path: Path) -> None:
 def test_pattern_risk_refuses_slow_shapes_and_keeps_ordinary_ones() -> None:
     for fine in (r"user unknown", r"vip-gw\s+refused", r"[^.]{0,40}quota", r"(?:foo|bar) baz"):
         assert pattern_risk(fine) is None, fine
-    for slow, words in (("(a+)+", "inside a repetition"), ("(?:a|ab)*c", "alternation"),
-                        (r"\w+\s+\w+", "more than one unbounded"), (r"(x)\1", "backreference"),
-                        (".{0,100}.{0,100}x", "ways to split")):  # fmt: skip
+    for slow, words in (
+        ("(a+)+", "inside a repetition"),
+        ("(?:a|ab)*c", "alternation"),
+        (r"\w+\s+\w+", "more than one unbounded"),
+        (r"(x)\1", "backreference"),
+        (".{0,100}.{0,100}x", "ways to split"),
+    ):
         risk = pattern_risk(slow)
         assert risk is not None and words in risk, (slow, risk)
 
@@ -329,7 +469,9 @@ def test_rule_files_are_read_as_json_or_csv() -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_the_table_is_replaced_whole_and_versioned_on_both_databases(backend: str, tmp_path: Path) -> None:  # fmt: skip
+def test_the_table_is_replaced_whole_and_versioned_on_both_databases(
+    backend: str, tmp_path: Path
+) -> None:
     from conftest import POSTGRES, new_storage
     from livereport.store.metadata import Metadata
 
@@ -361,19 +503,40 @@ def _replace_and_version(metadata: Any) -> None:
     assert [r.name for r in org_rules(metadata, org.id)] == ["org:acme-unknown"]
 
 
-def test_a_signed_in_viewer_reads_the_table_and_only_an_admin_replaces_it(srv: Server, rules_set: dict[str, Any]) -> None:  # fmt: skip
+def test_a_signed_in_viewer_reads_the_table_and_only_an_admin_replaces_it(
+    srv: Server, rules_set: dict[str, Any]
+) -> None:
     csrf = {"X-Requested-With": "livereport"}
-    for email, role in (("viewer@org-rules.example", "viewer"), ("admin@org-rules.example", "admin")):  # fmt: skip
-        cli("users", "create", email, "--role", role, "--password-stdin", data=srv.data,
-            stdin="a long enough password 123\n")  # fmt: skip
+    for email, role in (
+        ("viewer@org-rules.example", "viewer"),
+        ("admin@org-rules.example", "admin"),
+    ):
+        cli(
+            "users",
+            "create",
+            email,
+            "--role",
+            role,
+            "--password-stdin",
+            data=srv.data,
+            stdin="a long enough password 123\n",
+        )
     with httpx.Client(base_url=srv.url, timeout=30) as viewer:
-        signed = viewer.post("/v1/signin", headers=csrf, json={"email": "viewer@org-rules.example", "password": "a long enough password 123"})  # fmt: skip
+        signed = viewer.post(
+            "/v1/signin",
+            headers=csrf,
+            json={"email": "viewer@org-rules.example", "password": "a long enough password 123"},
+        )
         assert signed.status_code == 200, signed.text
         assert viewer.get("/v1/bounce-rules").json()["rules"] == RULES
         refused = viewer.put("/v1/bounce-rules", json={"rules": []}, headers=csrf)
         assert refused.status_code == 403 and "viewer" in refused.json()["error"]
     with httpx.Client(base_url=srv.url, timeout=30) as admin:
-        signed = admin.post("/v1/signin", headers=csrf, json={"email": "admin@org-rules.example", "password": "a long enough password 123"})  # fmt: skip
+        signed = admin.post(
+            "/v1/signin",
+            headers=csrf,
+            json={"email": "admin@org-rules.example", "password": "a long enough password 123"},
+        )
         assert signed.status_code == 200, signed.text
         same = admin.put("/v1/bounce-rules", json={"rules": RULES}, headers=csrf)
         assert same.status_code == 200 and same.json()["version"] == rules_set["version"] + 1

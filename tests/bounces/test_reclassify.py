@@ -32,8 +32,11 @@ RULES = [
     {"name": "gone", "reason": "Acme Gone", "category": "soft", "pattern": "user unknown"},
     {"name": "block", "reason": "Acme Block", "category": "hard", "status": "5.7."},
 ]
-UNKNOWN = {"code": 550, "status": "5.1.1",
-           "diagnostic": "550 5.1.1 <x@example.com>: Recipient address rejected: User unknown"}  # fmt: skip
+UNKNOWN = {
+    "code": 550,
+    "status": "5.1.1",
+    "diagnostic": "550 5.1.1 <x@example.com>: Recipient address rejected: User unknown",
+}
 REFUSED = {"status": "5.7.1", "diagnostic": "550 5.7.1 message refused"}
 FULL = {"status": "4.2.2", "diagnostic": "452 4.2.2 mailbox full"}
 HOUR_MS = 3_600_000
@@ -45,12 +48,21 @@ SENDER, SENDER_REASON = ("Sender Says", "hard"), ("Blocked By Us", "ignored")
 MAILBOX_FULL = ("Mailbox Full", "soft")
 
 
-def _bounce(id_: str, hours_ago: float, execution: str, variant: str, domain: str, **extra: Any) -> dict[str, Any]:  # fmt: skip
+def _bounce(
+    id_: str, hours_ago: float, execution: str, variant: str, domain: str, **extra: Any
+) -> dict[str, Any]:
     return {
-        "id": id_, "time": int(time.time() * 1000 - hours_ago * HOUR_MS), "campaign": CAMPAIGN,
-        "profile": f"p-{id_}", "channel": "email", "type": "bounce", "execution": execution,
-        "variant": variant, "recipient_domain": domain, **extra,
-    }  # fmt: skip
+        "id": id_,
+        "time": int(time.time() * 1000 - hours_ago * HOUR_MS),
+        "campaign": CAMPAIGN,
+        "profile": f"p-{id_}",
+        "channel": "email",
+        "type": "bounce",
+        "execution": execution,
+        "variant": variant,
+        "recipient_domain": domain,
+        **extra,
+    }
 
 
 # (event, its (reason, category) as stored, as the org's rules make it) — labelled by hand.
@@ -74,11 +86,13 @@ BOUNCES: list[tuple[dict[str, Any], Pair, Pair]] = [
 #: Before the window: stays as stored (and no report shows it).
 OLD = _bounce("old-1", 30, "run-1", "A", "gmail.com", smtp=UNKNOWN)
 OTHERS = [
-    *({**e, "id": f"sent-{e['id']}", "type": "sent", "time": e["time"] - 60_000}
-      for e, _, _ in BOUNCES),
+    *(
+        {**e, "id": f"sent-{e['id']}", "type": "sent", "time": e["time"] - 60_000}
+        for e, _, _ in BOUNCES
+    ),
     {**_bounce("sms-1", 1, "run-1", "", ""), "channel": "sms", "code": "30005"},
     {**_bounce("d-1", 1, "run-1", "A", "gmail.com"), "type": "delivered"},
-]  # fmt: skip
+]
 RETURN_ID = f"reclassify-dsn-{uuid.uuid4().hex[:8]}"
 
 
@@ -111,8 +125,11 @@ def world(server: Server) -> World:
             response = client.post("/v1/events", json=[e for e, _, _ in BOUNCES] + [OLD, *OTHERS])
             assert response.status_code == 200, response.text
             assert response.json()["accepted"] == len(BOUNCES) + 1 + len(OTHERS), response.text
-            answer = client.post("/v1/returns", content=dsn(RETURN_ID, CAMPAIGN, "p-return"),
-                                 headers={"Content-Type": "message/rfc822"}).json()  # fmt: skip
+            answer = client.post(
+                "/v1/returns",
+                content=dsn(RETURN_ID, CAMPAIGN, "p-return"),
+                headers={"Content-Type": "message/rfc822"},
+            ).json()
             assert answer["outcome"] == "accepted", answer
             found.return_event = answer["event"]["id"]
     return found
@@ -120,8 +137,11 @@ def world(server: Server) -> World:
 
 def expected(after: bool, execution: str | None = None) -> Counter[Pair]:
     """Email bounces of the window per (reason, category), counted from the events posted."""
-    counts = Counter((a if after else b) for e, b, a in BOUNCES
-                     if execution is None or e["execution"] == execution)  # fmt: skip
+    counts = Counter(
+        (a if after else b)
+        for e, b, a in BOUNCES
+        if execution is None or e["execution"] == execution
+    )
     if execution in (None, "morning"):  # the returned mail's original names execution morning
         counts[GONE if after else INVALID] += 1
     return counts
@@ -134,10 +154,14 @@ def widgets(client: httpx.Client, execution: str | None = None) -> dict[str, Any
     assert response.status_code == 200, response.text
     found = {w["id"]: w["data"] for w in response.json()["widgets"]}
     return {
-        "reasons": {r["key"]: r["metrics"]["bounces"] for r in found["email.bounce_reasons"]["rows"]},
-        "categories": {r["key"]: r["metrics"]["bounces"] for r in found["email.bounce_categories"]["rows"]},
+        "reasons": {
+            r["key"]: r["metrics"]["bounces"] for r in found["email.bounce_reasons"]["rows"]
+        },
+        "categories": {
+            r["key"]: r["metrics"]["bounces"] for r in found["email.bounce_categories"]["rows"]
+        },
         "bounces": found["email.sending_performance"]["metrics"]["bounces"],
-    }  # fmt: skip
+    }
 
 
 def by_hand(counts: Counter[Pair]) -> dict[str, Any]:
@@ -146,8 +170,11 @@ def by_hand(counts: Counter[Pair]) -> dict[str, Any]:
     for (reason, category), n in counts.items():
         reasons[reason] += n
         categories[category] += n
-    return {"reasons": dict(reasons), "categories": dict(categories),
-            "bounces": sum(counts.values())}  # fmt: skip
+    return {
+        "reasons": dict(reasons),
+        "categories": dict(categories),
+        "bounces": sum(counts.values()),
+    }
 
 
 def totals(client: httpx.Client) -> dict[str, int]:
@@ -202,16 +229,26 @@ def test_bad_requests_say_what_is_expected(world: World) -> None:
         ({"json": [True]}, 400, ["not an object", "dry_run"]),
         ({"json": {"dry_run": "yes"}}, 400, ["dry_run", "expected true or false"]),
         ({"json": {"dryrun": True}}, 400, ["dryrun: unknown field", "expected only dry_run"]),
-        ({"content": b"{", "headers": {"Content-Type": "application/json"}}, 400, ["not valid JSON"]),
-        ({"content": b"dry_run=1", "headers": {"Content-Type": "text/plain"}}, 415, ["application/json"]),
-    ]  # fmt: skip
+        (
+            {"content": b"{", "headers": {"Content-Type": "application/json"}},
+            400,
+            ["not valid JSON"],
+        ),
+        (
+            {"content": b"dry_run=1", "headers": {"Content-Type": "text/plain"}},
+            415,
+            ["application/json"],
+        ),
+    ]
     with world.client("admin") as client:
         for request, status, words in cases:
             response = client.post("/v1/bounce-rules/reclassify", **request)
             assert response.status_code == status, (request, response.text)
             message = response.json()["error"]
             assert all(w in message for w in words), (words, message)
-    failed = cli("bounces", "reclassify", "--url", world.server.url, data=world.server.data, check=False)  # fmt: skip
+    failed = cli(
+        "bounces", "reclassify", "--url", world.server.url, data=world.server.data, check=False
+    )
     assert failed.returncode == 2 and "--url needs --key" in failed.stderr
 
 
@@ -234,7 +271,10 @@ def test_a_dry_run_shows_the_change_and_makes_none(world: World) -> None:
     assert (outcome["changed"], outcome["kept"], outcome["unchanged"]) == (7, 2, 1)
     assert outcome["campaigns"] == 1
     assert moves(outcome["counts"]) == hand_moves()
-    found = {(tuple(c["from"].values()), tuple(c["to"].values())): c["bounces"] for c in outcome["changes"]}  # fmt: skip
+    found = {
+        (tuple(c["from"].values()), tuple(c["to"].values())): c["bounces"]
+        for c in outcome["changes"]
+    }
     assert found == {(INVALID, GONE): 5, (MAIL_BLOCK, BLOCK): 2}
     with world.client("both") as client:
         assert widgets(client) == by_hand(expected(after=False))
@@ -244,8 +284,16 @@ def test_a_dry_run_shows_the_change_and_makes_none(world: World) -> None:
 def test_reclassify_makes_every_bounce_widget_equal_the_hand_count(world: World) -> None:
     with world.client("both") as client:
         sent_before = totals(client)["sent"]
-    done = cli("bounces", "reclassify", "--url", world.server.url, "--key", world.keys["admin"],
-               "--json", data=world.server.data)  # fmt: skip
+    done = cli(
+        "bounces",
+        "reclassify",
+        "--url",
+        world.server.url,
+        "--key",
+        world.keys["admin"],
+        "--json",
+        data=world.server.data,
+    )
     outcome = json.loads(done.stdout)
     assert outcome["dry_run"] is False and outcome["changed"] == 7, outcome
     assert moves(outcome["counts"]) == hand_moves()
@@ -255,13 +303,20 @@ def test_reclassify_makes_every_bounce_widget_equal_the_hand_count(world: World)
             assert widgets(client, execution) == by_hand(expected(True, execution)), execution
         after = expected(after=True)
         assert totals(client) == {
-            "bounces": sum(after.values()), "sent": sent_before,
-            **{f"{c}_bounces": sum(n for (_, cat), n in after.items() if cat == c)
-               for c in ("hard", "soft", "ignored")},
-        }  # fmt: skip
+            "bounces": sum(after.values()),
+            "sent": sent_before,
+            **{
+                f"{c}_bounces": sum(n for (_, cat), n in after.items() if cat == c)
+                for c in ("hard", "soft", "ignored")
+            },
+        }
         # What each stored bounce says now, and why.
         why = explain(client, "u-1")
-        assert (why["reason"], why["category"], why["rule"], why["decided_by"]) == (*GONE, "org:gone", "rules")  # fmt: skip
+        assert (why["reason"], why["category"], why["rule"], why["decided_by"]) == (
+            *GONE,
+            "org:gone",
+            "rules",
+        )
         assert explain(client, world.return_event)["reason"] == GONE[0]
         assert (explain(client, "k-2")["reason"], explain(client, "k-2")["category"]) == BLOCK
         sender = explain(client, "s-1")
@@ -292,11 +347,27 @@ def test_a_second_run_finds_nothing_to_change(world: World) -> None:
 
 
 def test_the_command_prints_a_table_of_before_and_after(world: World) -> None:
-    done = cli("bounces", "reclassify", "--dry-run", "--url", world.server.url, "--key",
-               world.keys["admin"], data=world.server.data)  # fmt: skip
+    done = cli(
+        "bounces",
+        "reclassify",
+        "--dry-run",
+        "--url",
+        world.server.url,
+        "--key",
+        world.keys["admin"],
+        data=world.server.data,
+    )
     assert "Acme Gone" in done.stdout and "before" in done.stdout and "after" in done.stdout
     assert "0 of 10 bounces with SMTP data would change" in " ".join(done.stderr.split())
     assert "dry run: nothing was changed" in " ".join(done.stderr.split())
-    refused = cli("bounces", "reclassify", "--url", world.server.url, "--key", world.keys["read"],
-                  data=world.server.data, check=False)  # fmt: skip
+    refused = cli(
+        "bounces",
+        "reclassify",
+        "--url",
+        world.server.url,
+        "--key",
+        world.keys["read"],
+        data=world.server.data,
+        check=False,
+    )
     assert refused.returncode == 1 and "admin scope" in refused.stderr

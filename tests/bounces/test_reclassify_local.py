@@ -24,19 +24,39 @@ RULES = [
     {"name": "policy", "reason": "Acme Policy", "category": "hard", "status": "5.7."},
     {"name": "full", "reason": "Acme Full", "category": "ignored", "code": 552},
 ]
-UNKNOWN = {"code": 550, "status": "5.1.1",
-           "diagnostic": "550 5.1.1 <x@example.com>: Recipient address rejected: User unknown"}  # fmt: skip
+UNKNOWN = {
+    "code": 550,
+    "status": "5.1.1",
+    "diagnostic": "550 5.1.1 <x@example.com>: Recipient address rejected: User unknown",
+}
 
 
 def _events(path: Path, campaign: str) -> Path:
     now = int(time.time() * 1000) - 60_000
     rows = [
-        {"id": f"{campaign}-{i}", "time": now - i * 3_600_000, "campaign": campaign,
-         "profile": f"p{i}", "channel": "email", "type": "bounce", "smtp": UNKNOWN}
+        {
+            "id": f"{campaign}-{i}",
+            "time": now - i * 3_600_000,
+            "campaign": campaign,
+            "profile": f"p{i}",
+            "channel": "email",
+            "type": "bounce",
+            "smtp": UNKNOWN,
+        }
         for i in range(4)
-    ] + [{"id": f"{campaign}-sender", "time": now, "campaign": campaign, "profile": "ps",
-          "channel": "email", "type": "bounce", "smtp": UNKNOWN, "reason": "Sender Says",
-          "bounce": "hard"}]  # fmt: skip
+    ] + [
+        {
+            "id": f"{campaign}-sender",
+            "time": now,
+            "campaign": campaign,
+            "profile": "ps",
+            "channel": "email",
+            "type": "bounce",
+            "smtp": UNKNOWN,
+            "reason": "Sender Says",
+            "bounce": "hard",
+        }
+    ]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     return path
 
@@ -60,7 +80,9 @@ def test_on_a_data_directory_without_a_server(tmp_path: Path) -> None:
     before = json.loads(cli("report", "local", "--tab", "email", "--json", data=data).stdout)
     assert _bounce_widgets(before)["bounce_reasons"] == {"Invalid Recipient": 4, "Sender Says": 1}
     shown = cli("bounces", "reclassify", data=data)
-    assert re.search(r"Invalid Recipient\s*│\s*hard\s*│\s*4\s*│\s*0\s*│\s*-4", shown.stdout), shown.stdout  # fmt: skip
+    assert re.search(r"Invalid Recipient\s*│\s*hard\s*│\s*4\s*│\s*0\s*│\s*-4", shown.stdout), (
+        shown.stdout
+    )
     assert re.search(r"Acme Gone\s*│\s*soft\s*│\s*0\s*│\s*4\s*│\s*\+4", shown.stdout), shown.stdout
     after = json.loads(cli("report", "local", "--tab", "email", "--json", data=data).stdout)
     assert _bounce_widgets(after) == {
@@ -96,8 +118,9 @@ def test_one_reclassification_of_an_org_at_a_time() -> None:
 
 
 def run_script(script: str) -> str:
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=600)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
@@ -155,7 +178,10 @@ def _engine(data: Path, body: str) -> str:
 
 
 def test_every_tab_equals_the_raw_events_afterwards(tmp_path: Path) -> None:
-    out = run_script(_engine(tmp_path / "data", """
+    out = run_script(
+        _engine(
+            tmp_path / "data",
+            """
         at = time.time()  # one window before and after: the run may cross a minute
         other_before = Reports(store, cache=False).report(orgs[1], "sim", "email", now=at)
         module.STATEMENT_BUDGET = 300  # a few ids or rows per statement: many of each
@@ -169,13 +195,18 @@ def test_every_tab_equals_the_raw_events_afterwards(tmp_path: Path) -> None:
         again = module.reclassify(store, metadata, orgs[0], dry_run=True)
         assert again["changed"] == 0, again
         print("changed", outcome["changed"], len(outcome["counts"]))
-    """))
+    """,
+        )
+    )
     assert out.startswith("changed ")
 
 
 def test_a_run_cut_short_is_repaired_when_the_server_starts(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    out = run_script(_engine(data, """
+    out = run_script(
+        _engine(
+            data,
+            """
         # Refused at the first update: nothing changed, nothing to repair.
         updates = module._updates
 
@@ -222,7 +253,9 @@ def test_a_run_cut_short_is_repaired_when_the_server_starts(tmp_path: Path) -> N
         raw = Reports(store, raw=True).report(orgs[0], "sim", "email", now=time.time())
         print(json.dumps({w["id"]: w["data"] for w in raw["widgets"]
                           if w["id"] in ("email.bounce_reasons", "email.bounce_categories")}))
-    """))
+    """,
+        )
+    )
     expected = {k: {r["key"]: r["metrics"] for r in v["rows"]} for k, v in json.loads(out).items()}
     assert "Acme Gone" in expected["email.bounce_reasons"]
     assert (data / module.JOURNAL_FILE).exists()
@@ -232,8 +265,11 @@ def test_a_run_cut_short_is_repaired_when_the_server_starts(tmp_path: Path) -> N
         assert not (data / module.JOURNAL_FILE).exists()
         with srv.client(srv.key("read", org="default")) as client:
             report = client.get("/v1/campaigns/sim/report", params={"tab": "email"}).json()
-            found = {w["id"]: {r["key"]: r["metrics"] for r in w["data"]["rows"]}
-                     for w in report["widgets"] if w["id"] in expected}  # fmt: skip
+            found = {
+                w["id"]: {r["key"]: r["metrics"] for r in w["data"]["rows"]}
+                for w in report["widgets"]
+                if w["id"] in expected
+            }
         assert found == expected
     finally:
         srv.stop()

@@ -20,7 +20,9 @@ ORIGINAL = (
 )
 
 
-def dsn(action: str = "failed", status: str = "5.1.1", diagnostic: str = "", original: str = ORIGINAL) -> bytes:  # fmt: skip
+def dsn(
+    action: str = "failed", status: str = "5.1.1", diagnostic: str = "", original: str = ORIGINAL
+) -> bytes:
     return (
         "From: MAILER-DAEMON@mta.example (Mail Delivery System)\n"
         "To: <bounces+spring-sale=p-42@bounce.shop.example>\n"
@@ -42,7 +44,9 @@ def plain(headers: str, body: str = "Hello.\n") -> bytes:
 
 
 def test_dsn_status_and_diagnostic_decide_with_their_rule() -> None:
-    found = classify_message(dsn(diagnostic="550 5.1.1 <ana@example.com>: Recipient address\n rejected: User unknown"))  # fmt: skip
+    found = classify_message(
+        dsn(diagnostic="550 5.1.1 <ana@example.com>: Recipient address\n rejected: User unknown")
+    )
     assert found.kind == ReturnKind.BOUNCE and found.is_bounce
     assert (found.category, found.reason, found.status) == (
         Category.HARD,
@@ -78,9 +82,14 @@ def test_dsn_blocks_are_read_failed_first_and_folded_fields_unfolded() -> None:
 
 @pytest.mark.parametrize(
     ("action", "kind", "rule"),
-    [("delayed", ReturnKind.DELAY, "dsn:delayed"), ("relayed", ReturnKind.DELIVERED, "dsn:relayed")],
+    [
+        ("delayed", ReturnKind.DELAY, "dsn:delayed"),
+        ("relayed", ReturnKind.DELIVERED, "dsn:relayed"),
+    ],
 )
-def test_delay_and_success_reports_are_not_bounces(action: str, kind: ReturnKind, rule: str) -> None:
+def test_delay_and_success_reports_are_not_bounces(
+    action: str, kind: ReturnKind, rule: str
+) -> None:
     found = classify_message(dsn(action=action, status="4.4.1", diagnostic="connect timed out"))
     assert (found.kind, found.is_bounce, found.category, found.rule) == (kind, False, None, rule)
 
@@ -101,7 +110,12 @@ def test_exim_text_bounce_is_read_from_its_quoted_reply() -> None:
         "------ This is a copy of the message, including all the headers. ------\n\n" + ORIGINAL
     ).encode()
     found = classify_message(raw)
-    assert (found.reason, found.category, found.status, found.code) == ("Mailbox Full", Category.SOFT, "5.2.2", 552)  # fmt: skip
+    assert (found.reason, found.category, found.status, found.code) == (
+        "Mailbox Full",
+        Category.SOFT,
+        "5.2.2",
+        552,
+    )
     assert found.rule.startswith("exim+") and found.recipient_domain == "example.net"
     assert found.attribution.campaign == "spring-sale" and found.attribution.source == "headers"
 
@@ -116,7 +130,11 @@ def test_qmail_bounce_without_reply_code_reads_the_status_in_its_text() -> None:
         "--- Below this line is a copy of the message.\n\n" + ORIGINAL
     ).encode()
     found = classify_message(raw)
-    assert (found.reason, found.status, found.recipient_domain) == ("Invalid Recipient", "5.1.1", "example.org")  # fmt: skip
+    assert (found.reason, found.status, found.recipient_domain) == (
+        "Invalid Recipient",
+        "5.1.1",
+        "example.org",
+    )
     assert found.rule.startswith("qmail+")
 
 
@@ -141,8 +159,12 @@ def test_a_person_writing_about_errors_is_not_a_bounce() -> None:
 def test_auto_replies_are_ignored_bounces_of_reason_auto_reply(headers: str, signal: str) -> None:
     found = classify_message(plain(headers))
     assert (found.kind, found.is_bounce, found.category, found.reason, found.rule) == (
-        ReturnKind.AUTO_REPLY, True, Category.IGNORED, "Auto-Reply", f"autoreply:{signal}",
-    )  # fmt: skip
+        ReturnKind.AUTO_REPLY,
+        True,
+        Category.IGNORED,
+        "Auto-Reply",
+        f"autoreply:{signal}",
+    )
 
 
 def test_auto_generated_notifications_are_not_auto_replies() -> None:
@@ -167,7 +189,12 @@ def test_arf_report_is_a_complaint_attributed_to_its_send() -> None:
         f"--F\nContent-Type: message/rfc822\n\n{ORIGINAL}\nHello\n--F--\n"
     ).encode()
     found = classify_message(raw)
-    assert (found.kind, found.is_bounce, found.category, found.reason) == (ReturnKind.COMPLAINT, False, None, None)  # fmt: skip
+    assert (found.kind, found.is_bounce, found.category, found.reason) == (
+        ReturnKind.COMPLAINT,
+        False,
+        None,
+        None,
+    )
     assert found.rule == "arf:feedback-report" and found.recipient_domain == "example.com"
     assert (found.attribution.campaign, found.attribution.profile) == ("spring-sale", "p-42")
 
@@ -177,13 +204,26 @@ def test_arf_report_is_a_complaint_attributed_to_its_send() -> None:
 
 def test_attribution_from_the_returned_headers() -> None:
     who = classify_message(dsn(diagnostic="550 5.1.1 User unknown")).attribution
-    assert (who.campaign, who.profile, who.event, who.source) == ("spring-sale", "p-42", "evt-9", "headers")  # fmt: skip
+    assert (who.campaign, who.profile, who.event, who.source) == (
+        "spring-sale",
+        "p-42",
+        "evt-9",
+        "headers",
+    )
 
 
 def test_attribution_from_verp_when_the_original_has_no_tags() -> None:
-    raw = dsn(diagnostic="550 5.1.1 User unknown", original="From: news@shop.example\nMessage-ID: <m-7@shop.example>\n")  # fmt: skip
+    raw = dsn(
+        diagnostic="550 5.1.1 User unknown",
+        original="From: news@shop.example\nMessage-ID: <m-7@shop.example>\n",
+    )
     who = classify_message(raw).attribution
-    assert (who.campaign, who.profile, who.event, who.source) == ("spring-sale", "p-42", "m-7@shop.example", "verp")  # fmt: skip
+    assert (who.campaign, who.profile, who.event, who.source) == (
+        "spring-sale",
+        "p-42",
+        "m-7@shop.example",
+        "verp",
+    )
 
 
 def test_unattributed_returns_say_so() -> None:

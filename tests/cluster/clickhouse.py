@@ -120,18 +120,25 @@ class ClickHouse:
             zk = _ZOOKEEPER.format(port=zookeeper.port, shard=shard, replica=f"r{self.tcp}")
         (self.dir / "config.xml").write_text(
             _CONFIG.format(
-                dir=self.dir, tcp=self.tcp, http=self.http, interserver=self.interserver,
-                cluster=CLUSTER, shards=text, zookeeper=zk,
+                dir=self.dir,
+                tcp=self.tcp,
+                http=self.http,
+                interserver=self.interserver,
+                cluster=CLUSTER,
+                shards=text,
+                zookeeper=zk,
             )
-        )  # fmt: skip
+        )
         (self.dir / "users.xml").write_text(_USERS)
 
     def start(self) -> ClickHouse:
         with (self.dir / "stdout.log").open("ab") as log:
             self.process = subprocess.Popen(
                 [SERVER_BINARY, "--config-file", str(self.dir / "config.xml")],
-                stdout=log, stderr=log, cwd=self.dir,
-            )  # fmt: skip
+                stdout=log,
+                stderr=log,
+                cwd=self.dir,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

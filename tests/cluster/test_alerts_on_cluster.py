@@ -41,12 +41,23 @@ def test_each_alert_fires_notifies_and_resolves_once_whichever_node_judges(
     campaign = _campaign("cluster-storm")
     events = Events(campaign)
     with nodes.client(nodes.key("ingest", "read", "admin")) as client:
-        _put_rules(client, [
-            {"id": "storm", "metric": "hard_bounce_rate", "channel": "email", "above": 0.05,
-             "span_minutes": 5, "min_volume": 50, "severity": "critical", "campaign": campaign,
-             "notify": [{"webhook": f"{receiver.url}/hook/{campaign}"}],
-             "pause": {"url": f"{receiver.url}/pause/{campaign}", "secret": "p" * 20}},
-        ])  # fmt: skip
+        _put_rules(
+            client,
+            [
+                {
+                    "id": "storm",
+                    "metric": "hard_bounce_rate",
+                    "channel": "email",
+                    "above": 0.05,
+                    "span_minutes": 5,
+                    "min_volume": 50,
+                    "severity": "critical",
+                    "campaign": campaign,
+                    "notify": [{"webhook": f"{receiver.url}/hook/{campaign}"}],
+                    "pause": {"url": f"{receiver.url}/pause/{campaign}", "secret": "p" * 20},
+                },
+            ],
+        )
         # Many small posts, alternating between the nodes: both see the storm grow.
         for _ in range(10):
             post(client, events.sends(20, delivered=False) + events.hard_bounces(4))
@@ -66,4 +77,7 @@ def test_each_alert_fires_notifies_and_resolves_once_whichever_node_judges(
         assert events_seen == ["fired", "resolved"]
         found = _alerts(client, campaign)
         assert len(found) == 1 and found[0]["state"] == "resolved"
-        assert (found[0]["value"], found[0]["volume"]) == (pytest.approx(fired[0]["value"]), fired[0]["volume"])
+        assert (found[0]["value"], found[0]["volume"]) == (
+            pytest.approx(fired[0]["value"]),
+            fired[0]["volume"],
+        )

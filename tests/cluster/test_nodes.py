@@ -39,16 +39,22 @@ def keys(server: Server) -> dict[str, str]:
 
 def event(campaign: str, id_: str, type_: str = "delivered", profile: str = "") -> dict[str, Any]:
     return {
-        "id": id_, "time": int(time.time() * 1000), "campaign": campaign, "channel": "email",
-        "type": type_, "profile": profile or f"p-{id_}",
-    }  # fmt: skip
+        "id": id_,
+        "time": int(time.time() * 1000),
+        "campaign": campaign,
+        "channel": "email",
+        "type": type_,
+        "profile": profile or f"p-{id_}",
+    }
 
 
 def totals(url: str, key: str, campaign: str) -> dict[str, Any]:
     response = httpx.get(
-        f"{url}/v1/campaigns/{campaign}/totals", params={"channel": "email"},
-        headers={"Authorization": f"Bearer {key}"}, timeout=30,
-    )  # fmt: skip
+        f"{url}/v1/campaigns/{campaign}/totals",
+        params={"channel": "email"},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    )
     assert response.status_code == 200, response.text
     metrics: dict[str, Any] = response.json()["metrics"]
     return metrics
@@ -175,10 +181,12 @@ def test_killing_a_node_mid_ingest_while_the_client_retries_on_the_other_stays_e
     key, campaign = srv.key("ingest", "read"), "killed-node"
     profiles = [f"p{n}" for n in range(300)]
     batches = [
-        [event(campaign, f"k-{b}-{i}", rng.choice(["delivered", "open"]), rng.choice(profiles))
-         for i in range(400)]
+        [
+            event(campaign, f"k-{b}-{i}", rng.choice(["delivered", "open"]), rng.choice(profiles))
+            for i in range(400)
+        ]
         for b in range(12)
-    ]  # fmt: skip
+    ]
     expected: dict[str, set[str]] = {"delivered": set(), "open": set()}
     profiles_opened: set[str] = set()
     for batch in batches:
@@ -188,8 +196,9 @@ def test_killing_a_node_mid_ingest_while_the_client_retries_on_the_other_stays_e
                 profiles_opened.add(e["profile"])
     kill_at = time.monotonic() + rng.uniform(0.3, 0.9)
     killer = threading.Timer(
-        max(0.0, kill_at - time.monotonic()), lambda: srv.process and srv.process.send_signal(signal.SIGKILL)
-    )  # fmt: skip
+        max(0.0, kill_at - time.monotonic()),
+        lambda: srv.process and srv.process.send_signal(signal.SIGKILL),
+    )
     killer.start()
     urls = [srv.url, srv.peer.url]
     failed_over = False
@@ -198,9 +207,11 @@ def test_killing_a_node_mid_ingest_while_the_client_retries_on_the_other_stays_e
             while True:
                 try:
                     response = httpx.post(
-                        f"{urls[0]}/v1/events", json=batch,
-                        headers={"Authorization": f"Bearer {key}"}, timeout=60,
-                    )  # fmt: skip
+                        f"{urls[0]}/v1/events",
+                        json=batch,
+                        headers={"Authorization": f"Bearer {key}"},
+                        timeout=60,
+                    )
                 except httpx.TransportError:
                     response = None
                 if response is not None and response.status_code == 200:

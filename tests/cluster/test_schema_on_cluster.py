@@ -97,7 +97,9 @@ def test_migrations_run_once_as_distributed_ddl_when_the_cluster_has_zookeeper()
     # One distributed DDL made the events table on both shards.
     entries = ddl_entries(servers[0], database)
     for made in ("CREATE TABLE IF NOT EXISTS", "ALTER TABLE"):  # made once, then a column added
-        events_local = [e for e in entries if f"{made} {database}.events_local ON CLUSTER {CLUSTER}" in e]
+        events_local = [
+            e for e in entries if f"{made} {database}.events_local ON CLUSTER {CLUSTER}" in e
+        ]
         assert len(events_local) == 1, (made, entries)
     # A second run, from the other shard, finds everything applied: no new DDL.
     assert migrated(url(servers[1], database)) == []

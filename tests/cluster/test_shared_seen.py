@@ -34,7 +34,9 @@ def nodes(url: str) -> Iterator[tuple[SharedSeen, SharedSeen]]:
 def _turn_is_free(url: str, org: int, campaign: str) -> bool:
     """Whether another session can take (org, campaign)'s window turn at once."""
     with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (org, campaign)).fetchone()
+        row = conn.execute(
+            "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (org, campaign)
+        ).fetchone()
         assert row is not None
         if row[0]:
             conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (org, campaign))

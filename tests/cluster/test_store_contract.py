@@ -101,8 +101,11 @@ def test_every_backend_keeps_the_store_contract(kind: str, tmp_path: Path) -> No
     if kind != "chdb":
         env.update(storage_env(kind, new_storage()))
     script = (
-        _CONTRACT.replace("__KIND__", repr(kind)).replace("__CLUSTER__", repr(CLUSTER))
+        _CONTRACT.replace("__KIND__", repr(kind))
+        .replace("__CLUSTER__", repr(CLUSTER))
         .replace("__DATA__", repr(str(tmp_path / "data")))
-    )  # fmt: skip
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]

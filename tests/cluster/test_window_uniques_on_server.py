@@ -22,5 +22,6 @@ def test_an_existing_server_database_fills_the_window_tables_when_it_upgrades() 
     finally:
         store.close()
 
+
 # The chDB upgrade test runs once, in report/test_window_uniques.py.
 del test_an_existing_database_fills_the_window_tables_when_it_upgrades  # noqa: F821

@@ -51,12 +51,20 @@ class ZooKeeper:
         with (self.dir / "zookeeper.log").open("ab") as log:
             self.process = subprocess.Popen(
                 [
-                    java, "-Xmx256m", "-XX:+UseSerialGC", "-cp", CLASSPATH,
-                    f"-Dzookeeper.log.dir={self.dir}", "-Dzookeeper.root.logger=WARN,CONSOLE",
-                    MAIN, str(self.dir / "zoo.cfg"),
+                    java,
+                    "-Xmx256m",
+                    "-XX:+UseSerialGC",
+                    "-cp",
+                    CLASSPATH,
+                    f"-Dzookeeper.log.dir={self.dir}",
+                    "-Dzookeeper.root.logger=WARN,CONSOLE",
+                    MAIN,
+                    str(self.dir / "zoo.cfg"),
                 ],
-                stdout=log, stderr=log, cwd=self.dir,
-            )  # fmt: skip
+                stdout=log,
+                stderr=log,
+                cwd=self.dir,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

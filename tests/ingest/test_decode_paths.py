@@ -18,32 +18,63 @@ NOW_MS = int(NOW.timestamp() * 1000)
 
 
 def good(n: int, **extra: Any) -> dict[str, Any]:
-    return {"id": f"e{n}", "time": NOW_MS - n * 1000, "campaign": "c", "channel": "email",
-            "type": "delivered", "profile": f"p{n}", **extra}  # fmt: skip
+    return {
+        "id": f"e{n}",
+        "time": NOW_MS - n * 1000,
+        "campaign": "c",
+        "channel": "email",
+        "type": "delivered",
+        "profile": f"p{n}",
+        **extra,
+    }
 
 
 CASES: dict[str, list[Any]] = {
     "all valid, every shortcut": [
-        good(1), good(2, recipient="Ann@Example.COM"), good(3, type="bounce", smtp={"status": "5.1.1"}),
-        {**good(4), "type": "entered", "channel": "sms"}, good(5, time="2026-11-26T11:00:00Z"),
-        good(6, channel="push", type="open", platform="APNs"), good(7, type="excluded"),
-        {**good(8), "channel": "web", "type": "interaction", "interaction": "click", "element": "Buy"},
+        good(1),
+        good(2, recipient="Ann@Example.COM"),
+        good(3, type="bounce", smtp={"status": "5.1.1"}),
+        {**good(4), "type": "entered", "channel": "sms"},
+        good(5, time="2026-11-26T11:00:00Z"),
+        good(6, channel="push", type="open", platform="APNs"),
+        good(7, type="excluded"),
+        {
+            **good(8),
+            "channel": "web",
+            "type": "interaction",
+            "interaction": "click",
+            "element": "Buy",
+        },
         good(9, user_agent="GoogleImageProxy"),
     ],
     "rules a type check cannot express": [
-        good(1), good(2, time=NOW_MS + 3_600_000), good(3, time=NOW_MS - 40 * 86_400_000),
-        good(4, type="nope"), good(5, channel="fax"), good(6, type="open", channel="sms"),
-        good(7, bounce="maybe"), good(8, platform="toaster"), good(9, recipient="nobody"),
-        good(10, time="yesterday"), good(11, time="2026-11-26T11:00:00"),
-        good(12, smtp={"status": "5.1"}), {**good(13), "channel": None},
+        good(1),
+        good(2, time=NOW_MS + 3_600_000),
+        good(3, time=NOW_MS - 40 * 86_400_000),
+        good(4, type="nope"),
+        good(5, channel="fax"),
+        good(6, type="open", channel="sms"),
+        good(7, bounce="maybe"),
+        good(8, platform="toaster"),
+        good(9, recipient="nobody"),
+        good(10, time="yesterday"),
+        good(11, time="2026-11-26T11:00:00"),
+        good(12, smtp={"status": "5.1"}),
+        {**good(13), "channel": None},
         good(14, time=NOW_MS - RETENTION // timedelta(milliseconds=1) + 1),
-        good(15, time=NOW_MS + 5 * 60_000), good(16, time=10**20),
+        good(15, time=NOW_MS + 5 * 60_000),
+        good(16, time=10**20),
     ],
     "badly typed events among good ones": [
-        good(1), {**good(2), "id": 5}, {"id": "e3"}, good(4), "not an object", {**good(5), "id": "x" * 200},
+        good(1),
+        {**good(2), "id": 5},
+        {"id": "e3"},
+        good(4),
+        "not an object",
+        {**good(5), "id": "x" * 200},
         good(6, smtp={"code": 99}),
     ],
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -64,7 +95,9 @@ def test_ndjson_lines_decoded_at_once_agree_with_line_by_line(name: str) -> None
     # Blank and CRLF-ended lines as senders write them: skipped, and not counted as events.
     body = b"\n".join(lines[:2]) + b"\n\n  \r\n" + b"\r\n".join(lines[2:]) + b"\n"
     fast = decode_events(body, "application/x-ndjson", 100, now=NOW, retention=RETENTION)
-    slow = validate_all(split_events(body, "application/x-ndjson", 100), now=NOW, retention=RETENTION)
+    slow = validate_all(
+        split_events(body, "application/x-ndjson", 100), now=NOW, retention=RETENTION
+    )
     assert fast.events == slow.events
     assert [(r.index, r.id, r.errors) for r in fast.rejected] == [
         (r.index, r.id, r.errors) for r in slow.rejected
@@ -73,11 +106,21 @@ def test_ndjson_lines_decoded_at_once_agree_with_line_by_line(name: str) -> None
 
 
 def test_the_cases_reach_both_paths() -> None:
-    ok = decode_events(msgspec.json.encode(CASES["all valid, every shortcut"]), "application/json",
-                       100, now=NOW, retention=RETENTION)  # fmt: skip
+    ok = decode_events(
+        msgspec.json.encode(CASES["all valid, every shortcut"]),
+        "application/json",
+        100,
+        now=NOW,
+        retention=RETENTION,
+    )
     assert len(ok.events) == len(CASES["all valid, every shortcut"]) and not ok.rejected
-    rules = decode_events(msgspec.json.encode(CASES["rules a type check cannot express"]),
-                          "application/json", 100, now=NOW, retention=RETENTION)  # fmt: skip
+    rules = decode_events(
+        msgspec.json.encode(CASES["rules a type check cannot express"]),
+        "application/json",
+        100,
+        now=NOW,
+        retention=RETENTION,
+    )
     assert [r.index for r in rules.rejected] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15]
 
 

@@ -21,8 +21,17 @@ POLL_S = 0.05
 
 def events(campaign: str, n: int, type_: str = "sent") -> list[dict[str, Any]]:
     now = datetime.now(UTC).isoformat()
-    return [{"id": uuid.uuid4().hex, "time": now, "campaign": campaign, "channel": "email",
-             "type": type_, "profile": f"p-{i}"} for i in range(n)]  # fmt: skip
+    return [
+        {
+            "id": uuid.uuid4().hex,
+            "time": now,
+            "campaign": campaign,
+            "channel": "email",
+            "type": type_,
+            "profile": f"p-{i}",
+        }
+        for i in range(n)
+    ]
 
 
 def seconds_until(client: httpx.Client, campaign: str, expected: dict[str, int]) -> float:
@@ -57,4 +66,3 @@ def test_more_events_show_in_existing_totals(server: Server, keys: dict[str, str
         post(client, events(campaign, 7, "delivered") + events(campaign, 3, "open"))
         delay = seconds_until(client, campaign, {"sent": 10, "delivered": 7, "opens": 3})
     print(f"new events visible {delay:.3f}s after the 200")
-

@@ -28,8 +28,15 @@ def new_campaign(name: str) -> str:
 
 
 def event(campaign: str, type_: str = "sent", **fields: Any) -> dict[str, Any]:
-    return {"id": uuid.uuid4().hex, "time": datetime.now(UTC).isoformat(),
-            "campaign": campaign, "channel": "email", "type": type_, "profile": "p-1", **fields}  # fmt: skip
+    return {
+        "id": uuid.uuid4().hex,
+        "time": datetime.now(UTC).isoformat(),
+        "campaign": campaign,
+        "channel": "email",
+        "type": type_,
+        "profile": "p-1",
+        **fields,
+    }
 
 
 def events(campaign: str, n: int) -> list[dict[str, Any]]:
@@ -82,8 +89,11 @@ def test_json_array_body(client: httpx.Client) -> None:
 
 
 def test_json_content_type_may_name_a_charset(client: httpx.Client) -> None:
-    response = send(client, as_json(events(new_campaign("charset"), 1)),
-                    {"Content-Type": "application/json; charset=utf-8"})  # fmt: skip
+    response = send(
+        client,
+        as_json(events(new_campaign("charset"), 1)),
+        {"Content-Type": "application/json; charset=utf-8"},
+    )
     assert response.json()["accepted"] == 1
 
 
@@ -103,8 +113,13 @@ def test_bad_ndjson_line_is_rejected_alone(client: httpx.Client) -> None:
     campaign = new_campaign("ndjson-bad")
     good = events(campaign, 3)
     unknown_type = event(campaign, "opened")
-    lines = [json.dumps(good[0]), '{"id": "broken", "time": ', json.dumps(good[1]),
-             json.dumps(unknown_type), json.dumps(good[2])]  # fmt: skip
+    lines = [
+        json.dumps(good[0]),
+        '{"id": "broken", "time": ',
+        json.dumps(good[1]),
+        json.dumps(unknown_type),
+        json.dumps(good[2]),
+    ]
     result = send(client, "\n".join(lines).encode(), NDJSON).json()
     assert result["accepted"] == 3
     assert [r["index"] for r in result["rejected"]] == [1, 3]
@@ -174,9 +189,13 @@ def test_wrong_content_type_is_415(client: httpx.Client, content_type: str) -> N
 
 @pytest.mark.parametrize(
     ("body", "position"),
-    [(b'[{"id": "a"} {"id": "b"}]', 13), (b'[{"id": "a"},, {}]', 13), (b'[{"id": "a"}, {"id": ', 21)],
+    [
+        (b'[{"id": "a"} {"id": "b"}]', 13),
+        (b'[{"id": "a"},, {}]', 13),
+        (b'[{"id": "a"}, {"id": ', 21),
+    ],
     ids=["missing comma", "double comma", "cut short"],
-)  # fmt: skip
+)
 def test_unparseable_json_is_400_with_the_position(
     client: httpx.Client, body: bytes, position: int
 ) -> None:

@@ -26,27 +26,53 @@ from livereport.store.metadata import Metadata
 
 NOW = datetime.now(UTC)
 T0 = int((NOW - timedelta(minutes=10)).timestamp() * 1000)
-HUMAN_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
-            "(KHTML, like Gecko) Mobile/15E148")  # fmt: skip
-GMAIL_UA = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+HUMAN_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148"
+)
+GMAIL_UA = (
+    "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+)
 YAHOO_UA = "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html"
 _ids = iter(range(10**9))
 IP = re.compile(IP_PATTERN)
 
 
-def ev(type_: str, at_s: float = 60.0, *, profile: str = "p-1", campaign: str = "c",
-       channel: str = "email", **fields: Any) -> dict[str, Any]:  # fmt: skip
+def ev(
+    type_: str,
+    at_s: float = 60.0,
+    *,
+    profile: str = "p-1",
+    campaign: str = "c",
+    channel: str = "email",
+    **fields: Any,
+) -> dict[str, Any]:
     """An event ``at_s`` seconds after T0."""
-    return {"id": f"m-{next(_ids)}", "time": T0 + round(at_s * 1000), "campaign": campaign,
-            "channel": channel, "type": type_, "profile": profile, **fields}  # fmt: skip
+    return {
+        "id": f"m-{next(_ids)}",
+        "time": T0 + round(at_s * 1000),
+        "campaign": campaign,
+        "channel": channel,
+        "type": type_,
+        "profile": profile,
+        **fields,
+    }
 
 
-def run(events: list[dict[str, Any]], memory: machine.Memory | None = None,
-        off: Collection[str] = ()) -> list[Event]:  # fmt: skip
+def run(
+    events: list[dict[str, Any]], memory: machine.Memory | None = None, off: Collection[str] = ()
+) -> list[Event]:
     """The events through every step but the store, in their order; rejections fail."""
-    ctx = pipeline.Context(1, NOW, timedelta(days=30), machine_off=lambda: off,
-                           memory=memory if memory is not None else machine.Memory())  # fmt: skip
-    batch = pipeline.prepare(pipeline.Body(msgspec.json.encode(events), "application/json", 10**4), ctx)
+    ctx = pipeline.Context(
+        1,
+        NOW,
+        timedelta(days=30),
+        machine_off=lambda: off,
+        memory=memory if memory is not None else machine.Memory(),
+    )
+    batch = pipeline.prepare(
+        pipeline.Body(msgspec.json.encode(events), "application/json", 10**4), ctx
+    )
     assert not batch.rejected, batch.rejected
     return [e for _, e in sorted(batch.events, key=lambda pair: pair[0])]
 
@@ -64,45 +90,60 @@ def verdicts(events: list[dict[str, Any]], **kwargs: Any) -> list[str]:
 
 
 def test_the_rules_are_declared_once_in_order_with_a_label_and_help() -> None:
-    assert machine.NAMES == ("flagged", "apple_proxy", "scanner_agent", "fast_after_delivery",
-                             "link_burst")  # fmt: skip
+    assert machine.NAMES == (
+        "flagged",
+        "apple_proxy",
+        "scanner_agent",
+        "fast_after_delivery",
+        "link_burst",
+    )
     for rule in machine.RULES:
         assert rule.label and len(rule.help) > 40 and rule.needs and rule.applies_to
     assert machine.FIXED == {"flagged"}
 
 
 def test_flagged_opens_and_clicks_are_machines_and_other_types_ignore_the_flag() -> None:
-    events = [ev("open", machine=True), ev("click", url="https://x.example/a", machine=True),
-              ev("open", channel="push", machine=True), ev("delivered", 0.0, machine=True),
-              ev("open", machine=False)]  # fmt: skip
+    events = [
+        ev("open", machine=True),
+        ev("click", url="https://x.example/a", machine=True),
+        ev("open", channel="push", machine=True),
+        ev("delivered", 0.0, machine=True),
+        ev("open", machine=False),
+    ]
     found = run(events)
     assert [e.machine_rule for e in found] == ["flagged", "flagged", "flagged", "", ""]
     assert [e.machine for e in found] == [True, True, True, False, False]
 
 
-@pytest.mark.parametrize("client", [
-    {"user_agent": "Mozilla/5.0"},
-    {"user_agent": " Mozilla/5.0 "},
-    {"ip": "17.58.101.4"},
-    {"ip": "17.0.0.1", "user_agent": HUMAN_UA},
-    {"ip": "2620:149:a44::1"},
-    {"ip": "2a01:b740:a03::7"},
-    {"ip": "::ffff:17.1.2.3"},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "client",
+    [
+        {"user_agent": "Mozilla/5.0"},
+        {"user_agent": " Mozilla/5.0 "},
+        {"ip": "17.58.101.4"},
+        {"ip": "17.0.0.1", "user_agent": HUMAN_UA},
+        {"ip": "2620:149:a44::1"},
+        {"ip": "2a01:b740:a03::7"},
+        {"ip": "::ffff:17.1.2.3"},
+    ],
+)
 def test_apple_proxy_opens_by_user_agent_or_apple_address(client: dict[str, str]) -> None:
     assert verdicts([ev("open", **client)]) == ["apple_proxy"]
 
 
-@pytest.mark.parametrize("client", [
-    {"user_agent": HUMAN_UA, "ip": "81.2.69.160"},
-    {"user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15"},
-    {"ip": "18.0.0.1"},
-    {"ip": "16.255.255.255"},
-    {"ip": "2620:14a::1"},
-    {"user_agent": GMAIL_UA, "ip": "66.249.84.3"},
-    {"user_agent": YAHOO_UA, "ip": "98.137.4.1"},
-    {},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "client",
+    [
+        {"user_agent": HUMAN_UA, "ip": "81.2.69.160"},
+        {"user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15"},
+        {"ip": "18.0.0.1"},
+        {"ip": "16.255.255.255"},
+        {"ip": "2620:14a::1"},
+        {"user_agent": GMAIL_UA, "ip": "66.249.84.3"},
+        {"user_agent": YAHOO_UA, "ip": "98.137.4.1"},
+        {},
+    ],
+)
 def test_other_opens_are_people_s_gmail_and_yahoo_proxies_included(client: dict[str, str]) -> None:
     assert verdicts([ev("open", **client)]) == [""]
 
@@ -112,38 +153,72 @@ def test_apple_proxy_decides_opens_only() -> None:
     assert verdicts([click]) == [""]
 
 
-@pytest.mark.parametrize("agent", [
-    "Mozilla/5.0 (compatible; Barracuda Sentinel (EE))", "Proofpoint URL Defense/1.0",
-    "Mimecast-URL-Protect/2.1", "python-requests/2.31.0", "curl/8.5.0",
-    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/120.0 Safari/537.36",
-    "Java/1.8.0_292", "some link checker bot",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "agent",
+    [
+        "Mozilla/5.0 (compatible; Barracuda Sentinel (EE))",
+        "Proofpoint URL Defense/1.0",
+        "Mimecast-URL-Protect/2.1",
+        "python-requests/2.31.0",
+        "curl/8.5.0",
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/120.0 Safari/537.36",
+        "Java/1.8.0_292",
+        "some link checker bot",
+    ],
+)
 def test_scanner_agents_on_opens_and_clicks(agent: str) -> None:
-    events = [ev("open", user_agent=agent), ev("click", url="https://x.example/a", user_agent=agent),
-              ev("click", channel="sms", url="https://x.example/a", user_agent=agent)]  # fmt: skip
+    events = [
+        ev("open", user_agent=agent),
+        ev("click", url="https://x.example/a", user_agent=agent),
+        ev("click", channel="sms", url="https://x.example/a", user_agent=agent),
+    ]
     assert verdicts(events) == ["scanner_agent"] * 3
 
 
 def test_ordinary_agents_are_no_scanners() -> None:
-    for agent in (HUMAN_UA, GMAIL_UA, YAHOO_UA, "Cubot X30 Android 12", "Mozilla/5.0",
-                  "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17328; Pro)"):
+    for agent in (
+        HUMAN_UA,
+        GMAIL_UA,
+        YAHOO_UA,
+        "Cubot X30 Android 12",
+        "Mozilla/5.0",
+        "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17328; Pro)",
+    ):
         assert not machine.is_scanner_agent(agent), agent
 
 
 def test_the_fast_scanner_test_says_what_the_expression_says() -> None:
-    agents = [HUMAN_UA, GMAIL_UA, YAHOO_UA, "Cubot", "a BOT", "robot", "Java/17", "java/x",
-              *machine.SCANNER_WORDS, *(w.upper() for w in machine.SCANNER_WORDS),
-              *(f"Mozilla/5.0 ({w[:-1]})" for w in machine.SCANNER_WORDS)]  # fmt: skip
+    agents = [
+        HUMAN_UA,
+        GMAIL_UA,
+        YAHOO_UA,
+        "Cubot",
+        "a BOT",
+        "robot",
+        "Java/17",
+        "java/x",
+        *machine.SCANNER_WORDS,
+        *(w.upper() for w in machine.SCANNER_WORDS),
+        *(f"Mozilla/5.0 ({w[:-1]})" for w in machine.SCANNER_WORDS),
+    ]
     for agent in agents:
         assert machine.is_scanner_agent(agent) == bool(machine.SCANNER_AGENT.search(agent)), agent
 
 
-@pytest.mark.parametrize(("type_", "after_s", "rule"), [
-    ("open", 0.0, "fast_after_delivery"), ("open", 2.9, "fast_after_delivery"),
-    ("open", 3.5, ""), ("open", -0.5, "fast_after_delivery"), ("open", -2.0, ""),
-    ("click", 9.5, "fast_after_delivery"), ("click", 10.5, ""), ("open", 600.0, ""),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("type_", "after_s", "rule"),
+    [
+        ("open", 0.0, "fast_after_delivery"),
+        ("open", 2.9, "fast_after_delivery"),
+        ("open", 3.5, ""),
+        ("open", -0.5, "fast_after_delivery"),
+        ("open", -2.0, ""),
+        ("click", 9.5, "fast_after_delivery"),
+        ("click", 10.5, ""),
+        ("open", 600.0, ""),
+    ],
+)
 def test_fast_after_delivery(type_: str, after_s: float, rule: str) -> None:
     url = {"url": "https://x.example/a"} if type_ == "click" else {}
     events = [ev("delivered", 100.0), ev(type_, 100.0 + after_s, user_agent=HUMAN_UA, **url)]
@@ -151,19 +226,25 @@ def test_fast_after_delivery(type_: str, after_s: float, rule: str) -> None:
 
 
 def test_fast_after_delivery_needs_the_same_profile_campaign_and_channel() -> None:
-    events = [ev("delivered", 100.0), ev("open", 101.0, profile="p-2"),
-              ev("open", 101.0, campaign="other"), ev("click", 101.0, channel="sms", url="https://x.example/a"),
-              ev("open", 101.0)]  # fmt: skip
+    events = [
+        ev("delivered", 100.0),
+        ev("open", 101.0, profile="p-2"),
+        ev("open", 101.0, campaign="other"),
+        ev("click", 101.0, channel="sms", url="https://x.example/a"),
+        ev("open", 101.0),
+    ]
     assert verdicts(events) == ["-", "", "", "", "fast_after_delivery"]
 
 
 def test_a_delivery_later_in_the_batch_counts_and_an_earlier_batch_is_remembered() -> None:
     memory = machine.Memory()
-    assert verdicts([ev("open", 101.0, profile="a"), ev("delivered", 100.0, profile="a")],
-                    memory=memory) == ["fast_after_delivery", "-"]  # fmt: skip
+    assert verdicts(
+        [ev("open", 101.0, profile="a"), ev("delivered", 100.0, profile="a")], memory=memory
+    ) == ["fast_after_delivery", "-"]
     assert verdicts([ev("delivered", 200.0, profile="b")], memory=memory) == ["-"]
-    assert verdicts([ev("click", 205.0, profile="b", url="https://x.example/a")],
-                    memory=memory) == ["fast_after_delivery"]  # fmt: skip
+    assert verdicts(
+        [ev("click", 205.0, profile="b", url="https://x.example/a")], memory=memory
+    ) == ["fast_after_delivery"]
     # Another process (a fresh memory) never saw that delivery.
     assert verdicts([ev("click", 205.0, profile="b", url="https://x.example/a")]) == [""]
 
@@ -172,33 +253,47 @@ def test_the_memory_is_bounded_by_count_and_by_time() -> None:
     small = machine.Memory(capacity=2)
     verdicts([ev("delivered", 100.0, profile=p) for p in ("a", "b", "c")], memory=small)
     assert len(small) == 2
-    assert verdicts([ev("open", 101.0, profile="a"), ev("open", 101.0, profile="c")],
-                    memory=small) == ["", "fast_after_delivery"]  # fmt: skip
+    assert verdicts(
+        [ev("open", 101.0, profile="a"), ev("open", 101.0, profile="c")], memory=small
+    ) == ["", "fast_after_delivery"]
     brief = machine.Memory(horizon_s=0.05)
     verdicts([ev("delivered", 100.0, profile="a")], memory=brief)
     time.sleep(0.1)
-    assert verdicts([ev("delivered", 100.0, profile="z"), ev("open", 101.0, profile="a")],
-                    memory=brief) == ["-", ""]  # fmt: skip
+    assert verdicts(
+        [ev("delivered", 100.0, profile="z"), ev("open", 101.0, profile="a")], memory=brief
+    ) == ["-", ""]
 
 
 def test_link_burst_marks_every_click_of_three_links_within_two_seconds() -> None:
-    links = [ev("click", 300.0 + i * 0.6, url=f"https://x.example/{page}", user_agent=HUMAN_UA)
-             for i, page in enumerate(("a", "b", "c"))]  # fmt: skip
+    links = [
+        ev("click", 300.0 + i * 0.6, url=f"https://x.example/{page}", user_agent=HUMAN_UA)
+        for i, page in enumerate(("a", "b", "c"))
+    ]
     assert verdicts(links) == ["link_burst"] * 3
 
 
 def test_no_burst_for_two_links_one_link_again_or_links_apart() -> None:
-    two = [ev("click", 300.0, url="https://x.example/a"), ev("click", 300.5, url="https://x.example/b")]
+    two = [
+        ev("click", 300.0, url="https://x.example/a"),
+        ev("click", 300.5, url="https://x.example/b"),
+    ]
     same = [ev("click", 300.0 + i * 0.2, url="https://x.example/a", profile="q") for i in range(5)]
-    apart = [ev("click", 300.0 + i * 30, url=f"https://x.example/{i}", profile="r") for i in range(4)]
+    apart = [
+        ev("click", 300.0 + i * 30, url=f"https://x.example/{i}", profile="r") for i in range(4)
+    ]
     assert verdicts(two + same + apart) == [""] * 11
 
 
 def test_a_burst_across_batches_marks_the_click_that_completes_it() -> None:
     memory = machine.Memory()
-    first = [ev("click", 300.0, url="https://x.example/a"), ev("click", 300.4, url="https://x.example/b")]
+    first = [
+        ev("click", 300.0, url="https://x.example/a"),
+        ev("click", 300.4, url="https://x.example/b"),
+    ]
     assert verdicts(first, memory=memory) == ["", ""]
-    assert verdicts([ev("click", 300.8, url="https://x.example/c")], memory=memory) == ["link_burst"]
+    assert verdicts([ev("click", 300.8, url="https://x.example/c")], memory=memory) == [
+        "link_burst"
+    ]
 
 
 # --- order and switches -------------------------------------------------------------------------
@@ -213,8 +308,14 @@ def test_the_first_rule_in_order_names_itself() -> None:
         ev("click", 100.8, url="https://x.example/b"),
         ev("click", 100.9, url="https://x.example/c"),
     ]
-    assert verdicts(events) == ["-", "flagged", "apple_proxy", "scanner_agent",
-                                "fast_after_delivery", "fast_after_delivery"]  # fmt: skip
+    assert verdicts(events) == [
+        "-",
+        "flagged",
+        "apple_proxy",
+        "scanner_agent",
+        "fast_after_delivery",
+        "fast_after_delivery",
+    ]
 
 
 def test_a_rule_turned_off_lets_the_next_decide_and_flagged_stays_on() -> None:
@@ -224,8 +325,12 @@ def test_a_rule_turned_off_lets_the_next_decide_and_flagged_stays_on() -> None:
         ev("click", 100.8, url="https://x.example/b"),
         ev("open", 500.0, machine=True),
     ]
-    assert verdicts(events, off={"apple_proxy"}) == ["-", "fast_after_delivery",
-                                                      "fast_after_delivery", "flagged"]  # fmt: skip
+    assert verdicts(events, off={"apple_proxy"}) == [
+        "-",
+        "fast_after_delivery",
+        "fast_after_delivery",
+        "flagged",
+    ]
     everything = set(machine.NAMES)
     assert verdicts(events, off=everything) == ["-", "", "", "flagged"]
 
@@ -241,14 +346,25 @@ def test_the_disabled_rules_are_read_only_when_a_batch_has_an_open_or_click() ->
     body = msgspec.json.encode([ev("sent"), ev("delivered")])
     pipeline.prepare(pipeline.Body(body, "application/json", 10), ctx)
     assert asked == []
-    pipeline.prepare(pipeline.Body(msgspec.json.encode([ev("open"), ev("click", url="u")]), "application/json", 10), ctx)
+    pipeline.prepare(
+        pipeline.Body(
+            msgspec.json.encode([ev("open"), ev("click", url="u")]), "application/json", 10
+        ),
+        ctx,
+    )
     assert asked == [1]
 
 
 def test_check_disabled_names_the_rules_that_exist() -> None:
-    assert machine.check_disabled(["link_burst", "apple_proxy", "link_burst"]) == ("apple_proxy", "link_burst")
-    with pytest.raises(ValueError, match="'bursts' is not a machine rule; expected some of flagged, "
-                                         "apple_proxy, scanner_agent, fast_after_delivery, link_burst"):
+    assert machine.check_disabled(["link_burst", "apple_proxy", "link_burst"]) == (
+        "apple_proxy",
+        "link_burst",
+    )
+    with pytest.raises(
+        ValueError,
+        match="'bursts' is not a machine rule; expected some of flagged, "
+        "apple_proxy, scanner_agent, fast_after_delivery, link_burst",
+    ):
         machine.check_disabled(["link_burst", "bursts"])
     with pytest.raises(ValueError, match="'flagged' cannot be turned off"):
         machine.check_disabled(["flagged"])
@@ -257,7 +373,9 @@ def test_check_disabled_names_the_rules_that_exist() -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_an_org_s_disabled_rules_are_stored_versioned_and_cached(tmp_path: Path, backend: str) -> None:
+def test_an_org_s_disabled_rules_are_stored_versioned_and_cached(
+    tmp_path: Path, backend: str
+) -> None:
     url = f"{POSTGRES}?options=-csearch_path%3D{new_storage()}" if backend == "postgresql" else ""
     metadata = Metadata(tmp_path / "metadata.sqlite3", url)
     try:
@@ -285,13 +403,19 @@ def _check_settings(metadata: Metadata) -> None:
 # --- the ip field ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    ("not-an-ip", "ip: 'not-an-ip' is not an IP address; expected IPv4 (192.0.2.7) or IPv6 (2001:db8::7)"),
-    ("256.1.1.1", "ip: '256.1.1.1' is not an IP address"),
-    ("1.2.3", "ip: '1.2.3' is not an IP address"),
-    ("2001:db8::1::2", "ip: '2001:db8::1::2' is not an IP address"),
-    ("1" * 46, "ip: expected a string of at most 45 characters"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "not-an-ip",
+            "ip: 'not-an-ip' is not an IP address; expected IPv4 (192.0.2.7) or IPv6 (2001:db8::7)",
+        ),
+        ("256.1.1.1", "ip: '256.1.1.1' is not an IP address"),
+        ("1.2.3", "ip: '1.2.3' is not an IP address"),
+        ("2001:db8::1::2", "ip: '2001:db8::1::2' is not an IP address"),
+        ("1" * 46, "ip: expected a string of at most 45 characters"),
+    ],
+)
 def test_a_bad_ip_is_rejected_with_a_clear_message(value: str, message: str) -> None:
     ctx = pipeline.Context(1, NOW, timedelta(days=30), memory=machine.Memory())
     body = msgspec.json.encode([ev("open", ip=value), ev("open", ip="192.0.2.7")])
@@ -303,8 +427,21 @@ def test_a_bad_ip_is_rejected_with_a_clear_message(value: str, message: str) -> 
 
 def test_the_ip_pattern_accepts_what_the_standard_library_reads_as_an_address() -> None:
     rng = random.Random(19)
-    values = ["::", "::1", "1::", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:1.2.3.4", "::1.2.3.4",
-              "1:2:3:4:5:6::1.2.3.4", "1::2::3", ":::", "12345::", "1.2.3.4.5", " 1.2.3.4", "1.2.3.4\n"]  # fmt: skip
+    values = [
+        "::",
+        "::1",
+        "1::",
+        "1:2:3:4:5:6:7:8",
+        "1:2:3:4:5:6:1.2.3.4",
+        "::1.2.3.4",
+        "1:2:3:4:5:6::1.2.3.4",
+        "1::2::3",
+        ":::",
+        "12345::",
+        "1.2.3.4.5",
+        " 1.2.3.4",
+        "1.2.3.4\n",
+    ]
     for _ in range(3000):
         address = ipaddress.IPv6Address(rng.getrandbits(16) << rng.choice((0, 16, 48, 96, 112)))
         v4 = str(ipaddress.IPv4Address(rng.getrandbits(32)))
@@ -349,8 +486,11 @@ def test_put_needs_admin_and_refuses_unknown_names(server: Server) -> None:
         assert client.put("/v1/machine-rules", json={"disabled": []}).status_code == 403
     with server.client(server.key("admin", org=org)) as admin:
         for body, message in (
-            ({"disabled": ["link_burst", "bursts"]}, "disabled: 'bursts' is not a machine rule; "
-             "expected some of flagged, apple_proxy, scanner_agent, fast_after_delivery, link_burst"),
+            (
+                {"disabled": ["link_burst", "bursts"]},
+                "disabled: 'bursts' is not a machine rule; "
+                "expected some of flagged, apple_proxy, scanner_agent, fast_after_delivery, link_burst",
+            ),
             ({"disabled": ["flagged"]}, "disabled: 'flagged' cannot be turned off"),
             ({"disabled": "link_burst"}, "disabled: expected an array of rule names"),
             ({"rules": []}, "rules: unknown field"),
@@ -359,9 +499,15 @@ def test_put_needs_admin_and_refuses_unknown_names(server: Server) -> None:
             answer = admin.put("/v1/machine-rules", json=body)
             assert answer.status_code == 400, answer.text
             assert answer.json()["error"].startswith(message), answer.text
-        answer = admin.put("/v1/machine-rules", content=b'{"disabled": [', headers={"Content-Type": "application/json"})
+        answer = admin.put(
+            "/v1/machine-rules",
+            content=b'{"disabled": [',
+            headers={"Content-Type": "application/json"},
+        )
         assert answer.status_code == 400 and "not valid JSON" in answer.json()["error"]
-        answer = admin.put("/v1/machine-rules", content=b"x", headers={"Content-Type": "text/plain"})
+        answer = admin.put(
+            "/v1/machine-rules", content=b"x", headers={"Content-Type": "text/plain"}
+        )
         assert answer.status_code == 415
         assert admin.get("/v1/machine-rules").json()["version"] == 0  # nothing stored
 
@@ -373,8 +519,13 @@ def test_put_turns_rules_off_and_on_again(server: Server) -> None:
         assert answer.status_code == 200, answer.text
         assert answer.json()["version"] == 1
         enabled = {r["name"]: r["enabled"] for r in admin.get("/v1/machine-rules").json()["rules"]}
-        assert enabled == {"flagged": True, "apple_proxy": False, "scanner_agent": True,
-                           "fast_after_delivery": True, "link_burst": False}  # fmt: skip
+        assert enabled == {
+            "flagged": True,
+            "apple_proxy": False,
+            "scanner_agent": True,
+            "fast_after_delivery": True,
+            "link_burst": False,
+        }
         again = admin.put("/v1/machine-rules", json={"disabled": []}).json()
         assert again["version"] == 2 and all(r["enabled"] for r in again["rules"])
 
@@ -382,8 +533,15 @@ def test_put_turns_rules_off_and_on_again(server: Server) -> None:
 def _at(campaign: str, type_: str, ms: int, id_: str, **fields: Any) -> dict[str, Any]:
     """An event ``ms`` after a minute ago, on ``campaign``'s email channel."""
     base = int(time.time() * 1000) - 60_000
-    return {"id": id_, "time": base + ms, "campaign": campaign, "channel": "email",
-            "type": type_, "profile": fields.pop("profile", "p-1"), **fields}  # fmt: skip
+    return {
+        "id": id_,
+        "time": base + ms,
+        "campaign": campaign,
+        "channel": "email",
+        "type": type_,
+        "profile": fields.pop("profile", "p-1"),
+        **fields,
+    }
 
 
 def test_machine_events_are_stored_with_their_rule_and_never_dropped(fresh_server: Server) -> None:
@@ -392,7 +550,14 @@ def test_machine_events_are_stored_with_their_rule_and_never_dropped(fresh_serve
         _at(campaign, "delivered", 0, "d-1"),
         _at(campaign, "open", 500, "o-flagged", machine=True),
         _at(campaign, "open", 700, "o-apple", user_agent="Mozilla/5.0", ip="17.3.4.5"),
-        _at(campaign, "click", 900, "c-scan", url="https://x.example/a", user_agent="python-requests/2.31"),
+        _at(
+            campaign,
+            "click",
+            900,
+            "c-scan",
+            url="https://x.example/a",
+            user_agent="python-requests/2.31",
+        ),
         _at(campaign, "open", 20_000, "o-gmail", user_agent=GMAIL_UA, ip="66.249.84.3"),
         _at(campaign, "open", 30_000, "o-person", user_agent=HUMAN_UA, ip="81.2.69.160"),
     ]
@@ -403,9 +568,13 @@ def test_machine_events_are_stored_with_their_rule_and_never_dropped(fresh_serve
         assert totals.json()["metrics"]["opens"] == 4  # machine opens are counted too
     fresh_server.stop()
     assert dict(_stored(fresh_server.data, campaign)) == {
-        "d-1": (0, ""), "o-flagged": (1, "flagged"), "o-apple": (1, "apple_proxy"),
-        "c-scan": (1, "scanner_agent"), "o-gmail": (0, ""), "o-person": (0, ""),
-    }  # fmt: skip
+        "d-1": (0, ""),
+        "o-flagged": (1, "flagged"),
+        "o-apple": (1, "apple_proxy"),
+        "c-scan": (1, "scanner_agent"),
+        "o-gmail": (0, ""),
+        "o-person": (0, ""),
+    }
 
 
 def test_a_rule_the_org_turns_off_stops_deciding_at_once(fresh_server: Server) -> None:
@@ -413,17 +582,33 @@ def test_a_rule_the_org_turns_off_stops_deciding_at_once(fresh_server: Server) -
     apple = {"user_agent": "Mozilla/5.0", "ip": "17.3.4.5"}
     with fresh_server.client(fresh_server.key("ingest", "read", "admin")) as client:
         assert post(client, [_at(campaign, "open", 0, "o-on", **apple)])["accepted"] == 1
-        assert client.put("/v1/machine-rules", json={"disabled": ["apple_proxy"]}).status_code == 200
-        assert post(client, [_at(campaign, "open", 100, "o-off", profile="p-2", **apple),
-                             _at(campaign, "open", 200, "o-flag", profile="p-3", machine=True,
-                                 **apple)])["accepted"] == 2  # fmt: skip
+        assert (
+            client.put("/v1/machine-rules", json={"disabled": ["apple_proxy"]}).status_code == 200
+        )
+        assert (
+            post(
+                client,
+                [
+                    _at(campaign, "open", 100, "o-off", profile="p-2", **apple),
+                    _at(campaign, "open", 200, "o-flag", profile="p-3", machine=True, **apple),
+                ],
+            )["accepted"]
+            == 2
+        )
         assert client.put("/v1/machine-rules", json={"disabled": []}).status_code == 200
-        assert post(client, [_at(campaign, "open", 300, "o-on-again", profile="p-4", **apple)])["accepted"] == 1
+        assert (
+            post(client, [_at(campaign, "open", 300, "o-on-again", profile="p-4", **apple)])[
+                "accepted"
+            ]
+            == 1
+        )
     fresh_server.stop()
     assert dict(_stored(fresh_server.data, campaign)) == {
-        "o-on": (1, "apple_proxy"), "o-off": (0, ""), "o-flag": (1, "flagged"),
+        "o-on": (1, "apple_proxy"),
+        "o-off": (0, ""),
+        "o-flag": (1, "flagged"),
         "o-on-again": (1, "apple_proxy"),
-    }  # fmt: skip
+    }
 
 
 def _new_org(server: Server, name: str) -> str:
@@ -448,8 +633,12 @@ print(json.dumps([[r[0], [int(r[1]), r[2]]] for r in rows]))
 def _stored(data: Path, campaign: str) -> list[tuple[str, tuple[int, str]]]:
     """(id, (machine, machine_rule)) of the campaign's stored events, read by a child process
     (one embedded engine per process) once the server has stopped."""
-    done = subprocess.run([sys.executable, "-c", _READ_STORED, str(data / "events"), campaign],
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", _READ_STORED, str(data / "events"), campaign],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = msgspec.json.decode(done.stdout.strip().splitlines()[-1])
     return [(id_, (flag, rule)) for id_, (flag, rule) in rows]

@@ -62,8 +62,15 @@ def test_no_door_stores_or_decodes_events_but_through_the_pipeline() -> None:
 
 
 def event(n: int, **extra: Any) -> dict[str, Any]:
-    return {"id": f"e{n}", "time": NOW_MS - n * 1000, "campaign": "c", "channel": "email",
-            "type": "delivered", "profile": f"p{n}", **extra}  # fmt: skip
+    return {
+        "id": f"e{n}",
+        "time": NOW_MS - n * 1000,
+        "campaign": "c",
+        "channel": "email",
+        "type": "delivered",
+        "profile": f"p{n}",
+        **extra,
+    }
 
 
 MIX = [
@@ -72,7 +79,12 @@ MIX = [
     event(3, type="nope", time="yesterday"),  # invalid, two fields
     event(4, profile=7),  # unreadable: wrong JSON type
     event(5, type="bounce", smtp={"code": 550, "diagnostic": "mailbox full, quota exceeded"}),
-    event(6, type="bounce", reason="Given by sender", smtp={"code": 550, "diagnostic": "quota exceeded"}),
+    event(
+        6,
+        type="bounce",
+        reason="Given by sender",
+        smtp={"code": 550, "diagnostic": "quota exceeded"},
+    ),
     event(7, channel="sms", type="bounce", code="30003"),
 ]
 
@@ -89,14 +101,18 @@ class Counted:
 
 
 def quota_rule() -> tuple[Rule, ...]:
-    rows = [{"name": "quota", "reason": "Mailbox full (org)", "category": "soft", "pattern": "quota"}]
+    rows = [
+        {"name": "quota", "reason": "Mailbox full (org)", "category": "soft", "pattern": "quota"}
+    ]
     return compile_rows(rows)
 
 
 @pytest.mark.parametrize("shape", ["json", "ndjson", "items"])
 def test_each_source_shape_gives_the_same_events_and_drops(shape: str) -> None:
     if shape == "json":
-        source: pipeline.Source = pipeline.Body(msgspec.json.encode(MIX), next(iter(JSON_TYPES)), 100)
+        source: pipeline.Source = pipeline.Body(
+            msgspec.json.encode(MIX), next(iter(JSON_TYPES)), 100
+        )
     elif shape == "ndjson":
         body = b"\n".join(msgspec.json.encode(e) for e in MIX)
         source = pipeline.Body(body, next(iter(NDJSON_TYPES)), 100)

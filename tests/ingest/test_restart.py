@@ -12,8 +12,17 @@ from conftest import Server, post
 
 def events(campaign: str, n: int, type_: str = "sent") -> list[dict[str, Any]]:
     now = datetime.now(UTC).isoformat()
-    return [{"id": uuid.uuid4().hex, "time": now, "campaign": campaign, "channel": "email",
-             "type": type_, "profile": f"p-{i}"} for i in range(n)]  # fmt: skip
+    return [
+        {
+            "id": uuid.uuid4().hex,
+            "time": now,
+            "campaign": campaign,
+            "channel": "email",
+            "type": type_,
+            "profile": f"p-{i}",
+        }
+        for i in range(n)
+    ]
 
 
 def send(srv: Server, key: str, batch: list[dict[str, Any]]) -> dict[str, Any]:

@@ -22,27 +22,54 @@ def dated(tmp_path: Path, name: str) -> Path:
     return path
 
 
-def test_feedback_and_tracking_records_reach_the_report(fresh_server: Server, tmp_path: Path) -> None:
+def test_feedback_and_tracking_records_reach_the_report(
+    fresh_server: Server, tmp_path: Path
+) -> None:
     files = [str(dated(tmp_path, "ajo_feedback.jsonl")), str(dated(tmp_path, "ajo_tracking.jsonl"))]
     result = cli("ingest", "--format", "ajo", *files, data=fresh_server.data)
     assert "28 lines: 23 accepted, 0 duplicates, 1 rejected" in result.stderr
     assert "ajo_tracking.jsonl:12: record: not JSON" in result.stderr
-    for skipped in ("skipped 1: feedback status duplicate: no event",
-                    "skipped 1: feedback status 'archived' unknown",
-                    "skipped 1: feedback status delay on sms: no event",
-                    "skipped 1: interaction type 'forward' unknown"):  # fmt: skip
+    for skipped in (
+        "skipped 1: feedback status duplicate: no event",
+        "skipped 1: feedback status 'archived' unknown",
+        "skipped 1: feedback status delay on sms: no event",
+        "skipped 1: interaction type 'forward' unknown",
+    ):
         assert skipped in result.stderr
     again = cli("ingest", "--format", "ajo", *files, data=fresh_server.data)
     assert "23 duplicates" in again.stderr
     with fresh_server.client(fresh_server.key("read")) as client:
         email = totals(client, "ajo-spring", "email")
-        assert {k: email[k] for k in ("sent", "delivered", "bounces", "hard_bounces", "soft_bounces",
-                                      "retries", "excluded", "errors", "opens", "unique_opens",
-                                      "clicks", "unsubscribes")} == {
-            "sent": 3, "delivered": 1, "bounces": 2, "hard_bounces": 1, "soft_bounces": 1,
-            "retries": 1, "excluded": 2, "errors": 1, "opens": 3, "unique_opens": 2,
-            "clicks": 1, "unsubscribes": 1,
-        }  # fmt: skip
+        assert {
+            k: email[k]
+            for k in (
+                "sent",
+                "delivered",
+                "bounces",
+                "hard_bounces",
+                "soft_bounces",
+                "retries",
+                "excluded",
+                "errors",
+                "opens",
+                "unique_opens",
+                "clicks",
+                "unsubscribes",
+            )
+        } == {
+            "sent": 3,
+            "delivered": 1,
+            "bounces": 2,
+            "hard_bounces": 1,
+            "soft_bounces": 1,
+            "retries": 1,
+            "excluded": 2,
+            "errors": 1,
+            "opens": 3,
+            "unique_opens": 2,
+            "clicks": 1,
+            "unsubscribes": 1,
+        }
         reasons = breakdown(client, "ajo-spring", "email", "exclusion_reason")["rows"]
         assert sorted(r["key"] for r in reasons) == ["Denylisted address", "Frequency rule"]
         bounces = breakdown(client, "ajo-spring", "email", "bounce_reason")["rows"]
@@ -68,18 +95,30 @@ def test_dotted_and_nested_fields_read_alike() -> None:
 
 
 def test_records_without_what_we_need_are_skipped_with_a_reason() -> None:
-    base = {"_id": "x", "timestamp": "2026-11-26T10:00:00Z",
-            "identityMap": {"ECID": [{"id": "e-1"}]},
-            "_experience.customerJourneyManagement.messageDeliveryfeedback.feedbackStatus": "sent",
-            "_experience.customerJourneyManagement.messageExecution.journeyVersionID": "jv-1",
-            "_experience.customerJourneyManagement.messageProfile.channel._id":
-                "https://ns.adobe.com/xdm/channels/email"}  # fmt: skip
+    base = {
+        "_id": "x",
+        "timestamp": "2026-11-26T10:00:00Z",
+        "identityMap": {"ECID": [{"id": "e-1"}]},
+        "_experience.customerJourneyManagement.messageDeliveryfeedback.feedbackStatus": "sent",
+        "_experience.customerJourneyManagement.messageExecution.journeyVersionID": "jv-1",
+        "_experience.customerJourneyManagement.messageProfile.channel._id": "https://ns.adobe.com/xdm/channels/email",
+    }
     event = to_event(base)
-    assert (event["campaign"], event["profile"], event["type"], event["id"]) == ("jv-1", "e-1", "sent", "ajo:x")
-    for field, why in (("identityMap", "no identity"), ("_id", "no _id"),
-                       ("_experience.customerJourneyManagement.messageProfile.channel._id", "no channel"),
-                       ("_experience.customerJourneyManagement.messageExecution.journeyVersionID",
-                        "no campaignID")):  # fmt: skip
+    assert (event["campaign"], event["profile"], event["type"], event["id"]) == (
+        "jv-1",
+        "e-1",
+        "sent",
+        "ajo:x",
+    )
+    for field, why in (
+        ("identityMap", "no identity"),
+        ("_id", "no _id"),
+        ("_experience.customerJourneyManagement.messageProfile.channel._id", "no channel"),
+        (
+            "_experience.customerJourneyManagement.messageExecution.journeyVersionID",
+            "no campaignID",
+        ),
+    ):
         with pytest.raises(Skip, match=why):
             to_event({k: v for k, v in base.items() if k != field})
 

@@ -25,8 +25,10 @@ KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
 def signed(data: dict[str, Any], key: str = KEY) -> dict[str, Any]:
     timestamp, token = str(int(time.time())), hashlib.sha256(data["id"].encode()).hexdigest()[:50]
     digest = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
-    return {"signature": {"timestamp": timestamp, "token": token, "signature": digest},
-            "event-data": data}  # fmt: skip
+    return {
+        "signature": {"timestamp": timestamp, "token": token, "signature": digest},
+        "event-data": data,
+    }
 
 
 def events(campaign: str, start: float | None = None) -> list[dict[str, Any]]:
@@ -48,12 +50,32 @@ def test_documented_events_reach_the_email_report(server: Server, keys: dict[str
     assert all(a["rejected"] == [] for a in answers)
     with server.client(keys["read"]) as client:
         metrics = totals(client, "mg-doc", "email")
-        assert {k: metrics[k] for k in ("sent", "delivered", "bounces", "hard_bounces", "retries",
-                                        "excluded", "opens", "clicks", "spam_complaints",
-                                        "unsubscribes")} == {
-            "sent": 1, "delivered": 1, "bounces": 1, "hard_bounces": 1, "retries": 1,
-            "excluded": 1, "opens": 2, "clicks": 1, "spam_complaints": 1, "unsubscribes": 1,
-        }  # fmt: skip
+        assert {
+            k: metrics[k]
+            for k in (
+                "sent",
+                "delivered",
+                "bounces",
+                "hard_bounces",
+                "retries",
+                "excluded",
+                "opens",
+                "clicks",
+                "spam_complaints",
+                "unsubscribes",
+            )
+        } == {
+            "sent": 1,
+            "delivered": 1,
+            "bounces": 1,
+            "hard_bounces": 1,
+            "retries": 1,
+            "excluded": 1,
+            "opens": 2,
+            "clicks": 1,
+            "spam_complaints": 1,
+            "unsubscribes": 1,
+        }
         reasons = breakdown(client, "mg-doc", "email", "bounce_reason")
         assert [r["key"] for r in reasons["rows"]] == ["Invalid Recipient"]
         assert breakdown(client, "mg-doc", "email", "execution")["rows"][0]["key"] == "run-1"

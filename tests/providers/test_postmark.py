@@ -43,11 +43,28 @@ def test_documented_records_reach_the_email_report(server: Server, keys: dict[st
     assert sum(a["ignored"] for a in answers) == 1  # a suppression that repeats a hard bounce
     with server.client(keys["read"]) as client:
         metrics = totals(client, "pm-doc", "email")
-        assert {k: metrics[k] for k in ("delivered", "bounces", "hard_bounces", "soft_bounces",
-                                        "opens", "clicks", "spam_complaints", "unsubscribes")} == {
-            "delivered": 1, "bounces": 2, "hard_bounces": 1, "soft_bounces": 1, "opens": 1,
-            "clicks": 1, "spam_complaints": 1, "unsubscribes": 1,
-        }  # fmt: skip
+        assert {
+            k: metrics[k]
+            for k in (
+                "delivered",
+                "bounces",
+                "hard_bounces",
+                "soft_bounces",
+                "opens",
+                "clicks",
+                "spam_complaints",
+                "unsubscribes",
+            )
+        } == {
+            "delivered": 1,
+            "bounces": 2,
+            "hard_bounces": 1,
+            "soft_bounces": 1,
+            "opens": 1,
+            "clicks": 1,
+            "spam_complaints": 1,
+            "unsubscribes": 1,
+        }
         reasons = breakdown(client, "pm-doc", "email", "bounce_reason")
         assert sorted(r["key"] for r in reasons["rows"]) == ["Invalid Recipient", "Soft Bounce"]
         variants = breakdown(client, "pm-doc", "email", "variant")
@@ -76,8 +93,17 @@ def test_a_replayed_record_is_a_duplicate(server: Server) -> None:
 
 def test_the_org_chooses_the_metadata_names(server: Server) -> None:
     cli("orgs", "create", "pm-fields-org", data=server.data)
-    path = configure(server, "postmark", ":".join(AUTH), "--org", "pm-fields-org",
-                     "--campaign-field", "journey", "--profile-field", "person")  # fmt: skip
+    path = configure(
+        server,
+        "postmark",
+        ":".join(AUTH),
+        "--org",
+        "pm-fields-org",
+        "--campaign-field",
+        "journey",
+        "--profile-field",
+        "person",
+    )
     delivery = records("unused")[0]
     delivery["Metadata"] = {"journey": "pm-fields", "person": "p-9"}
     assert httpx.post(server.url + path, json=delivery, auth=AUTH).json()["accepted"] == 1
@@ -110,14 +136,25 @@ def parse(record: dict[str, Any]) -> Parsed:
     return POSTMARK.parse(Delivery("https://x/", {}, body, datetime.now(UTC)), Fields())
 
 
-@pytest.mark.parametrize(("index", "expected"), [
-    (0, ("spam_complaint", None, "postmark:SpamComplaint:42")),  # the documented example: 512
-    (1, ("spam_complaint", None, "postmark:SpamComplaint:43")),  # no TypeCode
-    (2, ("spam_complaint", None, "postmark:SpamComplaint:44")),  # a complaint in a Bounce record
-    (3, ("bounce", "hard", "postmark:Bounce:45")),  # Type HardBounce decides, not TypeCode 512
-    (4, ("bounce", "ignored", "postmark:Bounce:46")),  # SpamNotification: a bounce, not a complaint
-])  # fmt: skip
-def test_a_spam_complaint_is_decided_by_record_type_and_type(index: int, expected: tuple[Any, ...]) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("index", "expected"),
+    [
+        (0, ("spam_complaint", None, "postmark:SpamComplaint:42")),  # the documented example: 512
+        (1, ("spam_complaint", None, "postmark:SpamComplaint:43")),  # no TypeCode
+        (
+            2,
+            ("spam_complaint", None, "postmark:SpamComplaint:44"),
+        ),  # a complaint in a Bounce record
+        (3, ("bounce", "hard", "postmark:Bounce:45")),  # Type HardBounce decides, not TypeCode 512
+        (
+            4,
+            ("bounce", "ignored", "postmark:Bounce:46"),
+        ),  # SpamNotification: a bounce, not a complaint
+    ],
+)
+def test_a_spam_complaint_is_decided_by_record_type_and_type(
+    index: int, expected: tuple[Any, ...]
+) -> None:
     (event,) = parse(fixture("postmark_spam_complaints.json")[index]).events
     assert (event["type"], event.get("bounce"), event["id"]) == expected
 
@@ -140,19 +177,26 @@ def test_a_complaint_keeps_its_id_whichever_webhook_brings_it() -> None:
     assert parse(complaint).events[0]["id"] == parse(as_bounce).events[0]["id"]
 
 
-@pytest.mark.parametrize(("change", "said"), [
-    ({"TypeCode": "512"}, "TypeCode: expected an integer bounce type code"),
-    ({"TypeCode": True}, "TypeCode: expected an integer bounce type code"),
-    ({"Type": 1}, "Type: expected a bounce type name"),
-    ({"Type": None, "TypeCode": None}, "needs its Type (e.g. 'HardBounce') or TypeCode"),
-])  # fmt: skip
-def test_a_bounce_type_of_the_wrong_form_is_a_bad_request(change: dict[str, Any], said: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"TypeCode": "512"}, "TypeCode: expected an integer bounce type code"),
+        ({"TypeCode": True}, "TypeCode: expected an integer bounce type code"),
+        ({"Type": 1}, "Type: expected a bounce type name"),
+        ({"Type": None, "TypeCode": None}, "needs its Type (e.g. 'HardBounce') or TypeCode"),
+    ],
+)
+def test_a_bounce_type_of_the_wrong_form_is_a_bad_request(
+    change: dict[str, Any], said: str
+) -> None:
     record = {**fixture("postmark_spam_complaints.json")[3], **change}
     with pytest.raises(BadRequest, match=re.escape(said)):
         parse(record)
 
 
-def test_spam_complaints_count_whatever_their_type_code(server: Server, keys: dict[str, str]) -> None:  # fmt: skip
+def test_spam_complaints_count_whatever_their_type_code(
+    server: Server, keys: dict[str, str]
+) -> None:
     path = configure(server, "postmark", ":".join(AUTH))
     when = (datetime.now(UTC) - timedelta(seconds=30)).isoformat()
     for record in fixture("postmark_spam_complaints.json"):
@@ -163,8 +207,10 @@ def test_spam_complaints_count_whatever_their_type_code(server: Server, keys: di
     with server.client(keys["read"]) as client:
         metrics = totals(client, "pm-spam", "email")
         assert {k: metrics[k] for k in ("spam_complaints", "bounces", "hard_bounces")} == {
-            "spam_complaints": 3, "bounces": 2, "hard_bounces": 1,
-        }  # fmt: skip
+            "spam_complaints": 3,
+            "bounces": 2,
+            "hard_bounces": 1,
+        }
         reasons = breakdown(client, "pm-spam", "email", "bounce_reason")["rows"]
         assert sorted(r["key"] for r in reasons) == ["Invalid Recipient", "Spam Block"]
 

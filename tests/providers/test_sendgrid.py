@@ -29,8 +29,12 @@ PUBLIC = base64.b64encode(
 ).decode()
 
 
-def send(url: str, items: list[dict[str, Any]], key: ec.EllipticCurvePrivateKey = PRIVATE,
-         sign: bool = True) -> httpx.Response:  # fmt: skip
+def send(
+    url: str,
+    items: list[dict[str, Any]],
+    key: ec.EllipticCurvePrivateKey = PRIVATE,
+    sign: bool = True,
+) -> httpx.Response:
     body = json.dumps(items).encode()
     timestamp = str(int(time.time()))
     signature = key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
@@ -62,11 +66,30 @@ def test_documented_events_reach_the_email_report(server: Server, keys: dict[str
     assert answer["rejected"] == []
     with server.client(keys["read"]) as client:
         metrics = totals(client, "sg-doc", "email")
-        assert {k: metrics[k] for k in ("sent", "delivered", "retries", "bounces", "excluded",
-                                        "opens", "clicks", "spam_complaints", "unsubscribes")} == {
-            "sent": 1, "delivered": 1, "retries": 1, "bounces": 2, "excluded": 1, "opens": 2,
-            "clicks": 1, "spam_complaints": 1, "unsubscribes": 2,
-        }  # fmt: skip
+        assert {
+            k: metrics[k]
+            for k in (
+                "sent",
+                "delivered",
+                "retries",
+                "bounces",
+                "excluded",
+                "opens",
+                "clicks",
+                "spam_complaints",
+                "unsubscribes",
+            )
+        } == {
+            "sent": 1,
+            "delivered": 1,
+            "retries": 1,
+            "bounces": 2,
+            "excluded": 1,
+            "opens": 2,
+            "clicks": 1,
+            "spam_complaints": 1,
+            "unsubscribes": 2,
+        }
         reasons = breakdown(client, "sg-doc", "email", "bounce_reason")["rows"]
         assert sorted(r["key"] for r in reasons) == ["Invalid Recipient", "Spam Block"]
         exclusions = breakdown(client, "sg-doc", "email", "exclusion_reason")["rows"]
@@ -97,8 +120,15 @@ def test_a_replayed_delivery_is_a_duplicate(server: Server) -> None:
 
 
 def test_a_key_that_is_not_a_verification_key_is_refused_by_the_cli(server: Server) -> None:
-    result = cli("webhooks", "set", "sendgrid", "--secret-stdin", data=server.data,
-                 stdin="not-a-key\n", check=False)  # fmt: skip
+    result = cli(
+        "webhooks",
+        "set",
+        "sendgrid",
+        "--secret-stdin",
+        data=server.data,
+        stdin="not-a-key\n",
+        check=False,
+    )
     assert result.returncode == 1
     assert "verification key" in result.stderr
 
@@ -112,13 +142,16 @@ def parse(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return SENDGRID.parse(delivery, Fields()).events
 
 
-@pytest.mark.parametrize(("index", "given", "rules_say"), [
-    (0, "ignored", "Spam Block"),  # block list: about the sender, not the address
-    (1, None, "Invalid Recipient"),  # 5.1.1 does not exist: the rules decide, hard
-    (2, "soft", "Recipient Refused"),  # disabled mailbox: hard by the rules, soft as a block
-    (3, "ignored", "Mail Block"),  # no MX, no status (SendGrid sends none then)
-    (4, None, "Recipient Refused"),  # type bounce: as before, the rules decide (hard)
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("index", "given", "rules_say"),
+    [
+        (0, "ignored", "Spam Block"),  # block list: about the sender, not the address
+        (1, None, "Invalid Recipient"),  # 5.1.1 does not exist: the rules decide, hard
+        (2, "soft", "Recipient Refused"),  # disabled mailbox: hard by the rules, soft as a block
+        (3, "ignored", "Mail Block"),  # no MX, no status (SendGrid sends none then)
+        (4, None, "Recipient Refused"),  # type bounce: as before, the rules decide (hard)
+    ],
+)
 def test_a_block_is_never_hard_unless_the_address_does_not_exist(
     index: int, given: str | None, rules_say: str
 ) -> None:
@@ -153,18 +186,29 @@ def test_blocks_count_as_hard_only_for_addresses_that_do_not_exist(
     with server.client(keys["read"]) as client:
         metrics = totals(client, "sg-blocks", "email")
         assert {k: metrics[k] for k in ("bounces", "hard_bounces", "soft_bounces")} == {
-            "bounces": 5, "hard_bounces": 2, "soft_bounces": 1,
-        }  # fmt: skip
+            "bounces": 5,
+            "hard_bounces": 2,
+            "soft_bounces": 1,
+        }
 
 
 def test_an_org_rule_renames_a_block_but_cannot_make_it_hard(server: Server) -> None:
     cli("orgs", "create", "sg-rules-org", data=server.data)
     url = server.url + configure(server, "sendgrid", PUBLIC, "--org", "sg-rules-org")
-    rule = {"name": "listed", "reason": "Listed Sender", "category": "hard", "pattern": "block list"}
+    rule = {
+        "name": "listed",
+        "reason": "Listed Sender",
+        "category": "hard",
+        "pattern": "block list",
+    }
     with server.client(server.key("admin", "read", org="sg-rules-org")) as client:
         assert client.put("/v1/bounce-rules", json={"rules": [rule]}).status_code == 200
-        item = {**fixture("sendgrid_blocks.json")[0], "timestamp": int(time.time()) - 30,
-                "campaign": "sg-rules", "sg_event_id": "sg-rules-block-1"}  # fmt: skip
+        item = {
+            **fixture("sendgrid_blocks.json")[0],
+            "timestamp": int(time.time()) - 30,
+            "campaign": "sg-rules",
+            "sg_event_id": "sg-rules-block-1",
+        }
         assert send(url, [item]).json()["accepted"] == 1
         metrics = totals(client, "sg-rules", "email")
         assert (metrics["bounces"], metrics["hard_bounces"]) == (1, 0)

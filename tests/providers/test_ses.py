@@ -29,10 +29,15 @@ def _certificate() -> tuple[rsa.RSAPrivateKey, str]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.us-east-1.amazonaws.com")])
     now = datetime.now(UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30)).sign(key, hashes.SHA256())
-    )  # fmt: skip
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
     return key, cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
@@ -41,19 +46,29 @@ OTHER_KEY, _ = _certificate()
 TOPIC = "arn:aws:sns:us-east-1:123456789012:ses-events"
 
 
-def envelope(message: dict[str, Any] | None, key: rsa.RSAPrivateKey = KEY, version: str = "1",
-             kind: str = "Notification") -> dict[str, Any]:  # fmt: skip
+def envelope(
+    message: dict[str, Any] | None,
+    key: rsa.RSAPrivateKey = KEY,
+    version: str = "1",
+    kind: str = "Notification",
+) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "Type": kind, "MessageId": f"sns-{time.time_ns()}", "TopicArn": TOPIC,
-        "Timestamp": datetime.now(UTC).isoformat(), "SignatureVersion": version,
+        "Type": kind,
+        "MessageId": f"sns-{time.time_ns()}",
+        "TopicArn": TOPIC,
+        "Timestamp": datetime.now(UTC).isoformat(),
+        "SignatureVersion": version,
         "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-example.pem",
-    }  # fmt: skip
+    }
     if kind == "Notification":
         body["Message"] = json.dumps(message)
         keys = ["Message", "MessageId", "Timestamp", "TopicArn", "Type"]
     else:
-        body.update(Message="You have chosen to subscribe to the topic.", Token="2336412f37fb687f5d51e6e2425c464de12884",
-                    SubscribeURL=f"https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn={TOPIC}&Token=2336412f37fb")  # fmt: skip
+        body.update(
+            Message="You have chosen to subscribe to the topic.",
+            Token="2336412f37fb687f5d51e6e2425c464de12884",
+            SubscribeURL=f"https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn={TOPIC}&Token=2336412f37fb",
+        )
         keys = ["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"]
     signed = "".join(f"{k}\n{body[k]}\n" for k in keys).encode()
     digest = hashes.SHA256() if version == "2" else hashes.SHA1()
@@ -69,8 +84,9 @@ def _now_times(value: Any, when: str) -> Any:
     return value
 
 
-def messages(campaign: str, start: datetime | None = None,
-             name: str = "ses_messages.json") -> list[dict[str, Any]]:  # fmt: skip
+def messages(
+    campaign: str, start: datetime | None = None, name: str = "ses_messages.json"
+) -> list[dict[str, Any]]:
     start = start or datetime.now(UTC) - timedelta(minutes=1)
     found = []
     for age, message in enumerate(fixture(name)):
@@ -89,20 +105,43 @@ def messages(campaign: str, start: datetime | None = None,
 
 def test_documented_messages_reach_the_email_report(server: Server, keys: dict[str, str]) -> None:
     url = server.url + configure(server, "ses", CERT)
-    answers = [httpx.post(url, json=envelope(m, version=str(1 + i % 2))).json()
-               for i, m in enumerate(messages("ses-doc"))]  # fmt: skip
+    answers = [
+        httpx.post(url, json=envelope(m, version=str(1 + i % 2))).json()
+        for i, m in enumerate(messages("ses-doc"))
+    ]
     assert sum(a["accepted"] for a in answers) == 11
     assert sum(a["ignored"] for a in answers) == 1  # the subscription-succeeded notice
     assert sum(a["unknown"] for a in answers) == 0
     with server.client(keys["read"]) as client:
         metrics = totals(client, "ses-doc", "email")
-        assert {k: metrics[k] for k in ("sent", "delivered", "bounces", "hard_bounces",
-                                        "soft_bounces", "spam_complaints", "opens", "clicks",
-                                        "errors", "retries", "unsubscribes")} == {
-            "sent": 1, "delivered": 1, "bounces": 2, "hard_bounces": 1, "soft_bounces": 1,
-            "spam_complaints": 1, "opens": 1, "clicks": 1, "errors": 2, "retries": 1,
+        assert {
+            k: metrics[k]
+            for k in (
+                "sent",
+                "delivered",
+                "bounces",
+                "hard_bounces",
+                "soft_bounces",
+                "spam_complaints",
+                "opens",
+                "clicks",
+                "errors",
+                "retries",
+                "unsubscribes",
+            )
+        } == {
+            "sent": 1,
+            "delivered": 1,
+            "bounces": 2,
+            "hard_bounces": 1,
+            "soft_bounces": 1,
+            "spam_complaints": 1,
+            "opens": 1,
+            "clicks": 1,
+            "errors": 2,
+            "retries": 1,
             "unsubscribes": 1,
-        }  # fmt: skip
+        }
         reasons = breakdown(client, "ses-doc", "email", "bounce_reason")["rows"]
         assert sorted(r["key"] for r in reasons) == ["Invalid Recipient", "Mailbox Full"]
 
@@ -153,8 +192,11 @@ def test_a_notification_is_attributed_from_its_original_headers() -> None:
     complaint, delivery = messages("ses-unit", name="ses_notifications.json")[:2]
     (event,) = parse(complaint).events
     assert (event["type"], event["campaign"], event["profile"], event["execution"]) == (
-        "spam_complaint", "ses-unit", "s-1", "run-7",
-    )  # fmt: skip
+        "spam_complaint",
+        "ses-unit",
+        "s-1",
+        "run-7",
+    )
     (event,) = parse(delivery).events  # no X-Livereport headers: the VERP envelope sender
     assert (event["type"], event["campaign"], event["profile"]) == ("delivered", "ses-unit", "s-2")
 
@@ -168,8 +210,10 @@ def test_message_tags_come_before_headers() -> None:
 
 def test_a_notification_without_attribution_is_kept_not_dropped() -> None:
     bounce, complaint = messages("ses-unit", name="ses_notifications.json")[2:]
-    for message, kind, why in ((bounce, "bounce", "carries no original headers"),
-                               (complaint, "complaint", "have no X-Livereport-Campaign")):  # fmt: skip
+    for message, kind, why in (
+        (bounce, "bounce", "carries no original headers"),
+        (complaint, "complaint", "have no X-Livereport-Campaign"),
+    ):
         parsed = parse(message)
         (kept,) = parsed.kept
         assert (parsed.events, kept.kind) == ([], kind)
@@ -186,11 +230,14 @@ def test_event_publishing_without_tags_still_says_what_is_missing() -> None:
     assert parsed.kept == [] and "campaign" not in parsed.events[0]
 
 
-@pytest.mark.parametrize(("headers", "said"), [
-    ({"From": "john@example.com"}, "mail.headers: expected a list of"),
-    ([{"name": "From"}], "mail.headers: expected a list of"),
-    ("From: john@example.com", "mail.headers: expected a list of"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("headers", "said"),
+    [
+        ({"From": "john@example.com"}, "mail.headers: expected a list of"),
+        ([{"name": "From"}], "mail.headers: expected a list of"),
+        ("From: john@example.com", "mail.headers: expected a list of"),
+    ],
+)
 def test_original_headers_of_the_wrong_form_are_a_bad_request(headers: Any, said: str) -> None:
     complaint = messages("ses-unit", name="ses_notifications.json")[0]
     complaint["mail"]["headers"] = headers
@@ -204,8 +251,11 @@ def test_notifications_reach_the_report_or_are_kept_for_admins(server: Server) -
     found = messages("ses-notes", name="ses_notifications.json")
     answers = [httpx.post(url, json=envelope(m)).json() for m in found]
     assert [(a["accepted"], a["kept"], a["rejected"]) for a in answers] == [
-        (1, 0, []), (1, 0, []), (0, 1, []), (0, 1, []),
-    ]  # fmt: skip
+        (1, 0, []),
+        (1, 0, []),
+        (0, 1, []),
+        (0, 1, []),
+    ]
     again = httpx.post(url, json=envelope(found[2])).json()  # SNS delivers it again
     assert (again["accepted"], again["kept"]) == (0, 1)
     with server.client(server.key("read", "admin", org="ses-kept-org")) as client:
@@ -213,10 +263,20 @@ def test_notifications_reach_the_report_or_are_kept_for_admins(server: Server) -
         assert (metrics["spam_complaints"], metrics["delivered"], metrics["bounces"]) == (1, 1, 0)
         kept = client.get("/v1/returns/unattributed").json()["returns"]
     assert sorted((k["kind"], k["rule"]) for k in kept) == [
-        ("bounce", "ses:Permanent/General"), ("complaint", "ses:Complaint/unspecified"),
-    ]  # fmt: skip
+        ("bounce", "ses:Permanent/General"),
+        ("complaint", "ses:Complaint/unspecified"),
+    ]
     assert all(k["why"].startswith("no campaign and profile: the SES notification") for k in kept)
     bounce = next(k for k in kept if k["kind"] == "bounce")
-    raw = cli("returns", "unattributed", "--org", "ses-kept-org", "--message", str(bounce["id"]),
-              data=server.data).stdout  # fmt: skip
-    assert json.loads(raw)["bounce"]["bouncedRecipients"][1]["emailAddress"] == "richard@example.com"
+    raw = cli(
+        "returns",
+        "unattributed",
+        "--org",
+        "ses-kept-org",
+        "--message",
+        str(bounce["id"]),
+        data=server.data,
+    ).stdout
+    assert (
+        json.loads(raw)["bounce"]["bouncedRecipients"][1]["emailAddress"] == "richard@example.com"
+    )

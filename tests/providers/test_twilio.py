@@ -57,8 +57,11 @@ def test_documented_statuses_reach_the_sms_report(server: Server, keys: dict[str
     with server.client(keys["read"]) as client:
         metrics = totals(client, "tw-doc", "sms")
         assert {k: metrics[k] for k in ("sent", "delivered", "bounces", "errors")} == {
-            "sent": 2, "delivered": 1, "bounces": 1, "errors": 1,
-        }  # fmt: skip
+            "sent": 2,
+            "delivered": 1,
+            "bounces": 1,
+            "errors": 1,
+        }
         bounces = breakdown(client, "tw-doc", "sms", "bounce_reason")["rows"]
         assert [r["key"] for r in bounces] == ["Unreachable destination handset"]
         errors = breakdown(client, "tw-doc", "sms", "error_reason")["rows"]
@@ -94,11 +97,31 @@ def test_a_retried_callback_is_a_duplicate(server: Server) -> None:
 def test_a_known_error_code_decides_bounce_or_error(server: Server, keys: dict[str, str]) -> None:
     path = configure(server, "twilio", TOKEN)
     forms = [
-        {"MessageSid": "SMcodes1", "MessageStatus": "undelivered", "ErrorCode": "30005", "To": "+15558675320"},
-        {"MessageSid": "SMcodes2", "MessageStatus": "failed", "ErrorCode": "21610", "To": "+15558675321"},
-        {"MessageSid": "SMcodes3", "MessageStatus": "failed", "ErrorCode": "12345", "To": "+15558675322"},
-        {"MessageSid": "SMcodes4", "MessageStatus": "undelivered", "ErrorCode": "30034", "To": "+15558675323"},
-    ]  # fmt: skip
+        {
+            "MessageSid": "SMcodes1",
+            "MessageStatus": "undelivered",
+            "ErrorCode": "30005",
+            "To": "+15558675320",
+        },
+        {
+            "MessageSid": "SMcodes2",
+            "MessageStatus": "failed",
+            "ErrorCode": "21610",
+            "To": "+15558675321",
+        },
+        {
+            "MessageSid": "SMcodes3",
+            "MessageStatus": "failed",
+            "ErrorCode": "12345",
+            "To": "+15558675322",
+        },
+        {
+            "MessageSid": "SMcodes4",
+            "MessageStatus": "undelivered",
+            "ErrorCode": "30034",
+            "To": "+15558675323",
+        },
+    ]
     for form in forms:
         response = send(callback_url(server, path, "tw-codes", form["To"][-2:]), form)
         assert response.json()["accepted"] == 1, response.text
@@ -107,7 +130,11 @@ def test_a_known_error_code_decides_bounce_or_error(server: Server, keys: dict[s
         assert (metrics["bounces"], metrics["hard_bounces"], metrics["errors"]) == (2, 2, 2)
         bounces = breakdown(client, "tw-codes", "sms", "bounce_reason")["rows"]
         assert sorted(r["key"] for r in bounces) == [
-            "Recipient unsubscribed (STOP)", "Unknown destination handset",
-        ]  # fmt: skip
+            "Recipient unsubscribed (STOP)",
+            "Unknown destination handset",
+        ]
         errors = breakdown(client, "tw-codes", "sms", "error_reason")["rows"]
-        assert sorted(r["key"] for r in errors) == ["Message from an unregistered number", "Twilio error 12345"]
+        assert sorted(r["key"] for r in errors) == [
+            "Message from an unregistered number",
+            "Twilio error 12345",
+        ]

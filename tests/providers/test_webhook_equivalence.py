@@ -19,19 +19,34 @@ from conftest import Server, post
 CANONICAL: list[dict[str, Any]] = [
     {"type": "sent", "profile": "p-1", "recipient": "alice@example.com"},
     {"type": "delivered", "profile": "p-1", "recipient": "alice@example.com"},
-    {"type": "bounce", "profile": "p-2", "recipient": "carol@example.net",
-     "smtp": {"code": 550, "status": "5.1.1", "diagnostic": "5.1.1 The email account that you "
-              "tried to reach does not exist."}},
+    {
+        "type": "bounce",
+        "profile": "p-2",
+        "recipient": "carol@example.net",
+        "smtp": {
+            "code": 550,
+            "status": "5.1.1",
+            "diagnostic": "5.1.1 The email account that you tried to reach does not exist.",
+        },
+    },
     {"type": "retry", "profile": "p-3", "recipient": "dave@example.org"},
-    {"type": "excluded", "profile": "p-4", "recipient": "erin@example.org",
-     "reason": "suppressed address (earlier bounce)"},
+    {
+        "type": "excluded",
+        "profile": "p-4",
+        "recipient": "erin@example.org",
+        "reason": "suppressed address (earlier bounce)",
+    },
     {"type": "open", "profile": "p-1", "recipient": "alice@example.com"},
     {"type": "open", "profile": "p-1", "recipient": "alice@example.com", "machine": True},
-    {"type": "click", "profile": "p-1", "recipient": "alice@example.com",
-     "url": "https://example.com/spring"},
+    {
+        "type": "click",
+        "profile": "p-1",
+        "recipient": "alice@example.com",
+        "url": "https://example.com/spring",
+    },
     {"type": "spam_complaint", "profile": "p-1", "recipient": "alice@example.com"},
     {"type": "unsubscribe", "profile": "p-1", "recipient": "alice@example.com"},
-]  # fmt: skip
+]
 
 
 #: What the SendGrid fixture says, written by hand in our contract (SPEC §2).
@@ -41,19 +56,38 @@ SENDGRID_CANONICAL: list[dict[str, Any]] = [
     {"type": "delivered", "profile": "p-1", "recipient": "example@test.com"},
     {"type": "open", "profile": "p-1", "recipient": "example@test.com"},
     {"type": "open", "profile": "p-1", "recipient": "example@test.com", "machine": True},
-    {"type": "click", "profile": "p-1", "recipient": "example@test.com",
-     "url": "http://www.sendgrid.com/"},
-    {"type": "bounce", "profile": "p-2", "recipient": "other@test.com",
-     "smtp": {"code": 500, "status": "5.0.0", "diagnostic": "500 unknown recipient"}},
-    {"type": "bounce", "profile": "p-3", "recipient": "third@test.net",
-     "smtp": {"code": 550, "status": "5.7.1", "diagnostic": "550 5.7.1 Service unavailable; "
-              "client host blocked using a block list"}},
-    {"type": "excluded", "profile": "p-4", "recipient": "fourth@test.com",
-     "reason": "Bounced Address"},
+    {
+        "type": "click",
+        "profile": "p-1",
+        "recipient": "example@test.com",
+        "url": "http://www.sendgrid.com/",
+    },
+    {
+        "type": "bounce",
+        "profile": "p-2",
+        "recipient": "other@test.com",
+        "smtp": {"code": 500, "status": "5.0.0", "diagnostic": "500 unknown recipient"},
+    },
+    {
+        "type": "bounce",
+        "profile": "p-3",
+        "recipient": "third@test.net",
+        "smtp": {
+            "code": 550,
+            "status": "5.7.1",
+            "diagnostic": "550 5.7.1 Service unavailable; client host blocked using a block list",
+        },
+    },
+    {
+        "type": "excluded",
+        "profile": "p-4",
+        "recipient": "fourth@test.com",
+        "reason": "Bounced Address",
+    },
     {"type": "spam_complaint", "profile": "p-1", "recipient": "example@test.com"},
     {"type": "unsubscribe", "profile": "p-1", "recipient": "example@test.com"},
     {"type": "unsubscribe", "profile": "p-5", "recipient": "example@test.com"},
-]  # fmt: skip
+]
 
 
 def email_tab(client: httpx.Client, campaign: str) -> dict[str, Any]:
@@ -69,10 +103,16 @@ def test_mailgun_feeds_the_same_email_tab(server: Server, keys: dict[str, str]) 
     for data in events("mg-equal-hook", start):
         assert httpx.post(server.url + path, json=signed(data)).status_code == 200
     canonical = [
-        {"id": f"mg-equal-{i}", "time": (start + i) * 1000, "campaign": "mg-equal-api",
-         "channel": "email", "execution": "run-1", **event}
+        {
+            "id": f"mg-equal-{i}",
+            "time": (start + i) * 1000,
+            "campaign": "mg-equal-api",
+            "channel": "email",
+            "execution": "run-1",
+            **event,
+        }
         for i, event in enumerate(CANONICAL)
-    ]  # fmt: skip
+    ]
     with server.client(keys["both"]) as client:
         assert post(client, canonical)["accepted"] == len(CANONICAL)
         hook = email_tab(client, "mg-equal-hook")
@@ -85,10 +125,15 @@ def test_sendgrid_feeds_the_same_email_tab(server: Server, keys: dict[str, str])
     start = int(time.time()) - 60
     assert test_sendgrid.send(url, test_sendgrid.events("sg-equal-hook", start)).status_code == 200
     canonical = [
-        {"id": f"sg-equal-{i}", "time": (start + i) * 1000, "campaign": "sg-equal-api",
-         "channel": "email", **event}
+        {
+            "id": f"sg-equal-{i}",
+            "time": (start + i) * 1000,
+            "campaign": "sg-equal-api",
+            "channel": "email",
+            **event,
+        }
         for i, event in enumerate(SENDGRID_CANONICAL)
-    ]  # fmt: skip
+    ]
     with server.client(keys["both"]) as client:
         assert post(client, canonical)["accepted"] == len(SENDGRID_CANONICAL)
         hook = email_tab(client, "sg-equal-hook")

@@ -17,8 +17,15 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 def configure(server: Server, provider: str, secret: str, *options: str) -> str:
     """Store the provider's secret on the server's data directory; return the webhook path."""
-    path = cli("webhooks", "set", provider, "--secret-stdin", *options,
-               data=server.data, stdin=secret + "\n").stdout.strip()  # fmt: skip
+    path = cli(
+        "webhooks",
+        "set",
+        provider,
+        "--secret-stdin",
+        *options,
+        data=server.data,
+        stdin=secret + "\n",
+    ).stdout.strip()
     assert path.startswith(f"/v1/webhooks/{provider}/wh_"), path
     return path
 

@@ -17,8 +17,15 @@ _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)$")
 
 def event(id_: str, campaign: str, **extra: Any) -> dict[str, Any]:
     """A valid email `sent` event with this id, happening now."""
-    return {"id": id_, "time": int(time.time() * 1000), "campaign": campaign,
-            "channel": "email", "type": "sent", "profile": f"p-{id_}", **extra}  # fmt: skip
+    return {
+        "id": id_,
+        "time": int(time.time() * 1000),
+        "campaign": campaign,
+        "channel": "email",
+        "type": "sent",
+        "profile": f"p-{id_}",
+        **extra,
+    }
 
 
 def scrape(url: str) -> dict[str, float]:
@@ -104,9 +111,11 @@ class Sender:
     def _send(self, body: list[dict[str, Any]]) -> bool:
         try:
             response = httpx.post(
-                f"{self.srv.url}/v1/events", json=body, timeout=30,
+                f"{self.srv.url}/v1/events",
+                json=body,
+                timeout=30,
                 headers={"Authorization": f"Bearer {self.key}"},
-            )  # fmt: skip
+            )
         except httpx.HTTPError:
             with self._lock:
                 self.unanswered += 1

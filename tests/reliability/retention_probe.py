@@ -20,8 +20,14 @@ RETENTION_DAYS = 3
 
 
 def event(id_: str, at: float) -> Event:
-    return Event(id=id_, time_ms=int(at * 1000), campaign="ret", channel="email", type="sent",
-                 profile=f"p-{id_}")  # fmt: skip
+    return Event(
+        id=id_,
+        time_ms=int(at * 1000),
+        campaign="ret",
+        channel="email",
+        type="sent",
+        profile=f"p-{id_}",
+    )
 
 
 def main(data: Path) -> None:
@@ -32,7 +38,9 @@ def main(data: Path) -> None:
     first = Writer(store, linger_s=0, retention_s=RETENTION_DAYS * DAY)
     first.start()
     for run in ("live", "restarted"):
-        first.submit_nowait(1, [event(f"{run}-{name}", now - age) for name, age in ages.items()]).result()
+        first.submit_nowait(
+            1, [event(f"{run}-{name}", now - age) for name, age in ages.items()]
+        ).result()
     # The same ids again, now: a writer that has them in memory, and one started afterwards
     # (memory loaded from the table), must agree.
     again = {"live": first}
@@ -40,14 +48,28 @@ def main(data: Path) -> None:
     restarted.start()
     again["restarted"] = restarted
     new = {
-        run: dict(zip(ages, writer.submit_nowait(1, [event(f"{run}-{n}", now) for n in ages]).result(), strict=True))
+        run: dict(
+            zip(
+                ages,
+                writer.submit_nowait(1, [event(f"{run}-{n}", now) for n in ages]).result(),
+                strict=True,
+            )
+        )
         for run, writer in again.items()
     }
     keep_from = retention_start(RETENTION_DAYS, now)
     dropped = drop_partitions_before(store, keep_from)
     left = store.execute("SELECT id, toUnixTimestamp(time) FROM {db}.events ORDER BY id, time")
-    json.dump({"new": new, "dropped": dropped, "keep_from": keep_from.isoformat(), "now": now,
-               "left": [[i, int(t)] for i, t in left]}, sys.stdout)  # fmt: skip
+    json.dump(
+        {
+            "new": new,
+            "dropped": dropped,
+            "keep_from": keep_from.isoformat(),
+            "now": now,
+            "left": [[i, int(t)] for i, t in left],
+        },
+        sys.stdout,
+    )
     first.stop()
     restarted.stop()
 

@@ -29,9 +29,11 @@ def test_slow_storage_gets_503_with_retry_after_and_loses_nothing(tmp_path: Path
         sender.stop(finish=True)  # every batch retried until it gets a 200
         peak = peak_rss_kb(srv.process.pid)
         metrics = scrape(srv.url)
-        print(f"backpressure: {len(sender.acked)} acked, statuses {sender.statuses}, "
-              f"buffer depth {depth:.0f}, peak RSS {peak / 1024:.0f} MiB "
-              f"(after start {rss_start / 1024:.0f} MiB)")  # fmt: skip
+        print(
+            f"backpressure: {len(sender.acked)} acked, statuses {sender.statuses}, "
+            f"buffer depth {depth:.0f}, peak RSS {peak / 1024:.0f} MiB "
+            f"(after start {rss_start / 1024:.0f} MiB)"
+        )
         assert sender.statuses.get(503, 0) > 0, "storage was never the bottleneck"
         assert sender.retry_after_missing == 0
         assert metrics["livereport_ingest_overloaded_total"] == sender.statuses[503]

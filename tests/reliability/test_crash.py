@@ -32,9 +32,11 @@ def test_random_kills_lose_no_acknowledged_event_and_count_none_twice(tmp_path: 
         time.sleep(1.0)
         sender.stop(finish=True)  # each batch retried with the same ids until it gets a 200
         total = sent_total(srv, key, "crash")
-        print(f"crash: {KILLS} kills in {time.monotonic() - started:.0f} s, "
-              f"{len(sender.acked)} distinct ids acknowledged, {sender.accepted} answered as "
-              f"accepted, {sender.unanswered} unanswered requests retried, totals {total}")  # fmt: skip
+        print(
+            f"crash: {KILLS} kills in {time.monotonic() - started:.0f} s, "
+            f"{len(sender.acked)} distinct ids acknowledged, {sender.accepted} answered as "
+            f"accepted, {sender.unanswered} unanswered requests retried, totals {total}"
+        )
         assert sender.unanswered > 0, "no request was in flight at a kill"
         assert total == len(sender.acked)
         # Stored but unanswered before a kill, then a duplicate on retry: counted once.

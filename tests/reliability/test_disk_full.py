@@ -53,13 +53,17 @@ def fill(disk: Path, leave_bytes: int) -> Path:
 
 def post(srv: Server, key: str, ids: list[str]) -> httpx.Response:
     return httpx.post(
-        f"{srv.url}/v1/events", json=[event(i, "disk") for i in ids], timeout=60,
+        f"{srv.url}/v1/events",
+        json=[event(i, "disk") for i in ids],
+        timeout=60,
         headers={"Authorization": f"Bearer {key}"},
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.parametrize("leave", [0, 48 * 1024], ids=["no-space", "space-for-a-few-pages"])
-def test_full_disk_refuses_ingest_clearly_keeps_reads_and_resumes(small_disk: Path, leave: int) -> None:
+def test_full_disk_refuses_ingest_clearly_keeps_reads_and_resumes(
+    small_disk: Path, leave: int
+) -> None:
     srv = Server(small_disk).start()  # the log goes beside the mount point, not into it
     try:
         key = srv.key("ingest", "read")
@@ -110,7 +114,9 @@ def test_a_read_only_disk_is_named_in_the_answer() -> None:
     on the errors the engine and SQLite raise for it."""
     for exc in (
         OSError(errno.EROFS, os.strerror(errno.EROFS)),
-        StorageUnavailable("the metadata database metadata.sqlite3 cannot be used (attempt to write a readonly database)"),
+        StorageUnavailable(
+            "the metadata database metadata.sqlite3 cannot be used (attempt to write a readonly database)"
+        ),
     ):
         error = storage_failure(exc)
         assert error.status == 503 and "read-only" in error.message, error.message

@@ -28,8 +28,10 @@ def test_sigterm_under_concurrent_posting_loses_no_acknowledged_event(tmp_path: 
         assert status == 0, srv.log()
         assert not (srv.data / instance.SERVER_FILE).exists()
         srv.start()
-        print(f"graceful: {len(sender.acked)} acked, statuses {sender.statuses}, "
-              f"{sender.unanswered} unanswered")  # fmt: skip
+        print(
+            f"graceful: {len(sender.acked)} acked, statuses {sender.statuses}, "
+            f"{sender.unanswered} unanswered"
+        )
         assert sent_total(srv, key, "graceful") == len(sender.acked) == sender.accepted
     finally:
         srv.stop()

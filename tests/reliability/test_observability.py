@@ -14,7 +14,9 @@ from starlette.applications import Starlette
 from conftest import Server
 from livereport.web.ops import ops_routes
 
-TOTALS = 'livereport_request_seconds_count{endpoint="/v1/campaigns/{campaign:path}/totals",method="GET"}'
+TOTALS = (
+    'livereport_request_seconds_count{endpoint="/v1/campaigns/{campaign:path}/totals",method="GET"}'
+)
 
 
 def test_metrics_count_exactly_the_mix_that_was_sent(fresh_server: Server) -> None:
@@ -23,11 +25,12 @@ def test_metrics_count_exactly_the_mix_that_was_sent(fresh_server: Server) -> No
     good = [event(f"obs-{i}", "obs") for i in range(5)]
     body = [
         *good,
-        good[0], good[1],  # duplicates inside the request
+        good[0],
+        good[1],  # duplicates inside the request
         {**event("obs-bad-channel", "obs"), "channel": "fax"},
         {**event("obs-future-1", "obs"), "time": future},
         {**event("obs-future-2", "obs"), "time": future},
-    ]  # fmt: skip
+    ]
     with fresh_server.client(key) as c:
         first = c.post("/v1/events", json=body).json()
         second = c.post("/v1/events", json=good[2:]).json()
@@ -91,4 +94,8 @@ def test_request_ids_are_echoed_or_made_and_logged_as_json(server: Server) -> No
         time.sleep(0.1)
     assert lines, "no log line with the request id"
     assert lines[0]["request_id"] == "rid-obs-42"
-    assert (lines[0]["path"], lines[0]["status"], lines[0]["level"]) == ("/v1/catalogue", 200, "info")
+    assert (lines[0]["path"], lines[0]["status"], lines[0]["level"]) == (
+        "/v1/catalogue",
+        200,
+        "info",
+    )

@@ -18,7 +18,9 @@ DAY = 86_400
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg]
     data = tmp_path_factory.mktemp("retention") / "events"
-    run = subprocess.run([sys.executable, str(PROBE), str(data)], capture_output=True, text=True, timeout=180)
+    run = subprocess.run(
+        [sys.executable, str(PROBE), str(data)], capture_output=True, text=True, timeout=180
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -26,7 +28,9 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[t
 def test_an_id_is_a_duplicate_only_while_its_event_is_within_retention(outcome: dict) -> None:  # type: ignore[type-arg]
     expected = {"beyond": True, "long-gone": True, "inside": False}  # True: stored as new
     assert outcome["new"]["live"] == expected
-    assert outcome["new"]["restarted"] == expected, "memory loaded at start disagrees with a live one"
+    assert outcome["new"]["restarted"] == expected, (
+        "memory loaded at start disagrees with a live one"
+    )
 
 
 def test_partitions_older_than_retention_are_dropped_and_the_rest_kept(outcome: dict) -> None:  # type: ignore[type-arg]

@@ -28,8 +28,9 @@ def without_as_of(value: Any) -> Any:
 
 def everything(srv: Server, key: str) -> dict[str, Any]:
     with srv.client(key) as c:
-        reports = {tab: c.get(f"/v1/campaigns/{CAMPAIGN}/report", params={"tab": tab})
-                   for tab in TABS}  # fmt: skip
+        reports = {
+            tab: c.get(f"/v1/campaigns/{CAMPAIGN}/report", params={"tab": tab}) for tab in TABS
+        }
         campaigns = c.get("/v1/campaigns")
     assert all(r.status_code == 200 for r in [*reports.values(), campaigns])
     return without_as_of(
@@ -41,8 +42,15 @@ def test_journaled_days_are_rebuilt_at_start_to_the_same_reports(fresh_server: S
     key = fresh_server.key("ingest", "read")
     end = datetime.now(UTC)
     start = end - timedelta(hours=1)
-    history = simulate.generate(seed=3, campaign=CAMPAIGN, profiles=300, start=start, end=end,
-                                executions=("a", "b"), variants=("A", "B"))  # fmt: skip
+    history = simulate.generate(
+        seed=3,
+        campaign=CAMPAIGN,
+        profiles=300,
+        start=start,
+        end=end,
+        executions=("a", "b"),
+        variants=("A", "B"),
+    )
     with httpx.Client(timeout=60) as client:
         sent = simulate.post_events(client, fresh_server.url, key, history)
     assert sent["accepted"] > 1000

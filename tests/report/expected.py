@@ -48,33 +48,54 @@ MATRIX: Mapping[str, set[str]] = {
 
 # SPEC §3, one table per kind of definition.
 COUNTS: Mapping[str, str] = {
-    "targeted": "targeted", "excluded": "excluded", "sent": "sent", "delivered": "delivered",
-    "bounces": "bounce", "errors": "error", "retries": "retry", "opens": "open",
-    "clicks": "click", "unsubscribes": "unsubscribe", "spam_complaints": "spam_complaint",
-    "actions": "action", "impressions": "impression", "interactions": "interaction",
-}  # fmt: skip
+    "targeted": "targeted",
+    "excluded": "excluded",
+    "sent": "sent",
+    "delivered": "delivered",
+    "bounces": "bounce",
+    "errors": "error",
+    "retries": "retry",
+    "opens": "open",
+    "clicks": "click",
+    "unsubscribes": "unsubscribe",
+    "spam_complaints": "spam_complaint",
+    "actions": "action",
+    "impressions": "impression",
+    "interactions": "interaction",
+}
 BOUNCE_CATEGORIES: Mapping[str, str] = {
-    "hard_bounces": "hard", "soft_bounces": "soft", "ignored_bounces": "ignored",
-}  # fmt: skip
+    "hard_bounces": "hard",
+    "soft_bounces": "soft",
+    "ignored_bounces": "ignored",
+}
 UNIQUES: Mapping[str, str] = {
-    "entered_profiles": "entered", "unique_opens": "open", "unique_clicks": "click",
-    "unique_impressions": "impression", "unique_interactions": "interaction",
-}  # fmt: skip
+    "entered_profiles": "entered",
+    "unique_opens": "open",
+    "unique_clicks": "click",
+    "unique_impressions": "impression",
+    "unique_interactions": "interaction",
+}
 #: SPEC §11: opens and clicks of people (False) or machines (True), whatever the filter.
 SPLIT_COUNTS: Mapping[str, tuple[str, bool]] = {
-    "human_opens": ("open", False), "machine_opens": ("open", True),
-    "human_clicks": ("click", False), "machine_clicks": ("click", True),
-}  # fmt: skip
+    "human_opens": ("open", False),
+    "machine_opens": ("open", True),
+    "human_clicks": ("click", False),
+    "machine_clicks": ("click", True),
+}
 SPLIT_UNIQUES: Mapping[str, tuple[str, bool]] = {
-    "unique_human_opens": ("open", False), "unique_human_clicks": ("click", False),
-}  # fmt: skip
+    "unique_human_opens": ("open", False),
+    "unique_human_clicks": ("click", False),
+}
 SUMS: Mapping[str, tuple[str, ...]] = {
-    "engagements": ("opens", "actions"), "total_opens": ("human_opens", "machine_opens"),
-}  # fmt: skip
+    "engagements": ("opens", "actions"),
+    "total_opens": ("human_opens", "machine_opens"),
+}
 RATIOS: Mapping[str, tuple[str, str]] = {
-    "delivery_rate": ("delivered", "sent"), "bounce_rate": ("bounces", "sent"),
+    "delivery_rate": ("delivered", "sent"),
+    "bounce_rate": ("bounces", "sent"),
     "hard_bounce_rate": ("hard_bounces", "sent"),
-    "error_rate": ("errors", "sent"), "open_rate": ("unique_opens", "delivered"),
+    "error_rate": ("errors", "sent"),
+    "open_rate": ("unique_opens", "delivered"),
     "click_rate": ("unique_clicks", "delivered"),
     "click_to_open_rate": ("unique_clicks", "unique_opens"),
     "unsubscribe_rate": ("unsubscribes", "delivered"),
@@ -82,7 +103,7 @@ RATIOS: Mapping[str, tuple[str, str]] = {
     "human_open_rate": ("unique_human_opens", "delivered"),
     "human_click_rate": ("unique_human_clicks", "delivered"),
     "machine_open_share": ("machine_opens", "total_opens"),
-}  # fmt: skip
+}
 METRICS = (*COUNTS, *BOUNCE_CATEGORIES, *UNIQUES, *SPLIT_COUNTS, *SPLIT_UNIQUES, *SUMS, *RATIOS)
 CAMPAIGN_METRICS = ("entered_profiles", "targeted", "sent", "delivered", "errors", "bounces")
 
@@ -105,54 +126,109 @@ DIMENSIONS: Mapping[str, tuple[str, frozenset[str] | None]] = {
 #: SPEC §4: the widgets of each tab.
 WIDGETS: Mapping[str, set[str]] = {
     "campaign": {"campaign.statistics", "campaign.channels"},
-    "email": {"email.sending_performance", "email.statistics", "email.engagement_quality",
-              "email.machine_rules",
-              "email.bounce_categories",
-              "email.bounce_reasons", "email.performance_by_date", "email.error_reasons",
-              "email.excluded_reasons", "email.best_recipient_domains"},
+    "email": {
+        "email.sending_performance",
+        "email.statistics",
+        "email.engagement_quality",
+        "email.machine_rules",
+        "email.bounce_categories",
+        "email.bounce_reasons",
+        "email.performance_by_date",
+        "email.error_reasons",
+        "email.excluded_reasons",
+        "email.best_recipient_domains",
+    },
     "inapp": {"inapp.performance", "inapp.summary", "inapp.interactions_by_type"},
-    "push": {"push.sending_performance", "push.statistics", "push.sending_summary",
-             "push.engagement_quality",
-             "push.excluded_reasons", "push.error_reasons", "push.failed",
-             "push.tracking_by_platform", "push.sending_by_platform", "push.breakdown_by_platform"},
-    "sms": {"sms.statistics", "sms.performance_by_date", "sms.excluded_reasons",
-            "sms.bounce_reasons", "sms.error_reasons"},
+    "push": {
+        "push.sending_performance",
+        "push.statistics",
+        "push.sending_summary",
+        "push.engagement_quality",
+        "push.excluded_reasons",
+        "push.error_reasons",
+        "push.failed",
+        "push.tracking_by_platform",
+        "push.sending_by_platform",
+        "push.breakdown_by_platform",
+    },
+    "sms": {
+        "sms.statistics",
+        "sms.performance_by_date",
+        "sms.excluded_reasons",
+        "sms.bounce_reasons",
+        "sms.error_reasons",
+    },
     "web": {"web.performance", "web.summary", "web.interactions_by_element"},
-    "directmail": {"directmail.statistics", "directmail.excluded_reasons",
-                   "directmail.error_reasons"},
-}  # fmt: skip
+    "directmail": {
+        "directmail.statistics",
+        "directmail.excluded_reasons",
+        "directmail.error_reasons",
+    },
+}
 
 #: The reference product's page (the campaign live report): numbers some widgets must show,
 #: beside whatever else they show.
 SHOWN: Mapping[str, set[str]] = {
     "campaign.statistics": {"entered_profiles"},
     "email.sending_performance": {"targeted", "delivered", "bounces", "errors"},
-    "email.statistics": {"sent", "delivered", "bounces", "errors", "opens", "clicks",
-                         "unsubscribes", "spam_complaints"},
+    "email.statistics": {
+        "sent",
+        "delivered",
+        "bounces",
+        "errors",
+        "opens",
+        "clicks",
+        "unsubscribes",
+        "spam_complaints",
+    },
     "inapp.performance": {"impressions", "interactions"},
     "inapp.summary": {"impressions", "interactions"},
     "push.sending_performance": {"sent", "delivered", "bounces", "errors", "engagements"},
-    "push.statistics": {"sent", "delivered", "bounces", "errors", "opens", "actions",
-                        "engagements"},
-    "push.sending_summary": {"sent", "delivered", "bounces", "errors", "opens", "actions",
-                             "engagements"},
+    "push.statistics": {
+        "sent",
+        "delivered",
+        "bounces",
+        "errors",
+        "opens",
+        "actions",
+        "engagements",
+    },
+    "push.sending_summary": {
+        "sent",
+        "delivered",
+        "bounces",
+        "errors",
+        "opens",
+        "actions",
+        "engagements",
+    },
     "push.failed": {"errors", "bounces"},
     "sms.statistics": {"targeted", "excluded", "sent", "bounces", "errors", "clicks"},
     "sms.performance_by_date": {"sent", "bounces", "errors"},
     "web.performance": {"impressions", "interactions"},
     "web.summary": {"impressions", "unique_impressions", "interactions"},
     "directmail.statistics": {"targeted", "sent", "errors", "excluded"},
-}  # fmt: skip
+}
 
 #: SPEC §5: the category of each default bounce reason.
 REASON_CATEGORIES: Mapping[str, str] = {
-    "Invalid Recipient": "hard", "Recipient Refused": "hard", "Soft Bounce": "soft",
-    "DNS Failure": "soft", "Mailbox Full": "soft", "Relaying Denied": "soft",
-    "Challenge-Response": "soft", "Too Large": "ignored", "Timeout": "ignored",
-    "Generic Bounce": "ignored", "Mail Block": "ignored", "Spam Block": "ignored",
-    "Spam Content": "ignored", "Auto-Reply": "ignored", "Transient Failure": "ignored",
+    "Invalid Recipient": "hard",
+    "Recipient Refused": "hard",
+    "Soft Bounce": "soft",
+    "DNS Failure": "soft",
+    "Mailbox Full": "soft",
+    "Relaying Denied": "soft",
+    "Challenge-Response": "soft",
+    "Too Large": "ignored",
+    "Timeout": "ignored",
+    "Generic Bounce": "ignored",
+    "Mail Block": "ignored",
+    "Spam Block": "ignored",
+    "Spam Content": "ignored",
+    "Auto-Reply": "ignored",
+    "Transient Failure": "ignored",
     "Undetermined": "ignored",
-}  # fmt: skip
+}
 PLATFORM_ALIASES = {"apns": "ios", "fcm": "android"}
 
 
@@ -258,7 +334,9 @@ def machine_rule_of(raw: Mapping[str, Any]) -> str:
     if raw.get("machine"):
         return "flagged"
     agent, ip = raw.get("user_agent") or "", raw.get("ip") or ""
-    if pair in _PROXY_OPENS and (agent.strip() == APPLE_PROXY_AGENT or (ip and in_apple_ranges(ip))):
+    if pair in _PROXY_OPENS and (
+        agent.strip() == APPLE_PROXY_AGENT or (ip and in_apple_ranges(ip))
+    ):
         return "apple_proxy"
     if pair in _SCANNED and agent and SCANNER_AGENT.search(agent) is not None:
         return "scanner_agent"
@@ -314,9 +392,14 @@ class Ledger:
         return True
 
     def select(
-        self, org: str, campaign: str, scope: str, start_ms: int, end_ms: int,
+        self,
+        org: str,
+        campaign: str,
+        scope: str,
+        start_ms: int,
+        end_ms: int,
         execution: str | None = None,
-    ) -> list[Stored]:  # fmt: skip
+    ) -> list[Stored]:
         """The events of one report scope in [start, end): the campaign level takes them all."""
         return [
             e

@@ -18,16 +18,41 @@ from livereport.report.catalogue import (
 SPEC_WIDGETS = {
     "campaign": ["statistics", "channels"],
     # engagement_quality: SPEC §11, the machine share of the email tab (and of push opens).
-    "email": ["sending_performance", "statistics", "engagement_quality", "machine_rules", "bounce_categories", "bounce_reasons",
-              "performance_by_date", "error_reasons", "excluded_reasons", "best_recipient_domains"],
+    "email": [
+        "sending_performance",
+        "statistics",
+        "engagement_quality",
+        "machine_rules",
+        "bounce_categories",
+        "bounce_reasons",
+        "performance_by_date",
+        "error_reasons",
+        "excluded_reasons",
+        "best_recipient_domains",
+    ],
     "inapp": ["performance", "summary", "interactions_by_type"],
-    "push": ["sending_performance", "statistics", "sending_summary", "engagement_quality", "excluded_reasons",
-             "error_reasons", "failed", "tracking_by_platform", "sending_by_platform",
-             "breakdown_by_platform"],
-    "sms": ["statistics", "performance_by_date", "excluded_reasons", "bounce_reasons", "error_reasons"],
+    "push": [
+        "sending_performance",
+        "statistics",
+        "sending_summary",
+        "engagement_quality",
+        "excluded_reasons",
+        "error_reasons",
+        "failed",
+        "tracking_by_platform",
+        "sending_by_platform",
+        "breakdown_by_platform",
+    ],
+    "sms": [
+        "statistics",
+        "performance_by_date",
+        "excluded_reasons",
+        "bounce_reasons",
+        "error_reasons",
+    ],
     "web": ["performance", "summary", "interactions_by_element"],
     "directmail": ["statistics", "excluded_reasons", "error_reasons"],
-}  # fmt: skip
+}
 
 
 def test_every_widget_of_the_spec_exists_in_its_tab() -> None:
@@ -64,8 +89,13 @@ def test_metrics_apply_only_where_their_events_can_happen() -> None:
     assert "retries" in metrics_for("email") and "retries" not in metrics_for("push")
     assert "engagements" in metrics_for("push") and "engagements" not in metrics_for("email")
     assert metrics_for("campaign") == (
-        "entered_profiles", "targeted", "sent", "delivered", "errors", "bounces",
-    )  # fmt: skip
+        "entered_profiles",
+        "targeted",
+        "sent",
+        "delivered",
+        "errors",
+        "bounces",
+    )
     for channel in Channel:
         for name in metrics_for(channel):
             for type_ in METRICS[name].types:

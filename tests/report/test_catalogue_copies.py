@@ -48,9 +48,11 @@ def test_the_rollups_keep_every_breakdown_of_the_catalogue() -> None:
 
 def test_the_engagement_rollups_keep_the_breakdowns_of_opens_and_clicks() -> None:
     engaged = {
-        d.dim for d in DIMENSIONS.values()
-        if d.dim != "execution" and (d.types is None or {"open", "click"} <= {str(t) for t in d.types})
-    }  # fmt: skip
+        d.dim
+        for d in DIMENSIONS.values()
+        if d.dim != "execution"
+        and (d.types is None or {"open", "click"} <= {str(t) for t in d.types})
+    }
     engagement = _migration("0005_engagement.sql")
     for view in ("engagement_counts_mv", "engagement_uniques_mv"):
         assert _pairs(_view(engagement, view)) - {""} == engaged, view
@@ -70,13 +72,25 @@ def test_the_raw_baseline_and_the_live_window_break_down_alike() -> None:
     assert _pairs(query._RAW_DIMS) == ROLLED | {"machine_rule"}
     # The live window counts distinct profiles, as dim_uniques does.
     assert _pairs(window.rebuild_sql(0)) == ROLLED - {"bounce"}
-    assert {dim for dim, _ in window.dimension_keys(_event())} - {"", window.SERIES_DIM} == ROLLED - {"bounce"}
+    assert {dim for dim, _ in window.dimension_keys(_event())} - {
+        "",
+        window.SERIES_DIM,
+    } == ROLLED - {"bounce"}
 
 
 def _event() -> window.Event:
     """An event that carries every breakdown key the live window knows."""
     return window.Event(
-        id="e", time_ms=0, campaign="c", channel="push", type="interaction", profile="p",
-        reason="r", recipient_domain="d.example", platform="ios", interaction="click",
-        element="button", variant="A",
-    )  # fmt: skip
+        id="e",
+        time_ms=0,
+        campaign="c",
+        channel="push",
+        type="interaction",
+        profile="p",
+        reason="r",
+        recipient_domain="d.example",
+        platform="ios",
+        interaction="click",
+        element="button",
+        variant="A",
+    )

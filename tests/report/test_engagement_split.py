@@ -37,10 +37,15 @@ class Posted:
 
 def _event(campaign: str, p: Posted, ago: timedelta) -> dict[str, Any]:
     event: dict[str, Any] = {
-        "id": uuid.uuid4().hex, "time": (datetime.now(UTC) - ago).isoformat(),
-        "campaign": campaign, "channel": p.channel, "type": p.type, "profile": p.profile,
-        "execution": p.execution, "variant": p.variant,
-    }  # fmt: skip
+        "id": uuid.uuid4().hex,
+        "time": (datetime.now(UTC) - ago).isoformat(),
+        "campaign": campaign,
+        "channel": p.channel,
+        "type": p.type,
+        "profile": p.profile,
+        "execution": p.execution,
+        "variant": p.variant,
+    }
     if p.domain:
         event["recipient_domain"] = p.domain
     if p.machine:
@@ -63,7 +68,9 @@ def _traffic(campaign: str, seed: int) -> tuple[list[dict[str, Any]], list[Poste
         variant = rng.choice(["A", "B"])
         channel = "push" if i % 5 == 0 else "email"
 
-        base = Posted("", profile, channel, False, execution, domain if channel == "email" else "", variant)
+        base = Posted(
+            "", profile, channel, False, execution, domain if channel == "email" else "", variant
+        )
 
         def add(type_: str, machine: bool, ago: timedelta, base: Posted = base) -> None:
             posted = replace(base, type=type_, machine=machine)
@@ -153,7 +160,11 @@ def test_totals_count_only_the_opens_and_clicks_asked_for(
     world: tuple[httpx.Client, str, list[Posted]], engagement: str, period: str | None
 ) -> None:
     client, campaign, posted = world
-    params = {"channel": "email", "engagement": engagement, **({"period": period} if period else {})}
+    params = {
+        "channel": "email",
+        "engagement": engagement,
+        **({"period": period} if period else {}),
+    }
     answer = client.get(f"/v1/campaigns/{campaign}/totals", params=params)
     assert answer.status_code == 200, answer.text
     assert answer.json()["engagement"] == engagement
@@ -165,7 +176,9 @@ def test_the_email_tab_follows_the_filter_in_every_widget(
     world: tuple[httpx.Client, str, list[Posted]], engagement: str
 ) -> None:
     client, campaign, posted = world
-    answer = client.get(f"/v1/campaigns/{campaign}/report", params={"tab": "email", "engagement": engagement})
+    answer = client.get(
+        f"/v1/campaigns/{campaign}/report", params={"tab": "email", "engagement": engagement}
+    )
     assert answer.status_code == 200, answer.text
     widgets = {w["id"]: w["data"] for w in answer.json()["widgets"]}
     email = _email(posted)
@@ -179,7 +192,10 @@ def test_the_email_tab_follows_the_filter_in_every_widget(
         _close(row["metrics"], {k: v for k, v in mine.items() if k in row["metrics"]})
     for row in widgets["email.best_recipient_domains"]["rows"]:
         mine = _hand([p for p in email if p.domain == row["key"]], engagement)
-        _close(row["metrics"], {k: mine[k] for k in ("opens", "unique_opens", "delivered", "open_rate")})
+        _close(
+            row["metrics"],
+            {k: mine[k] for k in ("opens", "unique_opens", "delivered", "open_rate")},
+        )
     series = widgets["email.performance_by_date"]["series"]
     assert sum(series["opens"]) == expected["opens"]
     assert sum(series["clicks"]) == expected["clicks"]
@@ -192,22 +208,36 @@ def test_breakdowns_variants_and_series_follow_the_filter(
     client, campaign, posted = world
     email = _email(posted)
     base = f"/v1/campaigns/{campaign}"
-    found = client.get(f"{base}/breakdown", params={
-        "channel": "email", "by": "variant", "engagement": engagement, "period": "7d",
-    })  # fmt: skip
+    found = client.get(
+        f"{base}/breakdown",
+        params={
+            "channel": "email",
+            "by": "variant",
+            "engagement": engagement,
+            "period": "7d",
+        },
+    )
     assert found.status_code == 200, found.text
     for row in found.json()["rows"]:
         mine = _hand([p for p in email if p.variant == row["key"]], engagement)
-        _close(row["metrics"], {k: mine[k] for k in ("opens", "unique_opens", "clicks", "human_opens")})
+        _close(
+            row["metrics"], {k: mine[k] for k in ("opens", "unique_opens", "clicks", "human_opens")}
+        )
     compared = client.get(f"{base}/variants", params={"channel": "email", "engagement": engagement})
     assert compared.status_code == 200, compared.text
     for variant in compared.json()["variants"]:
         mine = _hand([p for p in email if p.variant == variant["variant"]], engagement)
         assert variant["metrics"]["unique_opens"] == mine["unique_opens"]
-    series = client.get(f"{base}/series", params={
-        "channel": "email", "metrics": "opens,unique_opens,machine_opens", "bucket": "1h",
-        "engagement": engagement, "period": "24h",
-    })  # fmt: skip
+    series = client.get(
+        f"{base}/series",
+        params={
+            "channel": "email",
+            "metrics": "opens,unique_opens,machine_opens",
+            "bucket": "1h",
+            "engagement": engagement,
+            "period": "24h",
+        },
+    )
     assert series.status_code == 200, series.text
     values = series.json()["series"]
     assert sum(values["opens"]) == _hand(email, engagement)["opens"]
@@ -217,16 +247,22 @@ def test_breakdowns_variants_and_series_follow_the_filter(
 def test_push_opens_are_split_too(world: tuple[httpx.Client, str, list[Posted]]) -> None:
     client, campaign, posted = world
     push = [p for p in posted if p.channel == "push"]
-    answer = client.get(f"/v1/campaigns/{campaign}/report", params={"tab": "push", "engagement": "human"})
+    answer = client.get(
+        f"/v1/campaigns/{campaign}/report", params={"tab": "push", "engagement": "human"}
+    )
     assert answer.status_code == 200, answer.text
     widgets = {w["id"]: w["data"] for w in answer.json()["widgets"]}
     quality = widgets["push.engagement_quality"]["metrics"]
     expected = _hand(push, "human")
-    _close(quality, {k: expected[k] for k in ("human_opens", "machine_opens", "machine_open_share")})
+    _close(
+        quality, {k: expected[k] for k in ("human_opens", "machine_opens", "machine_open_share")}
+    )
     assert widgets["push.statistics"]["total"]["opens"] == expected["opens"]
 
 
-def test_the_org_totals_split_every_open_and_click(world: tuple[httpx.Client, str, list[Posted]]) -> None:
+def test_the_org_totals_split_every_open_and_click(
+    world: tuple[httpx.Client, str, list[Posted]],
+) -> None:
     client, _, posted = world
     answer = client.get("/v1/totals", params={"period": "24h"})
     assert answer.status_code == 200, answer.text
@@ -245,14 +281,21 @@ def test_the_export_follows_the_filter(world: tuple[httpx.Client, str, list[Post
     human = _hand(_email(posted), "human")["opens"]
     everything = _hand(_email(posted), "all")["opens"]
     assert human != everything
-    exported = client.get(f"/v1/campaigns/{campaign}/export.csv", params={
-        "tab": "email", "widget": "email.performance_by_date", "engagement": "human",
-    })  # fmt: skip
+    exported = client.get(
+        f"/v1/campaigns/{campaign}/export.csv",
+        params={
+            "tab": "email",
+            "widget": "email.performance_by_date",
+            "engagement": "human",
+        },
+    )
     assert exported.status_code == 200, exported.text
     header, *rows = [line.split(",") for line in exported.text.lstrip("\ufeff").splitlines()]
     column = header.index(next(h for h in header if h.strip('"').lower() == "opens"))
     assert sum(int(r[column]) for r in rows if r[column].isdigit()) == human
-    whole = client.get(f"/v1/campaigns/{campaign}/export.csv", params={"tab": "email", "engagement": "machine"})
+    whole = client.get(
+        f"/v1/campaigns/{campaign}/export.csv", params={"tab": "email", "engagement": "machine"}
+    )
     assert whole.status_code == 200, whole.text
     assert "Opens and clicks,machine only" in whole.text
 
@@ -261,7 +304,9 @@ def test_a_bad_engagement_is_refused_with_the_values_expected(
     world: tuple[httpx.Client, str, list[Posted]],
 ) -> None:
     client, campaign, _ = world
-    answer = client.get(f"/v1/campaigns/{campaign}/totals", params={"channel": "email", "engagement": "robots"})
+    answer = client.get(
+        f"/v1/campaigns/{campaign}/totals", params={"channel": "email", "engagement": "robots"}
+    )
     assert answer.status_code == 400
     assert "engagement" in answer.text and "all, human, machine" in answer.text
     listing = client.get("/v1/campaigns", params={"engagement": "human"})
@@ -276,10 +321,27 @@ def test_the_command_line_takes_the_filter(
     client, campaign, posted = world
     key = client.headers["Authorization"].removeprefix("Bearer ")
     found = subprocess.run(
-        [sys.executable, "-m", "livereport", "report", campaign, "--tab", "email",
-         "--engagement", "machine", "--json", "--url", server.url, "--key", key],
-        capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "livereport",
+            "report",
+            campaign,
+            "--tab",
+            "email",
+            "--engagement",
+            "machine",
+            "--json",
+            "--url",
+            server.url,
+            "--key",
+            key,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     body = json.loads(found.stdout)
     assert body["engagement"] == "machine"
     totals = next(w for w in body["widgets"] if w["id"] == "email.statistics")["data"]["total"]
@@ -295,24 +357,51 @@ def test_each_open_and_click_says_which_rule_made_it_a_machines(
     base = {"campaign": campaign, "channel": "email", "execution": "", "variant": ""}
 
     def event(id_: str, type_: str, profile: str, ago: timedelta, **fields: Any) -> dict[str, Any]:
-        return {**base, "id": id_, "type": type_, "profile": profile,
-                "time": (datetime.now(UTC) - ago).isoformat(), **fields}  # fmt: skip
+        return {
+            **base,
+            "id": id_,
+            "type": type_,
+            "profile": profile,
+            "time": (datetime.now(UTC) - ago).isoformat(),
+            **fields,
+        }
 
     events = [
-        *({**base, "id": f"d-{p}", "type": "delivered", "profile": p, "time": hours_ago.isoformat()}
-          for p in ("p1", "p2", "p3", "p4", "p5")),
+        *(
+            {
+                **base,
+                "id": f"d-{p}",
+                "type": "delivered",
+                "profile": p,
+                "time": hours_ago.isoformat(),
+            }
+            for p in ("p1", "p2", "p3", "p4", "p5")
+        ),
         event("o-proxy-agent", "open", "p1", HOUR, user_agent="Mozilla/5.0"),
         event("o-proxy-ip", "open", "p2", HOUR, ip="17.58.0.10", user_agent="Mozilla/5.0 (iPhone)"),
         event("o-flag", "open", "p3", HOUR, machine=True),
-        event("o-gmail", "open", "p4", HOUR, user_agent="Mozilla/5.0 (via ggpht.com GoogleImageProxy)"),
-        event("c-script", "click", "p5", HOUR, user_agent="python-requests/2.32.3", url="https://a.example/x"),
+        event(
+            "o-gmail", "open", "p4", HOUR, user_agent="Mozilla/5.0 (via ggpht.com GoogleImageProxy)"
+        ),
+        event(
+            "c-script",
+            "click",
+            "p5",
+            HOUR,
+            user_agent="python-requests/2.32.3",
+            url="https://a.example/x",
+        ),
         event("c-person", "click", "p4", HOUR, url="https://a.example/y"),
     ]
     post(client, events)
     expected = {
-        "o-proxy-agent": "apple_proxy", "o-proxy-ip": "apple_proxy", "o-flag": "flagged",
-        "o-gmail": None, "c-script": "scanner_agent", "c-person": None,
-    }  # fmt: skip
+        "o-proxy-agent": "apple_proxy",
+        "o-proxy-ip": "apple_proxy",
+        "o-flag": "flagged",
+        "o-gmail": None,
+        "c-script": "scanner_agent",
+        "c-person": None,
+    }
     for event_id, rule in expected.items():
         answer = client.get(f"/v1/campaigns/{campaign}/engagements/{event_id}")
         assert answer.status_code == 200, answer.text
@@ -322,14 +411,23 @@ def test_each_open_and_click_says_which_rule_made_it_a_machines(
     for missing in ("d-p1", "no-such-event"):
         answer = client.get(f"/v1/campaigns/{campaign}/engagements/{missing}")
         assert answer.status_code == 404, answer.text
-    by_rule = client.get(f"/v1/campaigns/{campaign}/breakdown", params={"channel": "email", "by": "machine_rule"})
+    by_rule = client.get(
+        f"/v1/campaigns/{campaign}/breakdown", params={"channel": "email", "by": "machine_rule"}
+    )
     assert by_rule.status_code == 200, by_rule.text
-    rows = {row["key"]: (row["metrics"]["opens"], row["metrics"]["clicks"]) for row in by_rule.json()["rows"]}
+    rows = {
+        row["key"]: (row["metrics"]["opens"], row["metrics"]["clicks"])
+        for row in by_rule.json()["rows"]
+    }
     assert rows == {"apple_proxy": (2, 0), "flagged": (1, 0), "scanner_agent": (0, 1)}
     tab = client.get(f"/v1/campaigns/{campaign}/report", params={"tab": "email"})
     widget = next(w for w in tab.json()["widgets"] if w["id"] == "email.machine_rules")
     assert {row["key"]: row["metrics"]["opens"] for row in widget["data"]["rows"]} == {
-        "apple_proxy": 2, "flagged": 1, "scanner_agent": 0,
+        "apple_proxy": 2,
+        "flagged": 1,
+        "scanner_agent": 0,
     }
-    human = client.get(f"/v1/campaigns/{campaign}/totals", params={"channel": "email", "engagement": "human"})
+    human = client.get(
+        f"/v1/campaigns/{campaign}/totals", params={"channel": "email", "engagement": "human"}
+    )
     assert (human.json()["metrics"]["opens"], human.json()["metrics"]["clicks"]) == (1, 1)

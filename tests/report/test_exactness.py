@@ -86,11 +86,15 @@ class World:
 
 def simulated(plan: Plan, now: datetime) -> list[dict[str, Any]]:
     return simulate.generate(
-        seed=plan.seed, campaign=plan.campaign, channels=plan.channels,
-        profiles=plan.profiles, start=now - timedelta(hours=plan.hours[0]),
-        end=now - timedelta(hours=plan.hours[1]), executions=plan.executions,
+        seed=plan.seed,
+        campaign=plan.campaign,
+        channels=plan.channels,
+        profiles=plan.profiles,
+        start=now - timedelta(hours=plan.hours[0]),
+        end=now - timedelta(hours=plan.hours[1]),
+        executions=plan.executions,
         variants=plan.variants,
-    )  # fmt: skip
+    )
 
 
 def edge_events(campaign: str, now: datetime) -> list[dict[str, Any]]:
@@ -100,8 +104,14 @@ def edge_events(campaign: str, now: datetime) -> list[dict[str, Any]]:
         minutes: int, id_: str, type_: str, channel: str | None, **fields: Any
     ) -> dict[str, Any]:
         when = (now - timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
-        event = {"id": f"edge-{id_}", "time": when, "campaign": campaign, "type": type_,
-                 "profile": f"edge-profile-{id_}", **fields}  # fmt: skip
+        event = {
+            "id": f"edge-{id_}",
+            "time": when,
+            "campaign": campaign,
+            "type": type_,
+            "profile": f"edge-profile-{id_}",
+            **fields,
+        }
         return event | ({"channel": channel} if channel else {})
 
     smtp_full = {"status": "4.2.2", "code": 452, "diagnostic": "452 4.2.2 Mailbox over quota"}
@@ -236,9 +246,13 @@ def assert_rows(
 
 
 def assert_series(
-    data: Mapping[str, Any], names: Sequence[str], events: list[Stored], as_of: str, end: int,
+    data: Mapping[str, Any],
+    names: Sequence[str],
+    events: list[Stored],
+    as_of: str,
+    end: int,
     where: str,
-) -> None:  # fmt: skip
+) -> None:
     """288 five-minute buckets aligned to UTC, the last holding `as_of`; each one exact."""
     starts = [hand.epoch_ms(t) for t in data["t"]]
     assert len(starts) == BUCKETS, where

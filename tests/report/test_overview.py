@@ -22,7 +22,7 @@ from report.test_exactness import assert_metrics, get, same
 
 #: (campaign, channel, ages of its moments in seconds, profiles per moment)
 PLAN = (
-    ("Spring <b>Sale</b> & \"more\"", "email", (120, 1800, 30_000), 12),
+    ('Spring <b>Sale</b> & "more"', "email", (120, 1800, 30_000), 12),
     ("alpha-sms", "sms", (2400, 9000), 10),
     ("beta-push", "push", (3 * 3600 + 60, 20 * 3600), 9),
     ("gamma-inapp", "inapp", (300, 7200), 8),
@@ -33,7 +33,15 @@ PLAN = (
     ("zeta-web", "web", (50 * 60,), 5),
     *((f"bulk-{i}", "email", (4 * 3600 + i * 60,), 2 + i) for i in range(6)),
 )
-ROW_METRICS = ("sent", "delivered", "delivery_rate", "open_rate", "click_rate", "bounce_rate", "complaint_rate")
+ROW_METRICS = (
+    "sent",
+    "delivered",
+    "delivery_rate",
+    "open_rate",
+    "click_rate",
+    "bounce_rate",
+    "complaint_rate",
+)
 SORTS = ("last", "first", "campaign", "events", *ROW_METRICS)
 
 
@@ -41,14 +49,25 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def _moment(campaign: str, channel: str, at: datetime, n: int, rng: random.Random) -> list[dict[str, Any]]:
+def _moment(
+    campaign: str, channel: str, at: datetime, n: int, rng: random.Random
+) -> list[dict[str, Any]]:
     """A few profiles' events on one channel at one moment; profiles are shared by every
     campaign, so distinct profiles across campaigns differ from their sum."""
     found: list[dict[str, Any]] = []
 
     def add(type_: str, profile: str, **more: Any) -> None:
-        found.append({"id": uuid.uuid4().hex, "time": _iso(at), "campaign": campaign,
-                      "channel": channel, "type": type_, "profile": profile, **more})  # fmt: skip
+        found.append(
+            {
+                "id": uuid.uuid4().hex,
+                "time": _iso(at),
+                "campaign": campaign,
+                "channel": channel,
+                "type": type_,
+                "profile": profile,
+                **more,
+            }
+        )
 
     for _ in range(n):
         profile = f"p-{rng.randrange(50)}"
@@ -94,8 +113,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 e
                 for campaign, channel, ages, n in PLAN
                 for age in ages
-                for e in _moment(campaign, channel, found.posted_at - timedelta(seconds=age), n, rng)
-            ]  # fmt: skip
+                for e in _moment(
+                    campaign, channel, found.posted_at - timedelta(seconds=age), n, rng
+                )
+            ]
             answer = post(client, events)
             assert not answer["rejected"], answer["rejected"]
             for event in events:
@@ -114,7 +135,9 @@ def _in(world: World, campaign: str, start: int, end: int) -> list[hand.Stored]:
 
 
 def _distinct_summed(events: list[hand.Stored], type_: str, channels: tuple[str, ...]) -> int:
-    return sum(len({e.profile for e in events if e.type == type_ and e.channel == c}) for c in channels)
+    return sum(
+        len({e.profile for e in events if e.type == type_ and e.channel == c}) for c in channels
+    )
 
 
 def _row_by_hand(events: list[hand.Stored]) -> dict[str, Any]:
@@ -122,7 +145,9 @@ def _row_by_hand(events: list[hand.Stored]) -> dict[str, Any]:
     email and push deliveries, the click rate over email and SMS deliveries."""
 
     def count(type_: str, channels: tuple[str, ...] | None = None) -> int:
-        return sum(1 for e in events if e.type == type_ and (channels is None or e.channel in channels))
+        return sum(
+            1 for e in events if e.type == type_ and (channels is None or e.channel in channels)
+        )
 
     def ratio(a: int, b: int) -> float | None:
         return a / b if b else None
@@ -132,8 +157,14 @@ def _row_by_hand(events: list[hand.Stored]) -> dict[str, Any]:
         "sent": sent,
         "delivered": delivered,
         "delivery_rate": ratio(delivered, sent),
-        "open_rate": ratio(_distinct_summed(events, "open", ("email", "push")), count("delivered", ("email", "push"))),
-        "click_rate": ratio(_distinct_summed(events, "click", ("email", "sms")), count("delivered", ("email", "sms"))),
+        "open_rate": ratio(
+            _distinct_summed(events, "open", ("email", "push")),
+            count("delivered", ("email", "push")),
+        ),
+        "click_rate": ratio(
+            _distinct_summed(events, "click", ("email", "sms")),
+            count("delivered", ("email", "sms")),
+        ),
         "bounce_rate": ratio(count("bounce"), sent),
         "complaint_rate": ratio(count("spam_complaint"), delivered),
     }
@@ -150,7 +181,9 @@ def _all(world: World, **params: Any) -> dict[str, Any]:
     return get(world.client, "/v1/campaigns", limit="500", **params)
 
 
-@pytest.mark.parametrize("period", [{}, {"period": "1h"}, {"period": "7d"}, {"period": "life"}, "custom"])
+@pytest.mark.parametrize(
+    "period", [{}, {"period": "1h"}, {"period": "7d"}, {"period": "life"}, "custom"]
+)
 def test_every_row_equals_the_count_by_hand(world: World, period: Any) -> None:
     if period == "custom":
         start = (world.posted_at - timedelta(hours=12)).replace(second=0, microsecond=0)
@@ -180,10 +213,14 @@ def test_statuses_and_their_counts(world: World) -> None:
     wanted = {c: _status_by_hand(world, c, now_ms) for c in world.ledger.campaigns("a")}
     assert {r["campaign"]: r["status"] for r in body["campaigns"]} == wanted
     assert set(wanted.values()) == {"sending", "finished", "quiet"}, "the plan covers every status"
-    assert body["statuses"] == {s: list(wanted.values()).count(s) for s in ("sending", "finished", "quiet")}
+    assert body["statuses"] == {
+        s: list(wanted.values()).count(s) for s in ("sending", "finished", "quiet")
+    }
     for status in ("sending", "finished", "quiet"):
         only = _all(world, status=status)
-        assert {r["campaign"] for r in only["campaigns"]} == {c for c, s in wanted.items() if s == status}
+        assert {r["campaign"] for r in only["campaigns"]} == {
+            c for c, s in wanted.items() if s == status
+        }
         assert only["statuses"] == body["statuses"], "the counts are before the status filter"
 
 
@@ -228,13 +265,18 @@ def test_pages_join_into_the_whole_list(world: World) -> None:
 
 def test_filters_by_text_and_channel(world: World) -> None:
     found = _all(world, q="SALE")
-    assert [r["campaign"] for r in found["campaigns"]] == ["Spring <b>Sale</b> & \"more\""]
+    assert [r["campaign"] for r in found["campaigns"]] == ['Spring <b>Sale</b> & "more"']
     assert found["total"] == 1 and found["campaigns_total"] == len(world.ledger.campaigns("a"))
-    assert {r["campaign"] for r in _all(world, q="bulk-")["campaigns"]} == {f"bulk-{i}" for i in range(6)}
+    assert {r["campaign"] for r in _all(world, q="bulk-")["campaigns"]} == {
+        f"bulk-{i}" for i in range(6)
+    }
     assert _all(world, q="<script>")["campaigns"] == []
     for channel in hand.CHANNELS:
-        wanted = {c for c in world.ledger.campaigns("a")
-                  if any(e.channel == channel for e in world.ledger.of_campaign("a", c))}  # fmt: skip
+        wanted = {
+            c
+            for c in world.ledger.campaigns("a")
+            if any(e.channel == channel for e in world.ledger.of_campaign("a", c))
+        }
         assert {r["campaign"] for r in _all(world, channel=channel)["campaigns"]} == wanted, channel
     both = _all(world, channel="sms", q="multi")
     assert [r["campaign"] for r in both["campaigns"]] == ["epsilon-multi"]
@@ -245,7 +287,10 @@ def test_filters_by_text_and_channel(world: World) -> None:
     [
         ({"sort": "opens"}, "sort: 'opens' is unknown; expected one of last, first"),
         ({"order": "up"}, "order: 'up' is unknown; expected desc or asc"),
-        ({"status": "paused"}, "status: 'paused' is unknown; expected one of sending, finished, quiet"),
+        (
+            {"status": "paused"},
+            "status: 'paused' is unknown; expected one of sending, finished, quiet",
+        ),
         ({"channel": "fax"}, "channel: 'fax' is unknown; expected one of email"),
         ({"limit": "0"}, "limit: '0' is not a whole number from 1 to 500"),
         ({"limit": "501"}, "limit: '501' is not a whole number from 1 to 500"),
@@ -254,7 +299,9 @@ def test_filters_by_text_and_channel(world: World) -> None:
         ({"page": "2"}, "page: unknown query parameter"),
     ],
 )
-def test_bad_parameters_say_what_is_expected(world: World, params: dict[str, str], message: str) -> None:
+def test_bad_parameters_say_what_is_expected(
+    world: World, params: dict[str, str], message: str
+) -> None:
     response = world.client.get("/v1/campaigns", params=params)
     assert response.status_code == 400, response.text
     assert message in response.json()["error"], response.json()
@@ -273,7 +320,9 @@ def _org_by_hand(world: World, start: int, end: int) -> dict[str, dict[str, Any]
 
 
 @pytest.mark.parametrize("period", [{}, {"period": "7d"}, {"period": "life"}])
-def test_org_totals_count_distinct_profiles_once_across_campaigns(world: World, period: dict[str, str]) -> None:
+def test_org_totals_count_distinct_profiles_once_across_campaigns(
+    world: World, period: dict[str, str]
+) -> None:
     body = get(world.client, "/v1/totals", compare="previous", **period)
     start, end = _span(body)
     wanted = _org_by_hand(world, start, end)
@@ -281,8 +330,10 @@ def test_org_totals_count_distinct_profiles_once_across_campaigns(world: World, 
     for scope, metrics in wanted.items():
         assert_metrics(body["channels"][scope]["metrics"], metrics, scope)
     email = [e for e in world.ledger.events if e.channel == "email" and start <= e.time_ms < end]
-    per_campaign = sum(len({e.profile for e in email if e.type == "open" and e.campaign == c})
-                       for c in {e.campaign for e in email})  # fmt: skip
+    per_campaign = sum(
+        len({e.profile for e in email if e.type == "open" and e.campaign == c})
+        for c in {e.campaign for e in email}
+    )
     assert body["channels"]["email"]["metrics"]["unique_opens"] < per_campaign, "profiles recur"
     before_start, before_end = _span(body["previous"])
     assert before_end == start and before_start == start - (end - start)
@@ -292,12 +343,25 @@ def test_org_totals_count_distinct_profiles_once_across_campaigns(world: World, 
 
 @pytest.mark.parametrize(
     ("channel", "top", "min_volume"),
-    [("email", "sent", "100"), ("email", "open_rate", "10"), ("campaign", "delivered", "100"),
-     ("sms", "click_rate", "0"), ("email", "unique_clicks", "100"), ("inapp", "impressions", "100")],
-)  # fmt: skip
+    [
+        ("email", "sent", "100"),
+        ("email", "open_rate", "10"),
+        ("campaign", "delivered", "100"),
+        ("sms", "click_rate", "0"),
+        ("email", "unique_clicks", "100"),
+        ("inapp", "impressions", "100"),
+    ],
+)
 def test_the_leading_campaigns(world: World, channel: str, top: str, min_volume: str) -> None:
-    body = get(world.client, "/v1/totals", period="7d", channel=channel, top=top, limit="4",
-               min_volume=min_volume)  # fmt: skip
+    body = get(
+        world.client,
+        "/v1/totals",
+        period="7d",
+        channel=channel,
+        top=top,
+        limit="4",
+        min_volume=min_volume,
+    )
     start, end = _span(body)
     ranked = []
     for campaign in world.ledger.campaigns("a"):
@@ -312,7 +376,11 @@ def test_the_leading_campaigns(world: World, channel: str, top: str, min_volume:
         ranked.append((campaign, value, volume))
     ranked.sort(key=lambda r: (-r[1], r[0]))
     shown = body["top"]
-    assert (shown["metric"], shown["channel"], shown["min_volume"]) == (top, channel, int(min_volume))
+    assert (shown["metric"], shown["channel"], shown["min_volume"]) == (
+        top,
+        channel,
+        int(min_volume),
+    )
     assert [r["campaign"] for r in shown["campaigns"]] == [r[0] for r in ranked[:4]]
     for row, (_, value, volume) in zip(shown["campaigns"], ranked, strict=False):
         assert same(row["value"], value) and same(row["volume"], volume), row
@@ -321,14 +389,19 @@ def test_the_leading_campaigns(world: World, channel: str, top: str, min_volume:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"top": "open_rate", "channel": "sms"}, "top: 'open_rate' is not a metric of sms; expected one of"),
+        (
+            {"top": "open_rate", "channel": "sms"},
+            "top: 'open_rate' is not a metric of sms; expected one of",
+        ),
         ({"channel": "fax"}, "channel: 'fax' is unknown"),
         ({"limit": "101"}, "limit: '101' is not a whole number from 1 to 100"),
         ({"min_volume": "x"}, "min_volume: 'x' is not a whole number"),
         ({"period": "7d", "from": "2026-01-01T00:00:00Z"}, "period and from/to are both given"),
     ],
 )
-def test_org_totals_refuse_bad_parameters(world: World, params: dict[str, str], message: str) -> None:
+def test_org_totals_refuse_bad_parameters(
+    world: World, params: dict[str, str], message: str
+) -> None:
     response = world.client.get("/v1/totals", params=params)
     assert response.status_code == 400, response.text
     assert message in response.json()["error"], response.json()
@@ -379,7 +452,9 @@ def test_campaigns_before_the_retention_are_left_out_and_trimmed(tmp_path: Path)
     """A campaign whose events have all left the retention is not listed; one with some
     left shows the channels and first event of those still stored, sorted by any column."""
     script = _RETENTION_SCRIPT.replace("DATA", repr(str(tmp_path / "events")))
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
 
 
@@ -470,11 +545,15 @@ print("ok")
 """
 
 
-def test_distinct_profiles_of_whole_lives_are_kept_while_their_campaign_is_unchanged(tmp_path: Path) -> None:
+def test_distinct_profiles_of_whole_lives_are_kept_while_their_campaign_is_unchanged(
+    tmp_path: Path,
+) -> None:
     """Over 7 days sorted by open rate, the campaigns that began and ended inside the period
     are counted once and then served from memory, exactly, until an event of theirs is
     stored (a late open changes the number at the next load), an insert of theirs is running
     (counted again, not kept) or anything else is written."""
     script = _LIFETIMES_SCRIPT.replace("DATA", repr(str(tmp_path / "events")))
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]

@@ -23,9 +23,19 @@ from report.test_exactness import assert_metrics, assert_rows, get, path, same
 PRESETS = {"1h": 3600, "24h": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400}
 #: How long ago the events happened: inside and just outside each preset.
 AGES = (
-    30, 600, 3500, 3700, 5 * 3600, 23 * 3600, 25 * 3600, 3 * 86_400, 6 * 86_400 + 80_000,
-    7 * 86_400 + 3600, 10 * 86_400, 29 * 86_400,
-)  # fmt: skip
+    30,
+    600,
+    3500,
+    3700,
+    5 * 3600,
+    23 * 3600,
+    25 * 3600,
+    3 * 86_400,
+    6 * 86_400 + 80_000,
+    7 * 86_400 + 3600,
+    10 * 86_400,
+    29 * 86_400,
+)
 
 
 class World:
@@ -51,13 +61,24 @@ def _funnel(campaign: str, at: datetime, n: int, rng: random.Random) -> list[dic
     found = []
     for i in range(n):
         profile = f"p-{rng.randrange(40)}"
-        common = {"time": _iso(at), "campaign": campaign, "channel": "email", "profile": profile,
-                  "execution": "run-1" if i % 2 else "run-2",
-                  "recipient_domain": rng.choice(("gmail.com", "outlook.com"))}  # fmt: skip
+        common = {
+            "time": _iso(at),
+            "campaign": campaign,
+            "channel": "email",
+            "profile": profile,
+            "execution": "run-1" if i % 2 else "run-2",
+            "recipient_domain": rng.choice(("gmail.com", "outlook.com")),
+        }
         found.append({**common, "id": uuid.uuid4().hex, "type": "sent"})
         if rng.random() < 0.2:
-            found.append({**common, "id": uuid.uuid4().hex, "type": "bounce",
-                          "smtp": {"status": "5.1.1", "code": 550, "diagnostic": "no such user"}})  # fmt: skip
+            found.append(
+                {
+                    **common,
+                    "id": uuid.uuid4().hex,
+                    "type": "bounce",
+                    "smtp": {"status": "5.1.1", "code": 550, "diagnostic": "no such user"},
+                }
+            )
             continue
         found.append({**common, "id": uuid.uuid4().hex, "type": "delivered"})
         if rng.random() < 0.5:
@@ -74,7 +95,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             found = World(server, client)
             rng = random.Random(18)
             now = datetime.now(UTC)
-            events = [e for age in AGES for e in _funnel(found.campaign, now - timedelta(seconds=age), 6, rng)]
+            events = [
+                e
+                for age in AGES
+                for e in _funnel(found.campaign, now - timedelta(seconds=age), 6, rng)
+            ]
             found.post(events)
             yield found
     finally:
@@ -99,7 +124,9 @@ def test_each_preset_is_exact(world: World, period: str, scope: str) -> None:
         assert end - start == PRESETS[period] * 1000
     events = world.ledger.select("a", world.campaign, scope, start, end)
     assert events, "the period holds events"
-    assert_metrics(body["metrics"], hand.compute(hand.metrics_for(scope), events), f"{period} {scope}")
+    assert_metrics(
+        body["metrics"], hand.compute(hand.metrics_for(scope), events), f"{period} {scope}"
+    )
 
 
 def test_a_custom_range_in_any_offset_counts_its_edges_right(world: World) -> None:
@@ -108,16 +135,29 @@ def test_a_custom_range_in_any_offset_counts_its_edges_right(world: World) -> No
     campaign = f"edges-{uuid.uuid4().hex[:6]}"
 
     def sent(at: datetime, profile: str) -> dict[str, Any]:
-        return {"id": uuid.uuid4().hex, "time": _iso(at), "campaign": campaign, "type": "sent",
-                "channel": "email", "profile": profile}  # fmt: skip
+        return {
+            "id": uuid.uuid4().hex,
+            "time": _iso(at),
+            "campaign": campaign,
+            "type": "sent",
+            "channel": "email",
+            "profile": profile,
+        }
 
-    world.post([
-        sent(start - timedelta(milliseconds=1), "before"), sent(start, "first"),
-        sent(end - timedelta(milliseconds=1), "last"), sent(end, "after"),
-    ])  # fmt: skip
+    world.post(
+        [
+            sent(start - timedelta(milliseconds=1), "before"),
+            sent(start, "first"),
+            sent(end - timedelta(milliseconds=1), "last"),
+            sent(end, "after"),
+        ]
+    )
     # The same instants written with other offsets: India (+05:30) and California (-08:00).
     for tz in (timedelta(hours=5, minutes=30), timedelta(hours=-8)):
-        given = {"from": start.astimezone(_zone(tz)).isoformat(), "to": end.astimezone(_zone(tz)).isoformat()}
+        given = {
+            "from": start.astimezone(_zone(tz)).isoformat(),
+            "to": end.astimezone(_zone(tz)).isoformat(),
+        }
         body = get(world.client, path(campaign, "totals"), channel="email", **given)
         assert body["metrics"]["sent"] == 2, (given, body["metrics"])
         assert (body["period"], body["live"]) == ("custom", False)
@@ -130,7 +170,9 @@ def _zone(offset: timedelta) -> timezone:
 
 def test_a_range_until_now_is_live(world: World) -> None:
     start = (datetime.now(UTC) - timedelta(hours=30)).replace(second=0, microsecond=0)
-    body = get(world.client, path(world.campaign, "totals"), channel="email", **{"from": _iso(start)})
+    body = get(
+        world.client, path(world.campaign, "totals"), channel="email", **{"from": _iso(start)}
+    )
     assert body["live"] is True and body["period"] == "custom"
     begin, end = _range(body)
     events = world.ledger.select("a", world.campaign, "email", begin, end)
@@ -138,13 +180,25 @@ def test_a_range_until_now_is_live(world: World) -> None:
 
 
 def test_breakdowns_series_and_tabs_follow_the_period(world: World) -> None:
-    body = get(world.client, path(world.campaign, "breakdown"), channel="email", by="recipient_domain", period="7d")
+    body = get(
+        world.client,
+        path(world.campaign, "breakdown"),
+        channel="email",
+        by="recipient_domain",
+        period="7d",
+    )
     start, end = _range(body)
     events = world.ledger.select("a", world.campaign, "email", start, end)
     names = hand.breakdown_metrics("recipient_domain", "email")
     assert_rows(body, hand.group(events, "recipient_domain"), names, "breakdown 7d")
 
-    series = get(world.client, path(world.campaign, "series"), channel="email", metrics="sent,unique_opens", period="7d")
+    series = get(
+        world.client,
+        path(world.campaign, "series"),
+        channel="email",
+        metrics="sent,unique_opens",
+        period="7d",
+    )
     assert series["bucket"] == "1h"
     starts = [hand.epoch_ms(t) for t in series["t"]]
     assert starts[0] <= start < starts[0] + 3_600_000 and starts[-1] < end <= starts[-1] + 3_600_000
@@ -157,45 +211,80 @@ def test_breakdowns_series_and_tabs_follow_the_period(world: World) -> None:
     events = world.ledger.select("a", world.campaign, "email", start, end)
     for widget in report["widgets"]:
         if widget["kind"] == "kpi":
-            assert_metrics(widget["data"]["metrics"], hand.compute(widget["metrics"], events), widget["id"])
+            assert_metrics(
+                widget["data"]["metrics"], hand.compute(widget["metrics"], events), widget["id"]
+            )
         if widget["kind"] == "series":
             assert widget["data"]["bucket"] == "6h"
 
 
 def test_an_execution_over_a_period(world: World) -> None:
-    body = get(world.client, path(world.campaign, "totals"), channel="email", period="30d", execution="run-1")
+    body = get(
+        world.client,
+        path(world.campaign, "totals"),
+        channel="email",
+        period="30d",
+        execution="run-1",
+    )
     start, end = _range(body)
     events = world.ledger.select("a", world.campaign, "email", start, end, execution="run-1")
     assert_metrics(body["metrics"], hand.compute(hand.metrics_for("email"), events), "run-1 30d")
 
 
 def test_compare_adds_the_previous_period_of_the_same_length(world: World) -> None:
-    body = get(world.client, path(world.campaign, "totals"), channel="email", period="24h", compare="previous")
+    body = get(
+        world.client,
+        path(world.campaign, "totals"),
+        channel="email",
+        period="24h",
+        compare="previous",
+    )
     start, _ = _range(body)
     previous = body["previous"]
-    assert (hand.epoch_ms(previous["from"]), hand.epoch_ms(previous["to"])) == (start - 86_400_000, start)
+    assert (hand.epoch_ms(previous["from"]), hand.epoch_ms(previous["to"])) == (
+        start - 86_400_000,
+        start,
+    )
     assert previous["complete"] is True
     events = world.ledger.select("a", world.campaign, "email", start - 86_400_000, start)
     assert events
-    assert_metrics(previous["metrics"], hand.compute(hand.metrics_for("email"), events), "previous 24h")
-    report = get(world.client, path(world.campaign, "report"), tab="email", period="7d", compare="previous")
+    assert_metrics(
+        previous["metrics"], hand.compute(hand.metrics_for("email"), events), "previous 24h"
+    )
+    report = get(
+        world.client, path(world.campaign, "report"), tab="email", period="7d", compare="previous"
+    )
     start, _ = _range(report)
     events = world.ledger.select("a", world.campaign, "email", start - 7 * 86_400_000, start)
     kpis = [w for w in report["widgets"] if w["kind"] == "kpi"]
     assert kpis
     for widget in kpis:
-        assert_metrics(widget["data"]["previous"], hand.compute(widget["metrics"], events), widget["id"])
+        assert_metrics(
+            widget["data"]["previous"], hand.compute(widget["metrics"], events), widget["id"]
+        )
 
 
 def test_a_late_event_changes_a_past_period_already_shown(world: World) -> None:
     first = get(world.client, path(world.campaign, "report"), tab="email", period="7d")
     late_at = datetime.now(UTC) - timedelta(days=4)
-    world.post([{"id": uuid.uuid4().hex, "time": _iso(late_at), "campaign": world.campaign,
-                 "type": "sent", "channel": "email", "profile": "late"}])  # fmt: skip
+    world.post(
+        [
+            {
+                "id": uuid.uuid4().hex,
+                "time": _iso(late_at),
+                "campaign": world.campaign,
+                "type": "sent",
+                "channel": "email",
+                "profile": "late",
+            }
+        ]
+    )
     again = get(world.client, path(world.campaign, "report"), tab="email", period="7d")
 
     def sent(report: dict[str, Any]) -> int:
-        return next(int(w["data"]["total"]["sent"]) for w in report["widgets"] if w["kind"] == "statistics")
+        return next(
+            int(w["data"]["total"]["sent"]) for w in report["widgets"] if w["kind"] == "statistics"
+        )
 
     assert sent(again) == sent(first) + 1
 
@@ -208,15 +297,27 @@ def test_a_stream_of_a_past_period_sends_the_report_again_after_a_late_event(wor
     params = {"tab": "email", "period": "7d"}
 
     def sent(report: dict[str, Any]) -> int:
-        return next(int(w["data"]["total"]["sent"]) for w in report["widgets"] if w["kind"] == "statistics")
+        return next(
+            int(w["data"]["total"]["sent"]) for w in report["widgets"] if w["kind"] == "statistics"
+        )
 
     with httpx.stream("GET", url, params=params, headers=headers, timeout=30) as stream:
         lines = stream.iter_lines()
         first = next_report(lines)
         assert first["period"] == "7d"
         late_at = datetime.now(UTC) - timedelta(days=5)
-        world.post([{"id": uuid.uuid4().hex, "time": _iso(late_at), "campaign": world.campaign,
-                     "type": "sent", "channel": "email", "profile": "late-streamed"}])  # fmt: skip
+        world.post(
+            [
+                {
+                    "id": uuid.uuid4().hex,
+                    "time": _iso(late_at),
+                    "campaign": world.campaign,
+                    "type": "sent",
+                    "channel": "email",
+                    "profile": "late-streamed",
+                }
+            ]
+        )
         again = next_report(lines)
         assert sent(again) == sent(first) + 1
 
@@ -237,7 +338,9 @@ def test_a_stream_of_a_past_period_sends_the_report_again_after_a_late_event(wor
         ({"compare": "next"}, "compare: 'next' is unknown"),
     ],
 )
-def test_a_bad_period_is_refused_with_what_is_allowed(world: World, params: dict[str, str], says: str) -> None:
+def test_a_bad_period_is_refused_with_what_is_allowed(
+    world: World, params: dict[str, str], says: str
+) -> None:
     for what in ("totals", "report"):
         extra = {"channel": "email"} if what == "totals" else {}
         response = world.client.get(path(world.campaign, what), params={**extra, **params})
@@ -247,17 +350,31 @@ def test_a_bad_period_is_refused_with_what_is_allowed(world: World, params: dict
 
 def test_series_buckets_adapt_and_too_many_are_refused(world: World) -> None:
     for period, bucket in (("1h", "1m"), ("24h", "5m"), ("30d", "6h")):
-        body = get(world.client, path(world.campaign, "series"), channel="email", metrics="sent", period=period)
+        body = get(
+            world.client,
+            path(world.campaign, "series"),
+            channel="email",
+            metrics="sent",
+            period=period,
+        )
         assert body["bucket"] == bucket
-    refused = world.client.get(path(world.campaign, "series"),
-                               params={"channel": "email", "metrics": "sent", "period": "30d", "bucket": "1m"})  # fmt: skip
+    refused = world.client.get(
+        path(world.campaign, "series"),
+        params={"channel": "email", "metrics": "sent", "period": "30d", "bucket": "1m"},
+    )
     assert refused.status_code == 400 and "at most 2,000" in refused.json()["error"]
 
 
 #: Days the DST test's server keeps: any day has a change of daylight saving time in one of
 #: ZONES within that many days before it (the longest gap between changes is about 5 months).
 LONG_RETENTION = 200
-ZONES = ("America/New_York", "Europe/Paris", "Australia/Sydney", "Pacific/Auckland", "America/Santiago")
+ZONES = (
+    "America/New_York",
+    "Europe/Paris",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+    "America/Santiago",
+)
 
 
 def latest_change(now: datetime) -> tuple[str, datetime]:
@@ -298,10 +415,26 @@ def test_a_range_across_a_dst_change_is_counted_in_real_time(long_memory: Server
     campaign = f"dst-{uuid.uuid4().hex[:6]}"
     instants = [start - timedelta(seconds=1), start, end - timedelta(seconds=1), end]
     with long_memory.client(long_memory.key("ingest", "read")) as client:
-        post(client, [{"id": uuid.uuid4().hex, "time": _iso(t), "campaign": campaign, "type": "sent",
-                       "channel": "email", "profile": f"p{i}"} for i, t in enumerate(instants)])  # fmt: skip
-        body = get(client, path(campaign, "totals"), channel="email",
-                   **{"from": start.astimezone(zone).isoformat(), "to": end.astimezone(zone).isoformat()})  # fmt: skip
+        post(
+            client,
+            [
+                {
+                    "id": uuid.uuid4().hex,
+                    "time": _iso(t),
+                    "campaign": campaign,
+                    "type": "sent",
+                    "channel": "email",
+                    "profile": f"p{i}",
+                }
+                for i, t in enumerate(instants)
+            ],
+        )
+        body = get(
+            client,
+            path(campaign, "totals"),
+            channel="email",
+            **{"from": start.astimezone(zone).isoformat(), "to": end.astimezone(zone).isoformat()},
+        )
     assert body["metrics"]["sent"] == 2, (name, change, body)
     assert (body["from"], body["to"]) == (_iso(start), _iso(end))
 
@@ -322,14 +455,30 @@ def test_day_buckets_follow_the_time_zone_asked_across_a_dst_change(long_memory:
     for d in days[:-1]:
         for i, local in enumerate(("00:00", "00:10", "12:00", "23:59")):
             hour, minute = map(int, local.split(":"))
-            at = datetime.combine(d, datetime.min.time().replace(hour=hour, minute=minute), tzinfo=zone)
-            events.append({"id": uuid.uuid4().hex, "time": _iso(at.astimezone(UTC)), "campaign": campaign,
-                           "type": "sent", "channel": "email", "profile": f"p{d}-{i}"})  # fmt: skip
+            at = datetime.combine(
+                d, datetime.min.time().replace(hour=hour, minute=minute), tzinfo=zone
+            )
+            events.append(
+                {
+                    "id": uuid.uuid4().hex,
+                    "time": _iso(at.astimezone(UTC)),
+                    "campaign": campaign,
+                    "type": "sent",
+                    "channel": "email",
+                    "profile": f"p{d}-{i}",
+                }
+            )
             per_day[d] += 1
     with long_memory.client(long_memory.key("ingest", "read")) as client:
         post(client, events)
-        params = {"channel": "email", "metrics": "sent", "bucket": "1d", "tz": name,
-                  "from": midnights[0].isoformat(), "to": midnights[-1].isoformat()}  # fmt: skip
+        params = {
+            "channel": "email",
+            "metrics": "sent",
+            "bucket": "1d",
+            "tz": name,
+            "from": midnights[0].isoformat(),
+            "to": midnights[-1].isoformat(),
+        }
         body = get(client, path(campaign, "series"), **params)
         utc = get(client, path(campaign, "series"), **{**params, "tz": "UTC"})
         refused = client.get(path(campaign, "series"), params={**params, "tz": "Mars/Olympus"})
@@ -338,8 +487,14 @@ def test_day_buckets_follow_the_time_zone_asked_across_a_dst_change(long_memory:
     lengths = {(b.timestamp() - a.timestamp()) / 3600 for a, b in itertools.pairwise(midnights)}
     assert lengths == {24, 23} or lengths == {24, 25}, lengths
     assert body["series"]["sent"] == [per_day[d] for d in days[:-1]]
-    assert sum(utc["series"]["sent"]) == sum(per_day.values()) and utc["series"]["sent"] != body["series"]["sent"]
-    assert refused.status_code == 400 and "tz: 'Mars/Olympus' is not a time zone name" in refused.json()["error"]
+    assert (
+        sum(utc["series"]["sent"]) == sum(per_day.values())
+        and utc["series"]["sent"] != body["series"]["sent"]
+    )
+    assert (
+        refused.status_code == 400
+        and "tz: 'Mars/Olympus' is not a time zone name" in refused.json()["error"]
+    )
 
 
 def latest_change_in(name: str, now: datetime) -> datetime:
@@ -350,14 +505,24 @@ def latest_change_in(name: str, now: datetime) -> datetime:
         if earlier.astimezone(zone).utcoffset() != t.astimezone(zone).utcoffset():
             return t
         t = earlier
-    raise AssertionError(f"no change of daylight saving time in {name} in the last {LONG_RETENTION} days")
+    raise AssertionError(
+        f"no change of daylight saving time in {name} in the last {LONG_RETENTION} days"
+    )
 
 
 def test_a_previous_period_before_the_retention_says_it_is_incomplete(world: World) -> None:
-    body = get(world.client, path(world.campaign, "totals"), channel="email", period="30d", compare="previous")
+    body = get(
+        world.client,
+        path(world.campaign, "totals"),
+        channel="email",
+        period="30d",
+        compare="previous",
+    )
     assert body["previous"]["complete"] is False
 
 
 def test_the_live_stream_refuses_a_bad_period_before_it_starts(world: World) -> None:
-    response = world.client.get(path(world.campaign, "live"), params={"from": "2020-01-01T00:00:00Z"})
+    response = world.client.get(
+        path(world.campaign, "live"), params={"from": "2020-01-01T00:00:00Z"}
+    )
     assert response.status_code == 400 and "before the retention period" in response.json()["error"]

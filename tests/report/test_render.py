@@ -43,13 +43,22 @@ def data_of(widget: dict[str, Any], spike: int | None = None) -> dict[str, Any]:
         t = [f"2026-12-0{1 + i // 288}T00:00:00Z" for i in range(BUCKETS)]
         return {"bucket": "5m", "t": t, "series": series}
     if kind == Kind.CHANNELS:
-        rows = [{"key": c, "metrics": {n: value(n, 1) for n in names if n in metrics_for(c)}}
-                for c in TABS if c != "campaign"]  # fmt: skip
+        rows = [
+            {"key": c, "metrics": {n: value(n, 1) for n in names if n in metrics_for(c)}}
+            for c in TABS
+            if c != "campaign"
+        ]
         return {"by": "channel", "rows": rows, "total": {n: value(n, 2) for n in names}}
     by = widget["dimension"] or "execution"
-    keys = ["morning", "", "evening-run-with-a-long-name"] if by == "execution" else [LONG_REASON, LONG_DOMAIN, "", "hard"]  # fmt: skip
-    rows = [{"key": k, "metrics": {n: value(n, i) for n in names}, "share": 0.25}
-            for i, k in enumerate(keys)]  # fmt: skip
+    keys = (
+        ["morning", "", "evening-run-with-a-long-name"]
+        if by == "execution"
+        else [LONG_REASON, LONG_DOMAIN, "", "hard"]
+    )
+    rows = [
+        {"key": k, "metrics": {n: value(n, i) for n in names}, "share": 0.25}
+        for i, k in enumerate(keys)
+    ]
     return {"by": by, "sort": names[0], "rows": rows, "total": {n: value(n, 9) for n in names}}
 
 
@@ -59,10 +68,16 @@ def report_of(tab: str, spike: int | None = None) -> dict[str, Any]:
         described = describe_widget(w)
         widgets.append({**described, "data": data_of(described, spike)})
     return {
-        "campaign": "spring-sale", "channel": tab, "tab": tab, "title": TABS[tab],
+        "campaign": "spring-sale",
+        "channel": tab,
+        "tab": tab,
+        "title": TABS[tab],
         "window": {"from": "2026-12-01T10:00:00Z", "to": "2026-12-02T10:00:00Z"},
-        "as_of": "2026-12-02T09:59:30.5Z", "empty": False, "executions": [], "widgets": widgets,
-    }  # fmt: skip
+        "as_of": "2026-12-02T09:59:30.5Z",
+        "empty": False,
+        "executions": [],
+        "widgets": widgets,
+    }
 
 
 def shown(report: dict[str, Any], width: int = 80) -> str:
@@ -135,7 +150,10 @@ def test_every_tab_fits_80_columns_and_shows_every_number_and_key_whole(tab: str
     assert max(len(line) for line in text.splitlines()) <= 80
     for widget in report["widgets"]:
         data = widget["data"]
-        for row in [*data.get("rows", []), {"metrics": data.get("total") or data.get("metrics", {})}]:
+        for row in [
+            *data.get("rows", []),
+            {"metrics": data.get("total") or data.get("metrics", {})},
+        ]:
             for name, number in row["metrics"].items():
                 assert format_value(name, number) in text, (name, number)
             if "key" in row:  # free text breaks at spaces, a long word after a separator

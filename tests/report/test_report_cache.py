@@ -26,11 +26,23 @@ def delivered(client: httpx.Client, campaign: str, execution: str | None = None)
 
 def events(campaign: str, n: int, execution: str = "morning") -> list[dict[str, Any]]:
     now = datetime.now(UTC).isoformat()
-    return [{"id": uuid.uuid4().hex, "time": now, "campaign": campaign, "channel": "email",
-             "type": "delivered", "profile": f"p{i}", "execution": execution} for i in range(n)]  # fmt: skip
+    return [
+        {
+            "id": uuid.uuid4().hex,
+            "time": now,
+            "campaign": campaign,
+            "channel": "email",
+            "type": "delivered",
+            "profile": f"p{i}",
+            "execution": execution,
+        }
+        for i in range(n)
+    ]
 
 
-def test_a_repeated_tab_shows_every_event_accepted_before_it(server: Server, keys: dict[str, str]) -> None:  # fmt: skip
+def test_a_repeated_tab_shows_every_event_accepted_before_it(
+    server: Server, keys: dict[str, str]
+) -> None:
     campaign = f"cache-{uuid.uuid4().hex[:10]}"
     with server.client(keys["both"]) as client:
         post(client, events(campaign, 3))
@@ -49,7 +61,9 @@ def test_a_repeated_tab_shows_every_event_accepted_before_it(server: Server, key
         assert delivered(client, campaign, "evening") == 7
 
 
-def engine_script(data: Path, campaign: str, hours: int, executions: tuple[str, ...], body: str) -> str:
+def engine_script(
+    data: Path, campaign: str, hours: int, executions: tuple[str, ...], body: str
+) -> str:
     """A child-process script (the embedded engine opens one data directory per process):
     an engine on ``data`` with livereport's schema and ``events``, the unique decoded events
     of a simulated campaign over the last ``hours``, then ``body``."""
@@ -80,13 +94,21 @@ def engine_script(data: Path, campaign: str, hours: int, executions: tuple[str, 
 
 
 def run_script(script: str) -> str:
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
 
 def test_each_tab_from_raw_events_equals_the_rollups(tmp_path: Path) -> None:
-    out = run_script(engine_script(tmp_path / "data", "raw", 20, ("a", "b"), """
+    out = run_script(
+        engine_script(
+            tmp_path / "data",
+            "raw",
+            20,
+            ("a", "b"),
+            """
         store.insert_events([(1, e) for e in events], int(time.time()))
         at = time.time()
         rollups, raw = Reports(store, cache=False), Reports(store, raw=True)
@@ -96,14 +118,22 @@ def test_each_tab_from_raw_events_equals_the_rollups(tmp_path: Path) -> None:
                 b = raw.report(1, "raw", tab, execution, now=at)
                 assert a == b, (tab, execution)
         print("same", len(events))
-    """))
+    """,
+        )
+    )
     assert out.startswith("same ") and int(out.split()[1]) > 1000
 
 
 def test_a_tab_built_while_events_are_inserted_is_never_kept_half_done(tmp_path: Path) -> None:
     # Reads run beside inserts (their own chDB connections), and an insert's materialized
     # views commit one rollup at a time; a tab kept from such a moment would stay wrong.
-    out = run_script(engine_script(tmp_path / "data", "busy", 3, ("a",), """
+    out = run_script(
+        engine_script(
+            tmp_path / "data",
+            "busy",
+            3,
+            ("a",),
+            """
         store.insert_events([(1, e) for e in events[:100]], int(time.time()))
         reports = Reports(store)
 
@@ -133,13 +163,21 @@ def test_a_tab_built_while_events_are_inserted_is_never_kept_half_done(tmp_path:
         for tab in ("email", "campaign"):
             assert reports.report(1, "busy", tab, now=at) == fresh.report(1, "busy", tab, now=at), tab
         print("loads", loads, "events", len(events))
-    """))
+    """,
+        )
+    )
     loads, stored = int(out.split()[1]), int(out.split()[3])
     assert loads > 1 and stored > 1000, out
 
 
 def test_live_streams_of_one_tab_share_one_build_per_change(tmp_path: Path) -> None:
-    out = run_script(engine_script(tmp_path / "data", "shared", 3, ("a",), """
+    out = run_script(
+        engine_script(
+            tmp_path / "data",
+            "shared",
+            3,
+            ("a",),
+            """
         from concurrent.futures import ThreadPoolExecutor
         store.insert_events([(1, e) for e in events[:-50]], int(time.time()))
         reports = Reports(store, cache=False)
@@ -172,7 +210,9 @@ def test_live_streams_of_one_tab_share_one_build_per_change(tmp_path: Path) -> N
         fresh = Reports(store, cache=False).report(1, "shared", "email")
         assert after[0]["widgets"] == fresh["widgets"] != got[0]["widgets"]
         print("shared", reports.shared)
-    """))
+    """,
+        )
+    )
     assert out.startswith("shared 18"), out
 
 
@@ -181,7 +221,13 @@ def test_tabs_stay_exact_when_the_memory_of_last_minutes_forgets_and_merges(tmp_
     # memory of recent last minutes (store/window.py RecentLasts) merges every few hundred
     # keys and keeps at most 2,000: every tab still equals the raw events' computation, and
     # the per-minute counts of last occurrences equal those rebuilt from the events.
-    out = run_script(engine_script(tmp_path / "data", "forget", 20, ("a", "b"), """
+    out = run_script(
+        engine_script(
+            tmp_path / "data",
+            "forget",
+            20,
+            ("a", "b"),
+            """
         import random
         from livereport.store import window
         recent = store.recent_lasts()
@@ -207,7 +253,9 @@ def test_tabs_stay_exact_when_the_memory_of_last_minutes_forgets_and_merges(tmp_
         window.rebuild(store)
         assert minutes() == kept
         print("same", len(events))
-    """))
+    """,
+        )
+    )
     assert out.startswith("same ") and int(out.split()[1]) > 1000
 
 
@@ -217,13 +265,19 @@ def test_the_memory_of_last_minutes_answers_only_for_what_it_was_told() -> None:
     from livereport.store.window import RecentLasts
 
     def told(*entries: tuple[int, int, int]) -> None:
-        keys, checks, lasts = (np.array(column, dtype=t) for column, t in zip(
-            zip(*entries, strict=True), (np.uint64, np.uint32, np.uint32), strict=True))
+        keys, checks, lasts = (
+            np.array(column, dtype=t)
+            for column, t in zip(
+                zip(*entries, strict=True), (np.uint64, np.uint32, np.uint32), strict=True
+            )
+        )
         recent.keep(keys, checks, lasts)
 
     def asked(*entries: tuple[int, int]) -> list[int | None]:
-        keys, checks = (np.array(c, dtype=t) for c, t in zip(
-            zip(*entries, strict=True), (np.uint64, np.uint32), strict=True))
+        keys, checks = (
+            np.array(c, dtype=t)
+            for c, t in zip(zip(*entries, strict=True), (np.uint64, np.uint32), strict=True)
+        )
         known, lasts = recent.lookup(keys, checks)
         return [int(v) if k else None for k, v in zip(known, lasts, strict=True)]
 

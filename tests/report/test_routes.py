@@ -8,11 +8,19 @@ from urllib.parse import quote
 from conftest import Server, post
 
 
-def test_a_campaign_id_with_slashes_and_spaces_is_reachable(server: Server, keys: dict[str, str]) -> None:
+def test_a_campaign_id_with_slashes_and_spaces_is_reachable(
+    server: Server, keys: dict[str, str]
+) -> None:
     campaign = "spring/sale 2026?x=1#top"
     with server.client(keys["both"]) as client:
-        event = {"id": "slash-1", "time": datetime.now(UTC).isoformat(), "campaign": campaign,
-                 "channel": "email", "type": "sent", "profile": "p"}  # fmt: skip
+        event = {
+            "id": "slash-1",
+            "time": datetime.now(UTC).isoformat(),
+            "campaign": campaign,
+            "channel": "email",
+            "type": "sent",
+            "profile": "p",
+        }
         assert post(client, [event])["accepted"] == 1
         path = "/v1/campaigns/" + quote(campaign, safe="") + "/totals"
         response = client.get(path, params={"channel": "email"})

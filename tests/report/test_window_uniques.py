@@ -21,13 +21,22 @@ MINUTE = timedelta(minutes=1)
 
 
 def opened(
-    campaign: str, profile: str, ago: timedelta, execution: str = "", domain: str = "",
-    channel: str = "email", type_: str = "open",
-) -> dict[str, Any]:  # fmt: skip
+    campaign: str,
+    profile: str,
+    ago: timedelta,
+    execution: str = "",
+    domain: str = "",
+    channel: str = "email",
+    type_: str = "open",
+) -> dict[str, Any]:
     event: dict[str, Any] = {
-        "id": uuid.uuid4().hex, "time": (datetime.now(UTC) - ago).isoformat(),
-        "campaign": campaign, "channel": channel, "type": type_, "profile": profile,
-    }  # fmt: skip
+        "id": uuid.uuid4().hex,
+        "time": (datetime.now(UTC) - ago).isoformat(),
+        "campaign": campaign,
+        "channel": channel,
+        "type": type_,
+        "profile": profile,
+    }
     if execution:
         event["execution"] = execution
     if domain:
@@ -86,8 +95,9 @@ def check_edges(client: httpx.Client, campaign: str) -> None:
     assert statistics(client, campaign) == {"morning": 2, "evening": 2, "(total)": 3}
     # a.example: p-twice, p-many (20 h), p-edge; b.example: p-many only (p-old is outside).
     assert by_key(client, campaign, "recipient_domain", "unique_opens") == {
-        "a.example": 3, "b.example": 1,
-    }  # fmt: skip
+        "a.example": 3,
+        "b.example": 1,
+    }
 
 
 def test_a_profile_counts_once_when_seen_inside_the_window_and_not_when_only_before(
@@ -119,10 +129,15 @@ def test_an_event_dated_a_little_ahead_does_not_hide_earlier_occurrences(
     campaign = f"ahead-{uuid.uuid4().hex[:10]}"
     ahead = -3 * MINUTE  # three minutes in the future: accepted, not shown yet
     with server.client(keys["both"]) as client:
-        post(client, [
-            opened(campaign, "p-both", HOUR), opened(campaign, "p-both", ahead),
-            opened(campaign, "p-ahead", ahead), opened(campaign, "p-now", timedelta(0)),
-        ])  # fmt: skip
+        post(
+            client,
+            [
+                opened(campaign, "p-both", HOUR),
+                opened(campaign, "p-both", ahead),
+                opened(campaign, "p-ahead", ahead),
+                opened(campaign, "p-now", timedelta(0)),
+            ],
+        )
         # p-both and p-now; p-ahead has no occurrence in the window yet.
         assert totals(client, campaign)["unique_opens"] == 2
         assert totals(client, campaign)["opens"] == 2
@@ -141,9 +156,9 @@ def test_the_window_uniques_survive_a_restart(fresh_server: Server) -> None:
         assert totals(client, campaign)["unique_opens"] == 4
         assert totals(client, campaign, "evening")["unique_opens"] == 3
         assert by_key(client, campaign, "recipient_domain", "unique_opens") == {
-            "a.example": 3, "b.example": 2,
-        }  # fmt: skip
-
+            "a.example": 3,
+            "b.example": 2,
+        }
 
 
 # A database made before the window's tables (migrations 1 and 2), holding events over the
@@ -205,7 +220,9 @@ def test_an_existing_database_fills_the_window_tables_when_it_upgrades(tmp_path:
         "from livereport.store.chdb import ChdbStore\n"
         f"check_upgrade(ChdbStore(Path({str(tmp_path / 'data')!r})))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0 and "upgraded" in done.stdout, done.stderr[-3000:]
 
 

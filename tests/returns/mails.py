@@ -15,8 +15,10 @@ def _now() -> str:
 def original(campaign: str | None, profile: str | None) -> str:
     ids = ""
     if campaign and profile:
-        ids = (f"X-Livereport-Campaign: {campaign}\nX-Livereport-Profile: {profile}\n"
-               "X-Livereport-Execution: morning\n")  # fmt: skip
+        ids = (
+            f"X-Livereport-Campaign: {campaign}\nX-Livereport-Profile: {profile}\n"
+            "X-Livereport-Execution: morning\n"
+        )
     return (
         "From: Shop <news@shop.example>\nTo: <ana@example.com>\nSubject: Offers\n"
         f"Message-ID: <orig-{campaign}-{profile}@shop.example>\n{ids}"

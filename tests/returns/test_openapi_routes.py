@@ -26,6 +26,10 @@ def test_every_api_route_is_documented(server: Server, tmp_path: Path) -> None:
             if path != "/v1/openapi.json" and method.lower() not in document.get(path, {}):
                 missing.append(f"{method} {path}")
     assert not missing, f"not in the OpenAPI document: {missing}"
-    for path in ("/v1/returns", "/v1/returns/unattributed",
-                 "/v1/campaigns/{campaign}/bounces/{event_id}", "/v1/webhooks/{provider}/{org_token}"):  # fmt: skip
+    for path in (
+        "/v1/returns",
+        "/v1/returns/unattributed",
+        "/v1/campaigns/{campaign}/bounces/{event_id}",
+        "/v1/webhooks/{provider}/{org_token}",
+    ):
         assert all("200" in op["responses"] for op in document[path].values()), path

@@ -44,12 +44,18 @@ def email_totals(server: Server, campaign: str) -> dict[str, Any]:
         return metrics
 
 
-def test_import_reads_maildirs_and_mboxes_into_a_running_server(fresh_server: Server, tmp_path: Path) -> None:
+def test_import_reads_maildirs_and_mboxes_into_a_running_server(
+    fresh_server: Server, tmp_path: Path
+) -> None:
     verp = f"<{verp_address('ri-cli', 'p-9', 'bounce.shop.example')}>"
     folder = maildir(tmp_path / "Maildir", dsn("ri-1", "ri-cli", "p-1"), auto_reply("ri-2", verp))
-    box = mbox(tmp_path / "returns.mbox", arf("ri-3", "ri-cli", "p-3"), dsn("ri-4"), ordinary("ri-5"))
+    box = mbox(
+        tmp_path / "returns.mbox", arf("ri-3", "ri-cli", "p-3"), dsn("ri-4"), ordinary("ri-5")
+    )
     single = tmp_path / "one.eml"
-    single.write_bytes(dsn("ri-6", "ri-cli", "p-6", status="5.2.2", diagnostic="smtp; 552 5.2.2 Mailbox full"))
+    single.write_bytes(
+        dsn("ri-6", "ri-cli", "p-6", status="5.2.2", diagnostic="smtp; 552 5.2.2 Mailbox full")
+    )
     result = cli("returns", "import", str(folder), str(box), str(single), data=fresh_server.data)
     assert "6 returned mails: 4 accepted, 2 kept" in result.stderr
     again = cli("returns", "import", str(folder), data=fresh_server.data)
@@ -61,7 +67,9 @@ def test_import_reads_maildirs_and_mboxes_into_a_running_server(fresh_server: Se
     kept = [json.loads(line) for line in listed]
     assert sorted(k["kind"] for k in kept) == ["bounce", "other"]  # sent concurrently: any order
     bounce = next(k for k in kept if k["kind"] == "bounce")
-    raw = cli("returns", "unattributed", "--message", str(bounce["id"]), data=fresh_server.data).stdout
+    raw = cli(
+        "returns", "unattributed", "--message", str(bounce["id"]), data=fresh_server.data
+    ).stdout
     assert "Message-ID: <ri-4@mx.example.com>" in raw
 
 
@@ -99,10 +107,23 @@ def test_the_smtp_listener_stores_what_it_receives(fresh_server: Server, tmp_pat
     log = tmp_path / "smtp.log"
     with log.open("w") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "livereport", "returns", "smtp", "--listen", f"127.0.0.1:{port}",
-             "--url", fresh_server.url, "--key", key],
-            stdout=output, stderr=output, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "livereport",
+                "returns",
+                "smtp",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--url",
+                fresh_server.url,
+                "--key",
+                key,
+            ],
+            stdout=output,
+            stderr=output,
+            text=True,
+        )
     try:
         wait_for_port(port, process, log)
         with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:

@@ -55,9 +55,12 @@ def start_tenants(data: Path, env: dict[str, str] | None = None) -> Tenants:
     metadata = Metadata(data / "metadata.sqlite3")
     org_a, org_b = metadata.org(), metadata.create_org(ORG_B)
     for user, role, org in (
-        (ADMIN_A, "admin", org_a), (EDITOR_A, "editor", org_a), (VIEWER_A, "viewer", org_a),
-        (ADMIN_B, "admin", org_b), (EDITOR_B, "editor", org_b),
-    ):  # fmt: skip
+        (ADMIN_A, "admin", org_a),
+        (EDITOR_A, "editor", org_a),
+        (VIEWER_A, "viewer", org_a),
+        (ADMIN_B, "admin", org_b),
+        (EDITOR_B, "editor", org_b),
+    ):
         metadata.create_user(org, user[0], role, user[1])
     tenants = Tenants(server)
     tenants.keys = {
@@ -71,9 +74,14 @@ def start_tenants(data: Path, env: dict[str, str] | None = None) -> Tenants:
 
 def event(campaign: str, type_: str, channel: str = "email", **fields: Any) -> dict[str, Any]:
     return {
-        "id": uuid.uuid4().hex, "time": datetime.now(UTC).isoformat(), "campaign": campaign,
-        "type": type_, "channel": channel, "profile": f"p-{uuid.uuid4().hex[:8]}", **fields,
-    }  # fmt: skip
+        "id": uuid.uuid4().hex,
+        "time": datetime.now(UTC).isoformat(),
+        "campaign": campaign,
+        "type": type_,
+        "channel": channel,
+        "profile": f"p-{uuid.uuid4().hex[:8]}",
+        **fields,
+    }
 
 
 def send(client: httpx.Client, events: list[dict[str, Any]]) -> dict[str, Any]:

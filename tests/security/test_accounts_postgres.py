@@ -36,7 +36,10 @@ def test_sign_in_failures_lock_and_unlock(metadata: Metadata) -> None:
     org = metadata.create_org("a")
     user = metadata.create_user(org, "ann@a.example", "viewer", "password-1234")
     now = time.time()
-    assert [metadata.record_failed_sign_in(user.email, now, 3, 60) for _ in range(2)] == [None, None]
+    assert [metadata.record_failed_sign_in(user.email, now, 3, 60) for _ in range(2)] == [
+        None,
+        None,
+    ]
     until = metadata.record_failed_sign_in(user.email, now, 3, 60)
     assert until == pytest.approx(now + 60)
     assert metadata.sign_in_lock(user.email, now) == pytest.approx(now + 60)
@@ -85,7 +88,10 @@ def test_passwords_sessions_and_invitation_claims(metadata: Metadata) -> None:
         metadata.reset_password(other, user.id, "password-9999")  # another org's admin
     metadata.record_failed_sign_in(user.email, time.time(), 1, 60)
     assert metadata.reset_password(org, user.id, "password-9999") == 1
-    assert metadata.find_session("kept") is None and metadata.sign_in_lock(user.email, time.time()) is None
+    assert (
+        metadata.find_session("kept") is None
+        and metadata.sign_in_lock(user.email, time.time()) is None
+    )
     with pytest.raises(BadRequest, match="at least 10"):
         metadata.set_password(user.id, "short")
     token, _ = metadata.create_invite(org, "guest@a.example", "viewer", days=1)

@@ -27,8 +27,16 @@ HTTPS_PROXY = {**CSRF, "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.1
 
 def _server(path: Path, **env: str) -> Server:
     server = Server(path / "data", env=env).start()
-    cli("users", "create", EMAIL, "--role", "editor", "--password-stdin", data=server.data,
-        stdin=PASSWORD)  # fmt: skip
+    cli(
+        "users",
+        "create",
+        EMAIL,
+        "--role",
+        "editor",
+        "--password-stdin",
+        data=server.data,
+        stdin=PASSWORD,
+    )
     return server
 
 
@@ -74,8 +82,14 @@ def _cookie_flags(response: httpx.Response) -> list[str]:
 
 
 def test_a_cookie_set_over_https_is_secure() -> None:
-    scope = {"type": "http", "scheme": "https", "method": "POST", "path": "/v1/signin",
-             "headers": [(b"host", b"reports.example.com")], "server": ("10.0.0.1", 443)}  # fmt: skip
+    scope = {
+        "type": "http",
+        "scheme": "https",
+        "method": "POST",
+        "path": "/v1/signin",
+        "headers": [(b"host", b"reports.example.com")],
+        "server": ("10.0.0.1", 443),
+    }
     response = Response()
     _set_cookie(response, Request(scope), "token")
     assert "Secure" in _cookie_flags(httpx.Response(200, headers=response.headers.raw))
@@ -85,18 +99,25 @@ def test_https_at_a_trusted_proxy_makes_the_cookie_secure(behind_proxy: Server) 
     signin = _sign_in(behind_proxy, HTTPS_PROXY)
     assert signin.status_code == 200, signin.text
     assert "Secure" in _cookie_flags(signin)
-    signout = httpx.post(f"{behind_proxy.url}/v1/signout", headers=HTTPS_PROXY,
-                         cookies={COOKIE: signin.cookies[COOKIE]})  # fmt: skip
+    signout = httpx.post(
+        f"{behind_proxy.url}/v1/signout",
+        headers=HTTPS_PROXY,
+        cookies={COOKIE: signin.cookies[COOKIE]},
+    )
     assert "Secure" in _cookie_flags(signout)
 
 
-def test_plain_http_at_a_trusted_proxy_keeps_the_cookie_usable_over_http(behind_proxy: Server) -> None:  # fmt: skip
+def test_plain_http_at_a_trusted_proxy_keeps_the_cookie_usable_over_http(
+    behind_proxy: Server,
+) -> None:
     signin = _sign_in(behind_proxy, {**HTTPS_PROXY, "X-Forwarded-Proto": "http"})
     assert signin.status_code == 200, signin.text
     assert "Secure" not in _cookie_flags(signin)
 
 
-def test_behind_a_trusted_proxy_each_browser_address_is_throttled_on_its_own(behind_proxy: Server) -> None:  # fmt: skip
+def test_behind_a_trusted_proxy_each_browser_address_is_throttled_on_its_own(
+    behind_proxy: Server,
+) -> None:
     def sign_in(address: str, email: str) -> int:
         headers = {**CSRF, "X-Forwarded-For": address}
         return _sign_in(behind_proxy, headers, f"{email}@example.com").status_code
@@ -111,7 +132,9 @@ def test_forwarded_headers_from_an_address_not_trusted_change_nothing(no_proxy: 
     assert "Secure" not in _cookie_flags(signin)
 
 
-def test_a_forged_forwarded_address_does_not_dodge_the_sign_in_throttle(strict_no_proxy: Server) -> None:  # fmt: skip
+def test_a_forged_forwarded_address_does_not_dodge_the_sign_in_throttle(
+    strict_no_proxy: Server,
+) -> None:
     server = strict_no_proxy
     for n in range(2):  # unknown accounts, so that only the address adds up
         headers = {**CSRF, "X-Forwarded-For": f"198.51.100.{n}"}
@@ -128,11 +151,21 @@ def test_a_trusted_proxy_that_could_never_match_is_refused(value: str) -> None:
 
 def test_a_server_with_such_a_proxy_does_not_start(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "livereport", "serve", "--data", str(tmp_path / "data"),
-         "--port", str(free_port())],
-        capture_output=True, text=True, timeout=20,
+        [
+            sys.executable,
+            "-m",
+            "livereport",
+            "serve",
+            "--data",
+            str(tmp_path / "data"),
+            "--port",
+            str(free_port()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
         env={**os.environ, "LIVEREPORT_TRUSTED_PROXIES": "10.0.0.5,proxy.internal"},
-    )  # fmt: skip
+    )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "livereport: LIVEREPORT_TRUSTED_PROXIES='10.0.0.5,proxy.internal' is not valid: "

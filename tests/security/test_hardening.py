@@ -39,17 +39,25 @@ def _peak_rss_mb(site: Tenants) -> float:
 
 def _bomb(encoding: str, size: int = GIB) -> bytes:
     zero = bytes(MIB)
-    packer = zlib.compressobj(9, zlib.DEFLATED, 31) if encoding == "gzip" else zstandard.ZstdCompressor().compressobj()
+    packer = (
+        zlib.compressobj(9, zlib.DEFLATED, 31)
+        if encoding == "gzip"
+        else zstandard.ZstdCompressor().compressobj()
+    )
     return b"".join([*(packer.compress(zero) for _ in range(size // MIB)), packer.flush()])
 
 
 def _post(site: Tenants, body: bytes, **headers: str) -> httpx.Response:
     with site.key_client("a") as client:
-        return client.post("/v1/events", content=body, headers={"Content-Type": "application/json", **headers})
+        return client.post(
+            "/v1/events", content=body, headers={"Content-Type": "application/json", **headers}
+        )
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "zstd"])
-def test_a_1_gib_compression_bomb_is_refused_with_bounded_memory(site: Tenants, encoding: str) -> None:
+def test_a_1_gib_compression_bomb_is_refused_with_bounded_memory(
+    site: Tenants, encoding: str
+) -> None:
     bomb = _bomb(encoding)
     assert len(bomb) < 2 * MIB  # 1 GiB of zeros, about 1 MB of gzip, 32 KB of zstd
     _post(site, json.dumps([event("warm-up", "sent")]).encode())  # the usual working set
@@ -77,7 +85,9 @@ def test_a_10_mb_json_string_is_refused_with_413(site: Tenants) -> None:
         yield b'"}]'
 
     with site.key_client("a") as client:
-        streamed = client.post("/v1/events", content=chunks(), headers={"Content-Type": "application/json"})
+        streamed = client.post(
+            "/v1/events", content=chunks(), headers={"Content-Type": "application/json"}
+        )
     assert streamed.status_code == 413
 
 
@@ -94,7 +104,9 @@ def test_a_10_mb_json_string_is_refused_with_413(site: Tenants) -> None:
         (b"[1e999999999]", "application/json", ""),
     ],
 )
-def test_malformed_bodies_get_a_clear_400(site: Tenants, body: bytes, content_type: str, expected: str) -> None:
+def test_malformed_bodies_get_a_clear_400(
+    site: Tenants, body: bytes, content_type: str, expected: str
+) -> None:
     response = _post(site, body, **{"Content-Type": content_type})
     assert response.status_code in (200, 400), response.text
     message = response.text
@@ -106,14 +118,25 @@ def test_malformed_bodies_get_a_clear_400(site: Tenants, body: bytes, content_ty
 @pytest.mark.parametrize(
     "fields",
     [
-        {"time": 1e308}, {"time": -1e308}, {"time": 10**40}, {"time": "99999-01-01T00:00:00Z"},
-        {"smtp": {"code": 10**50}}, {"smtp": {"code": -(10**50)}}, {"smtp": {"code": 1e308}},
-        {"smtp": {"diagnostic": "d" * 100_000}}, {"id": "x" * 100_000}, {"campaign": "c" * 100_000},
-        {"id": "a\u0000b"}, {"profile": ""}, {"channel": {"nested": [[[[]]]]}},
+        {"time": 1e308},
+        {"time": -1e308},
+        {"time": 10**40},
+        {"time": "99999-01-01T00:00:00Z"},
+        {"smtp": {"code": 10**50}},
+        {"smtp": {"code": -(10**50)}},
+        {"smtp": {"code": 1e308}},
+        {"smtp": {"diagnostic": "d" * 100_000}},
+        {"id": "x" * 100_000},
+        {"campaign": "c" * 100_000},
+        {"id": "a\u0000b"},
+        {"profile": ""},
+        {"channel": {"nested": [[[[]]]]}},
         {"reason": "r" * 1_000_000},
     ],
 )
-def test_hostile_event_fields_are_rejected_with_a_reason(site: Tenants, fields: dict[str, object]) -> None:
+def test_hostile_event_fields_are_rejected_with_a_reason(
+    site: Tenants, fields: dict[str, object]
+) -> None:
     sent = {**event("hostile", "bounce"), **fields}
     response = _post(site, json.dumps([sent]).encode())
     assert response.status_code == 200, response.text
@@ -127,7 +150,9 @@ def test_oversized_headers_and_urls_are_refused(site: Tenants) -> None:
     with site.key_client("a") as client:
         big = client.get("/v1/campaigns", headers={"X-Padding": "a" * 40_000})
         many = client.get("/v1/campaigns", headers={f"X-H{i}": "1" for i in range(150)})
-        long_url = client.get("/v1/campaigns/" + "c" * 9000 + "/totals", params={"channel": "email"})
+        long_url = client.get(
+            "/v1/campaigns/" + "c" * 9000 + "/totals", params={"channel": "email"}
+        )
     assert big.status_code == 431 and "headers are too large" in big.json()["error"]
     assert many.status_code == 431
     assert long_url.status_code == 414 and "URL" in long_url.json()["error"]

@@ -35,8 +35,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
 @pytest.fixture(scope="module")
 def event_ids(site: Tenants) -> dict[str, str]:
     """The ids of org a's stored events that routes name, by the route's kind of event."""
-    bounce = event(CAMPAIGN, "bounce", smtp={"status": "5.1.1", "code": 550,
-                   "diagnostic": "550 5.1.1 <x@a.example>: user unknown"})  # fmt: skip
+    bounce = event(
+        CAMPAIGN,
+        "bounce",
+        smtp={
+            "status": "5.1.1",
+            "code": 550,
+            "diagnostic": "550 5.1.1 <x@a.example>: user unknown",
+        },
+    )
     opened = event(CAMPAIGN, "open")
     with site.key_client("a") as a:
         result = send(a, [event(CAMPAIGN, "sent"), event(CAMPAIGN, "delivered"), opened, bounce])
@@ -46,7 +53,9 @@ def event_ids(site: Tenants) -> dict[str, str]:
     return {"bounces": str(bounce["id"]), "engagements": str(opened["id"])}
 
 
-def _campaign_requests(site: Tenants, campaign: str, ids: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
+def _campaign_requests(
+    site: Tenants, campaign: str, ids: dict[str, str]
+) -> list[tuple[str, dict[str, str]]]:
     """(path, query) of every GET route of the OpenAPI document that names a campaign."""
     document = httpx.get(f"{site.url}/v1/openapi.json").json()
     found = []
@@ -78,7 +87,9 @@ def _get(client: httpx.Client, path: str, query: dict[str, str]) -> tuple[int, A
         return response.status_code, None
 
 
-def test_every_campaign_route_answers_404_to_another_org(site: Tenants, event_ids: dict[str, str]) -> None:
+def test_every_campaign_route_answers_404_to_another_org(
+    site: Tenants, event_ids: dict[str, str]
+) -> None:
     requests = _campaign_requests(site, CAMPAIGN, event_ids)
     never = dict(_campaign_requests(site, NEVER, event_ids))
     with ExitStack() as stack:
@@ -144,7 +155,9 @@ def test_the_admin_api_never_reaches_another_orgs_users_or_keys(site: Tenants) -
             audit = client.get("/v1/admin/audit").json()["entries"]
             assert not any(ADMIN_A[0] in e["actor"] for e in audit)
     with site.signed_in(ADMIN_A) as a_admin:
-        after = next(u for u in a_admin.get("/v1/admin/users").json()["users"] if u["id"] == editor_a["id"])
+        after = next(
+            u for u in a_admin.get("/v1/admin/users").json()["users"] if u["id"] == editor_a["id"]
+        )
         assert after["role"] == "editor" and after["disabled"] is False
         assert a_admin.get("/v1/admin/keys").json()["keys"][0]["revoked"] is None
 
@@ -177,10 +190,13 @@ class _Unreachable:
         ("SELECT campaign FROM {db}.campaigns WHERE org = %(org)s", {"org": "1"}),
         ("SELECT campaign FROM {db}.campaigns WHERE org = %(org)s", {"org": 0}),
         ("SELECT campaign FROM {db}.campaigns WHERE org = %(org)s", {"org": True}),
-        ("SELECT sum(events) FROM {db}.minute_counts WHERE campaign = %(campaign)s", {"org": 1, "campaign": "c"}),
+        (
+            "SELECT sum(events) FROM {db}.minute_counts WHERE campaign = %(campaign)s",
+            {"org": 1, "campaign": "c"},
+        ),
         ("SELECT * FROM {db}.events", {"org": 1}),
     ],
-)  # fmt: skip
+)
 def test_the_report_layer_refuses_a_query_without_an_org(sql: str, params: Any) -> None:
     with pytest.raises(MissingOrg):
         TenantStore(_Unreachable()).execute(sql, params)
@@ -188,7 +204,10 @@ def test_the_report_layer_refuses_a_query_without_an_org(sql: str, params: Any) 
 
 def test_reports_for_no_org_never_reach_the_engine() -> None:
     reports = Reports(TenantStore(_Unreachable()))
-    for ask in (lambda: reports.campaigns(0), lambda: reports.totals(0, CAMPAIGN, "email"),
-                lambda: reports.report(0, CAMPAIGN, "campaign")):  # fmt: skip
+    for ask in (
+        lambda: reports.campaigns(0),
+        lambda: reports.totals(0, CAMPAIGN, "email"),
+        lambda: reports.report(0, CAMPAIGN, "campaign"),
+    ):
         with pytest.raises(MissingOrg):
             ask()

@@ -61,7 +61,9 @@ def test_twenty_wrong_passwords_lock_the_account_until_the_lock_ends(site: Tenan
     (line,) = [row for row in listed.splitlines() if email in row]
     assert line.split("\t")[-1].startswith("20")  # the lock's end, a date in this century
     with site.signed_in(ADMIN_A) as admin:
-        assert any(e["action"] == "user.locked" for e in admin.get("/v1/admin/audit").json()["entries"])
+        assert any(
+            e["action"] == "user.locked" for e in admin.get("/v1/admin/audit").json()["entries"]
+        )
     # The lock ends by itself: seen from a moment after its end, it is gone.
     metadata = Metadata(site.server.data / "metadata.sqlite3")
     until = metadata.sign_in_lock(email, time.time())

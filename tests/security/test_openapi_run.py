@@ -73,9 +73,17 @@ def _value(schema: dict[str, Any], name: str = "") -> st.SearchStrategy[Any]:
         valid = st.lists(_value(schema.get("items", {})), max_size=3)
     elif schema.get("type") == "object":
         valid = st.fixed_dictionaries(
-            {name: _value(sub, name) for name, sub in schema.get("properties", {}).items() if name in schema.get("required", [])},
-            optional={name: _value(sub, name) for name, sub in schema.get("properties", {}).items() if name not in schema.get("required", [])},
-        )  # fmt: skip
+            {
+                name: _value(sub, name)
+                for name, sub in schema.get("properties", {}).items()
+                if name in schema.get("required", [])
+            },
+            optional={
+                name: _value(sub, name)
+                for name, sub in schema.get("properties", {}).items()
+                if name not in schema.get("required", [])
+            },
+        )
     elif name.endswith("email"):
         valid = st.emails()
     else:
@@ -84,11 +92,16 @@ def _value(schema: dict[str, Any], name: str = "") -> st.SearchStrategy[Any]:
 
 
 def _path_value(name: str, schema: dict[str, Any]) -> st.SearchStrategy[str]:
-    known = {"campaign": [CAMPAIGN, "unknown-campaign"], "tab": ["campaign", "email", "nope"],
-             "provider": ["mailgun", "ses", "nope"]}.get(name, ["999"])  # fmt: skip
+    known = {
+        "campaign": [CAMPAIGN, "unknown-campaign"],
+        "tab": ["campaign", "email", "nope"],
+        "provider": ["mailgun", "ses", "nope"],
+    }.get(name, ["999"])
     # No real user or key id: the run must not disable its own admin or revoke its own keys.
-    return st.sampled_from(known[:1]) | st.sampled_from(known) | st.text(
-        st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=20
+    return (
+        st.sampled_from(known[:1])
+        | st.sampled_from(known)
+        | st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=20)
     )
 
 
@@ -98,9 +111,15 @@ def calls(draw: st.DrawFn, operations: list[tuple[str, str, dict[str, Any]]]) ->
     path, query = template, {}
     for p in operation.get("parameters", []):
         if p["in"] == "path":
-            path = path.replace("{" + p["name"] + "}", quote(draw(_path_value(p["name"], p["schema"])), safe=""))
+            path = path.replace(
+                "{" + p["name"] + "}", quote(draw(_path_value(p["name"], p["schema"])), safe="")
+            )
         elif p["in"] == "query" and (p.get("required") or draw(st.booleans())):
-            value = draw(st.sampled_from(["sent", "delivered,open_rate"])) if p["name"] == "metrics" and draw(st.integers(0, 3)) else draw(_value(p["schema"]))
+            value = (
+                draw(st.sampled_from(["sent", "delivered,open_rate"]))
+                if p["name"] == "metrics" and draw(st.integers(0, 3))
+                else draw(_value(p["schema"]))
+            )
             # Now and then a required one is missing (hypothesis prefers 0: "present").
             if value is not None and draw(st.integers(0, 9)) < 9:
                 query[p["name"]] = str(value).lower() if isinstance(value, bool) else str(value)
@@ -115,15 +134,26 @@ def calls(draw: st.DrawFn, operations: list[tuple[str, str, dict[str, Any]]]) ->
             body = draw(st.binary(max_size=300))
     elif method in ("post", "put"):
         media, body = "application/json", json.dumps(draw(_value({"type": "object"}))).encode()
-    credential = draw(st.sampled_from(["a_admin"] * 3 + ["session"] * 3 + ["none", "a", "b", "bogus"]))
-    return {"method": method, "template": template, "path": path, "query": query,
-            "body": body, "media": media, "credential": credential}  # fmt: skip
+    credential = draw(
+        st.sampled_from(["a_admin"] * 3 + ["session"] * 3 + ["none", "a", "b", "bogus"])
+    )
+    return {
+        "method": method,
+        "template": template,
+        "path": path,
+        "query": query,
+        "body": body,
+        "media": media,
+        "credential": credential,
+    }
 
 
 def _check(call: dict[str, Any], operation: dict[str, Any], response: httpx.Response) -> None:
     where = f"{call['method'].upper()} {call['path']} {call['query']} → {response.status_code}"
     assert response.status_code < 500, f"{where}: {response.text[:300]}"
-    documented = operation["responses"].get(str(response.status_code)) or operation["responses"].get("default")
+    documented = operation["responses"].get(str(response.status_code)) or operation[
+        "responses"
+    ].get("default")
     assert documented is not None, f"{where}: status not in the document"
     media = response.headers.get("content-type", "").split(";")[0].strip()
     content = documented.get("content")
@@ -139,14 +169,19 @@ def _check(call: dict[str, Any], operation: dict[str, Any], response: httpx.Resp
 def test_every_operation_answers_as_documented(site: Tenants, document: dict[str, Any]) -> None:
     operations = _operations(document)
     headers = {
-        "none": {}, "bogus": {"Authorization": "Bearer lr_not-a-key"},
+        "none": {},
+        "bogus": {"Authorization": "Bearer lr_not-a-key"},
         **{name: {"Authorization": f"Bearer {site.keys[name]}"} for name in ("a", "a_admin", "b")},
-    }  # fmt: skip
+    }
     with site.signed_in(ADMIN_A) as session, httpx.Client(base_url=site.url, timeout=60) as plain:
-
         # derandomize: the same calls on every run, so CI stays reproducible.
-        @settings(max_examples=600, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
+        @settings(
+            max_examples=600,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        )
         @given(calls(operations))
         def run(call: dict[str, Any]) -> None:
             if call["template"] == "/v1/signout" and call["credential"] == "session":
@@ -157,8 +192,13 @@ def test_every_operation_answers_as_documented(site: Tenants, document: dict[str
                 extra = {**extra, "Content-Type": call["media"]}
             if call["credential"] == "session" and call["method"] != "get":
                 extra = {**extra, **CSRF}
-            request = client.build_request(call["method"].upper(), call["path"], params=call["query"],
-                                           content=call["body"], headers=extra)  # fmt: skip
+            request = client.build_request(
+                call["method"].upper(),
+                call["path"],
+                params=call["query"],
+                content=call["body"],
+                headers=extra,
+            )
             response = client.send(request, stream=True)
             try:
                 if response.headers.get("content-type", "").startswith("text/event-stream"):

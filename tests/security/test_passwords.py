@@ -34,7 +34,9 @@ def _metadata(site: Tenants) -> Metadata:
     return Metadata(site.server.data / "metadata.sqlite3")
 
 
-def _new_user(site: Tenants, role: str = "editor", org: str | None = None) -> tuple[int, tuple[str, str]]:
+def _new_user(
+    site: Tenants, role: str = "editor", org: str | None = None
+) -> tuple[int, tuple[str, str]]:
     """A user of their own for one test (the tenants' users stay as they are)."""
     metadata = _metadata(site)
     user = (f"{role}-{uuid.uuid4().hex[:8]}@a.example", f"{role}-password-{uuid.uuid4().hex[:6]}")
@@ -43,7 +45,9 @@ def _new_user(site: Tenants, role: str = "editor", org: str | None = None) -> tu
 
 
 def _sign_in(site: Tenants, user: tuple[str, str]) -> httpx.Response:
-    return httpx.post(f"{site.url}/v1/signin", json={"email": user[0], "password": user[1]}, headers=CSRF)
+    return httpx.post(
+        f"{site.url}/v1/signin", json={"email": user[0], "password": user[1]}, headers=CSRF
+    )
 
 
 @contextmanager
@@ -65,8 +69,14 @@ def _audit(site: Tenants) -> list[dict[str, str]]:
 def test_a_user_changes_their_password_and_their_other_sessions_end(site: Tenants) -> None:
     _, user = _new_user(site, "viewer")
     new = "a-brand-new-password"
-    with _session(site, user) as here, _session(site, user) as elsewhere, _session(site, user) as third:
-        changed = here.post("/v1/me/password", json={"current_password": user[1], "new_password": new})
+    with (
+        _session(site, user) as here,
+        _session(site, user) as elsewhere,
+        _session(site, user) as third,
+    ):
+        changed = here.post(
+            "/v1/me/password", json={"current_password": user[1], "new_password": new}
+        )
         assert changed.status_code == 200, changed.text
         assert changed.json() == {"email": user[0], "changed": True, "other_sessions_ended": 2}
         assert here.get("/v1/me").status_code == 200  # the session that changed it goes on
@@ -82,7 +92,9 @@ def test_a_user_changes_their_password_and_their_other_sessions_end(site: Tenant
     assert latest["address"] == "127.0.0.1"
 
 
-def test_a_password_change_needs_the_session_the_header_and_the_current_password(site: Tenants) -> None:
+def test_a_password_change_needs_the_session_the_header_and_the_current_password(
+    site: Tenants,
+) -> None:
     _, user = _new_user(site)
     body = {"current_password": user[1], "new_password": "another-good-password"}
     assert httpx.post(f"{site.url}/v1/me/password", json=body, headers=CSRF).status_code == 401
@@ -91,12 +103,20 @@ def test_a_password_change_needs_the_session_the_header_and_the_current_password
     assert refused.status_code == 401 and "sign in" in refused.json()["error"]
     with _session(site, user) as client:
         forged = client.post("/v1/me/password", json=body, headers={"X-Requested-With": ""})
-        assert forged.status_code == 403 and "X-Requested-With: livereport" in forged.json()["error"]
+        assert (
+            forged.status_code == 403 and "X-Requested-With: livereport" in forged.json()["error"]
+        )
         cases = [
-            ({**body, "current_password": "not-my-password"}, "current_password: this is not your current password"),
+            (
+                {**body, "current_password": "not-my-password"},
+                "current_password: this is not your current password",
+            ),
             ({**body, "new_password": "short"}, "new_password: expected at least 10 characters"),
             ({**body, "new_password": user[1]}, "new_password: it is your current password"),
-            ({"current_password": user[1]}, 'missing required field `new_password`; expected JSON {"current_password"'),
+            (
+                {"current_password": user[1]},
+                'missing required field `new_password`; expected JSON {"current_password"',
+            ),
             ({**body, "extra": 1}, "unknown field `extra`"),
             ([], "expected JSON"),
         ]
@@ -115,7 +135,9 @@ def test_wrong_current_passwords_are_throttled_like_sign_ins(tmp_path: Path) -> 
     try:
         with tenants.signed_in(EDITOR_A) as client:
             wrong = {"current_password": "guess-number-one", "new_password": "taken-over-password"}
-            assert [client.post("/v1/me/password", json=wrong).status_code for _ in range(3)] == [400] * 3
+            assert [client.post("/v1/me/password", json=wrong).status_code for _ in range(3)] == [
+                400
+            ] * 3
             right = {**wrong, "current_password": EDITOR_A[1]}
             throttled = client.post("/v1/me/password", json=right)
             assert throttled.status_code == 429 and "try again in" in throttled.json()["error"]
@@ -134,7 +156,12 @@ def test_an_admin_resets_a_password_and_every_session_of_the_user_ends(site: Ten
     with _session(site, user) as one, _session(site, user) as two, site.signed_in(ADMIN_A) as admin:
         reset = admin.post(f"/v1/admin/users/{user_id}/password", json={"password": chosen})
         assert reset.status_code == 200, reset.text
-        assert reset.json() == {"id": user_id, "email": user[0], "generated": False, "sessions_ended": 2}
+        assert reset.json() == {
+            "id": user_id,
+            "email": user[0],
+            "generated": False,
+            "sessions_ended": 2,
+        }
         for ended in (one, two):
             assert ended.get("/v1/me").status_code == 401
             assert ended.get("/v1/campaigns").status_code == 401
@@ -193,7 +220,9 @@ def test_only_admins_of_the_users_org_reset_passwords(site: Tenants) -> None:
         assert answer.status_code == 403 and "lacks the admin scope" in answer.json()["error"]
         assert httpx.post(f"{site.url}{path}", json=body).status_code == 401
         with httpx.Client(base_url=site.url, timeout=60) as no_header:
-            signin = no_header.post("/v1/signin", json={"email": ADMIN_A[0], "password": ADMIN_A[1]}, headers=CSRF)
+            signin = no_header.post(
+                "/v1/signin", json={"email": ADMIN_A[0], "password": ADMIN_A[1]}, headers=CSRF
+            )
             assert signin.status_code == 200
             forged = no_header.post(path, json=body)  # a cross-site form: no header
         assert forged.status_code == 403 and "X-Requested-With" in forged.json()["error"]
@@ -205,13 +234,32 @@ def test_only_admins_of_the_users_org_reset_passwords(site: Tenants) -> None:
 def test_bad_resets_say_what_is_expected(site: Tenants) -> None:
     user_id, _ = _new_user(site)
     with site.signed_in(ADMIN_A) as admin:
-        me = next(u for u in admin.get("/v1/admin/users").json()["users"] if u["email"] == ADMIN_A[0])
-        own = admin.post(f"/v1/admin/users/{me['id']}/password", json={"password": "my-own-new-password"})
+        me = next(
+            u for u in admin.get("/v1/admin/users").json()["users"] if u["email"] == ADMIN_A[0]
+        )
+        own = admin.post(
+            f"/v1/admin/users/{me['id']}/password", json={"password": "my-own-new-password"}
+        )
         assert own.status_code == 400 and "POST /v1/me/password" in own.json()["error"]
         cases = [
-            (f"/v1/admin/users/{user_id}/password", {"password": "short"}, 400, "password: expected at least 10 characters"),
-            (f"/v1/admin/users/{user_id}/password", {"pasword": "a-long-password"}, 400, 'unknown field `pasword`; expected JSON {"password"?'),
-            (f"/v1/admin/users/{user_id}/password", {"password": 12345678901}, 400, "Expected `str`, got `int`"),
+            (
+                f"/v1/admin/users/{user_id}/password",
+                {"password": "short"},
+                400,
+                "password: expected at least 10 characters",
+            ),
+            (
+                f"/v1/admin/users/{user_id}/password",
+                {"pasword": "a-long-password"},
+                400,
+                'unknown field `pasword`; expected JSON {"password"?',
+            ),
+            (
+                f"/v1/admin/users/{user_id}/password",
+                {"password": 12345678901},
+                400,
+                "Expected `str`, got `int`",
+            ),
             ("/v1/admin/users/abc/password", {}, 404, "ids are whole numbers"),
             ("/v1/admin/users/999999/password", {}, 404, "has no user 999999"),
         ]
@@ -227,7 +275,10 @@ def test_a_reset_ends_an_open_live_stream(site: Tenants) -> None:
     with site.key_client("a") as key:
         send(key, [event(campaign, "sent")])
     user_id, user = _new_user(site, "viewer")
-    with _session(site, user) as viewer, viewer.stream("GET", f"/v1/campaigns/{campaign}/live", timeout=60) as live:
+    with (
+        _session(site, user) as viewer,
+        viewer.stream("GET", f"/v1/campaigns/{campaign}/live", timeout=60) as live,
+    ):
         assert live.status_code == 200
         lines = live.iter_lines()
         assert any(line == "event: report" for line in lines)
@@ -259,12 +310,22 @@ def test_the_command_line_resets_a_password_from_the_data_directory(site: Tenant
     assert f"password of {user[0]} reset; 1 sessions ended" in made.stderr
     assert _sign_in(site, (user[0], printed)).status_code == 200
     chosen = "typed-on-stdin-1"
-    quiet = cli("users", "reset-password", user[0], "--password-stdin", data=data, stdin=chosen + "\n")
+    quiet = cli(
+        "users", "reset-password", user[0], "--password-stdin", data=data, stdin=chosen + "\n"
+    )
     assert quiet.stdout == ""  # a chosen password is never echoed
     assert _sign_in(site, (user[0], chosen)).status_code == 200
     latest = _audit(site)[0]
     assert latest["action"] == "user.password.reset" and latest["actor"].startswith("command line")
-    short = cli("users", "reset-password", user[0], "--password-stdin", data=data, stdin="short\n", check=False)
+    short = cli(
+        "users",
+        "reset-password",
+        user[0],
+        "--password-stdin",
+        data=data,
+        stdin="short\n",
+        check=False,
+    )
     assert short.returncode == 1 and "password: expected at least 10 characters" in short.stderr
     missing = cli("users", "reset-password", "nobody@a.example", data=data, check=False)
     assert missing.returncode == 1 and "has no user 'nobody@a.example'" in missing.stderr
@@ -307,30 +368,59 @@ def test_an_invitation_is_checked_then_accepted_once(site: Tenants) -> None:
     assert made["link"] == f"{site.url}/invite#{token}"
     check = httpx.post(f"{site.url}/v1/invites/check", json={"token": token})
     assert check.status_code == 200, check.text
-    assert {k: check.json()[k] for k in ("email", "role", "org")} == {"email": email, "role": "viewer", "org": "default"}
-    accepted = httpx.post(f"{site.url}/v1/invites/accept", json={"token": token, "password": "invited-password-1"})
+    assert {k: check.json()[k] for k in ("email", "role", "org")} == {
+        "email": email,
+        "role": "viewer",
+        "org": "default",
+    }
+    accepted = httpx.post(
+        f"{site.url}/v1/invites/accept", json={"token": token, "password": "invited-password-1"}
+    )
     assert accepted.status_code == 200, accepted.text
     for route in ("check", "accept"):
-        used = httpx.post(f"{site.url}/v1/invites/{route}", json={"token": token, **({"password": "takeover-password"} if route == "accept" else {})})
+        used = httpx.post(
+            f"{site.url}/v1/invites/{route}",
+            json={
+                "token": token,
+                **({"password": "takeover-password"} if route == "accept" else {}),
+            },
+        )
         assert used.status_code == 404
-        assert "already used on" in used.json()["error"] and f"sign in at /signin as {email}" in used.json()["error"]
+        assert (
+            "already used on" in used.json()["error"]
+            and f"sign in at /signin as {email}" in used.json()["error"]
+        )
     assert _sign_in(site, (email, "invited-password-1")).status_code == 200
 
 
 def test_unknown_and_expired_invitations_say_so(site: Tenants) -> None:
     metadata = _metadata(site)
-    late, _ = metadata.create_invite(metadata.org(), f"late-{uuid.uuid4().hex[:6]}@a.example", "viewer", days=-1)
+    late, _ = metadata.create_invite(
+        metadata.org(), f"late-{uuid.uuid4().hex[:6]}@a.example", "viewer", days=-1
+    )
     answers = {
         "expired": httpx.post(f"{site.url}/v1/invites/check", json={"token": late}),
         "unknown": httpx.post(f"{site.url}/v1/invites/check", json={"token": "inv_not-a-real-one"}),
-        "long": httpx.post(f"{site.url}/v1/invites/accept", json={"token": "inv_" + "x" * 5000, "password": "long-enough-1"}),
-        "expired accept": httpx.post(f"{site.url}/v1/invites/accept", json={"token": late, "password": "long-enough-1"}),
+        "long": httpx.post(
+            f"{site.url}/v1/invites/accept",
+            json={"token": "inv_" + "x" * 5000, "password": "long-enough-1"},
+        ),
+        "expired accept": httpx.post(
+            f"{site.url}/v1/invites/accept", json={"token": late, "password": "long-enough-1"}
+        ),
     }
-    assert all(a.status_code == 404 for a in answers.values()), {k: a.text for k, a in answers.items()}
-    assert "expired on" in answers["expired"].json()["error"] and "ask an admin" in answers["expired"].json()["error"]
+    assert all(a.status_code == 404 for a in answers.values()), {
+        k: a.text for k, a in answers.items()
+    }
+    assert (
+        "expired on" in answers["expired"].json()["error"]
+        and "ask an admin" in answers["expired"].json()["error"]
+    )
     assert "expired on" in answers["expired accept"].json()["error"]
     for name in ("unknown", "long"):
-        assert "unknown: check that the link or the token is complete" in answers[name].json()["error"]
+        assert (
+            "unknown: check that the link or the token is complete" in answers[name].json()["error"]
+        )
     bad = httpx.post(f"{site.url}/v1/invites/check", json={"token": 5})
     assert bad.status_code == 400 and 'expected JSON {"token": "inv_…"}' in bad.json()["error"]
 
@@ -339,12 +429,17 @@ def test_a_short_password_keeps_the_invitation_open(site: Tenants) -> None:
     email = f"patient-{uuid.uuid4().hex[:6]}@a.example"
     token = _invite(site, email)["token"]
     short = httpx.post(f"{site.url}/v1/invites/accept", json={"token": token, "password": "short"})
-    assert short.status_code == 400 and "password: expected at least 10 characters" in short.json()["error"]
+    assert (
+        short.status_code == 400
+        and "password: expected at least 10 characters" in short.json()["error"]
+    )
     assert httpx.post(f"{site.url}/v1/invites/check", json={"token": token}).status_code == 200
     # A user made meanwhile with that email: the acceptance fails and the invitation stays open.
     metadata = _metadata(site)
     user = metadata.create_user(metadata.org(), email, "viewer", "made-meanwhile-1")
-    taken = httpx.post(f"{site.url}/v1/invites/accept", json={"token": token, "password": "patient-password"})
+    taken = httpx.post(
+        f"{site.url}/v1/invites/accept", json={"token": token, "password": "patient-password"}
+    )
     assert taken.status_code == 409 and "already exists" in taken.json()["error"]
     assert httpx.post(f"{site.url}/v1/invites/check", json={"token": token}).status_code == 200
     assert user.email == email
@@ -368,7 +463,10 @@ def test_racing_acceptances_make_one_account(site: Tenants) -> None:
 
 def test_the_account_and_invitation_pages_are_served_safely(site: Tenants) -> None:
     signed_out = httpx.get(f"{site.url}/account")
-    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/signin?next=%2Faccount"
+    assert (
+        signed_out.status_code == 303
+        and signed_out.headers["location"] == "/signin?next=%2Faccount"
+    )
     with site.signed_in(VIEWER_A) as viewer:
         page = viewer.get("/account")
     invite = httpx.get(f"{site.url}/invite")
@@ -376,7 +474,9 @@ def test_the_account_and_invitation_pages_are_served_safely(site: Tenants) -> No
         assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
         policy = answer.headers["content-security-policy"]
         assert "default-src 'self'" in policy and "script-src 'self'" in policy
-        assert "http://" not in answer.text and "https://" not in answer.text  # nothing from elsewhere
+        assert (
+            "http://" not in answer.text and "https://" not in answer.text
+        )  # nothing from elsewhere
         assert "<script>" not in answer.text and " style=" not in answer.text  # nothing inline
     for static in ("js/account.js", "js/invite.js", "js/passwords.js", "css/account.css"):
         served = httpx.get(f"{site.url}/static/{static}")

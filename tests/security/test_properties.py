@@ -26,25 +26,55 @@ MEDIA = ["application/json", "application/x-ndjson"]
 
 # JSON values of every kind, a few levels deep, with the numbers and strings that hurt.
 scalars = (
-    st.none() | st.booleans() | st.integers(min_value=-(10**40), max_value=10**40)
-    | st.floats(allow_nan=False) | st.text(max_size=40)
-    | st.sampled_from(["", "\x00", "\u0000nul", "\ud7ff", "é" * 300, "x" * 2000, "2026-01-01T00:00:00Z"])
-)  # fmt: skip
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**40), max_value=10**40)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=40)
+    | st.sampled_from(
+        ["", "\x00", "\u0000nul", "\ud7ff", "é" * 300, "x" * 2000, "2026-01-01T00:00:00Z"]
+    )
+)
 values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=12,
 )
-FIELDS = ["id", "time", "campaign", "type", "profile", "channel", "execution", "variant",
-          "reason", "code", "bounce", "smtp", "recipient", "recipient_domain", "platform",
-          "interaction", "element", "url", "machine", "user_agent"]  # fmt: skip
+FIELDS = [
+    "id",
+    "time",
+    "campaign",
+    "type",
+    "profile",
+    "channel",
+    "execution",
+    "variant",
+    "reason",
+    "code",
+    "bounce",
+    "smtp",
+    "recipient",
+    "recipient_domain",
+    "platform",
+    "interaction",
+    "element",
+    "url",
+    "machine",
+    "user_agent",
+]
 
 
 def _valid() -> dict[str, Any]:
     return {
-        "id": uuid.uuid4().hex, "time": datetime.now(UTC).isoformat(), "campaign": "props",
-        "type": "sent", "channel": "email", "profile": "p-1",
-    }  # fmt: skip
+        "id": uuid.uuid4().hex,
+        "time": datetime.now(UTC).isoformat(),
+        "campaign": "props",
+        "type": "sent",
+        "channel": "email",
+        "profile": "p-1",
+    }
 
 
 @st.composite
@@ -78,7 +108,7 @@ def bodies(draw: st.DrawFn) -> tuple[bytes, str]:
         raw = bytearray(body)
         for _ in range(draw(st.integers(1, 5))):
             at = draw(st.integers(0, len(raw)))
-            raw[at:at + draw(st.integers(0, 3))] = draw(st.binary(max_size=3))
+            raw[at : at + draw(st.integers(0, 3))] = draw(st.binary(max_size=3))
         body = bytes(raw)
     return body, media
 
@@ -97,7 +127,9 @@ def _decode(body: bytes, media: str) -> Any:
 
 @settings(max_examples=400, deadline=None, database=None)
 @given(bodies())
-def test_the_decoder_accounts_for_every_event_or_says_what_is_wrong(case: tuple[bytes, str]) -> None:
+def test_the_decoder_accounts_for_every_event_or_says_what_is_wrong(
+    case: tuple[bytes, str],
+) -> None:
     body, media = case
     try:
         batch = _decode(body, media)
@@ -122,8 +154,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
         tenants.server.stop()
 
 
-@settings(max_examples=150, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(case=bodies(), compress=st.sampled_from([None, "gzip", "truncated-gzip", "zstd-claimed"]))
 def test_post_events_never_fails_with_5xx_and_explains_every_refusal(
     site: Tenants, case: tuple[bytes, str], compress: str | None
@@ -137,8 +173,11 @@ def test_post_events_never_fails_with_5xx_and_explains_every_refusal(
         elif compress == "truncated-gzip":
             body = gzip.compress(body)[:-5]
     with httpx.Client(base_url=site.url, timeout=60) as client:
-        response = client.post("/v1/events", content=body,
-                               headers={**headers, "Authorization": f"Bearer {site.keys['a']}"})  # fmt: skip
+        response = client.post(
+            "/v1/events",
+            content=body,
+            headers={**headers, "Authorization": f"Bearer {site.keys['a']}"},
+        )
     assert response.status_code < 500, response.text
     answer = response.json()
     if response.status_code == 200:

@@ -58,7 +58,9 @@ def test_admin_creates_a_user_who_can_sign_in(site: Tenants) -> None:
 
 def test_a_new_key_is_shown_once_expires_and_records_its_last_use(site: Tenants) -> None:
     with site.signed_in(ADMIN_A) as admin:
-        made = admin.post("/v1/admin/keys", json={"scopes": ["read"], "name": "ci", "expires_in_days": 2})
+        made = admin.post(
+            "/v1/admin/keys", json={"scopes": ["read"], "name": "ci", "expires_in_days": 2}
+        )
         assert made.status_code == 200, made.text
         plain = made.json()["key"]
         assert plain.startswith("lr_")
@@ -74,7 +76,9 @@ def test_a_new_key_is_shown_once_expires_and_records_its_last_use(site: Tenants)
 def test_a_revoked_key_is_refused_at_once(site: Tenants) -> None:
     with site.signed_in(ADMIN_A) as admin:
         made = admin.post("/v1/admin/keys", json={"scopes": ["read"]}).json()
-        with httpx.Client(base_url=site.url, headers={"Authorization": f"Bearer {made['key']}"}) as c:
+        with httpx.Client(
+            base_url=site.url, headers={"Authorization": f"Bearer {made['key']}"}
+        ) as c:
             assert c.get("/v1/campaigns").status_code == 200
             assert admin.delete(f"/v1/admin/keys/{made['id']}").status_code == 200
             refused = c.get("/v1/campaigns")
@@ -95,17 +99,24 @@ def test_an_expired_key_is_refused(site: Tenants) -> None:
 def test_disabling_a_user_ends_their_sessions_at_once(site: Tenants) -> None:
     user = ("leaving@a.example", "leaving-password")
     with site.signed_in(ADMIN_A) as admin:
-        made = admin.post("/v1/admin/users", json={"email": user[0], "role": "editor", "password": user[1]})
+        made = admin.post(
+            "/v1/admin/users", json={"email": user[0], "role": "editor", "password": user[1]}
+        )
         user_id = made.json()["id"]
         with site.signed_in(user) as leaving:
             assert leaving.get("/v1/campaigns").status_code == 200
             disabled = admin.patch(f"/v1/admin/users/{user_id}", json={"disabled": True})
             assert disabled.status_code == 200 and disabled.json()["disabled"] is True
             assert leaving.get("/v1/campaigns").status_code == 401
-        again = httpx.post(f"{site.url}/v1/signin", json={"email": user[0], "password": user[1]},
-                           headers={"X-Requested-With": "livereport"})  # fmt: skip
+        again = httpx.post(
+            f"{site.url}/v1/signin",
+            json={"email": user[0], "password": user[1]},
+            headers={"X-Requested-With": "livereport"},
+        )
         assert again.status_code == 401
-        assert admin.patch(f"/v1/admin/users/{user_id}", json={"disabled": False}).status_code == 200
+        assert (
+            admin.patch(f"/v1/admin/users/{user_id}", json={"disabled": False}).status_code == 200
+        )
     with site.signed_in(user) as back:
         assert back.get("/v1/me").status_code == 200
 
@@ -118,10 +129,13 @@ def test_viewer_cannot_save_layouts_create_keys_or_users(site: Tenants) -> None:
             viewer.put("/v1/layouts/campaign", json=layout),
             viewer.delete("/v1/layouts/campaign"),
             viewer.post("/v1/admin/keys", json={"scopes": ["admin"]}),
-            viewer.post("/v1/admin/users", json={"email": "sneaky@a.example", "role": "admin", "password": "sneaky-password"}),
+            viewer.post(
+                "/v1/admin/users",
+                json={"email": "sneaky@a.example", "role": "admin", "password": "sneaky-password"},
+            ),
             viewer.get("/v1/admin/users"),
             viewer.get("/v1/admin/audit"),
-        ]  # fmt: skip
+        ]
         assert viewer.get("/v1/layouts/campaign").json()["default"] is True
     assert [a.status_code for a in attempts] == [403] * len(attempts)
     assert all(a.json()["error"] for a in attempts)
@@ -132,18 +146,27 @@ def test_viewer_cannot_save_layouts_create_keys_or_users(site: Tenants) -> None:
 def test_editor_cannot_manage_users_or_keys(site: Tenants) -> None:
     keys_before = _key_count(site)
     with site.key_client("a_admin") as admin:
-        viewer_id = next(u["id"] for u in admin.get("/v1/admin/users").json()["users"] if u["email"] == VIEWER_A[0])
+        viewer_id = next(
+            u["id"]
+            for u in admin.get("/v1/admin/users").json()["users"]
+            if u["email"] == VIEWER_A[0]
+        )
     with site.signed_in(EDITOR_A) as editor:
         attempts = [
             editor.get("/v1/admin/users"),
-            editor.post("/v1/admin/users", json={"email": "e2@a.example", "role": "viewer", "password": "another-password"}),
+            editor.post(
+                "/v1/admin/users",
+                json={"email": "e2@a.example", "role": "viewer", "password": "another-password"},
+            ),
             editor.patch(f"/v1/admin/users/{viewer_id}", json={"role": "admin"}),
             editor.patch(f"/v1/admin/users/{viewer_id}", json={"disabled": True}),
             editor.post("/v1/admin/keys", json={"scopes": ["read"]}),
-        ]  # fmt: skip
+        ]
     assert [a.status_code for a in attempts] == [403] * len(attempts)
     with site.key_client("a_admin") as admin:
-        viewer = next(u for u in admin.get("/v1/admin/users").json()["users"] if u["id"] == viewer_id)
+        viewer = next(
+            u for u in admin.get("/v1/admin/users").json()["users"] if u["id"] == viewer_id
+        )
     assert viewer["role"] == "viewer" and viewer["disabled"] is False
     assert "e2@a.example" not in _emails(site)
     assert _key_count(site) == keys_before
@@ -165,7 +188,9 @@ def test_a_forged_cross_site_admin_request_is_refused(site: Tenants) -> None:
 
 def test_an_admin_cannot_demote_or_disable_themselves(site: Tenants) -> None:
     with site.signed_in(ADMIN_A) as admin:
-        me = next(u for u in admin.get("/v1/admin/users").json()["users"] if u["email"] == ADMIN_A[0])
+        me = next(
+            u for u in admin.get("/v1/admin/users").json()["users"] if u["email"] == ADMIN_A[0]
+        )
         for change in ({"role": "viewer"}, {"disabled": True}):
             refused = admin.patch(f"/v1/admin/users/{me['id']}", json=change)
             assert refused.status_code == 400 and "yourself" in refused.json()["error"]
@@ -174,9 +199,12 @@ def test_an_admin_cannot_demote_or_disable_themselves(site: Tenants) -> None:
 def test_bad_admin_requests_say_what_is_expected(site: Tenants) -> None:
     with site.key_client("a_admin") as admin:
         cases = {
-            "/v1/admin/users": ({"email": "x@a.example", "role": "boss", "password": "long-enough-1"}, "role"),
+            "/v1/admin/users": (
+                {"email": "x@a.example", "role": "boss", "password": "long-enough-1"},
+                "role",
+            ),
             "/v1/admin/keys": ({"scopes": ["everything"]}, "scope"),
-        }  # fmt: skip
+        }
         for path, (body, word) in cases.items():
             refused = admin.post(path, json=body)
             assert refused.status_code == 400 and word in refused.json()["error"]
@@ -223,7 +251,16 @@ def test_the_command_line_manages_users_and_shows_keys(site: Tenants) -> None:
     last = cli("users", "role", ADMIN_B[0], "viewer", "--org", ORG_B, data=data, check=False)
     assert last.returncode == 1 and "last enabled admin" in last.stderr
     user = ("cli.user@a.example", "cli-user-password")
-    cli("users", "create", user[0], "--role", "viewer", "--password-stdin", data=data, stdin=user[1] + "\n")
+    cli(
+        "users",
+        "create",
+        user[0],
+        "--role",
+        "viewer",
+        "--password-stdin",
+        data=data,
+        stdin=user[1] + "\n",
+    )
     cli("users", "role", user[0], "editor", data=data)
     with site.signed_in(user) as client:
         assert client.get("/v1/me").json()["role"] == "editor"
@@ -232,7 +269,9 @@ def test_the_command_line_manages_users_and_shows_keys(site: Tenants) -> None:
     cli("users", "enable", user[0], data=data)
     with site.signed_in(user) as client:
         assert client.get("/v1/me").status_code == 200
-    plain = cli("keys", "create", "--scope", "read", "--expires-days", "3", data=data).stdout.strip()
+    plain = cli(
+        "keys", "create", "--scope", "read", "--expires-days", "3", data=data
+    ).stdout.strip()
     assert plain.startswith("lr_")
     assert "expires" in cli("keys", "list", data=data).stdout
     shown = cli("audit", "list", data=data).stdout
@@ -243,14 +282,18 @@ def test_the_command_line_manages_users_and_shows_keys(site: Tenants) -> None:
 
 def test_an_invited_person_accepts_once_and_signs_in(site: Tenants) -> None:
     with site.signed_in(ADMIN_A) as admin:
-        invited = admin.post("/v1/admin/invites", json={"email": "guest@a.example", "role": "editor"})
+        invited = admin.post(
+            "/v1/admin/invites", json={"email": "guest@a.example", "role": "editor"}
+        )
     assert invited.status_code == 200, invited.text
     token = invited.json()["token"]
     assert token.startswith("inv_")
     accept = {"token": token, "password": "guest-password-1"}
     accepted = httpx.post(f"{site.url}/v1/invites/accept", json=accept)
     assert accepted.status_code == 200 and accepted.json()["role"] == "editor"
-    again = httpx.post(f"{site.url}/v1/invites/accept", json={**accept, "password": "takeover-pass-2"})
+    again = httpx.post(
+        f"{site.url}/v1/invites/accept", json={**accept, "password": "takeover-pass-2"}
+    )
     assert again.status_code == 404 and "already used" in again.json()["error"]
     with site.signed_in(("guest@a.example", "guest-password-1")) as guest:
         assert guest.get("/v1/me").json()["role"] == "editor"
@@ -262,14 +305,20 @@ def test_an_invited_person_accepts_once_and_signs_in(site: Tenants) -> None:
 def test_invitations_expire_and_only_admins_make_them(site: Tenants) -> None:
     metadata = Metadata(site.server.data / "metadata.sqlite3")
     token, _ = metadata.create_invite(metadata.org(), "late@a.example", "viewer", days=-1)
-    late = httpx.post(f"{site.url}/v1/invites/accept", json={"token": token, "password": "late-password-1"})
+    late = httpx.post(
+        f"{site.url}/v1/invites/accept", json={"token": token, "password": "late-password-1"}
+    )
     assert late.status_code == 404
     with site.signed_in(EDITOR_A) as editor:
         refused = editor.post("/v1/admin/invites", json={"email": "pal@a.example", "role": "admin"})
     assert refused.status_code == 403
-    printed = cli("users", "invite", "cli.guest@a.example", "--role", "viewer", data=site.server.data).stdout.strip()
+    printed = cli(
+        "users", "invite", "cli.guest@a.example", "--role", "viewer", data=site.server.data
+    ).stdout.strip()
     assert printed.startswith("inv_")
     made = httpx.post(f"{site.url}/v1/invites/accept", json={"token": printed, "password": "short"})
     assert made.status_code == 400 and "10 characters" in made.json()["error"]
-    made = httpx.post(f"{site.url}/v1/invites/accept", json={"token": printed, "password": "long-enough-now"})
+    made = httpx.post(
+        f"{site.url}/v1/invites/accept", json={"token": printed, "password": "long-enough-now"}
+    )
     assert made.status_code == 200 and made.json()["email"] == "cli.guest@a.example"

@@ -22,14 +22,23 @@ from livereport import simulate
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 VIEWPORT = {"width": 1280, "height": 800}
 TABS = {
-    "campaign": "Campaign", "email": "Email", "inapp": "In-app", "push": "Push",
-    "sms": "SMS", "web": "Web", "directmail": "Direct mail",
-}  # fmt: skip
+    "campaign": "Campaign",
+    "email": "Email",
+    "inapp": "In-app",
+    "push": "Push",
+    "sms": "SMS",
+    "web": "Web",
+    "directmail": "Direct mail",
+}
 
 EDITOR = ("ed@example.com", "editor-password-1")
 OTHER = ("olga@example.com", "editor-password-2")
@@ -72,16 +81,28 @@ def event(
     campaign: str, type_: str, channel: str | None = "email", **fields: Any
 ) -> dict[str, Any]:
     return {
-        "id": uuid.uuid4().hex, "time": datetime.now(UTC).isoformat(), "campaign": campaign,
-        "type": type_, "profile": f"p-{uuid.uuid4().hex[:8]}",
-        **({"channel": channel} if channel else {}), **fields,
-    }  # fmt: skip
+        "id": uuid.uuid4().hex,
+        "time": datetime.now(UTC).isoformat(),
+        "campaign": campaign,
+        "type": type_,
+        "profile": f"p-{uuid.uuid4().hex[:8]}",
+        **({"channel": channel} if channel else {}),
+        **fields,
+    }
 
 
 def create_users(server: Server) -> None:
     for (email, password), role in ((EDITOR, "editor"), (OTHER, "editor"), (VIEWER, "viewer")):
-        cli("users", "create", email, "--role", role, "--password-stdin",
-            data=server.data, stdin=password + "\n")  # fmt: skip
+        cli(
+            "users",
+            "create",
+            email,
+            "--role",
+            role,
+            "--password-stdin",
+            data=server.data,
+            stdin=password + "\n",
+        )
 
 
 def seed(server: Server) -> Site:
@@ -90,21 +111,28 @@ def seed(server: Server) -> Site:
     site = Site(server, server.key("ingest", "read"), [SALE, XSS_CAMPAIGN])
     now = datetime.now(UTC)
     events = simulate.generate(
-        seed=7, campaign=SALE, profiles=600, start=now - timedelta(hours=3), end=now,
+        seed=7,
+        campaign=SALE,
+        profiles=600,
+        start=now - timedelta(hours=3),
+        end=now,
         executions=("morning", "evening"),
-    )  # fmt: skip
+    )
     with httpx.Client(timeout=60) as client:
         result = simulate.post_events(client, site.url, site.key, events)
     assert result["rejected"] == 0, result
     with site.api() as client:
-        post(client, [
-            event(XSS_CAMPAIGN, "entered", None),
-            event(XSS_CAMPAIGN, "sent"),
-            event(XSS_CAMPAIGN, "excluded", reason=XSS_REASON),
-            event(XSS_CAMPAIGN, "excluded", reason="=HYPERLINK(\"http://x\")"),
-            event(XSS_CAMPAIGN, "impression", "web", element=XSS_ELEMENT),
-            event(XSS_CAMPAIGN, "interaction", "web", element=XSS_ELEMENT, interaction="click"),
-        ])  # fmt: skip
+        post(
+            client,
+            [
+                event(XSS_CAMPAIGN, "entered", None),
+                event(XSS_CAMPAIGN, "sent"),
+                event(XSS_CAMPAIGN, "excluded", reason=XSS_REASON),
+                event(XSS_CAMPAIGN, "excluded", reason='=HYPERLINK("http://x")'),
+                event(XSS_CAMPAIGN, "impression", "web", element=XSS_ELEMENT),
+                event(XSS_CAMPAIGN, "interaction", "web", element=XSS_ELEMENT, interaction="click"),
+            ],
+        )
     return site
 
 
@@ -143,13 +171,17 @@ class Visit:
 
     def foreign_requests(self, site: Site) -> list[str]:
         own = urlsplit(site.url).netloc
-        return [u for u in self.requests if urlsplit(u).scheme not in ("data", "blob")
-                and urlsplit(u).netloc != own]  # fmt: skip
+        return [
+            u
+            for u in self.requests
+            if urlsplit(u).scheme not in ("data", "blob") and urlsplit(u).netloc != own
+        ]
 
 
 @contextmanager
-def visit(browser: Browser, site: Site, user: tuple[str, str] | None = EDITOR,
-          **options: Any) -> Iterator[Visit]:  # fmt: skip
+def visit(
+    browser: Browser, site: Site, user: tuple[str, str] | None = EDITOR, **options: Any
+) -> Iterator[Visit]:
     """A fresh context (its own cookies), signed in as `user` through the API, closed after."""
     options.setdefault("viewport", VIEWPORT)
     context = browser.new_context(accept_downloads=True, **options)

@@ -36,13 +36,25 @@ def browser() -> Iterator[Browser]:
 
 def _user(site: Site, role: str = "editor") -> tuple[str, str]:
     user = (f"{role}-{uuid.uuid4().hex[:8]}@example.com", f"{role}-password-{uuid.uuid4().hex[:6]}")
-    cli("users", "create", user[0], "--role", role, "--password-stdin", data=site.server.data, stdin=user[1] + "\n")
+    cli(
+        "users",
+        "create",
+        user[0],
+        "--role",
+        role,
+        "--password-stdin",
+        data=site.server.data,
+        stdin=user[1] + "\n",
+    )
     return user
 
 
 def _signs_in(site: Site, user: tuple[str, str]) -> bool:
-    answer = httpx.post(f"{site.url}/v1/signin", json={"email": user[0], "password": user[1]},
-                        headers={"X-Requested-With": "livereport"})  # fmt: skip
+    answer = httpx.post(
+        f"{site.url}/v1/signin",
+        json={"email": user[0], "password": user[1]},
+        headers={"X-Requested-With": "livereport"},
+    )
     return answer.status_code == 200
 
 
@@ -113,14 +125,18 @@ def test_the_account_page_fits_a_phone(browser: Browser, site: Site) -> None:
         save_screenshot(v.page, "account-phone", full_page=True)
 
 
-def test_an_invited_person_chooses_a_password_and_is_signed_in(browser: Browser, site: Site) -> None:
+def test_an_invited_person_chooses_a_password_and_is_signed_in(
+    browser: Browser, site: Site
+) -> None:
     email = f"guest-{uuid.uuid4().hex[:6]}@example.com"
     link = _invite(site, email)
     with visit(browser, site, user=None) as v:
         page = v.page
         page.goto(link)
         summary = page.locator("#invite-summary")
-        expect(summary).to_have_text(f"Join default as an editor with the email {email}. Choose a password to create your account.")
+        expect(summary).to_have_text(
+            f"Join default as an editor with the email {email}. Choose a password to create your account."
+        )
         expect(page.get_by_label("Email")).to_have_value(email)
         expect(page.get_by_label("Invitation token")).to_be_hidden()  # it came with the link
         alert = page.locator("#invite-error")
@@ -150,7 +166,9 @@ def test_an_invited_person_chooses_a_password_and_is_signed_in(browser: Browser,
 
 def test_expired_and_unknown_invitations_say_what_to_do(browser: Browser, site: Site) -> None:
     metadata = Metadata(site.server.data / "metadata.sqlite3")
-    late, _ = metadata.create_invite(metadata.org(), f"late-{uuid.uuid4().hex[:6]}@example.com", "viewer", days=-1)
+    late, _ = metadata.create_invite(
+        metadata.org(), f"late-{uuid.uuid4().hex[:6]}@example.com", "viewer", days=-1
+    )
     with visit(browser, site, user=None) as v:
         page = v.page
         page.goto(f"{site.url}/invite#{late}")
@@ -160,7 +178,9 @@ def test_expired_and_unknown_invitations_say_what_to_do(browser: Browser, site: 
         save_screenshot(page, "invite-expired")
         page.goto(f"{site.url}/invite#inv_cut-sho")
         page.reload()  # a new fragment alone does not load the page again
-        expect(page.locator("#invite-problem")).to_contain_text("This invitation is unknown: check that the link")
+        expect(page.locator("#invite-problem")).to_contain_text(
+            "This invitation is unknown: check that the link"
+        )
         assert not v.errors, v.errors
 
 
@@ -199,7 +219,9 @@ def test_hostile_names_in_an_invitation_show_as_text(browser: Browser, site: Sit
         page = v.page
         page.goto(f"{site.url}/invite#{token}")
         summary = page.locator("#invite-summary")
-        expect(summary).to_contain_text(f"Join {org.name} as an admin with the email {invite.email}.")
+        expect(summary).to_contain_text(
+            f"Join {org.name} as an admin with the email {invite.email}."
+        )
         assert summary.locator("img, script").count() == 0
         page.get_by_label("Password", exact=True).fill("hostile-password-1")
         page.get_by_label("Repeat the password", exact=True).fill("hostile-password-1")
@@ -209,6 +231,8 @@ def test_hostile_names_in_an_invitation_show_as_text(browser: Browser, site: Sit
         expect(page.locator("#me-email")).to_have_text(invite.email)
         expect(page.locator(".account").get_by_role("link", name=invite.email)).to_be_visible()
         page.goto(f"{site.url}/invite#{token}")
-        expect(page.locator("#invite-problem")).to_contain_text(f"sign in at /signin as {invite.email}")
+        expect(page.locator("#invite-problem")).to_contain_text(
+            f"sign in at /signin as {invite.email}"
+        )
         assert page.locator("main img:not(.brand img), main script").count() == 0
         assert v.dialogs == [] and not v.errors, (v.dialogs, v.errors)

@@ -35,11 +35,27 @@ STORM = "storm-sale"
 MARKUP = "<b>html</b>"
 #: Two rules on every campaign's email: 50 bounces of 100 sent crosses both.
 RULES = [
-    {"id": "bounces", "metric": "bounce_rate", "channel": "email", "above": 0.1,
-     "span_minutes": 15, "min_volume": 50, "severity": "critical", "notify": []},
-    {"id": "bounces-early", "metric": "bounce_rate", "channel": "email", "above": 0.05,
-     "span_minutes": 15, "min_volume": 50, "severity": "warning", "notify": []},
-]  # fmt: skip
+    {
+        "id": "bounces",
+        "metric": "bounce_rate",
+        "channel": "email",
+        "above": 0.1,
+        "span_minutes": 15,
+        "min_volume": 50,
+        "severity": "critical",
+        "notify": [],
+    },
+    {
+        "id": "bounces-early",
+        "metric": "bounce_rate",
+        "channel": "email",
+        "above": 0.05,
+        "span_minutes": 15,
+        "min_volume": 50,
+        "severity": "warning",
+        "notify": [],
+    },
+]
 #: What the evaluator has to notice, judge and push down the stream: "within seconds".
 WITHIN_MS = 15_000
 #: en-US: the page's numbers read "50.0%" whatever the machine's locale.
@@ -80,10 +96,14 @@ def storm(site: Site, campaign: str) -> None:
         return
     _stormed.add(campaign)
     with site.api() as client:
-        post(client, [event(campaign, "sent") for _ in range(100)] + [
-            event(campaign, "bounce", bounce="hard", reason="Mailbox does not exist")
-            for _ in range(50)
-        ])  # fmt: skip
+        post(
+            client,
+            [event(campaign, "sent") for _ in range(100)]
+            + [
+                event(campaign, "bounce", bounce="hard", reason="Mailbox does not exist")
+                for _ in range(50)
+            ],
+        )
 
 
 def alerts_of(site: Site, campaign: str, state: str = "all") -> list[dict[str, Any]]:
@@ -292,13 +312,21 @@ def test_the_banner_and_the_list_fit_a_phone(browser: Browser, site: Site) -> No
         open_tab(page, site, STORM, "campaign")
         expect(page.locator("#alert-banner .alert-line")).to_have_count(2, timeout=WITHIN_MS)
         page.wait_for_timeout(250)
-        found = page.evaluate(AUDIT, {
-            "cards": "[data-widget]",
-            "headers": [".topbar", ".page-head", "#alert-banner", "#tabs"],
-            "overlap": [".title-block > *", "#controls > *", "#alert-banner .alert-banner-head > *",
-                        "#alert-banner .alert-line > *", "#tabs"],
-            "print": False,
-        })  # fmt: skip
+        found = page.evaluate(
+            AUDIT,
+            {
+                "cards": "[data-widget]",
+                "headers": [".topbar", ".page-head", "#alert-banner", "#tabs"],
+                "overlap": [
+                    ".title-block > *",
+                    "#controls > *",
+                    "#alert-banner .alert-banner-head > *",
+                    "#alert-banner .alert-line > *",
+                    "#tabs",
+                ],
+                "print": False,
+            },
+        )
         save_screenshot(page, "alerts-375-banner", full_page=True)
         assert found["problems"] == []
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
@@ -315,10 +343,15 @@ def test_the_banner_and_the_list_fit_a_phone(browser: Browser, site: Site) -> No
         # The campaign list with its badge.
         page.goto(f"{site.url}/campaigns")
         expect(page.locator(f'tr[data-campaign="{STORM}"] .alert-badge')).to_be_visible()
-        found = page.evaluate(AUDIT, {
-            "cards": ".card", "headers": [".topbar", ".page-head"],
-            "overlap": [".page-head h1", "#list-summary", ".page-head .controls > *"], "print": False,
-        })  # fmt: skip
+        found = page.evaluate(
+            AUDIT,
+            {
+                "cards": ".card",
+                "headers": [".topbar", ".page-head"],
+                "overlap": [".page-head h1", "#list-summary", ".page-head .controls > *"],
+                "print": False,
+            },
+        )
         save_screenshot(page, "alerts-375-campaign-list")
         assert found["problems"] == []
         assert not v.errors, v.errors

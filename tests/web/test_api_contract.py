@@ -23,10 +23,14 @@ CSRF = {"X-Requested-With": "livereport"}
 
 def event(type_: str = "sent", channel: str | None = "email", **fields: Any) -> dict[str, Any]:
     return {
-        "id": uuid.uuid4().hex, "time": datetime.now(UTC).isoformat(), "campaign": CAMPAIGN,
-        "type": type_, "profile": f"p-{uuid.uuid4().hex[:8]}",
-        **({"channel": channel} if channel else {}), **fields,
-    }  # fmt: skip
+        "id": uuid.uuid4().hex,
+        "time": datetime.now(UTC).isoformat(),
+        "campaign": CAMPAIGN,
+        "type": type_,
+        "profile": f"p-{uuid.uuid4().hex[:8]}",
+        **({"channel": channel} if channel else {}),
+        **fields,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -191,8 +195,18 @@ def test_an_org_name_taken_is_a_conflict_and_a_blank_one_is_refused(admin: httpx
     assert error(admin.post("/v1/admin/orgs", json=blank), 400).startswith("name:")
 
 
-@pytest.mark.parametrize("address", ["ana", "ana@", "@example.com", "a na@example.com",
-                                     "ana@exa\u00a0mple.com", "ana@example.com\n", "a@b@c"])  # fmt: skip
+@pytest.mark.parametrize(
+    "address",
+    [
+        "ana",
+        "ana@",
+        "@example.com",
+        "a na@example.com",
+        "ana@exa\u00a0mple.com",
+        "ana@example.com\n",
+        "a@b@c",
+    ],
+)
 def test_an_email_address_is_one_the_document_describes(admin: httpx.Client, address: str) -> None:
     body = {"email": address, "role": "viewer", "password": "p" * 12}
     assert error(admin.post("/v1/admin/users", json=body), 400).startswith("email:")

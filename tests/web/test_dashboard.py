@@ -44,7 +44,6 @@ from livereport.web.export import NO_EXECUTION, metric_cell
 RATES = {"share", *(m.name for m in METRICS.values() if m.format == Format.RATE)}
 
 
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with seeded_site(tmp_path_factory.mktemp("dashboard")) as s:
@@ -234,8 +233,11 @@ def test_csv_of_the_tab_and_of_a_widget_equal_the_api(browser: Browser, site: Si
             # rates as fractions rounded to four decimals, counts as they are
             expected = metric_cell(name, source[name])
             assert cell == expected if isinstance(expected, str) else same_number(cell, expected), (
-                row[0], name, cell, source[name],
-            )  # fmt: skip
+                row[0],
+                name,
+                cell,
+                source[name],
+            )
     assert [r[0] for r in body] == [*keys, "Total"]
     # the same rows sit in the tab's CSV under the widget's title
     start = tab_rows.index(["Email statistics"])

@@ -61,8 +61,15 @@ def _events() -> list[dict[str, Any]]:
     def one(
         type_: str, profile: str, when: str, channel: str = "email", **fields: Any
     ) -> dict[str, Any]:
-        return {"id": uuid.uuid4().hex, "time": when, "campaign": CAMPAIGN, "channel": channel,
-                "type": type_, "profile": profile, **fields}  # fmt: skip
+        return {
+            "id": uuid.uuid4().hex,
+            "time": when,
+            "campaign": CAMPAIGN,
+            "channel": channel,
+            "type": type_,
+            "profile": profile,
+            **fields,
+        }
 
     events = [one("delivered", f"d-{i}", delivered_at) for i in range(DELIVERED)]
     for opens, clicks, machine in (
@@ -100,8 +107,10 @@ def browser() -> Iterator[Browser]:
 
 def report_of(site: Site, tab: str, engagement: str) -> dict[str, Any]:
     with site.api() as client:
-        response = client.get(f"/v1/campaigns/{quote(CAMPAIGN, safe='')}/report",
-                              params={"tab": tab, "engagement": engagement})  # fmt: skip
+        response = client.get(
+            f"/v1/campaigns/{quote(CAMPAIGN, safe='')}/report",
+            params={"tab": tab, "engagement": engagement},
+        )
     assert response.status_code == 200, response.text
     found: dict[str, Any] = response.json()
     assert found["engagement"] == engagement
@@ -251,9 +260,10 @@ def test_the_choice_is_remembered_per_user_and_the_address_wins(
         page = v.page
         # The test before chose Human for this user: start from nothing chosen.
         answer = v.context.request.put(
-            f"{site.url}/v1/me/settings", data={"engagement": "all"},
+            f"{site.url}/v1/me/settings",
+            data={"engagement": "all"},
             headers={"X-Requested-With": "livereport"},
-        )  # fmt: skip
+        )
         assert answer.status == 200, answer.text()
         page.goto(page_url(site, "tab=email"))
         wait_for_engagement(page, "email", "all")
@@ -311,9 +321,16 @@ def test_the_choice_is_remembered_per_user_and_the_address_wins(
 def test_a_setting_is_checked_and_kept_per_user(site: Site) -> None:
     """PUT /v1/me/settings: known names and values only, any role, a session only."""
     with httpx.Client(base_url=site.url, headers={"X-Requested-With": "livereport"}) as client:
-        assert client.post("/v1/signin", json={"email": OTHER[0], "password": OTHER[1]}).status_code == 200
+        assert (
+            client.post("/v1/signin", json={"email": OTHER[0], "password": OTHER[1]}).status_code
+            == 200
+        )
         assert client.get("/v1/me").json()["settings"] == {"engagement": "all"}
-        for body, wrong in (({"engagement": "bots"}, "settings.engagement"), ({"colour": "red"}, "colour"), ({}, "at least one")):
+        for body, wrong in (
+            ({"engagement": "bots"}, "settings.engagement"),
+            ({"colour": "red"}, "colour"),
+            ({}, "at least one"),
+        ):
             refused = client.put("/v1/me/settings", json=body)
             assert refused.status_code == 400 and wrong in refused.json()["error"], refused.text
         saved = client.put("/v1/me/settings", json={"engagement": "machine"})
@@ -331,7 +348,9 @@ def wait_for_saved(context: BrowserContext, site: Site, engagement: str) -> None
         found = context.request.get(f"{site.url}/v1/me").json()["settings"]["engagement"]
         if found == engagement:
             return
-        assert time.monotonic() < deadline, f"the server still remembers {found!r}, not {engagement!r}"
+        assert time.monotonic() < deadline, (
+            f"the server still remembers {found!r}, not {engagement!r}"
+        )
         time.sleep(0.1)
 
 

@@ -23,9 +23,14 @@ CAMPAIGN = "export-sale"
 
 def _event(type_: str, channel: str = "email", **fields: Any) -> dict[str, Any]:
     return {
-        "id": uuid.uuid4().hex, "time": datetime.now(UTC).isoformat(), "campaign": CAMPAIGN,
-        "channel": channel, "type": type_, "profile": f"p-{uuid.uuid4().hex[:8]}", **fields,
-    }  # fmt: skip
+        "id": uuid.uuid4().hex,
+        "time": datetime.now(UTC).isoformat(),
+        "campaign": CAMPAIGN,
+        "channel": channel,
+        "type": type_,
+        "profile": f"p-{uuid.uuid4().hex[:8]}",
+        **fields,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +42,13 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
         with server.client(server.key("ingest", "read")) as api:
             post(api, [_event("sent") for _ in range(3)] + [_event("delivered")])
             post(api, [_event("sent", execution="morning")])
-            post(api, [_event("bounce", smtp={"code": 550, "status": status, "text": "no"})
-                       for status in ("5.1.1", "4.2.2", "5.7.1")])  # fmt: skip
+            post(
+                api,
+                [
+                    _event("bounce", smtp={"code": 550, "status": status, "text": "no"})
+                    for status in ("5.1.1", "4.2.2", "5.7.1")
+                ],
+            )
             yield api
     finally:
         server.stop()
@@ -99,7 +109,9 @@ def test_an_unknown_tab_is_a_bad_request_naming_the_tabs(client: httpx.Client, t
     )
 
 
-def test_a_widget_of_another_tab_is_a_bad_request_naming_the_tabs_widgets(client: httpx.Client) -> None:  # fmt: skip
+def test_a_widget_of_another_tab_is_a_bad_request_naming_the_tabs_widgets(
+    client: httpx.Client,
+) -> None:
     response = _export(client, tab="email", widget="sms.statistics")
     assert response.status_code == 400
     error = response.json()["error"]

@@ -41,26 +41,38 @@ SCREENS = {390: 844, 1024: 768, 1440: 900}
 #: The page's width on paper, in CSS pixels (96 a inch) less the print style's 12 mm margins.
 PAPER = {"a4-portrait": 703, "a4-landscape": 1032}
 #: The rates of the email statistics table.
-RATES = sorted(n for n in WIDGETS_BY_ID["email.statistics"].metrics if METRICS[n].format == Format.RATE)
+RATES = sorted(
+    n for n in WIDGETS_BY_ID["email.statistics"].metrics if METRICS[n].format == Format.RATE
+)
 REPORT = {
     "cards": "[data-widget]",
     "headers": [".topbar", ".page-head", "#tabs", "#tab-problem"],
     "overlap": [
-        ".topbar .brand", ".topbar .crumbs", "#account-email", "#signout",
-        ".title-block > *", "#controls > *", "#tabs",
+        ".topbar .brand",
+        ".topbar .crumbs",
+        "#account-email",
+        "#signout",
+        ".title-block > *",
+        "#controls > *",
+        "#tabs",
     ],
     "inSight": ", ".join(f"[data-widget$='.statistics'] [data-metric='{m}']" for m in RATES),
     # every row of a reasons table, whatever it is drawn beside: no scrolling box may cut one
     "whole": "[data-kind='reasons'] .table-wrap tr",
-}  # fmt: skip
+}
 CAMPAIGNS = {
     "cards": ".card",
     "headers": [".topbar", ".page-head"],
     "overlap": [
-        ".topbar .brand", ".topbar .crumbs", "#account-email", "#signout",
-        ".page-head h1", "#list-summary", ".page-head .controls > *",
+        ".topbar .brand",
+        ".topbar .crumbs",
+        "#account-email",
+        "#signout",
+        ".page-head h1",
+        "#list-summary",
+        ".page-head .controls > *",
     ],
-}  # fmt: skip
+}
 
 
 #: A user whose email is far wider than a phone's top bar.
@@ -78,12 +90,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             event(SALE, "bounce", reason=str(reason), bounce=str(category), execution="evening")
             for n, (reason, category) in enumerate(DEFAULT_CATEGORY.items())
             for _ in range(len(DEFAULT_CATEGORY) - n)
-        ]  # fmt: skip
+        ]
         with s.api() as client:
             post(client, bounces)
         email, password = LONG_EMAIL
-        cli("users", "create", email, "--role", "viewer", "--password-stdin",
-            data=s.server.data, stdin=password + "\n")  # fmt: skip
+        cli(
+            "users",
+            "create",
+            email,
+            "--role",
+            "viewer",
+            "--password-stdin",
+            data=s.server.data,
+            stdin=password + "\n",
+        )
         yield s
 
 
@@ -276,10 +296,13 @@ def test_a_long_email_on_a_phone_keeps_to_the_top_bar(browser: Browser, site: Si
         boxes = {
             name: page.locator(selector).bounding_box()
             for name, selector in (
-                ("bar", ".topbar"), ("brand", ".topbar .brand"), ("email", "#account-email"),
-                ("signout", "#signout"), ("crumbs", ".topbar .crumbs"),
+                ("bar", ".topbar"),
+                ("brand", ".topbar .brand"),
+                ("email", "#account-email"),
+                ("signout", "#signout"),
+                ("crumbs", ".topbar .crumbs"),
             )
-        }  # fmt: skip
+        }
         assert all(boxes.values()), boxes
         bar, brand, mail, signout, crumbs = (
             boxes[k] or {} for k in ("bar", "brand", "email", "signout", "crumbs")

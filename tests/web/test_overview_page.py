@@ -33,7 +33,15 @@ MARKUP = "<img src=x onerror=alert(1)>"
 #: Tiny campaigns, one delivered email each, finished 20 minutes ago: more than a page.
 BULK = [f"bulk-{i:03d}" for i in range(105)]
 TOTAL = len(PLAN) + len(BULK)
-ROW_METRICS = ("sent", "delivered", "delivery_rate", "open_rate", "click_rate", "bounce_rate", "complaint_rate")  # fmt: skip
+ROW_METRICS = (
+    "sent",
+    "delivered",
+    "delivery_rate",
+    "open_rate",
+    "click_rate",
+    "bounce_rate",
+    "complaint_rate",
+)
 PHONE = {"width": 390, "height": 844}
 
 

@@ -29,10 +29,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         create_users(server)
         site = Site(server, server.key("ingest", "read"), [REASONS])
         with site.api() as client:
-            post(client, [
-                event(REASONS, "bounce", reason=reason, bounce=CATEGORY[reason])
-                for reason, times in BOUNCED.items() for _ in range(times)
-            ])  # fmt: skip
+            post(
+                client,
+                [
+                    event(REASONS, "bounce", reason=reason, bounce=CATEGORY[reason])
+                    for reason, times in BOUNCED.items()
+                    for _ in range(times)
+                ],
+            )
         yield site
     finally:
         server.stop()

@@ -69,13 +69,21 @@ def _seed(server: Server, key: str) -> dict[str, str]:
 
     def event(type_: str, channel: str | None, **fields: Any) -> dict[str, Any]:
         return {
-            "id": uuid.uuid4().hex, "time": now, "campaign": CAMPAIGN, "type": type_,
-            "profile": f"p-{uuid.uuid4().hex[:6]}", **({"channel": channel} if channel else {}),
+            "id": uuid.uuid4().hex,
+            "time": now,
+            "campaign": CAMPAIGN,
+            "type": type_,
+            "profile": f"p-{uuid.uuid4().hex[:6]}",
+            **({"channel": channel} if channel else {}),
             **fields,
-        }  # fmt: skip
+        }
 
-    bounce = event("bounce", "email", execution=EXECUTIONS[0],
-                   smtp={"status": "5.1.1", "code": 550, "diagnostic": "no such user"})  # fmt: skip
+    bounce = event(
+        "bounce",
+        "email",
+        execution=EXECUTIONS[0],
+        smtp={"status": "5.1.1", "code": 550, "diagnostic": "no such user"},
+    )
     with server.client(key) as client:
         events = [
             event("entered", None, execution=EXECUTIONS[0]),
@@ -86,9 +94,14 @@ def _seed(server: Server, key: str) -> dict[str, str]:
             bounce,
         ]
         assert post(client, events)["accepted"] == len(events)
-        user = client.post("/v1/admin/users", json={
-            "email": "st-user@example.com", "role": "viewer", "password": "st-password-1",
-        })  # fmt: skip
+        user = client.post(
+            "/v1/admin/users",
+            json={
+                "email": "st-user@example.com",
+                "role": "viewer",
+                "password": "st-password-1",
+            },
+        )
         spare = client.post("/v1/admin/keys", json={"scopes": ["read"], "name": "st-spare"})
     assert user.status_code == 200 and spare.status_code == 200, (user.text, spare.text)
     return {"bounce": bounce["id"], "user": str(user.json()["id"]), "key": str(spare.json()["id"])}
@@ -96,9 +109,7 @@ def _seed(server: Server, key: str) -> dict[str, str]:
 
 def _config(ids: dict[str, str]) -> str:
     """schemathesis.toml: the existing ids, the stream's length, the limits."""
-    campaign_paths = (
-        "^/v1/campaigns/\\\\{campaign\\\\}/(totals|breakdown|series|variants|report|live|export\\\\.csv)$"
-    )
+    campaign_paths = "^/v1/campaigns/\\\\{campaign\\\\}/(totals|breakdown|series|variants|report|live|export\\\\.csv)$"
     text = f"""
 [generation]
 database = "none"
@@ -151,9 +162,12 @@ def test_schemathesis_finds_no_difference_between_the_document_and_the_api(
     # and hide the rest of the API from it.
     server = Server(
         tmp_path / "data",
-        env={"LIVEREPORT_KEY_REQUESTS_PER_S": "0", "LIVEREPORT_SIGNIN_MAX_FAILURES": "100000",
-             "LIVEREPORT_SIGNIN_LOCK_AFTER": "100000"},
-    ).start()  # fmt: skip
+        env={
+            "LIVEREPORT_KEY_REQUESTS_PER_S": "0",
+            "LIVEREPORT_SIGNIN_MAX_FAILURES": "100000",
+            "LIVEREPORT_SIGNIN_LOCK_AFTER": "100000",
+        },
+    ).start()
     try:
         key = server.key("admin", "read", "ingest")
         ids = _seed(server, key)
@@ -166,13 +180,30 @@ def test_schemathesis_finds_no_difference_between_the_document_and_the_api(
         # Every check runs: that is schemathesis's default (`--checks all` on the command line
         # would also override the per-operation settings of the config file).
         result = subprocess.run(
-            [st, "--config-file", str(config), "run", f"{server.url}/v1/openapi.json",
-             "--seed", str(SEED), "--max-examples", str(EXAMPLES),
-             "--workers", "1", "--no-color",
-             "-H", f"Authorization: Bearer {key}", "-H", "X-Requested-With: livereport"],
-            capture_output=True, text=True, timeout=TIMEOUT_S, cwd=tmp_path,
+            [
+                st,
+                "--config-file",
+                str(config),
+                "run",
+                f"{server.url}/v1/openapi.json",
+                "--seed",
+                str(SEED),
+                "--max-examples",
+                str(EXAMPLES),
+                "--workers",
+                "1",
+                "--no-color",
+                "-H",
+                f"Authorization: Bearer {key}",
+                "-H",
+                "X-Requested-With: livereport",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            cwd=tmp_path,
             env={**os.environ, "SCHEMATHESIS_HOOKS": HOOKS.stem, "PYTHONPATH": hooks_path},
-        )  # fmt: skip
+        )
         # The run's own key still works: the run was not cut short by a revocation.
         with server.client(key) as client:
             assert client.get("/v1/campaigns").status_code == 200

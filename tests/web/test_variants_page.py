@@ -65,14 +65,41 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         create_users(server)
         site = Site(server, server.key("ingest", "read"), [AB, SMS, MARKUP, SOLO, LIVE])
         # B's recipients open twice as often: called better long before 5,000 profiles.
-        _send(site, generate(seed=1919, campaign=AB, channels=("email",), profiles=5000,
-                             variants=("A", "B"), lifts={"B": 2.0}, **span))  # fmt: skip
-        _send(site, generate(seed=23, campaign=SMS, channels=("sms",), profiles=600,
-                             variants=("X", "Y"), **span))  # fmt: skip
-        _send(site, generate(seed=5, campaign=MARKUP, channels=("email",), profiles=300,
-                             variants=("A", XSS_VARIANT), **span))  # fmt: skip
-        _send(site, generate(seed=6, campaign=SOLO, channels=("email",), profiles=300,
-                             variants=("only",), **span))  # fmt: skip
+        _send(
+            site,
+            generate(
+                seed=1919,
+                campaign=AB,
+                channels=("email",),
+                profiles=5000,
+                variants=("A", "B"),
+                lifts={"B": 2.0},
+                **span,
+            ),
+        )
+        _send(
+            site,
+            generate(
+                seed=23, campaign=SMS, channels=("sms",), profiles=600, variants=("X", "Y"), **span
+            ),
+        )
+        _send(
+            site,
+            generate(
+                seed=5,
+                campaign=MARKUP,
+                channels=("email",),
+                profiles=300,
+                variants=("A", XSS_VARIANT),
+                **span,
+            ),
+        )
+        _send(
+            site,
+            generate(
+                seed=6, campaign=SOLO, channels=("email",), profiles=300, variants=("only",), **span
+            ),
+        )
         _send(
             site,
             [event(LIVE, type_, variant=v) for v in ("A", "B") for type_ in ("sent", "delivered")],
@@ -204,8 +231,14 @@ def test_no_card_for_one_variant_a_tab_without_rates_or_a_refused_answer(
         expect(page.locator("#variants")).to_be_hidden()
         assert asked(v, AB) == []
         # A 400 (a period the server refuses, say) hides the card too.
-        page.route("**/variants?**", lambda route: route.fulfill(
-            status=400, json={"error": "period: refused"}, headers={"Content-Type": "application/json"}))  # fmt: skip
+        page.route(
+            "**/variants?**",
+            lambda route: route.fulfill(
+                status=400,
+                json={"error": "period: refused"},
+                headers={"Content-Type": "application/json"},
+            ),
+        )
         page.get_by_role("tab", name="Email", exact=True).click()
         answered(page, "email", "open_rate")
         expect(page.locator("#variants")).to_be_hidden()
@@ -332,10 +365,15 @@ def test_the_card_fits_a_phone(browser: Browser, site: Site) -> None:
         card = page.locator("#variants")
         card.scroll_into_view_if_needed()
         page.wait_for_timeout(250)  # scroll cues settle on the next frames
-        found = page.evaluate(AUDIT, {
-            "cards": "#variants", "headers": [".topbar", ".page-head", "#tabs"],
-            "overlap": [".variants-head > *"], "print": False,
-        })  # fmt: skip
+        found = page.evaluate(
+            AUDIT,
+            {
+                "cards": "#variants",
+                "headers": [".topbar", ".page-head", "#tabs"],
+                "overlap": [".variants-head > *"],
+                "print": False,
+            },
+        )
         save_screenshot(page, "variants-375")
         assert found["problems"] == []
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

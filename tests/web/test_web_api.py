@@ -164,8 +164,13 @@ def test_layout_defaults_come_from_the_catalogue(srv: Server) -> None:
         layout = client.get("/v1/layouts/email").json()
     assert layout["default"] is True and layout["removed"] == []
     assert layout["widgets"][0] == {
-        "id": "email.sending_performance", "x": 0, "y": 0, "w": 12, "h": 4, "visualisation": "bars",
-    }  # fmt: skip
+        "id": "email.sending_performance",
+        "x": 0,
+        "y": 0,
+        "w": 12,
+        "h": 4,
+        "visualisation": "bars",
+    }
     assert [w["id"] for w in layout["widgets"]] == [p.id for p in default_layout("email")]
 
 
@@ -191,19 +196,52 @@ def test_a_saved_layout_is_the_users_own(srv: Server) -> None:
 @pytest.mark.parametrize(
     ("widgets", "message"),
     [
-        ([{"id": "email.nope", "x": 0, "y": 0, "w": 6, "h": 4}], "'email.nope' is not a widget of the Email tab"),
-        ([{"id": "sms.statistics", "x": 0, "y": 0, "w": 6, "h": 4}], "'sms.statistics' is not a widget of the Email tab"),
-        ([{"id": "email.statistics", "x": 0, "y": 0, "w": 6, "h": 4}, {"id": "email.statistics", "x": 6, "y": 0, "w": 6, "h": 4}], "appears twice"),
-        ([{"id": "email.statistics", "x": 0, "y": 0, "w": 13, "h": 4}], "widgets[0].w: 13 is out of range; expected 2 to 12"),
-        ([{"id": "email.statistics", "x": 0, "y": 0, "w": 6, "h": 40}], "widgets[0].h: 40 is out of range"),
-        ([{"id": "email.statistics", "x": -1, "y": 0, "w": 6, "h": 4}], "widgets[0].x: -1 is out of range"),
+        (
+            [{"id": "email.nope", "x": 0, "y": 0, "w": 6, "h": 4}],
+            "'email.nope' is not a widget of the Email tab",
+        ),
+        (
+            [{"id": "sms.statistics", "x": 0, "y": 0, "w": 6, "h": 4}],
+            "'sms.statistics' is not a widget of the Email tab",
+        ),
+        (
+            [
+                {"id": "email.statistics", "x": 0, "y": 0, "w": 6, "h": 4},
+                {"id": "email.statistics", "x": 6, "y": 0, "w": 6, "h": 4},
+            ],
+            "appears twice",
+        ),
+        (
+            [{"id": "email.statistics", "x": 0, "y": 0, "w": 13, "h": 4}],
+            "widgets[0].w: 13 is out of range; expected 2 to 12",
+        ),
+        (
+            [{"id": "email.statistics", "x": 0, "y": 0, "w": 6, "h": 40}],
+            "widgets[0].h: 40 is out of range",
+        ),
+        (
+            [{"id": "email.statistics", "x": -1, "y": 0, "w": 6, "h": 4}],
+            "widgets[0].x: -1 is out of range",
+        ),
         ([{"id": "email.statistics", "x": 8, "y": 0, "w": 6, "h": 4}], "past the 12 columns"),
-        ([{"id": "email.statistics", "x": 0, "y": 0, "w": 6.5, "h": 4}], "widgets[0].w: expected a whole number"),
-        ([{"id": "email.statistics", "x": 0, "y": 0, "w": 6, "h": 4, "visualisation": "donut"}], "'donut' is not available for email.statistics; expected one of table"),
-        ([{"id": "email.statistics", "x": 0, "y": 0, "w": 6, "h": 4}, {"id": "email.error_reasons", "x": 3, "y": 2, "w": 6, "h": 4}], "email.error_reasons overlaps email.statistics"),
-        ("not a list", "expected {\"widgets\""),
+        (
+            [{"id": "email.statistics", "x": 0, "y": 0, "w": 6.5, "h": 4}],
+            "widgets[0].w: expected a whole number",
+        ),
+        (
+            [{"id": "email.statistics", "x": 0, "y": 0, "w": 6, "h": 4, "visualisation": "donut"}],
+            "'donut' is not available for email.statistics; expected one of table",
+        ),
+        (
+            [
+                {"id": "email.statistics", "x": 0, "y": 0, "w": 6, "h": 4},
+                {"id": "email.error_reasons", "x": 3, "y": 2, "w": 6, "h": 4},
+            ],
+            "email.error_reasons overlaps email.statistics",
+        ),
+        ("not a list", 'expected {"widgets"'),
     ],
-)  # fmt: skip
+)
 def test_a_layout_that_does_not_fit_is_refused_with_the_reason(
     srv: Server, widgets: Any, message: str
 ) -> None:
@@ -335,6 +373,11 @@ def test_pages_need_a_session_and_forbid_other_hosts(srv: Server) -> None:
 
 
 def test_the_libraries_are_served_by_the_app(srv: Server) -> None:
-    for path in ["/static/vendor/chart.umd.min.js", "/static/vendor/gridstack-all.js",
-                 "/static/vendor/gridstack.min.css", "/static/js/report.js", "/favicon.ico"]:  # fmt: skip
+    for path in [
+        "/static/vendor/chart.umd.min.js",
+        "/static/vendor/gridstack-all.js",
+        "/static/vendor/gridstack.min.css",
+        "/static/js/report.js",
+        "/favicon.ico",
+    ]:
         assert httpx.get(f"{srv.url}{path}").status_code == 200, path

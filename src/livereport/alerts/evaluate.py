@@ -104,9 +104,14 @@ def _rule_names(rule: AlertRule) -> tuple[str, ...]:
 
 
 def _read(
-    store: Store, org: int, campaigns: Sequence[str], start: int, end: int,
-    dimension: str | None, rules: Sequence[AlertRule],
-) -> Tallies:  # fmt: skip
+    store: Store,
+    org: int,
+    campaigns: Sequence[str],
+    start: int,
+    end: int,
+    dimension: str | None,
+    rules: Sequence[AlertRule],
+) -> Tallies:
     """Counts (and the distinct profiles the rules need) per campaign, channel, execution
     and key over [start, end)."""
     counted: set[str] = set()
@@ -116,8 +121,11 @@ def _read(
         counted |= c
         uniques |= u & _UNIQUE_TYPES
     params: dict[str, Any] = {
-        "org": org, "campaigns": tuple(campaigns), "start": start, "end": end,
-    }  # fmt: skip
+        "org": org,
+        "campaigns": tuple(campaigns),
+        "start": start,
+        "end": end,
+    }
     where = (
         "org = %(org)s AND campaign IN %(campaigns)s AND minute >= toDateTime(%(start)s, 'UTC') "
         "AND minute < toDateTime(%(end)s, 'UTC')"
@@ -139,14 +147,22 @@ def _read(
             tally = found[(campaign, channel, execution, k)]
             tally.counts[(type_, bounce)] = tally.counts.get((type_, bounce), 0) + int(n)
     if uniques:
-        _read_uniques(store, found, table.replace("counts", "uniques"), key, where, params, uniques, rules)
+        _read_uniques(
+            store, found, table.replace("counts", "uniques"), key, where, params, uniques, rules
+        )
     return found
 
 
 def _read_uniques(
-    store: Store, found: Tallies, table: str, key: str, where: str, params: dict[str, Any],
-    uniques: set[str], rules: Sequence[AlertRule],
-) -> None:  # fmt: skip
+    store: Store,
+    found: Tallies,
+    table: str,
+    key: str,
+    where: str,
+    params: dict[str, Any],
+    uniques: set[str],
+    rules: Sequence[AlertRule],
+) -> None:
     """Distinct profiles cannot be summed over executions: read per execution for rules that
     name one, and over every execution (execution '*') for the others."""
     per_execution = any(r.execution is not None for r in rules)
@@ -181,7 +197,9 @@ class _Rows:
         """The keys of the dimension the campaign has rows for."""
         found = self._keys.get(campaign)
         if found is None:
-            found = self._keys[campaign] = {k for _, _, k, _ in self._by_campaign.get(campaign, ()) if k}
+            found = self._keys[campaign] = {
+                k for _, _, k, _ in self._by_campaign.get(campaign, ()) if k
+            }
         return found
 
     def tally(self, campaign: str, channel: str, execution: str | None, key: str | None) -> Tally:
@@ -215,9 +233,13 @@ def _minute_end(now: float) -> int:
 
 
 def judge(
-    store: Store, org: int, rules: Sequence[AlertRule], campaigns: Collection[str],
-    firing: Iterable[Alert], now: float,
-) -> Outcome:  # fmt: skip
+    store: Store,
+    org: int,
+    rules: Sequence[AlertRule],
+    campaigns: Collection[str],
+    firing: Iterable[Alert],
+    now: float,
+) -> Outcome:
     """Which subjects of ``rules`` over ``campaigns`` cross their rule (to open, unless one
     is open already: the caller's insert decides), and which of the ``firing`` alerts clear."""
     outcome = Outcome()
@@ -248,16 +270,30 @@ def judge(
         )
         readings: dict[tuple[str, str, str | None, str | None, str], Reading] = {}
         for rule in group:
-            covered = subjects if rule.campaign is None else [rule.campaign] if rule.campaign in subjects else []
+            covered = (
+                subjects
+                if rule.campaign is None
+                else [rule.campaign]
+                if rule.campaign in subjects
+                else []
+            )
             for campaign in covered:
-                keys = {rule.key} if rule.key is not None else found.keys(campaign) if rule.dimension else {""}
+                keys = (
+                    {rule.key}
+                    if rule.key is not None
+                    else found.keys(campaign)
+                    if rule.dimension
+                    else {""}
+                )
                 for key in keys | open_keys.get((rule.id, campaign), set()):
                     narrow = key if rule.dimension is not None else None
                     scope = (campaign, rule.channel, rule.execution, narrow)
                     found_reading = readings.get((*scope, rule.metric))
                     if found_reading is None:
                         earlier = before.tally(*scope) if before is not None else None
-                        found_reading = readings[(*scope, rule.metric)] = reading(rule, found.tally(*scope), earlier)
+                        found_reading = readings[(*scope, rule.metric)] = reading(
+                            rule, found.tally(*scope), earlier
+                        )
                     opened = open_subjects.get(Subject(rule.id, campaign, key))
                     if opened is not None:
                         if _same_rule(opened, rule) and not clears(rule, found_reading):
@@ -277,14 +313,28 @@ def _same_rule(alert: Alert, rule: AlertRule) -> bool:
     """Whether the open alert was fired by the rule as it is now (an admin may have changed
     its channel or threshold since: the old alert resolves, the new rule judges afresh)."""
     return (alert.channel, alert.metric, alert.condition, alert.threshold, alert.span_minutes) == (
-        rule.channel, rule.metric, rule.condition, rule.threshold, rule.span_minutes,
-    )  # fmt: skip
+        rule.channel,
+        rule.metric,
+        rule.condition,
+        rule.threshold,
+        rule.span_minutes,
+    )
 
 
 def _opening(rule: AlertRule, campaign: str, key: str, found: Reading) -> Opening:
     return Opening(
-        rule=rule.id, campaign=campaign, channel=rule.channel, dimension=rule.dimension,
-        key=key, execution=rule.execution, severity=rule.severity, metric=rule.metric,
-        condition=rule.condition, threshold=rule.threshold, span_minutes=rule.span_minutes,
-        value=found.value, volume=found.volume, baseline=found.baseline,
-    )  # fmt: skip
+        rule=rule.id,
+        campaign=campaign,
+        channel=rule.channel,
+        dimension=rule.dimension,
+        key=key,
+        execution=rule.execution,
+        severity=rule.severity,
+        metric=rule.metric,
+        condition=rule.condition,
+        threshold=rule.threshold,
+        span_minutes=rule.span_minutes,
+        value=found.value,
+        volume=found.volume,
+        baseline=found.baseline,
+    )

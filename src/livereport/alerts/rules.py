@@ -37,10 +37,25 @@ MAX_RULES = 1000
 MAX_TARGETS = 10
 MAX_SPAN_MINUTES = 1440
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-_FIELDS = frozenset({
-    "id", "metric", "channel", "above", "below", "span_minutes", "min_volume", "severity",
-    "campaign", "execution", "dimension", "key", "baseline_minutes", "notify", "pause",
-})  # fmt: skip
+_FIELDS = frozenset(
+    {
+        "id",
+        "metric",
+        "channel",
+        "above",
+        "below",
+        "span_minutes",
+        "min_volume",
+        "severity",
+        "campaign",
+        "execution",
+        "dimension",
+        "key",
+        "baseline_minutes",
+        "notify",
+        "pause",
+    }
+)
 #: Dimensions a rule may narrow to: those kept per key in the rollups (the execution has a
 #: field of its own).
 RULE_DIMENSIONS = tuple(name for name, d in DIMENSIONS.items() if d.dim != "execution")
@@ -148,16 +163,19 @@ class AlertRule:
 
     def json(self, *, redact: bool = False) -> dict[str, Any]:
         found: dict[str, Any] = {
-            "id": self.id, "metric": self.metric, "channel": self.channel,
-        }  # fmt: skip
+            "id": self.id,
+            "metric": self.metric,
+            "channel": self.channel,
+        }
         if self.above is not None:
             found["above"] = self.above
         if self.below is not None:
             found["below"] = self.below
         found |= {
-            "span_minutes": self.span_minutes, "min_volume": self.min_volume,
+            "span_minutes": self.span_minutes,
+            "min_volume": self.min_volume,
             "severity": self.severity,
-        }  # fmt: skip
+        }
         for name in ("campaign", "execution", "dimension", "key", "baseline_minutes"):
             value = getattr(self, name)
             if value is not None:
@@ -189,21 +207,77 @@ def _rule(**fields: Any) -> AlertRule:
 DEFAULT_RULES: tuple[AlertRule, ...] = (
     # Gmail and Yahoo's sender rules (2024) ask bulk senders to stay under 0.3 % of spam
     # reports and aim under 0.1 %.
-    _rule(id="complaint-rate-warning", metric="complaint_rate", channel="email", above=0.001, span_minutes=60, min_volume=1000, severity="warning"),
-    _rule(id="complaint-rate-critical", metric="complaint_rate", channel="email", above=0.003, span_minutes=60, min_volume=1000, severity="critical"),
+    _rule(
+        id="complaint-rate-warning",
+        metric="complaint_rate",
+        channel="email",
+        above=0.001,
+        span_minutes=60,
+        min_volume=1000,
+        severity="warning",
+    ),
+    _rule(
+        id="complaint-rate-critical",
+        metric="complaint_rate",
+        channel="email",
+        above=0.003,
+        span_minutes=60,
+        min_volume=1000,
+        severity="critical",
+    ),
     # A list that bounces hard above 2 % is stale; above 5 % providers start to block.
-    _rule(id="hard-bounce-rate-warning", metric="hard_bounce_rate", channel="email", above=0.02, span_minutes=15, min_volume=200, severity="warning"),
-    _rule(id="hard-bounce-rate-critical", metric="hard_bounce_rate", channel="email", above=0.05, span_minutes=15, min_volume=200, severity="critical"),
+    _rule(
+        id="hard-bounce-rate-warning",
+        metric="hard_bounce_rate",
+        channel="email",
+        above=0.02,
+        span_minutes=15,
+        min_volume=200,
+        severity="warning",
+    ),
+    _rule(
+        id="hard-bounce-rate-critical",
+        metric="hard_bounce_rate",
+        channel="email",
+        above=0.05,
+        span_minutes=15,
+        min_volume=200,
+        severity="critical",
+    ),
     # A provider blocking one domain shows as bounces concentrated there.
-    _rule(id="domain-bounce-rate", metric="bounce_rate", channel="email", dimension="recipient_domain", above=0.2, span_minutes=15, min_volume=100, severity="warning"),
+    _rule(
+        id="domain-bounce-rate",
+        metric="bounce_rate",
+        channel="email",
+        dimension="recipient_domain",
+        above=0.2,
+        span_minutes=15,
+        min_volume=100,
+        severity="warning",
+    ),
     # A broken template or credential fails every send.
     *(
-        _rule(id=f"{c}-error-rate", metric="error_rate", channel=c, above=0.1, span_minutes=15, min_volume=100, severity="critical")
+        _rule(
+            id=f"{c}-error-rate",
+            metric="error_rate",
+            channel=c,
+            above=0.1,
+            span_minutes=15,
+            min_volume=100,
+            severity="critical",
+        )
         for c in ("email", "sms", "push")
     ),
     # Sends going out, nothing delivered: a throttle, a queue stuck behind a provider.
-    _rule(id="email-stall", metric=STALL, channel="email", span_minutes=15, min_volume=100, severity="critical"),
-)  # fmt: skip
+    _rule(
+        id="email-stall",
+        metric=STALL,
+        channel="email",
+        span_minutes=15,
+        min_volume=100,
+        severity="critical",
+    ),
+)
 
 
 def parse_rules(items: Any, *, allow_private: bool, check_targets: bool = True) -> list[AlertRule]:
@@ -246,15 +320,15 @@ def _json_type(value: Any) -> str:
     )
 
 
-def _parse_one(item: Any, index: int, errors: list[str], allow_private: bool | None) -> AlertRule | None:
+def _parse_one(
+    item: Any, index: int, errors: list[str], allow_private: bool | None
+) -> AlertRule | None:
     if not isinstance(item, dict):
         errors.append(f"is a JSON {_json_type(item)}; expected an object")
         return None
     unknown = sorted(set(item) - _FIELDS)
     if unknown:
-        errors.append(
-            f"unknown field {unknown[0]!r}; expected only {', '.join(sorted(_FIELDS))}"
-        )
+        errors.append(f"unknown field {unknown[0]!r}; expected only {', '.join(sorted(_FIELDS))}")
     rule_id = _text(item, "id", errors, optional=True)
     if rule_id is None:
         rule_id = f"{item.get('metric', 'rule')}-{index + 1}"
@@ -268,7 +342,9 @@ def _parse_one(item: Any, index: int, errors: list[str], allow_private: bool | N
     metric = _text(item, "metric", errors)
     channel = _text(item, "channel", errors)
     if channel is not None and channel not in SCOPES:
-        errors.append(f"channel: {channel[:40]!r} is not a channel; expected one of {', '.join(SCOPES)}")
+        errors.append(
+            f"channel: {channel[:40]!r} is not a channel; expected one of {', '.join(SCOPES)}"
+        )
         channel = None
     if metric is not None and metric != STALL and metric not in METRICS:
         errors.append(
@@ -308,17 +384,32 @@ def _parse_one(item: Any, index: int, errors: list[str], allow_private: bool | N
     if errors or metric is None or channel is None:
         return AlertRule(rule_id or "", metric or "", channel or "", 1, 0, "info")
     return AlertRule(
-        id=rule_id, metric=metric, channel=channel, span_minutes=int(span or 15),
-        min_volume=int(volume or 0), severity=str(severity), above=above, below=below,
-        campaign=campaign, execution=execution, dimension=dimension, key=key,
-        baseline_minutes=baseline, notify=notify, pause=pause,
-    )  # fmt: skip
+        id=rule_id,
+        metric=metric,
+        channel=channel,
+        span_minutes=int(span or 15),
+        min_volume=int(volume or 0),
+        severity=str(severity),
+        above=above,
+        below=below,
+        campaign=campaign,
+        execution=execution,
+        dimension=dimension,
+        key=key,
+        baseline_minutes=baseline,
+        notify=notify,
+        pause=pause,
+    )
 
 
 def _text(
-    item: dict[str, Any], name: str, errors: list[str], *, optional: bool = False,
+    item: dict[str, Any],
+    name: str,
+    errors: list[str],
+    *,
+    optional: bool = False,
     empty: bool = False,
-) -> str | None:  # fmt: skip
+) -> str | None:
     if name in item and item[name] is None:
         errors.append(f"{name}: null; expected a string, or leave the field out")
         return None
@@ -334,9 +425,13 @@ def _text(
 
 
 def _whole(
-    item: dict[str, Any], name: str, errors: list[str], least: int, most: int,
+    item: dict[str, Any],
+    name: str,
+    errors: list[str],
+    least: int,
+    most: int,
     default: int | None,
-) -> int | None:  # fmt: skip
+) -> int | None:
     if name in item and item[name] is None:
         errors.append(f"{name}: null; expected a whole number, or leave the field out")
         return None
@@ -366,11 +461,15 @@ def _check_metric_channel(metric: str, channel: str, errors: list[str]) -> None:
         )
 
 
-def _thresholds(item: dict[str, Any], metric: str | None, errors: list[str]) -> tuple[float | None, float | None]:  # fmt: skip
+def _thresholds(
+    item: dict[str, Any], metric: str | None, errors: list[str]
+) -> tuple[float | None, float | None]:
     given = [name for name in ("above", "below") if name in item]
     if metric == STALL:
         if given:
-            errors.append(f"{given[0]}: a stall has no threshold (sends without deliveries in the span); remove it")
+            errors.append(
+                f"{given[0]}: a stall has no threshold (sends without deliveries in the span); remove it"
+            )
         return None, None
     if len(given) != 1:
         errors.append("expected exactly one of above or below (a number)")
@@ -389,7 +488,11 @@ def _thresholds(item: dict[str, Any], metric: str | None, errors: list[str]) -> 
     else:
         low, high = (0.0, 1.0) if rate else (0.0, math.inf)
     if name == "above" and not low <= value < high:
-        what = "a fraction from 0 up to but not including 1 (0.05 = 5 %)" if rate else "a number of at least 0"
+        what = (
+            "a fraction from 0 up to but not including 1 (0.05 = 5 %)"
+            if rate
+            else "a number of at least 0"
+        )
         errors.append(f"above: {value!r} could never be exceeded; expected {what}")
         return None, None
     if name == "below" and not low < value <= high:
@@ -400,9 +503,13 @@ def _thresholds(item: dict[str, Any], metric: str | None, errors: list[str]) -> 
     return (number, None) if name == "above" else (None, number)
 
 
-def _check_dimension(dimension: str, metric: str | None, channel: str | None, errors: list[str]) -> None:  # fmt: skip
+def _check_dimension(
+    dimension: str, metric: str | None, channel: str | None, errors: list[str]
+) -> None:
     if dimension not in RULE_DIMENSIONS:
-        errors.append(f"dimension: {dimension[:60]!r}; expected one of {', '.join(RULE_DIMENSIONS)}")
+        errors.append(
+            f"dimension: {dimension[:60]!r}; expected one of {', '.join(RULE_DIMENSIONS)}"
+        )
         return
     if metric == STALL:
         errors.append("dimension: a stall is read on the whole channel; remove dimension")
@@ -420,7 +527,9 @@ def _check_dimension(dimension: str, metric: str | None, channel: str | None, er
 
 def _targets(value: Any, errors: list[str], allow_private: bool | None) -> tuple[Target, ...]:
     if not isinstance(value, list):
-        errors.append("notify: expected a list of {\"webhook\": URL}, {\"slack\": URL} or {\"email\": ADDRESS}")
+        errors.append(
+            'notify: expected a list of {"webhook": URL}, {"slack": URL} or {"email": ADDRESS}'
+        )
         return ()
     if len(value) > MAX_TARGETS:
         errors.append(f"notify: {len(value)} targets; expected at most {MAX_TARGETS}")
@@ -429,11 +538,15 @@ def _targets(value: Any, errors: list[str], allow_private: bool | None) -> tuple
     for position, entry in enumerate(value):
         where = f"notify[{position}]"
         if not isinstance(entry, dict) or len(entry) != 1:
-            errors.append(f"{where}: expected one of {{\"webhook\": URL}}, {{\"slack\": URL}}, {{\"email\": ADDRESS}}")
+            errors.append(
+                f'{where}: expected one of {{"webhook": URL}}, {{"slack": URL}}, {{"email": ADDRESS}}'
+            )
             continue
         ((kind, to),) = entry.items()
         if kind not in ("webhook", "slack", "email") or not isinstance(to, str):
-            errors.append(f"{where}: expected one of {{\"webhook\": URL}}, {{\"slack\": URL}}, {{\"email\": ADDRESS}}")
+            errors.append(
+                f'{where}: expected one of {{"webhook": URL}}, {{"slack": URL}}, {{"email": ADDRESS}}'
+            )
             continue
         try:
             if allow_private is None:
@@ -453,7 +566,7 @@ def _pause(value: Any, errors: list[str], allow_private: bool | None) -> Pause |
     if value is None:
         return None
     if not isinstance(value, dict) or set(value) != {"url", "secret"}:
-        errors.append("pause: expected {\"url\": URL, \"secret\": TEXT}")
+        errors.append('pause: expected {"url": URL, "secret": TEXT}')
         return None
     url, secret = value["url"], value["secret"]
     if not isinstance(secret, str) or not 16 <= len(secret) <= 500:

@@ -37,11 +37,29 @@ SMTP_SECURITY = ("starttls", "tls", "none")
 SMTP_TIMEOUT = 10.0
 #: The alert fields an email lists under its summary, in this order (those that are set).
 EMAIL_FIELDS = (
-    "id", "rule", "campaign", "channel", "execution", "dimension", "key", "state", "severity",
-    "metric", "condition", "threshold", "span_minutes", "value", "volume", "baseline",
-    "fired_at", "resolved_at", "resolved_value", "resolved_volume", "acknowledged_by",
+    "id",
+    "rule",
+    "campaign",
+    "channel",
+    "execution",
+    "dimension",
+    "key",
+    "state",
+    "severity",
+    "metric",
+    "condition",
+    "threshold",
+    "span_minutes",
+    "value",
+    "volume",
+    "baseline",
+    "fired_at",
+    "resolved_at",
+    "resolved_value",
+    "resolved_volume",
+    "acknowledged_by",
     "acknowledged_at",
-)  # fmt: skip
+)
 _DELIVERY_ID = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 #: Control characters, and the Unicode line and paragraph separators, which some mail and
 #: chat clients break lines on: none of them may reach a header or a one-line summary.

@@ -183,7 +183,9 @@ class Alerts:
                 if rules is None:  # not judged yet: keep it until it is
                     reach[org] = float("inf")
                     continue
-                longest = max((r.span_minutes + (r.baseline_minutes or 0) for r in rules), default=0)
+                longest = max(
+                    (r.span_minutes + (r.baseline_minutes or 0) for r in rules), default=0
+                )
                 reach[org] = (longest + 1) * 60
         for key in [k for k, t in self._seen.items() if t < now - reach[k[0]]]:
             del self._seen[key]
@@ -200,7 +202,9 @@ class Alerts:
         changed: set[Key] = set()
         for org in sorted(set(campaigns) | set(firing)):
             rules = self.book.rules(org)
-            outcome = judge(self.store, org, rules, campaigns.get(org, ()), firing.get(org, ()), now)
+            outcome = judge(
+                self.store, org, rules, campaigns.get(org, ()), firing.get(org, ()), now
+            )
             changed |= self._apply(org, outcome, now)
         self.passes += 1
         if changed and self.on_change is not None:
@@ -215,8 +219,13 @@ class Alerts:
                 continue
             log.warning(
                 "alert %d fired: rule %s on campaign %r (%s), value %s over volume %d",
-                alert.id, alert.rule, alert.campaign[:80], alert.channel, alert.value, alert.volume,
-            )  # fmt: skip
+                alert.id,
+                alert.rule,
+                alert.campaign[:80],
+                alert.channel,
+                alert.value,
+                alert.volume,
+            )
             changed.add((org, alert.campaign))
             self._count("fired", alert.severity)
             deliveries += self._notifications(org, alert, "fired")
@@ -225,7 +234,12 @@ class Alerts:
             resolved = self.metadata.resolve_alert(alert.id, reading.value, reading.volume, now)
             if resolved is None:
                 continue
-            log.info("alert %d resolved: rule %s on campaign %r", alert.id, alert.rule, alert.campaign[:80])  # fmt: skip
+            log.info(
+                "alert %d resolved: rule %s on campaign %r",
+                alert.id,
+                alert.rule,
+                alert.campaign[:80],
+            )
             changed.add((org, alert.campaign))
             self._count("resolved", alert.severity)
             deliveries += self._notifications(org, resolved, "resolved")
@@ -246,9 +260,18 @@ class Alerts:
         body = _encode({**alert.json(), "event": event}).decode()
         found = [NewDelivery(org, alert.id, event, t.kind, t.to, body) for t in rule.notify]
         if event == "fired" and rule.pause is not None:
-            pause = {"action": "pause", "campaign": alert.campaign, "channel": alert.channel,
-                     "execution": alert.execution, "alert": alert.json()}  # fmt: skip
-            found.append(NewDelivery(org, alert.id, "pause", "pause", rule.pause.url, _encode(pause).decode()))
+            pause = {
+                "action": "pause",
+                "campaign": alert.campaign,
+                "channel": alert.channel,
+                "execution": alert.execution,
+                "alert": alert.json(),
+            }
+            found.append(
+                NewDelivery(
+                    org, alert.id, "pause", "pause", rule.pause.url, _encode(pause).decode()
+                )
+            )
         return found
 
     async def _dispatching(self) -> None:
@@ -298,12 +321,22 @@ class Alerts:
             self.metrics.deliveries.inc(1, delivery.kind, outcome)
         next_at = time.time() + min(2.0 ** (attempts - 1), MAX_BACKOFF_S)
         if error is not None:
-            log.warning("alerts: delivery %s to %s: %s (attempt %d)", delivery.id, delivery.kind, error, attempts)  # fmt: skip
+            log.warning(
+                "alerts: delivery %s to %s: %s (attempt %d)",
+                delivery.id,
+                delivery.kind,
+                error,
+                attempts,
+            )
         try:
             await run_in_threadpool(
                 lambda: self.metadata.finish_delivery(
-                    delivery.id, state=state, attempts=attempts, next_at=next_at,
-                    status=status, error=error,
+                    delivery.id,
+                    state=state,
+                    attempts=attempts,
+                    next_at=next_at,
+                    status=status,
+                    error=error,
                 )
             )
         except LivereportError as exc:  # the lease runs out; another pass sends it again
@@ -313,7 +346,9 @@ class Alerts:
         """Send one delivery once: (HTTP status, start of the answer); raises on failure."""
         content: dict[str, Any] = json.loads(delivery.body)
         if delivery.kind == "pause":
-            rule = await run_in_threadpool(self.book.rule, delivery.org_id, str(content["alert"]["rule"]))
+            rule = await run_in_threadpool(
+                self.book.rule, delivery.org_id, str(content["alert"]["rule"])
+            )
             if rule is None or rule.pause is None:
                 raise targets.DeliveryFailed("the rule no longer names a pause action")
             if delivery.alert_id is not None and not await run_in_threadpool(
@@ -322,32 +357,44 @@ class Alerts:
                 raise targets.DeliveryFailed("the campaign was paused for this alert already")
             body, headers = send.pause_request(content["alert"], rule.pause.secret, delivery.id)
             return await targets.post(
-                delivery.target, body, headers, allow_private=self.allow_private,
+                delivery.target,
+                body,
+                headers,
+                allow_private=self.allow_private,
                 timeout=DELIVERY_TIMEOUT_S,
-            )  # fmt: skip
+            )
         event = str(content.pop("event"))
         if delivery.kind == "email":
             settings, message = await run_in_threadpool(
                 email_of, self.metadata, delivery.org_id, content, event, delivery.target
             )
-            await run_in_threadpool(send.send_email, settings, message, allow_private=self.allow_private)
+            await run_in_threadpool(
+                send.send_email, settings, message, allow_private=self.allow_private
+            )
             return 250, b""
         body, headers = await run_in_threadpool(
             request_of, self.metadata, delivery.org_id, delivery.kind, content, event, delivery.id
         )
         return await targets.post(
-            delivery.target, body, headers, allow_private=self.allow_private,
+            delivery.target,
+            body,
+            headers,
+            allow_private=self.allow_private,
             timeout=DELIVERY_TIMEOUT_S,
-        )  # fmt: skip
+        )
 
     def _audit_pause(self, delivery: Delivery, status: int | None, error: str | None) -> None:
         answer = f"answered {status}" if error is None else error
         campaign = json.loads(delivery.body).get("campaign", "")
         self.metadata.audit(
-            delivery.org_id, "alerts", "alert.pause",
-            f"alert {delivery.alert_id} campaign {campaign[:200]!r}: POST {delivery.target} {answer}"[:1000],
+            delivery.org_id,
+            "alerts",
+            "alert.pause",
+            f"alert {delivery.alert_id} campaign {campaign[:200]!r}: POST {delivery.target} {answer}"[
+                :1000
+            ],
             "",
-        )  # fmt: skip
+        )
 
 
 def request_of(

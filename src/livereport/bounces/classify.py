@@ -67,8 +67,15 @@ def classify_message(raw: bytes, rules: Sequence[Rule] = DEFAULT_RULES) -> Class
     if is_arf(message):
         feedback = read_arf(message)
         domain = address_domain(feedback.recipient)
-        return Classification(ReturnKind.COMPLAINT, None, None, None, "arf:feedback-report",
-                              recipient_domain=domain, attribution=who)  # fmt: skip
+        return Classification(
+            ReturnKind.COMPLAINT,
+            None,
+            None,
+            None,
+            "arf:feedback-report",
+            recipient_domain=domain,
+            attribution=who,
+        )
     if is_dsn(message):
         verdict = _from_dsn(message, who, rules)
         if verdict is not None:
@@ -79,25 +86,50 @@ def classify_message(raw: bytes, rules: Sequence[Rule] = DEFAULT_RULES) -> Class
         domain = address_domain(bounce.recipient)
         if bounce.delayed:
             status = read_status(bounce.diagnostic)
-            return Classification(ReturnKind.DELAY, None, None, status, f"{bounce.format}:delayed",
-                                  read_code(bounce.diagnostic), _clean(bounce.diagnostic), domain, who)  # fmt: skip
+            return Classification(
+                ReturnKind.DELAY,
+                None,
+                None,
+                status,
+                f"{bounce.format}:delayed",
+                read_code(bounce.diagnostic),
+                _clean(bounce.diagnostic),
+                domain,
+                who,
+            )
         code = read_code(bounce.diagnostic) or bounce.code
         found = qualify(code=code, diagnostic=strip_addresses(bounce.diagnostic), rules=rules)
         if found.rule == "fallback:undetermined":
             # No code and no telling words, but the server gave up and returned the mail
             # (a delay warning was told apart above): a permanent failure, cause unsaid.
             reason = Reason.GENERIC_BOUNCE
-            found = Qualification(reason.value, DEFAULT_CATEGORY[reason], found.status,
-                                  "fallback:returned")  # fmt: skip
-        return Classification(ReturnKind.BOUNCE, found.category, found.reason, found.status,
-                              f"{bounce.format}+{found.rule}", code,
-                              _clean(bounce.diagnostic), domain, who)  # fmt: skip
+            found = Qualification(
+                reason.value, DEFAULT_CATEGORY[reason], found.status, "fallback:returned"
+            )
+        return Classification(
+            ReturnKind.BOUNCE,
+            found.category,
+            found.reason,
+            found.status,
+            f"{bounce.format}+{found.rule}",
+            code,
+            _clean(bounce.diagnostic),
+            domain,
+            who,
+        )
     signal = read_auto_reply(message)
     if signal is not None:
         sender = address_domain(header(message, "From").rpartition("<")[2].strip(">"))
         reason = Reason.AUTO_REPLY
-        return Classification(ReturnKind.AUTO_REPLY, DEFAULT_CATEGORY[reason], reason.value, None,
-                              f"autoreply:{signal}", recipient_domain=sender, attribution=who)  # fmt: skip
+        return Classification(
+            ReturnKind.AUTO_REPLY,
+            DEFAULT_CATEGORY[reason],
+            reason.value,
+            None,
+            f"autoreply:{signal}",
+            recipient_domain=sender,
+            attribution=who,
+        )
     return Classification(ReturnKind.OTHER, None, None, None, "none", attribution=who)
 
 
@@ -110,11 +142,29 @@ def _from_dsn(message: Message, who: Attribution, rules: Sequence[Rule]) -> Clas
     code = read_code(first.diagnostic or "")
     status = read_status(first.status or "")
     if first.action in ("delivered", "relayed", "expanded"):
-        return Classification(ReturnKind.DELIVERED, None, None, status, f"dsn:{first.action}",
-                              code, _clean(first.diagnostic), domain, who)  # fmt: skip
+        return Classification(
+            ReturnKind.DELIVERED,
+            None,
+            None,
+            status,
+            f"dsn:{first.action}",
+            code,
+            _clean(first.diagnostic),
+            domain,
+            who,
+        )
     if first.action == "delayed" and not _expired(status):
-        return Classification(ReturnKind.DELAY, None, None, status, "dsn:delayed",
-                              code, _clean(first.diagnostic), domain, who)  # fmt: skip
+        return Classification(
+            ReturnKind.DELAY,
+            None,
+            None,
+            status,
+            "dsn:delayed",
+            code,
+            _clean(first.diagnostic),
+            domain,
+            who,
+        )
     found = qualify(
         status=first.status, diagnostic=strip_addresses(first.diagnostic or ""), rules=rules
     )
@@ -126,8 +176,17 @@ def _from_dsn(message: Message, who: Attribution, rules: Sequence[Rule]) -> Clas
         better = qualify(status=first.status, diagnostic=strip_addresses(said), rules=rules)
         if not better.rule.startswith(_VAGUE):
             found, rule = better, f"dsn+text+{better.rule}"
-    return Classification(ReturnKind.BOUNCE, found.category, found.reason, found.status,
-                          rule, code, _clean(first.diagnostic), domain, who)  # fmt: skip
+    return Classification(
+        ReturnKind.BOUNCE,
+        found.category,
+        found.reason,
+        found.status,
+        rule,
+        code,
+        _clean(first.diagnostic),
+        domain,
+        who,
+    )
 
 
 def _expired(status: str | None) -> bool:

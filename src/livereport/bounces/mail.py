@@ -129,8 +129,10 @@ def original_headers(message: Message) -> Message | None:
 
 
 def _headers_from_text(text: str) -> Message | None:
-    lines = [line.lstrip(">").lstrip() if line.startswith((">", "  ")) else line
-             for line in text.lstrip("\n -").splitlines()]  # fmt: skip
+    lines = [
+        line.lstrip(">").lstrip() if line.startswith((">", "  ")) else line
+        for line in text.lstrip("\n -").splitlines()
+    ]
     while lines and not re.match(r"^[!-9;-~]+:", lines[0]):
         lines.pop(0)
         if not lines or len(lines) > 400:

@@ -91,11 +91,14 @@ def rows_json(rules: Sequence[Rule]) -> list[dict[str, Any]]:
     rows = []
     for rule in rules:
         row: dict[str, Any] = {
-            "name": rule.name, "reason": rule.reason, "category": rule.category.value,
-            "status": rule.status, "code": rule.code,
+            "name": rule.name,
+            "reason": rule.reason,
+            "category": rule.category.value,
+            "status": rule.status,
+            "code": rule.code,
             "pattern": rule.pattern.pattern if rule.pattern is not None else None,
             "note": rule.note or None,
-        }  # fmt: skip
+        }
         rows.append({k: row[k] for k in FIELDS if row[k] is not None})
     return rows
 
@@ -156,7 +159,9 @@ def default_qualification(event: Event) -> tuple[str, str]:
     return event.reason or UNDETERMINED, bounce or "ignored"
 
 
-def apply_provider_codes(events: list[tuple[int, Event]], given_of: GivenOf) -> list[tuple[int, Event]]:
+def apply_provider_codes(
+    events: list[tuple[int, Event]], given_of: GivenOf
+) -> list[tuple[int, Event]]:
     """The codes step (in place): a push / SMS bounce or error with a known provider ``code``
     and no reason of the sender's takes the code's reason (and, for a bounce, its category
     when the sender gave none)."""
@@ -239,11 +244,13 @@ def read_rule_file(name: str, content: bytes) -> list[dict[str, Any]]:
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{name}: not valid JSON ({exc}); expected an array of rules") from None
+            raise ValueError(
+                f"{name}: not valid JSON ({exc}); expected an array of rules"
+            ) from None
         if isinstance(value, dict) and "rules" in value:
             value = value["rules"]
         if not isinstance(value, list):
-            raise ValueError(f"{name}: expected a JSON array of rules or {{\"rules\": [...]}}")
+            raise ValueError(f'{name}: expected a JSON array of rules or {{"rules": [...]}}')
         return value
     import csv
     import io
@@ -256,5 +263,6 @@ def read_rule_file(name: str, content: bytes) -> list[dict[str, Any]]:
         raise ValueError(
             f"{name}: unknown column {unknown[0]!r}; expected columns among {', '.join(FIELDS)}"
         )
-    return [{k: v for k, v in row.items() if k is not None and v not in (None, "")}
-            for row in reader]  # fmt: skip
+    return [
+        {k: v for k, v in row.items() if k is not None and v not in (None, "")} for row in reader
+    ]

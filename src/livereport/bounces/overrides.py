@@ -278,6 +278,4 @@ def _splits(items: list[Any]) -> int:
 
 
 def _unbounded(items: list[Any]) -> int:
-    return sum(
-        1 for op, arg in _walk(items) if _is_repeat(op) and arg[1] - arg[0] > _MAX_BOUNDED
-    )
+    return sum(1 for op, arg in _walk(items) if _is_repeat(op) and arg[1] - arg[0] > _MAX_BOUNDED)

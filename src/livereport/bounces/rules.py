@@ -135,13 +135,25 @@ def split_status(status: str) -> tuple[int, ...]:
 
 
 def _when_text(
-    slug: str, reason: Reason, pattern: str, *, status: str | None = None,
-    code: int | None = None, note: str = "", learned_from: str = "",
+    slug: str,
+    reason: Reason,
+    pattern: str,
+    *,
+    status: str | None = None,
+    code: int | None = None,
+    note: str = "",
+    learned_from: str = "",
 ) -> Rule:
     compiled = re.compile(pattern, re.IGNORECASE)
     sources = frozenset(learned_from.split()) if learned_from else frozenset()
     return Rule(
-        f"diagnostic:{slug}", reason, DEFAULT_CATEGORY[reason], status, code, compiled, note,
+        f"diagnostic:{slug}",
+        reason,
+        DEFAULT_CATEGORY[reason],
+        status,
+        code,
+        compiled,
+        note,
         sources,
     )
 

@@ -37,7 +37,9 @@ FORMATS: tuple[Format, ...] = (
         "qmail",
         re.compile(r"this is the qmail-send program|I'm afraid I wasn't able to deliver", _I),
     ),
-    Format("exim", re.compile(r"this message was created automatically by mail delivery software", _I)),
+    Format(
+        "exim", re.compile(r"this message was created automatically by mail delivery software", _I)
+    ),
     Format(
         "sendmail",
         re.compile(

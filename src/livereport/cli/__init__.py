@@ -76,9 +76,12 @@ def main() -> None:
 
 
 def _serve(
-    config: Config, host: str, port: int, on_ready: Callable[[str], None] | None,
+    config: Config,
+    host: str,
+    port: int,
+    on_ready: Callable[[str], None] | None,
     on_stop: Callable[[], None] | None = None,
-) -> None:  # fmt: skip
+) -> None:
     """Check everything that can be checked before the engine is opened (settings, another
     server on the data directory, the port, the directory itself), then serve until stopped
     (``on_stop`` is called as the server begins to stop). A start-up failure ends with one
@@ -119,9 +122,13 @@ def _serve(
 
 
 def _run(
-    config: Config, app: Any, sockets: list[socket.socket], url: str,
-    on_ready: Callable[[str], None] | None, on_stop: Callable[[], None] | None,
-) -> None:  # fmt: skip
+    config: Config,
+    app: Any,
+    sockets: list[socket.socket],
+    url: str,
+    on_ready: Callable[[str], None] | None,
+    on_stop: Callable[[], None] | None,
+) -> None:
     import uvicorn
 
     from livereport.web.limits import HEAD_READ_BYTES
@@ -155,15 +162,18 @@ def _run(
 
     server = Server(
         uvicorn.Config(
-            app, log_level="warning", timeout_graceful_shutdown=config.shutdown_timeout_s,
+            app,
+            log_level="warning",
+            timeout_graceful_shutdown=config.shutdown_timeout_s,
             # h11 gives up on a request head still incomplete past this size, whatever
             # arrived so far, and resets the connection; leave room above the limits of
             # web/limits.py so that an oversized head always gets their clear answer.
             h11_max_incomplete_event_size=HEAD_READ_BYTES,
             # X-Forwarded-* only from the proxies the admin declared (uvicorn trusts localhost).
-            proxy_headers=bool(config.proxies), forwarded_allow_ips=config.proxies,
+            proxy_headers=bool(config.proxies),
+            forwarded_allow_ips=config.proxies,
         )
-    )  # fmt: skip
+    )
     configure_logging(config.log_level)  # again: uvicorn.Config set up its own loggers
     # uvicorn re-raises SIGTERM once it has shut down gracefully (stopped listening, answered
     # in-flight requests, stored what was accepted); unwind with status 0 instead of dying, so
@@ -265,8 +275,20 @@ def _program() -> str:
 @data_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--rate", default=200, show_default=True, type=click.IntRange(1, 100_000), help="Simulated events per second, live and in the history.")  # fmt: skip
-@click.option("--history", default=2.0, show_default=True, type=click.FloatRange(0, 24), help="Hours of history at the same rate, loaded as the live stream starts (only the hours the data directory has no demo events for).")  # fmt: skip
+@click.option(
+    "--rate",
+    default=200,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Simulated events per second, live and in the history.",
+)
+@click.option(
+    "--history",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(0, 24),
+    help="Hours of history at the same rate, loaded as the live stream starts (only the hours the data directory has no demo events for).",
+)
 @click.option("--seed", default=1, show_default=True)
 def demo(data: Path | None, host: str, port: int, rate: int, history: float, seed: int) -> None:
     """Serve, and stream a simulated multi-channel campaign into it through the HTTP API."""
@@ -328,18 +350,25 @@ class _DemoStream:
         from livereport.simulate import LiveTraffic
 
         return LiveTraffic(
-            seed, DEMO_CAMPAIGN, None, self.rate, executions=("morning", "evening"),
-            variants=("A", "B"), tag=f"{int(self.now.timestamp()):x}",
-        )  # fmt: skip
+            seed,
+            DEMO_CAMPAIGN,
+            None,
+            self.rate,
+            executions=("morning", "evening"),
+            variants=("A", "B"),
+            tag=f"{int(self.now.timestamp()):x}",
+        )
 
     def history_start(self) -> datetime | None:
         """Where the history begins: ``history`` before now, or after the latest demo event
         the server holds when that is later (a restarted demo); None: nothing to load."""
         headers = {"Authorization": f"Bearer {self.key}"}
         response = httpx.get(
-            f"{self.url}/v1/campaigns", params={"q": DEMO_CAMPAIGN, "limit": 500}, headers=headers,
+            f"{self.url}/v1/campaigns",
+            params={"q": DEMO_CAMPAIGN, "limit": 500},
+            headers=headers,
             timeout=30,
-        )  # fmt: skip
+        )
         response.raise_for_status()
         since = self.now - self.history
         for row in response.json()["campaigns"]:
@@ -358,8 +387,10 @@ class _DemoStream:
         if since is None:
             return
         hours = (self.now - since).total_seconds() / 3600
-        err.print(f"Demo history: loading the {hours:.3g} hours before now, about "
-                  f"{round(hours * 3600 * self.rate):,} events, the latest first.")  # fmt: skip
+        err.print(
+            f"Demo history: loading the {hours:.3g} hours before now, about "
+            f"{round(hours * 3600 * self.rate):,} events, the latest first."
+        )
         began, sent = time.monotonic(), 0
         with httpx.Client(timeout=60) as client:
             for events in history(lambda n: self.traffic(self.seed + 1 + n), since, self.now):
@@ -407,27 +438,78 @@ def _quietly(fn: Callable[[], None], stopping: threading.Event) -> Callable[[], 
 
 @main.command()
 @click.argument("campaign")
-@click.option("--tab", default="campaign", show_default=True, type=click.Choice(list(TABS)), help="The tab to show.")
+@click.option(
+    "--tab",
+    default="campaign",
+    show_default=True,
+    type=click.Choice(list(TABS)),
+    help="The tab to show.",
+)
 @click.option("--execution", default=None, help="Only this execution.")
-@click.option("--period", default=None, type=click.Choice(list(PERIODS)), help="A period ending now (default 24h, the live window); not with --from.")  # fmt: skip
-@click.option("--from", "start", default=None, metavar="TIME", help="The start of a custom period: RFC 3339 with an offset, a whole minute (2026-11-30T08:00:00Z).")  # fmt: skip
-@click.option("--to", "end", default=None, metavar="TIME", help="The end of a custom period (excluded); without it, until now.")  # fmt: skip
-@click.option("--compare", is_flag=True, help="Show the KPIs of the previous period of the same length beside them.")  # fmt: skip
-@click.option("--engagement", default="all", show_default=True, type=click.Choice(list(ENGAGEMENTS)), help="Which opens and clicks count: all, only people's (human) or only machines' (machine).")  # fmt: skip
+@click.option(
+    "--period",
+    default=None,
+    type=click.Choice(list(PERIODS)),
+    help="A period ending now (default 24h, the live window); not with --from.",
+)
+@click.option(
+    "--from",
+    "start",
+    default=None,
+    metavar="TIME",
+    help="The start of a custom period: RFC 3339 with an offset, a whole minute (2026-11-30T08:00:00Z).",
+)
+@click.option(
+    "--to",
+    "end",
+    default=None,
+    metavar="TIME",
+    help="The end of a custom period (excluded); without it, until now.",
+)
+@click.option(
+    "--compare",
+    is_flag=True,
+    help="Show the KPIs of the previous period of the same length beside them.",
+)
+@click.option(
+    "--engagement",
+    default="all",
+    show_default=True,
+    type=click.Choice(list(ENGAGEMENTS)),
+    help="Which opens and clicks count: all, only people's (human) or only machines' (machine).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @data_option
-@click.option("--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000.")
+@click.option(
+    "--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000."
+)
 @click.option("--key", default=None, help="An API key with the read scope (with --url).")
-def report(campaign: str, tab: str, execution: str | None, period: str | None, start: str | None, end: str | None, compare: bool, engagement: str, as_json: bool, data: Path | None, url: str | None, key: str | None) -> None:  # fmt: skip
+def report(
+    campaign: str,
+    tab: str,
+    execution: str | None,
+    period: str | None,
+    start: str | None,
+    end: str | None,
+    compare: bool,
+    engagement: str,
+    as_json: bool,
+    data: Path | None,
+    url: str | None,
+    key: str | None,
+) -> None:
     """Show a campaign's report tab in the terminal: the live last 24 hours, or any period."""
     import msgspec
 
     from livereport.report.period import asked
 
     wanted = {
-        "period": period, "from": start, "to": end, "compare": "previous" if compare else None,
+        "period": period,
+        "from": start,
+        "to": end,
+        "compare": "previous" if compare else None,
         "engagement": None if engagement == "all" else engagement,
-    }  # fmt: skip
+    }
     given = {name: value for name, value in wanted.items() if value is not None}
     with failures():
         try:
@@ -440,8 +522,10 @@ def report(campaign: str, tab: str, execution: str | None, period: str | None, s
             params = {"tab": tab, **({"execution": execution} if execution else {}), **given}
             response = httpx.get(
                 f"{base}/v1/campaigns/{httpx.URL(campaign).raw_path.decode()}/report",
-                params=params, headers={"Authorization": f"Bearer {token}"}, timeout=30,
-            )  # fmt: skip
+                params=params,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            )
             if response.status_code != 200:
                 raise Failure(_refusal(response))
             body = response.json()
@@ -449,7 +533,13 @@ def report(campaign: str, tab: str, execution: str | None, period: str | None, s
             body = _local(
                 data,
                 lambda store, org: _local_report(
-                    store, org, campaign, tab, execution, asked_for, _config(data).retention_days,
+                    store,
+                    org,
+                    campaign,
+                    tab,
+                    execution,
+                    asked_for,
+                    _config(data).retention_days,
                     engagement,
                 ),
             )
@@ -460,21 +550,78 @@ def report(campaign: str, tab: str, execution: str | None, period: str | None, s
 
 
 @main.command()
-@click.option("--period", default=None, type=click.Choice(list(PERIODS)), help="A period ending now (default 24h); not with --from.")  # fmt: skip
-@click.option("--from", "start", default=None, metavar="TIME", help="The start of a custom period: RFC 3339 with an offset, a whole minute.")  # fmt: skip
-@click.option("--to", "end", default=None, metavar="TIME", help="The end of a custom period (excluded); without it, until now.")  # fmt: skip
-@click.option("--search", default=None, help="Only campaigns whose id contains this text (any case).")
-@click.option("--channel", default=None, type=click.Choice([c.value for c in Channel]), help="Only campaigns with events on this channel.")  # fmt: skip
-@click.option("--status", default=None, type=click.Choice(list(STATUSES)), help="Only campaigns of this status.")
-@click.option("--sort", default=None, type=click.Choice(list(OVERVIEW_SORTS)), help="What to sort by (default: last activity).")  # fmt: skip
-@click.option("--asc", is_flag=True, help="Smallest first (the default is largest, or newest, first).")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500), help="Campaigns to show.")
-@click.option("--offset", default=0, show_default=True, type=click.IntRange(0), help="Campaigns to skip.")
+@click.option(
+    "--period",
+    default=None,
+    type=click.Choice(list(PERIODS)),
+    help="A period ending now (default 24h); not with --from.",
+)
+@click.option(
+    "--from",
+    "start",
+    default=None,
+    metavar="TIME",
+    help="The start of a custom period: RFC 3339 with an offset, a whole minute.",
+)
+@click.option(
+    "--to",
+    "end",
+    default=None,
+    metavar="TIME",
+    help="The end of a custom period (excluded); without it, until now.",
+)
+@click.option(
+    "--search", default=None, help="Only campaigns whose id contains this text (any case)."
+)
+@click.option(
+    "--channel",
+    default=None,
+    type=click.Choice([c.value for c in Channel]),
+    help="Only campaigns with events on this channel.",
+)
+@click.option(
+    "--status",
+    default=None,
+    type=click.Choice(list(STATUSES)),
+    help="Only campaigns of this status.",
+)
+@click.option(
+    "--sort",
+    default=None,
+    type=click.Choice(list(OVERVIEW_SORTS)),
+    help="What to sort by (default: last activity).",
+)
+@click.option(
+    "--asc", is_flag=True, help="Smallest first (the default is largest, or newest, first)."
+)
+@click.option(
+    "--limit", default=50, show_default=True, type=click.IntRange(1, 500), help="Campaigns to show."
+)
+@click.option(
+    "--offset", default=0, show_default=True, type=click.IntRange(0), help="Campaigns to skip."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
 @data_option
-@click.option("--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000.")
+@click.option(
+    "--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000."
+)
 @click.option("--key", default=None, help="An API key with the read scope (with --url).")
-def campaigns(period: str | None, start: str | None, end: str | None, search: str | None, channel: str | None, status: str | None, sort: str | None, asc: bool, limit: int, offset: int, as_json: bool, data: Path | None, url: str | None, key: str | None) -> None:  # fmt: skip
+def campaigns(
+    period: str | None,
+    start: str | None,
+    end: str | None,
+    search: str | None,
+    channel: str | None,
+    status: str | None,
+    sort: str | None,
+    asc: bool,
+    limit: int,
+    offset: int,
+    as_json: bool,
+    data: Path | None,
+    url: str | None,
+    key: str | None,
+) -> None:
     """Every campaign at a glance: status, key numbers and activity over a period."""
     import msgspec
 
@@ -485,12 +632,19 @@ def campaigns(period: str | None, start: str | None, end: str | None, search: st
     given = {
         name: value
         for name, value in {
-            "period": period, "from": start, "to": end, "q": search, "channel": channel,
-            "status": status, "sort": sort, "order": "asc" if asc else None,
-            "limit": str(limit), "offset": str(offset),
+            "period": period,
+            "from": start,
+            "to": end,
+            "q": search,
+            "channel": channel,
+            "status": status,
+            "sort": sort,
+            "order": "asc" if asc else None,
+            "limit": str(limit),
+            "offset": str(offset),
         }.items()
         if value is not None
-    }  # fmt: skip
+    }
     with failures():
         try:
             asked_for = asked(period, start, end)
@@ -501,9 +655,11 @@ def campaigns(period: str | None, start: str | None, end: str | None, search: st
         if target is not None:
             base, token = target
             response = httpx.get(
-                f"{base}/v1/campaigns", params=given, headers={"Authorization": f"Bearer {token}"},
+                f"{base}/v1/campaigns",
+                params=given,
+                headers={"Authorization": f"Bearer {token}"},
                 timeout=30,
-            )  # fmt: skip
+            )
             if response.status_code != 200:
                 raise Failure(_refusal(response))
             body = response.json()
@@ -513,7 +669,9 @@ def campaigns(period: str | None, start: str | None, end: str | None, search: st
             def local(store: Any, org: int) -> Any:
                 from livereport.report.build import Reports
 
-                return Reports(store, retention_days=retention).campaigns(org, None, asked_for, listing)
+                return Reports(store, retention_days=retention).campaigns(
+                    org, None, asked_for, listing
+                )
 
             body = _local(data, local)
         if as_json:
@@ -524,19 +682,73 @@ def campaigns(period: str | None, start: str | None, end: str | None, search: st
 
 @main.command()
 @click.argument("campaign")
-@click.option("--channel", default="email", show_default=True, type=click.Choice(variant_channels()), help="The channel whose variants are compared.")  # fmt: skip
-@click.option("--metric", default=None, type=click.Choice(list(VARIANT_RATES)), help="The rate compared (default: the channel's open rate, else its click, delivery or error rate).")  # fmt: skip
-@click.option("--control", default=None, help="The variant the others are compared with (default: the first by name).")  # fmt: skip
+@click.option(
+    "--channel",
+    default="email",
+    show_default=True,
+    type=click.Choice(variant_channels()),
+    help="The channel whose variants are compared.",
+)
+@click.option(
+    "--metric",
+    default=None,
+    type=click.Choice(list(VARIANT_RATES)),
+    help="The rate compared (default: the channel's open rate, else its click, delivery or error rate).",
+)
+@click.option(
+    "--control",
+    default=None,
+    help="The variant the others are compared with (default: the first by name).",
+)
 @click.option("--execution", default=None, help="Only this execution.")
-@click.option("--period", default=None, type=click.Choice(list(PERIODS)), help="A period ending now (default: the campaign's whole life); not with --from.")  # fmt: skip
-@click.option("--from", "start", default=None, metavar="TIME", help="The start of a custom period: RFC 3339 with an offset, a whole minute.")  # fmt: skip
-@click.option("--to", "end", default=None, metavar="TIME", help="The end of a custom period (excluded); without it, until now.")  # fmt: skip
-@click.option("--engagement", default="all", show_default=True, type=click.Choice(list(ENGAGEMENTS)), help="Which opens and clicks count: all, only people's (human) or only machines' (machine).")  # fmt: skip
+@click.option(
+    "--period",
+    default=None,
+    type=click.Choice(list(PERIODS)),
+    help="A period ending now (default: the campaign's whole life); not with --from.",
+)
+@click.option(
+    "--from",
+    "start",
+    default=None,
+    metavar="TIME",
+    help="The start of a custom period: RFC 3339 with an offset, a whole minute.",
+)
+@click.option(
+    "--to",
+    "end",
+    default=None,
+    metavar="TIME",
+    help="The end of a custom period (excluded); without it, until now.",
+)
+@click.option(
+    "--engagement",
+    default="all",
+    show_default=True,
+    type=click.Choice(list(ENGAGEMENTS)),
+    help="Which opens and clicks count: all, only people's (human) or only machines' (machine).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
 @data_option
-@click.option("--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000.")
+@click.option(
+    "--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000."
+)
 @click.option("--key", default=None, help="An API key with the read scope (with --url).")
-def variants(campaign: str, channel: str, metric: str | None, control: str | None, execution: str | None, period: str | None, start: str | None, end: str | None, engagement: str, as_json: bool, data: Path | None, url: str | None, key: str | None) -> None:  # fmt: skip
+def variants(
+    campaign: str,
+    channel: str,
+    metric: str | None,
+    control: str | None,
+    execution: str | None,
+    period: str | None,
+    start: str | None,
+    end: str | None,
+    engagement: str,
+    as_json: bool,
+    data: Path | None,
+    url: str | None,
+    key: str | None,
+) -> None:
     """Compare a campaign's variants on one rate: lift, interval and a verdict you may trust
     however often you look."""
     import msgspec
@@ -547,12 +759,17 @@ def variants(campaign: str, channel: str, metric: str | None, control: str | Non
     given = {
         name: value
         for name, value in {
-            "channel": channel, "metric": metric, "control": control, "execution": execution,
-            "period": period, "from": start, "to": end,
+            "channel": channel,
+            "metric": metric,
+            "control": control,
+            "execution": execution,
+            "period": period,
+            "from": start,
+            "to": end,
             "engagement": None if engagement == "all" else engagement,
         }.items()
         if value is not None
-    }  # fmt: skip
+    }
     with failures():
         try:
             asked_for = asked(period if period or start else "life", start, end)
@@ -563,8 +780,10 @@ def variants(campaign: str, channel: str, metric: str | None, control: str | Non
             base, token = target
             response = httpx.get(
                 f"{base}/v1/campaigns/{httpx.URL(campaign).raw_path.decode()}/variants",
-                params=given, headers={"Authorization": f"Bearer {token}"}, timeout=30,
-            )  # fmt: skip
+                params=given,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            )
             if response.status_code != 200:
                 raise Failure(_refusal(response))
             body = response.json()
@@ -577,9 +796,15 @@ def variants(campaign: str, channel: str, metric: str | None, control: str | Non
                 reports = Reports(store, retention_days=retention)
                 window = reports.window(org, campaign, asked_for)
                 return reports.variants(
-                    org, campaign, channel, metric, control, execution, window=window,
+                    org,
+                    campaign,
+                    channel,
+                    metric,
+                    control,
+                    execution,
+                    window=window,
                     engagement=engagement,
-                )  # fmt: skip
+                )
 
             body = _local(data, local)
         if as_json:
@@ -588,21 +813,37 @@ def variants(campaign: str, channel: str, metric: str | None, control: str | Non
             render_variants(out, body)
 
 
-def _local_report(store: Any, org: int, campaign: str, tab: str, execution: str | None, asked_for: Any, retention_days: int, engagement: str = "all") -> Any:  # fmt: skip
+def _local_report(
+    store: Any,
+    org: int,
+    campaign: str,
+    tab: str,
+    execution: str | None,
+    asked_for: Any,
+    retention_days: int,
+    engagement: str = "all",
+) -> Any:
     from livereport.report.build import Reports
 
     reports = Reports(store, retention_days=retention_days)
     window = None if asked_for.default else reports.window(org, campaign, asked_for)
     return reports.report(
-        org, campaign, tab, execution, window=window, compare=asked_for.compare,
+        org,
+        campaign,
+        tab,
+        execution,
+        window=window,
+        compare=asked_for.compare,
         engagement=engagement,
-    )  # fmt: skip
+    )
 
 
 def _local(
-    data: Path | None, fn: Callable[[Any, int], Any], org_name: str | None = None,
+    data: Path | None,
+    fn: Callable[[Any, int], Any],
+    org_name: str | None = None,
     writes: bool = False,
-) -> Any:  # fmt: skip
+) -> Any:
     """Run ``fn(store, org_id)`` on the data directory opened in this process. The store is
     the report layer's (store/tenant.py: reads only, each of one org) unless ``fn`` writes."""
     from livereport.store.schema import migrate
@@ -617,14 +858,33 @@ def _local(
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["canonical", "ajo"]), default="canonical", show_default=True, help="canonical: livereport events, one JSON object per line; ajo: exported records of the reference product's message feedback and tracking datasets, one per line.")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["canonical", "ajo"]),
+    default="canonical",
+    show_default=True,
+    help="canonical: livereport events, one JSON object per line; ajo: exported records of the reference product's message feedback and tracking datasets, one per line.",
+)
 @data_option
-@click.option("--org", default=None, help="Org to ingest into (with --data; default: the first org).")
+@click.option(
+    "--org", default=None, help="Org to ingest into (with --data; default: the first org)."
+)
 @click.option("--url", default=None, type=SERVER_URL)
 @click.option("--key", default=None, help="An API key with the ingest scope (with --url).")
 @click.option("--batch", default=5000, show_default=True, type=click.IntRange(1, 10_000))
-def ingest(files: tuple[Path, ...], fmt: str, data: Path | None, org: str | None, url: str | None, key: str | None, batch: int) -> None:  # fmt: skip
+def ingest(
+    files: tuple[Path, ...],
+    fmt: str,
+    data: Path | None,
+    org: str | None,
+    url: str | None,
+    key: str | None,
+    batch: int,
+) -> None:
     """Load NDJSON event files (.gz too) with a progress bar and a summary of rejections."""
     from livereport.ingest.load import load_files
 
@@ -632,8 +892,10 @@ def ingest(files: tuple[Path, ...], fmt: str, data: Path | None, org: str | None
         target = _client_target(data, url, key)
         if target is not None and org is not None:
             # Through a server the key decides the org: never load another org's events silently.
-            raise Failure("--org works only on a data directory no server runs on; "
-                          "use --url and --key with a key of that org")
+            raise Failure(
+                "--org works only on a data directory no server runs on; "
+                "use --url and --key with a key of that org"
+            )
         loader: Callable[..., Any] = load_files
         if fmt == "ajo":
             from livereport.ingest.ajo import load_ajo_files
@@ -644,7 +906,12 @@ def ingest(files: tuple[Path, ...], fmt: str, data: Path | None, org: str | None
         else:
             # The org's own bounce rules apply to canonical events, as on a server.
             rules = {} if fmt == "ajo" else {"metadata": instance.open_metadata(_config(data))}
-            summary = _local(data, lambda store, org_id: loader(files, batch=batch, store=store, org=org_id, **rules), org, writes=True)
+            summary = _local(
+                data,
+                lambda store, org_id: loader(files, batch=batch, store=store, org=org_id, **rules),
+                org,
+                writes=True,
+            )
     for why, count in sorted(getattr(summary, "skipped", {}).items()):
         err.print(f"  skipped {count}: {why}", markup=False)
     err.print(
@@ -661,13 +928,52 @@ def ingest(files: tuple[Path, ...], fmt: str, data: Path | None, org: str | None
 @click.option("--url", required=True, type=SERVER_URL, help="The server's base URL.")
 @click.option("--key", required=True, help="An API key with the ingest scope.")
 @click.option("--campaign", default="simulated-campaign", show_default=True)
-@click.option("--rate", default=500, show_default=True, type=click.IntRange(1, 1_000_000), help="Events per second.")
-@click.option("--duration", default=60.0, show_default=True, type=click.FloatRange(min=0), help="Seconds; 0 runs until interrupted.")
+@click.option(
+    "--rate",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="Events per second.",
+)
+@click.option(
+    "--duration",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds; 0 runs until interrupted.",
+)
 @click.option("--seed", default=1, show_default=True)
-@click.option("--channel", "channels", multiple=True, type=click.Choice([c.value for c in Channel]), help="Channels to simulate (repeat; default all).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar (there is none either when standard error is not a terminal).")
-@click.option("--incident", "incidents", multiple=True, metavar="KIND[:key=value,...]", help="Make the traffic go wrong, to see alerts fire: bounce-storm, complaint-spike or stall, with keys channel, start, duration (seconds, or 30s/5m/1h), share (0.4 or 40%) and domain; e.g. bounce-storm:start=2m,duration=5m (repeat for several).")  # fmt: skip
-def simulate(url: str, key: str, campaign: str, rate: int, duration: float, seed: int, channels: tuple[str, ...], quiet: bool, incidents: tuple[str, ...]) -> None:  # fmt: skip
+@click.option(
+    "--channel",
+    "channels",
+    multiple=True,
+    type=click.Choice([c.value for c in Channel]),
+    help="Channels to simulate (repeat; default all).",
+)
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="No progress bar (there is none either when standard error is not a terminal).",
+)
+@click.option(
+    "--incident",
+    "incidents",
+    multiple=True,
+    metavar="KIND[:key=value,...]",
+    help="Make the traffic go wrong, to see alerts fire: bounce-storm, complaint-spike or stall, with keys channel, start, duration (seconds, or 30s/5m/1h), share (0.4 or 40%) and domain; e.g. bounce-storm:start=2m,duration=5m (repeat for several).",
+)
+def simulate(
+    url: str,
+    key: str,
+    campaign: str,
+    rate: int,
+    duration: float,
+    seed: int,
+    channels: tuple[str, ...],
+    quiet: bool,
+    incidents: tuple[str, ...],
+) -> None:
     """Send realistic campaign traffic to a running instance."""
     from livereport import simulate as sim
 
@@ -677,9 +983,16 @@ def simulate(url: str, key: str, campaign: str, rate: int, duration: float, seed
         raise click.BadParameter(str(exc), param_hint="--incident") from None
     with failures(), _sending(campaign, duration, quiet or not err.is_terminal) as on_batch:
         totals = sim.run(
-            url, key, campaign=campaign, rate=rate, duration=duration or None, seed=seed,
-            channels=channels or None, on_batch=on_batch, incidents=planned,
-        )  # fmt: skip
+            url,
+            key,
+            campaign=campaign,
+            rate=rate,
+            duration=duration or None,
+            seed=seed,
+            channels=channels or None,
+            on_batch=on_batch,
+            incidents=planned,
+        )
     err.print(
         f"{campaign}: {totals['accepted']:,} accepted, {totals['duplicates']:,} duplicates, "
         f"{totals['rejected']:,} rejected",
@@ -688,7 +1001,9 @@ def simulate(url: str, key: str, campaign: str, rate: int, duration: float, seed
 
 
 @contextmanager
-def _sending(campaign: str, duration: float, quiet: bool) -> Iterator[Callable[[list[Any], dict[str, int]], None] | None]:  # fmt: skip
+def _sending(
+    campaign: str, duration: float, quiet: bool
+) -> Iterator[Callable[[list[Any], dict[str, int]], None] | None]:
     """What `simulate` shows while it runs: a progress bar on standard error (time, of the
     duration, and the events sent and how the server took them), gone once it ends."""
     if quiet:
@@ -696,8 +1011,12 @@ def _sending(campaign: str, duration: float, quiet: bool) -> Iterator[Callable[[
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    columns = (TextColumn("{task.description}", markup=False), BarColumn(), TimeElapsedColumn(),
-               TextColumn("{task.fields[counts]}"))  # fmt: skip
+    columns = (
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[counts]}"),
+    )
     began = time.monotonic()
     sums = {"sent": 0, "accepted": 0, "duplicates": 0, "rejected": 0}
     with Progress(*columns, console=err, transient=True) as progress:
@@ -708,10 +1027,11 @@ def _sending(campaign: str, duration: float, quiet: bool) -> Iterator[Callable[[
             for name, count in counts.items():
                 sums[name] += count
             progress.update(
-                task, completed=time.monotonic() - began,
+                task,
+                completed=time.monotonic() - began,
                 counts=f"{sums['sent']:,} sent: {sums['accepted']:,} accepted, "
                 f"{sums['duplicates']:,} duplicates, {sums['rejected']:,} rejected",
-            )  # fmt: skip
+            )
 
         yield on_batch
 
@@ -756,10 +1076,19 @@ def keys() -> None:
 @keys.command("create")
 @data_option
 @click.option("--org", default=None, help="Org name (default: the org made at first start).")
-@click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice([s.value for s in Scope]))
+@click.option(
+    "--scope", "scopes", multiple=True, required=True, type=click.Choice([s.value for s in Scope])
+)
 @click.option("--name", default="", help="What the key is for.")
-@click.option("--expires-days", type=click.IntRange(1, 3650), default=None, help="Days until the key stops working (default: never).")  # fmt: skip
-def keys_create(data: Path | None, org: str | None, scopes: tuple[str, ...], name: str, expires_days: int | None) -> None:  # fmt: skip
+@click.option(
+    "--expires-days",
+    type=click.IntRange(1, 3650),
+    default=None,
+    help="Days until the key stops working (default: never).",
+)
+def keys_create(
+    data: Path | None, org: str | None, scopes: tuple[str, ...], name: str, expires_days: int | None
+) -> None:
     """Create a key; prints only the key (shown once)."""
     with failures():
         config = _config(data)
@@ -767,7 +1096,12 @@ def keys_create(data: Path | None, org: str | None, scopes: tuple[str, ...], nam
         instance.bootstrap(config, metadata)
         expires = None if expires_days is None else time.time() + expires_days * 86_400
         plain, key = metadata.create_key(metadata.org(org), scopes, name, expires)
-        _audit(metadata, key.org_id, "key.create", f"key {key.id} ({key.prefix}…) {','.join(sorted(key.scopes))}")
+        _audit(
+            metadata,
+            key.org_id,
+            "key.create",
+            f"key {key.id} ({key.prefix}…) {','.join(sorted(key.scopes))}",
+        )
     click.echo(plain)
 
 
@@ -781,13 +1115,25 @@ def keys_list(data: Path | None, org: str | None) -> None:
         metadata = instance.open_metadata(_config(data))
         found = metadata.keys(metadata.org(org))
     # The id and prefix that find a key stay whole; names, scopes and times may wrap.
-    columns = [Column("id", "right"), Column("prefix"), Column("name", wrap=True),
-               *(Column(h, wrap=True) for h in ("scopes", "created", "expires", "last used", "revoked"))]  # fmt: skip
+    columns = [
+        Column("id", "right"),
+        Column("prefix"),
+        Column("name", wrap=True),
+        *(Column(h, wrap=True) for h in ("scopes", "created", "expires", "last used", "revoked")),
+    ]
     rows = [
-        [str(k.id), k.prefix + "…", _printable(k.name), ", ".join(sorted(k.scopes)),
-         _when(k.created), _when(k.expires), _when(k.last_used), _when(k.revoked)]
+        [
+            str(k.id),
+            k.prefix + "…",
+            _printable(k.name),
+            ", ".join(sorted(k.scopes)),
+            _when(k.created),
+            _when(k.expires),
+            _when(k.last_used),
+            _when(k.revoked),
+        ]
         for k in found
-    ]  # fmt: skip
+    ]
     _print_table(columns, rows)
 
 
@@ -815,8 +1161,12 @@ def users() -> None:
 @data_option
 @click.option("--org", default=None)
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
-@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
-def users_create(email: str, data: Path | None, org: str | None, role: str, password_stdin: bool) -> None:  # fmt: skip
+@click.option(
+    "--password-stdin", is_flag=True, required=True, help="Read the password from standard input."
+)
+def users_create(
+    email: str, data: Path | None, org: str | None, role: str, password_stdin: bool
+) -> None:
     """Create a user; the password is read from stdin."""
     password = sys.stdin.readline().rstrip("\r\n")
     with failures():
@@ -833,7 +1183,13 @@ def users_create(email: str, data: Path | None, org: str | None, role: str, pass
 @data_option
 @click.option("--org", default=None)
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
-@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 30), help="Days the invitation stays open.")  # fmt: skip
+@click.option(
+    "--days",
+    default=7,
+    show_default=True,
+    type=click.IntRange(1, 30),
+    help="Days the invitation stays open.",
+)
 def users_invite(email: str, data: Path | None, org: str | None, role: str, days: int) -> None:
     """Invite someone; prints only the one-time token, which they accept with a password on
     the server's /invite page (or POST /v1/invites/accept)."""
@@ -844,8 +1200,11 @@ def users_invite(email: str, data: Path | None, org: str | None, role: str, days
         token, invite = metadata.create_invite(metadata.org(org), email, role, days)
         _audit(metadata, invite.org_id, "user.invite", f"user {invite.email} as {invite.role}")
     click.echo(token)
-    click.echo(f"send {invite.email} the link <server>/invite#{token} (or the token, to paste "
-               f"on /invite); it works once, for {days} days", err=True)  # fmt: skip
+    click.echo(
+        f"send {invite.email} the link <server>/invite#{token} (or the token, to paste "
+        f"on /invite); it works once, for {days} days",
+        err=True,
+    )
 
 
 @users.command("list")
@@ -861,10 +1220,18 @@ def users_list(data: Path | None, org: str | None) -> None:
     click.echo("id\temail\trole\tdisabled\tfailed sign-ins\tlocked until")
     for a in accounts:
         locked = _when(a.locked_until, seconds=True) if a.locked(now) else ""
-        click.echo(f"{a.id}\t{_printable(a.email)}\t{a.role}\t{_when(a.disabled)}\t{a.failures}\t{locked}")
+        click.echo(
+            f"{a.id}\t{_printable(a.email)}\t{a.role}\t{_when(a.disabled)}\t{a.failures}\t{locked}"
+        )
 
 
-def _change_user(data: Path | None, org: str | None, email: str, action: str, change: Callable[[Any, Any, Any], Any]) -> None:  # fmt: skip
+def _change_user(
+    data: Path | None,
+    org: str | None,
+    email: str,
+    action: str,
+    change: Callable[[Any, Any, Any], Any],
+) -> None:
     """Apply ``change(metadata, org, account)`` to the org's user of this email, and audit it."""
     with failures():
         metadata = instance.open_metadata(_config(data))
@@ -916,10 +1283,23 @@ def users_unlock(email: str, data: Path | None, org: str | None) -> None:
 @click.argument("email")
 @data_option
 @click.option("--org", default=None, help="Org (with --data; default: the first org).")
-@click.option("--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000.")
+@click.option(
+    "--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000."
+)
 @click.option("--key", default=None, help="An API key with the admin scope (with --url).")
-@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input (default: make a random one).")  # fmt: skip
-def users_reset_password(email: str, data: Path | None, org: str | None, url: str | None, key: str | None, password_stdin: bool) -> None:  # fmt: skip
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the new password from standard input (default: make a random one).",
+)
+def users_reset_password(
+    email: str,
+    data: Path | None,
+    org: str | None,
+    url: str | None,
+    key: str | None,
+    password_stdin: bool,
+) -> None:
     """Set a user's password, end every session of theirs and lift a sign-in lock; prints
     the new random password once (nothing with --password-stdin)."""
     from livereport.store.accounts import check_new_password, random_password
@@ -938,7 +1318,9 @@ def users_reset_password(email: str, data: Path | None, org: str | None, url: st
             account = metadata.account(the_org, email=email)
             ended = metadata.reset_password(the_org, account.id, password)
             shown = account.email
-            _audit(metadata, the_org.id, "user.password.reset", f"user {shown}; {ended} sessions ended")
+            _audit(
+                metadata, the_org.id, "user.password.reset", f"user {shown}; {ended} sessions ended"
+            )
     if not password_stdin:
         click.echo(password)
     click.echo(f"password of {_printable(shown)} reset; {ended} sessions ended", err=True)
@@ -954,8 +1336,12 @@ def _reset_password_remote(base: str, token: str, email: str, password: str) -> 
     found = [u for u in listed.json()["users"] if u["email"] == wanted]
     if not found:
         raise Failure(f"the key's org has no user {email!r}; see GET /v1/admin/users")
-    reset = httpx.post(f"{base}/v1/admin/users/{found[0]['id']}/password", json={"password": password},
-                       headers=headers, timeout=30)  # fmt: skip
+    reset = httpx.post(
+        f"{base}/v1/admin/users/{found[0]['id']}/password",
+        json={"password": password},
+        headers=headers,
+        timeout=30,
+    )
     body = reset.json()
     if reset.status_code != 200:
         raise Failure(_refusal(reset))
@@ -994,12 +1380,34 @@ def webhooks() -> None:
 @click.argument("provider", type=click.Choice(["mailgun", "postmark", "sendgrid", "ses", "twilio"]))
 @data_option
 @click.option("--org", default=None, help="Org name (default: the org made at first start).")
-@click.option("--secret-stdin", is_flag=True, required=True, help="Read the secret from standard input: Mailgun signing key, Postmark USER:PASSWORD, SendGrid verification key, SES: the SNS signing certificate(s) in PEM, Twilio auth token.")  # fmt: skip
-@click.option("--campaign-field", default=None, help="Metadata name of the campaign id (default: campaign).")  # fmt: skip
-@click.option("--profile-field", default=None, help="Metadata name of the profile id (default: profile).")  # fmt: skip
-@click.option("--execution-field", default=None, help="Metadata name of the execution (default: execution).")  # fmt: skip
-@click.option("--variant-field", default=None, help="Metadata name of the variant (default: variant).")  # fmt: skip
-def webhooks_set(provider: str, data: Path | None, org: str | None, secret_stdin: bool, campaign_field: str | None, profile_field: str | None, execution_field: str | None, variant_field: str | None) -> None:  # fmt: skip
+@click.option(
+    "--secret-stdin",
+    is_flag=True,
+    required=True,
+    help="Read the secret from standard input: Mailgun signing key, Postmark USER:PASSWORD, SendGrid verification key, SES: the SNS signing certificate(s) in PEM, Twilio auth token.",
+)
+@click.option(
+    "--campaign-field", default=None, help="Metadata name of the campaign id (default: campaign)."
+)
+@click.option(
+    "--profile-field", default=None, help="Metadata name of the profile id (default: profile)."
+)
+@click.option(
+    "--execution-field", default=None, help="Metadata name of the execution (default: execution)."
+)
+@click.option(
+    "--variant-field", default=None, help="Metadata name of the variant (default: variant)."
+)
+def webhooks_set(
+    provider: str,
+    data: Path | None,
+    org: str | None,
+    secret_stdin: bool,
+    campaign_field: str | None,
+    profile_field: str | None,
+    execution_field: str | None,
+    variant_field: str | None,
+) -> None:
     """Store a provider's secret; prints the URL path to give the provider."""
     secret = (sys.stdin.read() if provider == "ses" else sys.stdin.readline()).strip()
     if not secret:
@@ -1017,7 +1425,12 @@ def webhooks_set(provider: str, data: Path | None, org: str | None, secret_stdin
         with failures():
             if not load_certificates(secret):
                 raise Failure("ses: expected an RSA signing certificate in PEM")
-    names = {"campaign": campaign_field, "profile": profile_field, "execution": execution_field, "variant": variant_field}  # fmt: skip
+    names = {
+        "campaign": campaign_field,
+        "profile": profile_field,
+        "execution": execution_field,
+        "variant": variant_field,
+    }
     with failures():
         config = _config(data)
         metadata = instance.open_metadata(config)
@@ -1052,10 +1465,26 @@ def bounces() -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @data_option
-@click.option("--org", default=None, help="Classify with this org's own bounce rules first, then the defaults (the org of --data).")  # fmt: skip
-@click.option("--url", default=None, type=SERVER_URL, help="A server's base URL: use the rules of the org of --key.")
+@click.option(
+    "--org",
+    default=None,
+    help="Classify with this org's own bounce rules first, then the defaults (the org of --data).",
+)
+@click.option(
+    "--url",
+    default=None,
+    type=SERVER_URL,
+    help="A server's base URL: use the rules of the org of --key.",
+)
 @click.option("--key", default=None, help="An API key with the read scope (with --url).")
-def bounces_classify(files: tuple[Path, ...], as_json: bool, data: Path | None, org: str | None, url: str | None, key: str | None) -> None:  # fmt: skip
+def bounces_classify(
+    files: tuple[Path, ...],
+    as_json: bool,
+    data: Path | None,
+    org: str | None,
+    url: str | None,
+    key: str | None,
+) -> None:
     """Say whether each raw mail is a bounce, with its category, reason, status and rule."""
     import json
 
@@ -1074,10 +1503,13 @@ def bounces_classify(files: tuple[Path, ...], as_json: bool, data: Path | None, 
             raise Failure(f"cannot read {path}: {exc.strerror or exc}; check the path") from None
         found = classify_message(raw, rules)
         row = {
-            "file": str(path), "is_bounce": found.is_bounce,
+            "file": str(path),
+            "is_bounce": found.is_bounce,
             "category": found.category.value if found.category else None,
-            "reason": found.reason, "status": found.status, "rule": found.rule,
-        }  # fmt: skip
+            "reason": found.reason,
+            "status": found.status,
+            "rule": found.rule,
+        }
         if as_json:
             click.echo(json.dumps(row, ensure_ascii=False))
         else:
@@ -1085,8 +1517,14 @@ def bounces_classify(files: tuple[Path, ...], as_json: bool, data: Path | None, 
             rows.append([_printable("" if v is None else str(v)) for v in shown.values()])
     if not as_json:
         # The file and the reason may wrap; the bounce's status and rule id stay whole.
-        columns = [Column("file", wrap=True), Column("bounce"), Column("category"),
-                   Column("reason", wrap=True), Column("status"), Column("rule")]  # fmt: skip
+        columns = [
+            Column("file", wrap=True),
+            Column("bounce"),
+            Column("category"),
+            Column("reason", wrap=True),
+            Column("status"),
+            Column("rule"),
+        ]
         _print_table(columns, rows, title=None if folder is None else f"in {folder}")
 
 
@@ -1112,11 +1550,14 @@ def _classify_rules(data: Path | None, org: str | None, url: str | None, key: st
 
     target = _rules_target(url, key)
     if target is not None and org is not None:
-        raise click.UsageError("--org names an org of a data directory; with --url the "
-                               "key's org is used: leave --org out")  # fmt: skip
+        raise click.UsageError(
+            "--org names an org of a data directory; with --url the "
+            "key's org is used: leave --org out"
+        )
     if target is None and org is None:
-        raise click.UsageError("--data says where the org's rules are; add --org NAME "
-                               "(see `livereport orgs list`)")  # fmt: skip
+        raise click.UsageError(
+            "--data says where the org's rules are; add --org NAME (see `livereport orgs list`)"
+        )
     with failures():
         if target is not None:
             found = _rules_call("GET", *target)
@@ -1128,8 +1569,11 @@ def _classify_rules(data: Path | None, org: str | None, url: str | None, key: st
             version, rows = (stored[0], json.loads(stored[1])) if stored else (0, [])
             whose = f"org {the_org.name}"
         own = compile_rows(rows)
-    err.print(f"{len(own)} rules of {whose} (version {version}) first, then the "
-              f"{len(DEFAULT_RULES)} default rules", markup=False)  # fmt: skip
+    err.print(
+        f"{len(own)} rules of {whose} (version {version}) first, then the "
+        f"{len(DEFAULT_RULES)} default rules",
+        markup=False,
+    )
     return (*own, *DEFAULT_RULES)
 
 
@@ -1139,8 +1583,13 @@ def bounces_rules() -> None:
 
 
 def _rules_call(method: str, base: str, token: str, body: Any = None) -> dict[str, Any]:
-    response = httpx.request(method, f"{base}/v1/bounce-rules", json=body, timeout=30,
-                             headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    response = httpx.request(
+        method,
+        f"{base}/v1/bounce-rules",
+        json=body,
+        timeout=30,
+        headers={"Authorization": f"Bearer {token}"},
+    )
     if response.status_code != 200:
         raise Failure(_refusal(response))
     found: dict[str, Any] = response.json()
@@ -1150,10 +1599,16 @@ def _rules_call(method: str, base: str, token: str, body: Any = None) -> dict[st
 @bounces_rules.command("show")
 @data_option
 @click.option("--org", default=None, help="Org (with --data; default: the first org).")
-@click.option("--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000.")
+@click.option(
+    "--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000."
+)
 @click.option("--key", default=None, help="An API key with the read scope (with --url).")
-@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON (as `set` reads it).")
-def bounces_rules_show(data: Path | None, org: str | None, url: str | None, key: str | None, as_json: bool) -> None:  # fmt: skip
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the table as JSON (as `set` reads it)."
+)
+def bounces_rules_show(
+    data: Path | None, org: str | None, url: str | None, key: str | None, as_json: bool
+) -> None:
     """Print the org's bounce rules and their version."""
     import json
 
@@ -1179,9 +1634,13 @@ def bounces_rules_show(data: Path | None, org: str | None, url: str | None, key:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @data_option
 @click.option("--org", default=None, help="Org (with --data; default: the first org).")
-@click.option("--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000.")
+@click.option(
+    "--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000."
+)
 @click.option("--key", default=None, help="An API key with the admin scope (with --url).")
-def bounces_rules_set(file: Path, data: Path | None, org: str | None, url: str | None, key: str | None) -> None:  # fmt: skip
+def bounces_rules_set(
+    file: Path, data: Path | None, org: str | None, url: str | None, key: str | None
+) -> None:
     """Replace the org's bounce rules with those of a JSON or CSV FILE (an empty list removes them)."""
     import json
 
@@ -1210,27 +1669,39 @@ def bounces_rules_set(file: Path, data: Path | None, org: str | None, url: str |
 @bounces.command("reclassify")
 @data_option
 @click.option("--org", default=None, help="Org (with --data; default: the first org).")
-@click.option("--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000.")
+@click.option(
+    "--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000."
+)
 @click.option("--key", default=None, help="An API key with the admin scope (with --url).")
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
-def bounces_reclassify(data: Path | None, org: str | None, url: str | None, key: str | None, dry_run: bool, as_json: bool) -> None:  # fmt: skip
+def bounces_reclassify(
+    data: Path | None,
+    org: str | None,
+    url: str | None,
+    key: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
     """Apply the org's current bounce rules to the email bounces stored in the live window."""
     import json
 
     target = _rules_target(url, key)
     if target is not None and org is not None:
-        raise click.UsageError("--org names an org of a data directory; with --url the "
-                               "key's org is used: leave --org out")  # fmt: skip
+        raise click.UsageError(
+            "--org names an org of a data directory; with --url the "
+            "key's org is used: leave --org out"
+        )
     with failures():
         if target is not None:
             from livereport.returns.reclassify import MUTATION_WAIT_S
 
             response = httpx.post(
-                f"{target[0]}/v1/bounce-rules/reclassify", json={"dry_run": dry_run},
+                f"{target[0]}/v1/bounce-rules/reclassify",
+                json={"dry_run": dry_run},
                 headers={"Authorization": f"Bearer {target[1]}"},
                 timeout=httpx.Timeout(30, read=MUTATION_WAIT_S + 120),
-            )  # fmt: skip
+            )
             if response.status_code != 200:
                 raise Failure(_refusal(response))
             outcome: dict[str, Any] = response.json()
@@ -1250,8 +1721,10 @@ def _reclassify_local(data: Path | None, org: str | None, dry_run: bool) -> dict
     config = _existing(data)
     running = instance.running_server(config)
     if running:
-        raise Failure(f"{config.data} is served by {running}; reclassify through it: --url "
-                      f"{running} --key KEY, an admin key (`livereport keys create --scope admin`)")  # fmt: skip
+        raise Failure(
+            f"{config.data} is served by {running}; reclassify through it: --url "
+            f"{running} --key KEY, an admin key (`livereport keys create --scope admin`)"
+        )
     metadata = instance.open_metadata(config)
     org_id = metadata.org(org).id
     store = instance.open_store(config)
@@ -1262,8 +1735,13 @@ def _reclassify_local(data: Path | None, org: str | None, dry_run: bool) -> dict
         err.print(f"rebuilt the rollups of days {days} after an interrupted reclassification")
     outcome: dict[str, Any] = reclassify(store, metadata, org_id, dry_run=dry_run, journal=journal)
     if not dry_run:
-        _audit(metadata, org_id, "bounces.reclassify", f"{outcome['changed']} bounces of "
-               f"{outcome['campaigns']} campaigns (rules version {outcome['rules_version']})")  # fmt: skip
+        _audit(
+            metadata,
+            org_id,
+            "bounces.reclassify",
+            f"{outcome['changed']} bounces of "
+            f"{outcome['campaigns']} campaigns (rules version {outcome['rules_version']})",
+        )
     return outcome
 
 
@@ -1273,10 +1751,20 @@ def _show_reclassified(outcome: dict[str, Any]) -> None:
     rows = []
     for row in outcome["counts"]:
         change = row["after"] - row["before"]
-        rows.append([_printable(row["reason"]), row["category"], str(row["before"]),
-                     str(row["after"]), f"{change:+d}" if change else ""])  # fmt: skip
-    columns = [Column("reason", wrap=True), Column("category"),
-               *(Column(h, "right") for h in ("before", "after", "change"))]  # fmt: skip
+        rows.append(
+            [
+                _printable(row["reason"]),
+                row["category"],
+                str(row["before"]),
+                str(row["after"]),
+                f"{change:+d}" if change else "",
+            ]
+        )
+    columns = [
+        Column("reason", wrap=True),
+        Column("category"),
+        *(Column(h, "right") for h in ("before", "after", "change")),
+    ]
     _print_table(columns, rows, title=f"Email bounces from {window['from']} on")
     changed = outcome["changed"]
     verb = "would change" if outcome["dry_run"] else "changed"
@@ -1285,9 +1773,13 @@ def _show_reclassified(outcome: dict[str, Any]) -> None:
         f"(rules version {outcome['rules_version']}); {outcome['kept']} kept as the sender "
         f"gave them, {outcome['unchanged']} already as the rules say"
         + ("; dry run: nothing was changed" if outcome["dry_run"] else "")
-        + ("; ClickHouse still updates the stored events (the reports are done)" if outcome["pending"] else ""),
+        + (
+            "; ClickHouse still updates the stored events (the reports are done)"
+            if outcome["pending"]
+            else ""
+        ),
         markup=False,
-    )  # fmt: skip
+    )
 
 
 @main.group()
@@ -1296,15 +1788,19 @@ def returns() -> None:
 
 
 @contextmanager
-def _return_sink(data: Path | None, url: str | None, key: str | None, org: str | None) -> Iterator[Any]:
+def _return_sink(
+    data: Path | None, url: str | None, key: str | None, org: str | None
+) -> Iterator[Any]:
     """A running server's POST /v1/returns, else the data directory opened in this process."""
     from livereport.returns.inbox import LocalSink, ServerSink
 
     target = _client_target(data, url, key)
     if target is not None:
         if org is not None:
-            raise Failure("--org works only on a data directory no server runs on; "
-                          "use --url and --key with a key of that org")  # fmt: skip
+            raise Failure(
+                "--org works only on a data directory no server runs on; "
+                "use --url and --key with a key of that org"
+            )
         yield ServerSink(*target)
         return
     from livereport.store.schema import migrate
@@ -1324,10 +1820,16 @@ def _return_sink(data: Path | None, url: str | None, key: str | None, org: str |
 @returns.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @data_option
-@click.option("--org", default=None, help="Org to store into (with --data; default: the first org).")
-@click.option("--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000.")
+@click.option(
+    "--org", default=None, help="Org to store into (with --data; default: the first org)."
+)
+@click.option(
+    "--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000."
+)
 @click.option("--key", default=None, help="An API key with the ingest scope (with --url).")
-def returns_import(paths: tuple[Path, ...], data: Path | None, org: str | None, url: str | None, key: str | None) -> None:  # fmt: skip
+def returns_import(
+    paths: tuple[Path, ...], data: Path | None, org: str | None, url: str | None, key: str | None
+) -> None:
     """Read maildir folders, mbox files or single message files of returned mails."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -1360,7 +1862,9 @@ def returns_import(paths: tuple[Path, ...], data: Path | None, org: str | None, 
 def _take_chunk(sink: Any, chunk: list[tuple[str, bytes]], tally: Any) -> None:
     """Store a chunk of returned mails at once (one insert), tallying each one's outcome."""
     if chunk:
-        for (where, _), answer in zip(chunk, sink.take_many([raw for _, raw in chunk]), strict=True):
+        for (where, _), answer in zip(
+            chunk, sink.take_many([raw for _, raw in chunk]), strict=True
+        ):
             tally.add(where, answer)
 
 
@@ -1369,8 +1873,16 @@ def _take_chunk(sink: Any, chunk: list[tuple[str, bytes]], tally: Any) -> None:
 @click.option("--org", default=None)
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@click.option("--message", "message_id", type=int, default=None, help="Print the raw message of this kept return.")  # fmt: skip
-def returns_unattributed(data: Path | None, org: str | None, limit: int, as_json: bool, message_id: int | None) -> None:  # fmt: skip
+@click.option(
+    "--message",
+    "message_id",
+    type=int,
+    default=None,
+    help="Print the raw message of this kept return.",
+)
+def returns_unattributed(
+    data: Path | None, org: str | None, limit: int, as_json: bool, message_id: int | None
+) -> None:
     """Returned mails that made no event (no campaign and profile, or not a return), newest first."""
     import json
 
@@ -1391,18 +1903,35 @@ def returns_unattributed(data: Path | None, org: str | None, limit: int, as_json
             click.echo(json.dumps(row, ensure_ascii=False))
         return
     fields = ("id", "received", "kind", "reason", "status", "subject", "why")
-    columns = [Column(f, "right" if f == "id" else "left", wrap=f in ("received", "reason", "subject", "why")) for f in fields]  # fmt: skip
+    columns = [
+        Column(
+            f, "right" if f == "id" else "left", wrap=f in ("received", "reason", "subject", "why")
+        )
+        for f in fields
+    ]
     _print_table(columns, [[_printable(str(row[k] or "")) for k in fields] for row in kept])
 
 
 @returns.command("smtp")
-@click.option("--listen", default="127.0.0.1:2525", show_default=True, help="HOST:PORT to accept mail on.")  # fmt: skip
+@click.option(
+    "--listen", default="127.0.0.1:2525", show_default=True, help="HOST:PORT to accept mail on."
+)
 @data_option
 @click.option("--org", default=None)
-@click.option("--url", default=None, type=SERVER_URL, help="A server's base URL (else the data directory).")
+@click.option(
+    "--url", default=None, type=SERVER_URL, help="A server's base URL (else the data directory)."
+)
 @click.option("--key", default=None, help="An API key with the ingest scope (with --url).")
-@click.option("--max-size", default=10_000_000, show_default=True, type=click.IntRange(1000, 100_000_000), help="Largest message accepted, in bytes.")  # fmt: skip
-def returns_smtp(listen: str, data: Path | None, org: str | None, url: str | None, key: str | None, max_size: int) -> None:  # fmt: skip
+@click.option(
+    "--max-size",
+    default=10_000_000,
+    show_default=True,
+    type=click.IntRange(1000, 100_000_000),
+    help="Largest message accepted, in bytes.",
+)
+def returns_smtp(
+    listen: str, data: Path | None, org: str | None, url: str | None, key: str | None, max_size: int
+) -> None:
     """Accept returned mails for a bounce address over SMTP until stopped (Ctrl-C, SIGTERM)."""
     from aiosmtpd.controller import Controller
 
@@ -1410,15 +1939,21 @@ def returns_smtp(listen: str, data: Path | None, org: str | None, url: str | Non
 
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise click.BadParameter(f"{listen!r}; expected HOST:PORT, e.g. 127.0.0.1:2525", param_hint="--listen")  # fmt: skip
+        raise click.BadParameter(
+            f"{listen!r}; expected HOST:PORT, e.g. 127.0.0.1:2525", param_hint="--listen"
+        )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with failures(), _return_sink(data, url, key, org) as sink:
-        controller = Controller(SmtpHandler(sink), hostname=host, port=int(port), data_size_limit=max_size)  # fmt: skip
+        controller = Controller(
+            SmtpHandler(sink), hostname=host, port=int(port), data_size_limit=max_size
+        )
         try:
             controller.start()
         except (OSError, RuntimeError) as exc:
-            raise Failure(f"cannot listen on {listen} ({exc}); is the port in use? try --listen") from None  # fmt: skip
+            raise Failure(
+                f"cannot listen on {listen} ({exc}); is the port in use? try --listen"
+            ) from None
         err.print(f"livereport takes returned mails by SMTP on {listen}")
         try:
             stop.wait()

@@ -56,19 +56,32 @@ def _place(scope: str) -> Callable[[F], F]:
     """--data, --org, --url and --key: where a command acts (see the module docstring)."""
 
     def add(f: F) -> F:
-        f = click.option("--key", default=None, help=f"An API key with the {scope} scope (with --url).")(f)  # fmt: skip
-        f = click.option("--url", default=None, type=SERVER_URL, help="A server's base URL, e.g. http://127.0.0.1:8000.")(f)  # fmt: skip
-        f = click.option("--org", default=None, help="Org (with --data; default: the first org).")(f)  # fmt: skip
+        f = click.option(
+            "--key", default=None, help=f"An API key with the {scope} scope (with --url)."
+        )(f)
+        f = click.option(
+            "--url",
+            default=None,
+            type=SERVER_URL,
+            help="A server's base URL, e.g. http://127.0.0.1:8000.",
+        )(f)
+        f = click.option("--org", default=None, help="Org (with --data; default: the first org).")(
+            f
+        )
         return data_option(f)
 
     return add
 
 
-def _server(data: Path | None, org: str | None, url: str | None, key: str | None, *, reads: bool = False) -> Server | None:  # fmt: skip
+def _server(
+    data: Path | None, org: str | None, url: str | None, key: str | None, *, reads: bool = False
+) -> Server | None:
     """(base URL, key) of the server to ask, or None: the data directory's metadata."""
     if url and org is not None:
-        raise click.UsageError("--org names an org of a data directory; with --url the "
-                               "key's org is used: leave --org out")  # fmt: skip
+        raise click.UsageError(
+            "--org names an org of a data directory; with --url the "
+            "key's org is used: leave --org out"
+        )
     if reads and org is None and not key:  # the local key reads enough
         return _client_target(data, url, key)
     return _rules_target(url, key)
@@ -83,9 +96,13 @@ def _api(server: Server, method: str, path: str, body: Any = _NO_BODY, **params:
         content = json.dumps(body).encode()
         headers["Content-Type"] = "application/json"
     response = httpx.request(
-        method, f"{base}{path}", content=content, headers=headers, timeout=60,
+        method,
+        f"{base}{path}",
+        content=content,
+        headers=headers,
+        timeout=60,
         params={k: v for k, v in params.items() if v is not None},
-    )  # fmt: skip
+    )
     if response.status_code != 200:
         raise Failure(_refusal(response))
     return response.json()
@@ -122,11 +139,24 @@ alerts: click.Group = click.Group(
 
 @alerts.command("list")
 @click.option("--campaign", default=None, help="Only this campaign's alerts.")
-@click.option("--state", default="all", show_default=True, type=click.Choice(["firing", "resolved", "all"]))  # fmt: skip
+@click.option(
+    "--state", default="all", show_default=True, type=click.Choice(["firing", "resolved", "all"])
+)
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000))
-@click.option("--json", "as_json", is_flag=True, help="Print the alerts as JSON, as GET /v1/alerts answers.")  # fmt: skip
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the alerts as JSON, as GET /v1/alerts answers."
+)
 @_place("read")
-def alerts_list(campaign: str | None, state: str, limit: int, as_json: bool, data: Path | None, org: str | None, url: str | None, key: str | None) -> None:  # fmt: skip
+def alerts_list(
+    campaign: str | None,
+    state: str,
+    limit: int,
+    as_json: bool,
+    data: Path | None,
+    org: str | None,
+    url: str | None,
+    key: str | None,
+) -> None:
     """Show the org's alerts, newest first."""
     with failures():
         server = _server(data, org, url, key, reads=True)
@@ -134,17 +164,29 @@ def alerts_list(campaign: str | None, state: str, limit: int, as_json: bool, dat
             found = _api(server, "GET", "/v1/alerts", campaign=campaign, state=state, limit=limit)
         else:
             _, metadata, org_id = _metadata(data, org)
-            found = [a.json() for a in metadata.alerts(org_id, campaign=campaign, state=state, limit=limit)]  # fmt: skip
+            found = [
+                a.json()
+                for a in metadata.alerts(org_id, campaign=campaign, state=state, limit=limit)
+            ]
     if as_json:
         _echo_json(found)
         return
     if not found:
         err.print(f"no {'' if state == 'all' else state + ' '}alerts", markup=False)
         return
-    columns = [Column("id", "right"), Column("state"), Column("severity"), Column("rule", wrap=True),
-               Column("campaign", wrap=True), Column("channel"), Column("value", "right"),
-               Column("volume", "right"), Column("fired"), Column("resolved"),
-               Column("acknowledged by", wrap=True)]  # fmt: skip
+    columns = [
+        Column("id", "right"),
+        Column("state"),
+        Column("severity"),
+        Column("rule", wrap=True),
+        Column("campaign", wrap=True),
+        Column("channel"),
+        Column("value", "right"),
+        Column("volume", "right"),
+        Column("fired"),
+        Column("resolved"),
+        Column("acknowledged by", wrap=True),
+    ]
     _print_table(columns, [_alert_row(a) for a in found])
 
 
@@ -156,11 +198,18 @@ def _alert_row(alert: dict[str, Any]) -> list[str]:
     if alert.get("execution") is not None:
         campaign += f" (execution {alert['execution']})"
     cells = [
-        str(alert["id"]), alert["state"], alert["severity"], rule, campaign, alert["channel"],
-        _number(alert.get("metric"), alert.get("value")), f"{alert['volume']:,}",
-        _minute(alert["fired_at"]), _minute(alert.get("resolved_at")),
+        str(alert["id"]),
+        alert["state"],
+        alert["severity"],
+        rule,
+        campaign,
+        alert["channel"],
+        _number(alert.get("metric"), alert.get("value")),
+        f"{alert['volume']:,}",
+        _minute(alert["fired_at"]),
+        _minute(alert.get("resolved_at")),
         alert.get("acknowledged_by") or "",
-    ]  # fmt: skip
+    ]
     return [_printable(str(c)) for c in cells]
 
 
@@ -186,7 +235,9 @@ def _minute(when: Any) -> str:
 @alerts.command("ack")
 @click.argument("alert_id", metavar="ID", type=click.IntRange(1))
 @_place("admin")
-def alerts_ack(alert_id: int, data: Path | None, org: str | None, url: str | None, key: str | None) -> None:  # fmt: skip
+def alerts_ack(
+    alert_id: int, data: Path | None, org: str | None, url: str | None, key: str | None
+) -> None:
     """Acknowledge an alert (the first acknowledgement stands); prints who acknowledged it."""
     with failures():
         server = _server(data, org, url, key)
@@ -196,19 +247,29 @@ def alerts_ack(alert_id: int, data: Path | None, org: str | None, url: str | Non
             _, metadata, org_id = _metadata(data, org)
             found = metadata.acknowledge_alert(org_id, alert_id, LOCAL_ACTOR).json()
             _audit(metadata, org_id, "alert.ack", f"alert {alert_id}")
-    click.echo(f"alert {alert_id} ({_printable(str(found['rule']))}, {found['state']}) acknowledged "
-               f"by {_printable(str(found['acknowledged_by']))} at {_minute(found['acknowledged_at'])}")  # fmt: skip
+    click.echo(
+        f"alert {alert_id} ({_printable(str(found['rule']))}, {found['state']}) acknowledged "
+        f"by {_printable(str(found['acknowledged_by']))} at {_minute(found['acknowledged_at'])}"
+    )
 
 
 @alerts.command("secret")
-@click.option("--rotate", is_flag=True, help="Replace the secret first (receivers must then use the new one).")  # fmt: skip
+@click.option(
+    "--rotate", is_flag=True, help="Replace the secret first (receivers must then use the new one)."
+)
 @_place("admin")
-def alerts_secret(rotate: bool, data: Path | None, org: str | None, url: str | None, key: str | None) -> None:  # fmt: skip
+def alerts_secret(
+    rotate: bool, data: Path | None, org: str | None, url: str | None, key: str | None
+) -> None:
     """Print the org's webhook signing secret (only the secret, for SECRET=$(…))."""
     with failures():
         server = _server(data, org, url, key)
         if server is not None:
-            found = _api(server, "POST" if rotate else "GET", "/v1/alert-secret" + ("/rotate" if rotate else ""))  # fmt: skip
+            found = _api(
+                server,
+                "POST" if rotate else "GET",
+                "/v1/alert-secret" + ("/rotate" if rotate else ""),
+            )
             secret = str(found["secret"])
         else:
             _, metadata, org_id = _metadata(data, org)
@@ -227,9 +288,13 @@ def alerts_rules() -> None:
 
 
 @alerts_rules.command("show")
-@click.option("--json", "as_json", is_flag=True, help="Print the rules as JSON (as `set` reads them).")  # fmt: skip
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the rules as JSON (as `set` reads them)."
+)
 @_place("admin")
-def alerts_rules_show(as_json: bool, data: Path | None, org: str | None, url: str | None, key: str | None) -> None:  # fmt: skip
+def alerts_rules_show(
+    as_json: bool, data: Path | None, org: str | None, url: str | None, key: str | None
+) -> None:
     """Print the org's alert rules, with their targets."""
     with failures():
         server = _server(data, org, url, key)
@@ -244,10 +309,17 @@ def alerts_rules_show(as_json: bool, data: Path | None, org: str | None, url: st
         return
     whose = "the default rules" if rules == rules_json(DEFAULT_RULES) else "rules saved by the org"
     err.print(f"{len(rules)} alert rules: {whose}", markup=False)
-    columns = [Column("id", wrap=True), Column("metric", wrap=True), Column("channel"),
-               Column("condition", wrap=True), Column("span", "right"),
-               Column("min volume", "right"), Column("severity"), Column("only", wrap=True),
-               Column("notify", wrap=True)]  # fmt: skip
+    columns = [
+        Column("id", wrap=True),
+        Column("metric", wrap=True),
+        Column("channel"),
+        Column("condition", wrap=True),
+        Column("span", "right"),
+        Column("min volume", "right"),
+        Column("severity"),
+        Column("only", wrap=True),
+        Column("notify", wrap=True),
+    ]
     _print_table(columns, [_rule_row(r) for r in rules])
 
 
@@ -263,14 +335,23 @@ def _rule_row(rule: dict[str, Any]) -> list[str]:
             condition = f"change {condition} on the {rule['baseline_minutes']} min before"
     only = [f"{name} {rule[name]}" for name in ("campaign", "execution") if name in rule]
     if "dimension" in rule:
-        only.append(f"{rule['dimension']} {rule['key']}" if "key" in rule else f"each {rule['dimension']}")  # fmt: skip
+        only.append(
+            f"{rule['dimension']} {rule['key']}" if "key" in rule else f"each {rule['dimension']}"
+        )
     notify = [f"{kind} {to}" for target in rule.get("notify", []) for kind, to in target.items()]
     if "pause" in rule:
         notify.append(f"pause {rule['pause']['url']}")
     cells = [
-        rule["id"], metric, rule["channel"], condition, f"{rule['span_minutes']} min",
-        f"{rule['min_volume']:,}", rule["severity"], ", ".join(only), ", ".join(notify),
-    ]  # fmt: skip
+        rule["id"],
+        metric,
+        rule["channel"],
+        condition,
+        f"{rule['span_minutes']} min",
+        f"{rule['min_volume']:,}",
+        rule["severity"],
+        ", ".join(only),
+        ", ".join(notify),
+    ]
     return [_printable(str(c)) for c in cells]
 
 
@@ -283,7 +364,9 @@ def _threshold(metric: str, value: float, *, change: bool) -> str:
 @alerts_rules.command("set")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_place("admin")
-def alerts_rules_set(file: Path, data: Path | None, org: str | None, url: str | None, key: str | None) -> None:  # fmt: skip
+def alerts_rules_set(
+    file: Path, data: Path | None, org: str | None, url: str | None, key: str | None
+) -> None:
     """Replace the org's alert rules with the JSON list in FILE ([] removes them all, the
     defaults too)."""
     items = _read_json(file, "a JSON list of alert rules, as `alerts rules show --json` prints")
@@ -298,7 +381,10 @@ def alerts_rules_set(file: Path, data: Path | None, org: str | None, url: str | 
             metadata.replace_alert_rules(org_id, json.dumps(stored), LOCAL_ACTOR)
             names = ", ".join(r["id"] for r in stored)
             _audit(metadata, org_id, "alert.rules", f"{len(stored)} rules: {names}"[:1000])
-    click.echo(f"stored {len(stored)} alert rules: {', '.join(r['id'] for r in stored) or 'none'}", err=True)  # fmt: skip
+    click.echo(
+        f"stored {len(stored)} alert rules: {', '.join(r['id'] for r in stored) or 'none'}",
+        err=True,
+    )
 
 
 # notifications
@@ -307,7 +393,9 @@ def alerts_rules_set(file: Path, data: Path | None, org: str | None, url: str | 
 @alerts.command("test")
 @click.argument("rule_id", metavar="RULE")
 @_place("admin")
-def alerts_test(rule_id: str, data: Path | None, org: str | None, url: str | None, key: str | None) -> None:  # fmt: skip
+def alerts_test(
+    rule_id: str, data: Path | None, org: str | None, url: str | None, key: str | None
+) -> None:
     """Send a sample notification ("event": "test") to each target of a rule, now, once
     (never its pause call); exit 1 when a target fails."""
     with failures():
@@ -318,14 +406,34 @@ def alerts_test(rule_id: str, data: Path | None, org: str | None, url: str | Non
         else:
             results = _test_locally(data, org, rule_id)
     if not results:
-        err.print(f"rule {_printable(rule_id)} has no targets (notify is empty): nothing was sent", markup=False)  # fmt: skip
+        err.print(
+            f"rule {_printable(rule_id)} has no targets (notify is empty): nothing was sent",
+            markup=False,
+        )
         return
-    rows = [[("ok" if r["ok"] else "failed"), r["kind"], _printable(r["target"]),
-             _printable(str(r["status"]) if r["ok"] else str(r["error"]))] for r in results]  # fmt: skip
-    _print_table([Column("result"), Column("kind"), Column("target", wrap=True), Column("answer", wrap=True)], rows)  # fmt: skip
+    rows = [
+        [
+            ("ok" if r["ok"] else "failed"),
+            r["kind"],
+            _printable(r["target"]),
+            _printable(str(r["status"]) if r["ok"] else str(r["error"])),
+        ]
+        for r in results
+    ]
+    _print_table(
+        [
+            Column("result"),
+            Column("kind"),
+            Column("target", wrap=True),
+            Column("answer", wrap=True),
+        ],
+        rows,
+    )
     failed = sum(not r["ok"] for r in results)
     if failed:
-        raise Failure(f"{failed} of {len(results)} targets of rule {_printable(rule_id)} failed; see above")  # fmt: skip
+        raise Failure(
+            f"{failed} of {len(results)} targets of rule {_printable(rule_id)} failed; see above"
+        )
 
 
 def _test_locally(data: Path | None, org: str | None, rule_id: str) -> list[dict[str, Any]]:
@@ -334,27 +442,44 @@ def _test_locally(data: Path | None, org: str | None, rule_id: str) -> list[dict
 
     config, metadata, org_id = _metadata(data, org)
     saved = metadata.alert_rules(org_id)
-    rules = DEFAULT_RULES if saved is None else parse_rules(json.loads(saved), allow_private=True, check_targets=False)  # fmt: skip
+    rules = (
+        DEFAULT_RULES
+        if saved is None
+        else parse_rules(json.loads(saved), allow_private=True, check_targets=False)
+    )
     rule = next((r for r in rules if r.id == rule_id), None)
     if rule is None:
-        raise Failure(f"no rule {rule_id[:80]!r} in the org; `livereport alerts rules show` lists them")  # fmt: skip
+        raise Failure(
+            f"no rule {rule_id[:80]!r} in the org; `livereport alerts rules show` lists them"
+        )
     alert = sample_alert(rule, org_id).json()
     results = []
     for target in rule.notify:
         status: int | None = None
         error: str | None = None
         try:
-            status, answer = _send_sample(metadata, org_id, target.kind, target.to, alert, bool(config.alert_private_targets))  # fmt: skip
+            status, answer = _send_sample(
+                metadata, org_id, target.kind, target.to, alert, bool(config.alert_private_targets)
+            )
             if not 200 <= status < 300:
                 error = f"answered {status}: {answer[:200].decode('utf-8', 'replace')}"
         except targets.DeliveryFailed as exc:
             error = str(exc)[:500]
-        results.append({"kind": target.kind, "target": target.to, "ok": error is None,
-                        "status": status, "error": error})  # fmt: skip
+        results.append(
+            {
+                "kind": target.kind,
+                "target": target.to,
+                "ok": error is None,
+                "status": status,
+                "error": error,
+            }
+        )
     return results
 
 
-def _send_sample(metadata: Metadata, org_id: int, kind: str, to: str, alert: dict[str, Any], allow_private: bool) -> tuple[int, bytes]:  # fmt: skip
+def _send_sample(
+    metadata: Metadata, org_id: int, kind: str, to: str, alert: dict[str, Any], allow_private: bool
+) -> tuple[int, bytes]:
     """One sample notification, made as the service makes a real one (alerts/service.py)."""
     from livereport.alerts.service import DELIVERY_TIMEOUT_S, email_of, request_of
 
@@ -363,14 +488,34 @@ def _send_sample(metadata: Metadata, org_id: int, kind: str, to: str, alert: dic
         send.send_email(settings, message, allow_private=allow_private)
         return 250, b""
     body, headers = request_of(metadata, org_id, kind, alert, "test", str(uuid.uuid4()))
-    return targets.post_blocking(to, body, headers, allow_private=allow_private, timeout=DELIVERY_TIMEOUT_S)  # fmt: skip
+    return targets.post_blocking(
+        to, body, headers, allow_private=allow_private, timeout=DELIVERY_TIMEOUT_S
+    )
 
 
 @alerts.command("deliveries")
-@click.option("--alert", "alert_id", default=None, type=click.IntRange(1), help="Only the notifications of this alert.")  # fmt: skip
-@click.option("--json", "as_json", is_flag=True, help="Print the log as JSON, as GET /v1/alert-deliveries answers.")  # fmt: skip
+@click.option(
+    "--alert",
+    "alert_id",
+    default=None,
+    type=click.IntRange(1),
+    help="Only the notifications of this alert.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the log as JSON, as GET /v1/alert-deliveries answers.",
+)
 @_place("admin")
-def alerts_deliveries(alert_id: int | None, as_json: bool, data: Path | None, org: str | None, url: str | None, key: str | None) -> None:  # fmt: skip
+def alerts_deliveries(
+    alert_id: int | None,
+    as_json: bool,
+    data: Path | None,
+    org: str | None,
+    url: str | None,
+    key: str | None,
+) -> None:
     """Show the log of notifications and pause calls, newest first: state, tries, answer."""
     with failures():
         server = _server(data, org, url, key)
@@ -385,14 +530,29 @@ def alerts_deliveries(alert_id: int | None, as_json: bool, data: Path | None, or
     if not found:
         err.print("no notifications yet", markup=False)
         return
-    columns = [Column("created", wrap=True), Column("alert", "right"), Column("event"),
-               Column("kind"), Column("target", wrap=True), Column("state"),
-               Column("tries", "right"), Column("answer", wrap=True)]  # fmt: skip
+    columns = [
+        Column("created", wrap=True),
+        Column("alert", "right"),
+        Column("event"),
+        Column("kind"),
+        Column("target", wrap=True),
+        Column("state"),
+        Column("tries", "right"),
+        Column("answer", wrap=True),
+    ]
     rows = [
-        [_minute(d["created"]), str(d["alert"] or ""), d["event"], d["kind"], d["target"],
-         d["state"], str(d["attempts"]), d["error"] or ("" if d["status"] is None else str(d["status"]))]
+        [
+            _minute(d["created"]),
+            str(d["alert"] or ""),
+            d["event"],
+            d["kind"],
+            d["target"],
+            d["state"],
+            str(d["attempts"]),
+            d["error"] or ("" if d["status"] is None else str(d["status"])),
+        ]
         for d in found
-    ]  # fmt: skip
+    ]
     _print_table(columns, [[_printable(c) for c in row] for row in rows])
 
 
@@ -406,7 +566,7 @@ def alerts_smtp() -> None:
 
 @alerts_smtp.command("show")
 @_place("admin")
-def alerts_smtp_show(data: Path | None, org: str | None, url: str | None, key: str | None) -> None:  # fmt: skip
+def alerts_smtp_show(data: Path | None, org: str | None, url: str | None, key: str | None) -> None:
     """Print the SMTP server as JSON (the password hidden), or null when none is set."""
     from livereport.web.alerts import smtp_json
 
@@ -425,7 +585,9 @@ def alerts_smtp_show(data: Path | None, org: str | None, url: str | None, key: s
 @alerts_smtp.command("set")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_place("admin")
-def alerts_smtp_set(file: Path, data: Path | None, org: str | None, url: str | None, key: str | None) -> None:  # fmt: skip
+def alerts_smtp_set(
+    file: Path, data: Path | None, org: str | None, url: str | None, key: str | None
+) -> None:
     """Set the SMTP server from the JSON object in FILE: {"host", "port", "security":
     "starttls"|"tls"|"none", "sender", "username"?, "password"?}."""
     value = _read_json(file, 'a JSON object {"host", "port", "security", "sender", …}')
@@ -437,13 +599,15 @@ def alerts_smtp_set(file: Path, data: Path | None, org: str | None, url: str | N
 
 @alerts_smtp.command("clear")
 @_place("admin")
-def alerts_smtp_clear(data: Path | None, org: str | None, url: str | None, key: str | None) -> None:  # fmt: skip
+def alerts_smtp_clear(data: Path | None, org: str | None, url: str | None, key: str | None) -> None:
     """Remove the SMTP server (alert emails then fail until one is set)."""
     _store_smtp(None, data, org, url, key)
     err.print("no SMTP server is set any more: alert emails fail until one is", markup=False)
 
 
-def _store_smtp(value: Any, data: Path | None, org: str | None, url: str | None, key: str | None) -> str:  # fmt: skip
+def _store_smtp(
+    value: Any, data: Path | None, org: str | None, url: str | None, key: str | None
+) -> str:
     """Store (None: remove) the SMTP server as PUT /v1/alert-smtp does; its host:port."""
     from livereport.web.alerts import check_smtp
 
@@ -453,7 +617,14 @@ def _store_smtp(value: Any, data: Path | None, org: str | None, url: str | None,
             stored = _api(server, "PUT", "/v1/alert-smtp", value)
         else:
             config, metadata, org_id = _metadata(data, org)
-            stored = None if value is None else check_smtp(value, bool(config.alert_private_targets))  # fmt: skip
+            stored = (
+                None if value is None else check_smtp(value, bool(config.alert_private_targets))
+            )
             metadata.set_alert_smtp(org_id, None if stored is None else json.dumps(stored))
-            _audit(metadata, org_id, "alert.smtp", "removed" if stored is None else f"{stored['host']}:{stored['port']}")  # fmt: skip
+            _audit(
+                metadata,
+                org_id,
+                "alert.smtp",
+                "removed" if stored is None else f"{stored['host']}:{stored['port']}",
+            )
     return "" if stored is None else f"{stored['host']}:{stored['port']}"

@@ -75,7 +75,11 @@ class ServerURL(click.ParamType[str]):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         url = httpx.URL(str(value).strip())
         if url.scheme not in ("http", "https") or not url.host:
-            self.fail(f"{value!r} is not a server URL; expected one like http://127.0.0.1:8000", param, ctx)  # fmt: skip
+            self.fail(
+                f"{value!r} is not a server URL; expected one like http://127.0.0.1:8000",
+                param,
+                ctx,
+            )
         return str(url).rstrip("/")
 
 
@@ -133,8 +137,10 @@ def _existing(data: Path | None) -> Config:
     """The configuration of a data directory that holds an instance (never made here)."""
     config = _config(data)
     if not config.database and not config.metadata_path.exists():
-        raise Failure(f"{config.data} holds no livereport instance (no {config.metadata_path.name}); "
-                      "check --data or $LIVEREPORT_DATA")  # fmt: skip
+        raise Failure(
+            f"{config.data} holds no livereport instance (no {config.metadata_path.name}); "
+            "check --data or $LIVEREPORT_DATA"
+        )
     return config
 
 

@@ -29,20 +29,37 @@ from livereport.store.base import Store
 
 CJM = "_experience.customerJourneyManagement"
 CHANNELS = {
-    "email": "email", "sms": "sms", "push": "push", "inapp": "inapp", "in-app": "inapp",
-    "web": "web", "directmail": "directmail", "direct-mail": "directmail",
-}  # fmt: skip
+    "email": "email",
+    "sms": "sms",
+    "push": "push",
+    "inapp": "inapp",
+    "in-app": "inapp",
+    "web": "web",
+    "directmail": "directmail",
+    "direct-mail": "directmail",
+}
 PLATFORMS = {"apns": "ios", "apnssandbox": "ios", "fcm": "android", "web": "web"}
 #: Feedback status → our event type; None: documented, but no event of ours.
 FEEDBACK = {
-    "sent": "sent", "delivered": "delivered", "bounce": "bounce", "delay": "retry",
-    "exclude": "excluded", "denylist": "excluded", "error": "error", "duplicate": None,
-}  # fmt: skip
+    "sent": "sent",
+    "delivered": "delivered",
+    "bounce": "bounce",
+    "delay": "retry",
+    "exclude": "excluded",
+    "denylist": "excluded",
+    "error": "error",
+    "duplicate": None,
+}
 INTERACTIONS = {
-    "open": "open", "opened": "open", "click": "click", "clicked": "click",
-    "unsubscribe": "unsubscribe", "unsubscribed": "unsubscribe",
-    "spamcomplaint": "spam_complaint", "complaint": "spam_complaint",
-}  # fmt: skip
+    "open": "open",
+    "opened": "open",
+    "click": "click",
+    "clicked": "click",
+    "unsubscribe": "unsubscribe",
+    "unsubscribed": "unsubscribe",
+    "spamcomplaint": "spam_complaint",
+    "complaint": "spam_complaint",
+}
 #: Top-level eventType of push and in-app / web tracking records → (type, interaction).
 EVENT_TYPES = {
     "pushtracking.applicationopened": ("open", None),
@@ -120,7 +137,11 @@ def _feedback(record: Mapping[str, Any], status: str, type_: str) -> dict[str, A
         # The export's exclusion code is the top-level reason; its "reason" is the sub-code.
         code = _text(get(record, f"{feedback}.messageExclusion.code"))
         detail = _text(get(record, f"{feedback}.messageExclusion.reason"))
-        return {"type": type_, "reason": (code or detail)[:256] or None, "code": detail[:64] or None}
+        return {
+            "type": type_,
+            "reason": (code or detail)[:256] or None,
+            "code": detail[:64] or None,
+        }
     if type_ in ("bounce", "error"):
         failure = f"{feedback}.messageFailure"
         found: dict[str, Any] = {
@@ -157,9 +178,12 @@ def _profile(record: Mapping[str, Any]) -> str:
     identities = get(record, "identityMap")
     if isinstance(identities, Mapping):
         found = [
-            item for items in identities.values() if isinstance(items, list)
-            for item in items if isinstance(item, Mapping) and _text(item.get("id"))
-        ]  # fmt: skip
+            item
+            for items in identities.values()
+            if isinstance(items, list)
+            for item in items
+            if isinstance(item, Mapping) and _text(item.get("id"))
+        ]
         primary = [item for item in found if item.get("primary") is True]
         if primary or found:
             return _text((primary or found)[0]["id"])
@@ -191,7 +215,7 @@ def read_records(path: Path) -> Iterator[tuple[int, Any, int]]:
     """(line number, parsed JSON or why the line is not JSON, bytes read so far) of a JSON lines
     file, plain or .gz."""
     raw = path.open("rb")
-    with raw, (gzip.open(raw, "rb") if path.suffix == ".gz" else raw) as f:
+    with raw, gzip.open(raw, "rb") if path.suffix == ".gz" else raw as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
@@ -229,7 +253,10 @@ def load_ajo_files(
 
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
     try:
-        with Progress(*columns, console=Console(stderr=True)) as progress, httpx.Client(timeout=60) as client:
+        with (
+            Progress(*columns, console=Console(stderr=True)) as progress,
+            httpx.Client(timeout=60) as client,
+        ):
             for path in files:
                 task = progress.add_task(path.name, total=path.stat().st_size)
                 for number, record, position in read_records(path):
@@ -237,7 +264,9 @@ def load_ajo_files(
                     where = f"{path.name}:{number}"
                     if not isinstance(record, dict):
                         problem = record if isinstance(record, str) else "not a JSON object"
-                        summary.rejected.append((where, [f"record: {problem}; expected one JSON object per line"]))
+                        summary.rejected.append(
+                            (where, [f"record: {problem}; expected one JSON object per line"])
+                        )
                         continue
                     try:
                         pending.append((where, to_event(record)))
@@ -255,7 +284,13 @@ def load_ajo_files(
     return summary
 
 
-def _store(writer: Writer, org: int, pending: list[tuple[str, dict[str, Any]]], summary: AjoSummary, retention_days: int) -> None:  # fmt: skip
+def _store(
+    writer: Writer,
+    org: int,
+    pending: list[tuple[str, dict[str, Any]]],
+    summary: AjoSummary,
+    retention_days: int,
+) -> None:
     ctx = Context(org, datetime.now(UTC), timedelta(days=retention_days))
     result = run_blocking(writer, Items([raw for _, raw in pending]), ctx)
     summary.accepted += result.accepted
@@ -264,7 +299,13 @@ def _store(writer: Writer, org: int, pending: list[tuple[str, dict[str, Any]]], 
         summary.rejected.append((pending[r.index][0], r.errors))
 
 
-def _post(client: httpx.Client, url: str, key: str, pending: list[tuple[str, dict[str, Any]]], summary: AjoSummary) -> None:
+def _post(
+    client: httpx.Client,
+    url: str,
+    key: str,
+    pending: list[tuple[str, dict[str, Any]]],
+    summary: AjoSummary,
+) -> None:
     body = "".join(json.dumps(raw) + "\n" for _, raw in pending).encode()
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/x-ndjson"}
     for _attempt in range(30):
@@ -273,7 +314,9 @@ def _post(client: httpx.Client, url: str, key: str, pending: list[tuple[str, dic
             time.sleep(float(response.headers.get("Retry-After", "1")))
             continue
         if response.status_code != 200:
-            raise StorageUnavailable(f"the server answered {response.status_code}: {response.text[:300]}")
+            raise StorageUnavailable(
+                f"the server answered {response.status_code}: {response.text[:300]}"
+            )
         result = response.json()
         summary.accepted += result["accepted"]
         summary.duplicates += result["duplicates"]

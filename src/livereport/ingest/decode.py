@@ -61,7 +61,9 @@ class Batch:
     def size(self) -> int:
         return len(self.events) + len(self.rejected)
 
-    def add(self, index: int, incoming: IncomingEvent, *, now: datetime, retention: timedelta) -> None:
+    def add(
+        self, index: int, incoming: IncomingEvent, *, now: datetime, retention: timedelta
+    ) -> None:
         """Validate one decoded event into the batch (or its rejections)."""
         try:
             event = normalise(incoming, now=now, retention=retention)

@@ -31,10 +31,12 @@ class Summary:
     rejected: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
-def _chunks(path: Path, size: int, progress: Progress, task: Any) -> Iterator[tuple[list[int], list[bytes]]]:
+def _chunks(
+    path: Path, size: int, progress: Progress, task: Any
+) -> Iterator[tuple[list[int], list[bytes]]]:
     """(the file line number of each line, the chunk's non-blank lines), advancing the progress bar."""
     raw = path.open("rb")
-    with raw, (gzip.open(raw, "rb") if path.suffix == ".gz" else raw) as f:
+    with raw, gzip.open(raw, "rb") if path.suffix == ".gz" else raw as f:
         lines: list[bytes] = []
         numbers: list[int] = []
         for number, line in enumerate(f, start=1):
@@ -68,9 +70,17 @@ def load_files(
     if store is not None:
         writer = Writer(store, linger_s=0, retention_s=retention_days * 86_400)
         writer.start()
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+    )
     try:
-        with Progress(*columns, console=Console(stderr=True)) as progress, httpx.Client(timeout=60) as client:
+        with (
+            Progress(*columns, console=Console(stderr=True)) as progress,
+            httpx.Client(timeout=60) as client,
+        ):
             for path in files:
                 task = progress.add_task(path.name, total=path.stat().st_size)
                 for numbers, lines in _chunks(path, batch, progress, task):
@@ -96,7 +106,10 @@ class OrgSettings(RuleStore, SettingsStore, Protocol):
 
 
 def _store_lines(
-    writer: Writer, org: int, lines: list[bytes], retention_days: int,
+    writer: Writer,
+    org: int,
+    lines: list[bytes],
+    retention_days: int,
     metadata: OrgSettings | None = None,
 ) -> dict[str, Any]:
     rules = (lambda: org_rules(metadata, org)) if metadata is not None else tuple
@@ -123,7 +136,9 @@ def _post_lines(client: httpx.Client, url: str, key: str, lines: list[bytes]) ->
             time.sleep(float(response.headers.get("Retry-After", "1")))
             continue
         if response.status_code != 200:
-            raise StorageUnavailable(f"the server answered {response.status_code}: {response.text[:300]}")
+            raise StorageUnavailable(
+                f"the server answered {response.status_code}: {response.text[:300]}"
+            )
         result: dict[str, Any] = response.json()
         return result
     raise StorageUnavailable("the server stayed saturated for 30 attempts; try again later")

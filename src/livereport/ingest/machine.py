@@ -59,13 +59,42 @@ APPLE_RANGES: Final = tuple(
 #: Looked for in the lower-cased user agent: one substring search each is far faster than a
 #: regular expression of as many alternatives.
 SCANNER_WORDS: Final = (
-    "barracuda", "proofpoint", "mimecast", "symantec", "messagelabs", "trendmicro",
-    "trend micro", "fireeye", "forcepoint", "sophos", "fortinet", "ironport", "safelinks",
-    "bot/", "crawler", "spider", "scanner", "headlesschrome", "phantomjs", "curl/", "wget/",
-    "python-requests", "python-urllib", "aiohttp", "go-http-client", "libwww-perl",
-    "apache-httpclient", "okhttp/", "facebookexternalhit", "whatsapp/", "slackbot",
-    "discordbot", "telegrambot", "twitterbot", "skypeuripreview",
-)  # fmt: skip
+    "barracuda",
+    "proofpoint",
+    "mimecast",
+    "symantec",
+    "messagelabs",
+    "trendmicro",
+    "trend micro",
+    "fireeye",
+    "forcepoint",
+    "sophos",
+    "fortinet",
+    "ironport",
+    "safelinks",
+    "bot/",
+    "crawler",
+    "spider",
+    "scanner",
+    "headlesschrome",
+    "phantomjs",
+    "curl/",
+    "wget/",
+    "python-requests",
+    "python-urllib",
+    "aiohttp",
+    "go-http-client",
+    "libwww-perl",
+    "apache-httpclient",
+    "okhttp/",
+    "facebookexternalhit",
+    "whatsapp/",
+    "slackbot",
+    "discordbot",
+    "telegrambot",
+    "twitterbot",
+    "skypeuripreview",
+)
 #: What a substring cannot say: "bot" as a word ("Googlebot" has "bot/"), a Java client.
 _SCANNER_PATTERNS: Final = (r"\bbot\b", r"java/\d")
 _SCANNER_REST: Final = re.compile("|".join(_SCANNER_PATTERNS))
@@ -99,9 +128,9 @@ class Memory:
         #: key → (latest delivery time ms, monotonic time noted)
         self._deliveries: OrderedDict[tuple[int, str, str, str], tuple[int, float]] = OrderedDict()
         #: key → [(click time ms, url)], at most 16, and the monotonic time last noted
-        self._clicks: OrderedDict[tuple[int, str, str, str], tuple[list[tuple[int, str]], float]] = (
-            OrderedDict()
-        )
+        self._clicks: OrderedDict[
+            tuple[int, str, str, str], tuple[list[tuple[int, str]], float]
+        ] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._deliveries) + len(self._clicks)
@@ -125,7 +154,8 @@ class Memory:
                     clicks[key] = (seen, now)
             for table in (deliveries, clicks):
                 while table and (
-                    len(table) > self.capacity or next(iter(table.values()))[1] < now - self.horizon_s
+                    len(table) > self.capacity
+                    or next(iter(table.values()))[1] < now - self.horizon_s
                 ):
                     table.popitem(last=False)
 
@@ -195,7 +225,9 @@ def _flagged(look: Look) -> bool:
 
 
 def _apple_proxy(look: Look) -> bool:
-    return look.user_agent.strip() == APPLE_PROXY_AGENT or bool(look.ip and in_apple_ranges(look.ip))
+    return look.user_agent.strip() == APPLE_PROXY_AGENT or bool(
+        look.ip and in_apple_ranges(look.ip)
+    )
 
 
 def _scanner_agent(look: Look) -> bool:
@@ -227,8 +259,8 @@ RULES: Final[tuple[MachineRule, ...]] = (
         name="flagged",
         label="Flagged by the sender or provider",
         help="The event came with machine: true, set by the sender or by the provider's own "
-             "bot detection (SendGrid's machine open, Mailgun's bot field for Apple's proxy "
-             "and scanners). It is their word, so it cannot be turned off.",
+        "bot detection (SendGrid's machine open, Mailgun's bot field for Apple's proxy "
+        "and scanners). It is their word, so it cannot be turned off.",
         needs="the event's machine field",
         applies_to=frozenset({_EMAIL_OPEN, _EMAIL_CLICK, _SMS_CLICK, _PUSH_OPEN}),
         decide=_flagged,
@@ -238,9 +270,9 @@ RULES: Final[tuple[MachineRule, ...]] = (
         name="apple_proxy",
         label="Apple Mail Privacy Protection",
         help="An email open fetched by Apple's privacy proxy, which loads the images of every "
-             "mail it receives whether or not the person reads it: the bare user agent "
-             f"'{APPLE_PROXY_AGENT}', or a client IP in Apple's own address blocks "
-             f"(as of {APPLE_RANGES_AS_OF}).",
+        "mail it receives whether or not the person reads it: the bare user agent "
+        f"'{APPLE_PROXY_AGENT}', or a client IP in Apple's own address blocks "
+        f"(as of {APPLE_RANGES_AS_OF}).",
         needs="the open's user_agent or ip",
         applies_to=frozenset({_EMAIL_OPEN}),
         decide=_apple_proxy,
@@ -249,9 +281,9 @@ RULES: Final[tuple[MachineRule, ...]] = (
         name="scanner_agent",
         label="Scanner or bot user agent",
         help="An open or click whose user agent names a mail security gateway (Barracuda, "
-             "Proofpoint, Mimecast…), a link checker, a crawler, a headless browser or an HTTP "
-             "library. Gmail's and Yahoo's image proxies are not in the list: they fetch when "
-             "the person opens the mail.",
+        "Proofpoint, Mimecast…), a link checker, a crawler, a headless browser or an HTTP "
+        "library. Gmail's and Yahoo's image proxies are not in the list: they fetch when "
+        "the person opens the mail.",
         needs="the event's user_agent",
         applies_to=frozenset({_EMAIL_OPEN, _EMAIL_CLICK, _SMS_CLICK}),
         decide=_scanner_agent,
@@ -260,9 +292,9 @@ RULES: Final[tuple[MachineRule, ...]] = (
         name="fast_after_delivery",
         label="Too soon after delivery",
         help=f"An open within {FAST_OPEN_MS // 1000} s, or a click within "
-             f"{FAST_CLICK_MS // 1000} s, of the delivery of the same campaign and channel to "
-             "the same profile: quicker than a person reads, as fast as a gateway scanner. "
-             "Needs the delivered event, sent to the same ingest node before or with the open.",
+        f"{FAST_CLICK_MS // 1000} s, of the delivery of the same campaign and channel to "
+        "the same profile: quicker than a person reads, as fast as a gateway scanner. "
+        "Needs the delivered event, sent to the same ingest node before or with the open.",
         needs="the delivered event of the same profile, campaign and channel",
         applies_to=frozenset({_EMAIL_OPEN, _EMAIL_CLICK, _SMS_CLICK}),
         decide=_fast_after_delivery,
@@ -271,8 +303,8 @@ RULES: Final[tuple[MachineRule, ...]] = (
         name="link_burst",
         label="Every link clicked at once",
         help=f"A click among {BURST_LINKS} or more distinct links of the campaign clicked by the "
-             f"same profile within {BURST_MS / 1000:g} s: a scanner following every link of the "
-             "mail. People click one link, then another after reading.",
+        f"same profile within {BURST_MS / 1000:g} s: a scanner following every link of the "
+        "mail. People click one link, then another after reading.",
         needs="the clicks' url, sent to the same ingest node",
         applies_to=frozenset({_EMAIL_CLICK, _SMS_CLICK}),
         decide=_link_burst,
@@ -342,7 +374,10 @@ def detect(
         if rule:
             machines += 1
         if bool(rule) != e.machine or rule != e.machine_rule:
-            events[position] = (index, msgspec.structs.replace(e, machine=bool(rule), machine_rule=rule))
+            events[position] = (
+                index,
+                msgspec.structs.replace(e, machine=bool(rule), machine_rule=rule),
+            )
     return machines
 
 

@@ -46,17 +46,23 @@ class _Bloom:
         self.array = np.zeros((self.bits + 7) // 8, dtype=np.uint8)
         self.count = 0
 
-    def _positions(self, h1: npt.NDArray[np.uint64], h2: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    def _positions(
+        self, h1: npt.NDArray[np.uint64], h2: npt.NDArray[np.uint64]
+    ) -> npt.NDArray[np.uint64]:
         steps = np.arange(self.k, dtype=np.uint64)
         with np.errstate(over="ignore"):
             return (h1[:, None] + steps[None, :] * h2[:, None]) % np.uint64(self.bits)
 
     def add(self, h1: npt.NDArray[np.uint64], h2: npt.NDArray[np.uint64]) -> None:
         pos = self._positions(h1, h2).ravel()
-        np.bitwise_or.at(self.array, pos >> np.uint64(3), (1 << (pos & np.uint64(7))).astype(np.uint8))
+        np.bitwise_or.at(
+            self.array, pos >> np.uint64(3), (1 << (pos & np.uint64(7))).astype(np.uint8)
+        )
         self.count += len(h1)
 
-    def contains(self, h1: npt.NDArray[np.uint64], h2: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
+    def contains(
+        self, h1: npt.NDArray[np.uint64], h2: npt.NDArray[np.uint64]
+    ) -> npt.NDArray[np.bool_]:
         pos = self._positions(h1, h2)
         bits = (self.array[pos >> np.uint64(3)] >> (pos & np.uint64(7)).astype(np.uint8)) & 1
         result: npt.NDArray[np.bool_] = bits.all(axis=1)

@@ -134,7 +134,9 @@ class Writer:
         batch: list[_Pending] = []
         size = 0
         with self._cond:
-            while self._queue and (not batch or size + len(self._queue[0].events) <= self.max_batch):
+            while self._queue and (
+                not batch or size + len(self._queue[0].events) <= self.max_batch
+            ):
                 item = self._queue.popleft()
                 batch.append(item)
                 size += len(item.events)

@@ -43,14 +43,29 @@ _NO_EVENT = frozenset({"Subscribe", "InboundError"})
 #: TypeCode → Type, Postmark's documented pairs; the code only decides when Type is missing
 #: or unknown (the spam complaint webhook's own example carries TypeCode 512).
 _TYPE_OF_CODE: dict[int, str] = {
-    1: "HardBounce", 2: "Transient", 16: "Unsubscribe", 32: "Subscribe", 64: "AutoResponder",
-    128: "AddressChange", 256: "DnsError", 512: "SpamNotification", 1024: "OpenRelayTest",
-    2048: "Unknown", 4096: "SoftBounce", 8192: "VirusNotification",
-    16384: "ChallengeVerification", 100000: "BadEmailAddress", 100001: "SpamComplaint",
-    100002: "ManuallyDeactivated", 100003: "Unconfirmed", 100006: "Blocked",
-    100007: "SMTPApiError", 100008: "InboundError", 100009: "DMARCPolicy",
+    1: "HardBounce",
+    2: "Transient",
+    16: "Unsubscribe",
+    32: "Subscribe",
+    64: "AutoResponder",
+    128: "AddressChange",
+    256: "DnsError",
+    512: "SpamNotification",
+    1024: "OpenRelayTest",
+    2048: "Unknown",
+    4096: "SoftBounce",
+    8192: "VirusNotification",
+    16384: "ChallengeVerification",
+    100000: "BadEmailAddress",
+    100001: "SpamComplaint",
+    100002: "ManuallyDeactivated",
+    100003: "Unconfirmed",
+    100006: "Blocked",
+    100007: "SMTPApiError",
+    100008: "InboundError",
+    100009: "DMARCPolicy",
     100010: "TemplateRenderingFailed",
-}  # fmt: skip
+}
 
 
 class Postmark:

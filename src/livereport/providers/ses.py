@@ -142,8 +142,13 @@ def _add(body: dict[str, Any], fields: Fields, parsed: Parsed, raw: bytes) -> No
             parsed.ignored += 1
             return
         for r in detail.get("complainedRecipients") or []:
-            events.append({"type": "spam_complaint", "time": detail.get("timestamp"),
-                           "recipient": r.get("emailAddress")})  # fmt: skip
+            events.append(
+                {
+                    "type": "spam_complaint",
+                    "time": detail.get("timestamp"),
+                    "recipient": r.get("emailAddress"),
+                }
+            )
     else:
         parsed.unknown += 1
         return
@@ -168,8 +173,12 @@ def _add(body: dict[str, Any], fields: Fields, parsed: Parsed, raw: bytes) -> No
 #: The kinds of SES notifications set on an identity (not event publishing).
 _CLASSIC = frozenset({"Bounce", "Complaint", "Delivery"})
 #: The X-Livereport-* header of the original message that names each of our ids.
-_HEADERS = {"campaign": "x-livereport-campaign", "profile": "x-livereport-profile",
-            "execution": "x-livereport-execution", "variant": "x-livereport-variant"}  # fmt: skip
+_HEADERS = {
+    "campaign": "x-livereport-campaign",
+    "profile": "x-livereport-profile",
+    "execution": "x-livereport-execution",
+    "variant": "x-livereport-variant",
+}
 _KEPT_KINDS = {"Bounce": "bounce", "Complaint": "complaint", "Delivery": "delivered"}
 UNATTRIBUTED = (
     "no campaign and profile: the SES notification has no message tags, and the original "
@@ -278,12 +287,29 @@ def _kept(
 
 
 _SIMPLE_KINDS = frozenset(
-    {"Send", "Delivery", "Reject", "Rendering Failure", "Open", "Click", "DeliveryDelay",
-     "Subscription"}
-)  # fmt: skip
-_DETAIL = {"Bounce": "bounce", "Complaint": "complaint", "Delivery": "delivery", "Send": "send",
-           "Reject": "reject", "Rendering Failure": "failure", "Open": "open", "Click": "click",
-           "DeliveryDelay": "deliveryDelay", "Subscription": "subscription"}  # fmt: skip
+    {
+        "Send",
+        "Delivery",
+        "Reject",
+        "Rendering Failure",
+        "Open",
+        "Click",
+        "DeliveryDelay",
+        "Subscription",
+    }
+)
+_DETAIL = {
+    "Bounce": "bounce",
+    "Complaint": "complaint",
+    "Delivery": "delivery",
+    "Send": "send",
+    "Reject": "reject",
+    "Rendering Failure": "failure",
+    "Open": "open",
+    "Click": "click",
+    "DeliveryDelay": "deliveryDelay",
+    "Subscription": "subscription",
+}
 
 
 def _simple(kind: str, detail: dict[str, Any], mail: dict[str, Any]) -> dict[str, Any]:
@@ -300,8 +326,12 @@ def _simple(kind: str, detail: dict[str, Any], mail: dict[str, Any]) -> dict[str
         event.update(type="error", reason="rendering error", code=template)
         event["time"] = mail.get("timestamp")
     elif kind in ("Open", "Click"):
-        event.update(type=kind.lower(), user_agent=text(detail.get("userAgent"), 512),
-                     url=text(detail.get("link"), 2048), ip=client_ip(detail.get("ipAddress")))  # fmt: skip
+        event.update(
+            type=kind.lower(),
+            user_agent=text(detail.get("userAgent"), 512),
+            url=text(detail.get("link"), 2048),
+            ip=client_ip(detail.get("ipAddress")),
+        )
     elif kind == "DeliveryDelay":
         event.update(type="retry", code=text(detail.get("delayType"), 64))
         delayed = detail.get("delayedRecipients") or [{}]

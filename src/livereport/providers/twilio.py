@@ -69,12 +69,19 @@ def _failure(status: str, code: str | None) -> dict[str, Any]:
     known = read_failure("twilio", code)
     if known is not None:
         bounce = known.outcome == Outcome.BOUNCE
-        return {"type": known.outcome.value, "code": code, "reason": known.reason,
-                "bounce": known.category if bounce else None}  # fmt: skip
+        return {
+            "type": known.outcome.value,
+            "code": code,
+            "reason": known.reason,
+            "bounce": known.category if bounce else None,
+        }
     bounce = status == "undelivered"
-    return {"type": "bounce" if bounce else "error", "code": code,
-            "reason": f"Twilio error {code}" if code else None,
-            "bounce": "ignored" if bounce else None}  # fmt: skip
+    return {
+        "type": "bounce" if bounce else "error",
+        "code": code,
+        "reason": f"Twilio error {code}" if code else None,
+        "bounce": "ignored" if bounce else None,
+    }
 
 
 def _form(body: bytes) -> list[tuple[str, str]]:

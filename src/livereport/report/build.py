@@ -61,14 +61,22 @@ class _Shared:
         self._found: dict[tuple[Any, ...], Future[dict[Any, Tally]]] = {}
         self._lock = threading.Lock()
 
-    def tallies(self, store: Store, scope: ReportScope, start: int, end: int, **kw: Any) -> dict[Any, Tally]:
+    def tallies(
+        self, store: Store, scope: ReportScope, start: int, end: int, **kw: Any
+    ) -> dict[Any, Tally]:
         names = kw.get("names")
         dimension = kw.get("dimension")
         key = (
-            scope, start, end, kw.get("group"), dimension.name if dimension else None,
-            kw.get("bucket"), None if names is None else frozenset(names), kw.get("raw"),
+            scope,
+            start,
+            end,
+            kw.get("group"),
+            dimension.name if dimension else None,
+            kw.get("bucket"),
+            None if names is None else frozenset(names),
+            kw.get("raw"),
             kw.get("count_all"),
-        )  # fmt: skip
+        )
         with self._lock:
             found = self._found.get(key)
             owner = found is None
@@ -87,7 +95,9 @@ class _Shared:
 
 def check_scope(channel: str) -> str:
     if channel not in SCOPES:
-        raise BadRequest(f"channel: {channel[:40]!r} is unknown; expected one of {', '.join(SCOPES)}")
+        raise BadRequest(
+            f"channel: {channel[:40]!r} is unknown; expected one of {', '.join(SCOPES)}"
+        )
     return channel
 
 
@@ -152,16 +162,23 @@ class Reports:
         return self.store.writes()
 
     def _scope(
-        self, org: int, campaign: str, channel: str, execution: str | None, window: Window,
+        self,
+        org: int,
+        campaign: str,
+        channel: str,
+        execution: str | None,
+        window: Window,
         engagement: str = "all",
-    ) -> ReportScope:  # fmt: skip
+    ) -> ReportScope:
         check_scope(channel)
         check_engagement(engagement)
         if not campaign_exists(self.store, org, campaign):
             raise NotFound(f"campaign {campaign[:128]!r} has no events; check its id")
         scope = ReportScope(org, campaign, channel, execution or None, engagement)
         if scope.execution is not None:
-            check_execution(scope, executions(self.store, scope, window.start, window.end, self.raw))
+            check_execution(
+                scope, executions(self.store, scope, window.start, window.end, self.raw)
+            )
         return scope
 
     def check_campaign(
@@ -177,9 +194,11 @@ class Reports:
     ) -> Window:
         """The window a request's period parameters name (report/period.py)."""
         return periods.resolve(
-            asked, time.time() if now is None else now, self.retention_days,
+            asked,
+            time.time() if now is None else now,
+            self.retention_days,
             lambda: campaign_first(self.store, org, campaign),
-        )  # fmt: skip
+        )
 
     def _kept(self, window: Window) -> bool:
         """Whether the window lies within the retention: before it, events are gone, and its
@@ -187,20 +206,31 @@ class Reports:
         return window.start >= window.as_of - self.retention_days * 86_400 - 60
 
     def campaigns(
-        self, org: int, now: float | None = None, asked: periods.Asked | None = None,
+        self,
+        org: int,
+        now: float | None = None,
+        asked: periods.Asked | None = None,
         listing: overview.Listing | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         """The campaign overview: every campaign's numbers over the period, one page of them
         (report/overview.py)."""
         at = time.time() if now is None else now
-        window = overview.org_window(self.store, org, asked or periods.Asked(), at, self.retention_days)
+        window = overview.org_window(
+            self.store, org, asked or periods.Asked(), at, self.retention_days
+        )
         earliest = int(at) - self.retention_days * 86_400
         return overview.overview(self.store, org, window, listing or overview.Listing(), earliest)
 
     def org_totals(
-        self, org: int, asked: periods.Asked, channel: str, top: str, limit: int,
-        min_volume: int, now: float | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        org: int,
+        asked: periods.Asked,
+        channel: str,
+        top: str,
+        limit: int,
+        min_volume: int,
+        now: float | None = None,
+    ) -> dict[str, Any]:
         at = time.time() if now is None else now
         window = overview.org_window(self.store, org, asked, at, self.retention_days)
         return overview.org_totals(
@@ -208,10 +238,16 @@ class Reports:
         )
 
     def totals(
-        self, org: int, campaign: str, channel: str, execution: str | None = None,
-        now: float | None = None, window: Window | None = None, compare: bool = False,
+        self,
+        org: int,
+        campaign: str,
+        channel: str,
+        execution: str | None = None,
+        now: float | None = None,
+        window: Window | None = None,
+        compare: bool = False,
         engagement: str = "all",
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         window = window or Window.at(time.time() if now is None else now)
         scope = self._scope(org, campaign, channel, execution, window, engagement)
         names = metrics_for(channel)
@@ -221,14 +257,23 @@ class Reports:
             before = window.previous()
             earlier = total_tally(self.store, scope, before.start, before.end, names, self.raw)
             found["previous"] = {
-                **before.json(), "complete": self._kept(before), "metrics": earlier.compute(names),
-            }  # fmt: skip
+                **before.json(),
+                "complete": self._kept(before),
+                "metrics": earlier.compute(names),
+            }
         return found
 
     def breakdown(
-        self, org: int, campaign: str, channel: str, by: str, execution: str | None = None,
-        now: float | None = None, window: Window | None = None, engagement: str = "all",
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        org: int,
+        campaign: str,
+        channel: str,
+        by: str,
+        execution: str | None = None,
+        now: float | None = None,
+        window: Window | None = None,
+        engagement: str = "all",
+    ) -> dict[str, Any]:
         window = window or Window.at(time.time() if now is None else now)
         scope = self._scope(org, campaign, channel, execution, window, engagement)
         if by not in DIMENSIONS:
@@ -241,10 +286,17 @@ class Reports:
         return {**_head(scope, window), **self._breakdown(scope, window, by, None)}
 
     def variants(
-        self, org: int, campaign: str, channel: str, metric: str | None = None,
-        control: str | None = None, execution: str | None = None, now: float | None = None,
-        window: Window | None = None, engagement: str = "all",
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        org: int,
+        campaign: str,
+        channel: str,
+        metric: str | None = None,
+        control: str | None = None,
+        execution: str | None = None,
+        now: float | None = None,
+        window: Window | None = None,
+        engagement: str = "all",
+    ) -> dict[str, Any]:
         """The campaign's variants on ``channel`` compared on one rate (report/variants.py):
         each variant's funnel, and its lift and verdict against the control (by default the
         first variant by name). Events without a variant are left out."""
@@ -253,7 +305,9 @@ class Reports:
         rate = comparisons.rate_of(channel, metric)
         found = self._breakdown(scope, window, "variant", None)
         rows = sorted(
-            (str(row["key"]), row["metrics"]) for row in found["rows"] if row["key"] not in ("", None)
+            (str(row["key"]), row["metrics"])
+            for row in found["rows"]
+            if row["key"] not in ("", None)
         )
         return {**_head(scope, window), **comparisons.variants_json(rate, rows, control)}
 
@@ -275,16 +329,27 @@ class Reports:
             main = names[0]
         if by == "execution":
             groups = tally(
-                self.store, scope, window.start, window.end, group="execution", names=names,
+                self.store,
+                scope,
+                window.start,
+                window.end,
+                group="execution",
+                names=names,
                 raw=self.raw,
-            )  # fmt: skip
+            )
             if not keep_unnamed or len(groups) == 1:
                 groups.pop("", None)
         else:
             groups = tally(
-                self.store, scope, window.start, window.end, group="key", dimension=dimension,
-                names=names, raw=self.raw,
-            )  # fmt: skip
+                self.store,
+                scope,
+                window.start,
+                window.end,
+                group="key",
+                dimension=dimension,
+                names=names,
+                raw=self.raw,
+            )
         rows = [{"key": key, "metrics": tally.compute(names)} for key, tally in groups.items()]
         rows.sort(key=lambda r: (-(r["metrics"].get(main) or 0), str(r["key"])))
         total = sum(int(r["metrics"].get(main) or 0) for r in rows)
@@ -294,10 +359,17 @@ class Reports:
         return {"by": by, "sort": main, "rows": rows}
 
     def series(
-        self, org: int, campaign: str, channel: str, metrics: list[str], bucket: str | None = None,
-        execution: str | None = None, now: float | None = None, window: Window | None = None,
+        self,
+        org: int,
+        campaign: str,
+        channel: str,
+        metrics: list[str],
+        bucket: str | None = None,
+        execution: str | None = None,
+        now: float | None = None,
+        window: Window | None = None,
         engagement: str = "all",
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         window = window or Window.at(time.time() if now is None else now)
         scope = self._scope(org, campaign, channel, execution, window, engagement)
         allowed = metrics_for(channel)
@@ -310,18 +382,32 @@ class Reports:
         return {**_head(scope, window), **self._series(scope, window, tuple(metrics), bucket)}
 
     def _series(
-        self, scope: ReportScope, window: Window, names: tuple[str, ...], bucket: str | None,
+        self,
+        scope: ReportScope,
+        window: Window,
+        names: tuple[str, ...],
+        bucket: str | None,
         tally: Callable[..., dict[Any, Tally]] = tallies,
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         name = bucket or (DEFAULT_BUCKET if window.is_day else periods.default_bucket(window))
         if name not in BUCKETS:
-            raise BadRequest(f"bucket: {name[:20]!r} is unknown; expected one of {', '.join(BUCKETS)}")
+            raise BadRequest(
+                f"bucket: {name[:20]!r} is unknown; expected one of {', '.join(BUCKETS)}"
+            )
         periods.check_points(window, name)
         size = BUCKETS[name].seconds
         if name == "1d" and window.tz != "UTC":  # the days of the zone asked, from midnight
             starts = periods.day_starts(window.start, window.end, window.tz)
-            groups = tally(self.store, scope, window.start, window.end, bucket=size,
-                           names=names, raw=self.raw, day_tz=window.tz)  # fmt: skip
+            groups = tally(
+                self.store,
+                scope,
+                window.start,
+                window.end,
+                bucket=size,
+                names=names,
+                raw=self.raw,
+                day_tz=window.tz,
+            )
         else:
             if window.is_day:  # whole buckets, the last one holding now
                 first = _series_start(window, name)
@@ -344,10 +430,18 @@ class Reports:
         }
 
     def report(
-        self, org: int, campaign: str, tab: str, execution: str | None = None,
-        now: float | None = None, share: bool = False, known: tuple[int, ...] | None = None,
-        window: Window | None = None, compare: bool = False, engagement: str = "all",
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        org: int,
+        campaign: str,
+        tab: str,
+        execution: str | None = None,
+        now: float | None = None,
+        share: bool = False,
+        known: tuple[int, ...] | None = None,
+        window: Window | None = None,
+        compare: bool = False,
+        engagement: str = "all",
+    ) -> dict[str, Any]:
         """A whole tab. ``share``: join a build of the same tab that another caller started at
         the same high-water mark (live streams), instead of building it again; every caller
         then gets the very same report (as of that build), to read and not to change.
@@ -371,9 +465,16 @@ class Reports:
             else self._scope(org, campaign, tab, execution, window, engagement)
         )
         key = (
-            org, campaign, tab, scope.execution, window.start, window.end, window.tz, compare,
+            org,
+            campaign,
+            tab,
+            scope.execution,
+            window.start,
+            window.end,
+            window.tz,
+            compare,
             engagement,
-        )  # fmt: skip
+        )
         with self._lock:
             found = self._cached.get(key) if self.cache else None
             if found is not None and found[0] == mark:
@@ -410,9 +511,14 @@ class Reports:
         return built
 
     def _cache_build(
-        self, key: tuple[Any, ...], mark: int, scope: ReportScope, window: Window, tab: str,
+        self,
+        key: tuple[Any, ...],
+        mark: int,
+        scope: ReportScope,
+        window: Window,
+        tab: str,
         compare: bool,
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         """Build a tab, and keep it when nothing was written while it was built."""
         before = self._writes()
         report = self._report(scope, window, tab, compare)
@@ -429,7 +535,9 @@ class Reports:
                 self._cached.popitem(last=False)
         return report
 
-    def _report(self, scope: ReportScope, window: Window, tab: str, compare: bool = False) -> dict[str, Any]:
+    def _report(
+        self, scope: ReportScope, window: Window, tab: str, compare: bool = False
+    ) -> dict[str, Any]:
         shown = {name for w in widgets_of(tab) for name in w.metrics}
         tally: Callable[..., dict[Any, Tally]]
         if self.raw or scope.engagement != "all":  # the tab's broad statements count all opens
@@ -439,30 +547,45 @@ class Reports:
             )
         else:  # a few broad statements for the whole tab
             dimensions = [
-                DIMENSIONS[w.dimension] for w in widgets_of(tab)
-                if w.dimension is not None and w.dimension != "execution"
+                DIMENSIONS[w.dimension]
+                for w in widgets_of(tab)
+                if w.dimension is not None
+                and w.dimension != "execution"
                 and not DIMENSIONS[w.dimension].engagement  # read by tallies() itself
-            ]  # fmt: skip
+            ]
             has_series = any(w.kind == Kind.SERIES for w in widgets_of(tab))
             tab_tallies = TabTallies(
-                self.store, scope, window.start, window.end, dimensions, needed(shown)[1],
+                self.store,
+                scope,
+                window.start,
+                window.end,
+                dimensions,
+                needed(shown)[1],
                 _series_start(window, DEFAULT_BUCKET) if has_series and window.is_day else None,
-            )  # fmt: skip
+            )
             tally = tab_tallies.tallies
             named = _WIDGETS.submit(tab_tallies.executions)
         # Counts of every type (whether the tab is empty), distinct profiles only as shown.
         # Submitted first, so it is running before any widget waits for it.
         total = _WIDGETS.submit(
-            lambda: tally(self.store, scope, window.start, window.end, names=shown, raw=self.raw,
-                          count_all=True).get("", Tally())
-        )  # fmt: skip
+            lambda: tally(
+                self.store,
+                scope,
+                window.start,
+                window.end,
+                names=shown,
+                raw=self.raw,
+                count_all=True,
+            ).get("", Tally())
+        )
         earlier: Future[Tally] | None = None
         if compare and any(w.kind == Kind.KPI for w in widgets_of(tab)):
             before = window.previous()
             earlier = _WIDGETS.submit(
-                lambda: tallies(self.store, scope, before.start, before.end, names=shown,
-                                raw=self.raw).get("", Tally())
-            )  # fmt: skip
+                lambda: tallies(
+                    self.store, scope, before.start, before.end, names=shown, raw=self.raw
+                ).get("", Tally())
+            )
         built = [
             _WIDGETS.submit(self._widget, w, scope, window, total, tally, earlier)
             for w in widgets_of(tab)
@@ -470,7 +593,9 @@ class Reports:
         known = named.result()
         check_execution(scope, known)
         widgets = [b.result() for b in built]
-        has_events = any(total.result().counts.values())  # every distinct profile has counted events
+        has_events = any(
+            total.result().counts.values()
+        )  # every distinct profile has counted events
         return {
             **_head(scope, window),
             "tab": tab,
@@ -481,9 +606,14 @@ class Reports:
         }
 
     def _widget(
-        self, w: Widget, scope: ReportScope, window: Window, totals: Future[Tally],
-        tally: Callable[..., dict[Any, Tally]], earlier: Future[Tally] | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        w: Widget,
+        scope: ReportScope,
+        window: Window,
+        totals: Future[Tally],
+        tally: Callable[..., dict[Any, Tally]],
+        earlier: Future[Tally] | None = None,
+    ) -> dict[str, Any]:
         data: dict[str, Any]
         if w.kind == Kind.KPI:
             data = {"metrics": totals.result().compute(w.metrics)}
@@ -502,18 +632,24 @@ class Reports:
             data = self._series(scope, window, w.metrics, None, tally)
         else:  # channels
             groups = tally(
-                self.store, scope, window.start, window.end, group="channel", names=w.metrics,
+                self.store,
+                scope,
+                window.start,
+                window.end,
+                group="channel",
+                names=w.metrics,
                 raw=self.raw,
-            )  # fmt: skip
+            )
             rows = []
             for channel in Channel:
                 names = tuple(m for m in w.metrics if m in metrics_for(channel))
                 found = groups.get(channel.value, Tally())
                 rows.append({"key": channel.value, "metrics": found.compute(names)})
             data = {
-                "by": "channel", "rows": rows,
+                "by": "channel",
+                "rows": rows,
                 "total": totals.result().compute(metrics_for(CAMPAIGN)),
-            }  # fmt: skip
+            }
         return {**describe_widget(w), "data": data}
 
 

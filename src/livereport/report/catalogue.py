@@ -57,54 +57,246 @@ def _m(name: str, label: str, help: str, **definition: object) -> Metric:
 METRICS: Final[Mapping[str, Metric]] = {
     m.name: m
     for m in (
-        _m("entered_profiles", "Entered profiles", "Distinct profiles that entered or qualified for the campaign.", unique=T.ENTERED),
-        _m("targeted", "Targeted", "Messages prepared for a profile of the audience, before exclusions.", count=T.TARGETED),
-        _m("excluded", "Excluded", "Profiles removed before sending: consent, suppression, rules, missing address.", count=T.EXCLUDED),
+        _m(
+            "entered_profiles",
+            "Entered profiles",
+            "Distinct profiles that entered or qualified for the campaign.",
+            unique=T.ENTERED,
+        ),
+        _m(
+            "targeted",
+            "Targeted",
+            "Messages prepared for a profile of the audience, before exclusions.",
+            count=T.TARGETED,
+        ),
+        _m(
+            "excluded",
+            "Excluded",
+            "Profiles removed before sending: consent, suppression, rules, missing address.",
+            count=T.EXCLUDED,
+        ),
         _m("sent", "Sent", "Messages handed to the delivery system.", count=T.SENT),
-        _m("delivered", "Delivered", "Messages the receiving server or provider accepted.", count=T.DELIVERED),
-        _m("bounces", "Bounces", "Messages rejected while sending or returned afterwards.", count=T.BOUNCE),
-        _m("hard_bounces", "Hard bounces", "Bounces that mean the address will not work again.", count=T.BOUNCE, bounce="hard"),
-        _m("soft_bounces", "Soft bounces", "Bounces for a temporary reason; a later message may arrive.", count=T.BOUNCE, bounce="soft"),
-        _m("ignored_bounces", "Ignored bounces", "Bounces that say nothing about the address, such as a block or an auto-reply.", count=T.BOUNCE, bounce="ignored"),
-        _m("errors", "Errors", "Failures during sending that kept the message from going out.", count=T.ERROR),
-        _m("retries", "Retries", "Messages put back in the queue for another delivery attempt.", count=T.RETRY),
+        _m(
+            "delivered",
+            "Delivered",
+            "Messages the receiving server or provider accepted.",
+            count=T.DELIVERED,
+        ),
+        _m(
+            "bounces",
+            "Bounces",
+            "Messages rejected while sending or returned afterwards.",
+            count=T.BOUNCE,
+        ),
+        _m(
+            "hard_bounces",
+            "Hard bounces",
+            "Bounces that mean the address will not work again.",
+            count=T.BOUNCE,
+            bounce="hard",
+        ),
+        _m(
+            "soft_bounces",
+            "Soft bounces",
+            "Bounces for a temporary reason; a later message may arrive.",
+            count=T.BOUNCE,
+            bounce="soft",
+        ),
+        _m(
+            "ignored_bounces",
+            "Ignored bounces",
+            "Bounces that say nothing about the address, such as a block or an auto-reply.",
+            count=T.BOUNCE,
+            bounce="ignored",
+        ),
+        _m(
+            "errors",
+            "Errors",
+            "Failures during sending that kept the message from going out.",
+            count=T.ERROR,
+        ),
+        _m(
+            "retries",
+            "Retries",
+            "Messages put back in the queue for another delivery attempt.",
+            count=T.RETRY,
+        ),
         _m("opens", "Opens", "Every open, counting a profile each time it opens.", count=T.OPEN),
-        _m("unique_opens", "Unique opens", "Distinct profiles that opened at least once.", unique=T.OPEN),
+        _m(
+            "unique_opens",
+            "Unique opens",
+            "Distinct profiles that opened at least once.",
+            unique=T.OPEN,
+        ),
         _m("clicks", "Clicks", "Every click on a tracked link.", count=T.CLICK),
-        _m("unique_clicks", "Unique clicks", "Distinct profiles that clicked at least once.", unique=T.CLICK),
-        _m("human_opens", "Human opens", "Opens by people: every open no machine rule claimed.", count=T.OPEN, machine=False),
-        _m("machine_opens", "Machine opens", "Opens made by machines, such as a mail privacy proxy fetching the images of every delivered message.", count=T.OPEN, machine=True),
-        _m("total_opens", "All opens", "Human and machine opens together, whichever engagement the report shows.", total=("human_opens", "machine_opens")),
-        _m("unique_human_opens", "Unique human opens", "Distinct profiles with at least one human open.", unique=T.OPEN, machine=False),
-        _m("human_clicks", "Human clicks", "Clicks by people: every click no machine rule claimed.", count=T.CLICK, machine=False),
-        _m("machine_clicks", "Machine clicks", "Clicks made by machines, such as a security scanner following every link of a message.", count=T.CLICK, machine=True),
-        _m("unique_human_clicks", "Unique human clicks", "Distinct profiles with at least one human click.", unique=T.CLICK, machine=False),
+        _m(
+            "unique_clicks",
+            "Unique clicks",
+            "Distinct profiles that clicked at least once.",
+            unique=T.CLICK,
+        ),
+        _m(
+            "human_opens",
+            "Human opens",
+            "Opens by people: every open no machine rule claimed.",
+            count=T.OPEN,
+            machine=False,
+        ),
+        _m(
+            "machine_opens",
+            "Machine opens",
+            "Opens made by machines, such as a mail privacy proxy fetching the images of every delivered message.",
+            count=T.OPEN,
+            machine=True,
+        ),
+        _m(
+            "total_opens",
+            "All opens",
+            "Human and machine opens together, whichever engagement the report shows.",
+            total=("human_opens", "machine_opens"),
+        ),
+        _m(
+            "unique_human_opens",
+            "Unique human opens",
+            "Distinct profiles with at least one human open.",
+            unique=T.OPEN,
+            machine=False,
+        ),
+        _m(
+            "human_clicks",
+            "Human clicks",
+            "Clicks by people: every click no machine rule claimed.",
+            count=T.CLICK,
+            machine=False,
+        ),
+        _m(
+            "machine_clicks",
+            "Machine clicks",
+            "Clicks made by machines, such as a security scanner following every link of a message.",
+            count=T.CLICK,
+            machine=True,
+        ),
+        _m(
+            "unique_human_clicks",
+            "Unique human clicks",
+            "Distinct profiles with at least one human click.",
+            unique=T.CLICK,
+            machine=False,
+        ),
         _m("unsubscribes", "Unsubscribes", "Uses of the unsubscribe link.", count=T.UNSUBSCRIBE),
-        _m("spam_complaints", "Spam complaints", "Recipients who reported the message as spam.", count=T.SPAM_COMPLAINT),
-        _m("actions", "Actions", "Custom actions taken on a push notification, such as a button.", count=T.ACTION),
-        _m("impressions", "Impressions", "Times the message or experience was shown.", count=T.IMPRESSION),
-        _m("unique_impressions", "Unique impressions", "Distinct profiles it was shown to.", unique=T.IMPRESSION),
-        _m("interactions", "Interactions", "Clicks, dismissals and other interactions.", count=T.INTERACTION),
-        _m("unique_interactions", "Unique interactions", "Distinct profiles that interacted.", unique=T.INTERACTION),
-        _m("engagements", "Engagements", "Opens plus actions on the push notification.", total=("opens", "actions")),
-        _m("delivery_rate", "Delivery rate", "Delivered divided by sent.", ratio=("delivered", "sent")),
+        _m(
+            "spam_complaints",
+            "Spam complaints",
+            "Recipients who reported the message as spam.",
+            count=T.SPAM_COMPLAINT,
+        ),
+        _m(
+            "actions",
+            "Actions",
+            "Custom actions taken on a push notification, such as a button.",
+            count=T.ACTION,
+        ),
+        _m(
+            "impressions",
+            "Impressions",
+            "Times the message or experience was shown.",
+            count=T.IMPRESSION,
+        ),
+        _m(
+            "unique_impressions",
+            "Unique impressions",
+            "Distinct profiles it was shown to.",
+            unique=T.IMPRESSION,
+        ),
+        _m(
+            "interactions",
+            "Interactions",
+            "Clicks, dismissals and other interactions.",
+            count=T.INTERACTION,
+        ),
+        _m(
+            "unique_interactions",
+            "Unique interactions",
+            "Distinct profiles that interacted.",
+            unique=T.INTERACTION,
+        ),
+        _m(
+            "engagements",
+            "Engagements",
+            "Opens plus actions on the push notification.",
+            total=("opens", "actions"),
+        ),
+        _m(
+            "delivery_rate",
+            "Delivery rate",
+            "Delivered divided by sent.",
+            ratio=("delivered", "sent"),
+        ),
         _m("bounce_rate", "Bounce rate", "Bounces divided by sent.", ratio=("bounces", "sent")),
-        _m("hard_bounce_rate", "Hard-bounce rate", "Hard bounces divided by sent.", ratio=("hard_bounces", "sent")),
+        _m(
+            "hard_bounce_rate",
+            "Hard-bounce rate",
+            "Hard bounces divided by sent.",
+            ratio=("hard_bounces", "sent"),
+        ),
         _m("error_rate", "Error rate", "Errors divided by sent.", ratio=("errors", "sent")),
-        _m("open_rate", "Open rate", "Unique opens divided by delivered.", ratio=("unique_opens", "delivered")),
-        _m("click_rate", "Click rate", "Unique clicks divided by delivered.", ratio=("unique_clicks", "delivered")),
-        _m("human_open_rate", "Human open rate", "Unique human opens divided by delivered.", ratio=("unique_human_opens", "delivered")),
-        _m("human_click_rate", "Human click rate", "Unique human clicks divided by delivered.", ratio=("unique_human_clicks", "delivered")),
-        _m("machine_open_share", "Machine share of opens", "Machine opens divided by all opens: how much of the open count no person made.", ratio=("machine_opens", "total_opens")),
-        _m("click_to_open_rate", "Click-to-open rate", "Unique clicks divided by unique opens.", ratio=("unique_clicks", "unique_opens")),
-        _m("unsubscribe_rate", "Unsubscribe rate", "Unsubscribes divided by delivered.", ratio=("unsubscribes", "delivered")),
-        _m("complaint_rate", "Complaint rate", "Spam complaints divided by delivered.", ratio=("spam_complaints", "delivered")),
+        _m(
+            "open_rate",
+            "Open rate",
+            "Unique opens divided by delivered.",
+            ratio=("unique_opens", "delivered"),
+        ),
+        _m(
+            "click_rate",
+            "Click rate",
+            "Unique clicks divided by delivered.",
+            ratio=("unique_clicks", "delivered"),
+        ),
+        _m(
+            "human_open_rate",
+            "Human open rate",
+            "Unique human opens divided by delivered.",
+            ratio=("unique_human_opens", "delivered"),
+        ),
+        _m(
+            "human_click_rate",
+            "Human click rate",
+            "Unique human clicks divided by delivered.",
+            ratio=("unique_human_clicks", "delivered"),
+        ),
+        _m(
+            "machine_open_share",
+            "Machine share of opens",
+            "Machine opens divided by all opens: how much of the open count no person made.",
+            ratio=("machine_opens", "total_opens"),
+        ),
+        _m(
+            "click_to_open_rate",
+            "Click-to-open rate",
+            "Unique clicks divided by unique opens.",
+            ratio=("unique_clicks", "unique_opens"),
+        ),
+        _m(
+            "unsubscribe_rate",
+            "Unsubscribe rate",
+            "Unsubscribes divided by delivered.",
+            ratio=("unsubscribes", "delivered"),
+        ),
+        _m(
+            "complaint_rate",
+            "Complaint rate",
+            "Spam complaints divided by delivered.",
+            ratio=("spam_complaints", "delivered"),
+        ),
     )
-}  # fmt: skip
+}
+
 
 def _splits(name: str) -> bool:
     metric = METRICS[name]
-    return metric.machine is not None or any(_splits(p) for p in (*metric.total, *(metric.ratio or ())))
+    return metric.machine is not None or any(
+        _splits(p) for p in (*metric.total, *(metric.ratio or ()))
+    )
 
 
 #: The metrics read from the human/machine split of opens and clicks: the reports compute
@@ -127,9 +319,14 @@ SCOPES: Final = (CAMPAIGN, *(c.value for c in Channel))
 
 #: The numbers of each campaign in the campaign overview (report/overview.py), in order.
 OVERVIEW_METRICS: Final = (
-    "sent", "delivered", "delivery_rate", "open_rate", "click_rate", "bounce_rate",
+    "sent",
+    "delivered",
+    "delivery_rate",
+    "open_rate",
+    "click_rate",
+    "bounce_rate",
     "complaint_rate",
-)  # fmt: skip
+)
 #: What the overview sorts by: its numbers, or one of these.
 OVERVIEW_SORTS: Final = ("last", "first", "campaign", "events", *OVERVIEW_METRICS)
 #: A campaign's status in the overview: sending now, done sending, or nothing for an hour.
@@ -142,18 +339,23 @@ def metrics_for(scope: str) -> tuple[str, ...]:
         return CAMPAIGN_METRICS
     channel = Channel(scope)
     return tuple(
-        m.name
-        for m in METRICS.values()
-        if m.types and all(channel in MATRIX[t] for t in m.types)
+        m.name for m in METRICS.values() if m.types and all(channel in MATRIX[t] for t in m.types)
     )
 
 
 #: The rates a variant comparison may judge (report/variants.py): shares of their
 #: denominator, each success one of the exposures, in the order a channel's default is chosen.
 VARIANT_RATES: Final = (
-    "open_rate", "click_rate", "click_to_open_rate", "delivery_rate", "bounce_rate",
-    "hard_bounce_rate", "error_rate", "unsubscribe_rate", "complaint_rate",
-)  # fmt: skip
+    "open_rate",
+    "click_rate",
+    "click_to_open_rate",
+    "delivery_rate",
+    "bounce_rate",
+    "hard_bounce_rate",
+    "error_rate",
+    "unsubscribe_rate",
+    "complaint_rate",
+)
 
 
 def variant_channels() -> list[str]:
@@ -177,19 +379,54 @@ class Dimension:
 DIMENSIONS: Final[Mapping[str, Dimension]] = {
     d.name: d
     for d in (
-        Dimension("bounce_category", "Bounce category", "bounce", frozenset({T.BOUNCE}), ("bounces",)),
+        Dimension(
+            "bounce_category", "Bounce category", "bounce", frozenset({T.BOUNCE}), ("bounces",)
+        ),
         Dimension("bounce_reason", "Bounce reason", "reason", frozenset({T.BOUNCE}), ("bounces",)),
         Dimension("error_reason", "Error reason", "reason", frozenset({T.ERROR}), ("errors",)),
-        Dimension("exclusion_reason", "Exclusion reason", "reason", frozenset({T.EXCLUDED}), ("excluded",)),
-        Dimension("recipient_domain", "Recipient domain", "recipient_domain", None, ("opens", "delivered", "sent")),
+        Dimension(
+            "exclusion_reason", "Exclusion reason", "reason", frozenset({T.EXCLUDED}), ("excluded",)
+        ),
+        Dimension(
+            "recipient_domain",
+            "Recipient domain",
+            "recipient_domain",
+            None,
+            ("opens", "delivered", "sent"),
+        ),
         Dimension("platform", "Platform", "platform", None, ("delivered", "sent", "opens")),
-        Dimension("interaction_type", "Interaction type", "interaction", frozenset({T.INTERACTION}), ("interactions",)),
+        Dimension(
+            "interaction_type",
+            "Interaction type",
+            "interaction",
+            frozenset({T.INTERACTION}),
+            ("interactions",),
+        ),
         Dimension("element", "Element", "element", None, ("interactions", "impressions")),
-        Dimension("execution", "Execution", "execution", None, ("sent", "impressions", "entered_profiles", "excluded")),
-        Dimension("variant", "Variant", "variant", None, ("sent", "impressions", "entered_profiles", "excluded")),
-        Dimension("machine_rule", "Machine rule", "machine_rule", frozenset({T.OPEN, T.CLICK}), ("opens", "clicks"), engagement=True),
+        Dimension(
+            "execution",
+            "Execution",
+            "execution",
+            None,
+            ("sent", "impressions", "entered_profiles", "excluded"),
+        ),
+        Dimension(
+            "variant",
+            "Variant",
+            "variant",
+            None,
+            ("sent", "impressions", "entered_profiles", "excluded"),
+        ),
+        Dimension(
+            "machine_rule",
+            "Machine rule",
+            "machine_rule",
+            frozenset({T.OPEN, T.CLICK}),
+            ("opens", "clicks"),
+            engagement=True,
+        ),
     )
-}  # fmt: skip
+}
 
 
 def breakdown_metrics(dimension: Dimension, scope: str) -> tuple[str, ...]:
@@ -259,12 +496,23 @@ _STATS = ("targeted", "excluded", "sent", "delivered", "bounces", "errors")
 
 
 def _reasons(
-    tab: str, name: str, dimension: str, metric: str, title: str, help: str,
+    tab: str,
+    name: str,
+    dimension: str,
+    metric: str,
+    title: str,
+    help: str,
     size: tuple[int, int] = (6, 5),
-) -> Widget:  # fmt: skip
+) -> Widget:
     return Widget(
-        id=f"{tab}.{name}", title=title, help=help, kind=Kind.REASONS, metrics=(metric,),
-        dimension=dimension, visualisations=_REASONS, size=size,
+        id=f"{tab}.{name}",
+        title=title,
+        help=help,
+        kind=Kind.REASONS,
+        metrics=(metric,),
+        dimension=dimension,
+        visualisations=_REASONS,
+        size=size,
     )
 
 
@@ -286,8 +534,7 @@ WIDGETS: Final[tuple[Widget, ...]] = (
         id="campaign.channels",
         title="Channels",
         help=(
-            "The main counts of each channel side by side, to see where the campaign is doing "
-            "well."
+            "The main counts of each channel side by side, to see where the campaign is doing well."
         ),
         kind=Kind.CHANNELS,
         metrics=("targeted", "sent", "delivered", "bounces", "errors", "opens", "impressions"),
@@ -315,7 +562,25 @@ WIDGETS: Final[tuple[Widget, ...]] = (
             "rates that matter."
         ),
         kind=Kind.STATISTICS,
-        metrics=(*_STATS, "opens", "unique_opens", "clicks", "unique_clicks", "unsubscribes", "spam_complaints", "retries", "delivery_rate", "bounce_rate", "hard_bounce_rate", "error_rate", "open_rate", "click_rate", "click_to_open_rate", "unsubscribe_rate", "complaint_rate"),
+        metrics=(
+            *_STATS,
+            "opens",
+            "unique_opens",
+            "clicks",
+            "unique_clicks",
+            "unsubscribes",
+            "spam_complaints",
+            "retries",
+            "delivery_rate",
+            "bounce_rate",
+            "hard_bounce_rate",
+            "error_rate",
+            "open_rate",
+            "click_rate",
+            "click_to_open_rate",
+            "unsubscribe_rate",
+            "complaint_rate",
+        ),
         size=(12, 6),
     ),
     Widget(
@@ -327,7 +592,13 @@ WIDGETS: Final[tuple[Widget, ...]] = (
             "engagement the tab is set to."
         ),
         kind=Kind.KPI,
-        metrics=("human_opens", "machine_opens", "machine_open_share", "human_clicks", "machine_clicks"),
+        metrics=(
+            "human_opens",
+            "machine_opens",
+            "machine_open_share",
+            "human_clicks",
+            "machine_clicks",
+        ),
         visualisations=_KPI,
         size=(12, 3),
     ),
@@ -358,18 +629,48 @@ WIDGETS: Final[tuple[Widget, ...]] = (
         visualisations=_REASONS,
         size=(6, 5),
     ),
-    _reasons("email", "bounce_reasons", "bounce_reason", "bounces", "Bounce reasons", "Why receiving servers refused or returned the email, most frequent first."),
+    _reasons(
+        "email",
+        "bounce_reasons",
+        "bounce_reason",
+        "bounces",
+        "Bounce reasons",
+        "Why receiving servers refused or returned the email, most frequent first.",
+    ),
     Widget(
         id="email.performance_by_date",
         title="Email performance over time",
         help="Sending and engagement over the last 24 hours, in time buckets.",
         kind=Kind.SERIES,
-        metrics=("sent", "delivered", "bounces", "errors", "opens", "clicks", "unsubscribes", "spam_complaints"),
+        metrics=(
+            "sent",
+            "delivered",
+            "bounces",
+            "errors",
+            "opens",
+            "clicks",
+            "unsubscribes",
+            "spam_complaints",
+        ),
         visualisations=_SERIES,
         size=(12, 5),
     ),
-    _reasons("email", "error_reasons", "error_reason", "errors", "Error reasons", "What went wrong in the sending system for emails that never left."),
-    _reasons("email", "excluded_reasons", "exclusion_reason", "excluded", "Exclusion reasons", "Why profiles of the audience were left out before sending."),
+    _reasons(
+        "email",
+        "error_reasons",
+        "error_reason",
+        "errors",
+        "Error reasons",
+        "What went wrong in the sending system for emails that never left.",
+    ),
+    _reasons(
+        "email",
+        "excluded_reasons",
+        "exclusion_reason",
+        "excluded",
+        "Exclusion reasons",
+        "Why profiles of the audience were left out before sending.",
+    ),
     Widget(
         id="email.best_recipient_domains",
         title="Best recipient domains",
@@ -457,8 +758,22 @@ WIDGETS: Final[tuple[Widget, ...]] = (
         visualisations=_KPI,
         size=(12, 2),
     ),
-    _reasons("push", "excluded_reasons", "exclusion_reason", "excluded", "Exclusion reasons", "Why profiles were left out before the notification was sent, such as a missing push token."),
-    _reasons("push", "error_reasons", "error_reason", "errors", "Error reasons", "What went wrong in the sending system for notifications that never left."),
+    _reasons(
+        "push",
+        "excluded_reasons",
+        "exclusion_reason",
+        "excluded",
+        "Exclusion reasons",
+        "Why profiles were left out before the notification was sent, such as a missing push token.",
+    ),
+    _reasons(
+        "push",
+        "error_reasons",
+        "error_reason",
+        "errors",
+        "Error reasons",
+        "What went wrong in the sending system for notifications that never left.",
+    ),
     Widget(
         id="push.failed",
         title="Failed notifications",
@@ -519,9 +834,31 @@ WIDGETS: Final[tuple[Widget, ...]] = (
         visualisations=_SERIES,
         size=(12, 5),
     ),
-    _reasons("sms", "excluded_reasons", "exclusion_reason", "excluded", "Exclusion reasons", "Why profiles were left out before the text was sent, such as a missing phone number."),
-    _reasons("sms", "bounce_reasons", "bounce_reason", "bounces", "Bounce reasons", "Why carriers or the provider refused the text message."),
-    _reasons("sms", "error_reasons", "error_reason", "errors", "Error reasons", "What went wrong in the sending system for texts that never left.", size=(12, 5)),
+    _reasons(
+        "sms",
+        "excluded_reasons",
+        "exclusion_reason",
+        "excluded",
+        "Exclusion reasons",
+        "Why profiles were left out before the text was sent, such as a missing phone number.",
+    ),
+    _reasons(
+        "sms",
+        "bounce_reasons",
+        "bounce_reason",
+        "bounces",
+        "Bounce reasons",
+        "Why carriers or the provider refused the text message.",
+    ),
+    _reasons(
+        "sms",
+        "error_reasons",
+        "error_reason",
+        "errors",
+        "Error reasons",
+        "What went wrong in the sending system for texts that never left.",
+        size=(12, 5),
+    ),
     # Web
     Widget(
         id="web.performance",
@@ -548,8 +885,7 @@ WIDGETS: Final[tuple[Widget, ...]] = (
         id="web.interactions_by_element",
         title="Interactions by element",
         help=(
-            "Which tracked page elements visitors used, with how many distinct visitors used "
-            "each."
+            "Which tracked page elements visitors used, with how many distinct visitors used each."
         ),
         kind=Kind.BREAKDOWN,
         metrics=("interactions", "unique_interactions"),
@@ -569,8 +905,22 @@ WIDGETS: Final[tuple[Widget, ...]] = (
         metrics=("targeted", "sent", "errors", "excluded"),
         size=(12, 3),
     ),
-    _reasons("directmail", "excluded_reasons", "exclusion_reason", "excluded", "Exclusion reasons", "Why profiles were left out of the mailing, such as a missing postal address."),
-    _reasons("directmail", "error_reasons", "error_reason", "errors", "Error reasons", "What went wrong while preparing or handing over the mailing."),
+    _reasons(
+        "directmail",
+        "excluded_reasons",
+        "exclusion_reason",
+        "excluded",
+        "Exclusion reasons",
+        "Why profiles were left out of the mailing, such as a missing postal address.",
+    ),
+    _reasons(
+        "directmail",
+        "error_reasons",
+        "error_reason",
+        "errors",
+        "Error reasons",
+        "What went wrong while preparing or handing over the mailing.",
+    ),
 )
 
 TABS: Final[Mapping[str, str]] = {
@@ -614,7 +964,10 @@ WINDOW_SECONDS: Final = 86_400
 #: The preset periods of a report (report/period.py) and their length in seconds; ``life``
 #: starts with the campaign's first event.
 PERIODS: Final[Mapping[str, int | None]] = {
-    "1h": 3600, "24h": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400, "life": None,
-}  # fmt: skip
+    "1h": 3600,
+    "24h": 86_400,
+    "7d": 7 * 86_400,
+    "30d": 30 * 86_400,
+    "life": None,
+}
 DEFAULT_PERIOD: Final = "24h"
-

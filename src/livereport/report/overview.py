@@ -88,10 +88,14 @@ class Listing:
 
 
 def listing(
-    q: str | None = None, channel: str | None = None, status: str | None = None,
-    sort: str | None = None, order: str | None = None, limit: str | None = None,
+    q: str | None = None,
+    channel: str | None = None,
+    status: str | None = None,
+    sort: str | None = None,
+    order: str | None = None,
+    limit: str | None = None,
     offset: str | None = None,
-) -> Listing:  # fmt: skip
+) -> Listing:
     """Check the overview's parameters; each bad one gets a 400 that says what is expected."""
     channels = [c.value for c in Channel]
     if q is not None and len(q) > MAX_QUERY:
@@ -111,11 +115,14 @@ def listing(
     if order is not None and order not in ORDERS:
         raise BadRequest(f"order: {order[:40]!r} is unknown; expected desc or asc")
     return Listing(
-        q=(q or "").strip(), channel=channel, status=status, sort=sort or DEFAULT_SORT,
+        q=(q or "").strip(),
+        channel=channel,
+        status=status,
+        sort=sort or DEFAULT_SORT,
         order=order or ("asc" if sort == "campaign" else "desc"),
         limit=whole("limit", limit, DEFAULT_LIMIT, 1, MAX_LIMIT),
         offset=whole("offset", offset, 0, 0, 10**9),
-    )  # fmt: skip
+    )
 
 
 def whole(name: str, text: str | None, default: int, low: int, high: int) -> int:
@@ -152,15 +159,21 @@ def overview(
     """The page of campaigns ``asked`` names, with the number of campaigns it was cut from;
     ``earliest``: the start of the retention (epoch seconds)."""
     params: dict[str, Any] = {
-        "org": org, "start": window.start, "end": window.end,
-        "open_channels": _OPEN_CHANNELS, "click_channels": _CLICK_CHANNELS,
-    }  # fmt: skip
+        "org": org,
+        "start": window.start,
+        "end": window.end,
+        "open_channels": _OPEN_CHANNELS,
+        "click_channels": _CLICK_CHANNELS,
+    }
     by_uniques = asked.sort in ("open_rate", "click_rate")
     # Side by side: each statement on its own connection.
     # Sorted by first event, every campaign needs its stored one (a few times slower).
     by_first = asked.sort == "first"
-    lives_f = (STATEMENTS.submit(_kept_lives, store, org, None) if by_first
-               else STATEMENTS.submit(_lives, store, org, earliest))  # fmt: skip
+    lives_f = (
+        STATEMENTS.submit(_kept_lives, store, org, None)
+        if by_first
+        else STATEMENTS.submit(_lives, store, org, earliest)
+    )
     sums_f = STATEMENTS.submit(_period_sums, store, params)
     sending_f = STATEMENTS.submit(_sending, store, org, window.as_of)
     lives = lives_f.result()
@@ -169,9 +182,13 @@ def overview(
     uniques: dict[str, dict[str, int]] = uniques_f.result() if uniques_f is not None else {}
     quiet_before = int(window.as_of) - QUIET_S
     statuses = {
-        name: "sending" if name in sending else "quiet" if life["last"] < quiet_before else "finished"
+        name: "sending"
+        if name in sending
+        else "quiet"
+        if life["last"] < quiet_before
+        else "finished"
         for name, life in lives.items()
-    }  # fmt: skip
+    }
     chosen = []
     for name, life in lives.items():
         if asked.q and asked.q.casefold() not in name.casefold():
@@ -205,16 +222,18 @@ def overview(
         life = kept.get(name, lives[name])
         numbers = _row_numbers(sums.get(name, {}), uniques.get(name))
         spark = sparks.get(name, {})
-        campaigns.append({
-            "campaign": name,
-            "channels": sorted(life["channels"]),
-            "first": isoformat(life["first"]),
-            "last": isoformat(life["last"]),
-            "status": statuses[name],
-            "events_in_window": numbers.pop("events"),
-            "metrics": numbers,
-            "sparkline": [int(spark.get(i, 0)) for i in range(points)],
-        })  # fmt: skip
+        campaigns.append(
+            {
+                "campaign": name,
+                "channels": sorted(life["channels"]),
+                "first": isoformat(life["first"]),
+                "last": isoformat(life["last"]),
+                "status": statuses[name],
+                "events_in_window": numbers.pop("events"),
+                "metrics": numbers,
+                "sparkline": [int(spark.get(i, 0)) for i in range(points)],
+            }
+        )
     return {
         "window": window.json(),
         "as_of": isoformat(window.as_of),
@@ -254,8 +273,11 @@ def _lives(store: Store, org: int, earliest: int) -> dict[str, dict[str, Any]]:
     ):
         if last >= earliest:
             found[campaign] = {
-                "channels": _CHANNELS_OF[bits], "first": first, "last": last, "whole": first >= earliest,
-            }  # fmt: skip
+                "channels": _CHANNELS_OF[bits],
+                "first": first,
+                "last": last,
+                "whole": first >= earliest,
+            }
     return found
 
 
@@ -264,14 +286,18 @@ def _kept_lives(store: Store, org: int, campaigns: list[str] | None) -> dict[str
     still stored (the campaigns table, trimmed by retention with the events)."""
     only = " AND campaign IN %(campaigns)s" if campaigns is not None else ""
     return {
-        campaign: {"channels": sorted(c for c in channels if c != CAMPAIGN), "first": int(first), "last": int(last)}
+        campaign: {
+            "channels": sorted(c for c in channels if c != CAMPAIGN),
+            "first": int(first),
+            "last": int(last),
+        }
         for campaign, channels, first, last in store.execute(
             "SELECT campaign, groupUniqArray(toString(channel)), toUInt32(minMerge(first)), "  # noqa: S608
             f"toUInt32(maxMerge(last)) FROM {{db}}.campaigns WHERE org = %(org)s{only} "
             "GROUP BY campaign",
             {"org": org, "campaigns": tuple(campaigns or ())},
         )
-    }  # fmt: skip
+    }
 
 
 def _segments(start: int, end: int) -> dict[str, list[tuple[int, int]]]:
@@ -304,7 +330,9 @@ def _counts(
     ``campaign_hours``, and the minutes at the period's edges from ``minute_counts``: the
     rows read grow with the campaigns and days, hardly with the events."""
     columns = ", ".join(["events", *(f"{t}_events" for t in _TYPES)])
-    from_minutes = ", ".join(["events", *(f"if(type = '{t}', events, 0) AS {t}_events" for t in _TYPES)])
+    from_minutes = ", ".join(
+        ["events", *(f"if(type = '{t}', events, 0) AS {t}_events" for t in _TYPES)]
+    )
     only = " AND channel = %(channel)s" if channel is not None else ""
     bound: dict[str, Any] = {**params, "channel": channel}
     branches = []
@@ -345,15 +373,22 @@ def _period_sums(store: Store, params: Mapping[str, Any]) -> dict[str, dict[str,
     """Every campaign's :data:`_OVERVIEW_SUMS` over the period. The open and click rates
     divide by the deliveries of the channels that report opens, or clicks."""
     names = list(_OVERVIEW_SUMS)
-    rows = _counts(store, {**params, "open_channels": _OPEN_CHANNELS,
-                           "click_channels": _CLICK_CHANNELS}, "campaign", list(_OVERVIEW_SUMS.values()))  # fmt: skip
+    rows = _counts(
+        store,
+        {**params, "open_channels": _OPEN_CHANNELS, "click_channels": _CLICK_CHANNELS},
+        "campaign",
+        list(_OVERVIEW_SUMS.values()),
+    )
     return {row[0]: {n: int(v) for n, v in zip(names, row[1:], strict=True)} for row in rows}
 
 
 def _type_tallies(
-    store: Store, params: Mapping[str, Any], by: str, types: frozenset[str] | None = None,
+    store: Store,
+    params: Mapping[str, Any],
+    by: str,
+    types: frozenset[str] | None = None,
     channel: str | None = None,
-) -> dict[str, Tally]:  # fmt: skip
+) -> dict[str, Tally]:
     """Per ``by`` (campaign or channel), the counts of ``types`` (all when None) over the
     period: from the hourly counts, and bounces by category from ``minute_counts`` (a
     reclassification changes categories, which the hourly counts do not keep)."""
@@ -374,9 +409,11 @@ def _type_tallies(
 
 
 def _unique_sums(
-    store: Store, params: Mapping[str, Any], campaigns: list[str] | None,
+    store: Store,
+    params: Mapping[str, Any],
+    campaigns: list[str] | None,
     lives: Mapping[str, Mapping[str, Any]] | None = None,
-) -> dict[str, dict[str, int]]:  # fmt: skip
+) -> dict[str, dict[str, int]]:
     """Per campaign, unique opens and unique clicks: each channel's distinct profiles, summed."""
     found: dict[str, dict[str, int]] = defaultdict(dict)
     for campaign, type_, n in _campaign_uniques(
@@ -387,9 +424,13 @@ def _unique_sums(
 
 
 def _campaign_uniques(
-    store: Store, params: Mapping[str, Any], types: tuple[str, ...], channel: str | None,
-    campaigns: list[str] | None, lives: Mapping[str, Mapping[str, Any]] | None = None,
-) -> list[tuple[str, str, int]]:  # fmt: skip
+    store: Store,
+    params: Mapping[str, Any],
+    types: tuple[str, ...],
+    channel: str | None,
+    campaigns: list[str] | None,
+    lives: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[tuple[str, str, int]]:
     """(campaign, type, distinct profiles) over the period of ``params``: each channel's
     (or only ``channel``'s) distinct profiles of each type, summed over the channels; of
     ``campaigns``, or every campaign of the org when None.
@@ -402,8 +443,11 @@ def _campaign_uniques(
     the campaigns whose whole life (``lives``) lies within the period are read from
     :data:`LIFETIMES` while none of their events changed."""
     bound: dict[str, Any] = {
-        **params, "types": types, "channel": channel, "campaigns": tuple(campaigns or ()),
-    }  # fmt: skip
+        **params,
+        "types": types,
+        "channel": channel,
+        "campaigns": tuple(campaigns or ()),
+    }
     only = " AND campaign IN %(campaigns)s" if campaigns is not None else ""
     only += " AND channel = %(channel)s" if channel is not None else ""
     rows: list[tuple[str, str, int]] = []
@@ -455,7 +499,7 @@ def _merged_uniques(
             f"AND {_RANGE}{only} GROUP BY campaign, channel, type",
             {**params, "types": types, "campaigns": tuple(campaigns or ())},
         )
-    }  # fmt: skip
+    }
 
 
 def _by_campaign(
@@ -492,23 +536,38 @@ class Lifetimes:
         #: (database, org) → campaign → (mark, first, last, {(channel, type): profiles},
         #: {type: profiles of every channel}, the types counted). An org past ``capacity``
         #: campaigns starts again from none.
-        self._kept: dict[tuple[str, int], dict[str, tuple[Any, int, int, dict[tuple[str, str], int], dict[str, int], frozenset[str]]]] = {}  # fmt: skip
+        self._kept: dict[
+            tuple[str, int],
+            dict[
+                str,
+                tuple[Any, int, int, dict[tuple[str, str], int], dict[str, int], frozenset[str]],
+            ],
+        ] = {}
         self.hits = 0
         self.misses = 0
 
     def read(
-        self, store: Store, params: Mapping[str, Any], types: tuple[str, ...], channel: str | None,
-        campaigns: list[str] | None, lives: Mapping[str, Mapping[str, Any]] | None,
-    ) -> dict[tuple[str, str], int]:  # fmt: skip
+        self,
+        store: Store,
+        params: Mapping[str, Any],
+        types: tuple[str, ...],
+        channel: str | None,
+        campaigns: list[str] | None,
+        lives: Mapping[str, Mapping[str, Any]] | None,
+    ) -> dict[tuple[str, str], int]:
         """(campaign, type) → distinct profiles over the period of ``params``, summed over the
         campaign's channels (or only ``channel``'s), of ``campaigns`` (every campaign of the
         org when None)."""
         org, start, end = params["org"], params["start"], params["end"]
         asked = list(lives or ()) if campaigns is None else campaigns
         whole = [
-            c for c in asked
-            if lives and c in lives and lives[c].get("whole", True) and start <= lives[c]["first"] < lives[c]["last"] + 1 <= end
-        ]  # fmt: skip
+            c
+            for c in asked
+            if lives
+            and c in lives
+            and lives[c].get("whole", True)
+            and start <= lives[c]["first"] < lives[c]["last"] + 1 <= end
+        ]
         before = store.write_marks(org, whole)
         if lives is None or before is None:  # a store with other writers
             return _by_campaign(_merged_uniques(store, params, types, campaigns), types, channel)
@@ -524,9 +583,12 @@ class Lifetimes:
                 mark, first, last, numbers, sums, kept_types = entry
                 life = lives[campaign]
                 if (
-                    mark != before[campaign] or mark is None or first != life["first"]
-                    or last != life["last"] or not wanted <= kept_types
-                ):  # fmt: skip
+                    mark != before[campaign]
+                    or mark is None
+                    or first != life["first"]
+                    or last != life["last"]
+                    or not wanted <= kept_types
+                ):
                     continue
                 known.add(campaign)
                 summed = sums if channel is None else _summed(numbers, types, channel)
@@ -562,13 +624,20 @@ class Lifetimes:
                 numbers = by_campaign.get(campaign, {})
                 kept_types = wanted
                 if entry is not None and entry[0] == mark:
-                    numbers = {**{k: v for k, v in entry[3].items() if k[1] not in wanted}, **numbers}
+                    numbers = {
+                        **{k: v for k, v in entry[3].items() if k[1] not in wanted},
+                        **numbers,
+                    }
                     kept_types = wanted | entry[5]
                 life = lives[campaign]
                 kept[campaign] = (
-                    mark, life["first"], life["last"], numbers,
-                    _summed(numbers, tuple(kept_types), None), kept_types,
-                )  # fmt: skip
+                    mark,
+                    life["first"],
+                    life["last"],
+                    numbers,
+                    _summed(numbers, tuple(kept_types), None),
+                    kept_types,
+                )
         return found
 
     def clear(self) -> None:
@@ -629,9 +698,11 @@ def _row_numbers(sums: Mapping[str, int], uniques: Mapping[str, int] | None) -> 
 
 
 def _sort_values(
-    sort: str, names: list[str], sums: Mapping[str, Mapping[str, int]],
+    sort: str,
+    names: list[str],
+    sums: Mapping[str, Mapping[str, int]],
     uniques: Mapping[str, Mapping[str, int]],
-) -> dict[str, Value]:  # fmt: skip
+) -> dict[str, Value]:
     """The value of a number column for each campaign, computed from its sums alone."""
     empty: Mapping[str, int] = {}
     if sort in ("events", "sent", "delivered"):
@@ -658,9 +729,11 @@ _RATES: Final = {
 
 
 def _ordered(
-    names: list[str], asked: Listing, lives: Mapping[str, Mapping[str, Any]],
+    names: list[str],
+    asked: Listing,
+    lives: Mapping[str, Mapping[str, Any]],
     values: Mapping[str, Value],
-) -> list[str]:  # fmt: skip
+) -> list[str]:
     """``names`` in the order asked, ties by name; campaigns without a value of the rate
     sorted by come last either way."""
     names = sorted(names)
@@ -678,9 +751,15 @@ def _ordered(
 
 
 def org_totals(
-    store: Store, org: int, window: Window, channel: str, top: str, limit: int,
-    min_volume: int, compare: bool = False,
-) -> dict[str, Any]:  # fmt: skip
+    store: Store,
+    org: int,
+    window: Window,
+    channel: str,
+    top: str,
+    limit: int,
+    min_volume: int,
+    compare: bool = False,
+) -> dict[str, Any]:
     """Every channel's numbers over all campaigns of the org, and the campaigns that lead by
     ``top`` on ``channel`` (a rate ranks only campaigns whose denominator reaches
     ``min_volume``)."""
@@ -716,9 +795,11 @@ def org_totals(
             },
         }
     answer["top"] = {
-        "metric": top, "channel": channel, "min_volume": min_volume,
+        "metric": top,
+        "channel": channel,
+        "min_volume": min_volume,
         "campaigns": _leaders(store, org, window, channel, top, limit, min_volume),
-    }  # fmt: skip
+    }
     return answer
 
 

@@ -27,8 +27,11 @@ COMPARE = ("previous",)
 #: The bucket a series gets when none is asked: the first whose period length is at most
 #: this many seconds, so that a chart has from about 60 to a few hundred points.
 _BUCKET_FOR: tuple[tuple[int, str], ...] = (
-    (2 * 3600, "1m"), (2 * 86_400, "5m"), (8 * 86_400, "1h"), (31 * 86_400, "6h"),
-)  # fmt: skip
+    (2 * 3600, "1m"),
+    (2 * 86_400, "5m"),
+    (8 * 86_400, "1h"),
+    (31 * 86_400, "6h"),
+)
 #: Most buckets one series may have.
 MAX_POINTS = 2000
 _EXPECTED = (
@@ -53,14 +56,19 @@ class Asked:
 
 
 def asked(
-    period: str | None, start: str | None, end: str | None, compare: str | None = None,
+    period: str | None,
+    start: str | None,
+    end: str | None,
+    compare: str | None = None,
     tz: str | None = None,
-) -> Asked:  # fmt: skip
+) -> Asked:
     """Read ``period``, ``from``, ``to``, ``compare`` and ``tz`` (each None when not given)."""
     wants = compare is not None
     zone = time_zone(tz) if tz is not None else "UTC"
     if compare is not None and compare not in COMPARE:
-        raise BadRequest(f"compare: {compare[:40]!r} is unknown; expected previous, or leave it out")
+        raise BadRequest(
+            f"compare: {compare[:40]!r} is unknown; expected previous, or leave it out"
+        )
     if period is not None and (start is not None or end is not None):
         raise BadRequest(f"period and from/to are both given; {_EXPECTED}")
     if period is not None:
@@ -74,7 +82,9 @@ def asked(
     first = _minute("from", start)
     last = _minute("to", end) if end is not None else None
     if last is not None and last <= first:
-        raise BadRequest(f"to ({end}) is not after from ({start}); expected a period of at least one minute")
+        raise BadRequest(
+            f"to ({end}) is not after from ({start}); expected a period of at least one minute"
+        )
     return Asked(preset="custom", start=first, end=last, compare=wants, tz=zone)
 
 
@@ -163,7 +173,11 @@ def check_points(window: Window, bucket: str) -> None:
     size = BUCKETS[bucket].seconds
     points = math.ceil((window.end - window.start) / size)
     if points > MAX_POINTS:
-        fewer = [b for b, v in BUCKETS.items() if math.ceil((window.end - window.start) / v.seconds) <= MAX_POINTS]
+        fewer = [
+            b
+            for b, v in BUCKETS.items()
+            if math.ceil((window.end - window.start) / v.seconds) <= MAX_POINTS
+        ]
         raise BadRequest(
             f"bucket: {bucket} makes {points:,} points over this period; expected at most "
             f"{MAX_POINTS:,}: one of {', '.join(fewer)}"
@@ -173,6 +187,8 @@ def check_points(window: Window, bucket: str) -> None:
 def head(window: Window) -> dict[str, object]:
     """What every answer says of its period."""
     return {
-        "period": window.period, "from": isoformat(window.start), "to": isoformat(window.end),
+        "period": window.period,
+        "from": isoformat(window.start),
+        "to": isoformat(window.end),
         "live": window.live,
-    }  # fmt: skip
+    }

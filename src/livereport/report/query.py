@@ -48,7 +48,11 @@ class Window:
     @property
     def is_day(self) -> bool:
         """The live last 24 hours: the window the live tables and the tab cache serve."""
-        return self.live and self.end - self.start == WINDOW_SECONDS and self.end == Window.at(self.as_of).end
+        return (
+            self.live
+            and self.end - self.start == WINDOW_SECONDS
+            and self.end == Window.at(self.as_of).end
+        )
 
     def previous(self) -> Window:
         """The period of the same length just before this one."""
@@ -110,8 +114,11 @@ class ReportScope:
             "AND minute >= toDateTime(%(start)s, 'UTC') AND minute < toDateTime(%(end)s, 'UTC')"
         )
         params: dict[str, Any] = {
-            "org": self.org, "campaign": self.campaign, "start": start, "end": end,
-        }  # fmt: skip
+            "org": self.org,
+            "campaign": self.campaign,
+            "start": start,
+            "end": end,
+        }
         # The campaign level needs no channel filter: entered events are its own, and the
         # other counts are sums over every channel.
         if self.channel != CAMPAIGN:
@@ -190,7 +197,9 @@ def _engaged_sources(where: str, dimension: Dimension | None) -> tuple[str, str]
     split = " AND dim = ''"
     if dimension is not None:
         columns, split = "org, campaign, channel, dim, minute, type, execution, key", ""
-    counts, uniques = ("dim_counts", "dim_uniques") if dimension else ("minute_counts", "minute_uniques")
+    counts, uniques = (
+        ("dim_counts", "dim_uniques") if dimension else ("minute_counts", "minute_uniques")
+    )
     others = f"{where} AND type NOT IN %(engaged)s"
     people = f"{where} AND machine = %(machine)s{split}"
     return (  # the where clauses are this module's, their values bound parameters
@@ -289,10 +298,13 @@ def tallies(
     found_uniques = None
     series = bucket == window.SERIES_BUCKET_S and dimension is None
     if (
-        uniques and not raw and (bucket is None or series) and scope.engagement == "all"
+        uniques
+        and not raw
+        and (bucket is None or series)
+        and scope.engagement == "all"
         and (dimension is None or not dimension.engagement)
         and window_usable(scope, start, group, uniques)
-    ):  # fmt: skip
+    ):
         found_uniques = STATEMENTS.submit(
             window_uniques, store, scope, start, end, group, dimension, uniques, series
         )
@@ -315,10 +327,11 @@ def tallies(
             ),
         )
         for distinct, types, source, aggregate in (
-            (False, split[0], split_counts, count_sum), (True, split[1], split_uniques, unique_merge),
+            (False, split[0], split_counts, count_sum),
+            (True, split[1], split_uniques, unique_merge),
         )
         if types
-    ]  # fmt: skip
+    ]
     if counted is None or counted or count_all:
         rows = store.execute(
             f"SELECT {key} AS g, toString(type), toString(bounce), {count_sum} "  # noqa: S608
@@ -358,9 +371,15 @@ def window_usable(scope: ReportScope, start: int, group: str, uniques: frozenset
 
 
 def window_uniques(
-    store: Store, scope: ReportScope, start: int, end: int, group: str, dimension: Dimension | None,
-    uniques: frozenset[str], series: bool = False,
-) -> list[tuple[Any, str, int]] | None:  # fmt: skip
+    store: Store,
+    scope: ReportScope,
+    start: int,
+    end: int,
+    group: str,
+    dimension: Dimension | None,
+    uniques: frozenset[str],
+    series: bool = False,
+) -> list[tuple[Any, str, int]] | None:
     """Distinct profiles per group value and type: the profiles whose last occurrence lies in
     [start, end) — with ``series``, per 5-minute bucket. None when a profile's last
     occurrence is at or after ``end`` (it may have one inside the window too): the caller
@@ -370,11 +389,14 @@ def window_uniques(
         "AND type IN %(types)s AND dim = %(dim)s AND every_execution = %(every)s"
     )
     params: dict[str, Any] = {
-        "org": scope.org, "campaign": scope.campaign, "start": start, "end": end,
+        "org": scope.org,
+        "campaign": scope.campaign,
+        "start": start,
+        "end": end,
         "types": tuple(sorted(uniques)),
         "dim": window.SERIES_DIM if series else dimension.dim if dimension is not None else "",
         "every": int(group != "execution" and scope.execution is None),
-    }  # fmt: skip
+    }
     if scope.channel != CAMPAIGN:
         sql += " AND channel = %(channel)s"
         params["channel"] = scope.channel
@@ -397,14 +419,21 @@ def window_uniques(
 
 
 def total_tally(
-    store: Store, scope: ReportScope, start: int, end: int, names: Iterable[str] | None = None,
-    raw: bool = False, count_all: bool = False,
-) -> Tally:  # fmt: skip
+    store: Store,
+    scope: ReportScope,
+    start: int,
+    end: int,
+    names: Iterable[str] | None = None,
+    raw: bool = False,
+    count_all: bool = False,
+) -> Tally:
     found = tallies(store, scope, start, end, names=names, raw=raw, count_all=count_all)
     return found.get("", Tally())
 
 
-def executions(store: Store, scope: ReportScope, start: int, end: int, raw: bool = False) -> list[str]:
+def executions(
+    store: Store, scope: ReportScope, start: int, end: int, raw: bool = False
+) -> list[str]:
     """The named executions with events in the window (the scope's own execution is ignored)."""
     where, params = ReportScope(scope.org, scope.campaign, CAMPAIGN).where(start, end)
     source = _RAW_MINUTES if raw else "{db}.minute_counts"
@@ -464,9 +493,15 @@ class TabTallies:
     """
 
     def __init__(
-        self, store: Store, scope: ReportScope, start: int, end: int, dimensions: Iterable[Dimension],
-        uniques: frozenset[str], series_start: int | None,
-    ) -> None:  # fmt: skip
+        self,
+        store: Store,
+        scope: ReportScope,
+        start: int,
+        end: int,
+        dimensions: Iterable[Dimension],
+        uniques: frozenset[str],
+        series_start: int | None,
+    ) -> None:
         self.store, self.scope, self.start, self.end = store, scope, start, end
         self.series_start = series_start
         self.dims = sorted({d.dim for d in dimensions})
@@ -483,7 +518,9 @@ class TabTallies:
 
     def _read_counts(self) -> list[tuple[Any, ...]]:
         # Every channel and execution: the executions list and the channels widget need them.
-        where, params = ReportScope(self.scope.org, self.scope.campaign, CAMPAIGN).where(self.start, self.end)
+        where, params = ReportScope(self.scope.org, self.scope.campaign, CAMPAIGN).where(
+            self.start, self.end
+        )
         return self.store.execute(
             "SELECT toString(channel), execution, toString(type), toString(bounce), sum(events) "  # noqa: S608
             f"FROM {{db}}.minute_counts WHERE {where} GROUP BY channel, execution, type, bounce",
@@ -515,11 +552,15 @@ class TabTallies:
         series = window.SERIES_DIM if self.series_start is not None else None
         sql = "org = %(org)s AND campaign = %(campaign)s AND type IN %(types)s AND dim IN %(dims)s"
         params: dict[str, Any] = {
-            "org": self.scope.org, "campaign": self.scope.campaign, "end": self.end,
-            "start": self.start, "series_start": min(self.series_start or self.start, self.start),
-            "types": tuple(sorted(self.unique_types)), "series": series or "",
+            "org": self.scope.org,
+            "campaign": self.scope.campaign,
+            "end": self.end,
+            "start": self.start,
+            "series_start": min(self.series_start or self.start, self.start),
+            "types": tuple(sorted(self.unique_types)),
+            "series": series or "",
             "dims": tuple(["", *self.dims, *([series] if series else [])]),
-        }  # fmt: skip
+        }
         if self.scope.channel != CAMPAIGN:
             sql += " AND channel = %(channel)s"
             params["channel"] = self.scope.channel
@@ -545,11 +586,20 @@ class TabTallies:
     # the answers
 
     def tallies(
-        self, store: Store, scope: ReportScope, start: int, end: int, *, group: str = "none",
-        dimension: Dimension | None = None, bucket: int | None = None,
-        names: Iterable[str] | None = None, raw: bool = False, count_all: bool = False,
+        self,
+        store: Store,
+        scope: ReportScope,
+        start: int,
+        end: int,
+        *,
+        group: str = "none",
+        dimension: Dimension | None = None,
+        bucket: int | None = None,
+        names: Iterable[str] | None = None,
+        raw: bool = False,
+        count_all: bool = False,
         day_tz: str | None = None,
-    ) -> dict[Any, Tally]:  # fmt: skip
+    ) -> dict[Any, Tally]:
         """What :func:`tallies` answers, from the tab's statements when they hold it."""
         series = bucket is not None
         counted, uniques = needed(names) if names is not None else (None, frozenset(UNIQUE_TYPES))
@@ -558,19 +608,38 @@ class TabTallies:
             uniques &= types
         uniques &= frozenset(UNIQUE_TYPES)
         shape_ok = (
-            not raw and scope == self.scope and end == self.end
-            and (start == self.series_start and bucket == window.SERIES_BUCKET_S and dimension is None
-                 if series else start == self.start)
+            not raw
+            and scope == self.scope
+            and end == self.end
+            and (
+                start == self.series_start
+                and bucket == window.SERIES_BUCKET_S
+                and dimension is None
+                if series
+                else start == self.start
+            )
             and (dimension is None or dimension.dim in self.dims)
             and (group in ("none", "execution", "channel") if dimension is None else group == "key")
-        )  # fmt: skip
+        )
         found_uniques = self._uniques.result() if self._uniques is not None else None
-        if day_tz is not None or not shape_ok or (
-            uniques and (found_uniques is None or not uniques <= self.unique_types)
+        if (
+            day_tz is not None
+            or not shape_ok
+            or (uniques and (found_uniques is None or not uniques <= self.unique_types))
         ):
-            return tallies(store, scope, start, end, group=group, dimension=dimension,
-                           bucket=bucket, names=names, raw=raw, count_all=count_all,
-                           day_tz=day_tz)  # fmt: skip
+            return tallies(
+                store,
+                scope,
+                start,
+                end,
+                group=group,
+                dimension=dimension,
+                bucket=bucket,
+                names=names,
+                raw=raw,
+                count_all=count_all,
+                day_tz=day_tz,
+            )
         result: dict[Any, Tally] = defaultdict(Tally)
         if counted is None or counted or count_all:
             for g, type_, bounce, n in self._count_rows(group, dimension, series):
@@ -584,14 +653,25 @@ class TabTallies:
                     result[g].uniques[type_] = result[g].uniques.get(type_, 0) + int(n)
         split = [n for n in (names or ()) if METRICS[n].machine is not None]
         if split:  # the human and machine split: statements of its own
-            found_split = tallies(store, scope, start, end, group=group, dimension=dimension,
-                                  bucket=bucket, names=split, count_all=False)  # fmt: skip
+            found_split = tallies(
+                store,
+                scope,
+                start,
+                end,
+                group=group,
+                dimension=dimension,
+                bucket=bucket,
+                names=split,
+                count_all=False,
+            )
             for g, tally in found_split.items():
                 result[g].split.update(tally.split)
                 result[g].split_uniques.update(tally.split_uniques)
         return dict(result)
 
-    def _count_rows(self, group: str, dimension: Dimension | None, series: bool) -> Iterable[tuple[Any, str, str, Any]]:  # fmt: skip
+    def _count_rows(
+        self, group: str, dimension: Dimension | None, series: bool
+    ) -> Iterable[tuple[Any, str, str, Any]]:
         if series:
             assert self._series is not None
             yield from self._series.result()

@@ -99,9 +99,14 @@ def _break(text: Text, width: int) -> Text:
 
 
 def fit_tables(
-    columns: Sequence[Column], rows: Sequence[Sequence[str | Text]], width: int, *,
-    key: bool = True, total: bool = False, title: str | None = None,
-) -> list[Table]:  # fmt: skip
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[str | Text]],
+    width: int,
+    *,
+    key: bool = True,
+    total: bool = False,
+    title: str | None = None,
+) -> list[Table]:
     """The rows as one table as wide as ``width`` at most, or several when the columns cannot
     all fit side by side: each then repeats the first column (with ``key``), which names the
     row. Nothing is cut off: free text wraps, ids and numbers are never broken. ``total``:
@@ -117,13 +122,18 @@ def fit_tables(
         for level in (1, 2):  # break at spaces first, then long words too
             widths = _shrink(widths, [measures[i][level] for i in group], room)
         # Still too wide (a very narrow terminal): free text gives way before ids do.
-        least = [min(measures[i][2], _NARROWEST) if columns[i].wrap else measures[i][2] for i in group]  # fmt: skip
+        least = [
+            min(measures[i][2], _NARROWEST) if columns[i].wrap else measures[i][2] for i in group
+        ]
         widths = _shrink(widths, least, room)
         table = Table(title=None if tables or title is None else Text(title))
         for i, size in zip(group, widths, strict=True):
             table.add_column(headers[i], justify=columns[i].justify, width=size, overflow="fold")
         for n, row in enumerate(cells):
-            shown = [_break(row[i], w) if columns[i].wrap else row[i] for i, w in zip(group, widths, strict=True)]  # fmt: skip
+            shown = [
+                _break(row[i], w) if columns[i].wrap else row[i]
+                for i, w in zip(group, widths, strict=True)
+            ]
             table.add_row(*shown, end_section=total and n == len(cells) - 2)
         tables.append(table)
     return tables
@@ -202,10 +212,13 @@ def _statistics(widget: dict[str, Any], data: dict[str, Any], width: int) -> lis
     columns = [Column("Metric"), *(Column(_key(r, "execution"), "right") for r in data["rows"])]
     columns.append(Column(_bold("Total"), "right"))
     rows = [
-        [_label(name), *(format_value(name, r["metrics"].get(name)) for r in data["rows"]),
-         format_value(name, (data.get("total") or {}).get(name))]
+        [
+            _label(name),
+            *(format_value(name, r["metrics"].get(name)) for r in data["rows"]),
+            format_value(name, (data.get("total") or {}).get(name)),
+        ]
         for name in widget["metrics"]
-    ]  # fmt: skip
+    ]
     return fit_tables(columns, rows, width)
 
 
@@ -272,7 +285,11 @@ def _series(data: dict[str, Any], width: int, live: bool = True) -> list[Table]:
     labels = [_label(n) for n in series]
     totals = ["–" if rates[n] else format_value(n, sum(v or 0 for v in series[n])) for n in series]
     lasts = [format_value(n, v[-1] if v else None) for n, v in series.items()]
-    metric, total, last = Column("Metric"), Column("Total", "right"), Column(f"Last {_duration(bucket)}", "right")  # fmt: skip
+    metric, total, last = (
+        Column("Metric"),
+        Column("Total", "right"),
+        Column(f"Last {_duration(bucket)}", "right"),
+    )
     measures = [
         _measure(column, [Text(c) for c in cells])
         for column, cells in ((metric, labels), (total, totals), (last, lasts))
@@ -302,7 +319,9 @@ def widget_view(widget: dict[str, Any], width: int = 76, live: bool = True) -> G
             rows.append([format_value(n, data["previous"].get(n)) for n in names])
             rows.append([change(n, data["metrics"][n], data["previous"].get(n)) for n in names])
             columns = [Column(""), *(Column(_label(n), "right") for n in names)]
-            rows = [[label, *row] for label, row in zip(("now", "before", "change"), rows, strict=True)]
+            rows = [
+                [label, *row] for label, row in zip(("now", "before", "change"), rows, strict=True)
+            ]
             tables = fit_tables(columns, rows, width)
         else:
             columns = [Column(_label(n), "right") for n in names]
@@ -329,9 +348,12 @@ def change(name: str, now: Any, before: Any) -> str:
 
 
 _PERIOD_WORDS = {
-    "1h": "the last hour", "24h": "the last 24 hours", "7d": "the last 7 days",
-    "30d": "the last 30 days", "life": "the campaign's life",
-}  # fmt: skip
+    "1h": "the last hour",
+    "24h": "the last 24 hours",
+    "7d": "the last 7 days",
+    "30d": "the last 30 days",
+    "life": "the campaign's life",
+}
 
 
 def _moment(iso: str, shape: str) -> str:
@@ -342,12 +364,14 @@ def render_report(console: Console, report: dict[str, Any]) -> None:
     console.print(Text.assemble((report["title"], "bold"), " — ", report["campaign"]))
     window = report["window"]
     words = _PERIOD_WORDS.get(report.get("period", "24h"), "a period of your choice")
-    console.print(Text.assemble(
-        f"{words[0].upper()}{words[1:]}: "
-        f"{_moment(window['from'], '%Y-%m-%d %H:%M')} → {_moment(window['to'], '%Y-%m-%d %H:%M')}"
-        f" UTC, as of {_moment(report['as_of'], '%H:%M:%S')}",
-        *((", execution ", (report["execution"], "bold")) if report.get("execution") else ()),
-    ))  # fmt: skip
+    console.print(
+        Text.assemble(
+            f"{words[0].upper()}{words[1:]}: "
+            f"{_moment(window['from'], '%Y-%m-%d %H:%M')} → {_moment(window['to'], '%Y-%m-%d %H:%M')}"
+            f" UTC, as of {_moment(report['as_of'], '%H:%M:%S')}",
+            *((", execution ", (report["execution"], "bold")) if report.get("execution") else ()),
+        )
+    )
     if report.get("empty"):
         words = _PERIOD_WORDS.get(report.get("period", "24h"), "this period")
         console.print(f"No {report['title']} events in {words}.")
@@ -365,34 +389,46 @@ def render_overview(console: Console, body: dict[str, Any]) -> None:
     words = _PERIOD_WORDS.get(body.get("period", "24h"), "a period of your choice")
     shown = len(body["campaigns"])
     first = body["offset"] + 1 if shown else 0
-    console.print(Text.assemble(
-        (f"{words[0].upper()}{words[1:]}", "bold"),
-        f": {_moment(body['from'], '%Y-%m-%d %H:%M')} → {_moment(body['to'], '%Y-%m-%d %H:%M')} UTC"
-        f" · campaigns {first:,}–{body['offset'] + shown:,} of {body['total']:,}"
-        f" · sending {body['statuses']['sending']:,}, finished {body['statuses']['finished']:,},"
-        f" quiet {body['statuses']['quiet']:,}",
-    ))  # fmt: skip
+    console.print(
+        Text.assemble(
+            (f"{words[0].upper()}{words[1:]}", "bold"),
+            f": {_moment(body['from'], '%Y-%m-%d %H:%M')} → {_moment(body['to'], '%Y-%m-%d %H:%M')} UTC"
+            f" · campaigns {first:,}–{body['offset'] + shown:,} of {body['total']:,}"
+            f" · sending {body['statuses']['sending']:,}, finished {body['statuses']['finished']:,},"
+            f" quiet {body['statuses']['quiet']:,}",
+        )
+    )
     if not shown:
         console.print("No campaign matches." if body["campaigns_total"] else "No campaigns yet.")
         return
     names = list(body["campaigns"][0]["metrics"])
-    columns = [Column("Campaign", wrap=True), Column("Status"),
-               *(Column(_label(n), "right") for n in names), Column("Activity")]  # fmt: skip
+    columns = [
+        Column("Campaign", wrap=True),
+        Column("Status"),
+        *(Column(_label(n), "right") for n in names),
+        Column("Activity"),
+    ]
     rows: list[list[str | Text]] = [
-        [Text(row["campaign"]),  # untrusted: shown as given, never read as markup
-         Text(row["status"], style=_STATUS_STYLES.get(row["status"], "")),
-         *(format_value(n, row["metrics"][n]) for n in names),
-         sparkline([float(v) for v in row["sparkline"]])]
+        [
+            Text(row["campaign"]),  # untrusted: shown as given, never read as markup
+            Text(row["status"], style=_STATUS_STYLES.get(row["status"], "")),
+            *(format_value(n, row["metrics"][n]) for n in names),
+            sparkline([float(v) for v in row["sparkline"]]),
+        ]
         for row in body["campaigns"]
-    ]  # fmt: skip
+    ]
     for table in fit_tables(columns, rows, console.width):
         console.print(table)
 
 
 _VERDICT_WORDS = {
-    "too_early": ("too early", "dim"), "leading": ("leading", ""), "trailing": ("trailing", ""),
-    "even": ("even", ""), "better": ("better", "bold green"), "worse": ("worse", "bold red"),
-}  # fmt: skip
+    "too_early": ("too early", "dim"),
+    "leading": ("leading", ""),
+    "trailing": ("trailing", ""),
+    "even": ("even", ""),
+    "better": ("better", "bold green"),
+    "worse": ("worse", "bold red"),
+}
 
 
 def _lift(lift: dict[str, Any] | None) -> tuple[str, str]:
@@ -416,10 +452,14 @@ def render_variants(console: Console, body: dict[str, Any]) -> None:
     """A variant comparison (``GET /v1/campaigns/{campaign}/variants``) as a table."""
     window = body["window"]
     words = _PERIOD_WORDS.get(body.get("period", "life"), "a period of your choice")
-    console.print(Text.assemble(
-        (f"{_label(body['metric'])} by variant", "bold"), " — ", body["campaign"],
-        f" ({TABS.get(body['channel'], body['channel'])})",
-    ))  # fmt: skip
+    console.print(
+        Text.assemble(
+            (f"{_label(body['metric'])} by variant", "bold"),
+            " — ",
+            body["campaign"],
+            f" ({TABS.get(body['channel'], body['channel'])})",
+        )
+    )
     console.print(
         f"{words[0].upper()}{words[1:]}: {_moment(window['from'], '%Y-%m-%d %H:%M')} → "
         f"{_moment(window['to'], '%Y-%m-%d %H:%M')} UTC"
@@ -427,18 +467,34 @@ def render_variants(console: Console, body: dict[str, Any]) -> None:
     if not body["variants"]:
         console.print("No event of the period has a variant.")
         return
-    columns = [Column("Variant", wrap=True), Column(_label(body["exposures"]), "right"),
-               Column(_label(body["successes"]), "right"), Column(_label(body["metric"]), "right"),
-               Column("Lift (95% interval)", "right"), Column("p", "right"), Column("Verdict")]  # fmt: skip
+    columns = [
+        Column("Variant", wrap=True),
+        Column(_label(body["exposures"]), "right"),
+        Column(_label(body["successes"]), "right"),
+        Column(_label(body["metric"]), "right"),
+        Column("Lift (95% interval)", "right"),
+        Column("p", "right"),
+        Column("Verdict"),
+    ]
     rows: list[list[str | Text]] = []
     for variant in body["variants"]:
         lift, p = _lift(variant["lift"])
-        word, style = _VERDICT_WORDS.get(variant["lift"]["verdict"], ("", "")) if variant["lift"] else ("", "")
-        rows.append([
-            Text(variant["variant"]),  # untrusted: shown as given, never read as markup
-            f"{variant['exposures']:,}", f"{variant['successes']:,}",
-            format_value(body["metric"], variant["rate"]), lift, p, Text(word, style=style),
-        ])  # fmt: skip
+        word, style = (
+            _VERDICT_WORDS.get(variant["lift"]["verdict"], ("", ""))
+            if variant["lift"]
+            else ("", "")
+        )
+        rows.append(
+            [
+                Text(variant["variant"]),  # untrusted: shown as given, never read as markup
+                f"{variant['exposures']:,}",
+                f"{variant['successes']:,}",
+                format_value(body["metric"], variant["rate"]),
+                lift,
+                p,
+                Text(word, style=style),
+            ]
+        )
     for table in fit_tables(columns, rows, console.width):
         console.print(table)
     if body["winner"] is not None:
@@ -452,4 +508,6 @@ def render_variants(console: Console, body: dict[str, Any]) -> None:
             f"and {body['min_failures']:,} without {_label(body['successes']).lower()}."
         )
     else:
-        console.print("No winner yet: a lead is not called until it would hold however often you look.")
+        console.print(
+            "No winner yet: a lead is not called until it would hold however often you look."
+        )

@@ -413,19 +413,26 @@ def variants_json(
         found = comparison_json(compare(counts, control=control))
     else:
         found = {
-            "control": counts[0][0] if counts else None, "winner": None, "method": "msprt",
-            "alpha": ALPHA, "tau": TAU, "min_exposures": MIN_EXPOSURES,
-            "min_successes": MIN_SUCCESSES, "min_failures": MIN_FAILURES,
+            "control": counts[0][0] if counts else None,
+            "winner": None,
+            "method": "msprt",
+            "alpha": ALPHA,
+            "tau": TAU,
+            "min_exposures": MIN_EXPOSURES,
+            "min_successes": MIN_SUCCESSES,
+            "min_failures": MIN_FAILURES,
             "variants": [
                 {
-                    "variant": name, "control": True, "exposures": exposures,
+                    "variant": name,
+                    "control": True,
+                    "exposures": exposures,
                     "successes": successes,
                     "rate": _rounded(successes / exposures if exposures else None, _RATE_PLACES),
                     "lift": None,
                 }
                 for name, exposures, successes in counts
             ],
-        }  # fmt: skip
+        }
     funnels = dict(rows)
     for variant in found["variants"]:
         variant["metrics"] = dict(funnels[variant["variant"]])

@@ -56,9 +56,10 @@ class ServerSink:
     def take(self, raw: bytes) -> dict[str, Any]:
         for _attempt in range(30):
             response = self.client.post(
-                f"{self.url}/v1/returns", content=raw,
+                f"{self.url}/v1/returns",
+                content=raw,
                 headers={"Authorization": f"Bearer {self.key}", "Content-Type": "message/rfc822"},
-            )  # fmt: skip
+            )
             if response.status_code in (429, 503):
                 time.sleep(float(response.headers.get("Retry-After", "1")))
                 continue
@@ -125,7 +126,9 @@ def read_messages(path: Path) -> Iterator[tuple[str, bytes]]:
 
 def _maildir(path: Path) -> mailbox.Maildir:
     if not all((path / sub).is_dir() for sub in ("cur", "new", "tmp")):
-        raise BadRequest(f"{path} is a folder but not a maildir; expected cur/, new/ and tmp/ in it")
+        raise BadRequest(
+            f"{path} is a folder but not a maildir; expected cur/, new/ and tmp/ in it"
+        )
     return mailbox.Maildir(path, factory=None, create=False)
 
 

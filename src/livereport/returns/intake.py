@@ -127,10 +127,16 @@ def take_returns(
         else:
             v = found.verdict
             kept = KeptReturn(
-                found.digest, ctx.now.timestamp(), v.kind.value,
-                v.category.value if v.category else None, v.reason, v.status, v.rule,
-                found.subject, found.kept_because,
-            )  # fmt: skip
+                found.digest,
+                ctx.now.timestamp(),
+                v.kind.value,
+                v.category.value if v.category else None,
+                v.reason,
+                v.status,
+                v.rule,
+                found.subject,
+                found.kept_because,
+            )
             first = metadata.keep_return(ctx.org, kept, raw)
             answer.update(outcome="kept" if first else "kept-already", why=found.kept_because)
     if events:

@@ -136,8 +136,9 @@ class Plan:
     def outcome(self, dry_run: bool, pending: bool) -> dict[str, Any]:
         """The answer of the command and the route, as JSON."""
         after = self.after()
-        keys = sorted(set(self.before) | set(after),
-                      key=lambda k: (-max(self.before[k], after[k]), k))  # fmt: skip
+        keys = sorted(
+            set(self.before) | set(after), key=lambda k: (-max(self.before[k], after[k]), k)
+        )
         moves = Counter(((b.reason, b.category), (r, c)) for b, r, c in self.changes)
         return {
             "dry_run": dry_run,
@@ -154,8 +155,11 @@ class Plan:
                 for r, c in keys
             ],
             "changes": [
-                {"from": {"reason": old[0], "category": old[1]},
-                 "to": {"reason": new[0], "category": new[1]}, "bounces": n}
+                {
+                    "from": {"reason": old[0], "category": old[1]},
+                    "to": {"reason": new[0], "category": new[1]},
+                    "bounces": n,
+                }
                 for (old, new), n in sorted(moves.items(), key=lambda m: (-m[1], m[0]))
             ],
             # ClickHouse still updates the stored events (the reports are done already).
@@ -212,9 +216,11 @@ def decide(bounce: StoredBounce, rules: Sequence[Rule]) -> Verdict:
 
 def _qualify(bounce: StoredBounce, rules: Sequence[Rule]) -> tuple[str, str]:
     found = qualify(
-        status=bounce.status or None, code=bounce.code or None,
-        diagnostic=bounce.diagnostic or None, rules=rules,
-    )  # fmt: skip
+        status=bounce.status or None,
+        code=bounce.code or None,
+        diagnostic=bounce.diagnostic or None,
+        rules=rules,
+    )
     return found.reason, found.category.value
 
 
@@ -247,11 +253,22 @@ def plan(store: Store, org: int, version: int, rules: Sequence[Rule], now: float
 def _stored(row: Sequence[Any]) -> StoredBounce:
     """A row of _BOUNCES_SQL."""
     return StoredBounce(
-        id=row[0], campaign=row[1], channel=row[2], minute=int(row[3]), execution=row[4],
-        variant=row[5], recipient_domain=row[6], platform=row[7], interaction=row[8],
-        element=row[9], reason=row[10], category=row[11], status=row[12], code=int(row[13]),
+        id=row[0],
+        campaign=row[1],
+        channel=row[2],
+        minute=int(row[3]),
+        execution=row[4],
+        variant=row[5],
+        recipient_domain=row[6],
+        platform=row[7],
+        interaction=row[8],
+        element=row[9],
+        reason=row[10],
+        category=row[11],
+        status=row[12],
+        code=int(row[13]),
         diagnostic=row[14],
-    )  # fmt: skip
+    )
 
 
 # --- applying ----------------------------------------------------------------------------
@@ -280,9 +297,14 @@ def _one_at_a_time(store: Store, org: int) -> Iterator[None]:
 
 
 def reclassify(
-    store: Store, metadata: RuleSource, org: int, *, dry_run: bool, now: float | None = None,
+    store: Store,
+    metadata: RuleSource,
+    org: int,
+    *,
+    dry_run: bool,
+    now: float | None = None,
     journal: InsertJournal | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Apply the org's current rules to its email bounces of the live window; with
     ``dry_run``, only say what would change. ``journal``: the embedded engine's (see
     :func:`journal_of`), None on a ClickHouse server."""
@@ -352,10 +374,14 @@ def rollup_rows(
         for sign, r, c in ((-1, b.reason, b.category), (1, reason, category)):
             minutes[(b.campaign, b.channel, b.minute, b.execution, c)] += sign
             pairs = (
-                ("reason", r), ("bounce", c), ("recipient_domain", b.recipient_domain),
-                ("platform", b.platform), ("interaction", b.interaction),
-                ("element", b.element), ("variant", b.variant),
-            )  # fmt: skip
+                ("reason", r),
+                ("bounce", c),
+                ("recipient_domain", b.recipient_domain),
+                ("platform", b.platform),
+                ("interaction", b.interaction),
+                ("element", b.element),
+                ("variant", b.variant),
+            )
             for dim, key in pairs:
                 if key:
                     dims[(b.campaign, b.channel, dim, b.minute, b.execution, c, key)] += sign
@@ -425,7 +451,9 @@ def _drop_empty_rows(store: Store, org: int, start: int, days: Sequence[int]) ->
         for host, suffix in _hosts(store):
             for day in days:
                 try:
-                    host.execute(f"OPTIMIZE TABLE {{db}}.dim_counts{suffix} PARTITION {int(day)} FINAL")
+                    host.execute(
+                        f"OPTIMIZE TABLE {{db}}.dim_counts{suffix} PARTITION {int(day)} FINAL"
+                    )
                 except StorageUnavailable as exc:
                     problem = exc.message
         if not int(_execute(store, sql, params)[0][0]):
@@ -433,8 +461,11 @@ def _drop_empty_rows(store: Store, org: int, start: int, days: Sequence[int]) ->
         time.sleep(0.2 * (attempt + 1))  # a merge running on those parts: try again
     log.warning(
         "reclassify: rows of org %s that sum to zero are left in dim_counts (days %s) until "
-        "ClickHouse merges them%s", org, days, f": {problem}" if problem else "",
-    )  # fmt: skip
+        "ClickHouse merges them%s",
+        org,
+        days,
+        f": {problem}" if problem else "",
+    )
 
 
 # --- the engine ---------------------------------------------------------------------------

@@ -54,10 +54,14 @@ class Account:
 
     def json(self, now: float) -> dict[str, Any]:
         return {
-            "id": self.id, "email": self.email, "role": self.role, "created": self.created,
-            "disabled": self.disabled is not None, "failed_sign_ins": self.failures,
+            "id": self.id,
+            "email": self.email,
+            "role": self.role,
+            "created": self.created,
+            "disabled": self.disabled is not None,
+            "failed_sign_ins": self.failures,
             "locked_until": self.locked_until if self.locked(now) else None,
-        }  # fmt: skip
+        }
 
 
 @dataclass(frozen=True)
@@ -73,9 +77,13 @@ class AuditEntry:
 
     def json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "time": self.created, "actor": self.actor, "action": self.action,
-            "target": self.target, "address": self.address,
-        }  # fmt: skip
+            "id": self.id,
+            "time": self.created,
+            "actor": self.actor,
+            "action": self.action,
+            "target": self.target,
+            "address": self.address,
+        }
 
 
 @dataclass(frozen=True)
@@ -115,7 +123,9 @@ class AccountRecords:
 
         def create_user(self, org: Org, email: str, role: str, password: str) -> User: ...
 
-        def set_password(self, user_id: int, password: str, keep_session: str | None = None) -> int: ...
+        def set_password(
+            self, user_id: int, password: str, keep_session: str | None = None
+        ) -> int: ...
 
     def org_by_id(self, org_id: int) -> Org:
         with self._db() as db:
@@ -184,9 +194,10 @@ class AccountRecords:
 
     def _keep_an_admin(self, org: Org, leaving: Account) -> None:
         others = [
-            a for a in self.accounts(org)
+            a
+            for a in self.accounts(org)
             if a.role == "admin" and a.disabled is None and a.id != leaving.id
-        ]  # fmt: skip
+        ]
         if not others:
             raise BadRequest(
                 f"{leaving.email} is the last enabled admin of org {org.name!r}; "

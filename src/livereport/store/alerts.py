@@ -105,8 +105,8 @@ SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
 def isoformat(epoch: float | None) -> str | None:
     if epoch is None:
         return None
-    return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="seconds").replace(
-        "+00:00", "Z"
+    return (
+        datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     )
 
 
@@ -151,20 +151,29 @@ class Alert:
     def json(self) -> dict[str, Any]:
         """The alert as SPEC §10 fixes it, then what else a receiver needs to act on it."""
         return {
-            "id": self.id, "rule": self.rule, "campaign": self.campaign,
-            "channel": self.channel, "state": self.state, "severity": self.severity,
-            "value": _number(self.value), "volume": self.volume,
-            "fired_at": isoformat(self.fired_at), "resolved_at": isoformat(self.resolved_at),
+            "id": self.id,
+            "rule": self.rule,
+            "campaign": self.campaign,
+            "channel": self.channel,
+            "state": self.state,
+            "severity": self.severity,
+            "value": _number(self.value),
+            "volume": self.volume,
+            "fired_at": isoformat(self.fired_at),
+            "resolved_at": isoformat(self.resolved_at),
             "acknowledged_by": self.acknowledged_by,
-            "metric": self.metric, "condition": self.condition,
-            "threshold": _number(self.threshold), "span_minutes": self.span_minutes,
-            "execution": self.execution, "dimension": self.dimension,
+            "metric": self.metric,
+            "condition": self.condition,
+            "threshold": _number(self.threshold),
+            "span_minutes": self.span_minutes,
+            "execution": self.execution,
+            "dimension": self.dimension,
             "key": self.key if self.dimension is not None else None,
             "baseline": _number(self.baseline),
             "acknowledged_at": isoformat(self.acknowledged_at),
             "resolved_value": _number(self.resolved_value),
             "resolved_volume": self.resolved_volume,
-        }  # fmt: skip
+        }
 
 
 @dataclass(frozen=True)
@@ -206,12 +215,19 @@ class Delivery:
 
     def json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "alert": self.alert_id, "event": self.event, "kind": self.kind,
-            "target": self.target, "state": self.state, "attempts": self.attempts,
+            "id": self.id,
+            "alert": self.alert_id,
+            "event": self.event,
+            "kind": self.kind,
+            "target": self.target,
+            "state": self.state,
+            "attempts": self.attempts,
             "next_attempt": isoformat(self.next_at) if self.state == "pending" else None,
-            "status": self.status, "error": self.error,
-            "created": isoformat(self.created), "updated": isoformat(self.updated),
-        }  # fmt: skip
+            "status": self.status,
+            "error": self.error,
+            "created": isoformat(self.created),
+            "updated": isoformat(self.updated),
+        }
 
 
 @dataclass(frozen=True)
@@ -280,7 +296,9 @@ class AlertRecords:
 
     def alert_smtp(self, org_id: int) -> str | None:
         with self._db() as db:
-            row = db.execute("SELECT settings FROM alert_smtp WHERE org_id = ?", (org_id,)).fetchone()
+            row = db.execute(
+                "SELECT settings FROM alert_smtp WHERE org_id = ?", (org_id,)
+            ).fetchone()
         return str(row[0]) if row else None
 
     def set_alert_smtp(self, org_id: int, settings: str | None) -> None:
@@ -307,10 +325,25 @@ class AlertRecords:
                 "dim_key, execution, state, severity, metric, condition, threshold, "
                 "span_minutes, value, volume, baseline, fired_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, 'firing', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (org_id, o.rule, o.campaign, o.channel, o.dimension, o.key, o.execution,
-                 o.severity, o.metric, o.condition, o.threshold, o.span_minutes, o.value,
-                 o.volume, o.baseline, now),
-            )  # fmt: skip
+                (
+                    org_id,
+                    o.rule,
+                    o.campaign,
+                    o.channel,
+                    o.dimension,
+                    o.key,
+                    o.execution,
+                    o.severity,
+                    o.metric,
+                    o.condition,
+                    o.threshold,
+                    o.span_minutes,
+                    o.value,
+                    o.volume,
+                    o.baseline,
+                    now,
+                ),
+            )
             if cur.rowcount != 1:
                 return None
             row = db.execute(
@@ -333,7 +366,8 @@ class AlertRecords:
             if cur.rowcount != 1:
                 return None
             row = db.execute(
-                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)  # noqa: S608
+                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?",  # noqa: S608
+                (alert_id,),
             ).fetchone()
         return Alert.from_row(row)
 
@@ -359,9 +393,14 @@ class AlertRecords:
         return [Alert.from_row(r) for r in rows]
 
     def alerts(
-        self, org_id: int, *, campaign: str | None = None, state: str = "all", limit: int = 100,
+        self,
+        org_id: int,
+        *,
+        campaign: str | None = None,
+        state: str = "all",
+        limit: int = 100,
         before: int | None = None,
-    ) -> list[Alert]:  # fmt: skip
+    ) -> list[Alert]:
         """The org's alerts, newest first."""
         sql = f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE org_id = ?"  # noqa: S608
         params: list[Any] = [org_id]
@@ -419,9 +458,19 @@ class AlertRecords:
                 db.execute(
                     f"INSERT INTO alert_deliveries ({_DELIVERY_COLUMNS}) "  # noqa: S608
                     "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, NULL, NULL, ?, ?)",
-                    (delivery_id, item.org_id, item.alert_id, item.event, item.kind,
-                     item.target, item.body, now, now, now),
-                )  # fmt: skip
+                    (
+                        delivery_id,
+                        item.org_id,
+                        item.alert_id,
+                        item.event,
+                        item.kind,
+                        item.target,
+                        item.body,
+                        now,
+                        now,
+                        now,
+                    ),
+                )
                 ids.append(delivery_id)
         return ids
 
@@ -447,9 +496,15 @@ class AlertRecords:
         return claimed
 
     def finish_delivery(
-        self, delivery_id: str, *, state: str, attempts: int, next_at: float,
-        status: int | None, error: str | None,
-    ) -> None:  # fmt: skip
+        self,
+        delivery_id: str,
+        *,
+        state: str,
+        attempts: int,
+        next_at: float,
+        status: int | None,
+        error: str | None,
+    ) -> None:
         with self._db() as db:
             db.execute(
                 "UPDATE alert_deliveries SET state = ?, attempts = ?, next_at = ?, "
@@ -457,7 +512,9 @@ class AlertRecords:
                 (state, attempts, next_at, status, error, time.time(), delivery_id),
             )
 
-    def deliveries(self, org_id: int, alert_id: int | None = None, limit: int = DELIVERY_PAGE) -> list[Delivery]:  # fmt: skip
+    def deliveries(
+        self, org_id: int, alert_id: int | None = None, limit: int = DELIVERY_PAGE
+    ) -> list[Delivery]:
         sql = f"SELECT {_DELIVERY_COLUMNS} FROM alert_deliveries WHERE org_id = ?"  # noqa: S608
         params: list[Any] = [org_id]
         if alert_id is not None:

@@ -19,18 +19,47 @@ from livereport.store.lasts import RecentLasts
 
 #: Columns of the raw events table, in insert order.
 EVENT_COLUMNS: tuple[str, ...] = (
-    "org", "id", "time", "ms", "received", "campaign", "channel", "type", "profile",
-    "execution", "variant", "reason", "code", "bounce", "smtp_status", "smtp_code",
-    "smtp_diagnostic", "recipient_domain", "platform", "interaction", "element", "url",
-    "machine", "machine_rule",
-)  # fmt: skip
+    "org",
+    "id",
+    "time",
+    "ms",
+    "received",
+    "campaign",
+    "channel",
+    "type",
+    "profile",
+    "execution",
+    "variant",
+    "reason",
+    "code",
+    "bounce",
+    "smtp_status",
+    "smtp_code",
+    "smtp_diagnostic",
+    "recipient_domain",
+    "platform",
+    "interaction",
+    "element",
+    "url",
+    "machine",
+    "machine_rule",
+)
 
 #: Tables partitioned by day, dropped together when they leave the retention period.
 PARTITIONED_TABLES: tuple[str, ...] = (
-    "events", "minute_counts", "minute_uniques", "dim_counts", "dim_uniques", "campaigns",
-    "campaign_hours", "campaign_days", "unique_last", "unique_minutes", "engagement_counts",
+    "events",
+    "minute_counts",
+    "minute_uniques",
+    "dim_counts",
+    "dim_uniques",
+    "campaigns",
+    "campaign_hours",
+    "campaign_days",
+    "unique_last",
+    "unique_minutes",
+    "engagement_counts",
     "engagement_uniques",
-)  # fmt: skip
+)
 #: Tables of an org's data kept whole, not by day: their aggregates (min, max, bit or) do
 #: not mind a row added twice, so a rebuild adds to them without dropping anything.
 WHOLE_TABLES: tuple[str, ...] = ("campaign_life",)

@@ -32,7 +32,8 @@ _INSERT = (
 )
 
 _MOVES = (
-    b"INSERT INTO %s.unique_moves (" + ", ".join(window.MOVE_COLUMNS).encode()
+    b"INSERT INTO %s.unique_moves ("
+    + ", ".join(window.MOVE_COLUMNS).encode()
     + b") FORMAT JSONCompactEachRow\n"
 )
 
@@ -154,15 +155,18 @@ class WriteMarks:
             with self._lock:
                 self._others_running -= 1
 
-    def marks(self, database: str, org: int, campaigns: Sequence[str]) -> dict[str, tuple[int, int] | None]:
+    def marks(
+        self, database: str, org: int, campaigns: Sequence[str]
+    ) -> dict[str, tuple[int, int] | None]:
         with self._lock:
             if self._others_running:
                 return dict.fromkeys(campaigns)
             return {
-                campaign: None if (database, org, campaign) in self._inserting
+                campaign: None
+                if (database, org, campaign) in self._inserting
                 else (self._other, self._inserts.get((database, org, campaign), 0))
                 for campaign in campaigns
-            }  # fmt: skip
+            }
 
 
 def _engine(path: Path) -> _Engine:
@@ -255,14 +259,33 @@ class ChdbStore:
             lines.append(
                 _encode(
                     (
-                        org, e.id, e.time_ms // 1000, e.time_ms % 1000, received, e.campaign,
-                        e.channel, e.type, e.profile, e.execution, e.variant, e.reason, e.code,
-                        e.bounce, e.smtp_status, e.smtp_code, e.smtp_diagnostic,
-                        e.recipient_domain, e.platform, e.interaction, e.element, e.url,
-                        int(e.machine), e.machine_rule,
+                        org,
+                        e.id,
+                        e.time_ms // 1000,
+                        e.time_ms % 1000,
+                        received,
+                        e.campaign,
+                        e.channel,
+                        e.type,
+                        e.profile,
+                        e.execution,
+                        e.variant,
+                        e.reason,
+                        e.code,
+                        e.bounce,
+                        e.smtp_status,
+                        e.smtp_code,
+                        e.smtp_diagnostic,
+                        e.recipient_domain,
+                        e.platform,
+                        e.interaction,
+                        e.element,
+                        e.url,
+                        int(e.machine),
+                        e.machine_rule,
                     )
                 )
-            )  # fmt: skip
+            )
         with self._engine.marks.inserting(self.database, {(org, e.campaign) for org, e in rows}):
             self._write(lines[0], lines[1:])
 

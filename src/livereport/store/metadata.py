@@ -38,13 +38,21 @@ from livereport.store.records import (
 from livereport.store.sqldb import PostgreSQL
 
 __all__ = [
-    "ApiKey", "KeptReturn", "Metadata", "Org", "Role", "Scope", "StoredSession", "User",
+    "ApiKey",
+    "KeptReturn",
+    "Metadata",
+    "Org",
+    "Role",
+    "Scope",
+    "StoredSession",
+    "User",
     "WebhookOrg",
-]  # fmt: skip
+]
 
 KEY_PREFIX = "lr_"
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS orgs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL UNIQUE,
@@ -171,7 +179,9 @@ CREATE TABLE IF NOT EXISTS machine_rule_settings (
     updated REAL NOT NULL,
     updated_by TEXT NOT NULL
 );
-""" + ALERT_SCHEMA
+"""
+    + ALERT_SCHEMA
+)
 
 
 def hash_key(plain: str) -> str:
@@ -325,7 +335,9 @@ class Metadata(AccountRecords, AlertRecords):
         try:
             chosen = Role(role)
         except ValueError:
-            raise BadRequest(f"role: {role!r} is not valid; expected admin, editor or viewer") from None
+            raise BadRequest(
+                f"role: {role!r} is not valid; expected admin, editor or viewer"
+            ) from None
         check_new_password(password)
         hashed = PasswordHasher().hash(password)
         with self._db() as db:
@@ -338,7 +350,6 @@ class Metadata(AccountRecords, AlertRecords):
             except sqlite3.IntegrityError:
                 raise BadRequest(f"user {email} already exists") from None
         return User(int(cur.lastrowid or 0), org.id, email, chosen)
-
 
     def check_password(self, email: str, password: str) -> User | None:
         """The enabled user with this email and password, else None (in about the same time)."""
@@ -484,10 +495,14 @@ class Metadata(AccountRecords, AlertRecords):
         the secret, is what authenticates a delivery; the token only says which org it is for.
         """
         with self._db() as db:
-            row = db.execute("SELECT token FROM webhook_orgs WHERE org_id = ?", (org.id,)).fetchone()
+            row = db.execute(
+                "SELECT token FROM webhook_orgs WHERE org_id = ?", (org.id,)
+            ).fetchone()
             token = str(row[0]) if row else "wh_" + secrets.token_urlsafe(24)
             if row is None:
-                db.execute("INSERT INTO webhook_orgs (org_id, token) VALUES (?, ?)", (org.id, token))
+                db.execute(
+                    "INSERT INTO webhook_orgs (org_id, token) VALUES (?, ?)", (org.id, token)
+                )
             for name, value in (field_names or {}).items():
                 if name not in _WEBHOOK_FIELDS or not 1 <= len(value) <= 128:
                     raise BadRequest(f"{name} field: expected 1 to 128 characters")
@@ -537,7 +552,6 @@ class Metadata(AccountRecords, AlertRecords):
             ).fetchall()
         return [(float(c), str(p), str(n)) for c, p, n in rows]
 
-
     # returned mails that made no event (returns/intake.py), kept for admins
 
     def keep_return(self, org_id: int, kept: KeptReturn, message: bytes) -> bool:
@@ -550,13 +564,25 @@ class Metadata(AccountRecords, AlertRecords):
                 "INSERT INTO kept_returns (org_id, digest, received, kind, category, reason, "
                 "status, rule, subject, why, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (org_id, digest) DO NOTHING",
-                (org_id, kept.digest, kept.received, kept.kind, kept.category, kept.reason,
-                 kept.status, kept.rule, kept.subject, kept.why,
-                 base64.b64encode(message).decode()),
-            )  # fmt: skip
+                (
+                    org_id,
+                    kept.digest,
+                    kept.received,
+                    kept.kind,
+                    kept.category,
+                    kept.reason,
+                    kept.status,
+                    kept.rule,
+                    kept.subject,
+                    kept.why,
+                    base64.b64encode(message).decode(),
+                ),
+            )
         return cur.rowcount == 1
 
-    def kept_returns(self, org_id: int, limit: int = 100, before: int | None = None) -> list[KeptReturn]:
+    def kept_returns(
+        self, org_id: int, limit: int = 100, before: int | None = None
+    ) -> list[KeptReturn]:
         """The org's kept returns, newest first (``before``: only ids below it, for paging)."""
         with self._db() as db:
             rows = db.execute(
@@ -688,9 +714,18 @@ _KEY_COLUMNS = (
 )
 
 
-def _key(row: tuple[int, int, str, str, str, float, float | None, float | None, float | None]) -> ApiKey:
+def _key(
+    row: tuple[int, int, str, str, str, float, float | None, float | None, float | None],
+) -> ApiKey:
     id_, org_id, name, prefix, scopes, created, revoked, expires, last_used = row
     return ApiKey(
-        id_, org_id, name, prefix, frozenset(Scope(s) for s in scopes.split(",")), created,
-        revoked, expires, last_used,
-    )  # fmt: skip
+        id_,
+        org_id,
+        name,
+        prefix,
+        frozenset(Scope(s) for s in scopes.split(",")),
+        created,
+        revoked,
+        expires,
+        last_used,
+    )

@@ -53,7 +53,9 @@ def rebuild_rollups(store: Store, days: Iterable[int]) -> None:
             if target not in WHOLE_TABLES:
                 store.execute(f"ALTER TABLE {{db}}.{target} DROP PARTITION {day}")
             # Identifiers come from system.tables and the day is an int: nothing user-given.
-            day_events = f"FROM (SELECT * FROM {{db}}.events WHERE toYYYYMMDD(time) = {day}) AS events "  # noqa: S608
+            day_events = (
+                f"FROM (SELECT * FROM {{db}}.events WHERE toYYYYMMDD(time) = {day}) AS events "  # noqa: S608
+            )
             store.execute(f"INSERT INTO {{db}}.{target} " + select.replace(source, day_events))
 
 

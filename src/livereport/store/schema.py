@@ -43,6 +43,7 @@ class ClusterStore(Store, Protocol):
 
     def has_zookeeper(self) -> bool: ...
 
+
 _LEDGER = """
 CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
     version UInt32, name String, applied DateTime
@@ -124,7 +125,10 @@ def cluster_statements(
         # The Distributed table has the same columns. On a replicated cluster the server
         # refuses an ALTER … ON CLUSTER of a table that is not replicated: the caller runs
         # that one on each host (it is the statement without ON CLUSTER).
-        return [_on_cluster(local, spread), statement if replicated else _on_cluster(statement, spread)]
+        return [
+            _on_cluster(local, spread),
+            statement if replicated else _on_cluster(statement, spread),
+        ]
     return [_on_cluster(local, spread)]
 
 

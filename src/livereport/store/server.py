@@ -123,10 +123,14 @@ class ServerStore:
             # An insert returns only once every shard has its rows: acknowledged means stored.
             settings["insert_distributed_sync"] = 1
         return Client(
-            self.address.host, port=self.address.port, user=self.address.user,
-            password=self.address.password, connect_timeout=10, send_receive_timeout=300,
+            self.address.host,
+            port=self.address.port,
+            user=self.address.user,
+            password=self.address.password,
+            connect_timeout=10,
+            send_receive_timeout=300,
             settings=settings,
-        )  # fmt: skip
+        )
 
     @contextmanager
     def _connection(self) -> Iterator[Client]:
@@ -164,7 +168,10 @@ class ServerStore:
         table = {
             "name": "batch",
             "structure": [(name, types[name]) for name in names],
-            "data": [dict(zip(names, values, strict=True)) for values in zip(*batch.values(), strict=True)],
+            "data": [
+                dict(zip(names, values, strict=True))
+                for values in zip(*batch.values(), strict=True)
+            ],
         }
         with self._connection() as client:
             return list(client.execute(statement, external_tables=[table]))
@@ -177,14 +184,33 @@ class ServerStore:
         values = [
             (
                 # Enum members as their values: the driver would send an Enum's name.
-                org, e.id, e.time_ms // 1000, e.time_ms % 1000, received, e.campaign,
-                str(e.channel), str(e.type), e.profile, e.execution, e.variant, e.reason,
-                e.code, str(e.bounce), e.smtp_status, e.smtp_code, e.smtp_diagnostic,
-                e.recipient_domain, str(e.platform), str(e.interaction), e.element, e.url,
-                int(e.machine), e.machine_rule,
+                org,
+                e.id,
+                e.time_ms // 1000,
+                e.time_ms % 1000,
+                received,
+                e.campaign,
+                str(e.channel),
+                str(e.type),
+                e.profile,
+                e.execution,
+                e.variant,
+                e.reason,
+                e.code,
+                str(e.bounce),
+                e.smtp_status,
+                e.smtp_code,
+                e.smtp_diagnostic,
+                e.recipient_domain,
+                str(e.platform),
+                str(e.interaction),
+                e.element,
+                e.url,
+                int(e.machine),
+                e.machine_rule,
             )
             for org, e in rows
-        ]  # fmt: skip
+        ]
         # The window's distinct profiles first: recording them again after a failed insert
         # moves nothing, so a retry cannot count a profile twice (store/window.py).
         with window.recording(self.database), window.turn(turn, rows):

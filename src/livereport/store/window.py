@@ -44,20 +44,43 @@ HORIZON_S = 26 * 3600
 #: A window read from these tables starts at most this long before now.
 USABLE_S = 25 * 3600
 MOVE_COLUMNS: tuple[str, ...] = (
-    "org", "campaign", "channel", "type", "every_execution", "execution", "dim", "key",
-    "profile", "old", "new",
-)  # fmt: skip
+    "org",
+    "campaign",
+    "channel",
+    "type",
+    "every_execution",
+    "execution",
+    "dim",
+    "key",
+    "profile",
+    "old",
+    "new",
+)
 #: The series of the dashboard (5-minute buckets) count distinct profiles per bucket: each
 #: bucket is a group of its own, under this dim with the bucket's start as its key.
 SERIES_BUCKET_S = 300
 SERIES_DIM = "series:5m"
 #: The columns (and their types) of the batch of keys a lookup sends to the engine.
 LOOKUP_COLUMNS: tuple[str, ...] = (
-    "i", "channel", "type", "every_execution", "execution", "dim", "key", "profile",
-)  # fmt: skip
+    "i",
+    "channel",
+    "type",
+    "every_execution",
+    "execution",
+    "dim",
+    "key",
+    "profile",
+)
 LOOKUP_TYPES: tuple[str, ...] = (
-    "UInt32", "String", "String", "UInt8", "String", "String", "String", "String",
-)  # fmt: skip
+    "UInt32",
+    "String",
+    "String",
+    "UInt8",
+    "String",
+    "String",
+    "String",
+    "String",
+)
 #: The tables written from unique_moves (rebuilt together).
 TABLES: tuple[str, ...] = ("unique_last", "unique_minutes")
 
@@ -79,10 +102,13 @@ def dimension_keys(e: Event) -> list[tuple[str, str]]:
     bucket = e.time_ms // (SERIES_BUCKET_S * 1000) * SERIES_BUCKET_S
     pairs = [("", ""), (SERIES_DIM, str(bucket))]
     for dim, key in (
-        ("reason", e.reason), ("recipient_domain", e.recipient_domain),
-        ("platform", str(e.platform)), ("interaction", str(e.interaction)),
-        ("element", e.element), ("variant", e.variant),
-    ):  # fmt: skip
+        ("reason", e.reason),
+        ("recipient_domain", e.recipient_domain),
+        ("platform", str(e.platform)),
+        ("interaction", str(e.interaction)),
+        ("element", e.element),
+        ("variant", e.variant),
+    ):
         if key:
             pairs.append((dim, key))
     return pairs
@@ -176,7 +202,9 @@ def plan(store: Store, rows: Sequence[tuple[int, Event]], now: float | None = No
     pair_a = np.array(pairs, dtype=np.uint64)
     inner = _mix(base_a ^ pair_a)
     # Each entry counts for its own execution (every = 0) and for all of them (every = 1).
-    keys = np.concatenate([_mix(inner ^ np.array(runs, dtype=np.uint64)), _mix(inner ^ np.uint64(_EVERY))])
+    keys = np.concatenate(
+        [_mix(inner ^ np.array(runs, dtype=np.uint64)), _mix(inner ^ np.uint64(_EVERY))]
+    )
     minute_a = np.tile(np.array(minutes, dtype=np.uint32), 2)
     check_a = np.tile(np.array(checks, dtype=np.uint32), 2)
     # The newest minute of each key: sorted by key then minute, the last of each key's run.
@@ -253,7 +281,9 @@ def _stored_lasts(
         batch: dict[str, list[Any]] = {name: [] for name in LOOKUP_COLUMNS}
         for i, ((_, _, channel, type_, every, execution, dim, key), profile) in enumerate(keys):
             for name, value in zip(
-                LOOKUP_COLUMNS, (i, channel, type_, every, execution, dim, key, profile), strict=True
+                LOOKUP_COLUMNS,
+                (i, channel, type_, every, execution, dim, key, profile),
+                strict=True,
             ):
                 batch[name].append(value)
         # Only the key's hash, its profile and the minute are read from the table: the other
@@ -280,7 +310,9 @@ def recording(database: str) -> threading.Lock:
     return _lock(database)
 
 
-def turn(take: WindowTurn | None, rows: Sequence[tuple[int, Event]]) -> AbstractContextManager[None]:
+def turn(
+    take: WindowTurn | None, rows: Sequence[tuple[int, Event]]
+) -> AbstractContextManager[None]:
     """The rows' campaigns' turn at the window among a cluster's nodes, if ``take`` is given."""
     if take is None:
         return nullcontext()

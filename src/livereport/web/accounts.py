@@ -135,7 +135,9 @@ def check_email(value: str, field: str = "email") -> str:
 
 def check_whole(value: float, field: str, low: int, high: int) -> int:
     if not float(value).is_integer() or not low <= value <= high:
-        raise BadRequest(f"{field}: {value} is out of range; expected a whole number {low} to {high}")
+        raise BadRequest(
+            f"{field}: {value} is out of range; expected a whole number {low} to {high}"
+        )
     return int(value)
 
 
@@ -199,10 +201,15 @@ def _number(request: Request, name: str, what: str) -> int:
 
 def key_json(key: ApiKey) -> dict[str, Any]:
     return {
-        "id": key.id, "name": key.name, "prefix": key.prefix, "scopes": sorted(key.scopes),
-        "created": key.created, "revoked": key.revoked, "expires": key.expires,
+        "id": key.id,
+        "name": key.name,
+        "prefix": key.prefix,
+        "scopes": sorted(key.scopes),
+        "created": key.created,
+        "revoked": key.revoked,
+        "expires": key.expires,
         "last_used": key.last_used,
-    }  # fmt: skip
+    }
 
 
 # users
@@ -237,14 +244,18 @@ async def patch_user(request: Request) -> Response:
 
     def apply() -> dict[str, Any]:
         account = metadata.account(org, user_id)
-        if caller.user is not None and caller.user.id == user_id and (
-            change.disabled is True or (change.role is not UNSET and change.role != "admin")
+        if (
+            caller.user is not None
+            and caller.user.id == user_id
+            and (change.disabled is True or (change.role is not UNSET and change.role != "admin"))
         ):
             raise BadRequest("you cannot disable or demote yourself; ask another admin")
         target = f"user {account.email}"
         if change.role is not UNSET and change.role != account.role:
             metadata.set_role(org, user_id, change.role)
-            _record(metadata, caller, request, "user.role", f"{target}: {account.role} → {change.role}")
+            _record(
+                metadata, caller, request, "user.role", f"{target}: {account.role} → {change.role}"
+            )
         if change.disabled is not UNSET and change.disabled != (account.disabled is not None):
             metadata.set_disabled(org, user_id, change.disabled)
             action = "user.disable" if change.disabled else "user.enable"
@@ -279,8 +290,13 @@ async def post_user_password(request: Request) -> Response:
         what = f"user {account.email}; {ended} sessions ended"
         _record(metadata, caller, request, "user.password.reset", what)
         shown = {"password": password} if generated else {}
-        return {"id": account.id, "email": account.email, "generated": generated,
-                "sessions_ended": ended, **shown}  # fmt: skip
+        return {
+            "id": account.id,
+            "email": account.email,
+            "generated": generated,
+            "sessions_ended": ended,
+            **shown,
+        }
 
     return JSONResponse(await run_in_threadpool(reset))
 
@@ -315,7 +331,9 @@ async def post_my_password(request: Request) -> Response:
             return None
         ended = metadata.set_password(user.id, given.new_password, keep_session=session.id)
         what = f"user {user.email}; {ended} other sessions ended"
-        metadata.audit(user.org_id, f"user {user.email}", "user.password", what, client_address(request))  # fmt: skip
+        metadata.audit(
+            user.org_id, f"user {user.email}", "user.password", what, client_address(request)
+        )
         return ended
 
     ended = await run_in_threadpool(change)
@@ -339,9 +357,14 @@ async def post_invite(request: Request) -> Response:
         _record(metadata, caller, request, "user.invite", f"user {invite.email} as {invite.role}")
         # The token rides in the fragment, which browsers never send to the server (no log
         # or Referer holds it); the page reads it from there.
-        return {"token": token, "email": invite.email, "role": invite.role,
-                "expires": invite.expires, "link": f"{request.base_url}invite#{token}",
-                "accept": "POST /v1/invites/accept"}  # fmt: skip
+        return {
+            "token": token,
+            "email": invite.email,
+            "role": invite.role,
+            "expires": invite.expires,
+            "link": f"{request.base_url}invite#{token}",
+            "accept": "POST /v1/invites/accept",
+        }
 
     return JSONResponse(await run_in_threadpool(create))
 
@@ -356,8 +379,12 @@ async def post_invite_check(request: Request) -> Response:
     def check() -> dict[str, Any]:
         invite = metadata.open_invite(given.token)
         org = metadata.org_by_id(invite.org_id)
-        return {"email": invite.email, "role": invite.role, "org": org.name,
-                "expires": invite.expires}  # fmt: skip
+        return {
+            "email": invite.email,
+            "role": invite.role,
+            "org": org.name,
+            "expires": invite.expires,
+        }
 
     return JSONResponse(await run_in_threadpool(check))
 
@@ -376,7 +403,13 @@ async def post_accept(request: Request) -> Response:
                 "that account, or ask an admin"
             )
         user = metadata.accept_invite(given.token, given.password)
-        metadata.audit(user.org_id, f"user {user.email}", "user.accept", f"user {user.email} as {user.role}", client_address(request))  # fmt: skip
+        metadata.audit(
+            user.org_id,
+            f"user {user.email}",
+            "user.accept",
+            f"user {user.email} as {user.role}",
+            client_address(request),
+        )
         return {"email": user.email, "role": user.role.value, "signin": "POST /v1/signin"}
 
     return JSONResponse(await run_in_threadpool(accept))
@@ -445,8 +478,10 @@ async def post_org(request: Request) -> Response:
             raise BadRequest(f"name: expected 1 to {MAX_ORG_NAME} characters, not all spaces")
         name = new.name.strip()
         with new_user(metadata, new.admin_email, "admin_email"):
-            with conflicts(lambda: any(o.name == name for o in metadata.orgs()),
-                           f"name: org {name!r} already exists; choose another"):  # fmt: skip
+            with conflicts(
+                lambda: any(o.name == name for o in metadata.orgs()),
+                f"name: org {name!r} already exists; choose another",
+            ):
                 org = metadata.create_org(new.name)
             user = metadata.create_user(org, new.admin_email, "admin", new.admin_password)
         what = f"org {org.name} with admin {user.email}"
@@ -491,7 +526,10 @@ def account_routes() -> list[BaseRoute]:
 
 
 def _error(text: str) -> dict[str, Any]:
-    return {"description": text, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}  # fmt: skip
+    return {
+        "description": text,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
 
 
 _ADMIN_ERRORS = {
@@ -505,28 +543,45 @@ _ADMIN_ERRORS = {
 _ACCOUNT_SCHEMA = {
     "type": "object",
     "properties": {
-        "id": {"type": "integer"}, "email": {"type": "string"},
+        "id": {"type": "integer"},
+        "email": {"type": "string"},
         "role": {"type": "string", "enum": ["admin", "editor", "viewer"]},
-        "created": {"type": "number"}, "disabled": {"type": "boolean"},
+        "created": {"type": "number"},
+        "disabled": {"type": "boolean"},
         "failed_sign_ins": {"type": "integer", "minimum": 0},
-        "locked_until": {"type": ["number", "null"], "description": "Epoch seconds; set while the account is locked after too many wrong passwords."},
+        "locked_until": {
+            "type": ["number", "null"],
+            "description": "Epoch seconds; set while the account is locked after too many wrong passwords.",
+        },
     },
     "required": ["id", "email", "role", "created", "disabled", "failed_sign_ins", "locked_until"],
-}  # fmt: skip
+}
 _KEY_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "id": {"type": "integer"}, "name": {"type": "string"}, "prefix": {"type": "string"},
-        "scopes": {"type": "array", "items": {"type": "string", "enum": ["admin", "ingest", "read"]}},
-        "created": {"type": "number"}, "revoked": {"type": ["number", "null"]},
-        "expires": {"type": ["number", "null"]}, "last_used": {"type": ["number", "null"]},
+        "id": {"type": "integer"},
+        "name": {"type": "string"},
+        "prefix": {"type": "string"},
+        "scopes": {
+            "type": "array",
+            "items": {"type": "string", "enum": ["admin", "ingest", "read"]},
+        },
+        "created": {"type": "number"},
+        "revoked": {"type": ["number", "null"]},
+        "expires": {"type": ["number", "null"]},
+        "last_used": {"type": ["number", "null"]},
     },
     "required": ["id", "name", "prefix", "scopes", "created", "revoked", "expires", "last_used"],
-}  # fmt: skip
+}
 
 
 def _path_id(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    }
 
 
 def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
@@ -534,7 +589,10 @@ def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _answer(code: str, schema: dict[str, Any], text: str) -> dict[str, Any]:
-    return {code: {"description": text, "content": {"application/json": {"schema": schema}}}, **_ADMIN_ERRORS}  # fmt: skip
+    return {
+        code: {"description": text, "content": {"application/json": {"schema": schema}}},
+        **_ADMIN_ERRORS,
+    }
 
 
 def openapi_paths() -> dict[str, Any]:
@@ -542,85 +600,434 @@ def openapi_paths() -> dict[str, Any]:
     admin = [{"apiKey": ["admin"]}, {"session": []}]
     note = "Admins only: a key with the admin scope, or a signed-in admin (state changes need `X-Requested-With: livereport`)."
     roles = {"type": "string", "enum": ["admin", "editor", "viewer"]}
-    email = {"type": "string", "maxLength": MAX_EMAIL, "pattern": EMAIL_PATTERN,
-             "description": "An email address, name@domain, in printable ASCII without spaces (an international domain in its xn-- form); kept lower-cased. Nobody's yet (else 409)."}  # fmt: skip
+    email = {
+        "type": "string",
+        "maxLength": MAX_EMAIL,
+        "pattern": EMAIL_PATTERN,
+        "description": "An email address, name@domain, in printable ASCII without spaces (an international domain in its xn-- form); kept lower-cased. Nobody's yet (else 409).",
+    }
     taken = {"409": _error("A user with that email (or an org with that name) already exists.")}
     return {
         "/v1/admin/users": {
-            "get": {"summary": "Users of your org, with role, disabled flag and sign-in lock", "description": note, "security": admin,
-                    "responses": _answer("200", {"type": "object", "properties": {"users": {"type": "array", "items": _ACCOUNT_SCHEMA}}, "required": ["users"]}, "The users.")},
-            "post": {"summary": "Create a user", "description": note, "security": admin,
-                     "requestBody": _json_body({"type": "object", "properties": {"email": email, "role": roles, "password": {"type": "string", "minLength": MIN_PASSWORD}}, "required": ["email", "role", "password"], "additionalProperties": False}),
-                     "responses": {**_answer("200", _ACCOUNT_SCHEMA, "The new user."), **taken}},
+            "get": {
+                "summary": "Users of your org, with role, disabled flag and sign-in lock",
+                "description": note,
+                "security": admin,
+                "responses": _answer(
+                    "200",
+                    {
+                        "type": "object",
+                        "properties": {"users": {"type": "array", "items": _ACCOUNT_SCHEMA}},
+                        "required": ["users"],
+                    },
+                    "The users.",
+                ),
+            },
+            "post": {
+                "summary": "Create a user",
+                "description": note,
+                "security": admin,
+                "requestBody": _json_body(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "email": email,
+                            "role": roles,
+                            "password": {"type": "string", "minLength": MIN_PASSWORD},
+                        },
+                        "required": ["email", "role", "password"],
+                        "additionalProperties": False,
+                    }
+                ),
+                "responses": {**_answer("200", _ACCOUNT_SCHEMA, "The new user."), **taken},
+            },
         },
-        "/v1/admin/users/{user_id}": {"patch": {
-            "summary": "Change a user's role, disable or enable them (disabling ends their sessions), or end their sign-in lock",
-            "description": note, "security": admin, "parameters": [_path_id("user_id")],
-            "requestBody": _json_body({"type": "object", "properties": {"role": roles, "disabled": {"type": "boolean"}, "unlock": {"type": "boolean", "description": "true ends a sign-in lock; false changes nothing."}}, "additionalProperties": False, "minProperties": 1}),
-            "responses": _answer("200", _ACCOUNT_SCHEMA, "The user after the change."),
-        }},
-        "/v1/admin/users/{user_id}/password": {"post": {
-            "summary": "Reset a user's password: a random one (in this answer only) unless given; every session of the user ends and a sign-in lock is lifted",
-            "description": note + " Not for your own account: use POST /v1/me/password.", "security": admin, "parameters": [_path_id("user_id")],
-            "requestBody": {"required": False, "content": {"application/json": {"schema": {"type": "object", "properties": {"password": {"type": "string", "minLength": MIN_PASSWORD}}, "additionalProperties": False}}}},
-            "responses": _answer("200", {"type": "object", "properties": {"id": {"type": "integer"}, "email": {"type": "string"}, "generated": {"type": "boolean"}, "sessions_ended": {"type": "integer", "minimum": 0}, "password": {"type": "string", "description": "The new password when it was generated; shown once."}}, "required": ["id", "email", "generated", "sessions_ended"]}, "The password is set."),
-        }},
-        "/v1/me/password": {"post": {
-            "summary": "Change your own password (signed-in users): your other sessions end, this one goes on",
-            "description": "Needs the session cookie and `X-Requested-With: livereport`; API keys have no password. Wrong current passwords count as failed sign-ins.",
-            "security": [{"session": []}],
-            "parameters": [{"name": "X-Requested-With", "in": "header", "required": True, "schema": {"type": "string", "const": "livereport"}}],
-            "requestBody": _json_body({"type": "object", "properties": {"current_password": {"type": "string"}, "new_password": {"type": "string", "minLength": MIN_PASSWORD}}, "required": ["current_password", "new_password"], "additionalProperties": False}),
-            "responses": {"200": {"description": "Changed.", "content": {"application/json": {"schema": {"type": "object", "properties": {"email": {"type": "string"}, "changed": {"type": "boolean"}, "other_sessions_ended": {"type": "integer", "minimum": 0}}, "required": ["email", "changed", "other_sessions_ended"]}}}},
-                          "400": _error("The body is not valid, the current password is wrong, or the new one breaks the rule; the message says which."),
-                          "401": _error("Not signed in."),
-                          "403": _error("The `X-Requested-With: livereport` header is missing."),
-                          "413": _ADMIN_ERRORS["413"],
-                          "429": _error("Too many wrong passwords for this email or from this address; retry after Retry-After seconds.")},
-        }},
-        "/v1/admin/invites": {"post": {
-            "summary": "Invite someone to your org with a role: a one-time token (shown once) to accept with a password",
-            "description": note, "security": admin,
-            "requestBody": _json_body({"type": "object", "properties": {"email": email, "role": roles, "days": {"type": "integer", "minimum": 1, "maximum": MAX_INVITE_DAYS, "default": 7}}, "required": ["email", "role"], "additionalProperties": False}),
-            "responses": {**taken, **_answer("200", {"type": "object", "properties": {"token": {"type": "string"}, "email": {"type": "string"}, "role": roles, "expires": {"type": "number"}, "link": {"type": "string", "description": "The page where the invitee chooses a password; the token is in its fragment."}, "accept": {"type": "string"}}, "required": ["token", "email", "role", "expires", "link", "accept"]}, "The invitation.")},
-        }},
-        "/v1/invites/check": {"post": {
-            "summary": "What an invitation is for (email, role, org), or why it can no longer be accepted",
-            "description": "Needs no other credential: the invitation's token is one. 404 says whether it is unknown, used or expired.", "security": [],
-            "requestBody": _json_body({"type": "object", "properties": {"token": {"type": "string"}}, "required": ["token"], "additionalProperties": False}),
-            "responses": {"200": {"description": "The invitation can be accepted.", "content": {"application/json": {"schema": {"type": "object", "properties": {"email": {"type": "string"}, "role": roles, "org": {"type": "string"}, "expires": {"type": "number"}}, "required": ["email", "role", "org", "expires"]}}}},
-                          **{code: _ADMIN_ERRORS[code] for code in ("400", "413")},
-                          "404": _error("The invitation is unknown, used or expired; the message says which.")},
-        }},
-        "/v1/invites/accept": {"post": {
-            "summary": "Accept an invitation: its token and a password make the account (then sign in)",
-            "description": "Needs no other credential: the invitation's token is one, valid once.", "security": [],
-            "requestBody": _json_body({"type": "object", "properties": {"token": {"type": "string"}, "password": {"type": "string", "minLength": MIN_PASSWORD}}, "required": ["token", "password"], "additionalProperties": False}),
-            "responses": {"200": {"description": "The account.", "content": {"application/json": {"schema": {"type": "object", "properties": {"email": {"type": "string"}, "role": roles, "signin": {"type": "string"}}, "required": ["email", "role", "signin"]}}}},
-                          **{code: _ADMIN_ERRORS[code] for code in ("400", "413")},
-                          "404": _error("The invitation is unknown, used or expired; the message says which."),
-                          "409": _error("A user with the invitation's email was made since.")},
-        }},
+        "/v1/admin/users/{user_id}": {
+            "patch": {
+                "summary": "Change a user's role, disable or enable them (disabling ends their sessions), or end their sign-in lock",
+                "description": note,
+                "security": admin,
+                "parameters": [_path_id("user_id")],
+                "requestBody": _json_body(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "role": roles,
+                            "disabled": {"type": "boolean"},
+                            "unlock": {
+                                "type": "boolean",
+                                "description": "true ends a sign-in lock; false changes nothing.",
+                            },
+                        },
+                        "additionalProperties": False,
+                        "minProperties": 1,
+                    }
+                ),
+                "responses": _answer("200", _ACCOUNT_SCHEMA, "The user after the change."),
+            }
+        },
+        "/v1/admin/users/{user_id}/password": {
+            "post": {
+                "summary": "Reset a user's password: a random one (in this answer only) unless given; every session of the user ends and a sign-in lock is lifted",
+                "description": note + " Not for your own account: use POST /v1/me/password.",
+                "security": admin,
+                "parameters": [_path_id("user_id")],
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "password": {"type": "string", "minLength": MIN_PASSWORD}
+                                },
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
+                "responses": _answer(
+                    "200",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "integer"},
+                            "email": {"type": "string"},
+                            "generated": {"type": "boolean"},
+                            "sessions_ended": {"type": "integer", "minimum": 0},
+                            "password": {
+                                "type": "string",
+                                "description": "The new password when it was generated; shown once.",
+                            },
+                        },
+                        "required": ["id", "email", "generated", "sessions_ended"],
+                    },
+                    "The password is set.",
+                ),
+            }
+        },
+        "/v1/me/password": {
+            "post": {
+                "summary": "Change your own password (signed-in users): your other sessions end, this one goes on",
+                "description": "Needs the session cookie and `X-Requested-With: livereport`; API keys have no password. Wrong current passwords count as failed sign-ins.",
+                "security": [{"session": []}],
+                "parameters": [
+                    {
+                        "name": "X-Requested-With",
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string", "const": "livereport"},
+                    }
+                ],
+                "requestBody": _json_body(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "current_password": {"type": "string"},
+                            "new_password": {"type": "string", "minLength": MIN_PASSWORD},
+                        },
+                        "required": ["current_password", "new_password"],
+                        "additionalProperties": False,
+                    }
+                ),
+                "responses": {
+                    "200": {
+                        "description": "Changed.",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "email": {"type": "string"},
+                                        "changed": {"type": "boolean"},
+                                        "other_sessions_ended": {"type": "integer", "minimum": 0},
+                                    },
+                                    "required": ["email", "changed", "other_sessions_ended"],
+                                }
+                            }
+                        },
+                    },
+                    "400": _error(
+                        "The body is not valid, the current password is wrong, or the new one breaks the rule; the message says which."
+                    ),
+                    "401": _error("Not signed in."),
+                    "403": _error("The `X-Requested-With: livereport` header is missing."),
+                    "413": _ADMIN_ERRORS["413"],
+                    "429": _error(
+                        "Too many wrong passwords for this email or from this address; retry after Retry-After seconds."
+                    ),
+                },
+            }
+        },
+        "/v1/admin/invites": {
+            "post": {
+                "summary": "Invite someone to your org with a role: a one-time token (shown once) to accept with a password",
+                "description": note,
+                "security": admin,
+                "requestBody": _json_body(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "email": email,
+                            "role": roles,
+                            "days": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": MAX_INVITE_DAYS,
+                                "default": 7,
+                            },
+                        },
+                        "required": ["email", "role"],
+                        "additionalProperties": False,
+                    }
+                ),
+                "responses": {
+                    **taken,
+                    **_answer(
+                        "200",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "token": {"type": "string"},
+                                "email": {"type": "string"},
+                                "role": roles,
+                                "expires": {"type": "number"},
+                                "link": {
+                                    "type": "string",
+                                    "description": "The page where the invitee chooses a password; the token is in its fragment.",
+                                },
+                                "accept": {"type": "string"},
+                            },
+                            "required": ["token", "email", "role", "expires", "link", "accept"],
+                        },
+                        "The invitation.",
+                    ),
+                },
+            }
+        },
+        "/v1/invites/check": {
+            "post": {
+                "summary": "What an invitation is for (email, role, org), or why it can no longer be accepted",
+                "description": "Needs no other credential: the invitation's token is one. 404 says whether it is unknown, used or expired.",
+                "security": [],
+                "requestBody": _json_body(
+                    {
+                        "type": "object",
+                        "properties": {"token": {"type": "string"}},
+                        "required": ["token"],
+                        "additionalProperties": False,
+                    }
+                ),
+                "responses": {
+                    "200": {
+                        "description": "The invitation can be accepted.",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "email": {"type": "string"},
+                                        "role": roles,
+                                        "org": {"type": "string"},
+                                        "expires": {"type": "number"},
+                                    },
+                                    "required": ["email", "role", "org", "expires"],
+                                }
+                            }
+                        },
+                    },
+                    **{code: _ADMIN_ERRORS[code] for code in ("400", "413")},
+                    "404": _error(
+                        "The invitation is unknown, used or expired; the message says which."
+                    ),
+                },
+            }
+        },
+        "/v1/invites/accept": {
+            "post": {
+                "summary": "Accept an invitation: its token and a password make the account (then sign in)",
+                "description": "Needs no other credential: the invitation's token is one, valid once.",
+                "security": [],
+                "requestBody": _json_body(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "token": {"type": "string"},
+                            "password": {"type": "string", "minLength": MIN_PASSWORD},
+                        },
+                        "required": ["token", "password"],
+                        "additionalProperties": False,
+                    }
+                ),
+                "responses": {
+                    "200": {
+                        "description": "The account.",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "email": {"type": "string"},
+                                        "role": roles,
+                                        "signin": {"type": "string"},
+                                    },
+                                    "required": ["email", "role", "signin"],
+                                }
+                            }
+                        },
+                    },
+                    **{code: _ADMIN_ERRORS[code] for code in ("400", "413")},
+                    "404": _error(
+                        "The invitation is unknown, used or expired; the message says which."
+                    ),
+                    "409": _error("A user with the invitation's email was made since."),
+                },
+            }
+        },
         "/v1/admin/keys": {
-            "get": {"summary": "API keys of your org (never their values), with expiry and last use", "description": note, "security": admin,
-                    "responses": _answer("200", {"type": "object", "properties": {"keys": {"type": "array", "items": _KEY_SCHEMA}}, "required": ["keys"]}, "The keys.")},
-            "post": {"summary": "Create an API key; its value is in this answer only", "description": note, "security": admin,
-                     "requestBody": _json_body({"type": "object", "properties": {"scopes": {"type": "array", "items": {"type": "string", "enum": ["admin", "ingest", "read"]}, "minItems": 1}, "name": {"type": "string", "maxLength": 100}, "expires_in_days": {"type": "integer", "minimum": 1, "maximum": MAX_KEY_DAYS}}, "required": ["scopes"], "additionalProperties": False}),
-                     "responses": _answer("200", {**_KEY_SCHEMA, "properties": {**_KEY_SCHEMA["properties"], "key": {"type": "string"}}, "required": [*_KEY_SCHEMA["required"], "key"]}, "The new key.")},
+            "get": {
+                "summary": "API keys of your org (never their values), with expiry and last use",
+                "description": note,
+                "security": admin,
+                "responses": _answer(
+                    "200",
+                    {
+                        "type": "object",
+                        "properties": {"keys": {"type": "array", "items": _KEY_SCHEMA}},
+                        "required": ["keys"],
+                    },
+                    "The keys.",
+                ),
+            },
+            "post": {
+                "summary": "Create an API key; its value is in this answer only",
+                "description": note,
+                "security": admin,
+                "requestBody": _json_body(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "scopes": {
+                                "type": "array",
+                                "items": {"type": "string", "enum": ["admin", "ingest", "read"]},
+                                "minItems": 1,
+                            },
+                            "name": {"type": "string", "maxLength": 100},
+                            "expires_in_days": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": MAX_KEY_DAYS,
+                            },
+                        },
+                        "required": ["scopes"],
+                        "additionalProperties": False,
+                    }
+                ),
+                "responses": _answer(
+                    "200",
+                    {
+                        **_KEY_SCHEMA,
+                        "properties": {**_KEY_SCHEMA["properties"], "key": {"type": "string"}},
+                        "required": [*_KEY_SCHEMA["required"], "key"],
+                    },
+                    "The new key.",
+                ),
+            },
         },
-        "/v1/admin/keys/{key_id}": {"delete": {
-            "summary": "Revoke a key at once", "description": note, "security": admin, "parameters": [_path_id("key_id")],
-            "responses": _answer("200", {"type": "object", "properties": {"revoked": {"type": "integer"}}, "required": ["revoked"]}, "Revoked."),
-        }},
-        "/v1/admin/audit": {"get": {
-            "summary": "The audit log of your org: who did what, when, from where (newest first)", "description": note, "security": admin,
-            "responses": _answer("200", {"type": "object", "properties": {"entries": {"type": "array", "items": {"type": "object", "properties": {
-                "id": {"type": "integer"}, "time": {"type": "number"}, "actor": {"type": "string"}, "action": {"type": "string"},
-                "target": {"type": "string"}, "address": {"type": "string"}}, "required": ["id", "time", "actor", "action", "target", "address"]}}}, "required": ["entries"]}, "The entries."),
-        }},
-        "/v1/admin/orgs": {"post": {
-            "summary": "Create an org with its first admin (admins of the instance's first org only)", "description": note, "security": admin,
-            "requestBody": _json_body({"type": "object", "properties": {"name": {"type": "string", "maxLength": MAX_ORG_NAME, "pattern": NOT_BLANK, "description": "Not all spaces; kept without the spaces around it. Unique (else 409)."}, "admin_email": email, "admin_password": {"type": "string", "minLength": MIN_PASSWORD}}, "required": ["name", "admin_email", "admin_password"], "additionalProperties": False}),
-            "responses": {**_answer("200", {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "admin": {"type": "string"}}, "required": ["id", "name", "admin"]}, "The new org."), **taken},
-        }},
-    }  # fmt: skip
+        "/v1/admin/keys/{key_id}": {
+            "delete": {
+                "summary": "Revoke a key at once",
+                "description": note,
+                "security": admin,
+                "parameters": [_path_id("key_id")],
+                "responses": _answer(
+                    "200",
+                    {
+                        "type": "object",
+                        "properties": {"revoked": {"type": "integer"}},
+                        "required": ["revoked"],
+                    },
+                    "Revoked.",
+                ),
+            }
+        },
+        "/v1/admin/audit": {
+            "get": {
+                "summary": "The audit log of your org: who did what, when, from where (newest first)",
+                "description": note,
+                "security": admin,
+                "responses": _answer(
+                    "200",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "entries": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "id": {"type": "integer"},
+                                        "time": {"type": "number"},
+                                        "actor": {"type": "string"},
+                                        "action": {"type": "string"},
+                                        "target": {"type": "string"},
+                                        "address": {"type": "string"},
+                                    },
+                                    "required": [
+                                        "id",
+                                        "time",
+                                        "actor",
+                                        "action",
+                                        "target",
+                                        "address",
+                                    ],
+                                },
+                            }
+                        },
+                        "required": ["entries"],
+                    },
+                    "The entries.",
+                ),
+            }
+        },
+        "/v1/admin/orgs": {
+            "post": {
+                "summary": "Create an org with its first admin (admins of the instance's first org only)",
+                "description": note,
+                "security": admin,
+                "requestBody": _json_body(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "name": {
+                                "type": "string",
+                                "maxLength": MAX_ORG_NAME,
+                                "pattern": NOT_BLANK,
+                                "description": "Not all spaces; kept without the spaces around it. Unique (else 409).",
+                            },
+                            "admin_email": email,
+                            "admin_password": {"type": "string", "minLength": MIN_PASSWORD},
+                        },
+                        "required": ["name", "admin_email", "admin_password"],
+                        "additionalProperties": False,
+                    }
+                ),
+                "responses": {
+                    **_answer(
+                        "200",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "id": {"type": "integer"},
+                                "name": {"type": "string"},
+                                "admin": {"type": "string"},
+                            },
+                            "required": ["id", "name", "admin"],
+                        },
+                        "The new org.",
+                    ),
+                    **taken,
+                },
+            }
+        },
+    }

@@ -83,11 +83,17 @@ async def put_alert_rules(request: Request) -> Response:
     allow = bool(s.config.alert_private_targets)
     rules = await run_in_threadpool(lambda: parse_rules(items, allow_private=allow))
     found = rules_json(rules)
-    await run_in_threadpool(s.metadata.replace_alert_rules, caller.org_id, json.dumps(found), caller.actor)
     await run_in_threadpool(
-        s.metadata.audit, caller.org_id, caller.actor, "alert.rules",
-        f"{len(found)} rules: {', '.join(r['id'] for r in found)}"[:1000], client_address(request),
-    )  # fmt: skip
+        s.metadata.replace_alert_rules, caller.org_id, json.dumps(found), caller.actor
+    )
+    await run_in_threadpool(
+        s.metadata.audit,
+        caller.org_id,
+        caller.actor,
+        "alert.rules",
+        f"{len(found)} rules: {', '.join(r['id'] for r in found)}"[:1000],
+        client_address(request),
+    )
     return _json(found)
 
 
@@ -129,9 +135,13 @@ async def post_ack(request: Request) -> Response:
     actor = caller.user.email if caller.user is not None else caller.actor
     alert = await run_in_threadpool(s.metadata.acknowledge_alert, caller.org_id, alert_id, actor)
     await run_in_threadpool(
-        s.metadata.audit, caller.org_id, caller.actor, "alert.ack", f"alert {alert_id}",
+        s.metadata.audit,
+        caller.org_id,
+        caller.actor,
+        "alert.ack",
+        f"alert {alert_id}",
         client_address(request),
-    )  # fmt: skip
+    )
     s.alerts.changed({(caller.org_id, alert.campaign)})
     return _json(alert.json())
 
@@ -147,9 +157,13 @@ async def post_alert_secret(request: Request) -> Response:
     caller = authenticate_caller(request, s.metadata, Scope.ADMIN)
     secret = await run_in_threadpool(lambda: s.metadata.alert_secret(caller.org_id, rotate=True))
     await run_in_threadpool(
-        s.metadata.audit, caller.org_id, caller.actor, "alert.secret", "rotated",
+        s.metadata.audit,
+        caller.org_id,
+        caller.actor,
+        "alert.secret",
+        "rotated",
         client_address(request),
-    )  # fmt: skip
+    )
     return _json({"secret": secret})
 
 
@@ -177,7 +191,9 @@ def check_smtp(value: Any, allow_private: bool) -> dict[str, Any]:
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise BadRequest(f"port: {port!r}; expected a port number from 1 to 65535")
     if security not in _SECURITY:
-        raise BadRequest(f"security: {str(security)[:20]!r}; expected one of {', '.join(_SECURITY)}")
+        raise BadRequest(
+            f"security: {str(security)[:20]!r}; expected one of {', '.join(_SECURITY)}"
+        )
     sender = value.get("sender")
     if not isinstance(sender, str):
         raise BadRequest("sender: expected the address alert emails come from")
@@ -188,9 +204,13 @@ def check_smtp(value: Any, allow_private: bool) -> dict[str, Any]:
             raise BadRequest(f"{name}: expected a string of at most 1,000 characters")
     targets.check_smtp_host(host, port, allow_private=allow_private)
     return {
-        "host": host, "port": port, "security": security, "sender": sender,
-        "username": value.get("username"), "password": value.get("password"),
-    }  # fmt: skip
+        "host": host,
+        "port": port,
+        "security": security,
+        "sender": sender,
+        "username": value.get("username"),
+        "password": value.get("password"),
+    }
 
 
 async def get_alert_smtp(request: Request) -> Response:
@@ -218,16 +238,35 @@ def sample_alert(rule: Any, org: int) -> Alert:
     """What a test notification carries: an alert of the rule as it would fire, marked by
     its campaign name and id 0 so that receivers can tell it from a real one."""
     now = time.time()
-    value = (rule.threshold or 0) * 1.5 if rule.threshold else (0.0 if rule.metric == "stall" else 1.0)
+    value = (
+        (rule.threshold or 0) * 1.5 if rule.threshold else (0.0 if rule.metric == "stall" else 1.0)
+    )
     return Alert(
-        id=0, org_id=org, rule=rule.id, campaign=rule.campaign or "livereport-test",
-        channel=rule.channel, dimension=rule.dimension, key=rule.key or "", execution=rule.execution,
-        state="firing", severity=rule.severity, metric=rule.metric, condition=rule.condition,
-        threshold=rule.threshold, span_minutes=rule.span_minutes, value=value,
-        volume=max(rule.min_volume, 1), baseline=None, fired_at=now, resolved_at=None,
-        resolved_value=None, resolved_volume=None, acknowledged_by=None, acknowledged_at=None,
+        id=0,
+        org_id=org,
+        rule=rule.id,
+        campaign=rule.campaign or "livereport-test",
+        channel=rule.channel,
+        dimension=rule.dimension,
+        key=rule.key or "",
+        execution=rule.execution,
+        state="firing",
+        severity=rule.severity,
+        metric=rule.metric,
+        condition=rule.condition,
+        threshold=rule.threshold,
+        span_minutes=rule.span_minutes,
+        value=value,
+        volume=max(rule.min_volume, 1),
+        baseline=None,
+        fired_at=now,
+        resolved_at=None,
+        resolved_value=None,
+        resolved_volume=None,
+        acknowledged_by=None,
+        acknowledged_at=None,
         paused=None,
-    )  # fmt: skip
+    )
 
 
 async def post_rule_test(request: Request) -> Response:
@@ -245,9 +284,21 @@ async def post_rule_test(request: Request) -> Response:
     for target in rule.notify:
         now = time.time()
         delivery = Delivery(
-            str(uuid.uuid4()), caller.org_id, None, "test", target.kind, target.to, body,
-            "pending", 0, now, None, None, now, now,
-        )  # fmt: skip
+            str(uuid.uuid4()),
+            caller.org_id,
+            None,
+            "test",
+            target.kind,
+            target.to,
+            body,
+            "pending",
+            0,
+            now,
+            None,
+            None,
+            now,
+            now,
+        )
         status: int | None = None
         error: str | None = None
         try:
@@ -258,10 +309,15 @@ async def post_rule_test(request: Request) -> Response:
             error = str(exc)[:500]
         except LivereportError as exc:
             error = exc.message[:500]
-        results.append({
-            "kind": target.kind, "target": target.to, "ok": error is None, "status": status,
-            "error": error,
-        })  # fmt: skip
+        results.append(
+            {
+                "kind": target.kind,
+                "target": target.to,
+                "ok": error is None,
+                "status": status,
+                "error": error,
+            }
+        )
     return _json({"rule": rule.id, "deliveries": results, "timeout_s": DELIVERY_TIMEOUT_S})
 
 
@@ -299,23 +355,43 @@ _TEXT_OR_NULL = {"type": ["string", "null"]}
 ALERT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "id": {"type": "integer"}, "rule": {"type": "string"}, "campaign": {"type": "string"},
-        "channel": {"type": "string"}, "state": {"type": "string", "enum": ["firing", "resolved"]},
+        "id": {"type": "integer"},
+        "rule": {"type": "string"},
+        "campaign": {"type": "string"},
+        "channel": {"type": "string"},
+        "state": {"type": "string", "enum": ["firing", "resolved"]},
         "severity": {"type": "string", "enum": ["info", "warning", "critical"]},
-        "value": _NUMBER_OR_NULL, "volume": {"type": "integer"},
-        "fired_at": {"type": "string", "format": "date-time"}, "resolved_at": _TIME_OR_NULL,
-        "acknowledged_by": _TEXT_OR_NULL, "metric": {"type": "string"},
+        "value": _NUMBER_OR_NULL,
+        "volume": {"type": "integer"},
+        "fired_at": {"type": "string", "format": "date-time"},
+        "resolved_at": _TIME_OR_NULL,
+        "acknowledged_by": _TEXT_OR_NULL,
+        "metric": {"type": "string"},
         "condition": {"type": "string", "enum": ["above", "below", "stall"]},
-        "threshold": _NUMBER_OR_NULL, "span_minutes": {"type": "integer"},
-        "execution": _TEXT_OR_NULL, "dimension": _TEXT_OR_NULL, "key": _TEXT_OR_NULL,
-        "baseline": _NUMBER_OR_NULL, "acknowledged_at": _TIME_OR_NULL,
-        "resolved_value": _NUMBER_OR_NULL, "resolved_volume": {"type": ["integer", "null"]},
+        "threshold": _NUMBER_OR_NULL,
+        "span_minutes": {"type": "integer"},
+        "execution": _TEXT_OR_NULL,
+        "dimension": _TEXT_OR_NULL,
+        "key": _TEXT_OR_NULL,
+        "baseline": _NUMBER_OR_NULL,
+        "acknowledged_at": _TIME_OR_NULL,
+        "resolved_value": _NUMBER_OR_NULL,
+        "resolved_volume": {"type": ["integer", "null"]},
     },
     "required": [
-        "id", "rule", "campaign", "channel", "state", "severity", "value", "volume", "fired_at",
-        "resolved_at", "acknowledged_by",
+        "id",
+        "rule",
+        "campaign",
+        "channel",
+        "state",
+        "severity",
+        "value",
+        "volume",
+        "fired_at",
+        "resolved_at",
+        "acknowledged_by",
     ],
-}  # fmt: skip
+}
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -348,90 +424,275 @@ def openapi_paths() -> dict[str, Any]:
     read = [{"apiKey": ["read"]}, {"session": []}]
     admin = [{"apiKey": ["admin"]}, {"session": []}]
     text = {"type": "string", "minLength": 1, "maxLength": 1000}
-    target = {"oneOf": [
-        {"type": "object", "properties": {kind: {"type": "string"}}, "required": [kind], "additionalProperties": False}
-        for kind in ("webhook", "slack", "email")
-    ]}
+    target = {
+        "oneOf": [
+            {
+                "type": "object",
+                "properties": {kind: {"type": "string"}},
+                "required": [kind],
+                "additionalProperties": False,
+            }
+            for kind in ("webhook", "slack", "email")
+        ]
+    }
     rule = {
         "type": "object",
         "description": "A rule; every field is described in docs/alerts.md. Exactly one of `above` and `below`, none for `stall`; the metric must apply to the channel, a dimension to the metric; ids are unique; targets are http(s) URLs or an address, not on private networks unless the server allows it.",
         "properties": {
-            "id": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$", "description": "Unique in the org; made from the metric and position when left out."},
+            "id": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$",
+                "description": "Unique in the org; made from the metric and position when left out.",
+            },
             "metric": {"type": "string", "enum": [*METRICS, STALL]},
             "channel": {"type": "string", "enum": list(SCOPES)},
-            "above": {"type": "number", "description": "Fires when the value is above this (a rate as a fraction: 0.05 = 5 %)."},
+            "above": {
+                "type": "number",
+                "description": "Fires when the value is above this (a rate as a fraction: 0.05 = 5 %).",
+            },
             "below": {"type": "number", "description": "Fires when the value is below this."},
-            "span_minutes": {"type": "integer", "minimum": 1, "maximum": MAX_SPAN_MINUTES, "default": 15},
-            "min_volume": {"type": "integer", "minimum": 0, "maximum": 10**12, "default": 1, "description": "Least volume judged: a rate's denominator, a count itself, a stall's sends."},
+            "span_minutes": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_SPAN_MINUTES,
+                "default": 15,
+            },
+            "min_volume": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 10**12,
+                "default": 1,
+                "description": "Least volume judged: a rate's denominator, a count itself, a stall's sends.",
+            },
             "severity": {"type": "string", "enum": list(SEVERITIES), "default": "warning"},
-            "campaign": text, "execution": text,
+            "campaign": text,
+            "execution": text,
             "dimension": {"type": "string", "enum": list(RULE_DIMENSIONS)},
             "key": {"type": "string", "maxLength": 1000},
-            "baseline_minutes": {"type": "integer", "minimum": 1, "maximum": MAX_SPAN_MINUTES * 7, "description": "Judge the change against the value over these minutes before the span."},
+            "baseline_minutes": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_SPAN_MINUTES * 7,
+                "description": "Judge the change against the value over these minutes before the span.",
+            },
             "notify": {"type": "array", "items": target, "maxItems": MAX_TARGETS, "default": []},
-            "pause": {"type": ["object", "null"], "properties": {"url": {"type": "string"}, "secret": {"type": "string", "minLength": 16, "maxLength": 500}}, "required": ["url", "secret"], "additionalProperties": False},
+            "pause": {
+                "type": ["object", "null"],
+                "properties": {
+                    "url": {"type": "string"},
+                    "secret": {"type": "string", "minLength": 16, "maxLength": 500},
+                },
+                "required": ["url", "secret"],
+                "additionalProperties": False,
+            },
         },
         "required": ["metric", "channel"],
         "additionalProperties": False,
-    }  # fmt: skip
-    stored = {**rule, "required": ["id", "metric", "channel", "span_minutes", "min_volume", "severity", "notify"]}
+    }
+    stored = {
+        **rule,
+        "required": ["id", "metric", "channel", "span_minutes", "min_volume", "severity", "notify"],
+    }
     smtp_in: dict[str, Any] = {
         "type": "object",
         "properties": {
-            "host": {"type": "string", "minLength": 1, "maxLength": 253}, "port": {"type": "integer", "minimum": 1, "maximum": 65535, "default": 587},
-            "security": {"type": "string", "enum": list(_SECURITY), "default": "starttls"}, "sender": {"type": "string"},
-            "username": {"type": ["string", "null"], "maxLength": 1000}, "password": {"type": ["string", "null"], "maxLength": 1000},
+            "host": {"type": "string", "minLength": 1, "maxLength": 253},
+            "port": {"type": "integer", "minimum": 1, "maximum": 65535, "default": 587},
+            "security": {"type": "string", "enum": list(_SECURITY), "default": "starttls"},
+            "sender": {"type": "string"},
+            "username": {"type": ["string", "null"], "maxLength": 1000},
+            "password": {"type": ["string", "null"], "maxLength": 1000},
         },
         "required": ["host", "sender"],
         "additionalProperties": False,
-    }  # fmt: skip
-    smtp_out = {"type": ["object", "null"], "properties": {**smtp_in["properties"], "password": {"type": "null"}, "password_set": {"type": "boolean"}}}  # fmt: skip
+    }
+    smtp_out = {
+        "type": ["object", "null"],
+        "properties": {
+            **smtp_in["properties"],
+            "password": {"type": "null"},
+            "password_set": {"type": "boolean"},
+        },
+    }
     delivery = {
         "type": "object",
         "properties": {
-            "id": {"type": "string"}, "alert": {"type": ["integer", "null"]}, "event": {"type": "string", "enum": ["fired", "resolved", "pause"]},
-            "kind": {"type": "string", "enum": ["webhook", "slack", "email", "pause"]}, "target": {"type": "string"},
-            "state": {"type": "string", "enum": ["pending", "delivered", "failed"]}, "attempts": {"type": "integer"},
-            "next_attempt": {"type": ["string", "null"], "format": "date-time"}, "status": {"type": ["integer", "null"]},
-            "error": {"type": ["string", "null"]}, "created": {"type": "string", "format": "date-time"}, "updated": {"type": "string", "format": "date-time"},
+            "id": {"type": "string"},
+            "alert": {"type": ["integer", "null"]},
+            "event": {"type": "string", "enum": ["fired", "resolved", "pause"]},
+            "kind": {"type": "string", "enum": ["webhook", "slack", "email", "pause"]},
+            "target": {"type": "string"},
+            "state": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+            "attempts": {"type": "integer"},
+            "next_attempt": {"type": ["string", "null"], "format": "date-time"},
+            "status": {"type": ["integer", "null"]},
+            "error": {"type": ["string", "null"]},
+            "created": {"type": "string", "format": "date-time"},
+            "updated": {"type": "string", "format": "date-time"},
         },
-        "required": ["id", "alert", "event", "kind", "target", "state", "attempts", "status", "error", "created"],
-    }  # fmt: skip
-    secret = {"type": "object", "properties": {"secret": {"type": "string"}}, "required": ["secret"]}
+        "required": [
+            "id",
+            "alert",
+            "event",
+            "kind",
+            "target",
+            "state",
+            "attempts",
+            "status",
+            "error",
+            "created",
+        ],
+    }
+    secret = {
+        "type": "object",
+        "properties": {"secret": {"type": "string"}},
+        "required": ["secret"],
+    }
     number = {"type": "string", "pattern": "^[0-9]{1,17}$"}
     return {
         "/v1/alert-rules": {
-            "get": {"summary": "The org's alert rules (the defaults until an admin saves some)", "description": "Everyone in the org reads them; only admins see notification URLs, email addresses and pause targets in full.", "security": read, "responses": _answer({"type": "array", "items": stored}, "The rules.")},
-            "put": {"summary": "Replace the org's alert rules (the whole list)", "description": f"At most {MAX_RULES} rules. Open alerts of removed or changed rules resolve at the next judgement.", "security": admin, "requestBody": _body({"type": "array", "items": rule, "maxItems": MAX_RULES}), "responses": _answer({"type": "array", "items": stored}, "The stored rules.", "413", "415")},
+            "get": {
+                "summary": "The org's alert rules (the defaults until an admin saves some)",
+                "description": "Everyone in the org reads them; only admins see notification URLs, email addresses and pause targets in full.",
+                "security": read,
+                "responses": _answer({"type": "array", "items": stored}, "The rules."),
+            },
+            "put": {
+                "summary": "Replace the org's alert rules (the whole list)",
+                "description": f"At most {MAX_RULES} rules. Open alerts of removed or changed rules resolve at the next judgement.",
+                "security": admin,
+                "requestBody": _body({"type": "array", "items": rule, "maxItems": MAX_RULES}),
+                "responses": _answer(
+                    {"type": "array", "items": stored}, "The stored rules.", "413", "415"
+                ),
+            },
         },
-        "/v1/alert-rules/{rule_id}/test": {"post": {
-            "summary": "Send a sample notification to each target of a rule", "description": "The sample is marked `\"event\": \"test\"` and `\"id\": 0`; the pause action is never called.", "security": admin,
-            "parameters": [{"name": "rule_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "responses": _answer({"type": "object", "properties": {"rule": {"type": "string"}, "timeout_s": {"type": "number"}, "deliveries": {"type": "array", "items": {"type": "object", "properties": {"kind": {"type": "string"}, "target": {"type": "string"}, "ok": {"type": "boolean"}, "status": {"type": ["integer", "null"]}, "error": {"type": ["string", "null"]}}, "required": ["kind", "target", "ok", "status", "error"]}}}, "required": ["rule", "deliveries"]}, "What each target answered.", "404"),
-        }},
-        "/v1/alerts": {"get": {
-            "summary": "The org's alerts, newest first", "security": read,
-            "parameters": [
-                {"name": "campaign", "in": "query", "required": False, "description": "Only this campaign's.", "schema": {"type": "string"}},
-                {"name": "state", "in": "query", "required": False, "schema": {"type": "string", "enum": list(STATES), "default": "all"}},
-                {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
-            ],
-            "responses": _answer({"type": "array", "items": ALERT_SCHEMA}, "The alerts."),
-        }},
-        "/v1/alerts/{alert_id}/ack": {"post": {
-            "summary": "Acknowledge an alert", "description": "Editors and admins (or an admin-scope key); the first acknowledgement stands.", "security": admin,
-            "parameters": [{"name": "alert_id", "in": "path", "required": True, "schema": number}],
-            "responses": _answer(ALERT_SCHEMA, "The alert.", "404"),
-        }},
-        "/v1/alert-secret": {"get": {"summary": "The org's webhook signing secret", "security": admin, "responses": _answer(secret, "The secret.")}},
-        "/v1/alert-secret/rotate": {"post": {"summary": "Replace the org's webhook signing secret", "security": admin, "responses": _answer(secret, "The new secret.")}},
+        "/v1/alert-rules/{rule_id}/test": {
+            "post": {
+                "summary": "Send a sample notification to each target of a rule",
+                "description": 'The sample is marked `"event": "test"` and `"id": 0`; the pause action is never called.',
+                "security": admin,
+                "parameters": [
+                    {
+                        "name": "rule_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": _answer(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "rule": {"type": "string"},
+                            "timeout_s": {"type": "number"},
+                            "deliveries": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "kind": {"type": "string"},
+                                        "target": {"type": "string"},
+                                        "ok": {"type": "boolean"},
+                                        "status": {"type": ["integer", "null"]},
+                                        "error": {"type": ["string", "null"]},
+                                    },
+                                    "required": ["kind", "target", "ok", "status", "error"],
+                                },
+                            },
+                        },
+                        "required": ["rule", "deliveries"],
+                    },
+                    "What each target answered.",
+                    "404",
+                ),
+            }
+        },
+        "/v1/alerts": {
+            "get": {
+                "summary": "The org's alerts, newest first",
+                "security": read,
+                "parameters": [
+                    {
+                        "name": "campaign",
+                        "in": "query",
+                        "required": False,
+                        "description": "Only this campaign's.",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "state",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": list(STATES), "default": "all"},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": 1000,
+                            "default": 100,
+                        },
+                    },
+                ],
+                "responses": _answer({"type": "array", "items": ALERT_SCHEMA}, "The alerts."),
+            }
+        },
+        "/v1/alerts/{alert_id}/ack": {
+            "post": {
+                "summary": "Acknowledge an alert",
+                "description": "Editors and admins (or an admin-scope key); the first acknowledgement stands.",
+                "security": admin,
+                "parameters": [
+                    {"name": "alert_id", "in": "path", "required": True, "schema": number}
+                ],
+                "responses": _answer(ALERT_SCHEMA, "The alert.", "404"),
+            }
+        },
+        "/v1/alert-secret": {
+            "get": {
+                "summary": "The org's webhook signing secret",
+                "security": admin,
+                "responses": _answer(secret, "The secret."),
+            }
+        },
+        "/v1/alert-secret/rotate": {
+            "post": {
+                "summary": "Replace the org's webhook signing secret",
+                "security": admin,
+                "responses": _answer(secret, "The new secret."),
+            }
+        },
         "/v1/alert-smtp": {
-            "get": {"summary": "The org's SMTP server for alert emails (null: none)", "security": admin, "responses": _answer(smtp_out, "The settings, without the password.")},
-            "put": {"summary": "Set (or, with null, remove) the org's SMTP server for alert emails", "security": admin, "requestBody": _body({"oneOf": [smtp_in, {"type": "null"}]}), "responses": _answer(smtp_out, "The stored settings.", "413", "415")},
+            "get": {
+                "summary": "The org's SMTP server for alert emails (null: none)",
+                "security": admin,
+                "responses": _answer(smtp_out, "The settings, without the password."),
+            },
+            "put": {
+                "summary": "Set (or, with null, remove) the org's SMTP server for alert emails",
+                "security": admin,
+                "requestBody": _body({"oneOf": [smtp_in, {"type": "null"}]}),
+                "responses": _answer(smtp_out, "The stored settings.", "413", "415"),
+            },
         },
-        "/v1/alert-deliveries": {"get": {
-            "summary": "The log of alert notifications and pause calls, newest first", "security": admin,
-            "parameters": [{"name": "alert", "in": "query", "required": False, "description": "Only this alert's.", "schema": {"type": "integer", "minimum": 0, "maximum": 10**17 - 1}}],
-            "responses": _answer({"type": "array", "items": delivery}, "The deliveries."),
-        }},
-    }  # fmt: skip
+        "/v1/alert-deliveries": {
+            "get": {
+                "summary": "The log of alert notifications and pause calls, newest first",
+                "security": admin,
+                "parameters": [
+                    {
+                        "name": "alert",
+                        "in": "query",
+                        "required": False,
+                        "description": "Only this alert's.",
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 10**17 - 1},
+                    }
+                ],
+                "responses": _answer({"type": "array", "items": delivery}, "The deliveries."),
+            }
+        },
+    }

@@ -76,26 +76,27 @@ class JSON(Response):
         return _encode(content)
 
 
-
 async def post_events(request: Request) -> Response:
     s = services_of(request)
     key = authenticate(request, s.metadata, Scope.INGEST)
     media = media_type(request.headers.get("content-type"))
     body = await read_body(
-        request.stream(), request.headers.get("content-encoding"), s.config.max_body_bytes,
+        request.stream(),
+        request.headers.get("content-encoding"),
+        s.config.max_body_bytes,
         utf8=True,
     )
     result = await pipeline.run(
-        s.writer, pipeline.Body(body, media, s.config.max_events_per_request),
+        s.writer,
+        pipeline.Body(body, media, s.config.max_events_per_request),
         ingest_context(request, key.org_id),
-    )  # fmt: skip
+    )
     return JSON(result.answer())
 
 
 def _read(request: Request) -> tuple[Services, int]:
     s = services_of(request)
     return s, authenticate_caller(request, s.metadata, Scope.READ).org_id
-
 
 
 async def get_campaigns(request: Request) -> Response:
@@ -129,7 +130,9 @@ async def get_org_totals(request: Request) -> Response:
     asked = period_param(request)
     channel = query_param(request, "channel", "email")
     top = query_param(request, "top", "sent")
-    limit = overview.whole("limit", query_param(request, "limit"), overview.DEFAULT_TOP, 1, overview.MAX_TOP)
+    limit = overview.whole(
+        "limit", query_param(request, "limit"), overview.DEFAULT_TOP, 1, overview.MAX_TOP
+    )
     volume = overview.whole(
         "min_volume", query_param(request, "min_volume"), overview.DEFAULT_MIN_VOLUME, 0, 10**9
     )
@@ -149,9 +152,14 @@ async def get_totals(request: Request) -> Response:
     def totals() -> dict[str, Any]:
         window = s.reports.window(org, campaign, asked)
         return s.reports.totals(
-            org, campaign, channel, execution, window=window, compare=asked.compare,
+            org,
+            campaign,
+            channel,
+            execution,
+            window=window,
+            compare=asked.compare,
             engagement=engagement,
-        )  # fmt: skip
+        )
 
     return JSON(await run_in_threadpool(totals))
 
@@ -177,7 +185,9 @@ async def get_breakdown(request: Request) -> Response:
 async def get_variants(request: Request) -> Response:
     s, org = _read(request)
     campaign = request.path_params["campaign"]
-    channel = required_param(request, "channel", "a channel whose variants are compared, e.g. email")
+    channel = required_param(
+        request, "channel", "a channel whose variants are compared, e.g. email"
+    )
     metric = query_param(request, "metric")
     control = query_param(request, "control")
     execution = query_param(request, "execution")
@@ -191,9 +201,15 @@ async def get_variants(request: Request) -> Response:
     def variants() -> dict[str, Any]:
         window = s.reports.window(org, campaign, asked)
         return s.reports.variants(
-            org, campaign, channel, metric, control, execution, window=window,
+            org,
+            campaign,
+            channel,
+            metric,
+            control,
+            execution,
+            window=window,
             engagement=engagement,
-        )  # fmt: skip
+        )
 
     return JSON(await run_in_threadpool(variants))
 
@@ -218,9 +234,15 @@ async def get_series(request: Request) -> Response:
     def series() -> dict[str, Any]:
         window = s.reports.window(org, campaign, asked)
         return s.reports.series(
-            org, campaign, channel, metrics, bucket, execution, window=window,
+            org,
+            campaign,
+            channel,
+            metrics,
+            bucket,
+            execution,
+            window=window,
             engagement=engagement,
-        )  # fmt: skip
+        )
 
     return JSON(await run_in_threadpool(series))
 
@@ -237,9 +259,14 @@ async def get_report(request: Request) -> Response:
     def report() -> dict[str, Any]:
         window = None if asked.default else s.reports.window(org, campaign, asked)
         return s.reports.report(
-            org, campaign, tab, execution, window=window, compare=asked.compare,
+            org,
+            campaign,
+            tab,
+            execution,
+            window=window,
+            compare=asked.compare,
             engagement=engagement,
-        )  # fmt: skip
+        )
 
     return JSON(await run_in_threadpool(report))
 
@@ -257,8 +284,10 @@ async def _on_error(request: Request, exc: Exception) -> Response:
         # JSON decoders give up on nesting past the interpreter's depth limit: the body's
         # fault, and the same for every route that reads JSON.
         return JSON(
-            {"error": "the JSON body nests arrays or objects too deeply; expected at most "
-             "a few levels (events are flat objects)"},
+            {
+                "error": "the JSON body nests arrays or objects too deeply; expected at most "
+                "a few levels (events are flat objects)"
+            },
             status_code=400,
         )
     if isinstance(exc, UnicodeDecodeError):
@@ -375,7 +404,9 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
             insert_delay_s=config.test_insert_delay_ms / 1000,
             # A ClickHouse server writes each block with its views even when the node dies
             # mid-insert: only the embedded engine needs the journal's rollup repair.
-            journal=None if config.clickhouse else InsertJournal(config.data / "insert-journal.json"),
+            journal=None
+            if config.clickhouse
+            else InsertJournal(config.data / "insert-journal.json"),
             # Several app nodes on one ClickHouse: they share the duplicate memory.
             shared=(
                 SharedSeen(config.database, config.retention_days * 86_400)
@@ -400,9 +431,13 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
         # Alerts judge the campaigns this node stores events for (alerts/service.py); what they
         # open or resolve reaches the campaign's live streams at once.
         alerts = Alerts(
-            TenantStore(store), metadata, allow_private=bool(config.alert_private_targets),
-            keep_days=config.retention_days, on_change=touched, metrics=observed.alerts,
-        )  # fmt: skip
+            TenantStore(store),
+            metadata,
+            allow_private=bool(config.alert_private_targets),
+            keep_days=config.retention_days,
+            on_change=touched,
+            metrics=observed.alerts,
+        )
 
         def stored(keys: Iterable[tuple[int, str]]) -> None:
             keys = set(keys)

@@ -72,9 +72,10 @@ def read_table(body: bytes) -> tuple[list[dict[str, Any]], int | None]:
     try:
         value = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
-        raise BadRequest(f"the body is not valid JSON ({exc}); expected "
-                         '{"rules": [{"name": …, "reason": …, "category": …, …}], "version": n}'
-                         ) from None  # fmt: skip
+        raise BadRequest(
+            f"the body is not valid JSON ({exc}); expected "
+            '{"rules": [{"name": …, "reason": …, "category": …, …}], "version": n}'
+        ) from None
     value = _whole_numbers(value)
     expected: int | None = None
     if isinstance(value, dict):
@@ -85,13 +86,16 @@ def read_table(body: bytes) -> tuple[list[dict[str, Any]], int | None]:
         if version is not None and (
             not isinstance(version, int) or isinstance(version, bool) or version < 0
         ):
-            raise BadRequest(f"version: {version!r} is not valid; expected the integer version "
-                             "you read (0: no table yet), or leave it out")  # fmt: skip
+            raise BadRequest(
+                f"version: {version!r} is not valid; expected the integer version "
+                "you read (0: no table yet), or leave it out"
+            )
         expected = version
         value = value.get("rules")
     if not isinstance(value, list):
-        raise BadRequest("rules: expected an array of rule objects (an empty array removes "
-                         "the org's rules)")  # fmt: skip
+        raise BadRequest(
+            "rules: expected an array of rule objects (an empty array removes the org's rules)"
+        )
     try:
         rules = parse_rules(value)
     except ValueError as exc:
@@ -132,8 +136,10 @@ def read_options(body: bytes, media: str) -> bool:
     try:
         value = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
-        raise BadRequest(f'the body is not valid JSON ({exc}); expected {{"dry_run": true}} '
-                         "or {\"dry_run\": false}, or no body") from None  # fmt: skip
+        raise BadRequest(
+            f'the body is not valid JSON ({exc}); expected {{"dry_run": true}} '
+            'or {"dry_run": false}, or no body'
+        ) from None
     if not isinstance(value, dict):
         raise BadRequest('the body is not an object; expected {"dry_run": true} or no body')
     unknown = sorted(set(value) - {"dry_run"})
@@ -152,9 +158,13 @@ async def post_reclassify(request: Request) -> Response:
     body = await read_body(request.stream(), request.headers.get("content-encoding"), MAX_BODY)
     dry_run = read_options(body, media)
     outcome = await run_in_threadpool(
-        reclassify, s.store, s.metadata, caller.org_id, dry_run=dry_run,
+        reclassify,
+        s.store,
+        s.metadata,
+        caller.org_id,
+        dry_run=dry_run,
         journal=journal_of(s.config.data, s.config.clickhouse),
-    )  # fmt: skip
+    )
     if not dry_run:
         if outcome["changed"]:
             # The tab cache keys tabs by the campaign's event count, which a reclassification
@@ -162,10 +172,18 @@ async def post_reclassify(request: Request) -> Response:
             s.reports = Reports(
                 s.reports.store, cache=s.reports.cache, retention_days=s.reports.retention_days
             )
-        target = (f"{outcome['changed']} bounces of {outcome['campaigns']} campaigns "
-                  f"(rules version {outcome['rules_version']})")  # fmt: skip
-        await run_in_threadpool(s.metadata.audit, caller.org_id, caller.actor,
-                                "bounces.reclassify", target, client_address(request))  # fmt: skip
+        target = (
+            f"{outcome['changed']} bounces of {outcome['campaigns']} campaigns "
+            f"(rules version {outcome['rules_version']})"
+        )
+        await run_in_threadpool(
+            s.metadata.audit,
+            caller.org_id,
+            caller.actor,
+            "bounces.reclassify",
+            target,
+            client_address(request),
+        )
     return _json(outcome)
 
 
@@ -184,12 +202,40 @@ def openapi_paths() -> dict[str, Any]:
     row = {
         "type": "object",
         "properties": {
-            "name": {"type": "string", "maxLength": 64, "pattern": text, "description": "Unique in the table; explanations name the rule org:<name>."},
-            "reason": {"type": "string", "maxLength": 64, "pattern": text, "description": "The reason a matching bounce gets (free text)."},
-            "category": {"type": "string", "enum": ["hard", "soft", "ignored"], "description": "Read in any case, spaces around ignored."},
-            "status": {"type": ["string", "null"], "pattern": f"^$|{status}", "description": "Enhanced status code or prefix of class 4 or 5: 5.1.1, 5.1. or 4. Empty or null: not a condition."},
-            "code": {"type": ["integer", "null"], "minimum": 400, "maximum": 599, "description": "SMTP reply code (a string of its digits is read too). Null: not a condition."},
-            "pattern": {"type": ["string", "null"], "maxLength": MAX_PATTERN, "format": "regex", "description": "Case-insensitive Python regular expression searched in the diagnostic text; no backreferences, nested or alternated repetitions, at most one unbounded repetition, and fast on 1000-character texts. Empty or null: not a condition."},
+            "name": {
+                "type": "string",
+                "maxLength": 64,
+                "pattern": text,
+                "description": "Unique in the table; explanations name the rule org:<name>.",
+            },
+            "reason": {
+                "type": "string",
+                "maxLength": 64,
+                "pattern": text,
+                "description": "The reason a matching bounce gets (free text).",
+            },
+            "category": {
+                "type": "string",
+                "enum": ["hard", "soft", "ignored"],
+                "description": "Read in any case, spaces around ignored.",
+            },
+            "status": {
+                "type": ["string", "null"],
+                "pattern": f"^$|{status}",
+                "description": "Enhanced status code or prefix of class 4 or 5: 5.1.1, 5.1. or 4. Empty or null: not a condition.",
+            },
+            "code": {
+                "type": ["integer", "null"],
+                "minimum": 400,
+                "maximum": 599,
+                "description": "SMTP reply code (a string of its digits is read too). Null: not a condition.",
+            },
+            "pattern": {
+                "type": ["string", "null"],
+                "maxLength": MAX_PATTERN,
+                "format": "regex",
+                "description": "Case-insensitive Python regular expression searched in the diagnostic text; no backreferences, nested or alternated repetitions, at most one unbounded repetition, and fast on 1000-character texts. Empty or null: not a condition.",
+            },
             "note": {"type": ["string", "null"], "maxLength": 256, "pattern": f"^$|{text}"},
         },
         "required": ["name", "reason", "category"],
@@ -198,43 +244,106 @@ def openapi_paths() -> dict[str, Any]:
         "anyOf": [
             {"properties": {"status": {"type": "string", "minLength": 1}}, "required": ["status"]},
             {"properties": {"code": {"type": "integer"}}, "required": ["code"]},
-            {"properties": {"pattern": {"type": "string", "minLength": 1}}, "required": ["pattern"]},
+            {
+                "properties": {"pattern": {"type": "string", "minLength": 1}},
+                "required": ["pattern"],
+            },
         ],
         "if": {"properties": {"category": {"const": "hard"}}, "required": ["category"]},
-        "then": {"properties": {"status": {"not": {"type": "string", "pattern": f"^{SPACE}*4"}}, "code": {"minimum": 500}}},
+        "then": {
+            "properties": {
+                "status": {"not": {"type": "string", "pattern": f"^{SPACE}*4"}},
+                "code": {"minimum": 500},
+            }
+        },
         "description": "A rule applies when every condition it sets (status, code, pattern; at least one) holds. A hard rule never applies to a 4.x.x / 4xx failure. Names are unique in a table.",
-    }  # fmt: skip
+    }
     rows = {"type": "array", "items": row, "maxItems": MAX_RULES}
     table = {
         "type": "object",
         "properties": {
-            "version": {"type": "integer", "description": "Bumped by every replace; 0 when the org has no table."},
+            "version": {
+                "type": "integer",
+                "description": "Bumped by every replace; 0 when the org has no table.",
+            },
             "rules": {"type": "array", "items": row},
-            "default_rules": {"type": "integer", "description": "How many default rules follow the org's (docs/reference.md)."},
+            "default_rules": {
+                "type": "integer",
+                "description": "How many default rules follow the org's (docs/reference.md).",
+            },
         },
         "required": ["version", "rules", "default_rules"],
-    }  # fmt: skip
-    pair = {"type": "object", "properties": {"reason": {"type": "string"}, "category": {"type": "string"}}}  # fmt: skip
+    }
+    pair = {
+        "type": "object",
+        "properties": {"reason": {"type": "string"}, "category": {"type": "string"}},
+    }
     outcome = {
         "type": "object",
         "properties": {
             "dry_run": {"type": "boolean"},
-            "window": {"type": "object", "properties": {"from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"}}},
-            "rules_version": {"type": "integer", "description": "The version of the org's table applied (0: none, only the defaults)."},
+            "window": {
+                "type": "object",
+                "properties": {
+                    "from": {"type": "string", "format": "date-time"},
+                    "to": {"type": "string", "format": "date-time"},
+                },
+            },
+            "rules_version": {
+                "type": "integer",
+                "description": "The version of the org's table applied (0: none, only the defaults).",
+            },
             "bounces": {"type": "integer", "description": "Email bounces of the window."},
-            "examined": {"type": "integer", "description": "Those with SMTP data, which the rules decide."},
-            "changed": {"type": "integer"}, "unchanged": {"type": "integer", "description": "Already what the rules say."},
-            "kept": {"type": "integer", "description": "Reason or category given by the sender: kept."},
+            "examined": {
+                "type": "integer",
+                "description": "Those with SMTP data, which the rules decide.",
+            },
+            "changed": {"type": "integer"},
+            "unchanged": {"type": "integer", "description": "Already what the rules say."},
+            "kept": {
+                "type": "integer",
+                "description": "Reason or category given by the sender: kept.",
+            },
             "campaigns": {"type": "integer", "description": "Campaigns with a changed bounce."},
-            "counts": {"type": "array", "items": {"type": "object", "properties": {
-                "reason": {"type": "string"}, "category": {"type": "string"},
-                "before": {"type": "integer"}, "after": {"type": "integer"}}}},
-            "changes": {"type": "array", "items": {"type": "object", "properties": {
-                "from": pair, "to": pair, "bounces": {"type": "integer"}}}},
-            "pending": {"type": "boolean", "description": "ClickHouse still updates the stored events (the reports already show the change)."},
+            "counts": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "reason": {"type": "string"},
+                        "category": {"type": "string"},
+                        "before": {"type": "integer"},
+                        "after": {"type": "integer"},
+                    },
+                },
+            },
+            "changes": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"from": pair, "to": pair, "bounces": {"type": "integer"}},
+                },
+            },
+            "pending": {
+                "type": "boolean",
+                "description": "ClickHouse still updates the stored events (the reports already show the change).",
+            },
         },
-        "required": ["dry_run", "window", "rules_version", "bounces", "examined", "changed", "unchanged", "kept", "campaigns", "counts", "changes", "pending"],
-    }  # fmt: skip
+        "required": [
+            "dry_run",
+            "window",
+            "rules_version",
+            "bounces",
+            "examined",
+            "changed",
+            "unchanged",
+            "kept",
+            "campaigns",
+            "counts",
+            "changes",
+            "pending",
+        ],
+    }
     common = {
         "401": _error("No API key or session, or an unknown or revoked one."),
         "403": _error("The credential lacks the needed scope (PUT needs admin)."),
@@ -245,19 +354,51 @@ def openapi_paths() -> dict[str, Any]:
                 "summary": "The org's own bounce qualification rules",
                 "description": "Rules tried in order before the default table; the first that matches a bounce's SMTP data decides its reason and category, unless the sender gave them.",
                 "security": [{"apiKey": ["read"]}, {"session": []}],
-                "responses": {"200": {"description": "The table.", "content": {"application/json": {"schema": table}}}, **common},
+                "responses": {
+                    "200": {
+                        "description": "The table.",
+                        "content": {"application/json": {"schema": table}},
+                    },
+                    **common,
+                },
             },
             "put": {
                 "summary": "Replace the org's bounce rules (whole table)",
                 "description": f"At most {MAX_RULES} rows. An empty array removes the org's rules. With `version`, the replace happens only if the stored table is still that version (else 409). Takes effect at once on every node for bounces arriving afterwards; stored events keep their reason until POST /v1/bounce-rules/reclassify.",
                 "security": [{"apiKey": ["admin"]}, {"session": []}],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
-                    {"type": "object", "properties": {"rules": rows, "version": {"type": ["integer", "null"], "minimum": 0, "description": "The version you read (0: no table yet); null or left out: replace whatever is there."}}, "required": ["rules"], "additionalProperties": False},
-                    rows,
-                ]}}}},
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "oneOf": [
+                                    {
+                                        "type": "object",
+                                        "properties": {
+                                            "rules": rows,
+                                            "version": {
+                                                "type": ["integer", "null"],
+                                                "minimum": 0,
+                                                "description": "The version you read (0: no table yet); null or left out: replace whatever is there.",
+                                            },
+                                        },
+                                        "required": ["rules"],
+                                        "additionalProperties": False,
+                                    },
+                                    rows,
+                                ]
+                            }
+                        }
+                    },
+                },
                 "responses": {
-                    "200": {"description": "The stored table and its new version.", "content": {"application/json": {"schema": table}}},
-                    "400": _error("A row is not valid: every problem is named as rules[i].field; nothing was stored."),
+                    "200": {
+                        "description": "The stored table and its new version.",
+                        "content": {"application/json": {"schema": table}},
+                    },
+                    "400": _error(
+                        "A row is not valid: every problem is named as rules[i].field; nothing was stored."
+                    ),
                     **common,
                     "409": _error("The table changed since the version sent."),
                     "413": _error("The body is over 1 MB."),
@@ -270,17 +411,31 @@ def openapi_paths() -> dict[str, Any]:
                 "summary": "Apply the org's bounce rules to the email bounces of the live window",
                 "description": "Stored email bounces with SMTP data, dated from the start of the 24-hour window on, whose reason and category are what the default rules give take what the org's rules (first) and the defaults say now; a reason or category the sender gave is kept. The report rollups change with them, so every report stays exact. With `dry_run`, nothing changes. One at a time per org (409 while one runs).",
                 "security": [{"apiKey": ["admin"]}, {"session": []}],
-                "requestBody": {"required": False, "content": {"application/json": {"schema": {
-                    "type": "object", "properties": {"dry_run": {"type": "boolean", "default": False}}, "additionalProperties": False,
-                }}}},
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"dry_run": {"type": "boolean", "default": False}},
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
                 "responses": {
-                    "200": {"description": "The counts before and after.", "content": {"application/json": {"schema": outcome}}},
+                    "200": {
+                        "description": "The counts before and after.",
+                        "content": {"application/json": {"schema": outcome}},
+                    },
                     "400": _error("The body is not valid; the message says what is expected."),
                     **common,
-                    "409": _error("A reclassification of the org, or an earlier change of the stored events, is still running."),
+                    "409": _error(
+                        "A reclassification of the org, or an earlier change of the stored events, is still running."
+                    ),
                     "415": _error("A body whose Content-Type is not application/json."),
                     "503": _error("Storage unavailable; the message says what was changed."),
                 },
             },
         },
-    }  # fmt: skip
+    }

@@ -144,7 +144,6 @@ def layout_json(tab: str, placements: list[Placement], is_default: bool) -> dict
     }
 
 
-
 def _caller(request: Request) -> tuple[Services, Caller, str]:
     services = services_of(request)
     caller = authenticate_caller(request, services.metadata)
@@ -211,31 +210,66 @@ def openapi_paths() -> dict[str, Any]:
             "id": {"type": "string", "description": "A widget of the tab (GET /v1/catalogue)."},
             "x": {"type": "integer", "minimum": 0, "maximum": COLUMNS - 1},
             "y": {"type": "integer", "minimum": 0, "maximum": MAX_Y},
-            "w": {"type": "integer", "minimum": MIN_W, "maximum": COLUMNS, "description": f"x + w is at most {COLUMNS}."},
+            "w": {
+                "type": "integer",
+                "minimum": MIN_W,
+                "maximum": COLUMNS,
+                "description": f"x + w is at most {COLUMNS}.",
+            },
             "h": {"type": "integer", "minimum": MIN_H, "maximum": MAX_H},
-            "visualisation": {"type": "string", "description": "One of the widget's visualisations; without it, its default."},
+            "visualisation": {
+                "type": "string",
+                "description": "One of the widget's visualisations; without it, its default.",
+            },
         },
         "required": ["id", "x", "y", "w", "h"],
-    }  # fmt: skip
+    }
     layout = {
         "type": "object",
         "properties": {
             "tab": {"type": "string", "enum": list(TABS)},
-            "default": {"type": "boolean", "description": "The catalogue's layout, not one the user saved."},
+            "default": {
+                "type": "boolean",
+                "description": "The catalogue's layout, not one the user saved.",
+            },
             "columns": {"type": "integer"},
-            "limits": {"type": "object", "properties": {k: {"type": "integer"} for k in ("min_w", "min_h", "max_h", "max_y")}, "required": ["min_w", "min_h", "max_h", "max_y"]},
-            "widgets": {"type": "array", "items": {**placement, "required": [*placement["required"], "visualisation"]}},
-            "removed": {"type": "array", "items": {"type": "string"}, "description": "The tab's widgets the layout leaves out."},
+            "limits": {
+                "type": "object",
+                "properties": {
+                    k: {"type": "integer"} for k in ("min_w", "min_h", "max_h", "max_y")
+                },
+                "required": ["min_w", "min_h", "max_h", "max_y"],
+            },
+            "widgets": {
+                "type": "array",
+                "items": {**placement, "required": [*placement["required"], "visualisation"]},
+            },
+            "removed": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The tab's widgets the layout leaves out.",
+            },
         },
         "required": ["tab", "default", "columns", "limits", "widgets", "removed"],
-    }  # fmt: skip
-    tab = {"name": "tab", "in": "path", "required": True, "schema": {"type": "string", "enum": list(TABS)}}
-    csrf = {"name": "X-Requested-With", "in": "header", "required": True,
-            "description": "Proves the request comes from the dashboard's own pages (CSRF).",
-            "schema": {"type": "string", "const": "livereport"}}  # fmt: skip
+    }
+    tab = {
+        "name": "tab",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": list(TABS)},
+    }
+    csrf = {
+        "name": "X-Requested-With",
+        "in": "header",
+        "required": True,
+        "description": "Proves the request comes from the dashboard's own pages (CSRF).",
+        "schema": {"type": "string", "const": "livereport"},
+    }
     common = {
         "401": _error("No credential, or an unknown or ended one."),
-        "403": _error("Not a signed-in editor or admin (an API key has no layouts), or the X-Requested-With header is missing."),
+        "403": _error(
+            "Not a signed-in editor or admin (an API key has no layouts), or the X-Requested-With header is missing."
+        ),
         "404": _error("No such tab."),
     }
     answer = {"description": "The layout.", "content": {"application/json": {"schema": layout}}}
@@ -253,10 +287,23 @@ def openapi_paths() -> dict[str, Any]:
                 "description": f"{changes} Every placed widget once, inside the {COLUMNS} columns, none overlapping; the tab's widgets left out are removed ones. At most {MAX_BODY_BYTES // 1024} KB.",
                 "security": [{"session": []}],
                 "parameters": [tab, csrf],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "properties": {"widgets": {"type": "array", "items": placement}}, "required": ["widgets"],
-                }}}},
-                "responses": {"200": answer, "400": _error("The layout does not fit: the message names the first problem."), **common},
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"widgets": {"type": "array", "items": placement}},
+                                "required": ["widgets"],
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": answer,
+                    "400": _error("The layout does not fit: the message names the first problem."),
+                    **common,
+                },
             },
             "delete": {
                 "summary": "Back to the default layout",
@@ -266,4 +313,4 @@ def openapi_paths() -> dict[str, Any]:
                 "responses": {"200": answer, **common},
             },
         },
-    }  # fmt: skip
+    }

@@ -70,9 +70,10 @@ class KeyBuckets:
 
     def _forget_full(self, now: float) -> None:
         full = [
-            k for k, b in self._buckets.items()
+            k
+            for k, b in self._buckets.items()
             if b.tokens + (now - b.updated) * self.rate >= self.burst
-        ]  # fmt: skip
+        ]
         for k in full or list(self._buckets)[: MAX_BUCKETS // 10]:
             del self._buckets[k]
 
@@ -115,16 +116,24 @@ class RequestLimits:
         size = sum(len(name) + len(value) for name, value in headers)
         target = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
         if len(headers) > MAX_HEADERS or size > MAX_HEADER_BYTES:
-            await _refuse(send, 431, (
-                f"the request headers are too large ({len(headers)} headers, {size} bytes); "
-                f"expected at most {MAX_HEADERS} headers and {MAX_HEADER_BYTES} bytes"
-            ))  # fmt: skip
+            await _refuse(
+                send,
+                431,
+                (
+                    f"the request headers are too large ({len(headers)} headers, {size} bytes); "
+                    f"expected at most {MAX_HEADERS} headers and {MAX_HEADER_BYTES} bytes"
+                ),
+            )
             return
         if target > MAX_TARGET_BYTES:
-            await _refuse(send, 414, (
-                f"the URL is {target} bytes long; expected at most {MAX_TARGET_BYTES} "
-                "(send long lists in fewer requests)"
-            ))  # fmt: skip
+            await _refuse(
+                send,
+                414,
+                (
+                    f"the URL is {target} bytes long; expected at most {MAX_TARGET_BYTES} "
+                    "(send long lists in fewer requests)"
+                ),
+            )
             return
 
         path: str = scope.get("path", "")
@@ -141,7 +150,9 @@ class RequestLimits:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise PayloadTooLarge(f"the request body is larger than {limit} bytes; send less")
+                    raise PayloadTooLarge(
+                        f"the request body is larger than {limit} bytes; send less"
+                    )
             return message
 
         async def send_hardened(message: Message) -> None:
@@ -156,9 +167,15 @@ class RequestLimits:
 
 async def _refuse(send: Send, status: int, message: str) -> None:
     body = msgspec.json.encode({"error": message})
-    await send({
-        "type": "http.response.start", "status": status,
-        "headers": [(b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()), *BASELINE_HEADERS],
-    })  # fmt: skip
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *BASELINE_HEADERS,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -113,7 +113,9 @@ class Watch:
 class Watches:
     """The watchers of campaigns that have at least one open stream."""
 
-    def __init__(self, store: Store, poll_s: float = POLL_S, metadata: Metadata | None = None) -> None:
+    def __init__(
+        self, store: Store, poll_s: float = POLL_S, metadata: Metadata | None = None
+    ) -> None:
         self.store = store
         self.poll_s = poll_s
         self.metadata = metadata
@@ -161,7 +163,9 @@ class Watches:
         watch.fingerprint = current
         return current
 
-    def notifier(self, loop: asyncio.AbstractEventLoop) -> Callable[[Iterable[tuple[int, str]]], None]:
+    def notifier(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> Callable[[Iterable[tuple[int, str]]], None]:
         """What the writer thread calls with the (org, campaign) pairs of each insert."""
 
         def stored(keys: Iterable[tuple[int, str]]) -> None:
@@ -201,7 +205,6 @@ def watches_of(request: Request) -> Watches:
     return watches
 
 
-
 def _event(name: str, data: Any) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + _encode(data) + b"\n\n"
 
@@ -214,28 +217,45 @@ def stream_event_schema(report: dict[str, Any], alert: dict[str, Any]) -> dict[s
     data = {
         "report": (report, "The whole report of the tab: at once, then after each change."),
         "heartbeat": (
-            {"type": "object", "properties": {"as_of": {"type": ["string", "null"], "format": "date-time"}}, "required": ["as_of"]},
+            {
+                "type": "object",
+                "properties": {"as_of": {"type": ["string", "null"], "format": "date-time"}},
+                "required": ["as_of"],
+            },
             f"Every {HEARTBEAT_S:g} s without a change: when the numbers were last checked.",
         ),
         "alerts": (
-            {"type": "object", "properties": {"alerts": {"type": "array", "items": alert}}, "required": ["alerts"]},
+            {
+                "type": "object",
+                "properties": {"alerts": {"type": "array", "items": alert}},
+                "required": ["alerts"],
+            },
             "The campaign's firing alerts: after the first report when there are any, then whenever they change (an empty list when the last one resolved).",
         ),
-        "problem": (error, "The report could not be built this time (storage); the stream goes on."),
+        "problem": (
+            error,
+            "The report could not be built this time (storage); the stream goes on.",
+        ),
         "signed-out": (error, "The session of the stream ended; the stream closes."),
-    }  # fmt: skip
-    return {"oneOf": [
-        {
-            "type": "object",
-            "description": text,
-            "properties": {
-                "event": {"const": name},
-                "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": schema},
-            },
-            "required": ["event", "data"],
-        }
-        for name, (schema, text) in data.items()
-    ]}  # fmt: skip
+    }
+    return {
+        "oneOf": [
+            {
+                "type": "object",
+                "description": text,
+                "properties": {
+                    "event": {"const": name},
+                    "data": {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "contentSchema": schema,
+                    },
+                },
+                "required": ["event", "data"],
+            }
+            for name, (schema, text) in data.items()
+        ]
+    }
 
 
 async def get_live(request: Request) -> Response:
@@ -254,9 +274,16 @@ async def get_live(request: Request) -> Response:
         # A preset moves with the clock: its window is made again for every build.
         window = None if asked.default else services.reports.window(org, campaign, asked)
         return services.reports.report(
-            org, campaign, tab, execution, share=True, known=known, window=window,
-            compare=asked.compare, engagement=engagement,
-        )  # fmt: skip
+            org,
+            campaign,
+            tab,
+            execution,
+            share=True,
+            known=known,
+            window=window,
+            compare=asked.compare,
+            engagement=engagement,
+        )
 
     # Unknown tab or campaign (404), execution or period (400): a plain error now, not a stream.
     check_tab(tab)

@@ -99,8 +99,14 @@ async def put_machine_rules(request: Request) -> Response:
     names = read_disabled(body)
     version = await run_in_threadpool(_store, s.metadata, caller.org_id, names, caller.actor)
     target = "disabled: " + (", ".join(names) or "none")
-    await run_in_threadpool(s.metadata.audit, caller.org_id, caller.actor,
-                            "machine_rules.set", target, client_address(request))  # fmt: skip
+    await run_in_threadpool(
+        s.metadata.audit,
+        caller.org_id,
+        caller.actor,
+        "machine_rules.set",
+        target,
+        client_address(request),
+    )
     return _json(rules_json(version, names))
 
 
@@ -109,7 +115,12 @@ async def get_engagement(request: Request) -> Response:
     org = authenticate_caller(request, s.metadata, Scope.READ).org_id
     campaign, event_id = request.path_params["campaign"], request.path_params["event_id"]
     row = await run_in_threadpool(
-        stored_event, s.store, org, campaign, event_id, ("channel", "type", "machine", "machine_rule")
+        stored_event,
+        s.store,
+        org,
+        campaign,
+        event_id,
+        ("channel", "type", "machine", "machine_rule"),
     )
     if row is None:
         raise NotFound(f"campaign {campaign[:128]!r} has no event {event_id[:128]!r} in your org")
@@ -127,14 +138,17 @@ def engagement_json(
         )
     found = machine.BY_NAME.get(rule)
     return {
-        "id": event_id, "campaign": campaign, "channel": channel, "type": type_,
+        "id": event_id,
+        "campaign": campaign,
+        "channel": channel,
+        "type": type_,
         "time": iso_ms(ms),
         "machine": bool(is_machine),
         # Events stored before machine_rule existed keep their flag and no rule.
         "rule": rule or None,
         "label": found.label if found else None,
         "help": found.help if found else None,
-    }  # fmt: skip
+    }
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -147,73 +161,148 @@ def openapi_paths() -> dict[str, Any]:
     rule = {
         "type": "object",
         "properties": {
-            "name": {"type": "string", "enum": list(machine.NAMES), "description": "What a machine open or click keeps as its machine_rule."},
+            "name": {
+                "type": "string",
+                "enum": list(machine.NAMES),
+                "description": "What a machine open or click keeps as its machine_rule.",
+            },
             "label": {"type": "string"},
             "help": {"type": "string", "description": "What the rule decides, and on what."},
-            "needs": {"type": "string", "description": "What the events must carry for the rule to decide."},
-            "can_turn_off": {"type": "boolean", "description": "False for flagged: the sender's or provider's own word."},
+            "needs": {
+                "type": "string",
+                "description": "What the events must carry for the rule to decide.",
+            },
+            "can_turn_off": {
+                "type": "boolean",
+                "description": "False for flagged: the sender's or provider's own word.",
+            },
             "enabled": {"type": "boolean", "description": "Whether the rule is on for the org."},
         },
         "required": ["name", "label", "help", "needs", "can_turn_off", "enabled"],
-    }  # fmt: skip
+    }
     table = {
         "type": "object",
         "properties": {
-            "version": {"type": "integer", "description": "Bumped by every PUT; 0 when the org never changed its rules."},
-            "rules": {"type": "array", "items": rule, "description": "In the order they are tried: the first that decides names itself on the event."},
+            "version": {
+                "type": "integer",
+                "description": "Bumped by every PUT; 0 when the org never changed its rules.",
+            },
+            "rules": {
+                "type": "array",
+                "items": rule,
+                "description": "In the order they are tried: the first that decides names itself on the event.",
+            },
         },
         "required": ["version", "rules"],
-    }  # fmt: skip
+    }
     common = {
         "401": _error("No API key or session, or an unknown or revoked one."),
         "403": _error("The credential lacks the needed scope (PUT needs admin)."),
     }
-    explained = {"type": "object", "properties": {
-        "id": {"type": "string"}, "campaign": {"type": "string"}, "channel": {"type": "string"},
-        "type": {"type": "string", "enum": ["open", "click"]}, "time": {"type": "string", "format": "date-time"},
-        "machine": {"type": "boolean", "description": "A machine made it, not a person."},
-        "rule": {"type": ["string", "null"], "enum": [*machine.NAMES, None], "description": "The rule that decided; null for a person's, or for a machine's stored before rules were kept."},
-        "label": {"type": ["string", "null"]}, "help": {"type": ["string", "null"]},
-    }, "required": ["id", "campaign", "channel", "type", "time", "machine", "rule", "label", "help"]}  # fmt: skip
+    explained = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "campaign": {"type": "string"},
+            "channel": {"type": "string"},
+            "type": {"type": "string", "enum": ["open", "click"]},
+            "time": {"type": "string", "format": "date-time"},
+            "machine": {"type": "boolean", "description": "A machine made it, not a person."},
+            "rule": {
+                "type": ["string", "null"],
+                "enum": [*machine.NAMES, None],
+                "description": "The rule that decided; null for a person's, or for a machine's stored before rules were kept.",
+            },
+            "label": {"type": ["string", "null"]},
+            "help": {"type": ["string", "null"]},
+        },
+        "required": [
+            "id",
+            "campaign",
+            "channel",
+            "type",
+            "time",
+            "machine",
+            "rule",
+            "label",
+            "help",
+        ],
+    }
     path_id = {"type": "string", "minLength": 1, "maxLength": 128}
     return {
-        "/v1/campaigns/{campaign}/engagements/{event_id}": {"get": {
-            "summary": "Whether a stored open or click is a machine's, and which rule decided",
-            "security": [{"apiKey": ["read"]}, {"session": []}],
-            "parameters": [
-                {"name": "campaign", "in": "path", "required": True, "schema": path_id},
-                {"name": "event_id", "in": "path", "required": True, "schema": path_id},
-            ],
-            "responses": {
-                "200": {"description": "The verdict.", "content": {"application/json": {"schema": explained}}},
-                "401": _error("No API key or session, or an unknown or revoked one."),
-                "404": _error("The campaign has no such event in the org, or it is neither an open nor a click."),
-            },
-        }},
+        "/v1/campaigns/{campaign}/engagements/{event_id}": {
+            "get": {
+                "summary": "Whether a stored open or click is a machine's, and which rule decided",
+                "security": [{"apiKey": ["read"]}, {"session": []}],
+                "parameters": [
+                    {"name": "campaign", "in": "path", "required": True, "schema": path_id},
+                    {"name": "event_id", "in": "path", "required": True, "schema": path_id},
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The verdict.",
+                        "content": {"application/json": {"schema": explained}},
+                    },
+                    "401": _error("No API key or session, or an unknown or revoked one."),
+                    "404": _error(
+                        "The campaign has no such event in the org, or it is neither an open nor a click."
+                    ),
+                },
+            }
+        },
         "/v1/machine-rules": {
             "get": {
                 "summary": "The machine detection rules and which the org has on",
                 "description": "Every open and click is a person's or a machine's; a machine's keeps the name of the first rule that decided (docs/machine-detection.md).",
                 "security": [{"apiKey": ["read"]}, {"session": []}],
-                "responses": {"200": {"description": "Every rule.", "content": {"application/json": {"schema": table}}}, **common},
+                "responses": {
+                    "200": {
+                        "description": "Every rule.",
+                        "content": {"application/json": {"schema": table}},
+                    },
+                    **common,
+                },
             },
             "put": {
                 "summary": "Turn machine detection rules off (and every other on)",
                 "description": "Applies to opens and clicks stored afterwards, on the node that saved it at once and on the others within a second; stored events keep their verdict. flagged cannot be turned off.",
                 "security": [{"apiKey": ["admin"]}, {"session": []}],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object",
-                    "properties": {"disabled": {"type": "array", "items": {"type": "string", "enum": [n for n in machine.NAMES if n not in machine.FIXED]}, "description": "The rules to turn off; an empty array turns every rule on."}},
-                    "required": ["disabled"],
-                    "additionalProperties": False,
-                }}}},
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "disabled": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "string",
+                                            "enum": [
+                                                n for n in machine.NAMES if n not in machine.FIXED
+                                            ],
+                                        },
+                                        "description": "The rules to turn off; an empty array turns every rule on.",
+                                    }
+                                },
+                                "required": ["disabled"],
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
                 "responses": {
-                    "200": {"description": "Every rule, as now stored.", "content": {"application/json": {"schema": table}}},
-                    "400": _error("Not a valid body, or a name that is no rule (the message lists those that are) or cannot be turned off; nothing was stored."),
+                    "200": {
+                        "description": "Every rule, as now stored.",
+                        "content": {"application/json": {"schema": table}},
+                    },
+                    "400": _error(
+                        "Not a valid body, or a name that is no rule (the message lists those that are) or cannot be turned off; nothing was stored."
+                    ),
                     **common,
                     "413": _error("The body is over 64 kB."),
                     "415": _error("The Content-Type is not application/json."),
                 },
             },
         },
-    }  # fmt: skip
+    }

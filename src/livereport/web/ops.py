@@ -50,17 +50,26 @@ class Observed:
         )
         self.writer: Writer | None = None
         self.registry.add(
-            Gauge("livereport_buffer_events", "Events accepted by ingest, waiting to be stored.",
-                  lambda: None if self.writer is None else self.writer.pending)
-        )  # fmt: skip
+            Gauge(
+                "livereport_buffer_events",
+                "Events accepted by ingest, waiting to be stored.",
+                lambda: None if self.writer is None else self.writer.pending,
+            )
+        )
         self.registry.add(
-            Gauge("livereport_freshness_lag_seconds",
-                  "Now minus the time of the newest stored event.", self._lag)
-        )  # fmt: skip
+            Gauge(
+                "livereport_freshness_lag_seconds",
+                "Now minus the time of the newest stored event.",
+                self._lag,
+            )
+        )
         self.registry.add(
-            Gauge("livereport_active_parts",
-                  "Active data parts of the database (merges keep it low).", self._parts)
-        )  # fmt: skip
+            Gauge(
+                "livereport_active_parts",
+                "Active data parts of the database (merges keep it low).",
+                self._parts,
+            )
+        )
 
     def _lag(self) -> float | None:
         newest = None if self.writer is None else self.writer.newest_ms
@@ -157,8 +166,17 @@ class RequestContext:
             endpoint = getattr(route, "path", None) or "unmatched"
             self.observed.requests.observe(elapsed, endpoint, scope["method"])
             log.info(
-                "%s %s %d", scope["method"], scope["path"], status,
-                extra={"fields": {"method": scope["method"], "path": scope["path"],
-                                  "status": status, "ms": round(elapsed * 1000, 2)}},
-            )  # fmt: skip
+                "%s %s %d",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "fields": {
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "ms": round(elapsed * 1000, 2),
+                    }
+                },
+            )
             request_id.reset(token)

@@ -36,9 +36,7 @@ def check_query(request: Request, accepted: Collection[str]) -> None:
     unknown = sorted(set(request.query_params) - set(accepted))
     if unknown:
         takes = f"expected only {', '.join(sorted(accepted))}" if accepted else "expected none"
-        raise BadRequest(
-            f"{unknown[0]}: unknown query parameter; {takes} (see /v1/openapi.json)"
-        )
+        raise BadRequest(f"{unknown[0]}: unknown query parameter; {takes} (see /v1/openapi.json)")
 
 
 def query_param(
@@ -74,19 +72,25 @@ def ingest_context(request: Request, org: int) -> pipeline.Context:
     s = services_of(request)
     metadata = s.metadata
     return pipeline.Context(
-        org, datetime.now(UTC), timedelta(days=s.config.retention_days),
-        lambda: org_rules(metadata, org), request.app.state.observed.ingest,
+        org,
+        datetime.now(UTC),
+        timedelta(days=s.config.retention_days),
+        lambda: org_rules(metadata, org),
+        request.app.state.observed.ingest,
         machine_off=lambda: disabled_rules(metadata, org),
-    )  # fmt: skip
+    )
 
 
 def period_param(request: Request) -> Asked:
     """The period a report request names: ``period``, or ``from`` and ``to``, ``compare`` and
     ``tz`` (report/period.py)."""
     return asked(
-        query_param(request, "period"), query_param(request, "from"),
-        query_param(request, "to"), query_param(request, "compare"), query_param(request, "tz"),
-    )  # fmt: skip
+        query_param(request, "period"),
+        query_param(request, "from"),
+        query_param(request, "to"),
+        query_param(request, "compare"),
+        query_param(request, "tz"),
+    )
 
 
 def engagement_param(request: Request) -> str:

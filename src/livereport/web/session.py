@@ -230,9 +230,13 @@ def read_settings(body: bytes) -> dict[str, str]:
     try:
         given = msgspec.json.decode(body)
     except msgspec.DecodeError:
-        raise BadRequest('settings: expected a JSON object such as {"engagement": "human"}') from None
+        raise BadRequest(
+            'settings: expected a JSON object such as {"engagement": "human"}'
+        ) from None
     if not isinstance(given, dict) or not given:
-        raise BadRequest('settings: expected a JSON object with at least one setting, such as {"engagement": "human"}')
+        raise BadRequest(
+            'settings: expected a JSON object with at least one setting, such as {"engagement": "human"}'
+        )
     for name, value in given.items():
         if name not in USER_SETTINGS:
             raise BadRequest(
@@ -273,9 +277,12 @@ async def post_signin(request: Request) -> Response:
     if user is None:
         _throttle.fail(keys, now, limit)
         until = await run_in_threadpool(
-            metadata.record_failed_sign_in, email, now, config.signin_lock_after,
+            metadata.record_failed_sign_in,
+            email,
+            now,
+            config.signin_lock_after,
             config.signin_lock_s,
-        )  # fmt: skip
+        )
         if until is not None:
             await run_in_threadpool(_audit_lock, metadata, email, client)
             raise _locked(until, now, config.signin_lock_after)

@@ -45,8 +45,17 @@ async def post_webhook(request: Request) -> Response:
     for note in parsed.notes:
         await run_in_threadpool(s.metadata.add_webhook_note, org.org_id, provider.name, note)
     for k in parsed.kept:  # unattributed: listed with the returned mails, never dropped
-        kept = KeptReturn(k.digest, now.timestamp(), k.kind, k.category, k.reason, k.status,
-                          k.rule, k.subject, k.why)  # fmt: skip
+        kept = KeptReturn(
+            k.digest,
+            now.timestamp(),
+            k.kind,
+            k.category,
+            k.reason,
+            k.status,
+            k.rule,
+            k.subject,
+            k.why,
+        )
         await run_in_threadpool(s.metadata.keep_return, org.org_id, kept, k.raw)
     result = await pipeline.run(
         s.writer, pipeline.Items(parsed.events), ingest_context(request, org.org_id)
@@ -68,39 +77,78 @@ def openapi_paths() -> dict[str, Any]:
     """The webhook route for the OpenAPI document (web/openapi.py)."""
 
     def error(description: str) -> dict[str, Any]:
-        schema = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+        schema = {
+            "type": "object",
+            "properties": {"error": {"type": "string"}},
+            "required": ["error"],
+        }
         return {"description": description, "content": {"application/json": {"schema": schema}}}
 
     result = {
         "type": "object",
         "properties": {
-            "accepted": {"type": "integer"}, "duplicates": {"type": "integer"},
+            "accepted": {"type": "integer"},
+            "duplicates": {"type": "integer"},
             "rejected": {"type": "array", "items": {"type": "object"}},
-            "unknown": {"type": "integer", "description": "Items of a type livereport does not know (kept in the count)."},
-            "ignored": {"type": "integer", "description": "Documented items that make no event, e.g. an intermediate status."},
-            "kept": {"type": "integer", "description": "Notices that name no campaign and profile (Amazon SES notifications without attribution headers): kept for admins, listed by GET /v1/returns/unattributed."},
+            "unknown": {
+                "type": "integer",
+                "description": "Items of a type livereport does not know (kept in the count).",
+            },
+            "ignored": {
+                "type": "integer",
+                "description": "Documented items that make no event, e.g. an intermediate status.",
+            },
+            "kept": {
+                "type": "integer",
+                "description": "Notices that name no campaign and profile (Amazon SES notifications without attribution headers): kept for admins, listed by GET /v1/returns/unattributed.",
+            },
         },
         "required": ["accepted", "duplicates", "rejected", "unknown", "ignored", "kept"],
-    }  # fmt: skip
+    }
     return {
-        "/v1/webhooks/{provider}/{org_token}": {"post": {
-            "summary": "A provider's webhook delivery (Mailgun, Postmark, SendGrid, Amazon SES, Twilio)",
-            "description": "The provider's own body and signature, as it sends them; the path is printed by `livereport webhooks set PROVIDER`. The delivery is verified with the org's secret for that provider (Mailgun HMAC, Postmark basic auth, SendGrid ECDSA, SNS certificate signature, X-Twilio-Signature) and mapped to events whose ids come from the provider's ids, so retries count once.",
-            "security": [],
-            "parameters": [
-                {"name": "provider", "in": "path", "required": True, "schema": {"type": "string", "enum": sorted(PROVIDERS)}},
-                {"name": "org_token", "in": "path", "required": True, "description": "The org's webhook token.", "schema": {"type": "string"}},
-            ],
-            "requestBody": {"required": True, "content": {
-                "application/json": {"schema": {}}, "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
-                "text/plain": {"schema": {"type": "string"}, "description": "Amazon SNS posts JSON as text/plain."},
-            }},
-            "responses": {
-                "200": {"description": "Every item accounted for.", "content": {"application/json": {"schema": result}}},
-                "400": error("The body cannot be read as the provider's format."),
-                "401": error("Unknown webhook URL, or a missing or forged signature: nothing is stored."),
-                "404": error("No provider by that name."),
-                "413": error("The body is over the limit."),
-            },
-        }},
-    }  # fmt: skip
+        "/v1/webhooks/{provider}/{org_token}": {
+            "post": {
+                "summary": "A provider's webhook delivery (Mailgun, Postmark, SendGrid, Amazon SES, Twilio)",
+                "description": "The provider's own body and signature, as it sends them; the path is printed by `livereport webhooks set PROVIDER`. The delivery is verified with the org's secret for that provider (Mailgun HMAC, Postmark basic auth, SendGrid ECDSA, SNS certificate signature, X-Twilio-Signature) and mapped to events whose ids come from the provider's ids, so retries count once.",
+                "security": [],
+                "parameters": [
+                    {
+                        "name": "provider",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": sorted(PROVIDERS)},
+                    },
+                    {
+                        "name": "org_token",
+                        "in": "path",
+                        "required": True,
+                        "description": "The org's webhook token.",
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {}},
+                        "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+                        "text/plain": {
+                            "schema": {"type": "string"},
+                            "description": "Amazon SNS posts JSON as text/plain.",
+                        },
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "Every item accounted for.",
+                        "content": {"application/json": {"schema": result}},
+                    },
+                    "400": error("The body cannot be read as the provider's format."),
+                    "401": error(
+                        "Unknown webhook URL, or a missing or forged signature: nothing is stored."
+                    ),
+                    "404": error("No provider by that name."),
+                    "413": error("The body is over the limit."),
+                },
+            }
+        },
+    }

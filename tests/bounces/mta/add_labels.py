@@ -20,11 +20,21 @@ from pathlib import Path
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 CATEGORY = {
-    "Invalid Recipient": "hard", "Recipient Refused": "hard", "DNS Failure": "soft",
-    "Mailbox Full": "soft", "Relaying Denied": "soft", "Challenge-Response": "soft",
-    "Soft Bounce": "soft", "Too Large": "ignored", "Timeout": "ignored",
-    "Mail Block": "ignored", "Spam Block": "ignored", "Spam Content": "ignored",
-    "Transient Failure": "ignored", "Generic Bounce": "ignored", "Auto-Reply": "ignored",
+    "Invalid Recipient": "hard",
+    "Recipient Refused": "hard",
+    "DNS Failure": "soft",
+    "Mailbox Full": "soft",
+    "Relaying Denied": "soft",
+    "Challenge-Response": "soft",
+    "Soft Bounce": "soft",
+    "Too Large": "ignored",
+    "Timeout": "ignored",
+    "Mail Block": "ignored",
+    "Spam Block": "ignored",
+    "Spam Content": "ignored",
+    "Transient Failure": "ignored",
+    "Generic Bounce": "ignored",
+    "Auto-Reply": "ignored",
     "Undetermined": "ignored",
 }
 

@@ -67,9 +67,11 @@ def main() -> None:
         (dest / name).write_bytes(raw)
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
         status = re.search(rb"^Status: *(\S+)", raw, re.M | re.I)
-        print(f"{name:<34} {msg.get('Subject', '')[:60]!s:<60} "
-              f"{(action.group(1).decode() if action else '-'):<9} "
-              f"{status.group(1).decode() if status else '-'}")
+        print(
+            f"{name:<34} {msg.get('Subject', '')[:60]!s:<60} "
+            f"{(action.group(1).decode() if action else '-'):<9} "
+            f"{status.group(1).decode() if status else '-'}"
+        )
 
 
 if __name__ == "__main__":

@@ -37,15 +37,35 @@ L = "localhost"
 SCENARIOS: list[Scenario] = [
     # local delivery
     Scenario("local-unknown", [f"alice.nobody@{L}"], note="unknown local user"),
-    Scenario("local-unknown-smtp", [f"bob.nobody@{L}"], via="smtp", ret="HDRS",
-             note="unknown local user, SMTP submission (some MTAs refuse it at RCPT: no bounce)"),
+    Scenario(
+        "local-unknown-smtp",
+        [f"bob.nobody@{L}"],
+        via="smtp",
+        ret="HDRS",
+        note="unknown local user, SMTP submission (some MTAs refuse it at RCPT: no bounce)",
+    ),
     Scenario("local-full", [f"fulluser@{L}"], note="local mailbox over quota", tags={"local-full"}),
-    Scenario("local-large", [f"localuser@{L}"], big=True,
-             note="local delivery of a message over the local size limit", tags={"local-large"}),
-    Scenario("success-local", [f"localuser@{L}"], via="smtp", notify="SUCCESS",
-             note="delivered locally, DSN NOTIFY=SUCCESS"),
-    Scenario("success-remote", ["ok@provider.test"], via="smtp", notify="SUCCESS",
-             note="relayed to a server without DSN, NOTIFY=SUCCESS"),
+    Scenario(
+        "local-large",
+        [f"localuser@{L}"],
+        big=True,
+        note="local delivery of a message over the local size limit",
+        tags={"local-large"},
+    ),
+    Scenario(
+        "success-local",
+        [f"localuser@{L}"],
+        via="smtp",
+        notify="SUCCESS",
+        note="delivered locally, DSN NOTIFY=SUCCESS",
+    ),
+    Scenario(
+        "success-remote",
+        ["ok@provider.test"],
+        via="smtp",
+        notify="SUCCESS",
+        note="relayed to a server without DSN, NOTIFY=SUCCESS",
+    ),
     # DNS
     Scenario("dns-nxdomain", ["someone@nosuchdomain.test"], note="domain does not exist"),
     Scenario("dns-nomx", ["someone@nomx.test"], note="domain exists, no MX and no A"),
@@ -61,8 +81,11 @@ SCENARIOS: list[Scenario] = [
     Scenario("unknown-500-prose", ["no.such.user@provider.test"]),
     Scenario("unknown-no-enhanced", ["olduser@provider.test"]),
     Scenario("unknown-moved", ["moved.away@provider.test"]),
-    Scenario("multi-rcpt", ["jdoe@provider.test", "full.inbox@gmail.test", "ok@provider.test"],
-             note="three recipients: two refused, one accepted"),
+    Scenario(
+        "multi-rcpt",
+        ["jdoe@provider.test", "full.inbox@gmail.test", "ok@provider.test"],
+        note="three recipients: two refused, one accepted",
+    ),
     # disabled
     Scenario("disabled-gmail", ["inactive.account@gmail.test"]),
     Scenario("disabled-yahoo", ["closed.account@yahoo.test"]),
@@ -72,8 +95,12 @@ SCENARIOS: list[Scenario] = [
     # too large
     Scenario("large-data", ["big.attachments@provider.test"], big=True),
     Scenario("large-gmail", ["big@gmail.test"], big=True),
-    Scenario("large-size-ext", ["anyone@smallsize.test"], big=True,
-             note="the server advertises SIZE 20000"),
+    Scenario(
+        "large-size-ext",
+        ["anyone@smallsize.test"],
+        big=True,
+        note="the server advertises SIZE 20000",
+    ),
     # content and policy
     Scenario("spam-gmail", ["spam.check@gmail.test"]),
     Scenario("spam-content", ["filtered@outlook.test"]),
@@ -131,8 +158,9 @@ def send(mta: str, sc: Scenario, profile: str, sender_domain: str = "localhost")
     sender = f"bounces+{campaign}={profile}@{sender_domain}"
     data = message(campaign, profile, sc.rcpts, sc.big)
     if sc.via == "cmd":
-        p = subprocess.run(SENDMAIL[mta] + ["-f", sender, *sc.rcpts], input=data,
-                           capture_output=True, timeout=120)
+        p = subprocess.run(
+            SENDMAIL[mta] + ["-f", sender, *sc.rcpts], input=data, capture_output=True, timeout=120
+        )
         return f"cmd rc={p.returncode} {p.stdout.decode()}{p.stderr.decode()}".strip()
     with smtplib.SMTP("127.0.0.1", 25, local_hostname="shop.livereport.test", timeout=60) as s:
         s.ehlo()
@@ -142,8 +170,13 @@ def send(mta: str, sc: Scenario, profile: str, sender_domain: str = "localhost")
         if sc.big:
             mail_opts.append(f"SIZE={len(data)}")
         try:
-            refused = s.sendmail(sender, sc.rcpts, data.replace(b"\n", b"\r\n"),
-                                 mail_options=mail_opts, rcpt_options=rcpt_opts)
+            refused = s.sendmail(
+                sender,
+                sc.rcpts,
+                data.replace(b"\n", b"\r\n"),
+                mail_options=mail_opts,
+                rcpt_options=rcpt_opts,
+            )
         except smtplib.SMTPException as e:
             return f"smtp dsn={dsn} refused: {e}"
         return f"smtp dsn={dsn} ok {refused or ''}"
@@ -158,10 +191,16 @@ def main() -> None:
     ap.add_argument("--first-profile", type=int, default=1)
     ap.add_argument("--via", choices=["cmd", "smtp"], help="override the scenarios' way in")
     ap.add_argument("--ret", choices=["FULL", "HDRS"], help="override DSN RET= (smtp only)")
-    ap.add_argument("--sender-domain", default="localhost",
-                    help="domain of the VERP sender (Courier's SMTP server refuses @localhost)")
-    ap.add_argument("--local-domain", default="localhost",
-                    help="domain for the local recipients (Courier's SMTP server refuses @localhost)")
+    ap.add_argument(
+        "--sender-domain",
+        default="localhost",
+        help="domain of the VERP sender (Courier's SMTP server refuses @localhost)",
+    )
+    ap.add_argument(
+        "--local-domain",
+        default="localhost",
+        help="domain for the local recipients (Courier's SMTP server refuses @localhost)",
+    )
     ap.add_argument("--list", action="store_true")
     a = ap.parse_args()
     if a.list:
