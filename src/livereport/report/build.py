@@ -20,17 +20,26 @@ from livereport.report import variants as comparisons
 from livereport.report.catalogue import (
     BUCKETS,
     DEFAULT_BUCKET,
+    DEFAULT_ENGAGEMENT,
     DIMENSIONS,
     ENGAGEMENTS,
+    KEY_COLOURS,
     METRICS,
+    OVERVIEW_METRICS,
+    OVERVIEW_SORTS,
     SCOPES,
+    STATUSES,
     TABS,
+    VIS_LABELS,
     WINDOW_SECONDS,
     Kind,
     Widget,
     breakdown_metrics,
+    engagement_channels,
     metrics_for,
     sort_metric,
+    variant_channels,
+    variant_rates,
     widgets_of,
 )
 from livereport.report.query import (
@@ -674,19 +683,43 @@ def describe_widget(w: Widget) -> dict[str, Any]:
 
 
 def describe_catalogue() -> dict[str, Any]:
-    """The catalogue as JSON: what the dashboard and the docs read."""
+    """The catalogue as JSON: what the dashboard and the docs read. The dashboard keeps no
+    copy of it: names, colours and lists all come from here (web/static/js/catalogue.js)."""
     return {
         "metrics": {
-            m.name: {"label": m.label, "help": m.help, "format": m.format.value}
+            m.name: {
+                "label": m.label,
+                "help": m.help,
+                "format": m.format.value,
+                "ratio": list(m.ratio) if m.ratio else None,
+                "colour": m.colour,
+                "lower_is_better": m.lower_is_better,
+            }
             for m in METRICS.values()
         },
         "channels": {scope: list(metrics_for(scope)) for scope in SCOPES},
-        "dimensions": {d.name: {"label": d.label} for d in DIMENSIONS.values()},
+        "dimensions": {
+            d.name: {"label": d.label, "colours": dict(KEY_COLOURS.get(d.name, {}))}
+            for d in DIMENSIONS.values()
+        },
         "tabs": [
             {"id": tab, "title": title, "widgets": [describe_widget(w) for w in widgets_of(tab)]}
             for tab, title in TABS.items()
         ],
+        "visualisations": {vis.value: label for vis, label in VIS_LABELS.items()},
         "buckets": list(BUCKETS),
+        "bucket_seconds": {b.name: b.seconds for b in BUCKETS.values()},
+        "engagement": {
+            "values": list(ENGAGEMENTS),
+            "default": DEFAULT_ENGAGEMENT,
+            "channels": engagement_channels(),
+        },
+        "variant_rates": {c: list(variant_rates(c)) for c in variant_channels()},
+        "overview": {
+            "metrics": list(OVERVIEW_METRICS),
+            "sorts": list(OVERVIEW_SORTS),
+            "statuses": list(STATUSES),
+        },
     }
 
 

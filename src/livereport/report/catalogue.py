@@ -36,6 +36,11 @@ class Metric:
     #: With count or unique: only the opens or clicks of machines (True) or of people
     #: (False), whatever the report's engagement filter.
     machine: bool | None = None
+    #: The colour of its bars and lines on the dashboard; None: a colour by rank (charts.js).
+    colour: str | None = None
+    #: A rate where less is better (bounces, complaints): a variant whose rate is clearly
+    #: higher than the control's does worse.
+    lower_is_better: bool = False
 
     @property
     def format(self) -> Format:
@@ -62,31 +67,42 @@ METRICS: Final[Mapping[str, Metric]] = {
             "Entered profiles",
             "Distinct profiles that entered or qualified for the campaign.",
             unique=T.ENTERED,
+            colour="#475569",
         ),
         _m(
             "targeted",
             "Targeted",
             "Messages prepared for a profile of the audience, before exclusions.",
             count=T.TARGETED,
+            colour="#94a3b8",
         ),
         _m(
             "excluded",
             "Excluded",
             "Profiles removed before sending: consent, suppression, rules, missing address.",
             count=T.EXCLUDED,
+            colour="#a78bfa",
         ),
-        _m("sent", "Sent", "Messages handed to the delivery system.", count=T.SENT),
+        _m(
+            "sent",
+            "Sent",
+            "Messages handed to the delivery system.",
+            count=T.SENT,
+            colour="#3b82f6",
+        ),
         _m(
             "delivered",
             "Delivered",
             "Messages the receiving server or provider accepted.",
             count=T.DELIVERED,
+            colour="#10b981",
         ),
         _m(
             "bounces",
             "Bounces",
             "Messages rejected while sending or returned afterwards.",
             count=T.BOUNCE,
+            colour="#f59e0b",
         ),
         _m(
             "hard_bounces",
@@ -94,6 +110,7 @@ METRICS: Final[Mapping[str, Metric]] = {
             "Bounces that mean the address will not work again.",
             count=T.BOUNCE,
             bounce="hard",
+            colour="#dc2626",
         ),
         _m(
             "soft_bounces",
@@ -101,6 +118,7 @@ METRICS: Final[Mapping[str, Metric]] = {
             "Bounces for a temporary reason; a later message may arrive.",
             count=T.BOUNCE,
             bounce="soft",
+            colour="#f59e0b",
         ),
         _m(
             "ignored_bounces",
@@ -108,32 +126,43 @@ METRICS: Final[Mapping[str, Metric]] = {
             "Bounces that say nothing about the address, such as a block or an auto-reply.",
             count=T.BOUNCE,
             bounce="ignored",
+            colour="#94a3b8",
         ),
         _m(
             "errors",
             "Errors",
             "Failures during sending that kept the message from going out.",
             count=T.ERROR,
+            colour="#ef4444",
         ),
         _m(
             "retries",
             "Retries",
             "Messages put back in the queue for another delivery attempt.",
             count=T.RETRY,
+            colour="#64748b",
         ),
-        _m("opens", "Opens", "Every open, counting a profile each time it opens.", count=T.OPEN),
+        _m(
+            "opens",
+            "Opens",
+            "Every open, counting a profile each time it opens.",
+            count=T.OPEN,
+            colour="#0ea5e9",
+        ),
         _m(
             "unique_opens",
             "Unique opens",
             "Distinct profiles that opened at least once.",
             unique=T.OPEN,
+            colour="#7dd3fc",
         ),
-        _m("clicks", "Clicks", "Every click on a tracked link.", count=T.CLICK),
+        _m("clicks", "Clicks", "Every click on a tracked link.", count=T.CLICK, colour="#8b5cf6"),
         _m(
             "unique_clicks",
             "Unique clicks",
             "Distinct profiles that clicked at least once.",
             unique=T.CLICK,
+            colour="#c4b5fd",
         ),
         _m(
             "human_opens",
@@ -183,48 +212,61 @@ METRICS: Final[Mapping[str, Metric]] = {
             unique=T.CLICK,
             machine=False,
         ),
-        _m("unsubscribes", "Unsubscribes", "Uses of the unsubscribe link.", count=T.UNSUBSCRIBE),
+        _m(
+            "unsubscribes",
+            "Unsubscribes",
+            "Uses of the unsubscribe link.",
+            count=T.UNSUBSCRIBE,
+            colour="#f97316",
+        ),
         _m(
             "spam_complaints",
             "Spam complaints",
             "Recipients who reported the message as spam.",
             count=T.SPAM_COMPLAINT,
+            colour="#be123c",
         ),
         _m(
             "actions",
             "Actions",
             "Custom actions taken on a push notification, such as a button.",
             count=T.ACTION,
+            colour="#14b8a6",
         ),
         _m(
             "impressions",
             "Impressions",
             "Times the message or experience was shown.",
             count=T.IMPRESSION,
+            colour="#6366f1",
         ),
         _m(
             "unique_impressions",
             "Unique impressions",
             "Distinct profiles it was shown to.",
             unique=T.IMPRESSION,
+            colour="#a5b4fc",
         ),
         _m(
             "interactions",
             "Interactions",
             "Clicks, dismissals and other interactions.",
             count=T.INTERACTION,
+            colour="#ec4899",
         ),
         _m(
             "unique_interactions",
             "Unique interactions",
             "Distinct profiles that interacted.",
             unique=T.INTERACTION,
+            colour="#f9a8d4",
         ),
         _m(
             "engagements",
             "Engagements",
             "Opens plus actions on the push notification.",
             total=("opens", "actions"),
+            colour="#0d9488",
         ),
         _m(
             "delivery_rate",
@@ -232,14 +274,27 @@ METRICS: Final[Mapping[str, Metric]] = {
             "Delivered divided by sent.",
             ratio=("delivered", "sent"),
         ),
-        _m("bounce_rate", "Bounce rate", "Bounces divided by sent.", ratio=("bounces", "sent")),
+        _m(
+            "bounce_rate",
+            "Bounce rate",
+            "Bounces divided by sent.",
+            ratio=("bounces", "sent"),
+            lower_is_better=True,
+        ),
         _m(
             "hard_bounce_rate",
             "Hard-bounce rate",
             "Hard bounces divided by sent.",
             ratio=("hard_bounces", "sent"),
+            lower_is_better=True,
         ),
-        _m("error_rate", "Error rate", "Errors divided by sent.", ratio=("errors", "sent")),
+        _m(
+            "error_rate",
+            "Error rate",
+            "Errors divided by sent.",
+            ratio=("errors", "sent"),
+            lower_is_better=True,
+        ),
         _m(
             "open_rate",
             "Open rate",
@@ -281,12 +336,14 @@ METRICS: Final[Mapping[str, Metric]] = {
             "Unsubscribe rate",
             "Unsubscribes divided by delivered.",
             ratio=("unsubscribes", "delivered"),
+            lower_is_better=True,
         ),
         _m(
             "complaint_rate",
             "Complaint rate",
             "Spam complaints divided by delivered.",
             ratio=("spam_complaints", "delivered"),
+            lower_is_better=True,
         ),
     )
 }
@@ -306,6 +363,8 @@ SPLIT_METRICS: Final = frozenset(name for name in METRICS if _splits(name))
 #: The values of a report's ``engagement`` parameter: which opens and clicks ``opens``,
 #: ``clicks``, their distinct profiles and the rates on them count.
 ENGAGEMENTS: Final = ("all", "human", "machine")
+#: The engagement a report counts when none is asked: every open and click.
+DEFAULT_ENGAGEMENT: Final = "all"
 #: The event types the engagement filter and the split apply to.
 ENGAGEMENT_TYPES: Final = (T.OPEN, T.CLICK)
 
@@ -343,6 +402,12 @@ def metrics_for(scope: str) -> tuple[str, ...]:
     )
 
 
+def engagement_channels() -> list[str]:
+    """The channels whose opens or clicks are split into people's and machines': the
+    dashboard's tabs of these show the switch of which to count."""
+    return [c.value for c in Channel if any(METRICS[m].machine is not None for m in metrics_for(c))]
+
+
 #: The rates a variant comparison may judge (report/variants.py): shares of their
 #: denominator, each success one of the exposures, in the order a channel's default is chosen.
 VARIANT_RATES: Final = (
@@ -358,9 +423,14 @@ VARIANT_RATES: Final = (
 )
 
 
+def variant_rates(channel: str) -> tuple[str, ...]:
+    """The rates the variants of ``channel`` may be compared on; the first is its default."""
+    return tuple(r for r in VARIANT_RATES if r in metrics_for(channel))
+
+
 def variant_channels() -> list[str]:
     """The channels with a rate their variants can be compared on."""
-    return [c.value for c in Channel if any(r in metrics_for(c) for r in VARIANT_RATES)]
+    return [c.value for c in Channel if variant_rates(c)]
 
 
 @dataclass(frozen=True)
@@ -429,6 +499,13 @@ DIMENSIONS: Final[Mapping[str, Dimension]] = {
 }
 
 
+#: The colour of each key of a breakdown whose keys are known: a bounce category takes the
+#: colour of the metric that counts it, so that hard bounces look the same in every chart.
+KEY_COLOURS: Final[Mapping[str, Mapping[str, str]]] = {
+    "bounce_category": {m.bounce: m.colour for m in METRICS.values() if m.bounce and m.colour},
+}
+
+
 def breakdown_metrics(dimension: Dimension, scope: str) -> tuple[str, ...]:
     """Metrics that make sense per key: for a reason, only those of its event types."""
     names = metrics_for(scope)
@@ -460,6 +537,16 @@ class Vis(StrEnum):
     BARS = "bars"
     DONUT = "donut"
     LINE = "line"
+
+
+#: How the dashboard names each visualisation in a widget's chooser.
+VIS_LABELS: Final[Mapping[Vis, str]] = {
+    Vis.TILES: "Tiles",
+    Vis.TABLE: "Table",
+    Vis.BARS: "Bars",
+    Vis.DONUT: "Donut",
+    Vis.LINE: "Line",
+}
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ import numpy as np
 import numpy.typing as npt
 
 from livereport.errors import BadRequest
-from livereport.report.catalogue import METRICS, VARIANT_RATES, metrics_for, variant_channels
+from livereport.report.catalogue import METRICS, variant_channels, variant_rates
 
 #: The chance, at most, that a comparison without any real difference ever calls a winner.
 ALPHA = 0.05
@@ -371,8 +371,8 @@ def comparison_json(comparison: Comparison) -> dict[str, Any]:
 
 def rate_of(channel: str, metric: str | None) -> str:
     """The rate a comparison on ``channel`` judges: ``metric`` when it is one of the channel's
-    rates in :data:`RATES`, the channel's first one when None; else a BadRequest."""
-    rates = [name for name in VARIANT_RATES if name in metrics_for(channel)]
+    rates (:func:`variant_rates`), the channel's first one when None; else a BadRequest."""
+    rates = variant_rates(channel)
     if not rates:
         raise BadRequest(
             f"channel: {channel} has no rate to compare variants on; expected one of "

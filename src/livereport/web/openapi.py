@@ -3,6 +3,7 @@ contract's structs (events.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -34,6 +35,9 @@ from livereport.report.catalogue import (
     STATUSES,
     TABS,
     VARIANT_RATES,
+    Format,
+    Kind,
+    Vis,
     variant_channels,
     widgets_of,
 )
@@ -430,6 +434,149 @@ _VARIANTS_EXTRA = {
             "required": ["variant", "control", "exposures", "successes", "rate", "lift", "metrics"],
         },
     },
+}
+
+
+def _names(names: Iterable[str]) -> dict[str, Any]:
+    return {"type": "array", "items": {"type": "string", "enum": list(names)}}
+
+
+def _by_name(names: Iterable[str], schema: dict[str, Any]) -> dict[str, Any]:
+    """An object whose keys are ``names`` (all of them), each value ``schema``."""
+    names = list(names)
+    return {
+        "type": "object",
+        "properties": {name: schema for name in names},
+        "required": list(names),
+        "additionalProperties": False,
+    }
+
+
+_COLOUR = {"type": "string", "pattern": "^#[0-9a-f]{6}$"}
+_WIDGET = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "help": {"type": "string"},
+        "kind": {"type": "string", "enum": [k.value for k in Kind]},
+        "metrics": _names(METRICS),
+        "dimension": {"type": ["string", "null"], "enum": [*DIMENSIONS, None]},
+        "visualisation": {"type": "string", "enum": [v.value for v in Vis]},
+        "visualisations": _names(v.value for v in Vis),
+        "size": {
+            "type": "object",
+            "properties": {"w": {"type": "integer"}, "h": {"type": "integer"}},
+            "description": "The default width (of 12 columns) and height (rows) on the dashboard.",
+        },
+    },
+}
+#: GET /v1/catalogue: everything the dashboard names, colours and lists comes from here.
+CATALOGUE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "metrics": _by_name(
+            METRICS,
+            {
+                "type": "object",
+                "properties": {
+                    "label": {"type": "string"},
+                    "help": {"type": "string"},
+                    "format": {"type": "string", "enum": [f.value for f in Format]},
+                    "ratio": {
+                        "type": ["array", "null"],
+                        "items": {"type": "string", "enum": list(METRICS)},
+                        "minItems": 2,
+                        "maxItems": 2,
+                        "description": "A rate's numerator and denominator; null for a count.",
+                    },
+                    "colour": {
+                        **_COLOUR,
+                        "type": ["string", "null"],
+                        "description": "Its colour in the dashboard's charts; null: one by rank.",
+                    },
+                    "lower_is_better": {
+                        "type": "boolean",
+                        "description": "A rate where less is better (bounces, complaints).",
+                    },
+                },
+                "required": ["label", "help", "format", "ratio", "colour", "lower_is_better"],
+            },
+        ),
+        "channels": _by_name(SCOPES, {**_names(METRICS), "description": "Its metrics."}),
+        "dimensions": _by_name(
+            DIMENSIONS,
+            {
+                "type": "object",
+                "properties": {
+                    "label": {"type": "string"},
+                    "colours": {
+                        "type": "object",
+                        "additionalProperties": _COLOUR,
+                        "description": "The colour of each key known beforehand (a bounce category).",
+                    },
+                },
+                "required": ["label", "colours"],
+            },
+        ),
+        "tabs": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string", "enum": list(TABS)},
+                    "title": {"type": "string"},
+                    "widgets": {"type": "array", "items": _WIDGET},
+                },
+                "required": ["id", "title", "widgets"],
+            },
+        },
+        "visualisations": _by_name(
+            [v.value for v in Vis], {"type": "string", "description": "Its name."}
+        ),
+        "buckets": _names(BUCKETS),
+        "bucket_seconds": _by_name(BUCKETS, {"type": "integer"}),
+        "engagement": {
+            "type": "object",
+            "properties": {
+                "values": _names(ENGAGEMENTS),
+                "default": {"type": "string", "enum": list(ENGAGEMENTS)},
+                "channels": {
+                    **_names(SCOPES),
+                    "description": "The channels whose opens or clicks are split into people's and machines'.",
+                },
+            },
+            "required": ["values", "default", "channels"],
+        },
+        "variant_rates": {
+            "type": "object",
+            "properties": {c: _names(VARIANT_RATES) for c in variant_channels()},
+            "additionalProperties": False,
+            "description": "Each channel's rates its variants may be compared on; the first is the default.",
+        },
+        "overview": {
+            "type": "object",
+            "properties": {
+                "metrics": _names(OVERVIEW_METRICS),
+                "sorts": _names(OVERVIEW_SORTS),
+                "statuses": _names(STATUSES),
+            },
+            "required": ["metrics", "sorts", "statuses"],
+            "description": "The campaign overview's numbers (GET /v1/campaigns), sorts and statuses.",
+        },
+    },
+    "required": [
+        "metrics",
+        "channels",
+        "dimensions",
+        "tabs",
+        "visualisations",
+        "buckets",
+        "bucket_seconds",
+        "engagement",
+        "variant_rates",
+        "overview",
+    ],
 }
 
 
@@ -1119,10 +1266,11 @@ def openapi_document() -> dict[str, Any]:
             "/v1/catalogue": {
                 "get": {
                     "summary": "Metrics, dimensions, tabs and widgets",
+                    "description": "Everything the dashboard names, colours and lists: it keeps no copy of its own (docs/reference.md).",
                     "responses": {
                         "200": {
                             "description": "The catalogue.",
-                            "content": {"application/json": {"schema": {"type": "object"}}},
+                            "content": {"application/json": {"schema": CATALOGUE_SCHEMA}},
                         }
                     },
                 }

@@ -12,7 +12,7 @@ from livereport.bounces.org import org_rules
 from livereport.errors import BadRequest
 from livereport.ingest import pipeline
 from livereport.ingest.machine import disabled_rules
-from livereport.report.catalogue import ENGAGEMENTS
+from livereport.report.catalogue import DEFAULT_ENGAGEMENT, ENGAGEMENTS
 from livereport.report.period import Asked, asked
 from livereport.web.services import Services
 
@@ -95,4 +95,4 @@ def period_param(request: Request) -> Asked:
 
 def engagement_param(request: Request) -> str:
     """Which opens and clicks a report counts: all (the default), human or machine."""
-    return choice_param(request, "engagement", ENGAGEMENTS, "all")
+    return choice_param(request, "engagement", ENGAGEMENTS, DEFAULT_ENGAGEMENT)
