@@ -4,16 +4,13 @@
 // Campaign ids, rule ids, keys and user names come from outside: they go in as text only.
 
 import { api } from "./api.js";
+import { channelName } from "./catalogue.js";
 import { $, clear, h, uniqueId } from "./dom.js";
 import { DASH, formatCount, formatDateTime, formatRate, formatTime, rawValue, zoneLabel } from "./format.js";
 import { scrollable } from "./scrollcue.js";
 
 export const SEVERITIES = { critical: "Critical", warning: "Warning", info: "Info" };
 const RANK = { critical: 0, warning: 1, info: 2 };
-const CHANNELS = {
-  email: "Email", sms: "SMS", push: "Push", inapp: "In-app", web: "Web", directmail: "Direct mail",
-  campaign: "Campaign",
-};
 const STATES = { firing: "Firing", resolved: "Resolved" };
 
 /** An unknown severity reads as the mildest rather than breaking the page. */
@@ -73,7 +70,7 @@ export function describeAlert(alert, { metrics = {}, dimensions = {} } = {}, { v
     parts.push(` for ${dimension ? dimension.label.toLowerCase() : alert.dimension} “`,
       h("span", { class: "alert-key" }, alert.key), "”");
   }
-  parts.push(` — ${CHANNELS[alert.channel] || alert.channel}`);
+  parts.push(` — ${channelName(alert.channel)}`);
   if (alert.execution) parts.push(" · execution “", h("span", { class: "alert-key" }, alert.execution), "”");
   if (since && alert.fired_at) {
     parts.push(" · since ", h("time", {

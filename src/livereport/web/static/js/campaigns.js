@@ -5,6 +5,7 @@
 
 import { alertBadge } from "./alerts.js";
 import { api, campaignPage } from "./api.js";
+import { loadCatalogue, overviewMetrics } from "./catalogue.js";
 import { loadAccount } from "./chrome.js";
 import { $, clear, h } from "./dom.js";
 import { formatAgo, formatCount, formatDateTime, formatValue, rawValue } from "./format.js";
@@ -22,21 +23,18 @@ const STATUSES = {
   finished: { label: "Finished", phrase: "finished", help: "Nothing sent in the last 15 minutes, but events in the last hour" },
   quiet: { label: "Quiet", phrase: "quiet", help: "No event in the last hour" },
 };
-/** The table's columns; `sort` names the server's sort, `metric` a number of the row. */
-const COLUMNS = [
-  { id: "campaign", label: "Campaign", sort: "campaign" },
-  { id: "channels", label: "Channels" },
-  { id: "status", label: "Status" },
-  { id: "sent", metric: "sent", sort: "sent" },
-  { id: "delivered", metric: "delivered", sort: "delivered" },
-  { id: "delivery_rate", metric: "delivery_rate", sort: "delivery_rate" },
-  { id: "open_rate", metric: "open_rate", sort: "open_rate" },
-  { id: "click_rate", metric: "click_rate", sort: "click_rate" },
-  { id: "bounce_rate", metric: "bounce_rate", sort: "bounce_rate" },
-  { id: "complaint_rate", metric: "complaint_rate", sort: "complaint_rate" },
-  { id: "activity", label: "Events", sort: "events", num: true },
-  { id: "last", label: "Last activity", sort: "last" },
-];
+/** The table's columns; `sort` names the server's sort, `metric` a number of the row: the
+ * overview's numbers, as the catalogue lists them, each sortable by its name. */
+function tableColumns() {
+  return [
+    { id: "campaign", label: "Campaign", sort: "campaign" },
+    { id: "channels", label: "Channels" },
+    { id: "status", label: "Status" },
+    ...overviewMetrics().map((name) => ({ id: name, metric: name, sort: name })),
+    { id: "activity", label: "Events", sort: "events", num: true },
+    { id: "last", label: "Last activity", sort: "last" },
+  ];
+}
 const SPARK = { width: 96, height: 24 };
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -59,8 +57,9 @@ function readView(query) {
 }
 
 const view = readView(new URLSearchParams(location.search));
-// metrics: the catalogue's labels and formats; channels: each channel's name (its report tab's).
-const state = { answer: null, metrics: {}, channels: {}, asked: 0, picker: null, watcher: null };
+// metrics: the catalogue's labels and formats; channels: each channel's name (its report tab's);
+// columns: the table's (tableColumns).
+const state = { answer: null, metrics: {}, channels: {}, columns: [], asked: 0, picker: null, watcher: null };
 const search = $("#search");
 
 /** The API's query of the view (and the page's address less its path). */
@@ -129,8 +128,7 @@ function row(c) {
     h("th", { scope: "row" }, h("a", { href: link, class: "campaign-link" }, c.campaign), alertBadge(c, `${link}#alerts`)),
     h("td", {}, channels),
     h("td", {}, h("span", { class: `status status-${c.status}`, title: status.help, dataset: { status: c.status } }, status.label)),
-    ...["sent", "delivered", "delivery_rate", "open_rate", "click_rate", "bounce_rate", "complaint_rate"]
-      .map((name) => metricCell(name, c.metrics[name])),
+    ...overviewMetrics().map((name) => metricCell(name, c.metrics[name])),
     h("td", { class: "num activity", dataset: { metric: "events_in_window", value: rawValue(c.events_in_window) } },
       h("span", { class: "activity-cell" }, sparkline(c.sparkline, state.answer.sparkline_step),
         h("span", { class: "activity-count" }, formatCount(c.events_in_window)))),
@@ -145,7 +143,7 @@ function columnLabel(column) {
 }
 
 function buildTable() {
-  const heads = COLUMNS.map((column) => {
+  const heads = state.columns.map((column) => {
     const numeric = Boolean(column.metric || column.num);
     const th = h("th", { scope: "col", class: numeric ? "num" : null, dataset: { col: column.id } });
     if (!column.sort) {
@@ -175,7 +173,7 @@ function markSort(sort, order) {
     th.setAttribute("aria-sort", on ? dir : "none");
     button.querySelector(".sort-icon").className = `sort-icon sort-${on ? dir : "none"}`;
   }
-  const column = COLUMNS.find((c) => c.sort === sort);
+  const column = state.columns.find((c) => c.sort === sort);
   const up = order === "asc";
   const how = sort === "campaign" ? (up ? "A to Z" : "Z to A")
     : sort === "last" || sort === "first" ? (up ? "oldest first" : "most recent first")
@@ -340,8 +338,9 @@ const checkPeriod = (period) =>
 async function start() {
   loadAccount().catch(() => {});
   try {
-    const catalogue = await api("/v1/catalogue");
+    const catalogue = await loadCatalogue();
     state.metrics = catalogue.metrics;
+    state.columns = tableColumns();
     // The channels as their report tabs name them; the campaign level is no channel.
     state.channels = Object.fromEntries(catalogue.tabs.filter((t) => t.id !== "campaign").map((t) => [t.id, t.title]));
   } catch (err) {

@@ -3,8 +3,9 @@
 
 import { clear, h } from "./dom.js";
 import { formatCount, formatRate, formatValue, rawValue } from "./format.js";
+import { channelName, keyColour, metricColour } from "./catalogue.js";
 import { bucketLabel, changeNote } from "./period.js";
-import { CHANNEL_NAMES, TableView } from "./tables.js";
+import { TableView } from "./tables.js";
 
 const Chart = window.Chart;
 Chart.defaults.font.family = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
@@ -18,16 +19,7 @@ Chart.defaults.maintainAspectRatio = false;
 Chart.defaults.plugins.legend.labels.boxWidth = 10;
 Chart.defaults.plugins.legend.labels.boxHeight = 10;
 
-const METRIC_COLORS = {
-  entered_profiles: "#475569", targeted: "#94a3b8", excluded: "#a78bfa", sent: "#3b82f6",
-  delivered: "#10b981", bounces: "#f59e0b", hard_bounces: "#dc2626", soft_bounces: "#f59e0b",
-  ignored_bounces: "#94a3b8", errors: "#ef4444", retries: "#64748b", opens: "#0ea5e9",
-  unique_opens: "#7dd3fc", clicks: "#8b5cf6", unique_clicks: "#c4b5fd", unsubscribes: "#f97316",
-  spam_complaints: "#be123c", actions: "#14b8a6", impressions: "#6366f1",
-  unique_impressions: "#a5b4fc", interactions: "#ec4899", unique_interactions: "#f9a8d4",
-  engagements: "#0d9488",
-};
-const KEY_COLORS = { hard: "#dc2626", soft: "#f59e0b", ignored: "#94a3b8" };
+// A metric's colour and a bounce category's are the catalogue's (catalogue.js).
 /** The keys of a breakdown, by rank: one colour each, none repeated and none the grey of Other. */
 export const PALETTE = [
   "#3b82f6", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#0ea5e9", "#ec4899", "#84cc16",
@@ -42,7 +34,7 @@ if (PALETTE.length < FOLD_AFTER) throw new Error("charts.js: fewer colours than 
 export const charts = new Set();
 
 function color(name, i) {
-  return METRIC_COLORS[name] || PALETTE[i % PALETTE.length];
+  return metricColour(name) || PALETTE[i % PALETTE.length];
 }
 
 function short(text, max = 28) {
@@ -50,7 +42,7 @@ function short(text, max = 28) {
 }
 
 function keyLabel(widget, key) {
-  if (widget.kind === "channels") return CHANNEL_NAMES[key] || key;
+  if (widget.kind === "channels") return channelName(key);
   return key === "" ? "(none)" : key;
 }
 
@@ -102,7 +94,7 @@ export function chartData(widget, vis, ctx) {
       labels: parts.map((p) => (p.key === null ? "Other" : keyLabel(widget, p.key))),
       datasets: [{
         label: label(metric), data: parts.map((p) => p.value),
-        backgroundColor: parts.map((p, i) => (p.key === null ? OTHER_COLOR : KEY_COLORS[p.key] || PALETTE[i])),
+        backgroundColor: parts.map((p, i) => (p.key === null ? OTHER_COLOR : keyColour(data.by, p.key) || PALETTE[i])),
       }],
       empty: parts.every((p) => !p.value),
     };

@@ -13,13 +13,14 @@
 // switch says. Everything goes in as text.
 
 import { api } from "./api.js";
+import { engagement as choices } from "./catalogue.js";
 import { $ } from "./dom.js";
 import { DASH, formatCount, formatRate, rawValue } from "./format.js";
 
-export const ENGAGEMENTS = ["all", "human", "machine"];
-export const DEFAULT_ENGAGEMENT = "all";
-/** The metrics of the human/machine split: a channel with one of them gets the switch. */
-const SPLIT = ["human_opens", "machine_opens", "human_clicks", "machine_clicks"];
+/** What a report counts when the page asks nothing: every open and click (the catalogue's). */
+export function defaultEngagement() {
+  return choices().default;
+}
 /** How the print header and the variants card say what is counted. */
 const PHRASES = {
   human: "human opens and clicks only", machine: "machine opens and clicks only",
@@ -36,7 +37,7 @@ export function readEngagement(query) {
 
 /** The query parameters of an engagement for the API: none for all (its default). */
 export function engagementParams(engagement) {
-  return engagement && engagement !== DEFAULT_ENGAGEMENT ? { engagement } : {};
+  return engagement && engagement !== defaultEngagement() ? { engagement } : {};
 }
 
 /**
@@ -46,18 +47,13 @@ export function engagementParams(engagement) {
  */
 export function writeEngagement(url, engagement, { named = false } = {}) {
   url.searchParams.delete("engagement");
-  if (engagement && (named || engagement !== DEFAULT_ENGAGEMENT)) url.searchParams.set("engagement", engagement);
+  if (engagement && (named || engagement !== defaultEngagement())) url.searchParams.set("engagement", engagement);
 }
 
 /** The tabs with the switch: the channels whose opens or clicks are split into human and
- * machine ones (GET /v1/catalogue), not the campaign level. */
-export function engagementTabs(catalogue) {
-  const tabs = new Set();
-  for (const tab of catalogue.tabs) {
-    const metrics = (catalogue.channels || {})[tab.id] || [];
-    if (tab.id !== "campaign" && SPLIT.some((m) => metrics.includes(m))) tabs.add(tab.id);
-  }
-  return tabs;
+ * machine ones (GET /v1/catalogue `engagement.channels`), not the campaign level. */
+export function engagementTabs() {
+  return new Set(choices().channels);
 }
 
 /** "human opens and clicks only", or "" for all. */
@@ -70,7 +66,7 @@ export function engagementPhrase(engagement) {
 /** The choice `me` (GET /v1/me) made last, or null. */
 export function rememberedEngagement(me) {
   const value = me && me.settings ? me.settings.engagement : null;
-  return ENGAGEMENTS.includes(value) ? value : null;
+  return choices().values.includes(value) ? value : null;
 }
 
 let saving = Promise.resolve();
@@ -79,7 +75,7 @@ let saving = Promise.resolve();
  * after another, so that the last choice is the one kept. A failure leaves the page as it
  * is: the address still carries the choice. */
 export function rememberEngagement(me, engagement) {
-  if (!me || !ENGAGEMENTS.includes(engagement)) return saving;
+  if (!me || !choices().values.includes(engagement)) return saving;
   saving = saving.then(async () => {
     try {
       const saved = await api("/v1/me/settings", { method: "PUT", body: { engagement }, redirect: false });

@@ -5,6 +5,7 @@
 // period. The picker on the report page is the PeriodPicker below.
 
 import { api } from "./api.js";
+import { bucketSeconds } from "./catalogue.js";
 import { $, h } from "./dom.js";
 import { formatCount, formatTime, rawValue, timeZoneChoice } from "./format.js";
 
@@ -19,7 +20,6 @@ const PHRASES = {
 /** A previous period's volume under this makes its change say little: shown greyed. */
 export const SMALL_VOLUME = 100;
 export const NO_CHANGE = "—";
-const BUCKET_SECONDS = { "1m": 60, "5m": 300, "10m": 600, "15m": 900, "30m": 1800, "1h": 3600, "6h": 21600, "1d": 86400 };
 
 // --- the period in the address --------------------------------------------------------------
 
@@ -125,7 +125,7 @@ export function periodPhrase(period) {
 
 /** A series' axis label for a bucket start: the time for short buckets, the day for long ones. */
 export function bucketLabel(iso, bucket) {
-  const seconds = BUCKET_SECONDS[bucket] || 300;
+  const seconds = bucketSeconds(bucket) || 300;
   if (seconds < 3600) return formatTime(iso);
   // Day buckets are UTC days (the server's): named by their UTC date, in any zone.
   const utc = seconds >= 86400 || timeZoneChoice() === "utc";

@@ -8,9 +8,10 @@ import { CampaignAlerts } from "./alerts.js";
 import { api, campaignApi, goToSignin } from "./api.js";
 import { loadAccount } from "./chrome.js";
 import { resizeCharts } from "./charts.js";
+import { loadCatalogue } from "./catalogue.js";
 import { $, clear, h } from "./dom.js";
 import {
-  DEFAULT_ENGAGEMENT, EngagementSwitch, engagementParams, engagementPhrase, engagementTabs, readEngagement,
+  EngagementSwitch, defaultEngagement, engagementParams, engagementPhrase, engagementTabs, readEngagement,
   rememberEngagement, rememberedEngagement, writeEngagement,
 } from "./engagement.js";
 import {
@@ -66,7 +67,7 @@ const ctx = {
 
 /** The opens and clicks the tab counts: the choice on a tab with the switch, else all. */
 function shownEngagement(tab = state.tab) {
-  return switchTabs.has(tab) ? state.engagement : DEFAULT_ENGAGEMENT;
+  return switchTabs.has(tab) ? state.engagement : defaultEngagement();
 }
 
 function tabInfo(id) {
@@ -163,14 +164,14 @@ async function openTab(tab) {
 const live = new LiveStream({
   onReport: (report) => {
     if (report.tab !== state.tab || (report.execution || "") !== state.execution) return;
-    if ((report.engagement || DEFAULT_ENGAGEMENT) !== shownEngagement()) return;
+    if ((report.engagement || defaultEngagement()) !== shownEngagement()) return;
     state.report = report;
     state.asOf = report.as_of;
     if (state.streamProblem) $("#tab-problem").hidden = true;
     state.streamProblem = false;
     // The numbers shown are now those of the period asked (tests wait for this mark).
     $("#report-head").dataset.period = periodKey(state.period);
-    $("#report-head").dataset.engagement = report.engagement || DEFAULT_ENGAGEMENT;
+    $("#report-head").dataset.engagement = report.engagement || defaultEngagement();
     $("#panel").setAttribute("aria-busy", "false");
     renderHead();
     if (state.shown) board.update(report);
@@ -484,7 +485,7 @@ async function start() {
   $("#campaign-title").textContent = campaign;
   $("#crumb-campaign").textContent = campaign;
   try {
-    const [me, catalogue] = await Promise.all([loadAccount(), api("/v1/catalogue")]);
+    const [me, catalogue] = await Promise.all([loadAccount(), loadCatalogue()]);
     state.me = me;
     state.catalogue = catalogue;
   } catch (err) {
@@ -493,9 +494,9 @@ async function start() {
   }
   ctx.metrics = state.catalogue.metrics;
   ctx.dimensions = state.catalogue.dimensions;
-  switchTabs = engagementTabs(state.catalogue);
+  switchTabs = engagementTabs();
   // The address wins over the choice remembered for this user.
-  if (!state.engagement) state.engagement = rememberedEngagement(state.me) || DEFAULT_ENGAGEMENT;
+  if (!state.engagement) state.engagement = rememberedEngagement(state.me) || defaultEngagement();
   // Viewers may read alerts but not acknowledge them (the server answers them 403).
   alerts = new CampaignAlerts({ campaign, catalogue: state.catalogue, canAcknowledge: state.me.role !== "viewer" });
   variants = new VariantsCard({ campaign, catalogue: state.catalogue });

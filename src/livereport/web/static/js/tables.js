@@ -3,13 +3,10 @@
 // metrics as rows by execution, the counts and then the rates. A table wider or taller than
 // its box scrolls with a cue (scrollcue.js).
 
+import { channelName } from "./catalogue.js";
 import { clear, h } from "./dom.js";
 import { formatTime, formatValue, rawValue } from "./format.js";
 import { scrollable } from "./scrollcue.js";
-
-export const CHANNEL_NAMES = {
-  email: "Email", sms: "SMS", push: "Push", inapp: "In-app", web: "Web", directmail: "Direct mail",
-};
 
 function column(name, ctx) {
   const metric = ctx.metrics[name] || { label: name, format: "count" };
@@ -54,7 +51,7 @@ export function tableModel(widget, ctx) {
         keyLabel, columns: all,
         rows: data.rows.map((r) => ({
           key: r.key,
-          label: widget.kind === "channels" ? (CHANNEL_NAMES[r.key] || r.key) : (r.key === "" ? (widget.kind === "statistics" ? "(no execution)" : "(none)") : r.key),
+          label: widget.kind === "channels" ? channelName(r.key) : (r.key === "" ? (widget.kind === "statistics" ? "(no execution)" : "(none)") : r.key),
           cells: cellsOf(r.metrics, r.share),
         })),
         total: { label: "Total", cells: cellsOf(total, data.rows.length ? 1 : null) },

@@ -3,6 +3,7 @@
 // metric of one channel. The period, the comparison and the ranking live in the page's address.
 
 import { api, campaignPage } from "./api.js";
+import { loadCatalogue } from "./catalogue.js";
 import { loadAccount } from "./chrome.js";
 import { $, clear, h } from "./dom.js";
 import { formatCount, formatTime, formatValue, rawValue, zoneLabel } from "./format.js";
@@ -202,7 +203,7 @@ const checkPeriod = (period) =>
 async function start() {
   loadAccount().catch(() => {});
   try {
-    state.catalogue = await api("/v1/catalogue");
+    state.catalogue = await loadCatalogue();
   } catch (err) {
     const problem = $("#totals-problem");
     problem.textContent = `The totals could not start: ${err.message}`;

@@ -7,22 +7,16 @@
 // come from outside: they go in as text only.
 
 import { api, campaignApi } from "./api.js";
+import { lowerIsBetter, variantRates } from "./catalogue.js";
 import { $, clear, h } from "./dom.js";
 import { engagementParams, engagementPhrase } from "./engagement.js";
 import { DASH, formatCount, formatRate, rawValue } from "./format.js";
 import { formatMoment, formatRange, periodKey, periodParams, periodPhrase } from "./period.js";
 import { scrollable } from "./scrollcue.js";
 
-/** The rates a comparison may judge, in the server's order: a channel's first one is its
- * default (VARIANT_RATES in report/catalogue.py). */
-const RATES = [
-  "open_rate", "click_rate", "click_to_open_rate", "delivery_rate", "bounce_rate",
-  "hard_bounce_rate", "error_rate", "unsubscribe_rate", "complaint_rate",
-];
-/** Rates where less is better. The API's verdicts say whether a rate is higher or lower than
- * the control's; for these, a clearly higher rate does worse, so the card reads them the other
- * way round (and finds the winner on the rate read that way). */
-const LOWER_IS_BETTER = new Set(["bounce_rate", "hard_bounce_rate", "error_rate", "unsubscribe_rate", "complaint_rate"]);
+// The API's verdicts say whether a rate is higher or lower than the control's; for a rate where
+// less is better (the catalogue's lower_is_better), a clearly higher rate does worse, so the card
+// reads it the other way round (and finds the winner on the rate read that way).
 const FLIPPED = { better: "worse", worse: "better", leading: "trailing", trailing: "leading" };
 const VERDICTS = {
   better: "better", worse: "worse", leading: "leading", trailing: "trailing", even: "even", too_early: "too early",
@@ -59,7 +53,7 @@ function liftText(lift) {
 
 /** The verdict as it reads for `rate`: better, worse … (the API's words for a higher rate). */
 function judged(verdict, rate) {
-  return LOWER_IS_BETTER.has(rate) ? FLIPPED[verdict] || verdict : verdict;
+  return lowerIsBetter(rate) ? FLIPPED[verdict] || verdict : verdict;
 }
 
 /**
@@ -68,7 +62,7 @@ function judged(verdict, rate) {
  * `Comparison.winner`, which reads every rate as more is better).
  */
 function winnerOf(data) {
-  if (!LOWER_IS_BETTER.has(data.metric)) return data.winner;
+  if (!lowerIsBetter(data.metric)) return data.winner;
   const others = data.variants.filter((v) => v.lift);
   const verdicts = others.map((v) => judged(v.lift.verdict, data.metric));
   const better = others.filter((v, i) => verdicts[i] === "better");
@@ -79,16 +73,12 @@ function winnerOf(data) {
 }
 
 export class VariantsCard {
-  /** `catalogue`: GET /v1/catalogue, for the tabs, their metrics and the metrics' names. */
+  /** `catalogue`: GET /v1/catalogue, for the metrics' names. */
   constructor({ campaign, catalogue }) {
     this.campaign = campaign;
     this.metrics = catalogue.metrics || {};
-    // The tabs of a channel with rates, each with its rates (the campaign level is no channel).
-    this.rates = {};
-    for (const tab of catalogue.tabs) {
-      const rates = RATES.filter((r) => (catalogue.channels[tab.id] || []).includes(r));
-      if (tab.id !== "campaign" && rates.length) this.rates[tab.id] = rates;
-    }
+    // The tabs of a channel with rates, each with its rates, the default first.
+    this.rates = variantRates();
     this.card = $("#variants");
     this.select = $("#variants-metric");
     this.view = null; // {tab, execution, period, engagement} of the reports shown
@@ -309,7 +299,7 @@ export class VariantsCard {
     const line = clear($("#variants-verdict"));
     const winner = winnerOf(data);
     const rate = this.label(data.metric).toLowerCase();
-    const good = LOWER_IS_BETTER.has(data.metric) ? "lower" : "higher";
+    const good = lowerIsBetter(data.metric) ? "lower" : "higher";
     const bad = good === "higher" ? "lower" : "higher";
     line.dataset.winner = winner === null ? "" : winner;
     if (winner !== null && winner !== undefined) {

@@ -3,14 +3,13 @@
 // taller or wider than the card scrolls in the card's body, with a cue (scrollcue.js).
 
 import { campaignApi } from "./api.js";
+import { visualisationName } from "./catalogue.js";
 import { clear, h, uniqueId } from "./dom.js";
 import { ChartView, emptyText } from "./charts.js";
 import { formatValue, rawValue } from "./format.js";
 import { changeNote } from "./period.js";
 import { scrollable } from "./scrollcue.js";
 import { StatisticsView, TableView } from "./tables.js";
-
-export const VIS_NAMES = { tiles: "Tiles", table: "Table", bars: "Bars", donut: "Donut", line: "Line" };
 
 class TilesView {
   constructor(widget, ctx) {
@@ -61,7 +60,7 @@ export class WidgetCard {
     this.titleId = titleId;
     this.csv = h("a", { class: "icon-btn csv", download: "", "aria-label": `Download ${widget.title} as CSV`, title: "Download as CSV" }, "CSV");
     this.select = h("select", { class: "vis-select", "aria-label": `Visualisation of ${widget.title}` },
-      widget.visualisations.map((v) => h("option", { value: v }, VIS_NAMES[v] || v)));
+      widget.visualisations.map((v) => h("option", { value: v }, visualisationName(v))));
     this.select.value = this.vis;
     this.select.addEventListener("change", () => actions.visualise(this, this.select.value));
     const help = h("button", {
