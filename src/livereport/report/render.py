@@ -16,7 +16,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from livereport.report.catalogue import BUCKETS, DIMENSIONS, METRICS, TABS, Format
+from livereport.report.catalogue import BUCKETS, METRICS, TABS, Format
+from livereport.report.rows import SHARE, Cell, WidgetRows, metric_label, widget_rows
 
 _SPARK = "▁▂▃▄▅▆▇█"
 #: A wrapping column may fold a word longer than this (a long file name, say) onto more lines.
@@ -186,63 +187,42 @@ def format_value(name: str, value: Any) -> str:
     return f"{value:,}"
 
 
-def _label(name: str) -> str:
-    return METRICS[name].label if name in METRICS else name
-
-
-def _key_label(by: str) -> str:
-    """The header of a breakdown's key column: the dimension's label, never its id."""
-    return DIMENSIONS[by].label if by in DIMENSIONS else by.replace("_", " ").capitalize()
-
-
-def _key(row: dict[str, Any], by: str) -> Text:
-    """A row's key as shown: untrusted text (Text never reads markup), channels by name."""
-    key = str(row["key"])
-    if by == "channel":
-        return Text(TABS.get(key, key))
-    return Text(key or ("(no execution)" if by == "execution" else "(none)"))
+def _shown(cell: Cell) -> str:
+    return format_value(cell.name, cell.value)
 
 
 def _bold(text: str) -> Text:
     return Text(text, style="bold")
 
 
-def _statistics(widget: dict[str, Any], data: dict[str, Any], width: int) -> list[Table]:
-    """Metrics as rows, one column per execution and the total (as the dashboard lists them)."""
-    columns = [Column("Metric"), *(Column(_key(r, "execution"), "right") for r in data["rows"])]
+def _statistics(table: WidgetRows, width: int) -> list[Table]:
+    """Metrics as rows, one column per execution and the total (as the dashboard lists them):
+    the widget's rows turned on their side. Keys are untrusted text (Text never reads markup)."""
+    assert table.total is not None
+    columns = [Column("Metric"), *(Column(Text(r.key), "right") for r in table.rows)]
     columns.append(Column(_bold("Total"), "right"))
     rows = [
-        [
-            _label(name),
-            *(format_value(name, r["metrics"].get(name)) for r in data["rows"]),
-            format_value(name, (data.get("total") or {}).get(name)),
-        ]
-        for name in widget["metrics"]
+        [column.label, *(_shown(r.cells[i]) for r in table.rows), _shown(table.total.cells[i])]
+        for i, column in enumerate(table.columns)
     ]
     return fit_tables(columns, rows, width)
 
 
-def _breakdown(widget: dict[str, Any], data: dict[str, Any], width: int) -> list[Table]:
-    """One row per key (a reason, a domain, a channel…), the metrics as columns, the total last."""
-    names = list(widget["metrics"])
-    by = data.get("by", "key")
-    share = widget["kind"] == "reasons" and any(r.get("share") is not None for r in data["rows"])
-    columns = [Column(_key_label(by), wrap=True), *(Column(_label(n), "right") for n in names)]
-    if share:
-        columns.append(Column("Share", "right"))
-    rows: list[list[str | Text]] = []
-    for row in data["rows"]:
-        cells: list[str | Text] = [_key(row, by)]
-        cells += [format_value(n, row["metrics"].get(n)) for n in names]
-        if share:
-            cells.append(format_value("share", row.get("share")))
-        rows.append(cells)
-    if data.get("total") is not None:
-        cells = [_bold("Total"), *(_bold(format_value(n, data["total"].get(n))) for n in names)]
-        if share:
-            cells.append(_bold("100.0%" if data["rows"] else "–"))
-        rows.append(cells)
-    return fit_tables(columns, rows, width, total=data.get("total") is not None)
+def _breakdown(table: WidgetRows, width: int) -> list[Table]:
+    """One row per key (a reason, a domain, a channel…), the metrics as columns, the total last;
+    the share of reasons only when some reason has one."""
+    assert table.total is not None
+    share = any(c.value is not None for r in table.rows for c in r.cells if c.name == SHARE)
+    shown = [i for i, c in enumerate(table.columns) if c.name != SHARE or share]
+    columns = [
+        Column(table.key, wrap=True),
+        *(Column(table.columns[i].label, "right") for i in shown),
+    ]
+    rows: list[list[str | Text]] = [
+        [Text(r.key), *(_shown(r.cells[i]) for i in shown)] for r in table.rows
+    ]
+    rows.append([_bold("Total"), *(_bold(_shown(table.total.cells[i])) for i in shown)])
+    return fit_tables(columns, rows, width, total=True)
 
 
 def downsample(values: Sequence[float | None], marks: int, *, rate: bool = False) -> list[float]:
@@ -276,13 +256,13 @@ def _duration(seconds: int) -> str:
     return f"{seconds // 3600} h" if seconds % 3600 == 0 else f"{seconds // 60} min"
 
 
-def _series(data: dict[str, Any], width: int, live: bool = True) -> list[Table]:
+def _series(table: WidgetRows, bucket_name: str, width: int, live: bool = True) -> list[Table]:
     """Each metric over the whole window as one line of bars, as many as the width allows."""
-    series: dict[str, list[float | None]] = data["series"]
-    bucket = BUCKETS[data["bucket"]].seconds if data.get("bucket") in BUCKETS else 300
+    series = {c.name: [r.cells[i].value for r in table.rows] for i, c in enumerate(table.columns)}
+    bucket = BUCKETS[bucket_name].seconds if bucket_name in BUCKETS else 300
     count = max((len(v) for v in series.values()), default=1) or 1
     rates = {n: n in METRICS and METRICS[n].format == Format.RATE for n in series}
-    labels = [_label(n) for n in series]
+    labels = [c.label for c in table.columns]
     totals = ["–" if rates[n] else format_value(n, sum(v or 0 for v in series[n])) for n in series]
     lasts = [format_value(n, v[-1] if v else None) for n, v in series.items()]
     metric, total, last = (
@@ -312,26 +292,29 @@ def widget_view(widget: dict[str, Any], width: int = 76, live: bool = True) -> G
     """A widget's data as tables at most ``width`` wide; ``live``: its period ends now."""
     data = widget["data"]
     kind = widget["kind"]
-    if kind == "kpi":
-        names = list(data["metrics"])
-        rows = [[format_value(n, data["metrics"][n]) for n in names]]
+    table = widget_rows(widget)
+    if kind == "kpi":  # a row per metric, drawn as a column per metric
+        cells = [row.cells[0] for row in table.rows]
+        labels = [row.key for row in table.rows]
+        rows = [[_shown(c) for c in cells]]
         if "previous" in data:  # compared with the period before: its values and the change
-            rows.append([format_value(n, data["previous"].get(n)) for n in names])
-            rows.append([change(n, data["metrics"][n], data["previous"].get(n)) for n in names])
-            columns = [Column(""), *(Column(_label(n), "right") for n in names)]
+            before = data["previous"]
+            rows.append([format_value(c.name, before.get(c.name)) for c in cells])
+            rows.append([change(c.name, c.value, before.get(c.name)) for c in cells])
+            columns = [Column(""), *(Column(text, "right") for text in labels)]
             rows = [
                 [label, *row] for label, row in zip(("now", "before", "change"), rows, strict=True)
             ]
             tables = fit_tables(columns, rows, width)
         else:
-            columns = [Column(_label(n), "right") for n in names]
+            columns = [Column(text, "right") for text in labels]
             tables = fit_tables(columns, rows, width, key=False)
     elif kind == "series":
-        tables = _series(data, width, live)
+        tables = _series(table, data.get("bucket") or "", width, live)
     elif kind == "statistics":
-        tables = _statistics(widget, data, width)
+        tables = _statistics(table, width)
     else:
-        tables = _breakdown(widget, data, width)
+        tables = _breakdown(table, width)
     return Group(*tables)
 
 
@@ -405,7 +388,7 @@ def render_overview(console: Console, body: dict[str, Any]) -> None:
     columns = [
         Column("Campaign", wrap=True),
         Column("Status"),
-        *(Column(_label(n), "right") for n in names),
+        *(Column(metric_label(n), "right") for n in names),
         Column("Activity"),
     ]
     rows: list[list[str | Text]] = [
@@ -454,7 +437,7 @@ def render_variants(console: Console, body: dict[str, Any]) -> None:
     words = _PERIOD_WORDS.get(body.get("period", "life"), "a period of your choice")
     console.print(
         Text.assemble(
-            (f"{_label(body['metric'])} by variant", "bold"),
+            (f"{metric_label(body['metric'])} by variant", "bold"),
             " — ",
             body["campaign"],
             f" ({TABS.get(body['channel'], body['channel'])})",
@@ -469,9 +452,9 @@ def render_variants(console: Console, body: dict[str, Any]) -> None:
         return
     columns = [
         Column("Variant", wrap=True),
-        Column(_label(body["exposures"]), "right"),
-        Column(_label(body["successes"]), "right"),
-        Column(_label(body["metric"]), "right"),
+        Column(metric_label(body["exposures"]), "right"),
+        Column(metric_label(body["successes"]), "right"),
+        Column(metric_label(body["metric"]), "right"),
         Column("Lift (95% interval)", "right"),
         Column("p", "right"),
         Column("Verdict"),
@@ -504,8 +487,8 @@ def render_variants(console: Console, body: dict[str, Any]) -> None:
     elif any(v["lift"] and v["lift"]["verdict"] == "too_early" for v in body["variants"]):
         console.print(
             f"Too early for a verdict: each variant needs {body['min_exposures']:,} "
-            f"{_label(body['exposures']).lower()}, and {body['min_successes']:,} of them with "
-            f"and {body['min_failures']:,} without {_label(body['successes']).lower()}."
+            f"{metric_label(body['exposures']).lower()}, and {body['min_successes']:,} of them with "
+            f"and {body['min_failures']:,} without {metric_label(body['successes']).lower()}."
         )
     else:
         console.print(

@@ -1,9 +1,9 @@
 """CSV exports of a report: a whole tab (each widget's title, then its rows) or one widget.
 
-Built from the same report JSON the API serves, with the catalogue's labels and the
-dashboard's names for rows without a key. Rates and shares keep the JSON's meaning, a
-fraction of 1, rounded to four decimals (0.2500 is 25 %), so a spreadsheet can show them as
-percentages. Text cells that a spreadsheet would run as a formula are neutralised with a
+Built from the same report JSON the API serves, as the rows the terminal draws too
+(report/rows.py): the catalogue's labels, and the dashboard's names for rows without a key.
+Rates and shares keep the JSON's meaning, a fraction of 1, rounded to four decimals (0.2500
+is 25 %), so a spreadsheet can show them as percentages. Text cells that a spreadsheet would run as a formula are neutralised with a
 leading apostrophe. ``GET /v1/campaigns/{c}/export.csv?tab=…[&widget=…][&execution=…]``.
 """
 
@@ -12,27 +12,23 @@ from __future__ import annotations
 import csv
 import io
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from livereport.errors import BadRequest
-from livereport.report.catalogue import DIMENSIONS, METRICS, TABS, Format, Kind, widgets_of
+from livereport.report.catalogue import METRICS, TABS, Format, widgets_of
+from livereport.report.rows import NO_EXECUTION as NO_EXECUTION
+from livereport.report.rows import SHARE, widget_rows
 from livereport.web.auth import authenticate_caller
 from livereport.web.params import engagement_param, period_param, query_param, services_of
-
-if TYPE_CHECKING:
-    pass
 
 Cell = str | int | float | None
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: Decimals of rates and shares: 0.1234 is 12.34 %.
 FRACTION_DECIMALS = 4
-#: The names of rows whose key is empty, as the dashboard shows them.
-NO_EXECUTION = "(no execution)"
-NO_KEY = "(none)"
 
 
 def neutralise(value: Cell) -> str:
@@ -46,61 +42,24 @@ def neutralise(value: Cell) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def _label(name: str) -> str:
-    return METRICS[name].label if name in METRICS else name
-
-
 def fraction(value: Cell) -> Cell:
     """A rate or a share, rounded and written with a fixed number of decimals."""
     return f"{value:.{FRACTION_DECIMALS}f}" if isinstance(value, int | float) else value
 
 
 def metric_cell(name: str, value: Cell) -> Cell:
-    """A metric's value as exported: rates as fractions, counts as they are."""
-    return fraction(value) if name in METRICS and METRICS[name].format == Format.RATE else value
+    """A metric's value (or a share) as exported: rates and shares as fractions, counts as
+    they are."""
+    rate = name == SHARE or (name in METRICS and METRICS[name].format == Format.RATE)
+    return fraction(value) if rate else value
 
 
-def _key(kind: Kind, key: str) -> str:
-    if kind == Kind.CHANNELS:
-        return TABS.get(key, key)  # a channel's tab bears its name
-    if key == "":
-        return NO_EXECUTION if kind == Kind.STATISTICS else NO_KEY
-    return key
-
-
-def widget_rows(widget: dict[str, Any]) -> list[list[Cell]]:
+def csv_rows(widget: dict[str, Any]) -> list[list[Cell]]:
     """One widget of a report as a header row and data rows (totals last)."""
-    kind = Kind(widget["kind"])
-    data: dict[str, Any] = widget["data"]
-    names: list[str] = list(widget["metrics"])
-    labels: list[Cell] = [_label(n) for n in names]
-    if kind == Kind.KPI:
-        return [
-            ["Metric", "Value"],
-            *([_label(n), metric_cell(n, data["metrics"].get(n))] for n in names),
-        ]
-    if kind == Kind.SERIES:
-        series: dict[str, list[Cell]] = data["series"]
-        rows: list[list[Cell]] = [["Time (UTC)", *labels]]
-        for i, t in enumerate(data["t"]):
-            rows.append([t, *(metric_cell(n, series[n][i]) for n in names)])
-        return rows
-    if kind == Kind.CHANNELS:
-        first = "Channel"
-    elif kind == Kind.STATISTICS:
-        first = "Execution"
-    else:
-        first = DIMENSIONS[data["by"]].label
-    with_share = kind == Kind.REASONS
-    header: list[Cell] = [first, *labels, *(["Share"] if with_share else [])]
-    rows = [header]
-    for row in data["rows"]:
-        values: list[Cell] = [metric_cell(n, row["metrics"].get(n)) for n in names]
-        share = [fraction(row.get("share"))] if with_share else []
-        rows.append([_key(kind, row["key"]), *values, *share])
-    total: dict[str, Any] = data.get("total") or {}
-    total_share: list[Cell] = [fraction(1 if data["rows"] else None)] if with_share else []
-    rows.append(["Total", *(metric_cell(n, total.get(n)) for n in names), *total_share])
+    table = widget_rows(widget)
+    rows: list[list[Cell]] = [[table.key, *(c.label for c in table.columns)]]
+    for row in (*table.rows, *((table.total,) if table.total else ())):
+        rows.append([row.key, *(metric_cell(c.name, c.value) for c in row.cells)])
     return rows
 
 
@@ -126,14 +85,14 @@ def tab_csv(report: dict[str, Any]) -> str:
         ["As of", report["as_of"]],
     ]
     for widget in report["widgets"]:
-        rows += [[], [widget["title"]], *widget_rows(widget)]
+        rows += [[], [widget["title"]], *csv_rows(widget)]
     return _write(rows)
 
 
 def widget_csv(report: dict[str, Any], widget_id: str) -> str:
     for widget in report["widgets"]:
         if widget["id"] == widget_id:
-            return _write(widget_rows(widget))
+            return _write(csv_rows(widget))
     raise AssertionError(f"{widget_id}: check_export lets only the tab's widgets through")
 
 
