@@ -14,13 +14,23 @@ import jsonschema
 import pytest
 
 from livereport.config import Config
-from livereport.report.catalogue import DIMENSIONS, KEY_COLOURS, METRICS, TABS, VIS_LABELS
+from livereport.report.catalogue import (
+    DEFAULT_PERIOD,
+    DIMENSIONS,
+    KEY_COLOURS,
+    METRICS,
+    PERIOD_NAMES,
+    PERIODS,
+    TABS,
+    VIS_LABELS,
+)
 from livereport.store.base import Store
 from livereport.store.metadata import Metadata
 from livereport.web.app import create_app
 from livereport.web.openapi import CATALOGUE_SCHEMA
 
-JS = Path(__file__).resolve().parents[2] / "src" / "livereport" / "web" / "static" / "js"
+STATIC = Path(__file__).resolve().parents[2] / "src" / "livereport" / "web" / "static"
+JS = STATIC / "js"
 
 #: Metric ids the JavaScript may write, and why: none is a fact of the catalogue.
 ALLOWED_METRICS = {
@@ -160,3 +170,17 @@ def test_what_the_scripts_used_to_copy_is_served(served: dict[str, Any]) -> None
         "unsubscribe_rate",
         "complaint_rate",
     }
+
+
+def test_the_preset_periods_are_named_by_the_catalogue_alone(served: dict[str, Any]) -> None:
+    """The period pickers list the served presets; no page or script names one itself."""
+    assert [p["id"] for p in served["periods"]] == list(PERIODS) == list(PERIOD_NAMES)
+    assert served["default_period"] == DEFAULT_PERIOD
+    pages = {path.name: path.read_text(encoding="utf-8") for path in STATIC.glob("html/*.html")}
+    for name, text in {**SCRIPTS, **pages}.items():
+        for preset in served["periods"]:
+            assert f'"{preset["label"]}"' not in text and f">{preset['label']}<" not in text, (
+                f"{name} names the period {preset['id']}"
+            )
+            assert f'"{preset["phrase"]}"' not in text, f"{name} phrases {preset['id']}"
+        assert f'"{DEFAULT_PERIOD}"' not in text, f"{name} writes the default period"

@@ -21,12 +21,15 @@ from livereport.report.catalogue import (
     BUCKETS,
     DEFAULT_BUCKET,
     DEFAULT_ENGAGEMENT,
+    DEFAULT_PERIOD,
     DIMENSIONS,
     ENGAGEMENTS,
     KEY_COLOURS,
     METRICS,
     OVERVIEW_METRICS,
     OVERVIEW_SORTS,
+    PERIOD_NAMES,
+    PERIODS,
     SCOPES,
     STATUSES,
     TABS,
@@ -707,6 +710,11 @@ def describe_catalogue() -> dict[str, Any]:
             for tab, title in TABS.items()
         ],
         "visualisations": {vis.value: label for vis, label in VIS_LABELS.items()},
+        "periods": [
+            {"id": name, "label": label, "phrase": phrase, "seconds": PERIODS[name]}
+            for name, (label, phrase) in PERIOD_NAMES.items()
+        ],
+        "default_period": DEFAULT_PERIOD,
         "buckets": list(BUCKETS),
         "bucket_seconds": {b.name: b.seconds for b in BUCKETS.values()},
         "engagement": {

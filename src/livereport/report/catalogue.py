@@ -1058,3 +1058,12 @@ PERIODS: Final[Mapping[str, int | None]] = {
     "life": None,
 }
 DEFAULT_PERIOD: Final = "24h"
+#: How the dashboard names each preset period: in its picker and titles ("Last 7 days"), and
+#: in a sentence ("No events on the Email channel in the last 7 days").
+PERIOD_NAMES: Final[Mapping[str, tuple[str, str]]] = {
+    "1h": ("Last hour", "in the last hour"),
+    "24h": ("Last 24 hours", "in the last 24 hours"),
+    "7d": ("Last 7 days", "in the last 7 days"),
+    "30d": ("Last 30 days", "in the last 30 days"),
+    "life": ("Whole life", "so far"),
+}

@@ -534,6 +534,24 @@ CATALOGUE_SCHEMA: dict[str, Any] = {
         "visualisations": _by_name(
             [v.value for v in Vis], {"type": "string", "description": "Its name."}
         ),
+        "periods": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string", "enum": list(PRESETS)},
+                    "label": {"type": "string", "description": "Its name in a picker or title."},
+                    "phrase": {"type": "string", "description": "Its name in a sentence."},
+                    "seconds": {
+                        "type": ["integer", "null"],
+                        "description": "Its length; null for the campaign's whole life.",
+                    },
+                },
+                "required": ["id", "label", "phrase", "seconds"],
+            },
+            "description": "The preset periods (`period=`), in order.",
+        },
+        "default_period": {"type": "string", "enum": list(PRESETS)},
         "buckets": _names(BUCKETS),
         "bucket_seconds": _by_name(BUCKETS, {"type": "integer"}),
         "engagement": {
@@ -571,6 +589,8 @@ CATALOGUE_SCHEMA: dict[str, Any] = {
         "dimensions",
         "tabs",
         "visualisations",
+        "periods",
+        "default_period",
         "buckets",
         "bucket_seconds",
         "engagement",

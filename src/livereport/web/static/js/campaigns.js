@@ -38,14 +38,14 @@ function tableColumns() {
 const SPARK = { width: 96, height: 24 };
 const SVG = "http://www.w3.org/2000/svg";
 
-/** What the page shows, as its address says. */
+/** What the page shows, as its address says; the period once the catalogue is loaded. */
 function readView(query) {
   const whole = (name, fallback, high) => {
     const n = Number.parseInt(query.get(name) || "", 10);
     return Number.isFinite(n) && n >= 0 ? Math.min(n, high) : fallback;
   };
   return {
-    period: readPeriod(query),
+    period: null,
     q: query.get("q") || "",
     channel: query.get("channel") || "",
     status: query.get("status") || "",
@@ -56,7 +56,8 @@ function readView(query) {
   };
 }
 
-const view = readView(new URLSearchParams(location.search));
+const query = new URLSearchParams(location.search);
+const view = readView(query);
 // metrics: the catalogue's labels and formats; channels: each channel's name (its report tab's);
 // columns: the table's (tableColumns).
 const state = { answer: null, metrics: {}, channels: {}, columns: [], asked: 0, picker: null, watcher: null };
@@ -341,6 +342,7 @@ async function start() {
     const catalogue = await loadCatalogue();
     state.metrics = catalogue.metrics;
     state.columns = tableColumns();
+    view.period = readPeriod(query);
     // The channels as their report tabs name them; the campaign level is no channel.
     state.channels = Object.fromEntries(catalogue.tabs.filter((t) => t.id !== "campaign").map((t) => [t.id, t.title]));
   } catch (err) {

@@ -1,6 +1,7 @@
 // The catalogue (GET /v1/catalogue, declared in report/catalogue.py): the metrics with their
 // labels, formats and colours, each channel's metrics, the tabs and their widgets, the names of
-// the visualisations, the engagement choices, the variant rates, the overview's numbers. The
+// the visualisations, the preset periods, the engagement choices, the variant rates, the
+// overview's numbers. The
 // dashboard keeps no copy of any of it: a page loads the catalogue once (loadCatalogue) before
 // it draws, and the lookups below read what the server said.
 
@@ -61,6 +62,16 @@ export function channelName(id) {
 /** A visualisation's name in a widget's chooser. */
 export function visualisationName(vis) {
   return catalogue().visualisations[vis] || vis;
+}
+
+/** The preset periods in order, each {id, label, phrase, seconds}. */
+export function presets() {
+  return catalogue().periods;
+}
+
+/** The preset a report covers when the address names none. */
+export function defaultPreset() {
+  return catalogue().default_period;
 }
 
 /** A series bucket's length in seconds, or undefined for one the catalogue does not know. */

@@ -3,8 +3,8 @@
 
 import { clear, h } from "./dom.js";
 import { formatCount, formatRate, formatValue, rawValue } from "./format.js";
-import { channelName, keyColour, metricColour } from "./catalogue.js";
-import { bucketLabel, changeNote } from "./period.js";
+import { channelName, defaultPreset, keyColour, metricColour } from "./catalogue.js";
+import { bucketLabel, changeNote, periodPhrase } from "./period.js";
 import { TableView } from "./tables.js";
 
 const Chart = window.Chart;
@@ -225,7 +225,7 @@ export class ChartView {
 export function emptyText(widget, ctx) {
   const metric = ctx.metrics[(widget.data && widget.data.sort) || widget.metrics[0]];
   const what = metric ? metric.label.toLowerCase() : "events";
-  const when = ctx.periodPhrase ? ctx.periodPhrase() : "in the last 24 hours";
+  const when = ctx.periodPhrase ? ctx.periodPhrase() : periodPhrase({ preset: defaultPreset() });
   if (widget.kind === "series") return `Nothing happened ${when} yet.`;
   if (widget.kind === "reasons") return `No ${what} ${when}, so no reasons to show.`;
   if (widget.kind === "kpi") return `All of these are still zero ${when}.`;

@@ -5,18 +5,13 @@
 // period. The picker on the report page is the PeriodPicker below.
 
 import { api } from "./api.js";
-import { bucketSeconds } from "./catalogue.js";
+import { bucketSeconds, defaultPreset, presets } from "./catalogue.js";
 import { $, h } from "./dom.js";
 import { formatCount, formatTime, rawValue, timeZoneChoice } from "./format.js";
 
-export const PRESETS = {
-  "1h": "Last hour", "24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days", life: "Whole life",
-};
-export const DEFAULT_PRESET = "24h";
-const PHRASES = {
-  "1h": "in the last hour", "24h": "in the last 24 hours", "7d": "in the last 7 days",
-  "30d": "in the last 30 days", life: "so far", custom: "in the chosen period",
-};
+// The presets (their ids, names and the default) are the catalogue's (catalogue.js): a page reads
+// its period once the catalogue is loaded.
+const CUSTOM_PHRASE = "in the chosen period";
 /** A previous period's volume under this makes its change say little: shown greyed. */
 export const SMALL_VOLUME = 100;
 export const NO_CHANGE = "—";
@@ -30,7 +25,7 @@ export function readPeriod(query) {
   const compare = query.get("compare") === "previous";
   const from = time("from");
   if (from) return { preset: "custom", from, to: time("to"), compare };
-  return { preset: query.get("period") || DEFAULT_PRESET, from: "", to: "", compare };
+  return { preset: query.get("period") || defaultPreset(), from: "", to: "", compare };
 }
 
 /** The query parameters of a period for the API; the default (24h) is left out. */
@@ -39,7 +34,7 @@ export function periodParams(period, { compare = true } = {}) {
   if (period.preset === "custom") {
     params.from = period.from;
     if (period.to) params.to = period.to;
-  } else if (period.preset !== DEFAULT_PRESET) {
+  } else if (period.preset !== defaultPreset()) {
     params.period = period.preset;
   }
   if (compare && period.compare) params.compare = "previous";
@@ -114,13 +109,15 @@ export function formatMoment(iso) {
 
 /** The period's name for the header: "Last 7 days", or the custom range. */
 export function periodTitle(period) {
-  if (period.preset !== "custom") return PRESETS[period.preset] || period.preset;
+  const preset = presets().find((p) => p.id === period.preset);
+  if (period.preset !== "custom") return preset ? preset.label : period.preset;
   return period.to ? formatRange(period.from, period.to) : `Since ${formatMoment(period.from)}`;
 }
 
 /** The period in a sentence: "No events … in the last 7 days." */
 export function periodPhrase(period) {
-  return PHRASES[period.preset] || PHRASES.custom;
+  const preset = presets().find((p) => p.id === period.preset);
+  return preset ? preset.phrase : CUSTOM_PHRASE;
 }
 
 /** A series' axis label for a bucket start: the time for short buckets, the day for long ones. */
@@ -202,6 +199,8 @@ export class PeriodPicker {
     this.from = $("#period-from");
     this.to = $("#period-to");
     this.error = $("#period-error");
+    // The presets before "Custom…", the only choice the page's HTML holds.
+    this.select.prepend(...presets().map((p) => h("option", { value: p.id }, p.label)));
     $("#period-zone").textContent = `Browser time (${Intl.DateTimeFormat().resolvedOptions().timeZone || "local"}); leave To empty for “until now”.`;
     this.select.addEventListener("change", () => this.picked());
     this.compare.addEventListener("change", () => this.onChange({ ...this.period, compare: this.compare.checked }));

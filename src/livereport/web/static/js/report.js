@@ -30,7 +30,7 @@ const query = new URLSearchParams(location.search);
 const state = {
   tab: query.get("tab") || "campaign",
   execution: query.get("execution") || "",
-  period: readPeriod(query),
+  period: null, // read once the catalogue, which names the presets, is loaded
   // The address's, else the one the user chose last (start()), else all.
   engagement: readEngagement(query),
   report: null,
@@ -488,6 +488,7 @@ async function start() {
     const [me, catalogue] = await Promise.all([loadAccount(), loadCatalogue()]);
     state.me = me;
     state.catalogue = catalogue;
+    state.period = readPeriod(query);
   } catch (err) {
     showProblem(`The report could not start: ${err.message}`);
     return;

@@ -20,8 +20,9 @@ const DEFAULT_TOP = "sent";
 const ALL_CHANNELS = "All channels";
 
 const query = new URLSearchParams(location.search);
+// The period is read once the catalogue, which names the presets, is loaded.
 const view = {
-  period: readPeriod(query),
+  period: null,
   channel: query.get("channel") || DEFAULT_CHANNEL,
   top: query.get("top") || DEFAULT_TOP,
 };
@@ -204,6 +205,7 @@ async function start() {
   loadAccount().catch(() => {});
   try {
     state.catalogue = await loadCatalogue();
+    view.period = readPeriod(query);
   } catch (err) {
     const problem = $("#totals-problem");
     problem.textContent = `The totals could not start: ${err.message}`;
