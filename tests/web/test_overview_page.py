@@ -371,6 +371,10 @@ def test_the_totals_page_shows_the_api_and_the_hand_counts(browser: Browser, sit
         shown = rows.evaluate_all("rows => rows.map(r => r.dataset.campaign)")
         assert shown == [c["campaign"] for c in totals["top"]["campaigns"]]
         assert shown[:2] == ["alpha", "beta"]  # 5 and 3 emails sent
+        # Only what /v1/totals ranks by is offered: not the human/machine split of opens.
+        offered = page.locator("#top-metric option").evaluate_all("os => os.map(o => o.value)")
+        assert "unique_opens" in offered and "human_opens" not in offered
+        assert "machine_open_share" not in offered
 
         page.get_by_label("Ranked by").select_option("delivered")
         totals_settled(page, "24h|false|email|delivered")

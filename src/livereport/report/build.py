@@ -31,6 +31,7 @@ from livereport.report.catalogue import (
     PERIOD_NAMES,
     PERIODS,
     SCOPES,
+    SPLIT_METRICS,
     STATUSES,
     TABS,
     VIS_LABELS,
@@ -697,6 +698,7 @@ def describe_catalogue() -> dict[str, Any]:
                 "ratio": list(m.ratio) if m.ratio else None,
                 "colour": m.colour,
                 "lower_is_better": m.lower_is_better,
+                "split": m.name in SPLIT_METRICS,
             }
             for m in METRICS.values()
         },

@@ -499,8 +499,23 @@ CATALOGUE_SCHEMA: dict[str, Any] = {
                         "type": "boolean",
                         "description": "A rate where less is better (bounces, complaints).",
                     },
+                    "split": {
+                        "type": "boolean",
+                        "description": (
+                            "Read from the human/machine split of opens and clicks: the "
+                            "reports give it; the overview, org totals and alerts do not."
+                        ),
+                    },
                 },
-                "required": ["label", "help", "format", "ratio", "colour", "lower_is_better"],
+                "required": [
+                    "label",
+                    "help",
+                    "format",
+                    "ratio",
+                    "colour",
+                    "lower_is_better",
+                    "split",
+                ],
             },
         ),
         "channels": _by_name(SCOPES, {**_names(METRICS), "description": "Its metrics."}),

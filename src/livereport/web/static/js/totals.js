@@ -117,9 +117,15 @@ function buildTop() {
   state.watcher = watcher;
 }
 
-/** The metric ranked must be one of the channel's: sent where it has it, else its first. */
+/** The metrics of the chosen channel that can rank campaigns: not the human/machine split,
+ * which the org totals do not read. */
+function rankable() {
+  return state.catalogue.channels[view.channel].filter((name) => !metricOf(name).split);
+}
+
+/** The metric ranked must be one the channel ranks by: sent where it has it, else its first. */
 function fitTop() {
-  const metrics = state.catalogue.channels[view.channel];
+  const metrics = rankable();
   if (!metrics.includes(view.top)) view.top = metrics.includes(DEFAULT_TOP) ? DEFAULT_TOP : metrics[0];
 }
 
@@ -127,7 +133,7 @@ function fitTop() {
 function fillMetrics() {
   const select = $("#top-metric");
   $("#top-channel").value = view.channel;
-  clear(select).append(...state.catalogue.channels[view.channel].map((name) => h("option", { value: name }, metricOf(name).label)));
+  clear(select).append(...rankable().map((name) => h("option", { value: name }, metricOf(name).label)));
   select.value = view.top;
 }
 
