@@ -479,11 +479,8 @@ def test_the_table_is_replaced_whole_and_versioned_on_both_databases(
     metadata = Metadata(tmp_path / "metadata.db", url)
     try:
         _replace_and_version(metadata)
-    finally:  # Metadata has no close(): end its pooled / kept connections here
-        if metadata._postgres is not None:
-            metadata._postgres.close()
-        else:
-            metadata._keeper.close()
+    finally:  # end its pooled / kept connections here
+        metadata.close()
 
 
 def _replace_and_version(metadata: Any) -> None:

@@ -21,8 +21,8 @@ from livereport.alerts.rules import STALL, AlertRule
 from livereport.events import CAMPAIGN
 from livereport.report.catalogue import DIMENSIONS, METRICS
 from livereport.report.query import UNIQUE_TYPES, Tally, needed
-from livereport.store.alerts import Alert, Opening
 from livereport.store.base import Store
+from livereport.store.metadata import Alert, Opening
 
 #: The metrics a stall reads: sends are its volume, deliveries its value.
 _STALL_NAMES = ("sent", "delivered")

@@ -5,7 +5,7 @@ Judging: the writer tells which campaigns it stored events for; at most every
 resolves alerts. Every :data:`PERIODIC_S` it also judges again the campaigns it saw within the
 longest span and those with open alerts, so that minutes leaving a span resolve an alert and a
 stall is seen although nothing more arrives. Several nodes may judge the same campaign: the
-metadata database lets one of them open (or resolve) each alert (store/alerts.py).
+metadata database lets one of them open (or resolve) each alert (store/metadata/alerts.py).
 
 Notifying: each opened or resolved alert adds one delivery per target of its rule to the
 delivery log. A dispatcher claims due deliveries for a lease and sends each in a task of its
@@ -33,9 +33,8 @@ from livereport.alerts.evaluate import Outcome, Reading, judge
 from livereport.alerts.rules import DEFAULT_RULES, AlertRule, parse_rules
 from livereport.errors import LivereportError
 from livereport.observe import AlertMetrics
-from livereport.store.alerts import Alert, Delivery, NewDelivery
 from livereport.store.base import Store
-from livereport.store.metadata import Metadata
+from livereport.store.metadata import Alert, Delivery, Metadata, NewDelivery
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode

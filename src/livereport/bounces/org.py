@@ -1,7 +1,7 @@
 """An org's bounce rules in use: loaded from metadata, compiled once per stored version, and
 applied wherever a bounce is qualified for that org (SPEC §5), plus push / SMS provider codes.
 
-The rule table is stored whole and versioned (store/metadata.py, `bounce_rule_tables`). Each
+The rule table is stored whole and versioned (store/metadata/rules.py, `bounce_rule_tables`). Each
 use asks metadata for the org's current version (one small query) and compiles the table only
 when that version changed, so a table saved through any node applies at once on every node.
 
@@ -33,7 +33,7 @@ UNDETERMINED = "Undetermined"
 
 
 class RuleStore(Protocol):
-    """What this module needs from metadata (store/metadata.py)."""
+    """What this module needs from metadata (store/metadata/rules.py)."""
 
     path: Any
 

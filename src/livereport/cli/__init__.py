@@ -1302,7 +1302,7 @@ def users_reset_password(
 ) -> None:
     """Set a user's password, end every session of theirs and lift a sign-in lock; prints
     the new random password once (nothing with --password-stdin)."""
-    from livereport.store.accounts import check_new_password, random_password
+    from livereport.store.metadata import check_new_password, random_password
 
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else random_password()
     with failures():

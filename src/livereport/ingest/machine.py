@@ -389,7 +389,7 @@ def _time(e: Event) -> int:
 
 
 class SettingsStore(Protocol):
-    """What this module needs from metadata (store/metadata.py)."""
+    """What this module needs from metadata (store/metadata/rules.py)."""
 
     @property
     def path(self) -> object: ...

@@ -83,7 +83,7 @@ class ReclassifyBusy(LivereportError):
 
 
 class RuleSource(Protocol):
-    """What this module needs from metadata (store/metadata.py)."""
+    """What this module needs from metadata (store/metadata/)."""
 
     def bounce_rules(self, org_id: int) -> tuple[int, str] | None: ...
 

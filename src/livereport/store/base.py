@@ -6,14 +6,18 @@ differs in how it connects, runs a statement and inserts rows.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
+from clickhouse_driver.errors import Error as DriverError
 from clickhouse_driver.util.escape import escape_params
 
+from livereport.errors import DiskFault, fault_of_errno, fault_of_text
 from livereport.events import Event
 from livereport.store.lasts import RecentLasts
 
@@ -87,6 +91,50 @@ def bind(sql: str, params: Mapping[str, Any] | None, database: str) -> str:
     if not params:
         return sql
     return str(sql % escape_params(params, None))
+
+
+#: ClickHouse's error codes (``SELECT errorCodeToName(243)``): its own check of free space
+#: before a write, and the C++ exceptions it passes on with no code of their own.
+NOT_ENOUGH_SPACE = 243
+STD_EXCEPTION = 1001
+#: chDB raises every engine error as text that starts "Code: 243. DB::Exception: …"; an error
+#: of the system (writing, opening, syncing a file) adds "errno: 28, strerror: …".
+_CODE = re.compile(r"\bCode: (\d+)\.")
+_ERRNO = re.compile(r"\berrno: (\d+)\b")
+#: A C++ filesystem error carries the system's message for the errno, not its number.
+_STRERROR_FAULTS = {
+    os.strerror(number).lower(): fault_of_errno(number)
+    for number in (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+}
+
+
+def clickhouse_code(exc: BaseException) -> int | None:
+    """The ClickHouse error code of a failure: the driver's ``.code``, the ``Code: NNN.``
+    chDB's text starts with; None when it has none (a socket error, say)."""
+    if isinstance(exc, DriverError):
+        return int(exc.code) if exc.code is not None else None
+    found = _CODE.search(str(exc))
+    return int(found[1]) if found else None
+
+
+def clickhouse_fault(exc: BaseException) -> DiskFault | None:
+    """The disk fault behind an engine's error, by its code and the errno it carries: no
+    space (NOT_ENOUGH_SPACE, ENOSPC, EDQUOT) or a read-only disk (EROFS)."""
+    if isinstance(exc, OSError):
+        return fault_of_errno(exc.errno)
+    text = str(exc)
+    code = clickhouse_code(exc)
+    if code is None:  # no code to read: the wording is all there is
+        return fault_of_text(text)
+    if code == NOT_ENOUGH_SPACE:
+        return DiskFault.NO_SPACE
+    number = _ERRNO.search(text)
+    if number:
+        return fault_of_errno(int(number[1]))
+    if code == STD_EXCEPTION:
+        lowered = text.lower()
+        return next((f for message, f in _STRERROR_FAULTS.items() if message in lowered), None)
+    return None
 
 
 #: Gives a batch's (org, campaign) pairs their turn at the live window (ingest/seen.py).

@@ -20,6 +20,7 @@ from livereport.store.base import (
     bind,
     check_identifier,
     clear_local_tables,
+    clickhouse_fault,
     drop_local_partitions,
 )
 from livereport.store.lasts import RecentLasts
@@ -362,4 +363,6 @@ def _rows(body: bytes) -> list[tuple[Any, ...]]:
 
 def _unavailable(exc: Exception) -> StorageUnavailable:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return StorageUnavailable(f"the embedded ClickHouse engine failed: {text[:500]}")
+    return StorageUnavailable(
+        f"the embedded ClickHouse engine failed: {text[:500]}", clickhouse_fault(exc)
+    )

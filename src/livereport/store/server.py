@@ -32,6 +32,7 @@ from livereport.store.base import (
     bind,
     check_identifier,
     clear_local_tables,
+    clickhouse_fault,
     drop_local_partitions,
 )
 
@@ -311,5 +312,6 @@ class ServerStore:
 def _unavailable(address: ServerAddress, exc: BaseException) -> StorageUnavailable:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return StorageUnavailable(
-        f"the ClickHouse server at {address.host}:{address.port} failed: {text[:500]}"
+        f"the ClickHouse server at {address.host}:{address.port} failed: {text[:500]}",
+        clickhouse_fault(exc),
     )

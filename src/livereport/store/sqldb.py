@@ -1,22 +1,28 @@
-"""PostgreSQL behind the few sqlite3 calls the metadata code makes, for cluster mode.
+"""The metadata database: a small protocol, SQLite for one machine, PostgreSQL for a cluster.
 
-Metadata keeps one SQL text in the subset both databases share (``?`` placeholders,
-``ON CONFLICT``, ``CREATE TABLE IF NOT EXISTS``). This shim only translates what differs:
-placeholders, the DDL types, ``lastrowid`` (through ``RETURNING id``) and the error
-classes, which it raises as sqlite3's so the callers catch one kind.
+The metadata SQL is written once, in the subset both databases share (``?`` placeholders,
+``ON CONFLICT``, ``CREATE TABLE IF NOT EXISTS``); PostgreSQL gets it through
+:func:`translate` and :func:`translate_ddl`. Each database maps its driver's errors to
+livereport's in one function: a unique key refusing a row is :class:`UniqueViolation`, a
+database that cannot be reached, or whose disk is full or read-only, is StorageUnavailable.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, suppress
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import psycopg
+
+from livereport.errors import DiskFault, StorageUnavailable
 
 _AUTOINCREMENT = re.compile(r"\bINTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b", re.IGNORECASE)
 _REAL = re.compile(r"\bREAL\b")
@@ -25,6 +31,166 @@ _INSERT_INTO = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)", re.IGNORECASE)
 _INSERT_OR = re.compile(r"^\s*INSERT\s+OR\s+(IGNORE|REPLACE)\s+", re.IGNORECASE)
 #: Any number, so that two nodes creating the schema at once take turns.
 _SCHEMA_LOCK = 7_336_514
+
+
+class UniqueViolation(Exception):
+    """A unique key (or primary key) already holds the row's value: the caller says what
+    already exists. On PostgreSQL it ends the block's transaction, so raise, do not go on."""
+
+
+@dataclass(frozen=True)
+class Rows:
+    """What a statement returned: its rows, all read at once (metadata reads are small, and
+    a failure then surfaces where the statement ran), and how many rows it changed."""
+
+    rows: list[Any]
+    rowcount: int
+
+    def fetchone(self) -> Any:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[Any]:
+        return self.rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.rows)
+
+
+class Connection(Protocol):
+    """One connection, inside the transaction of a :meth:`Database.connect` block."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        """Run one statement of the shared SQL subset with ``?`` placeholders."""
+        ...
+
+    def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run an INSERT into a table with a numbered ``id``; return the new row's id."""
+        ...
+
+    def executescript(self, script: str) -> None:
+        """Run ``;``-separated DDL (the schema); nodes starting together take turns."""
+        ...
+
+
+class Database(Protocol):
+    """The metadata database: SQLite (:class:`SQLite`) or PostgreSQL (:class:`PostgreSQL`)."""
+
+    def connect(self) -> AbstractContextManager[Connection]:
+        """A connection whose block is one transaction: committed when the block ends,
+        rolled back when it raises."""
+        ...
+
+    def close(self) -> None:
+        """Release the connections kept open; the data stays."""
+        ...
+
+
+# SQLite
+
+
+class SQLite:
+    """A SQLite file; each block opens it anew, so that keys and users made by the CLI work
+    at once on a running server that shares the data directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Password and key hashes: the file is made readable by its owner only, and SQLite
+        # gives its WAL files the database file's mode.
+        with suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        with self._errors():
+            db = sqlite3.connect(path, isolation_level=None)
+            try:
+                # Kept in the file: set once here, so that opening it to read never writes.
+                db.execute("PRAGMA journal_mode=WAL")
+            finally:
+                db.close()
+            # SQLite deletes the WAL's index file when its last connection closes and must
+            # create it again on the next open, which fails on a full disk: one idle
+            # connection keeps it, so that reads go on working while the disk is full.
+            self._keeper = sqlite3.connect(path, check_same_thread=False)
+            self._keeper.execute("SELECT count(*) FROM sqlite_master").fetchall()
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        # The transaction begins at the block's first write (BEGIN IMMEDIATE, waiting for
+        # the write lock): a block that only reads takes no lock and works on a full or
+        # read-only disk, and a read before the first write sees the latest rows, as on
+        # PostgreSQL (READ COMMITTED).
+        with self._errors():
+            db = sqlite3.connect(self.path, timeout=10, isolation_level="IMMEDIATE")
+        try:
+            with self._errors():
+                db.execute("PRAGMA foreign_keys=ON")
+            yield _SQLiteConnection(db, self._errors)
+            with self._errors():
+                db.commit()
+        finally:
+            db.close()  # rolls back what was not committed
+
+    def close(self) -> None:
+        self._keeper.close()
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            mapped = sqlite_error(exc, self.path.name)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+
+
+def sqlite_error(exc: sqlite3.Error, name: str) -> Exception:
+    """A SQLite error of the file ``name`` as livereport's, by its (extended) result code."""
+    # Set on the errors SQLite raises (Python 3.11+), not on one made by hand.
+    code: int | None = getattr(exc, "sqlite_errorcode", None)
+    if code in (sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY):
+        return UniqueViolation(str(exc))
+    if not isinstance(exc, sqlite3.OperationalError):
+        return exc  # a mistake in the SQL or a broken file: not a passing condition
+    # full, read-only, I/O error, locked, cannot open
+    return StorageUnavailable(
+        f"the metadata database {name} cannot be used ({exc}); "
+        "check the data directory's free space and permissions, then retry",
+        _SQLITE_FAULTS.get(code & 0xFF) if code is not None else None,
+    )
+
+
+_SQLITE_FAULTS = {
+    sqlite3.SQLITE_FULL: DiskFault.NO_SPACE,
+    sqlite3.SQLITE_READONLY: DiskFault.READ_ONLY,
+}
+
+
+class _SQLiteConnection:
+    def __init__(
+        self, db: sqlite3.Connection, errors: Callable[[], AbstractContextManager[None]]
+    ) -> None:
+        self._db = db
+        self._errors = errors
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        with self._errors():
+            cursor = self._db.execute(sql, params)
+            return Rows(cursor.fetchall(), cursor.rowcount)
+
+    def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self._errors():
+            cursor = self._db.execute(sql, params)
+        if cursor.lastrowid is None:
+            raise ValueError(f"{sql[:60]!r} made no row with a numbered id")
+        return cursor.lastrowid
+
+    def executescript(self, script: str) -> None:
+        # One process writes the file at a time: SQLite's own lock lets the others wait.
+        with self._errors():
+            self._db.executescript(script)
+
+
+# PostgreSQL
 
 
 def translate_ddl(sql: str) -> str:
@@ -49,7 +215,7 @@ def translate(sql: str, serial: frozenset[str]) -> tuple[str, bool]:
     match = _INSERT_OR.match(text)
     if match:  # INSERT OR IGNORE: the same as ON CONFLICT DO NOTHING on any unique key
         if match.group(1).upper() == "REPLACE":
-            raise sqlite3.NotSupportedError("INSERT OR REPLACE: use ON CONFLICT … DO UPDATE")
+            raise NotImplementedError("INSERT OR REPLACE: use ON CONFLICT … DO UPDATE")
         text = "INSERT " + text[match.end() :] + " ON CONFLICT DO NOTHING"
     insert = _INSERT_INTO.match(text)
     returns_id = bool(
@@ -58,54 +224,6 @@ def translate(sql: str, serial: frozenset[str]) -> tuple[str, bool]:
     if returns_id:
         text += " RETURNING id"
     return text, returns_id
-
-
-class Cursor:
-    """The part of sqlite3.Cursor the metadata code uses."""
-
-    def __init__(self, cursor: psycopg.Cursor[Any] | None, lastrowid: int | None = None) -> None:
-        self._cursor = cursor
-        self.lastrowid = lastrowid
-        self.rowcount = cursor.rowcount if cursor is not None else -1
-
-    def fetchone(self) -> Any:
-        if self._cursor is None or self._cursor.description is None:
-            return None
-        return self._cursor.fetchone()
-
-    def fetchall(self) -> list[Any]:
-        if self._cursor is None or self._cursor.description is None:
-            return []
-        return self._cursor.fetchall()
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self.fetchall())
-
-
-class Connection:
-    """One PostgreSQL connection in autocommit mode, spoken to like sqlite3's."""
-
-    def __init__(self, conn: psycopg.Connection[Any], serial: frozenset[str]) -> None:
-        self._conn = conn
-        self._serial = serial
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
-        if sql.lstrip().upper().startswith("PRAGMA"):
-            return Cursor(None)  # SQLite's settings have no meaning here
-        text, returns_id = translate(sql, self._serial)
-        with _errors():
-            cursor = self._conn.execute(text, tuple(params))
-            if returns_id:
-                row = cursor.fetchone()
-                return Cursor(cursor, int(row[0]) if row else None)
-            return Cursor(cursor)
-
-    def executescript(self, script: str) -> None:
-        with _errors(), self._conn.transaction():
-            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-            for statement in script.split(";"):
-                if statement.strip():
-                    self._conn.execute(translate_ddl(statement).strip())
 
 
 class PostgreSQL:
@@ -123,11 +241,12 @@ class PostgreSQL:
         with self._lock:
             conn = self._idle.pop() if self._idle else None
         if conn is None or conn.closed:
-            with _errors():
+            with _postgres_errors():
                 conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
         healthy = False
         try:
-            yield Connection(conn, self._serial)
+            with _postgres_errors(), conn.transaction():
+                yield _PostgresConnection(conn, self._serial)
             healthy = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
         finally:
             with self._lock:
@@ -144,12 +263,66 @@ class PostgreSQL:
             conn.close()
 
 
+class _PostgresConnection:
+    def __init__(self, conn: psycopg.Connection[Any], serial: frozenset[str]) -> None:
+        self._conn = conn
+        self._serial = serial
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        text, returns_id = translate(sql, self._serial)
+        with _postgres_errors():
+            cursor = self._conn.execute(text, tuple(params))
+            rows = cursor.fetchall() if cursor.description is not None and not returns_id else []
+            return Rows(rows, cursor.rowcount)
+
+    def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        text, returns_id = translate(sql, self._serial)
+        if not returns_id:
+            raise ValueError(f"{sql[:60]!r} is not an insert into a table with a numbered id")
+        with _postgres_errors():
+            row = self._conn.execute(text, tuple(params)).fetchone()
+        if row is None:
+            raise ValueError(f"{sql[:60]!r} made no row")
+        return int(row[0])
+
+    def executescript(self, script: str) -> None:
+        with _postgres_errors(), self._conn.transaction():
+            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            for statement in script.split(";"):
+                if statement.strip():
+                    self._conn.execute(translate_ddl(statement).strip())
+
+
+#: SQLSTATEs (PostgreSQL's appendix A) livereport tells apart.
+UNIQUE_VIOLATION = "23505"
+_POSTGRES_FAULTS = {
+    "53100": DiskFault.NO_SPACE,  # disk_full
+    "25006": DiskFault.READ_ONLY,  # read_only_sql_transaction: a standby, or made read-only
+}
+
+
 @contextmanager
-def _errors() -> Iterator[None]:
-    """PostgreSQL's errors as the sqlite3 classes the metadata code already catches."""
+def _postgres_errors() -> Iterator[None]:
     try:
         yield
-    except psycopg.errors.IntegrityError as exc:
-        raise sqlite3.IntegrityError(str(exc).strip()) from exc
-    except psycopg.OperationalError as exc:  # unreachable, shutting down, disk full
-        raise sqlite3.OperationalError(str(exc).strip()) from exc
+    except psycopg.Error as exc:
+        mapped = postgres_error(exc)
+        if mapped is exc:
+            raise
+        raise mapped from exc
+
+
+def postgres_error(exc: psycopg.Error) -> Exception:
+    """A PostgreSQL error as livereport's, by its SQLSTATE."""
+    state = exc.sqlstate
+    if state == UNIQUE_VIOLATION:
+        return UniqueViolation(str(exc).strip())
+    # No SQLSTATE: no connection. psycopg's OperationalError holds the classes of a server
+    # that cannot serve: 08 connection, 53 resources (a full disk), 57 shutting down.
+    if state in _POSTGRES_FAULTS or isinstance(exc, psycopg.OperationalError):
+        return StorageUnavailable(
+            f"the PostgreSQL metadata database cannot be used ({str(exc).strip()}); check "
+            "LIVEREPORT_DATABASE and that the server is reachable, then retry",
+            _POSTGRES_FAULTS.get(state or ""),
+        )
+    return exc  # a mistake in the SQL: not a passing condition

@@ -31,8 +31,15 @@ from livereport.errors import (
     PayloadTooLarge,
     Unauthorized,
 )
-from livereport.store.accounts import MIN_PASSWORD, check_new_password, random_password
-from livereport.store.metadata import ApiKey, Metadata, Org, Scope
+from livereport.store.metadata import (
+    MIN_PASSWORD,
+    ApiKey,
+    Metadata,
+    Org,
+    Scope,
+    check_new_password,
+    random_password,
+)
 from livereport.web.auth import Caller, authenticate_caller
 from livereport.web.pages import _page, _protected
 from livereport.web.params import NOT_BLANK, services_of

@@ -33,8 +33,7 @@ from livereport.alerts.service import DELIVERY_TIMEOUT_S
 from livereport.errors import BadRequest, Forbidden, LivereportError, NotFound, UnsupportedMediaType
 from livereport.ingest.decode import read_body
 from livereport.report.catalogue import METRICS, SCOPES
-from livereport.store.alerts import Alert, Delivery
-from livereport.store.metadata import Role, Scope
+from livereport.store.metadata import Alert, Delivery, Role, Scope
 from livereport.web.auth import Caller, authenticate_caller
 from livereport.web.params import choice_param, query_param, services_of
 from livereport.web.session import client_address

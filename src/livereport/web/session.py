@@ -5,7 +5,7 @@ so a session ends after ``IDLE_TIMEOUT_S`` without use or ``ABSOLUTE_TIMEOUT_S``
 sign-in, whichever comes first. State-changing requests made with the cookie must carry
 ``X-Requested-With: livereport`` (a header other sites cannot make a browser send).
 Failed sign-ins are slowed down per email and per address, and too many wrong passwords in
-a row lock the account for a while (store/accounts.py keeps the count and the lock).
+a row lock the account for a while (store/metadata/users.py keeps the count and the lock).
 The cookie is ``Secure`` when the browser used HTTPS: to this server, or to a proxy named in
 the ``trusted_proxies`` setting (whose X-Forwarded-Proto and -For uvicorn applies; cli/__init__.py).
 """

@@ -1,4 +1,4 @@
-// The password rule as the server applies it (store/accounts.py MIN_PASSWORD), checked in
+// The password rule as the server applies it (store/metadata/users.py MIN_PASSWORD), checked in
 // the page first so a mistake is shown at once; the server checks again.
 
 export const MIN_PASSWORD = 10;
