@@ -146,43 +146,40 @@ def server_to_ask(
     it reads, or ingests) asks the server running on the data directory with its local key,
     since the engine is that server's alone; the others work on the data directory's
     metadata, which such a server reads too."""
-    if running:
-        found = _running_server(data, url, key)
-        if found is not None and org is not None:
-            # Through a server the key decides the org: never act on another org silently.
-            raise Failure(
-                "--org works only on a data directory no server runs on; "
-                "use --url and --key with a key of that org"
+    if url:
+        if org is not None and not running:
+            raise click.UsageError(
+                "--org names an org of a data directory; with --url the "
+                "key's org is used: leave --org out"
             )
-        return found
-    if url and org is not None:
-        raise click.UsageError(
-            "--org names an org of a data directory; with --url the "
-            "key's org is used: leave --org out"
-        )
-    if not url:
+        if not key:
+            raise click.UsageError("--url needs --key (an API key of your org)")
+        found: Server | None = (url.rstrip("/"), key)
+    elif running:
+        found = _served(data)
+    else:
         if key:
             raise click.UsageError("--key goes with --url, the server to use it on")
         return None
-    if not key:
-        raise click.UsageError("--url needs --key (an API key of your org)")
-    return url.rstrip("/"), key
+    if found is not None and org is not None:
+        # Through a server the key decides the org: never act on another org silently.
+        raise Failure(
+            "--org works only on a data directory no server runs on; "
+            "use --url and --key with a key of that org"
+        )
+    return found
 
 
-def _running_server(data: Path | None, url: str | None, key: str | None) -> Server | None:
-    """--url and --key, else the server running on the data directory and its local key."""
-    if url:
-        if not key:
-            raise click.UsageError("--url needs --key (an API key of your org)")
-        return url.rstrip("/"), key
+def _served(data: Path | None) -> Server | None:
+    """The server running on the data directory, with the local key, if one runs there."""
     config = config_of(data)
     running = instance.running_server(config)
-    if running:
-        cli_key = instance.cli_key(config)
-        if cli_key is None:
-            raise Failure(f"{config.data} has no {instance.CLI_KEY_FILE}; use --url and --key")
-        return running, cli_key
-    return None
+    if not running:
+        return None
+    cli_key = instance.cli_key(config)
+    if cli_key is None:
+        raise Failure(f"{config.data} has no {instance.CLI_KEY_FILE}; use --url and --key")
+    return running, cli_key
 
 
 #: ``ask`` without a body; a body of None is sent (as JSON null).
