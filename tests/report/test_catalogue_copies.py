@@ -78,6 +78,33 @@ def test_the_raw_baseline_and_the_live_window_break_down_alike() -> None:
     } == ROLLED - {"bounce"}
 
 
+def _backfills(sql: str) -> dict[str, str]:
+    """The SELECT of each ``INSERT INTO {db}.table SELECT …`` of a migration, by table."""
+    found = re.findall(r"^INSERT INTO \{db\}\.(\w+)\n(SELECT .*?)(?:;|\Z)", sql, re.S | re.M)
+    return {table: select for table, select in found}
+
+
+def _folded(sql: str) -> str:
+    return " ".join(sql.split())
+
+
+def test_each_backfill_is_the_select_of_its_view() -> None:
+    """A migration that adds a rollup fills it with the events stored before, by the very
+    SELECT its view runs on each insert afterwards: two copies of one query, which must not
+    drift (the rollup would then count old and new events differently)."""
+    checked = []
+    for migration in sorted(resources.files("livereport.store").joinpath("migrations").iterdir()):
+        sql = migration.read_text(encoding="utf-8")
+        for table, select in _backfills(sql).items():
+            view = _view(sql, f"{table}_mv")
+            assert view.startswith(
+                f"CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.{table}_mv TO {{db}}.{table} AS\n"
+            ), view
+            assert _folded(view.split(" AS\n", 1)[1].rstrip(";")) == _folded(select), table
+            checked.append(table)
+    assert {"engagement_counts", "engagement_uniques", "campaign_hours"} <= set(checked)
+
+
 def _event() -> window.Event:
     """An event that carries every breakdown key the live window knows."""
     return window.Event(

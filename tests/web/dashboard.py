@@ -137,6 +137,18 @@ def seed(server: Server) -> Site:
 
 
 @contextmanager
+def started_site(directory: Path, campaigns: list[str]) -> Iterator[Site]:
+    """A server of its own on `directory`, with the users and an ingest and read key for
+    these campaigns (the test sends their events), stopped afterwards."""
+    server = Server(directory / "data").start()
+    try:
+        create_users(server)
+        yield Site(server, server.key("ingest", "read"), campaigns)
+    finally:
+        server.stop()
+
+
+@contextmanager
 def seeded_site(directory: Path) -> Iterator[Site]:
     """A server of its own on `directory`, seeded, stopped afterwards."""
     server = Server(directory / "data").start()

@@ -10,11 +10,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from dashboard import Site, browser_for_tests, save_screenshot, visit
+from dashboard import Site, save_screenshot, visit
 from playwright.sync_api import Browser, Page, expect
 
 from conftest import Server, cli
 from livereport.store.metadata import Metadata
+
+pytest_plugins = ["browser_fixture"]
 
 PHONE = {"width": 375, "height": 740}
 
@@ -26,12 +28,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         yield Site(server, server.key("admin"))
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with browser_for_tests() as chromium:
-        yield chromium
 
 
 def _user(site: Site, role: str = "editor") -> tuple[str, str]:

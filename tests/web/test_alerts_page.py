@@ -19,16 +19,17 @@ from dashboard import (
     EDITOR,
     VIEWER,
     Site,
-    browser_for_tests,
-    create_users,
     event,
     open_tab,
     save_screenshot,
+    started_site,
     visit,
 )
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from conftest import Server, post
+from conftest import post
+
+pytest_plugins = ["browser_fixture"]
 
 AUDIT = (Path(__file__).resolve().parent / "layout_audit.js").read_text(encoding="utf-8")
 STORM = "storm-sale"
@@ -67,24 +68,13 @@ SEVERITY_COLOUR = {"critical": "rgb(180, 35, 24)", "warning": "rgb(181, 71, 8)"}
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """Two campaigns that exist (one entered profile each) and no alert yet; the rules saved
     by an admin key through the API."""
-    server = Server(tmp_path_factory.mktemp("alerts-page") / "data").start()
-    try:
-        create_users(server)
-        site = Site(server, server.key("ingest", "read"), [STORM, MARKUP])
-        with server.client(server.key("admin")) as admin:
+    with started_site(tmp_path_factory.mktemp("alerts-page"), [STORM, MARKUP]) as site:
+        with site.server.client(site.server.key("admin")) as admin:
             response = admin.put("/v1/alert-rules", json=RULES)
             assert response.status_code == 200, response.text
         with site.api() as client:
             post(client, [event(c, "entered", None) for c in (STORM, MARKUP)])
         yield site
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with browser_for_tests() as chromium:
-        yield chromium
 
 
 _stormed: set[str] = set()

@@ -22,7 +22,6 @@ from dashboard import (
     XSS_ELEMENT,
     XSS_REASON,
     Site,
-    browser_for_tests,
     create_users,
     event,
     expected_value,
@@ -41,6 +40,8 @@ from conftest import Server, post
 from livereport.report.catalogue import METRICS, Format
 from livereport.web.export import NO_EXECUTION, metric_cell
 
+pytest_plugins = ["browser_fixture"]
+
 RATES = {"share", *(m.name for m in METRICS.values() if m.format == Format.RATE)}
 
 
@@ -48,12 +49,6 @@ RATES = {"share", *(m.name for m in METRICS.values() if m.format == Format.RATE)
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with seeded_site(tmp_path_factory.mktemp("dashboard")) as s:
         yield s
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with browser_for_tests() as chromium:
-        yield chromium
 
 
 def _check_numbers(page: Page, report: dict[str, Any]) -> int:

@@ -24,19 +24,20 @@ from dashboard import (
     EDITOR,
     OTHER,
     Site,
-    browser_for_tests,
-    create_users,
     expected_value,
     same_number,
     save_screenshot,
     shown_numbers,
     sign_in,
+    started_site,
     visit,
     wait_for_report,
 )
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from conftest import Server, post
+from conftest import post
+
+pytest_plugins = ["browser_fixture"]
 
 CAMPAIGN = "human-or-machine"
 LOCALE = {"locale": "en-US", "timezone_id": "UTC"}
@@ -87,22 +88,11 @@ def _events() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    server = Server(tmp_path_factory.mktemp("engagement-page") / "data").start()
-    try:
-        create_users(server)
-        site = Site(server, server.key("ingest", "read"), [CAMPAIGN])
+    with started_site(tmp_path_factory.mktemp("engagement-page"), [CAMPAIGN]) as site:
         with site.api() as client:
             answer = post(client, _events())
         assert not answer["rejected"], answer["rejected"][:3]
         yield site
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with browser_for_tests() as chromium:
-        yield chromium
 
 
 def report_of(site: Site, tab: str, engagement: str) -> dict[str, Any]:

@@ -22,7 +22,6 @@ from dashboard import (
     SALE,
     TABS,
     Site,
-    browser_for_tests,
     event,
     open_tab,
     save_screenshot,
@@ -34,6 +33,8 @@ from playwright.sync_api import Browser, Page, expect
 from conftest import cli, post
 from livereport.bounces.rules import DEFAULT_CATEGORY
 from livereport.report.catalogue import METRICS, WIDGETS_BY_ID, Format
+
+pytest_plugins = ["browser_fixture"]
 
 AUDIT = (Path(__file__).resolve().parent / "layout_audit.js").read_text(encoding="utf-8")
 #: A phone (iPhone 12 to 15), a small laptop, a desktop; heights as those screens have.
@@ -105,12 +106,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             stdin=password + "\n",
         )
         yield s
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with browser_for_tests() as chromium:
-        yield chromium
 
 
 def audit(page: Page, options: dict[str, Any], *, paper: bool = False) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from dashboard import (
     SALE,
     VIEWER,
     Site,
-    browser_for_tests,
     open_tab,
     save_screenshot,
     seeded_site,
@@ -23,17 +22,13 @@ from dashboard import (
 )
 from playwright.sync_api import Browser, Page, expect
 
+pytest_plugins = ["browser_fixture"]
+
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with seeded_site(tmp_path_factory.mktemp("modify")) as s:
         yield s
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with browser_for_tests() as chromium:
-        yield chromium
 
 
 def _node(page: Page, wid: str) -> dict[str, int]:

@@ -14,10 +14,12 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pytest
-from dashboard import Site, browser_for_tests, create_users, event, same_number, visit
+from dashboard import Site, event, same_number, started_site, visit
 from playwright.sync_api import Browser, Page, expect
 
-from conftest import Server, post
+from conftest import post
+
+pytest_plugins = ["browser_fixture"]
 
 #: campaign → (channel, {type: how many}, how long ago); each event its own profile.
 PLAN: dict[str, tuple[str, dict[str, int], timedelta]] = {
@@ -76,22 +78,11 @@ def email_by_hand(type_: str) -> int:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    server = Server(tmp_path_factory.mktemp("overview-page") / "data").start()
-    try:
-        create_users(server)
-        site = Site(server, server.key("ingest", "read"), [*PLAN, *BULK])
+    with started_site(tmp_path_factory.mktemp("overview-page"), [*PLAN, *BULK]) as site:
         with site.api() as client:
             answer = post(client, _events())
             assert not answer["rejected"], answer["rejected"]
         yield site
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with browser_for_tests() as chromium:
-        yield chromium
 
 
 def api(site: Site, path: str, **params: str) -> dict[str, Any]:

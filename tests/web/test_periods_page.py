@@ -15,10 +15,18 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from dashboard import Site, browser_for_tests, create_users, event, visit, wait_for_report
+from dashboard import (
+    Site,
+    event,
+    started_site,
+    visit,
+    wait_for_report,
+)
 from playwright.sync_api import Browser, Page, expect
 
-from conftest import Server, post
+from conftest import post
+
+pytest_plugins = ["browser_fixture"]
 
 CAMPAIGN = "whole-life"
 #: Delivered emails, by how long ago they happened.
@@ -39,10 +47,7 @@ def delivered_between(start: timedelta, end: timedelta = timedelta(0)) -> int:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    server = Server(tmp_path_factory.mktemp("periods-page") / "data").start()
-    try:
-        create_users(server)
-        site = Site(server, server.key("ingest", "read"), [CAMPAIGN])
+    with started_site(tmp_path_factory.mktemp("periods-page"), [CAMPAIGN]) as site:
         now = datetime.now(UTC)
         events = []
         for ago, times in AGO.items():
@@ -51,14 +56,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         with site.api() as client:
             post(client, events)
         yield site
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with browser_for_tests() as chromium:
-        yield chromium
 
 
 def page_url(site: Site, query: str = "") -> str:

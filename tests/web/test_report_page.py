@@ -10,11 +10,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from dashboard import Site, browser_for_tests, create_users, event, open_tab, visit
+from dashboard import Site, event, open_tab, started_site, visit
 from playwright.sync_api import Browser, expect
 
-from conftest import Server, post
+from conftest import post
 from livereport.bounces.rules import DEFAULT_CATEGORY
+
+pytest_plugins = ["browser_fixture"]
 
 REASONS = "many-reasons"
 #: Twelve bounce reasons, each bounced a different number of times: a clear order.
@@ -24,10 +26,7 @@ CATEGORY = {str(reason): str(category) for reason, category in DEFAULT_CATEGORY.
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    server = Server(tmp_path_factory.mktemp("report-page") / "data").start()
-    try:
-        create_users(server)
-        site = Site(server, server.key("ingest", "read"), [REASONS])
+    with started_site(tmp_path_factory.mktemp("report-page"), [REASONS]) as site:
         with site.api() as client:
             post(
                 client,
@@ -38,14 +37,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 ],
             )
         yield site
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with browser_for_tests() as chromium:
-        yield chromium
 
 
 def test_an_unknown_campaign_says_so_once_and_stops_asking(browser: Browser, site: Site) -> None:

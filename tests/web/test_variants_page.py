@@ -20,12 +20,14 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-from dashboard import Site, browser_for_tests, create_users, event, open_tab, save_screenshot, visit
+from dashboard import Site, event, open_tab, save_screenshot, started_site, visit
 from playwright.sync_api import Browser, Page, Request, expect
 
-from conftest import Server, post
+from conftest import post
 from livereport.report.catalogue import VARIANT_RATES, metrics_for
 from livereport.simulate import generate
+
+pytest_plugins = ["browser_fixture"]
 
 AUDIT = (Path(__file__).resolve().parent / "layout_audit.js").read_text(encoding="utf-8")
 AB = "spring-ab"
@@ -60,10 +62,9 @@ def _send(site: Site, events: list[dict[str, Any]]) -> None:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     now = datetime.now(UTC)
     span = {"start": now - timedelta(hours=6), "end": now - timedelta(minutes=1)}
-    server = Server(tmp_path_factory.mktemp("variants-page") / "data").start()
-    try:
-        create_users(server)
-        site = Site(server, server.key("ingest", "read"), [AB, SMS, MARKUP, SOLO, LIVE])
+    with started_site(
+        tmp_path_factory.mktemp("variants-page"), [AB, SMS, MARKUP, SOLO, LIVE]
+    ) as site:
         # B's recipients open twice as often: called better long before 5,000 profiles.
         _send(
             site,
@@ -105,14 +106,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             [event(LIVE, type_, variant=v) for v in ("A", "B") for type_ in ("sent", "delivered")],
         )
         yield site
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with browser_for_tests() as chromium:
-        yield chromium
 
 
 def variants_of(site: Site, campaign: str, **params: str) -> dict[str, Any]:

@@ -15,103 +15,41 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import click
-import httpx
 
 from livereport import instance
 from livereport.alerts import send, targets
 from livereport.alerts.rules import DEFAULT_RULES, parse_rules, rules_json
 from livereport.cli.common import (
-    SERVER_URL,
     Failure,
-    _audit,
-    _client_target,
-    _existing,
-    _print_table,
-    _printable,
-    _refusal,
-    _rules_target,
-    data_option,
+    ask,
+    audit_action,
+    echo_json,
     err,
+    existing_config,
     failures,
+    place_options,
+    print_table,
+    printable,
+    server_to_ask,
 )
 from livereport.config import Config
 from livereport.report.catalogue import METRICS, Format
 from livereport.report.render import Column
 from livereport.store.metadata import Metadata
 
-F = TypeVar("F", bound=Callable[..., Any])
-Server = tuple[str, str]
 #: The actor of what the command line does on the metadata itself (acknowledgements).
 LOCAL_ACTOR = "cli"
-_NO_BODY = object()
-
-
-def _place(scope: str) -> Callable[[F], F]:
-    """--data, --org, --url and --key: where a command acts (see the module docstring)."""
-
-    def add(f: F) -> F:
-        f = click.option(
-            "--key", default=None, help=f"An API key with the {scope} scope (with --url)."
-        )(f)
-        f = click.option(
-            "--url",
-            default=None,
-            type=SERVER_URL,
-            help="A server's base URL, e.g. http://127.0.0.1:8000.",
-        )(f)
-        f = click.option("--org", default=None, help="Org (with --data; default: the first org).")(
-            f
-        )
-        return data_option(f)
-
-    return add
-
-
-def _server(
-    data: Path | None, org: str | None, url: str | None, key: str | None, *, reads: bool = False
-) -> Server | None:
-    """(base URL, key) of the server to ask, or None: the data directory's metadata."""
-    if url and org is not None:
-        raise click.UsageError(
-            "--org names an org of a data directory; with --url the "
-            "key's org is used: leave --org out"
-        )
-    if reads and org is None and not key:  # the local key reads enough
-        return _client_target(data, url, key)
-    return _rules_target(url, key)
-
-
-def _api(server: Server, method: str, path: str, body: Any = _NO_BODY, **params: Any) -> Any:
-    """The JSON answer of the server, or Failure with its refusal."""
-    base, token = server
-    headers = {"Authorization": f"Bearer {token}"}
-    content = None
-    if body is not _NO_BODY:  # null too: it clears the SMTP server
-        content = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    response = httpx.request(
-        method,
-        f"{base}{path}",
-        content=content,
-        headers=headers,
-        timeout=60,
-        params={k: v for k, v in params.items() if v is not None},
-    )
-    if response.status_code != 200:
-        raise Failure(_refusal(response))
-    return response.json()
 
 
 def _metadata(data: Path | None, org: str | None) -> tuple[Config, Metadata, int]:
     """The data directory's settings and metadata, and the id of the org (the first one by
     default); never makes an instance, so a mistyped --data fails clearly."""
-    config = _existing(data)
+    config = existing_config(data)
     metadata = instance.open_metadata(config)
     return config, metadata, metadata.org(org).id
 
@@ -121,10 +59,6 @@ def _read_json(file: Path, expected: str) -> Any:
         return json.loads(file.read_bytes())
     except (ValueError, OSError) as exc:
         raise Failure(f"{file}: {exc}; expected {expected}; nothing was stored") from None
-
-
-def _echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
 #: The group, built rather than decorated; its commands are added below.
@@ -146,7 +80,7 @@ alerts: click.Group = click.Group(
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the alerts as JSON, as GET /v1/alerts answers."
 )
-@_place("read")
+@place_options("read")
 def alerts_list(
     campaign: str | None,
     state: str,
@@ -159,9 +93,14 @@ def alerts_list(
 ) -> None:
     """Show the org's alerts, newest first."""
     with failures():
-        server = _server(data, org, url, key, reads=True)
+        server = server_to_ask(data, url, key, org, running=org is None and not key)
         if server is not None:
-            found = _api(server, "GET", "/v1/alerts", campaign=campaign, state=state, limit=limit)
+            found = ask(
+                server,
+                "GET",
+                "/v1/alerts",
+                params={"campaign": campaign, "state": state, "limit": limit},
+            )
         else:
             _, metadata, org_id = _metadata(data, org)
             found = [
@@ -169,7 +108,7 @@ def alerts_list(
                 for a in metadata.alerts(org_id, campaign=campaign, state=state, limit=limit)
             ]
     if as_json:
-        _echo_json(found)
+        echo_json(found)
         return
     if not found:
         err.print(f"no {'' if state == 'all' else state + ' '}alerts", markup=False)
@@ -187,7 +126,7 @@ def alerts_list(
         Column("resolved"),
         Column("acknowledged by", wrap=True),
     ]
-    _print_table(columns, [_alert_row(a) for a in found])
+    print_table(columns, [_alert_row(a) for a in found])
 
 
 def _alert_row(alert: dict[str, Any]) -> list[str]:
@@ -210,7 +149,7 @@ def _alert_row(alert: dict[str, Any]) -> list[str]:
         _minute(alert.get("resolved_at")),
         alert.get("acknowledged_by") or "",
     ]
-    return [_printable(str(c)) for c in cells]
+    return [printable(str(c)) for c in cells]
 
 
 def _is_rate(metric: Any) -> bool:
@@ -234,22 +173,22 @@ def _minute(when: Any) -> str:
 
 @alerts.command("ack")
 @click.argument("alert_id", metavar="ID", type=click.IntRange(1))
-@_place("admin")
+@place_options("admin")
 def alerts_ack(
     alert_id: int, data: Path | None, org: str | None, url: str | None, key: str | None
 ) -> None:
     """Acknowledge an alert (the first acknowledgement stands); prints who acknowledged it."""
     with failures():
-        server = _server(data, org, url, key)
+        server = server_to_ask(data, url, key, org)
         if server is not None:
-            found = _api(server, "POST", f"/v1/alerts/{alert_id}/ack")
+            found = ask(server, "POST", f"/v1/alerts/{alert_id}/ack")
         else:
             _, metadata, org_id = _metadata(data, org)
             found = metadata.acknowledge_alert(org_id, alert_id, LOCAL_ACTOR).json()
-            _audit(metadata, org_id, "alert.ack", f"alert {alert_id}")
+            audit_action(metadata, org_id, "alert.ack", f"alert {alert_id}")
     click.echo(
-        f"alert {alert_id} ({_printable(str(found['rule']))}, {found['state']}) acknowledged "
-        f"by {_printable(str(found['acknowledged_by']))} at {_minute(found['acknowledged_at'])}"
+        f"alert {alert_id} ({printable(str(found['rule']))}, {found['state']}) acknowledged "
+        f"by {printable(str(found['acknowledged_by']))} at {_minute(found['acknowledged_at'])}"
     )
 
 
@@ -257,15 +196,15 @@ def alerts_ack(
 @click.option(
     "--rotate", is_flag=True, help="Replace the secret first (receivers must then use the new one)."
 )
-@_place("admin")
+@place_options("admin")
 def alerts_secret(
     rotate: bool, data: Path | None, org: str | None, url: str | None, key: str | None
 ) -> None:
     """Print the org's webhook signing secret (only the secret, for SECRET=$(…))."""
     with failures():
-        server = _server(data, org, url, key)
+        server = server_to_ask(data, url, key, org)
         if server is not None:
-            found = _api(
+            found = ask(
                 server,
                 "POST" if rotate else "GET",
                 "/v1/alert-secret" + ("/rotate" if rotate else ""),
@@ -275,7 +214,7 @@ def alerts_secret(
             _, metadata, org_id = _metadata(data, org)
             secret = metadata.alert_secret(org_id, rotate=rotate)
             if rotate:
-                _audit(metadata, org_id, "alert.secret", "rotated")
+                audit_action(metadata, org_id, "alert.secret", "rotated")
     click.echo(secret)
 
 
@@ -291,21 +230,21 @@ def alerts_rules() -> None:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the rules as JSON (as `set` reads them)."
 )
-@_place("admin")
+@place_options("admin")
 def alerts_rules_show(
     as_json: bool, data: Path | None, org: str | None, url: str | None, key: str | None
 ) -> None:
     """Print the org's alert rules, with their targets."""
     with failures():
-        server = _server(data, org, url, key)
+        server = server_to_ask(data, url, key, org)
         if server is not None:
-            rules: list[dict[str, Any]] = _api(server, "GET", "/v1/alert-rules")
+            rules: list[dict[str, Any]] = ask(server, "GET", "/v1/alert-rules")
         else:
             _, metadata, org_id = _metadata(data, org)
             saved = metadata.alert_rules(org_id)
             rules = rules_json(DEFAULT_RULES) if saved is None else json.loads(saved)
     if as_json:
-        _echo_json(rules)
+        echo_json(rules)
         return
     whose = "the default rules" if rules == rules_json(DEFAULT_RULES) else "rules saved by the org"
     err.print(f"{len(rules)} alert rules: {whose}", markup=False)
@@ -320,7 +259,7 @@ def alerts_rules_show(
         Column("only", wrap=True),
         Column("notify", wrap=True),
     ]
-    _print_table(columns, [_rule_row(r) for r in rules])
+    print_table(columns, [_rule_row(r) for r in rules])
 
 
 def _rule_row(rule: dict[str, Any]) -> list[str]:
@@ -352,7 +291,7 @@ def _rule_row(rule: dict[str, Any]) -> list[str]:
         ", ".join(only),
         ", ".join(notify),
     ]
-    return [_printable(str(c)) for c in cells]
+    return [printable(str(c)) for c in cells]
 
 
 def _threshold(metric: str, value: float, *, change: bool) -> str:
@@ -363,7 +302,7 @@ def _threshold(metric: str, value: float, *, change: bool) -> str:
 
 @alerts_rules.command("set")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@_place("admin")
+@place_options("admin")
 def alerts_rules_set(
     file: Path, data: Path | None, org: str | None, url: str | None, key: str | None
 ) -> None:
@@ -371,16 +310,16 @@ def alerts_rules_set(
     defaults too)."""
     items = _read_json(file, "a JSON list of alert rules, as `alerts rules show --json` prints")
     with failures():
-        server = _server(data, org, url, key)
+        server = server_to_ask(data, url, key, org)
         if server is not None:
-            stored = _api(server, "PUT", "/v1/alert-rules", items)
+            stored = ask(server, "PUT", "/v1/alert-rules", items)
         else:
             config, metadata, org_id = _metadata(data, org)
             rules = parse_rules(items, allow_private=bool(config.alert_private_targets))
             stored = rules_json(rules)
             metadata.replace_alert_rules(org_id, json.dumps(stored), LOCAL_ACTOR)
             names = ", ".join(r["id"] for r in stored)
-            _audit(metadata, org_id, "alert.rules", f"{len(stored)} rules: {names}"[:1000])
+            audit_action(metadata, org_id, "alert.rules", f"{len(stored)} rules: {names}"[:1000])
     click.echo(
         f"stored {len(stored)} alert rules: {', '.join(r['id'] for r in stored) or 'none'}",
         err=True,
@@ -392,22 +331,27 @@ def alerts_rules_set(
 
 @alerts.command("test")
 @click.argument("rule_id", metavar="RULE")
-@_place("admin")
+@place_options("admin")
 def alerts_test(
     rule_id: str, data: Path | None, org: str | None, url: str | None, key: str | None
 ) -> None:
     """Send a sample notification ("event": "test") to each target of a rule, now, once
     (never its pause call); exit 1 when a target fails."""
     with failures():
-        server = _server(data, org, url, key)
+        server = server_to_ask(data, url, key, org)
         if server is not None:
-            found = _api(server, "POST", f"/v1/alert-rules/{quote(rule_id, safe='')}/test")
+            found = ask(
+                server,
+                "POST",
+                f"/v1/alert-rules/{quote(rule_id, safe='')}/test",
+                timeout=60,  # the samples are sent while the server answers
+            )
             results: list[dict[str, Any]] = found["deliveries"]
         else:
             results = _test_locally(data, org, rule_id)
     if not results:
         err.print(
-            f"rule {_printable(rule_id)} has no targets (notify is empty): nothing was sent",
+            f"rule {printable(rule_id)} has no targets (notify is empty): nothing was sent",
             markup=False,
         )
         return
@@ -415,12 +359,12 @@ def alerts_test(
         [
             ("ok" if r["ok"] else "failed"),
             r["kind"],
-            _printable(r["target"]),
-            _printable(str(r["status"]) if r["ok"] else str(r["error"])),
+            printable(r["target"]),
+            printable(str(r["status"]) if r["ok"] else str(r["error"])),
         ]
         for r in results
     ]
-    _print_table(
+    print_table(
         [
             Column("result"),
             Column("kind"),
@@ -432,7 +376,7 @@ def alerts_test(
     failed = sum(not r["ok"] for r in results)
     if failed:
         raise Failure(
-            f"{failed} of {len(results)} targets of rule {_printable(rule_id)} failed; see above"
+            f"{failed} of {len(results)} targets of rule {printable(rule_id)} failed; see above"
         )
 
 
@@ -507,7 +451,7 @@ def _send_sample(
     is_flag=True,
     help="Print the log as JSON, as GET /v1/alert-deliveries answers.",
 )
-@_place("admin")
+@place_options("admin")
 def alerts_deliveries(
     alert_id: int | None,
     as_json: bool,
@@ -518,14 +462,14 @@ def alerts_deliveries(
 ) -> None:
     """Show the log of notifications and pause calls, newest first: state, tries, answer."""
     with failures():
-        server = _server(data, org, url, key)
+        server = server_to_ask(data, url, key, org)
         if server is not None:
-            found = _api(server, "GET", "/v1/alert-deliveries", alert=alert_id)
+            found = ask(server, "GET", "/v1/alert-deliveries", params={"alert": alert_id})
         else:
             _, metadata, org_id = _metadata(data, org)
             found = [d.json() for d in metadata.deliveries(org_id, alert_id)]
     if as_json:
-        _echo_json(found)
+        echo_json(found)
         return
     if not found:
         err.print("no notifications yet", markup=False)
@@ -553,7 +497,7 @@ def alerts_deliveries(
         ]
         for d in found
     ]
-    _print_table(columns, [[_printable(c) for c in row] for row in rows])
+    print_table(columns, [[printable(c) for c in row] for row in rows])
 
 
 # the SMTP server of alert emails
@@ -565,26 +509,26 @@ def alerts_smtp() -> None:
 
 
 @alerts_smtp.command("show")
-@_place("admin")
+@place_options("admin")
 def alerts_smtp_show(data: Path | None, org: str | None, url: str | None, key: str | None) -> None:
     """Print the SMTP server as JSON (the password hidden), or null when none is set."""
     from livereport.web.alerts import smtp_json
 
     with failures():
-        server = _server(data, org, url, key)
+        server = server_to_ask(data, url, key, org)
         if server is not None:
-            found = _api(server, "GET", "/v1/alert-smtp")
+            found = ask(server, "GET", "/v1/alert-smtp")
         else:
             _, metadata, org_id = _metadata(data, org)
             found = smtp_json(metadata.alert_smtp(org_id))
-    _echo_json(found)
+    echo_json(found)
     if found is None:
         err.print("no SMTP server is set: alert emails cannot be sent", markup=False)
 
 
 @alerts_smtp.command("set")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@_place("admin")
+@place_options("admin")
 def alerts_smtp_set(
     file: Path, data: Path | None, org: str | None, url: str | None, key: str | None
 ) -> None:
@@ -594,11 +538,11 @@ def alerts_smtp_set(
     if value is None:
         raise Failure(f"{file}: null; to remove the SMTP server use `livereport alerts smtp clear`")
     host = _store_smtp(value, data, org, url, key)
-    err.print(f"alert emails go through {_printable(host)}", markup=False)
+    err.print(f"alert emails go through {printable(host)}", markup=False)
 
 
 @alerts_smtp.command("clear")
-@_place("admin")
+@place_options("admin")
 def alerts_smtp_clear(data: Path | None, org: str | None, url: str | None, key: str | None) -> None:
     """Remove the SMTP server (alert emails then fail until one is set)."""
     _store_smtp(None, data, org, url, key)
@@ -612,16 +556,16 @@ def _store_smtp(
     from livereport.web.alerts import check_smtp
 
     with failures():
-        server = _server(data, org, url, key)
+        server = server_to_ask(data, url, key, org)
         if server is not None:
-            stored = _api(server, "PUT", "/v1/alert-smtp", value)
+            stored = ask(server, "PUT", "/v1/alert-smtp", value)
         else:
             config, metadata, org_id = _metadata(data, org)
             stored = (
                 None if value is None else check_smtp(value, bool(config.alert_private_targets))
             )
             metadata.set_alert_smtp(org_id, None if stored is None else json.dumps(stored))
-            _audit(
+            audit_action(
                 metadata,
                 org_id,
                 "alert.smtp",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,7 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-from livereport.errors import StorageUnavailable
+from livereport.ingest.load import post_patiently
 from livereport.ingest.pipeline import Context, Items, run_blocking
 from livereport.ingest.writer import Writer
 from livereport.store.base import Store
@@ -307,20 +306,9 @@ def _post(
     summary: AjoSummary,
 ) -> None:
     body = "".join(json.dumps(raw) + "\n" for _, raw in pending).encode()
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/x-ndjson"}
-    for _attempt in range(30):
-        response = client.post(f"{url}/v1/events", content=body, headers=headers)
-        if response.status_code in (429, 503):
-            time.sleep(float(response.headers.get("Retry-After", "1")))
-            continue
-        if response.status_code != 200:
-            raise StorageUnavailable(
-                f"the server answered {response.status_code}: {response.text[:300]}"
-            )
-        result = response.json()
-        summary.accepted += result["accepted"]
-        summary.duplicates += result["duplicates"]
-        for r in result["rejected"]:
-            summary.rejected.append((pending[r["index"]][0], r["errors"]))
-        return
-    raise StorageUnavailable("the server stayed saturated for 30 attempts; try again later")
+    headers = {"Content-Type": "application/x-ndjson"}
+    result = post_patiently(client, f"{url}/v1/events", key, body, headers)
+    summary.accepted += result["accepted"]
+    summary.duplicates += result["duplicates"]
+    for r in result["rejected"]:
+        summary.rejected.append((pending[r["index"]][0], r["errors"]))

@@ -122,16 +122,18 @@ def _store_lines(
 
 def _post_lines(client: httpx.Client, url: str, key: str, lines: list[bytes]) -> dict[str, Any]:
     body = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines)
+    headers = {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}
+    return post_patiently(client, f"{url}/v1/events", key, gzip.compress(body, 1), headers)
+
+
+def post_patiently(
+    client: httpx.Client, url: str, key: str, content: bytes, headers: dict[str, str]
+) -> dict[str, Any]:
+    """POST to a server that may be saturated: its 429 and 503 answers are waited out as
+    their Retry-After says, 30 times at most; its JSON answer, else StorageUnavailable."""
+    headers = {"Authorization": f"Bearer {key}", **headers}
     for _attempt in range(30):
-        response = client.post(
-            f"{url}/v1/events",
-            content=gzip.compress(body, 1),
-            headers={
-                "Authorization": f"Bearer {key}",
-                "Content-Type": "application/x-ndjson",
-                "Content-Encoding": "gzip",
-            },
-        )
+        response = client.post(url, content=content, headers=headers)
         if response.status_code in (429, 503):
             time.sleep(float(response.headers.get("Retry-After", "1")))
             continue

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import mailbox
-import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,7 +19,8 @@ from typing import Any, Protocol
 import httpx
 
 from livereport.bounces.org import org_rules
-from livereport.errors import BadRequest, StorageUnavailable
+from livereport.errors import BadRequest
+from livereport.ingest.load import post_patiently
 from livereport.ingest.pipeline import Context
 from livereport.ingest.writer import Writer
 from livereport.returns.intake import take_returns
@@ -54,22 +54,8 @@ class ServerSink:
             return list(pool.map(self.take, raws))
 
     def take(self, raw: bytes) -> dict[str, Any]:
-        for _attempt in range(30):
-            response = self.client.post(
-                f"{self.url}/v1/returns",
-                content=raw,
-                headers={"Authorization": f"Bearer {self.key}", "Content-Type": "message/rfc822"},
-            )
-            if response.status_code in (429, 503):
-                time.sleep(float(response.headers.get("Retry-After", "1")))
-                continue
-            if response.status_code != 200:
-                raise StorageUnavailable(
-                    f"the server answered {response.status_code}: {response.text[:300]}"
-                )
-            answer: dict[str, Any] = response.json()
-            return answer
-        raise StorageUnavailable("the server stayed saturated for 30 attempts; try again later")
+        headers = {"Content-Type": "message/rfc822"}
+        return post_patiently(self.client, f"{self.url}/v1/returns", self.key, raw, headers)
 
 
 class LocalSink:

@@ -30,12 +30,12 @@ from livereport.alerts.rules import (
     rules_json,
 )
 from livereport.alerts.service import DELIVERY_TIMEOUT_S
-from livereport.errors import BadRequest, Forbidden, LivereportError, NotFound, UnsupportedMediaType
-from livereport.ingest.decode import read_body
+from livereport.errors import BadRequest, Forbidden, LivereportError, NotFound
 from livereport.report.catalogue import METRICS, SCOPES
 from livereport.store.metadata import Alert, Delivery, Role, Scope
 from livereport.web.auth import Caller, authenticate_caller
 from livereport.web.params import choice_param, query_param, services_of
+from livereport.web.rule_tables import error_answer, json_body, json_response
 from livereport.web.session import client_address
 
 MAX_BODY = 2_000_000
@@ -45,10 +45,6 @@ _SMTP_FIELDS = {"host", "port", "security", "username", "password", "sender"}
 _SECURITY = ("starttls", "tls", "none")
 
 
-def _json(content: Any, status: int = 200) -> Response:
-    return Response(_encode(content), status_code=status, media_type="application/json")
-
-
 def _is_admin(caller: Caller) -> bool:
     if caller.key is not None:
         return Scope.ADMIN in caller.key.scopes
@@ -56,12 +52,7 @@ def _is_admin(caller: Caller) -> bool:
 
 
 async def _json_body(request: Request, expected: str) -> Any:
-    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if media != "application/json":
-        raise UnsupportedMediaType(
-            f"Content-Type {media or '(none)'!r} is not accepted; send application/json"
-        )
-    body = await read_body(request.stream(), request.headers.get("content-encoding"), MAX_BODY)
+    body = await json_body(request, MAX_BODY)
     try:
         return msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
@@ -72,7 +63,7 @@ async def get_alert_rules(request: Request) -> Response:
     s = services_of(request)
     caller = authenticate_caller(request, s.metadata, Scope.READ)
     rules = await run_in_threadpool(s.alerts.book.rules, caller.org_id)
-    return _json(rules_json(rules, redact=not _is_admin(caller)))
+    return json_response(rules_json(rules, redact=not _is_admin(caller)))
 
 
 async def put_alert_rules(request: Request) -> Response:
@@ -93,7 +84,7 @@ async def put_alert_rules(request: Request) -> Response:
         f"{len(found)} rules: {', '.join(r['id'] for r in found)}"[:1000],
         client_address(request),
     )
-    return _json(found)
+    return json_response(found)
 
 
 def _limit(request: Request) -> int:
@@ -113,7 +104,7 @@ async def get_alerts(request: Request) -> Response:
     found = await run_in_threadpool(
         lambda: s.metadata.alerts(caller.org_id, campaign=campaign, state=state, limit=limit)
     )
-    return _json([a.json() for a in found])
+    return json_response([a.json() for a in found])
 
 
 def _alert_id(request: Request) -> int:
@@ -142,13 +133,15 @@ async def post_ack(request: Request) -> Response:
         client_address(request),
     )
     s.alerts.changed({(caller.org_id, alert.campaign)})
-    return _json(alert.json())
+    return json_response(alert.json())
 
 
 async def get_alert_secret(request: Request) -> Response:
     s = services_of(request)
     caller = authenticate_caller(request, s.metadata, Scope.ADMIN)
-    return _json({"secret": await run_in_threadpool(s.metadata.alert_secret, caller.org_id)})
+    return json_response(
+        {"secret": await run_in_threadpool(s.metadata.alert_secret, caller.org_id)}
+    )
 
 
 async def post_alert_secret(request: Request) -> Response:
@@ -163,7 +156,7 @@ async def post_alert_secret(request: Request) -> Response:
         "rotated",
         client_address(request),
     )
-    return _json({"secret": secret})
+    return json_response({"secret": secret})
 
 
 def smtp_json(text: str | None) -> dict[str, Any] | None:
@@ -215,7 +208,7 @@ def check_smtp(value: Any, allow_private: bool) -> dict[str, Any]:
 async def get_alert_smtp(request: Request) -> Response:
     s = services_of(request)
     caller = authenticate_caller(request, s.metadata, Scope.ADMIN)
-    return _json(smtp_json(await run_in_threadpool(s.metadata.alert_smtp, caller.org_id)))
+    return json_response(smtp_json(await run_in_threadpool(s.metadata.alert_smtp, caller.org_id)))
 
 
 async def put_alert_smtp(request: Request) -> Response:
@@ -230,7 +223,7 @@ async def put_alert_smtp(request: Request) -> Response:
     await run_in_threadpool(
         s.metadata.audit, caller.org_id, caller.actor, "alert.smtp", target, client_address(request)
     )
-    return _json(smtp_json(text))
+    return json_response(smtp_json(text))
 
 
 def sample_alert(rule: Any, org: int) -> Alert:
@@ -317,7 +310,7 @@ async def post_rule_test(request: Request) -> Response:
                 "error": error,
             }
         )
-    return _json({"rule": rule.id, "deliveries": results, "timeout_s": DELIVERY_TIMEOUT_S})
+    return json_response({"rule": rule.id, "deliveries": results, "timeout_s": DELIVERY_TIMEOUT_S})
 
 
 async def get_deliveries(request: Request) -> Response:
@@ -330,7 +323,7 @@ async def get_deliveries(request: Request) -> Response:
             raise BadRequest(f"alert: {raw[:20]!r}; expected the number of an alert")
         alert = int(raw)
     found = await run_in_threadpool(s.metadata.deliveries, caller.org_id, alert)
-    return _json([d.json() for d in found])
+    return json_response([d.json() for d in found])
 
 
 def alert_routes() -> list[Route]:
@@ -393,20 +386,15 @@ ALERT_SCHEMA: dict[str, Any] = {
 }
 
 
-def _error(description: str) -> dict[str, Any]:
-    schema = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 def _answer(schema: dict[str, Any], text: str, *codes: str) -> dict[str, Any]:
     errors = {
-        "400": _error("The request is not valid; the message says what is expected."),
-        "401": _error("No credential, or an unknown, revoked or expired one."),
-        "403": _error("The caller lacks the role or scope the operation needs."),
-        "404": _error("No such alert or rule in your org."),
-        "413": _error("The body is over 2 MB."),
-        "415": _error("The Content-Type is not application/json."),
-        "429": _error("The API key sent too many requests; retry after Retry-After seconds."),
+        "400": error_answer("The request is not valid; the message says what is expected."),
+        "401": error_answer("No credential, or an unknown, revoked or expired one."),
+        "403": error_answer("The caller lacks the role or scope the operation needs."),
+        "404": error_answer("No such alert or rule in your org."),
+        "413": error_answer("The body is over 2 MB."),
+        "415": error_answer("The Content-Type is not application/json."),
+        "429": error_answer("The API key sent too many requests; retry after Retry-After seconds."),
     }
     return {
         "200": {"description": text, "content": {"application/json": {"schema": schema}}},

@@ -27,18 +27,20 @@ from livereport.returns.reclassify import journal_of, reclassify
 from livereport.store.metadata import Scope
 from livereport.web.auth import authenticate_caller
 from livereport.web.params import NOT_BLANK, SPACE, services_of
+from livereport.web.rule_tables import (
+    access_errors,
+    error_answer,
+    json_body,
+    json_response,
+    media_type,
+)
 from livereport.web.session import client_address
 
 MAX_BODY = 1_000_000
-_encode = msgspec.json.Encoder().encode
 
 
 class VersionConflict(LivereportError):
     status = 409
-
-
-def _json(content: Any, status: int = 200) -> Response:
-    return Response(_encode(content), status_code=status, media_type="application/json")
 
 
 def table_json(version: int, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -50,9 +52,9 @@ async def get_bounce_rules(request: Request) -> Response:
     org = authenticate_caller(request, s.metadata, Scope.READ).org_id
     stored = await run_in_threadpool(s.metadata.bounce_rules, org)
     if stored is None:
-        return _json(table_json(0, []))
+        return json_response(table_json(0, []))
     version, text = stored
-    return _json(table_json(version, json.loads(text)))
+    return json_response(table_json(version, json.loads(text)))
 
 
 def _whole_numbers(value: Any) -> Any:
@@ -106,12 +108,7 @@ def read_table(body: bytes) -> tuple[list[dict[str, Any]], int | None]:
 async def put_bounce_rules(request: Request) -> Response:
     s = services_of(request)
     caller = authenticate_caller(request, s.metadata, Scope.ADMIN)
-    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if media != "application/json":
-        raise UnsupportedMediaType(
-            f"Content-Type {media or '(none)'!r} is not accepted; send application/json"
-        )
-    body = await read_body(request.stream(), request.headers.get("content-encoding"), MAX_BODY)
+    body = await json_body(request, MAX_BODY)
     rows, expected = await run_in_threadpool(read_table, body)
     version = await run_in_threadpool(
         s.metadata.replace_bounce_rules, caller.org_id, json.dumps(rows), caller.actor, expected
@@ -121,7 +118,7 @@ async def put_bounce_rules(request: Request) -> Response:
             f"version: the table changed since version {expected}; read it again "
             "(GET /v1/bounce-rules) and send your change with the new version"
         )
-    return _json(table_json(version, rows))
+    return json_response(table_json(version, rows))
 
 
 def read_options(body: bytes, media: str) -> bool:
@@ -154,9 +151,8 @@ def read_options(body: bytes, media: str) -> bool:
 async def post_reclassify(request: Request) -> Response:
     s = services_of(request)
     caller = authenticate_caller(request, s.metadata, Scope.ADMIN)
-    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     body = await read_body(request.stream(), request.headers.get("content-encoding"), MAX_BODY)
-    dry_run = read_options(body, media)
+    dry_run = read_options(body, media_type(request))
     outcome = await run_in_threadpool(
         reclassify,
         s.store,
@@ -184,12 +180,7 @@ async def post_reclassify(request: Request) -> Response:
             target,
             client_address(request),
         )
-    return _json(outcome)
-
-
-def _error(description: str) -> dict[str, Any]:
-    schema = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+    return json_response(outcome)
 
 
 def openapi_paths() -> dict[str, Any]:
@@ -344,10 +335,6 @@ def openapi_paths() -> dict[str, Any]:
             "pending",
         ],
     }
-    common = {
-        "401": _error("No API key or session, or an unknown or revoked one."),
-        "403": _error("The credential lacks the needed scope (PUT needs admin)."),
-    }
     return {
         "/v1/bounce-rules": {
             "get": {
@@ -359,7 +346,7 @@ def openapi_paths() -> dict[str, Any]:
                         "description": "The table.",
                         "content": {"application/json": {"schema": table}},
                     },
-                    **common,
+                    **access_errors(),
                 },
             },
             "put": {
@@ -396,13 +383,13 @@ def openapi_paths() -> dict[str, Any]:
                         "description": "The stored table and its new version.",
                         "content": {"application/json": {"schema": table}},
                     },
-                    "400": _error(
+                    "400": error_answer(
                         "A row is not valid: every problem is named as rules[i].field; nothing was stored."
                     ),
-                    **common,
-                    "409": _error("The table changed since the version sent."),
-                    "413": _error("The body is over 1 MB."),
-                    "415": _error("The Content-Type is not application/json."),
+                    **access_errors(),
+                    "409": error_answer("The table changed since the version sent."),
+                    "413": error_answer("The body is over 1 MB."),
+                    "415": error_answer("The Content-Type is not application/json."),
                 },
             },
         },
@@ -428,13 +415,15 @@ def openapi_paths() -> dict[str, Any]:
                         "description": "The counts before and after.",
                         "content": {"application/json": {"schema": outcome}},
                     },
-                    "400": _error("The body is not valid; the message says what is expected."),
-                    **common,
-                    "409": _error(
+                    "400": error_answer(
+                        "The body is not valid; the message says what is expected."
+                    ),
+                    **access_errors(),
+                    "409": error_answer(
                         "A reclassification of the org, or an earlier change of the stored events, is still running."
                     ),
-                    "415": _error("A body whose Content-Type is not application/json."),
-                    "503": _error("Storage unavailable; the message says what was changed."),
+                    "415": error_answer("A body whose Content-Type is not application/json."),
+                    "503": error_answer("Storage unavailable; the message says what was changed."),
                 },
             },
         },

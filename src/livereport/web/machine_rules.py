@@ -17,21 +17,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from livereport.errors import BadRequest, NotFound, UnsupportedMediaType
+from livereport.errors import BadRequest, NotFound
 from livereport.ingest import machine
-from livereport.ingest.decode import read_body
 from livereport.store.base import iso_ms, stored_event
 from livereport.store.metadata import Metadata, Scope
 from livereport.web.auth import authenticate_caller
 from livereport.web.params import services_of
+from livereport.web.rule_tables import access_errors, error_answer, json_body, json_response
 from livereport.web.session import client_address
 
 MAX_BODY = 64_000
-_encode = msgspec.json.Encoder().encode
-
-
-def _json(content: Any) -> Response:
-    return Response(_encode(content), media_type="application/json")
 
 
 def rules_json(version: int, disabled: tuple[str, ...]) -> dict[str, Any]:
@@ -57,7 +52,7 @@ async def get_machine_rules(request: Request) -> Response:
     s = services_of(request)
     org = authenticate_caller(request, s.metadata, Scope.READ).org_id
     version, disabled = await run_in_threadpool(s.metadata.disabled_machine_rules, org)
-    return _json(rules_json(version, disabled))
+    return json_response(rules_json(version, disabled))
 
 
 def read_disabled(body: bytes) -> tuple[str, ...]:
@@ -90,13 +85,7 @@ def _store(metadata: Metadata, org: int, names: tuple[str, ...], actor: str) -> 
 async def put_machine_rules(request: Request) -> Response:
     s = services_of(request)
     caller = authenticate_caller(request, s.metadata, Scope.ADMIN)
-    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if media != "application/json":
-        raise UnsupportedMediaType(
-            f"Content-Type {media or '(none)'!r} is not accepted; send application/json"
-        )
-    body = await read_body(request.stream(), request.headers.get("content-encoding"), MAX_BODY)
-    names = read_disabled(body)
+    names = read_disabled(await json_body(request, MAX_BODY))
     version = await run_in_threadpool(_store, s.metadata, caller.org_id, names, caller.actor)
     target = "disabled: " + (", ".join(names) or "none")
     await run_in_threadpool(
@@ -107,7 +96,7 @@ async def put_machine_rules(request: Request) -> Response:
         target,
         client_address(request),
     )
-    return _json(rules_json(version, names))
+    return json_response(rules_json(version, names))
 
 
 async def get_engagement(request: Request) -> Response:
@@ -124,7 +113,7 @@ async def get_engagement(request: Request) -> Response:
     )
     if row is None:
         raise NotFound(f"campaign {campaign[:128]!r} has no event {event_id[:128]!r} in your org")
-    return _json(engagement_json(campaign, event_id, *row))
+    return json_response(engagement_json(campaign, event_id, *row))
 
 
 def engagement_json(
@@ -149,11 +138,6 @@ def engagement_json(
         "label": found.label if found else None,
         "help": found.help if found else None,
     }
-
-
-def _error(description: str) -> dict[str, Any]:
-    schema = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def openapi_paths() -> dict[str, Any]:
@@ -194,10 +178,6 @@ def openapi_paths() -> dict[str, Any]:
             },
         },
         "required": ["version", "rules"],
-    }
-    common = {
-        "401": _error("No API key or session, or an unknown or revoked one."),
-        "403": _error("The credential lacks the needed scope (PUT needs admin)."),
     }
     explained = {
         "type": "object",
@@ -243,8 +223,8 @@ def openapi_paths() -> dict[str, Any]:
                         "description": "The verdict.",
                         "content": {"application/json": {"schema": explained}},
                     },
-                    "401": _error("No API key or session, or an unknown or revoked one."),
-                    "404": _error(
+                    "401": error_answer("No API key or session, or an unknown or revoked one."),
+                    "404": error_answer(
                         "The campaign has no such event in the org, or it is neither an open nor a click."
                     ),
                 },
@@ -260,7 +240,7 @@ def openapi_paths() -> dict[str, Any]:
                         "description": "Every rule.",
                         "content": {"application/json": {"schema": table}},
                     },
-                    **common,
+                    **access_errors(),
                 },
             },
             "put": {
@@ -296,12 +276,12 @@ def openapi_paths() -> dict[str, Any]:
                         "description": "Every rule, as now stored.",
                         "content": {"application/json": {"schema": table}},
                     },
-                    "400": _error(
+                    "400": error_answer(
                         "Not a valid body, or a name that is no rule (the message lists those that are) or cannot be turned off; nothing was stored."
                     ),
-                    **common,
-                    "413": _error("The body is over 64 kB."),
-                    "415": _error("The Content-Type is not application/json."),
+                    **access_errors(),
+                    "413": error_answer("The body is over 64 kB."),
+                    "415": error_answer("The Content-Type is not application/json."),
                 },
             },
         },

@@ -7,7 +7,7 @@ sign-in, whichever comes first. State-changing requests made with the cookie mus
 Failed sign-ins are slowed down per email and per address, and too many wrong passwords in
 a row lock the account for a while (store/metadata/users.py keeps the count and the lock).
 The cookie is ``Secure`` when the browser used HTTPS: to this server, or to a proxy named in
-the ``trusted_proxies`` setting (whose X-Forwarded-Proto and -For uvicorn applies; cli/__init__.py).
+the ``trusted_proxies`` setting (whose X-Forwarded-Proto and -For uvicorn applies; cli/serve.py).
 """
 
 from __future__ import annotations
