@@ -190,9 +190,13 @@ def hash_key(plain: str) -> str:
 
 
 class Metadata(AccountRecords, AlertRecords):
-    def __init__(self, path: Path, database_url: str = "") -> None:
-        """SQLite in ``path``, or with ``database_url`` the PostgreSQL database of a cluster."""
+    def __init__(
+        self, path: Path, database_url: str = "", *, cheap_passwords: bool = False
+    ) -> None:
+        """SQLite in ``path``, or with ``database_url`` the PostgreSQL database of a cluster;
+        ``cheap_passwords`` for tests only (the ``test_cheap_passwords`` setting)."""
         self.path = path
+        self._hasher = _CHEAP_HASHER if cheap_passwords else PasswordHasher()
         self._postgres = PostgreSQL(database_url, _SCHEMA) if database_url else None
         if self._postgres is not None:
             with self._db() as db:
@@ -339,7 +343,7 @@ class Metadata(AccountRecords, AlertRecords):
                 f"role: {role!r} is not valid; expected admin, editor or viewer"
             ) from None
         check_new_password(password)
-        hashed = PasswordHasher().hash(password)
+        hashed = self._hasher.hash(password)
         with self._db() as db:
             try:
                 cur = db.execute(
@@ -359,11 +363,11 @@ class Metadata(AccountRecords, AlertRecords):
                 "WHERE email = ? AND disabled IS NULL",
                 (email.strip().lower(),),
             ).fetchone()
-        hasher = PasswordHasher()
+        hasher = self._hasher
         if row is None:
             # Verify against a stand-in so an unknown email costs as long as a wrong password.
             with suppress(VerificationError, InvalidHashError):
-                hasher.verify(_stand_in_hash(), password)
+                hasher.verify(hasher.hash(secrets.token_urlsafe(16)), password)
             return None
         user_id, org_id, found, role, hashed = row
         try:
@@ -382,7 +386,7 @@ class Metadata(AccountRecords, AlertRecords):
         """Give the user a new password and end their sessions, all but ``keep_session`` (the
         one that made the change); return how many ended."""
         check_new_password(password)
-        hashed = PasswordHasher().hash(password)
+        hashed = self._hasher.hash(password)
         with self._db() as db:
             found = db.execute(
                 "UPDATE users SET password_hash = ? WHERE id = ?", (hashed, user_id)
@@ -704,8 +708,9 @@ def _unavailable(path: Path, exc: sqlite3.OperationalError) -> StorageUnavailabl
     )
 
 
-def _stand_in_hash() -> str:
-    return PasswordHasher().hash(secrets.token_urlsafe(16))
+#: argon2 at its least cost: a hash in microseconds instead of tens of milliseconds, which
+#: the tests' thousands of users and sign-ins need (and which no real instance should use).
+_CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 _KEY_COLUMNS = (
