@@ -25,8 +25,10 @@ TOUCH_KEY_EVERY_S = 60
 _SEND_KEY = "send an API key as 'Authorization: Bearer <key>'"
 
 
-class _KeyUse:
-    """When this process last wrote each key's last-used time, so reads stay cheap."""
+class KeyUse:
+    """When this app last wrote each key's last-used time, so reads stay cheap. One per app
+    (:func:`key_use`): key ids are the app's metadata's, which apps sharing a process (the
+    tests') number alike."""
 
     def __init__(self) -> None:
         self._written: dict[int, float] = {}
@@ -42,7 +44,10 @@ class _KeyUse:
             return True
 
 
-_key_use = _KeyUse()
+def key_use(request: Request) -> KeyUse:
+    """The app's :class:`KeyUse` (made by web/app.py ``create_app``)."""
+    found: KeyUse = request.app.state.key_use
+    return found
 
 
 def key_buckets(request: Request) -> KeyBuckets:
@@ -73,7 +78,7 @@ def authenticate(request: Request, metadata: Metadata, scope: Scope) -> ApiKey:
             "create one with `livereport keys create`"
         )
     key_buckets(request).take(key.id)
-    if _key_use.due(key.id, now):
+    if key_use(request).due(key.id, now):
         metadata.touch_key(key.id, now)
     if scope not in key.scopes and Scope.ADMIN not in key.scopes:
         raise Forbidden(f"this API key lacks the {scope} scope; create a key with --scope {scope}")

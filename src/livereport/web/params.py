@@ -68,7 +68,7 @@ def choice_param(request: Request, name: str, choices: Collection[str], default:
 
 def ingest_context(request: Request, org: int) -> pipeline.Context:
     """The pipeline's context for a request of this org: now, the retention, the org's own
-    bounce rules, the metrics."""
+    bounce rules, the metrics, the app's memory of recent deliveries and clicks."""
     s = services_of(request)
     metadata = s.metadata
     return pipeline.Context(
@@ -78,6 +78,7 @@ def ingest_context(request: Request, org: int) -> pipeline.Context:
         lambda: org_rules(metadata, org),
         request.app.state.observed.ingest,
         machine_off=lambda: disabled_rules(metadata, org),
+        memory=request.app.state.machine_memory,
     )
 
 

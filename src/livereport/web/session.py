@@ -156,8 +156,10 @@ def _clear_cookie(response: Response, request: Request) -> None:
     )
 
 
-class _Throttle:
-    """Counts recent failed sign-ins per email and per client; memory stays bounded."""
+class SignInThrottle:
+    """Counts recent failed sign-ins per email and per client; memory stays bounded. One per
+    app (:func:`signin_throttle`), not per process: apps sharing a process (the tests') must
+    not slow down each other's sign-ins."""
 
     def __init__(self) -> None:
         self._failures: dict[str, deque[float]] = {}
@@ -195,7 +197,10 @@ class _Throttle:
         return recent
 
 
-_throttle = _Throttle()
+def signin_throttle(request: Request) -> SignInThrottle:
+    """The app's :class:`SignInThrottle` (made by web/app.py ``create_app``)."""
+    throttle: SignInThrottle = request.app.state.signin_throttle
+    return throttle
 
 
 class _Credentials(msgspec.Struct):
@@ -269,13 +274,14 @@ async def post_signin(request: Request) -> Response:
     client = client_address(request)
     email = creds.email.strip().lower()[:254]
     keys = [f"email:{email}", f"client:{client}"]
-    _throttle.check(keys, now, limit)
+    throttle = signin_throttle(request)
+    throttle.check(keys, now, limit)
     locked = await run_in_threadpool(metadata.sign_in_lock, email, now)
     if locked is not None:
         raise _locked(locked, now, config.signin_lock_after)
     user = await run_in_threadpool(metadata.check_password, email, creds.password)
     if user is None:
-        _throttle.fail(keys, now, limit)
+        throttle.fail(keys, now, limit)
         until = await run_in_threadpool(
             metadata.record_failed_sign_in,
             email,
@@ -287,7 +293,7 @@ async def post_signin(request: Request) -> Response:
             await run_in_threadpool(_audit_lock, metadata, email, client)
             raise _locked(until, now, config.signin_lock_after)
         raise Unauthorized("the email or the password is wrong")
-    _throttle.forget(keys[:1])
+    throttle.forget(keys[:1])
     await run_in_threadpool(metadata.clear_failed_sign_ins, user.id)
     token, session = await run_in_threadpool(start_session, metadata, user, now)
     stored = await run_in_threadpool(metadata.user_settings, user.id)
