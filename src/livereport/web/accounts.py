@@ -35,7 +35,7 @@ from livereport.store.accounts import MIN_PASSWORD, check_new_password, random_p
 from livereport.store.metadata import ApiKey, Metadata, Org, Scope
 from livereport.web.auth import Caller, authenticate_caller
 from livereport.web.pages import _page, _protected
-from livereport.web.params import NOT_BLANK, services_of
+from livereport.web.params import NOT_BLANK, clock_of, services_of
 from livereport.web.session import (
     client_address,
     request_session,
@@ -323,7 +323,7 @@ async def post_my_password(request: Request) -> Response:
     given = await _body(request, PasswordChange)
     config = services_of(request).config
     limit = max(1, config.signin_max_failures)
-    now = time.time()
+    now = clock_of(request).now()
     user = session.user
     keys = [f"email:{user.email}", f"client:{client_address(request)}"]
     throttle = signin_throttle(request)

@@ -52,6 +52,7 @@ from livereport.web.openapi import openapi_document
 from livereport.web.ops import Observed, RequestContext, ops_routes
 from livereport.web.pages import page_routes
 from livereport.web.params import (
+    Clock,
     check_query,
     choice_param,
     engagement_param,
@@ -388,8 +389,12 @@ def _joined(path: str, endpoints: dict[str, Endpoint]) -> Route:
     return Route(path, dispatch, methods=list(endpoints))
 
 
-def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
-    """The app over an opened store; its lifespan runs migrations, the writer and retention."""
+def create_app(
+    config: Config, store: Store, metadata: Metadata, clock: Clock | None = None
+) -> Starlette:
+    """The app over an opened store; its lifespan runs migrations, the writer and retention.
+    ``clock`` decides the expiries and request rates of keys and sessions (web/params.py
+    Clock; the system's clocks unless a test brings its own)."""
     observed = Observed()
 
     @contextlib.asynccontextmanager
@@ -512,6 +517,7 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
         },
     )
     app.state.observed = observed
+    app.state.clock = clock or Clock()
     # Memories of this app, not of the process: apps sharing a process (the tests') must not
     # share failed sign-ins, key uses (their key ids collide) or deliveries seen.
     app.state.signin_throttle = SignInThrottle()

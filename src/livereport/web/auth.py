@@ -8,7 +8,6 @@ minute, records when the key was last used.
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -16,6 +15,7 @@ from starlette.requests import Request
 from livereport.errors import Forbidden, Unauthorized
 from livereport.store.metadata import KEY_PREFIX, ApiKey, Metadata, Role, Scope, User
 from livereport.web.limits import KeyBuckets
+from livereport.web.params import clock_of
 from livereport.web.session import COOKIE, Session, request_session, require_csrf
 
 #: Longest Authorization value looked up; real keys are about 46 characters.
@@ -70,14 +70,15 @@ def authenticate(request: Request, metadata: Metadata, scope: Scope) -> ApiKey:
     token = token.strip()
     if kind.lower() != "bearer" or not token:
         raise Unauthorized(f"the Authorization header is not a bearer key; {_SEND_KEY}")
-    now = time.time()
+    clock = clock_of(request)
+    now = clock.now()
     key = metadata.find_key(token, now) if len(token) <= MAX_TOKEN else None
     if key is None:
         raise Unauthorized(
             f"this API key is unknown, revoked or expired; keys start with {KEY_PREFIX!r}, "
             "create one with `livereport keys create`"
         )
-    key_buckets(request).take(key.id)
+    key_buckets(request).take(key.id, clock.monotonic())
     if key_use(request).due(key.id, now):
         metadata.touch_key(key.id, now)
     if scope not in key.scopes and Scope.ADMIN not in key.scopes:

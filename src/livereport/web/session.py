@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from livereport.errors import BadRequest, Forbidden, LivereportError, Unauthorized
 from livereport.report.catalogue import ENGAGEMENTS
 from livereport.store.metadata import Metadata, Role, StoredSession, User
-from livereport.web.params import services_of
+from livereport.web.params import clock_of, services_of
 
 if TYPE_CHECKING:
     pass
@@ -116,7 +116,7 @@ def still_live(metadata: Metadata, session: Session, now: float | None = None) -
 
 def request_session(request: Request, metadata: Metadata) -> Session | None:
     token = request.cookies.get(COOKIE)
-    return find_session(metadata, token) if token else None
+    return find_session(metadata, token, clock_of(request).now()) if token else None
 
 
 def require_csrf(request: Request) -> None:
@@ -270,7 +270,7 @@ async def post_signin(request: Request) -> Response:
         raise BadRequest('sign-in: expected JSON {"email": …, "password": …}') from None
     config = services_of(request).config
     limit = max(1, config.signin_max_failures)
-    now = time.time()
+    now = clock_of(request).now()
     client = client_address(request)
     email = creds.email.strip().lower()[:254]
     keys = [f"email:{email}", f"client:{client}"]
