@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from conftest import Server, cli, post
+from conftest import Server, post, start_app
 from livereport import simulate
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -93,16 +93,7 @@ def event(
 
 def create_users(server: Server) -> None:
     for (email, password), role in ((EDITOR, "editor"), (OTHER, "editor"), (VIEWER, "viewer")):
-        cli(
-            "users",
-            "create",
-            email,
-            "--role",
-            role,
-            "--password-stdin",
-            data=server.data,
-            stdin=password + "\n",
-        )
+        server.create_user(email, role, password)
 
 
 def seed(server: Server) -> Site:
@@ -139,7 +130,7 @@ def seed(server: Server) -> Site:
 @contextmanager
 def seeded_site(directory: Path) -> Iterator[Site]:
     """A server of its own on `directory`, seeded, stopped afterwards."""
-    server = Server(directory / "data").start()
+    server = start_app(directory / "data")
     try:
         yield seed(server)
     finally:

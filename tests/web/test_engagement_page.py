@@ -36,7 +36,7 @@ from dashboard import (
 )
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from conftest import Server, post
+from conftest import post, start_app
 
 CAMPAIGN = "human-or-machine"
 LOCALE = {"locale": "en-US", "timezone_id": "UTC"}
@@ -87,7 +87,7 @@ def _events() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    server = Server(tmp_path_factory.mktemp("engagement-page") / "data").start()
+    server = start_app(tmp_path_factory.mktemp("engagement-page") / "data")
     try:
         create_users(server)
         site = Site(server, server.key("ingest", "read"), [CAMPAIGN])

@@ -17,7 +17,7 @@ import pytest
 from dashboard import Site, browser_for_tests, create_users, event, same_number, visit
 from playwright.sync_api import Browser, Page, expect
 
-from conftest import Server, post
+from conftest import post, start_app
 
 #: campaign → (channel, {type: how many}, how long ago); each event its own profile.
 PLAN: dict[str, tuple[str, dict[str, int], timedelta]] = {
@@ -76,7 +76,7 @@ def email_by_hand(type_: str) -> int:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    server = Server(tmp_path_factory.mktemp("overview-page") / "data").start()
+    server = start_app(tmp_path_factory.mktemp("overview-page") / "data")
     try:
         create_users(server)
         site = Site(server, server.key("ingest", "read"), [*PLAN, *BULK])

@@ -18,7 +18,7 @@ import pytest
 from dashboard import Site, browser_for_tests, create_users, event, visit, wait_for_report
 from playwright.sync_api import Browser, Page, expect
 
-from conftest import Server, post
+from conftest import post, start_app
 
 CAMPAIGN = "whole-life"
 #: Delivered emails, by how long ago they happened.
@@ -39,7 +39,7 @@ def delivered_between(start: timedelta, end: timedelta = timedelta(0)) -> int:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    server = Server(tmp_path_factory.mktemp("periods-page") / "data").start()
+    server = start_app(tmp_path_factory.mktemp("periods-page") / "data")
     try:
         create_users(server)
         site = Site(server, server.key("ingest", "read"), [CAMPAIGN])

@@ -13,7 +13,7 @@ import pytest
 from dashboard import Site, browser_for_tests, create_users, event, open_tab, visit
 from playwright.sync_api import Browser, expect
 
-from conftest import Server, post
+from conftest import post, start_app
 from livereport.bounces.rules import DEFAULT_CATEGORY
 
 REASONS = "many-reasons"
@@ -24,7 +24,7 @@ CATEGORY = {str(reason): str(category) for reason, category in DEFAULT_CATEGORY.
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    server = Server(tmp_path_factory.mktemp("report-page") / "data").start()
+    server = start_app(tmp_path_factory.mktemp("report-page") / "data")
     try:
         create_users(server)
         site = Site(server, server.key("ingest", "read"), [REASONS])

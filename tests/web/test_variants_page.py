@@ -23,7 +23,7 @@ import pytest
 from dashboard import Site, browser_for_tests, create_users, event, open_tab, save_screenshot, visit
 from playwright.sync_api import Browser, Page, Request, expect
 
-from conftest import Server, post
+from conftest import post, start_app
 from livereport.report.catalogue import VARIANT_RATES, metrics_for
 from livereport.simulate import generate
 
@@ -60,7 +60,7 @@ def _send(site: Site, events: list[dict[str, Any]]) -> None:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     now = datetime.now(UTC)
     span = {"start": now - timedelta(hours=6), "end": now - timedelta(minutes=1)}
-    server = Server(tmp_path_factory.mktemp("variants-page") / "data").start()
+    server = start_app(tmp_path_factory.mktemp("variants-page") / "data")
     try:
         create_users(server)
         site = Site(server, server.key("ingest", "read"), [AB, SMS, MARKUP, SOLO, LIVE])
