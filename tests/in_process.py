@@ -103,6 +103,11 @@ def serve(data: Path, database: str, env: dict[str, str], clock: MovableClock) -
     return running
 
 
+def drop(database: str) -> None:
+    """Drop an app's database from the shared engine (its app stopped for good)."""
+    ChdbStore(ENGINE[0], database).execute("DROP DATABASE IF EXISTS {db} SYNC")
+
+
 def _run(server: uvicorn.Server, sock: socket.socket) -> None:
     with contextlib.closing(sock):
         server.run(sockets=[sock])
