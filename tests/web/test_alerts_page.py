@@ -28,7 +28,7 @@ from dashboard import (
 )
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from conftest import post, start_app
+from conftest import Server, post
 
 AUDIT = (Path(__file__).resolve().parent / "layout_audit.js").read_text(encoding="utf-8")
 STORM = "storm-sale"
@@ -67,7 +67,10 @@ SEVERITY_COLOUR = {"critical": "rgb(180, 35, 24)", "warning": "rgb(181, 71, 8)"}
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """Two campaigns that exist (one entered profile each) and no alert yet; the rules saved
     by an admin key through the API."""
-    server = start_app(tmp_path_factory.mktemp("alerts-page") / "data")
+    # A `livereport serve` process: in-process, the markup campaign's live banner never came
+    # after the badge test had opened its page (test_alerts_of_a_campaign_named_in_markup...;
+    # not understood yet, so this module keeps the process it was written against).
+    server = Server(tmp_path_factory.mktemp("alerts-page") / "data").start()
     try:
         create_users(server)
         site = Site(server, server.key("ingest", "read"), [STORM, MARKUP])
