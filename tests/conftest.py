@@ -1,7 +1,11 @@
-"""Shared fixtures: real livereport servers in subprocesses, on their own data directories.
+"""Shared fixtures: livereport servers on their own data directories, reached over real HTTP
+like any client would.
 
-chDB holds one engine per process, so every server runs as `livereport serve` in a child
-process, reached over real HTTP like any client would.
+Tests whose subject is not the process get the app in this process (``start_app``,
+tests/in_process.py: uvicorn in a thread, a database of its own on the process's one chDB
+engine). Those whose subject is the process (a crash, SIGTERM, a full disk, the start, the
+command line) and the server and cluster backends run `livereport serve` in a child process
+(``Server``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from typing import Any
 
 import httpx
 import pytest
+
+import in_process
+from livereport.store.metadata import Metadata
 
 
 def free_port() -> int:
@@ -62,6 +69,9 @@ _clickhouse: dict[str, list[Any]] = {}
 _clickhouse_root: list[Path] = []
 #: The PostgreSQL schemas made for test instances, dropped at the end of the session.
 _schemas: list[str] = []
+# Passwords hashed at argon2's least cost, here and in every server and command started
+# (config.py test_cheap_passwords): the tests make and check thousands.
+os.environ["LIVEREPORT_TEST_CHEAP_PASSWORDS"] = "1"
 
 
 @contextmanager
@@ -111,6 +121,12 @@ def storage_env(kind: str, name: str, node: int = 0) -> dict[str, str]:
         "LIVEREPORT_CLICKHOUSE": f"clickhouse://127.0.0.1:{servers[node].tcp}/{name}{query}",
         "LIVEREPORT_DATABASE": f"{POSTGRES}?options=-csearch_path%3D{name}",
     }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _engine(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The directory of this process's one embedded engine, which in-process apps share."""
+    in_process.ENGINE.append(tmp_path_factory.mktemp("engine"))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -231,6 +247,18 @@ class Server:
             args += ["--org", org]
         return cli(*args, data=self.data).stdout.strip()
 
+    def create_org(self, name: str) -> None:
+        cli("orgs", "create", name, data=self.data)
+
+    def create_user(self, email: str, role: str, password: str, org: str | None = None) -> None:
+        where = ["--org", org] if org else []
+        args = ["users", "create", email, *where, "--role", role, "--password-stdin"]
+        cli(*args, data=self.data, stdin=password + "\n")
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass for the server (a process's clock moves only by waiting)."""
+        time.sleep(seconds)
+
     def stateless_machine_rules(self, org: str | None = None) -> None:
         """Turn off, for the org, the machine rules that decide from other events too (a
         delivery, other clicks): their verdicts depend on what one ingest process saw
@@ -250,18 +278,105 @@ class Server:
         )
 
 
+@dataclass
+class InProcess(Server):
+    """The app `livereport serve` builds, served in this process (tests/in_process.py): the
+    surface of :class:`Server`, without a child process. Its events are in a database of its
+    own on the process's engine, which stays through a restart."""
+
+    database: str = field(default_factory=lambda: "lr_" + secrets.token_hex(6))
+    running: in_process.Running | None = None
+    clock: in_process.MovableClock = field(default_factory=in_process.MovableClock)
+
+    def start(self) -> InProcess:
+        if self.env:
+            BACKEND_ENV[self.data] = self.env
+        self.running = in_process.serve(self.data, self.database, self.env, self.clock)
+        self.port = self.running.port
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop serving, and drop the events: the process's engine outlives its apps, and
+        would keep every app's tables in memory (a restart keeps them)."""
+        self._stop(sig)
+        in_process.drop(self.database)
+
+    def restart(self) -> InProcess:
+        self._stop(signal.SIGTERM)
+        return self.start()
+
+    def _stop(self, sig: int) -> None:
+        assert sig == signal.SIGTERM, "a signal other than SIGTERM needs a Server process"
+        if self.running is not None:
+            self.running.stop()
+        self.running = None
+
+    def advance(self, seconds: float) -> None:
+        """Move the server's clock forward (key and session expiry, request rates)."""
+        self.clock.advance(seconds)
+
+    def log(self) -> str:
+        return ""  # it logs to this process's stderr, which pytest shows with a failure
+
+    def key(self, *scopes: str, org: str | None = None) -> str:
+        """A key made in the metadata, as `livereport keys create` makes one (and audits it)."""
+        from livereport.cli.common import _audit
+
+        metadata = self._metadata()
+        plain, made = metadata.create_key(metadata.org(org), scopes, "")
+        what = f"key {made.id} ({made.prefix}…) {','.join(sorted(made.scopes))}"
+        _audit(metadata, made.org_id, "key.create", what)
+        return plain
+
+    def create_org(self, name: str) -> None:
+        """An org, made as `livereport orgs create` makes one (and audits it)."""
+        from livereport.cli.common import _audit
+
+        metadata = self._metadata()
+        made = metadata.create_org(name)
+        _audit(metadata, made.id, "org.create", f"org {made.name}")
+
+    def create_user(self, email: str, role: str, password: str, org: str | None = None) -> None:
+        """A user, made as `livereport users create` makes one (and audits it)."""
+        from livereport.cli.common import _audit
+
+        metadata = self._metadata()
+        user = metadata.create_user(metadata.org(org), email, role, password)
+        _audit(metadata, user.org_id, "user.create", f"user {user.email} as {user.role}")
+
+    def _metadata(self) -> Metadata:
+        assert self.running is not None, "the server is stopped"
+        return self.running.metadata
+
+
+def start_app(data: Path, env: dict[str, str] | None = None) -> Server:
+    """A started server for tests whose subject is not the process: in this process on the
+    embedded engine; a `livereport serve` process on a server or cluster backend."""
+    env = env or {}
+    if _backend["kind"] != "chdb" or "LIVEREPORT_CLICKHOUSE" in {**os.environ, **env}:
+        return Server(data, env=env).start()
+    return InProcess(data, env=env).start()
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server for the read-mostly tests of the session (tests use their own campaign ids)."""
-    srv = Server(tmp_path_factory.mktemp("shared") / "data").start()
+    srv = start_app(tmp_path_factory.mktemp("shared") / "data")
     yield srv
     srv.stop()
 
 
 @pytest.fixture
-def fresh_server(tmp_path: Path) -> Iterator[Server]:
-    """A server of its own, for tests that restart or count everything."""
-    srv = Server(tmp_path / "data").start()
+def fresh_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Server]:
+    """A server of its own, for tests that restart or count everything: a `livereport serve`
+    process for the tests marked ``server_process`` and in the modules that say
+    ``SERVER_PROCESS = True`` (their subject is the process: a kill, a restart, its log, its
+    data directory once stopped), else in this process."""
+    data = tmp_path / "data"
+    process = getattr(request.module, "SERVER_PROCESS", False) or bool(
+        request.node.get_closest_marker("server_process")
+    )
+    srv = Server(data).start() if process else start_app(data)
     yield srv
     srv.stop()
 
@@ -301,7 +416,16 @@ def next_report(lines: Iterator[str]) -> dict[str, Any]:
 _STARTS: dict[str, tuple[str, ...]] = {
     "browser": ("playwright", "chromium"),
     "cluster": ("clickhouse_servers(", "use_backend", "start_servers(", "tests/cluster"),
-    "server": ("Server(", "subprocess", "cli(", "server:", "world:", "uvicorn", "start_tenants("),
+    "server": (
+        "Server(",
+        "subprocess",
+        "cli(",
+        "server:",
+        "world:",
+        "uvicorn",
+        "start_tenants(",
+        "start_app(",
+    ),
 }
 #: Modules slow without a server of their own: crash, soak and retention runs.
 _SLOW_DIRECTORIES = ("reliability",)

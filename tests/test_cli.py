@@ -402,6 +402,7 @@ def test_ingest_into_an_org_without_a_server(tmp_path: Path) -> None:
         server.stop()
 
 
+@pytest.mark.server_process  # the CLI opens the data directory the server left
 def test_a_stopped_server_hands_the_data_back_to_the_cli(
     fresh_server: Server, tmp_path: Path
 ) -> None:

@@ -21,7 +21,7 @@ import msgspec
 import pytest
 from jsonschema import Draft202012Validator
 
-from conftest import Server
+from conftest import Server, start_app
 from livereport.events import (
     MATRIX,
     PLATFORM_ALIASES,
@@ -55,7 +55,7 @@ CHOICES: dict[str, set[str]] = {
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server of this module's own: the examples use fixed ids."""
-    srv = Server(tmp_path_factory.mktemp("event-schema") / "data").start()
+    srv = start_app(tmp_path_factory.mktemp("event-schema") / "data")
     yield srv
     srv.stop()
 

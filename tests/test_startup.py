@@ -22,6 +22,10 @@ import pytest
 
 from conftest import Server, cli, free_port
 
+#: Their subject is the server's process (how it starts and stops): fresh_server is a `livereport
+#: serve` child process (conftest).
+SERVER_PROCESS = True
+
 #: Only to catch a hang (a start that fails used to hang past a minute), not a benchmark.
 QUICK_S = 20
 

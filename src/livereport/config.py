@@ -61,6 +61,11 @@ SETTINGS: tuple[Setting, ...] = (
         "For tests only: delay added to every insert, to make storage slower than input.",
     ),
     Setting(
+        "test_cheap_passwords",
+        0,
+        "For tests only: 1 hashes passwords with argon2's least cost (fast, and weak); 0: its default cost.",
+    ),
+    Setting(
         "key_requests_per_s",
         100,
         "Requests per second each API key may send (a token bucket; 0: no limit); more get 429 with Retry-After.",
@@ -111,6 +116,7 @@ class Config:
     log_level: str = "info"
     shutdown_timeout_s: int = 30
     test_insert_delay_ms: int = 0
+    test_cheap_passwords: int = 0
     key_requests_per_s: int = 100
     key_burst: int = 300
     signin_max_failures: int = 10

@@ -86,7 +86,11 @@ def _check_database_url(url: str) -> None:
 def open_metadata(config: Config) -> Metadata:
     """SQLite in the data directory, or the PostgreSQL database of LIVEREPORT_DATABASE."""
     _check_database_url(config.database)
-    return Metadata(config.metadata_path, config.database)
+    return Metadata(
+        config.metadata_path,
+        config.database,
+        cheap_passwords=bool(config.test_cheap_passwords),
+    )
 
 
 def open_store(config: Config) -> Store:

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from alerts.alert_receivers import Receiver, http_receiver, smtp_receiver, wait_for
-from conftest import Server, cli, free_port, post
+from conftest import Server, free_port, post, start_app
 from livereport.simulate import IncidentKind, incident_batch
 
 PAUSE_SECRET = "pause-" + "s" * 20
@@ -46,10 +46,10 @@ def mailbox(smtp_port: int) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def alert_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(
+    srv = start_app(
         tmp_path_factory.mktemp("alerts") / "data",
-        env={"LIVEREPORT_ALERT_PRIVATE_TARGETS": "1"},
-    ).start()
+        {"LIVEREPORT_ALERT_PRIVATE_TARGETS": "1"},
+    )
     yield srv
     srv.stop()
 
@@ -501,7 +501,7 @@ def test_the_test_command_sends_a_sample_to_each_target(
 def test_the_default_rules_catch_the_simulators_incidents(alert_server: Server) -> None:
     """An org that never saved rules: the simulator's storm, spike and stall, posted through
     the API, open the default alerts with the rates counted from the posted events."""
-    cli("orgs", "create", "defaults-org", data=alert_server.data)
+    alert_server.create_org("defaults-org")
     now = datetime.now(UTC) - timedelta(seconds=2)
     batches = {
         kind: (campaign, incident_batch(kind, campaign=campaign, sends=sends, now=now))
@@ -601,7 +601,7 @@ def test_a_rule_with_a_baseline_judges_the_change_against_the_campaigns_own_past
 
 
 def test_simulate_with_an_incident_makes_the_default_alert_fire(alert_server: Server) -> None:
-    cli("orgs", "create", "simulated-org", data=alert_server.data)
+    alert_server.create_org("simulated-org")
     key = alert_server.key("ingest", "read", org="simulated-org")
     campaign = _campaign("simulated-storm")
     run = subprocess.run(

@@ -112,7 +112,7 @@ class World:
 def world(server: Server) -> World:
     suffix = uuid.uuid4().hex[:8]
     for org in ("a", "b"):
-        cli("orgs", "create", f"rc-{org}-{suffix}", data=server.data)
+        server.create_org(f"rc-{org}-{suffix}")
     keys = {
         "admin": server.key("admin", org=f"rc-a-{suffix}"),
         "both": server.key("ingest", "read", org=f"rc-a-{suffix}"),

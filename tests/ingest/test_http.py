@@ -16,7 +16,7 @@ import httpx
 import pytest
 import zstandard
 
-from conftest import Server, cli, post
+from conftest import Server, post
 
 MB = 1024 * 1024
 JSON = {"Content-Type": "application/json"}
@@ -312,7 +312,7 @@ def test_duplicate_across_requests_first_one_stands(client: httpx.Client) -> Non
 
 def test_same_id_in_another_org_is_not_a_duplicate(server: Server, client: httpx.Client) -> None:
     org = new_campaign("org")
-    cli("orgs", "create", org, data=server.data)
+    server.create_org(org)
     campaign = new_campaign("two-orgs")
     sent = events(campaign, 3)
     post(client, sent)

@@ -544,6 +544,7 @@ def _at(campaign: str, type_: str, ms: int, id_: str, **fields: Any) -> dict[str
     }
 
 
+@pytest.mark.server_process  # _stored reads the stopped server's data directory
 def test_machine_events_are_stored_with_their_rule_and_never_dropped(fresh_server: Server) -> None:
     campaign = "mr-stored"
     events = [
@@ -577,6 +578,7 @@ def test_machine_events_are_stored_with_their_rule_and_never_dropped(fresh_serve
     }
 
 
+@pytest.mark.server_process  # _stored reads the stopped server's data directory
 def test_a_rule_the_org_turns_off_stops_deciding_at_once(fresh_server: Server) -> None:
     campaign = "mr-switch"
     apple = {"user_agent": "Mozilla/5.0", "ip": "17.3.4.5"}
@@ -612,9 +614,8 @@ def test_a_rule_the_org_turns_off_stops_deciding_at_once(fresh_server: Server) -
 
 
 def _new_org(server: Server, name: str) -> str:
-    from conftest import cli
 
-    cli("orgs", "create", name, data=server.data)
+    server.create_org(name)
     return name
 
 

@@ -9,6 +9,10 @@ from typing import Any
 
 from conftest import Server, post
 
+#: Their subject is the server's process (what survives its kill and restart): fresh_server is a
+#: `livereport serve` child process (conftest).
+SERVER_PROCESS = True
+
 
 def events(campaign: str, n: int, type_: str = "sent") -> list[dict[str, Any]]:
     now = datetime.now(UTC).isoformat()

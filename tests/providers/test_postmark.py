@@ -11,7 +11,7 @@ import httpx
 import pytest
 from webhook_client import breakdown, configure, fixture, totals
 
-from conftest import Server, cli
+from conftest import Server
 from livereport.errors import BadRequest
 from livereport.providers import Fields, Parsed
 from livereport.providers.base import Delivery
@@ -92,7 +92,7 @@ def test_a_replayed_record_is_a_duplicate(server: Server) -> None:
 
 
 def test_the_org_chooses_the_metadata_names(server: Server) -> None:
-    cli("orgs", "create", "pm-fields-org", data=server.data)
+    server.create_org("pm-fields-org")
     path = configure(
         server,
         "postmark",

@@ -193,7 +193,7 @@ def test_blocks_count_as_hard_only_for_addresses_that_do_not_exist(
 
 
 def test_an_org_rule_renames_a_block_but_cannot_make_it_hard(server: Server) -> None:
-    cli("orgs", "create", "sg-rules-org", data=server.data)
+    server.create_org("sg-rules-org")
     url = server.url + configure(server, "sendgrid", PUBLIC, "--org", "sg-rules-org")
     rule = {
         "name": "listed",

@@ -246,7 +246,7 @@ def test_original_headers_of_the_wrong_form_are_a_bad_request(headers: Any, said
 
 
 def test_notifications_reach_the_report_or_are_kept_for_admins(server: Server) -> None:
-    cli("orgs", "create", "ses-kept-org", data=server.data)
+    server.create_org("ses-kept-org")
     url = server.url + configure(server, "ses", CERT, "--org", "ses-kept-org")
     found = messages("ses-notes", name="ses_notifications.json")
     answers = [httpx.post(url, json=envelope(m)).json() for m in found]

@@ -6,13 +6,28 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterator
 
 import httpx
+import pytest
 from reliability_client import event, scrape
 from starlette.applications import Starlette
 
 from conftest import Server
 from livereport.web.ops import ops_routes
+
+#: Their subject is the server's process (its log and metrics from its start): fresh_server is a
+#: `livereport serve` child process (conftest).
+SERVER_PROCESS = True
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A `livereport serve` process, whose log a test reads (the session's is in-process)."""
+    srv = Server(tmp_path_factory.mktemp("observed") / "data").start()
+    yield srv
+    srv.stop()
+
 
 TOTALS = (
     'livereport_request_seconds_count{endpoint="/v1/campaigns/{campaign:path}/totals",method="GET"}'

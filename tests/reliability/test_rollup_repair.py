@@ -13,6 +13,10 @@ from conftest import Server
 from livereport import simulate
 from livereport.report.catalogue import TABS
 
+#: Their subject is the server's process (what it repairs when it starts again): fresh_server is a
+#: `livereport serve` child process (conftest).
+SERVER_PROCESS = True
+
 CAMPAIGN = "repair"
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import Server, cli, post
+from conftest import Server, post
 
 HOUR = timedelta(hours=1)
 ENGAGEMENTS = ("all", "human", "machine")
@@ -143,7 +143,7 @@ def world(server: Server, keys: dict[str, str]) -> Iterator[tuple[httpx.Client, 
     campaign = f"engagement-{uuid.uuid4().hex[:8]}"
     events, posted = _traffic(campaign, 7)
     org = f"engagement-{uuid.uuid4().hex[:8]}"  # an org of its own, for the org totals
-    cli("orgs", "create", org, data=server.data)
+    server.create_org(org)
     with server.client(server.key("ingest", "read", org=org)) as client:
         for i in range(0, len(events), 200):
             post(client, events[i : i + 200])

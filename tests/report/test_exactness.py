@@ -21,7 +21,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from conftest import Server, cli, post
+from conftest import Server, post, start_app
 from livereport import simulate
 from report import expected as hand
 from report.expected import CAMPAIGN, SCOPES, Ledger, Metrics, Stored, Value
@@ -177,9 +177,9 @@ def post_all(world: World, rng: random.Random, now: datetime) -> None:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    server = Server(tmp_path_factory.mktemp("exactness") / "data").start()
+    server = start_app(tmp_path_factory.mktemp("exactness") / "data")
     try:
-        cli("orgs", "create", "b", data=server.data)
+        server.create_org("b")
         keys = {"a": server.key("ingest", "read"), "b": server.key("ingest", "read", org="b")}
         clients = {org: server.client(key) for org, key in keys.items()}
         for org in ORGS:  # the hand count knows the machine rules that look at one event only

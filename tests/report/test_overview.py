@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import Server, post
+from conftest import Server, post, start_app
 from report import expected as hand
 from report.test_exactness import assert_metrics, get, same
 
@@ -103,7 +103,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    server = Server(tmp_path_factory.mktemp("overview") / "data").start()
+    server = start_app(tmp_path_factory.mktemp("overview") / "data")
     try:
         server.stateless_machine_rules()  # counted by hand
         with server.client(server.key("ingest", "read")) as client:

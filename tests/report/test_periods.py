@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from conftest import Server, next_report, post
+from conftest import Server, next_report, post, start_app
 from report import expected as hand
 from report.test_exactness import assert_metrics, assert_rows, get, path, same
 
@@ -88,7 +88,7 @@ def _funnel(campaign: str, at: datetime, n: int, rng: random.Random) -> list[dic
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    server = Server(tmp_path_factory.mktemp("periods") / "data").start()
+    server = start_app(tmp_path_factory.mktemp("periods") / "data")
     try:
         server.stateless_machine_rules()  # counted by hand
         with server.client(server.key("ingest", "read")) as client:
@@ -396,10 +396,10 @@ def latest_change(now: datetime) -> tuple[str, datetime]:
 
 @pytest.fixture(scope="module")
 def long_memory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = Server(
+    server = start_app(
         tmp_path_factory.mktemp("periods-dst") / "data",
-        env={"LIVEREPORT_RETENTION_DAYS": str(LONG_RETENTION)},
-    ).start()
+        {"LIVEREPORT_RETENTION_DAYS": str(LONG_RETENTION)},
+    )
     yield server
     server.stop()
 

@@ -16,6 +16,10 @@ import httpx
 
 from conftest import Server, post
 
+#: The restart test's subject is a new process reading the window back from the tables:
+#: fresh_server is a `livereport serve` child process (conftest).
+SERVER_PROCESS = True
+
 HOUR = timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from conftest import Server, post
+from conftest import Server, post, start_app
 from livereport.store.metadata import Metadata
 
 CSRF = {"X-Requested-With": "livereport"}
@@ -48,11 +48,14 @@ class Tenants:
             yield client
 
 
-def start_tenants(data: Path, env: dict[str, str] | None = None) -> Tenants:
+def start_tenants(
+    data: Path, env: dict[str, str] | None = None, *, process: bool = False
+) -> Tenants:
     """Org A is the one made at first start; org B, the users and keys are made in the
-    metadata directly, as the CLI does (and as fast), while the server runs."""
-    server = Server(data, env=env or {}).start()
-    metadata = Metadata(data / "metadata.sqlite3")
+    metadata directly, as the CLI does (and as fast), while the server runs: in this process,
+    or with ``process`` a `livereport serve` child (tests of the process itself)."""
+    server = Server(data, env=env or {}).start() if process else start_app(data, env or {})
+    metadata = Metadata(data / "metadata.sqlite3", cheap_passwords=True)
     org_a, org_b = metadata.org(), metadata.create_org(ORG_B)
     for user, role, org in (
         (ADMIN_A, "admin", org_a),

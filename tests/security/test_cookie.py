@@ -16,7 +16,7 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from conftest import Server, cli, free_port
+from conftest import Server, free_port, start_app
 from livereport.config import Config
 from livereport.web.session import COOKIE, _set_cookie
 
@@ -26,17 +26,8 @@ HTTPS_PROXY = {**CSRF, "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.1
 
 
 def _server(path: Path, **env: str) -> Server:
-    server = Server(path / "data", env=env).start()
-    cli(
-        "users",
-        "create",
-        EMAIL,
-        "--role",
-        "editor",
-        "--password-stdin",
-        data=server.data,
-        stdin=PASSWORD,
-    )
+    server = start_app(path / "data", env)
+    server.create_user(EMAIL, "editor", PASSWORD)
     return server
 
 

@@ -22,7 +22,8 @@ MIB = 1 << 20
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
-    tenants = start_tenants(tmp_path_factory.mktemp("hardening") / "data")
+    # A process of its own: the tests measure its memory and send it bombs.
+    tenants = start_tenants(tmp_path_factory.mktemp("hardening") / "data", process=True)
     try:
         yield tenants
     finally:

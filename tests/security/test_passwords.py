@@ -31,7 +31,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
 
 
 def _metadata(site: Tenants) -> Metadata:
-    return Metadata(site.server.data / "metadata.sqlite3")
+    return Metadata(site.server.data / "metadata.sqlite3", cheap_passwords=True)
 
 
 def _new_user(

@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from conftest import Server, cli, post
+from conftest import Server, post, start_app
 from livereport import simulate
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -93,16 +93,7 @@ def event(
 
 def create_users(server: Server) -> None:
     for (email, password), role in ((EDITOR, "editor"), (OTHER, "editor"), (VIEWER, "viewer")):
-        cli(
-            "users",
-            "create",
-            email,
-            "--role",
-            role,
-            "--password-stdin",
-            data=server.data,
-            stdin=password + "\n",
-        )
+        server.create_user(email, role, password)
 
 
 def seed(server: Server) -> Site:
@@ -137,10 +128,11 @@ def seed(server: Server) -> Site:
 
 
 @contextmanager
-def started_site(directory: Path, campaigns: list[str]) -> Iterator[Site]:
+def started_site(directory: Path, campaigns: list[str], *, process: bool = False) -> Iterator[Site]:
     """A server of its own on `directory`, with the users and an ingest and read key for
-    these campaigns (the test sends their events), stopped afterwards."""
-    server = Server(directory / "data").start()
+    these campaigns (the test sends their events), stopped afterwards: in this process, or
+    with `process` a `livereport serve` of its own."""
+    server = Server(directory / "data").start() if process else start_app(directory / "data")
     try:
         create_users(server)
         yield Site(server, server.key("ingest", "read"), campaigns)
@@ -151,7 +143,7 @@ def started_site(directory: Path, campaigns: list[str]) -> Iterator[Site]:
 @contextmanager
 def seeded_site(directory: Path) -> Iterator[Site]:
     """A server of its own on `directory`, seeded, stopped afterwards."""
-    server = Server(directory / "data").start()
+    server = start_app(directory / "data")
     try:
         yield seed(server)
     finally:

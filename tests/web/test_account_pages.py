@@ -13,7 +13,7 @@ import pytest
 from dashboard import Site, save_screenshot, visit
 from playwright.sync_api import Browser, Page, expect
 
-from conftest import Server, cli
+from conftest import start_app
 from livereport.store.metadata import Metadata
 
 pytest_plugins = ["browser_fixture"]
@@ -23,7 +23,7 @@ PHONE = {"width": 375, "height": 740}
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    server = Server(tmp_path_factory.mktemp("accounts") / "data").start()
+    server = start_app(tmp_path_factory.mktemp("accounts") / "data")
     try:
         yield Site(server, server.key("admin"))
     finally:
@@ -32,16 +32,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 def _user(site: Site, role: str = "editor") -> tuple[str, str]:
     user = (f"{role}-{uuid.uuid4().hex[:8]}@example.com", f"{role}-password-{uuid.uuid4().hex[:6]}")
-    cli(
-        "users",
-        "create",
-        user[0],
-        "--role",
-        role,
-        "--password-stdin",
-        data=site.server.data,
-        stdin=user[1] + "\n",
-    )
+    site.server.create_user(user[0], role, user[1])
     return user
 
 

@@ -68,7 +68,11 @@ SEVERITY_COLOUR = {"critical": "rgb(180, 35, 24)", "warning": "rgb(181, 71, 8)"}
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """Two campaigns that exist (one entered profile each) and no alert yet; the rules saved
     by an admin key through the API."""
-    with started_site(tmp_path_factory.mktemp("alerts-page"), [STORM, MARKUP]) as site:
+    # A `livereport serve` process: in-process, the markup campaign's live banner did not
+    # come after the badge test had opened its page, in three runs on a loaded machine (and
+    # came in four later ones); until that is understood, the module keeps its process.
+    directory = tmp_path_factory.mktemp("alerts-page")
+    with started_site(directory, [STORM, MARKUP], process=True) as site:
         with site.server.client(site.server.key("admin")) as admin:
             response = admin.put("/v1/alert-rules", json=RULES)
             assert response.status_code == 200, response.text

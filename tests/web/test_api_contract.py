@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import Server, post
+from conftest import Server, post, start_app
 
 CAMPAIGN = "contract"
 EXECUTIONS = ("morning", "evening")
@@ -35,7 +35,7 @@ def event(type_: str = "sent", channel: str | None = "email", **fields: Any) -> 
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = Server(tmp_path_factory.mktemp("contract") / "data").start()
+    server = start_app(tmp_path_factory.mktemp("contract") / "data")
     try:
         yield server
     finally:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import Server, post
+from conftest import post, start_app
 from livereport.events import Channel
 from livereport.report.catalogue import TABS, widgets_of
 
@@ -37,7 +37,7 @@ def _event(type_: str, channel: str = "email", **fields: Any) -> dict[str, Any]:
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     """A read client of a server where, without an execution, 3 emails were sent and 1 was
     delivered; in the execution "morning", 1 was sent; and 3 bounced for 3 reasons."""
-    server = Server(tmp_path_factory.mktemp("export") / "data").start()
+    server = start_app(tmp_path_factory.mktemp("export") / "data")
     try:
         with server.client(server.key("ingest", "read")) as api:
             post(api, [_event("sent") for _ in range(3)] + [_event("delivered")])

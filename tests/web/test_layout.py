@@ -30,7 +30,7 @@ from dashboard import (
 from dashboard import visit as visit_site
 from playwright.sync_api import Browser, Page, expect
 
-from conftest import cli, post
+from conftest import post
 from livereport.bounces.rules import DEFAULT_CATEGORY
 from livereport.report.catalogue import METRICS, WIDGETS_BY_ID, Format
 
@@ -95,16 +95,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         with s.api() as client:
             post(client, bounces)
         email, password = LONG_EMAIL
-        cli(
-            "users",
-            "create",
-            email,
-            "--role",
-            "viewer",
-            "--password-stdin",
-            data=s.server.data,
-            stdin=password + "\n",
-        )
+        s.server.create_user(email, "viewer", password)
         yield s
 
 

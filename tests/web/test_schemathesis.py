@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from conftest import Server, post
+from conftest import Server, post, start_app
 
 SEED = 16
 EXAMPLES = 50
@@ -160,14 +160,14 @@ def test_schemathesis_finds_no_difference_between_the_document_and_the_api(
 ) -> None:
     # Rate limits and sign-in throttles would answer 429 to most of a fast client's requests
     # and hide the rest of the API from it.
-    server = Server(
+    server = start_app(
         tmp_path / "data",
-        env={
+        {
             "LIVEREPORT_KEY_REQUESTS_PER_S": "0",
             "LIVEREPORT_SIGNIN_MAX_FAILURES": "100000",
             "LIVEREPORT_SIGNIN_LOCK_AFTER": "100000",
         },
-    ).start()
+    )
     try:
         key = server.key("admin", "read", "ingest")
         ids = _seed(server, key)

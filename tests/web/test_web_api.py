@@ -16,7 +16,7 @@ import httpx
 import pytest
 from dashboard import EDITOR, OTHER, VIEWER, create_users, event
 
-from conftest import Server, next_report, post
+from conftest import Server, next_report, post, start_app
 from livereport.store.metadata import Metadata
 from livereport.web.layouts import default_layout
 from livereport.web.session import (
@@ -35,7 +35,7 @@ TRICKY = ['=HYPERLINK("http://evil")', "+1+1", "-2", "@SUM(A1)", "\tindent", "\r
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = Server(tmp_path_factory.mktemp("webapi") / "data").start()
+    server = start_app(tmp_path_factory.mktemp("webapi") / "data")
     create_users(server)
     with server.client(server.key("ingest")) as client:
         post(client, [event(CAMPAIGN, "sent"), event(CAMPAIGN, "delivered")])

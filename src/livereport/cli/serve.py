@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import httpx
@@ -25,6 +25,9 @@ from livereport import instance
 from livereport.cli.common import Failure, config_of, data_option, err, failures
 from livereport.config import Config
 from livereport.observe import configure_logging
+
+if TYPE_CHECKING:
+    import uvicorn
 
 DEMO_CAMPAIGN = "demo-spring-sale"
 log = logging.getLogger("livereport.serve")
@@ -86,8 +89,6 @@ def _run(
 ) -> None:
     import uvicorn
 
-    from livereport.web.limits import HEAD_READ_BYTES
-
     announced = threading.Event()
     failed: list[str] = []
 
@@ -115,20 +116,7 @@ def _run(
                 on_stop()
             await super().shutdown(sockets)
 
-    server = Server(
-        uvicorn.Config(
-            app,
-            log_level="warning",
-            timeout_graceful_shutdown=config.shutdown_timeout_s,
-            # h11 gives up on a request head still incomplete past this size, whatever
-            # arrived so far, and resets the connection; leave room above the limits of
-            # web/limits.py so that an oversized head always gets their clear answer.
-            h11_max_incomplete_event_size=HEAD_READ_BYTES,
-            # X-Forwarded-* only from the proxies the admin declared (uvicorn trusts localhost).
-            proxy_headers=bool(config.proxies),
-            forwarded_allow_ips=config.proxies,
-        )
-    )
+    server = Server(uvicorn_config(config, app))
     configure_logging(config.log_level)  # again: uvicorn.Config set up its own loggers
     # uvicorn re-raises SIGTERM once it has shut down gracefully (stopped listening, answered
     # in-flight requests, stored what was accepted); unwind with status 0 instead of dying, so
@@ -150,6 +138,26 @@ def _run(
 
 def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def uvicorn_config(config: Config, app: Any) -> uvicorn.Config:
+    """How uvicorn serves the app (the tests' in-process servers take the same)."""
+    import uvicorn
+
+    from livereport.web.limits import HEAD_READ_BYTES
+
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        timeout_graceful_shutdown=config.shutdown_timeout_s,
+        # h11 gives up on a request head still incomplete past this size, whatever arrived
+        # so far, and resets the connection; leave room above the limits of web/limits.py so
+        # that an oversized head always gets their clear answer.
+        h11_max_incomplete_event_size=HEAD_READ_BYTES,
+        # X-Forwarded-* only from the proxies the admin declared (uvicorn trusts localhost).
+        proxy_headers=bool(config.proxies),
+        forwarded_allow_ips=config.proxies,
+    )
 
 
 def _listen(host: str, port: int) -> list[socket.socket]:

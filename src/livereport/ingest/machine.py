@@ -172,7 +172,7 @@ class Memory:
         return len({url for t, url in seen if abs(t - at_ms) <= within_ms})
 
 
-#: The memory of this ingest process.
+#: The memory of this ingest process (a command's); a server's app keeps one of its own.
 PROCESS_MEMORY: Final = Memory()
 
 

@@ -42,8 +42,13 @@ from livereport.store.metadata import (
 )
 from livereport.web.auth import Caller, authenticate_caller
 from livereport.web.pages import _page, _protected
-from livereport.web.params import NOT_BLANK, services_of
-from livereport.web.session import _throttle, client_address, request_session, require_csrf
+from livereport.web.params import NOT_BLANK, clock_of, services_of
+from livereport.web.session import (
+    client_address,
+    request_session,
+    require_csrf,
+    signin_throttle,
+)
 
 MAX_BODY_BYTES = 16 * 1024
 #: Longest key lifetime an admin may choose, in days.
@@ -325,10 +330,11 @@ async def post_my_password(request: Request) -> Response:
     given = await _body(request, PasswordChange)
     config = services_of(request).config
     limit = max(1, config.signin_max_failures)
-    now = time.time()
+    now = clock_of(request).now()
     user = session.user
     keys = [f"email:{user.email}", f"client:{client_address(request)}"]
-    _throttle.check(keys, now, limit)
+    throttle = signin_throttle(request)
+    throttle.check(keys, now, limit)
     check_new_password(given.new_password, "new_password")
     if given.new_password == given.current_password:
         raise BadRequest("new_password: it is your current password; choose a different one")
@@ -345,7 +351,7 @@ async def post_my_password(request: Request) -> Response:
 
     ended = await run_in_threadpool(change)
     if ended is None:
-        _throttle.fail(keys, now, limit)
+        throttle.fail(keys, now, limit)
         raise BadRequest(
             "current_password: this is not your current password; type the one you sign in with"
         )

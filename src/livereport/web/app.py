@@ -26,6 +26,7 @@ from livereport.config import Config
 from livereport.errors import BadRequest, LivereportError
 from livereport.ingest import pipeline
 from livereport.ingest.decode import media_type, read_body
+from livereport.ingest.machine import Memory
 from livereport.ingest.seen import SharedSeen
 from livereport.ingest.writer import Writer
 from livereport.report import overview
@@ -40,7 +41,7 @@ from livereport.store.schema import migrate
 from livereport.store.tenant import TenantStore
 from livereport.web.accounts import account_routes
 from livereport.web.alerts import alert_routes
-from livereport.web.auth import authenticate, authenticate_caller
+from livereport.web.auth import KeyUse, authenticate, authenticate_caller
 from livereport.web.bounce_rules import get_bounce_rules, post_reclassify, put_bounce_rules
 from livereport.web.export import get_export
 from livereport.web.layouts import delete_layout, get_layout, put_layout
@@ -51,6 +52,7 @@ from livereport.web.openapi import openapi_document
 from livereport.web.ops import Observed, RequestContext, ops_routes
 from livereport.web.pages import page_routes
 from livereport.web.params import (
+    Clock,
     check_query,
     choice_param,
     engagement_param,
@@ -62,7 +64,13 @@ from livereport.web.params import (
 )
 from livereport.web.returns import get_bounce, get_unattributed, post_return
 from livereport.web.services import Services
-from livereport.web.session import get_me, post_signin, post_signout, put_my_settings
+from livereport.web.session import (
+    SignInThrottle,
+    get_me,
+    post_signin,
+    post_signout,
+    put_my_settings,
+)
 from livereport.web.webhooks import post_webhook
 
 log = logging.getLogger(__name__)
@@ -381,8 +389,12 @@ def _joined(path: str, endpoints: dict[str, Endpoint]) -> Route:
     return Route(path, dispatch, methods=list(endpoints))
 
 
-def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
-    """The app over an opened store; its lifespan runs migrations, the writer and retention."""
+def create_app(
+    config: Config, store: Store, metadata: Metadata, clock: Clock | None = None
+) -> Starlette:
+    """The app over an opened store; its lifespan runs migrations, the writer and retention.
+    ``clock`` decides the expiries and request rates of keys and sessions (web/params.py
+    Clock; the system's clocks unless a test brings its own)."""
     observed = Observed()
 
     @contextlib.asynccontextmanager
@@ -505,4 +517,10 @@ def create_app(config: Config, store: Store, metadata: Metadata) -> Starlette:
         },
     )
     app.state.observed = observed
+    app.state.clock = clock or Clock()
+    # Memories of this app, not of the process: apps sharing a process (the tests') must not
+    # share failed sign-ins, key uses (their key ids collide) or deliveries seen.
+    app.state.signin_throttle = SignInThrottle()
+    app.state.key_use = KeyUse()
+    app.state.machine_memory = Memory()
     return app

@@ -8,7 +8,6 @@ minute, records when the key was last used.
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -16,6 +15,7 @@ from starlette.requests import Request
 from livereport.errors import Forbidden, Unauthorized
 from livereport.store.metadata import KEY_PREFIX, ApiKey, Metadata, Role, Scope, User
 from livereport.web.limits import KeyBuckets
+from livereport.web.params import clock_of
 from livereport.web.session import COOKIE, Session, request_session, require_csrf
 
 #: Longest Authorization value looked up; real keys are about 46 characters.
@@ -25,8 +25,10 @@ TOUCH_KEY_EVERY_S = 60
 _SEND_KEY = "send an API key as 'Authorization: Bearer <key>'"
 
 
-class _KeyUse:
-    """When this process last wrote each key's last-used time, so reads stay cheap."""
+class KeyUse:
+    """When this app last wrote each key's last-used time, so reads stay cheap. One per app
+    (:func:`key_use`): key ids are the app's metadata's, which apps sharing a process (the
+    tests') number alike."""
 
     def __init__(self) -> None:
         self._written: dict[int, float] = {}
@@ -42,7 +44,10 @@ class _KeyUse:
             return True
 
 
-_key_use = _KeyUse()
+def key_use(request: Request) -> KeyUse:
+    """The app's :class:`KeyUse` (made by web/app.py ``create_app``)."""
+    found: KeyUse = request.app.state.key_use
+    return found
 
 
 def key_buckets(request: Request) -> KeyBuckets:
@@ -65,15 +70,16 @@ def authenticate(request: Request, metadata: Metadata, scope: Scope) -> ApiKey:
     token = token.strip()
     if kind.lower() != "bearer" or not token:
         raise Unauthorized(f"the Authorization header is not a bearer key; {_SEND_KEY}")
-    now = time.time()
+    clock = clock_of(request)
+    now = clock.now()
     key = metadata.find_key(token, now) if len(token) <= MAX_TOKEN else None
     if key is None:
         raise Unauthorized(
             f"this API key is unknown, revoked or expired; keys start with {KEY_PREFIX!r}, "
             "create one with `livereport keys create`"
         )
-    key_buckets(request).take(key.id)
-    if _key_use.due(key.id, now):
+    key_buckets(request).take(key.id, clock.monotonic())
+    if key_use(request).due(key.id, now):
         metadata.touch_key(key.id, now)
     if scope not in key.scopes and Scope.ADMIN not in key.scopes:
         raise Forbidden(f"this API key lacks the {scope} scope; create a key with --scope {scope}")

@@ -1,9 +1,11 @@
-"""What every route reads from a request: the app's services, checked query parameters, and
-the ingest pipeline's context for the caller's org."""
+"""What every route reads from a request: the app's services, its clock, checked query
+parameters, and the ingest pipeline's context for the caller's org."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from starlette.requests import Request
@@ -27,6 +29,22 @@ NOT_BLANK = "[^" + SPACE[1:]
 
 def services_of(request: Request) -> Services:
     found: Services = request.app.state.services
+    return found
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Where the app reads the time to decide who may come in: wall time for the expiry of
+    keys, sessions and locks, monotonic time for the keys' request rates. The system's
+    clocks, unless the app is given others (tests move theirs forward instead of sleeping)."""
+
+    now: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+
+
+def clock_of(request: Request) -> Clock:
+    """The app's :class:`Clock` (given to web/app.py ``create_app``)."""
+    found: Clock = request.app.state.clock
     return found
 
 
@@ -68,7 +86,7 @@ def choice_param(request: Request, name: str, choices: Collection[str], default:
 
 def ingest_context(request: Request, org: int) -> pipeline.Context:
     """The pipeline's context for a request of this org: now, the retention, the org's own
-    bounce rules, the metrics."""
+    bounce rules, the metrics, the app's memory of recent deliveries and clicks."""
     s = services_of(request)
     metadata = s.metadata
     return pipeline.Context(
@@ -78,6 +96,7 @@ def ingest_context(request: Request, org: int) -> pipeline.Context:
         lambda: org_rules(metadata, org),
         request.app.state.observed.ingest,
         machine_off=lambda: disabled_rules(metadata, org),
+        memory=request.app.state.machine_memory,
     )
 
 

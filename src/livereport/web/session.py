@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from livereport.errors import BadRequest, Forbidden, LivereportError, Unauthorized
 from livereport.report.catalogue import ENGAGEMENTS
 from livereport.store.metadata import Metadata, Role, StoredSession, User
-from livereport.web.params import services_of
+from livereport.web.params import clock_of, services_of
 
 if TYPE_CHECKING:
     pass
@@ -116,7 +116,7 @@ def still_live(metadata: Metadata, session: Session, now: float | None = None) -
 
 def request_session(request: Request, metadata: Metadata) -> Session | None:
     token = request.cookies.get(COOKIE)
-    return find_session(metadata, token) if token else None
+    return find_session(metadata, token, clock_of(request).now()) if token else None
 
 
 def require_csrf(request: Request) -> None:
@@ -156,8 +156,10 @@ def _clear_cookie(response: Response, request: Request) -> None:
     )
 
 
-class _Throttle:
-    """Counts recent failed sign-ins per email and per client; memory stays bounded."""
+class SignInThrottle:
+    """Counts recent failed sign-ins per email and per client; memory stays bounded. One per
+    app (:func:`signin_throttle`), not per process: apps sharing a process (the tests') must
+    not slow down each other's sign-ins."""
 
     def __init__(self) -> None:
         self._failures: dict[str, deque[float]] = {}
@@ -195,7 +197,10 @@ class _Throttle:
         return recent
 
 
-_throttle = _Throttle()
+def signin_throttle(request: Request) -> SignInThrottle:
+    """The app's :class:`SignInThrottle` (made by web/app.py ``create_app``)."""
+    throttle: SignInThrottle = request.app.state.signin_throttle
+    return throttle
 
 
 class _Credentials(msgspec.Struct):
@@ -265,17 +270,18 @@ async def post_signin(request: Request) -> Response:
         raise BadRequest('sign-in: expected JSON {"email": …, "password": …}') from None
     config = services_of(request).config
     limit = max(1, config.signin_max_failures)
-    now = time.time()
+    now = clock_of(request).now()
     client = client_address(request)
     email = creds.email.strip().lower()[:254]
     keys = [f"email:{email}", f"client:{client}"]
-    _throttle.check(keys, now, limit)
+    throttle = signin_throttle(request)
+    throttle.check(keys, now, limit)
     locked = await run_in_threadpool(metadata.sign_in_lock, email, now)
     if locked is not None:
         raise _locked(locked, now, config.signin_lock_after)
     user = await run_in_threadpool(metadata.check_password, email, creds.password)
     if user is None:
-        _throttle.fail(keys, now, limit)
+        throttle.fail(keys, now, limit)
         until = await run_in_threadpool(
             metadata.record_failed_sign_in,
             email,
@@ -287,7 +293,7 @@ async def post_signin(request: Request) -> Response:
             await run_in_threadpool(_audit_lock, metadata, email, client)
             raise _locked(until, now, config.signin_lock_after)
         raise Unauthorized("the email or the password is wrong")
-    _throttle.forget(keys[:1])
+    throttle.forget(keys[:1])
     await run_in_threadpool(metadata.clear_failed_sign_ins, user.id)
     token, session = await run_in_threadpool(start_session, metadata, user, now)
     stored = await run_in_threadpool(metadata.user_settings, user.id)

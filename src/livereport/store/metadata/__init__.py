@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from argon2 import PasswordHasher
+
 from livereport.store.metadata import (
     alerts,
     audit,
@@ -39,7 +41,12 @@ from livereport.store.metadata.layouts import LayoutRecords
 from livereport.store.metadata.returns import ReturnRecords
 from livereport.store.metadata.rules import RuleRecords
 from livereport.store.metadata.sessions import SessionRecords
-from livereport.store.metadata.users import MIN_PASSWORD, check_new_password, random_password
+from livereport.store.metadata.users import (
+    CHEAP_HASHER,
+    MIN_PASSWORD,
+    check_new_password,
+    random_password,
+)
 from livereport.store.metadata.webhooks import WebhookRecords
 from livereport.store.records import (
     ApiKey,
@@ -115,9 +122,13 @@ class Metadata(
     AlertRecords,
     DeliveryRecords,
 ):
-    def __init__(self, path: Path, database_url: str = "") -> None:
-        """SQLite in ``path``, or with ``database_url`` the PostgreSQL database of a cluster."""
+    def __init__(
+        self, path: Path, database_url: str = "", *, cheap_passwords: bool = False
+    ) -> None:
+        """SQLite in ``path``, or with ``database_url`` the PostgreSQL database of a cluster;
+        ``cheap_passwords`` for tests only (the ``test_cheap_passwords`` setting)."""
         self.path = path
+        self._hasher = CHEAP_HASHER if cheap_passwords else PasswordHasher()
         #: The cluster's database, when there is one (tests close its pooled connections).
         self._postgres = PostgreSQL(database_url, SCHEMA) if database_url else None
         self._database: Database = self._postgres or SQLite(path)

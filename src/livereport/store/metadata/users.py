@@ -49,6 +49,9 @@ def random_password() -> str:
 
 
 class UserRecords(Tables):
+    #: How passwords are hashed: argon2's defaults, or ``CHEAP_HASHER`` in tests.
+    _hasher: PasswordHasher
+
     def create_user(self, org: Org, email: str, role: str, password: str) -> User:
         email = email.strip().lower()
         if "@" not in email or len(email) > 254:
@@ -60,7 +63,7 @@ class UserRecords(Tables):
                 f"role: {role!r} is not valid; expected admin, editor or viewer"
             ) from None
         check_new_password(password)
-        hashed = PasswordHasher().hash(password)
+        hashed = self._hasher.hash(password)
         with self._db() as db:
             try:
                 user_id = db.insert(
@@ -80,11 +83,11 @@ class UserRecords(Tables):
                 "WHERE email = ? AND disabled IS NULL",
                 (email.strip().lower(),),
             ).fetchone()
-        hasher = PasswordHasher()
+        hasher = self._hasher
         if row is None:
             # Verify against a stand-in so an unknown email costs as long as a wrong password.
             with suppress(VerificationError, InvalidHashError):
-                hasher.verify(_stand_in_hash(), password)
+                hasher.verify(hasher.hash(secrets.token_urlsafe(16)), password)
             return None
         user_id, org_id, found, role, hashed = row
         try:
@@ -101,7 +104,7 @@ class UserRecords(Tables):
         """Give the user a new password and end their sessions, all but ``keep_session`` (the
         one that made the change); return how many ended."""
         check_new_password(password)
-        hashed = PasswordHasher().hash(password)
+        hashed = self._hasher.hash(password)
         with self._db() as db:
             found = db.execute(
                 "UPDATE users SET password_hash = ? WHERE id = ?", (hashed, user_id)
@@ -167,5 +170,6 @@ class UserRecords(Tables):
             db.execute("DELETE FROM sign_in_failures WHERE user_id = ?", (user_id,))
 
 
-def _stand_in_hash() -> str:
-    return PasswordHasher().hash(secrets.token_urlsafe(16))
+#: argon2 at its least cost: a hash in microseconds instead of tens of milliseconds, which
+#: the tests' thousands of users and sign-ins need (and which no real instance should use).
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
