@@ -320,29 +320,29 @@ class InProcess(Server):
 
     def key(self, *scopes: str, org: str | None = None) -> str:
         """A key made in the metadata, as `livereport keys create` makes one (and audits it)."""
-        from livereport.cli.common import _audit
+        from livereport.cli.common import audit_action
 
         metadata = self._metadata()
         plain, made = metadata.create_key(metadata.org(org), scopes, "")
         what = f"key {made.id} ({made.prefix}…) {','.join(sorted(made.scopes))}"
-        _audit(metadata, made.org_id, "key.create", what)
+        audit_action(metadata, made.org_id, "key.create", what)
         return plain
 
     def create_org(self, name: str) -> None:
         """An org, made as `livereport orgs create` makes one (and audits it)."""
-        from livereport.cli.common import _audit
+        from livereport.cli.common import audit_action
 
         metadata = self._metadata()
         made = metadata.create_org(name)
-        _audit(metadata, made.id, "org.create", f"org {made.name}")
+        audit_action(metadata, made.id, "org.create", f"org {made.name}")
 
     def create_user(self, email: str, role: str, password: str, org: str | None = None) -> None:
         """A user, made as `livereport users create` makes one (and audits it)."""
-        from livereport.cli.common import _audit
+        from livereport.cli.common import audit_action
 
         metadata = self._metadata()
         user = metadata.create_user(metadata.org(org), email, role, password)
-        _audit(metadata, user.org_id, "user.create", f"user {user.email} as {user.role}")
+        audit_action(metadata, user.org_id, "user.create", f"user {user.email} as {user.role}")
 
     def _metadata(self) -> Metadata:
         assert self.running is not None, "the server is stopped"

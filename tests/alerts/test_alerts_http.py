@@ -13,6 +13,7 @@ import json
 import secrets
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -699,6 +700,19 @@ def test_a_count_below_a_number_fires_when_a_campaign_falls_silent(admin: httpx.
     post(admin, events.sends(2, delivered=False, ago=150))
     fired = wait_for(lambda: _alerts(admin, campaign, "firing"), "the silence alert")
     assert (fired[0]["rule"], fired[0]["value"], fired[0]["volume"]) == ("silence", 0, 0)
+    # The span is the current minute: the sends (made 5 s in the past) must fall in it, early
+    # enough that a pass sees them before the minute ends and takes them out of the span.
+    _early_in_a_minute()
     post(admin, events.sends(2, delivered=False))
     wait_for(lambda: not _alerts(admin, campaign, "firing"), "the silence to end")
     assert _alerts(admin, campaign)[0]["resolved_value"] == 2
+
+
+def _early_in_a_minute(lead: float = 8.0, left: float = 25.0) -> None:
+    """Wait until the current minute is at least ``lead`` seconds old (sends are made a few
+    seconds in the past) and has at least ``left`` seconds to go."""
+    into = datetime.now(UTC).timestamp() % 60
+    if into < lead:
+        time.sleep(lead - into)
+    elif 60 - into < left:
+        time.sleep(60 - into + lead)
