@@ -49,6 +49,38 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "machine_rule",
 )
 
+
+def event_row(org: int, e: Event, received: int) -> tuple[Any, ...]:
+    """One event as the values of :data:`EVENT_COLUMNS`, in their order: what every backend
+    inserts. Enum members as their values (the server's driver would send an Enum's name)."""
+    return (
+        org,
+        e.id,
+        e.time_ms // 1000,
+        e.time_ms % 1000,
+        received,
+        e.campaign,
+        str(e.channel),
+        str(e.type),
+        e.profile,
+        e.execution,
+        e.variant,
+        e.reason,
+        e.code,
+        str(e.bounce),
+        e.smtp_status,
+        e.smtp_code,
+        e.smtp_diagnostic,
+        e.recipient_domain,
+        str(e.platform),
+        str(e.interaction),
+        e.element,
+        e.url,
+        int(e.machine),
+        e.machine_rule,
+    )
+
+
 #: Tables partitioned by day, dropped together when they leave the retention period.
 PARTITIONED_TABLES: tuple[str, ...] = (
     "events",

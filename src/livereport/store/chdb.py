@@ -16,20 +16,22 @@ from livereport.errors import StorageUnavailable
 from livereport.events import Event
 from livereport.store import window
 from livereport.store.base import (
+    EVENT_COLUMNS,
     WindowTurn,
     bind,
     check_identifier,
     clear_local_tables,
     clickhouse_fault,
     drop_local_partitions,
+    event_row,
 )
 from livereport.store.lasts import RecentLasts
 
 _encode = msgspec.json.Encoder().encode
 _INSERT = (
-    b"INSERT INTO %s.events (org, id, time, ms, received, campaign, channel, type, profile, "
-    b"execution, variant, reason, code, bounce, smtp_status, smtp_code, smtp_diagnostic, "
-    b"recipient_domain, platform, interaction, element, url, machine, machine_rule) FORMAT JSONCompactEachRow\n"
+    b"INSERT INTO %s.events ("
+    + ", ".join(EVENT_COLUMNS).encode()
+    + b") FORMAT JSONCompactEachRow\n"
 )
 
 _MOVES = (
@@ -256,37 +258,7 @@ class ChdbStore:
                     raise
             plan.stored()
         lines = [_INSERT % self.database.encode()]
-        for org, e in rows:
-            lines.append(
-                _encode(
-                    (
-                        org,
-                        e.id,
-                        e.time_ms // 1000,
-                        e.time_ms % 1000,
-                        received,
-                        e.campaign,
-                        e.channel,
-                        e.type,
-                        e.profile,
-                        e.execution,
-                        e.variant,
-                        e.reason,
-                        e.code,
-                        e.bounce,
-                        e.smtp_status,
-                        e.smtp_code,
-                        e.smtp_diagnostic,
-                        e.recipient_domain,
-                        e.platform,
-                        e.interaction,
-                        e.element,
-                        e.url,
-                        int(e.machine),
-                        e.machine_rule,
-                    )
-                )
-            )
+        lines.extend(_encode(event_row(org, e, received)) for org, e in rows)
         with self._engine.marks.inserting(self.database, {(org, e.campaign) for org, e in rows}):
             self._write(lines[0], lines[1:])
 

@@ -34,6 +34,7 @@ from livereport.store.base import (
     clear_local_tables,
     clickhouse_fault,
     drop_local_partitions,
+    event_row,
 )
 
 _INSERT = "INSERT INTO {db}.events (" + ", ".join(EVENT_COLUMNS) + ") VALUES"
@@ -182,36 +183,7 @@ class ServerStore:
     ) -> None:
         if not rows:
             return
-        values = [
-            (
-                # Enum members as their values: the driver would send an Enum's name.
-                org,
-                e.id,
-                e.time_ms // 1000,
-                e.time_ms % 1000,
-                received,
-                e.campaign,
-                str(e.channel),
-                str(e.type),
-                e.profile,
-                e.execution,
-                e.variant,
-                e.reason,
-                e.code,
-                str(e.bounce),
-                e.smtp_status,
-                e.smtp_code,
-                e.smtp_diagnostic,
-                e.recipient_domain,
-                str(e.platform),
-                str(e.interaction),
-                e.element,
-                e.url,
-                int(e.machine),
-                e.machine_rule,
-            )
-            for org, e in rows
-        ]
+        values = [event_row(org, e, received) for org, e in rows]
         # The window's distinct profiles first: recording them again after a failed insert
         # moves nothing, so a retry cannot count a profile twice (store/window.py).
         with window.recording(self.database), window.turn(turn, rows):
